@@ -1,0 +1,175 @@
+/*  wp_proto: encoder and decoder of every workpool wire message
+    (proto/PROTOCOL.md is the specification; this is its C form).
+
+    A message is two ZeroMQ frames: a header and a body, each one msgpack
+    value. This codec works on plain byte buffers and knows nothing of
+    sockets. Decoders check every field's type and bounds and never read
+    outside the buffer: malformed input is a status and a message, never an
+    assert. Encoders produce the canonical form (keys in the documented
+    order, smallest integer encodings), so decode + encode of a canonical
+    message gives back the same bytes.
+
+    Requests and replies are structs holding the union of all methods'
+    fields; each method uses the fields PROTOCOL.md lists for it. Decoded
+    structs own every pointer they hold; wp_request_clear / wp_reply_clear
+    free them. Encoders borrow.  */
+#ifndef WP_PROTO_H_INCLUDED
+#define WP_PROTO_H_INCLUDED
+
+#include "wp_status.h"
+#include "wp_records.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WP_PROTO_VERSION        1
+#define WP_PROTO_REQUEST_SIG    "WPQ"   //  first element of a request header
+#define WP_PROTO_REPLY_SIG      "WPR"   //  first element of a reply header
+#define WP_PROTO_MESSAGE_MAX    1024    //  bytes of a reply's status message
+#define WP_PROTO_META_MAX       64      //  entries of request metadata
+
+typedef enum {
+    WP_METHOD_UNKNOWN = 0,
+    WP_METHOD_PUSH,                 //  "WorkPool.Push"
+    WP_METHOD_PUSH_MANY,            //  "WorkPool.PushMany"
+    WP_METHOD_CLAIM,                //  "WorkPool.Claim"
+    WP_METHOD_CLAIM_MANY,           //  "WorkPool.ClaimMany"
+    WP_METHOD_COMPLETE,             //  "WorkPool.Complete"
+    WP_METHOD_FAIL,                 //  "WorkPool.Fail"
+    WP_METHOD_COMPLETE_AND_CLAIM,   //  "WorkPool.CompleteAndClaim"
+    WP_METHOD_SIZE,                 //  "WorkPool.Size"
+    WP_METHOD_RELEASE_BY_WORKER,    //  "WorkPool.ReleaseByWorker"
+    WP_METHOD_GET,                  //  "WorkPool.Get"
+    WP_METHOD_RENEW,                //  "WorkPool.Renew"
+    WP_METHOD_REGISTER,             //  "Registry.Register"
+    WP_METHOD_HEARTBEAT,            //  "Registry.Heartbeat"
+    WP_METHOD_UPDATE_STATUS,        //  "Registry.UpdateStatus"
+    WP_METHOD_GET_WORKER,           //  "Registry.Get"
+    WP_METHOD_LIST_WORKERS,         //  "Registry.List"
+    WP_METHOD_STATS,                //  "Broker.Stats"
+    WP_METHOD_PING,                 //  "Broker.Ping"
+    WP_METHOD_COUNT
+} wp_method;
+
+//  The wire name of a method ("WorkPool.Push"); "?" for WP_METHOD_UNKNOWN.
+const char *wp_method_name (wp_method method);
+//  The method with that wire name, or WP_METHOD_UNKNOWN.
+wp_method wp_method_from_name (const char *name, size_t len);
+//  True if the method may change state (its reply waits for a commit).
+bool wp_method_mutates (wp_method method);
+
+//  ---------------------------------------------------------------------
+//  Requests
+
+typedef struct {
+    //  Header
+    uint64_t request_id;            //  chosen by the client; echoed in the reply
+    wp_method method;
+    char *method_name;              //  as received (decoded) or NULL (encode
+                                    //  uses wp_method_name (method))
+    uint32_t timeout_ms;            //  deadline, relative to receipt; 0: none
+    char **meta_keys;               //  request metadata (string map)
+    char **meta_values;
+    size_t meta_count;
+
+    //  Body: the fields of every method (see PROTOCOL.md for which is whose)
+    char *pool;
+    char *id;                       //  item id
+    char *worker_id;
+    wp_push_entry_t *entries;       //  Push (one) and PushMany (1..WP_BATCH_MAX);
+    size_t entry_count;             //  decoded entries own their pointers
+    uint8_t *result;                //  Complete, CompleteAndClaim; NULL: none
+    size_t result_size;
+    char *error;                    //  Fail; NULL: none
+    double wait;                    //  seconds to wait for an item; 0: none
+    double lease;                   //  seconds; 0: the broker's default
+    uint32_t max;                   //  ClaimMany: 1..WP_BATCH_MAX
+    wp_worker_t *worker;            //  Register
+    wp_meta_t metadata;             //  Heartbeat (and Register, in worker)
+    char *status;                   //  UpdateStatus
+    char **statuses;                //  List filter
+    size_t status_count;
+    char *capability;               //  List filter
+    char *pool_id;                  //  List filter
+    double stale_threshold;         //  List filter; < 0: none
+} wp_request_t;
+
+//  Sets every field to its empty value (stale_threshold -1, pointers NULL).
+void wp_request_init (wp_request_t *self);
+//  Frees what self owns and re-initializes it.
+void wp_request_clear (wp_request_t *self);
+
+//  Encodes the header and body of a request into fresh buffers (caller owns
+//  *header_p and *body_p, to free with free()). Returns 0, or -1 if the
+//  request cannot be encoded (method unknown, a required field missing);
+//  nothing is allocated then.
+int wp_request_encode (const wp_request_t *self,
+                       uint8_t **header_p, size_t *header_size,
+                       uint8_t **body_p, size_t *body_size);
+
+//  Decodes a request header into self (initialized by the caller).
+//  Returns WP_OK; or, with a message in errbuf:
+//  - WP_INVALID_ARGUMENT  the header is malformed;
+//  - WP_UNIMPLEMENTED     the version is not ours, or the method unknown
+//                         (self->method is WP_METHOD_UNKNOWN, method_name set).
+//  *replyable is false when the header does not carry our signature and a
+//  request id (then nothing can be answered); else self->request_id is set.
+wp_status wp_request_decode_header (wp_request_t *self, const uint8_t *data, size_t size,
+                                    bool *replyable, char *errbuf, size_t errlen);
+
+//  Decodes the body of self->method into self. Returns WP_OK, or
+//  WP_INVALID_ARGUMENT with a message naming the field.
+wp_status wp_request_decode_body (wp_request_t *self, const uint8_t *data, size_t size,
+                                  char *errbuf, size_t errlen);
+
+//  ---------------------------------------------------------------------
+//  Replies
+
+typedef struct {
+    //  Header
+    uint64_t request_id;
+    wp_status status;
+    char *message;                  //  "" on success; NULL encodes as ""
+
+    //  Body (empty unless status is WP_OK)
+    char **ids;                     //  Push (1), PushMany (one per entry)
+    bool *duplicates;
+    size_t id_count;
+    wp_item_t *item;                //  Claim, CompleteAndClaim, Get; NULL: no item
+    wp_item_list_t *items;          //  ClaimMany; NULL encodes as []
+    wp_item_state item_state;       //  Fail: the item's new state
+    uint64_t count;                 //  Size (size), ReleaseByWorker (released),
+                                    //  Renew (renewed)
+    wp_worker_t *worker;            //  Register, Registry.Get; NULL: no worker
+    wp_worker_list_t *workers;      //  Registry.List; NULL encodes as []
+    wp_stats_t *stats;              //  Broker.Stats
+    char *server;                   //  Broker.Ping: "workpoold 0.1.0"
+    int64_t time;                   //  Broker.Ping: the broker's clock
+    uint64_t max_message;           //  Broker.Ping: largest request accepted
+} wp_reply_t;
+
+void wp_reply_init (wp_reply_t *self);
+void wp_reply_clear (wp_reply_t *self);
+
+//  Encodes a reply to method (the body is empty unless self->status is OK).
+//  Caller owns *header_p and *body_p. Returns 0, or -1 (nothing allocated).
+int wp_reply_encode (const wp_reply_t *self, wp_method method,
+                     uint8_t **header_p, size_t *header_size,
+                     uint8_t **body_p, size_t *body_size);
+
+//  Decodes a reply header (request id, status, message).
+//  Returns WP_OK, or WP_INVALID_ARGUMENT with a message.
+wp_status wp_reply_decode_header (wp_reply_t *self, const uint8_t *data, size_t size,
+                                  char *errbuf, size_t errlen);
+
+//  Decodes the body of a reply to method. Returns WP_OK, or
+//  WP_INVALID_ARGUMENT with a message.
+wp_status wp_reply_decode_body (wp_reply_t *self, wp_method method,
+                                const uint8_t *data, size_t size,
+                                char *errbuf, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,224 @@
+/*  wp_records: the records every layer shares: work items, worker records,
+    the worker filter, broker statistics, and the time format.
+
+    Records are plain structs (their fields are the API), each owning every
+    pointer it holds; wp_X_destroy (&p) frees one and nulls the caller's
+    pointer, and is safe on NULL. Times are int64 microseconds since the Unix
+    epoch (0 = unset) and appear on the wire as RFC 3339 UTC strings with
+    microseconds ("2026-11-26T05:39:00.123456Z").  */
+#ifndef WP_RECORDS_H_INCLUDED
+#define WP_RECORDS_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WP_NAME_MAX         255     //  bytes in a pool name, item id, worker id
+#define WP_BATCH_MAX        1000    //  items in one PushMany / ClaimMany
+#define WP_DEFAULT_MAX_RETRIES 3
+#define WP_DEFAULT_LEASE_S      300.0
+#define WP_DEFAULT_HEARTBEAT_S  10.0
+#define WP_UUID_LEN         36      //  canonical text of a UUID v4
+
+//  ---------------------------------------------------------------------
+//  Time
+
+//  Returns the wall-clock time in microseconds since the epoch.
+int64_t wp_time_now (void);
+
+//  Formats t as RFC 3339 UTC with microseconds into buf (at least
+//  WP_TIME_BUFSIZE bytes). Returns buf.
+#define WP_TIME_BUFSIZE 32
+char *wp_time_format (int64_t t, char *buf);
+
+//  Parses an RFC 3339 time ("Z" or a numeric offset, 0 to 9 fraction digits)
+//  into *t. Returns 0, or -1 on any malformed input (nothing is written).
+int wp_time_parse (const char *text, size_t len, int64_t *t);
+
+//  Writes a fresh random UUID v4 in canonical text to buf (WP_UUID_LEN + 1).
+void wp_uuid_new (char *buf);
+
+//  ---------------------------------------------------------------------
+//  Work items
+
+typedef enum {
+    WP_ITEM_PENDING  = 0,
+    WP_ITEM_CLAIMED  = 1,
+    WP_ITEM_DONE     = 2,
+    WP_ITEM_POISONED = 3
+} wp_item_state;
+
+//  "pending", "claimed", "done", "poisoned"; "?" outside the enum.
+const char *wp_item_state_name (wp_item_state state);
+//  Returns the state named, or -1.
+int wp_item_state_from_name (const char *name);
+
+typedef struct {
+    char *id;                   //  item id, unique within its pool
+    char *pool;                 //  pool name
+    uint8_t *data;              //  msgpack value, stored opaquely
+    size_t data_size;
+    wp_item_state status;
+    char *claimed_by;           //  worker holding the claim, or NULL
+    int64_t claimed_at;         //  time of the current claim, or 0
+    int64_t lease_expires_at;   //  when the current claim lapses, or 0
+    uint32_t attempts;          //  failed attempts so far
+    uint32_t max_retries;       //  attempts >= max_retries after a failure poisons
+    uint8_t *result;            //  msgpack value given to complete, or NULL
+    size_t result_size;
+    char *error;                //  error of the latest failure, or NULL
+    int64_t created_at;         //  push time
+} wp_item_t;
+
+//  Returns a zeroed item. Caller owns return value.
+wp_item_t *wp_item_new (void);
+//  Returns a deep copy. Caller owns return value.
+wp_item_t *wp_item_dup (const wp_item_t *self);
+//  Frees the item and nulls *self_p.
+void wp_item_destroy (wp_item_t **self_p);
+
+//  A growable array of items; owns every item in it.
+typedef struct {
+    wp_item_t **items;
+    size_t count;
+    size_t capacity;
+} wp_item_list_t;
+
+//  Returns an empty list. Caller owns return value.
+wp_item_list_t *wp_item_list_new (void);
+//  Appends item, taking ownership of it.
+void wp_item_list_append (wp_item_list_t *self, wp_item_t **item_p);
+void wp_item_list_destroy (wp_item_list_t **self_p);
+
+//  One entry of a push: the data to queue and its options.
+//  Pointers are borrowed: the push does not take ownership.
+typedef struct {
+    const uint8_t *data;        //  msgpack value (required, non-empty)
+    size_t data_size;
+    const char *id;             //  NULL: the backend makes a UUID v4
+    int64_t max_retries;        //  -1: the default (3); < -1 is invalid
+} wp_push_entry_t;
+
+//  ---------------------------------------------------------------------
+//  Workers
+
+//  One metadata entry: a string key and a msgpack value kept as bytes.
+typedef struct {
+    char *key;
+    uint8_t *value;
+    size_t value_size;
+} wp_meta_entry_t;
+
+typedef struct {
+    wp_meta_entry_t *entries;
+    size_t count;
+} wp_meta_t;
+
+//  Sets key to value (copied), replacing any entry with that key.
+void wp_meta_set (wp_meta_t *self, const char *key, const uint8_t *value, size_t size);
+//  Returns the entry with that key, or NULL.
+const wp_meta_entry_t *wp_meta_get (const wp_meta_t *self, const char *key);
+//  Merges every entry of from into self, key by key.
+void wp_meta_merge (wp_meta_t *self, const wp_meta_t *from);
+//  Deep copy of from into self (self must be empty).
+void wp_meta_copy (wp_meta_t *self, const wp_meta_t *from);
+//  Frees the entries; self is left empty.
+void wp_meta_clear (wp_meta_t *self);
+//  Encodes the entries as one msgpack map into a fresh buffer (caller owns
+//  *buf_p) and decodes such a map; decode returns -1 on malformed input.
+void wp_meta_encode (const wp_meta_t *self, uint8_t **buf_p, size_t *size_p);
+int wp_meta_decode (wp_meta_t *self, const uint8_t *buf, size_t size);
+
+typedef struct {
+    char *worker_id;
+    char *host;                 //  or NULL
+    int64_t pid;                //  or -1
+    char **capabilities;        //  capability_count strings
+    size_t capability_count;
+    char *pool_id;              //  or NULL
+    int64_t started_at;         //  0 at register: the register time
+    char *status;               //  "active", "terminating", "terminated", "lost", ...
+    int64_t last_heartbeat;
+    char *current_task_id;      //  item most recently claimed, while held, or NULL
+    double heartbeat_interval;  //  seconds; 0 at register: the default
+    wp_meta_t metadata;
+} wp_worker_t;
+
+//  Returns a zeroed worker with pid -1. Caller owns return value.
+wp_worker_t *wp_worker_new (void);
+//  Caller owns return value.
+wp_worker_t *wp_worker_dup (const wp_worker_t *self);
+//  Appends a copy of capability.
+void wp_worker_add_capability (wp_worker_t *self, const char *capability);
+void wp_worker_destroy (wp_worker_t **self_p);
+
+typedef struct {
+    wp_worker_t **workers;
+    size_t count;
+    size_t capacity;
+} wp_worker_list_t;
+
+wp_worker_list_t *wp_worker_list_new (void);
+//  Appends worker, taking ownership of it.
+void wp_worker_list_append (wp_worker_list_t *self, wp_worker_t **worker_p);
+void wp_worker_list_destroy (wp_worker_list_t **self_p);
+
+//  Which workers list() returns; every criterion set must hold.
+//  Pointers are borrowed.
+typedef struct {
+    const char *const *statuses;    //  status is one of these (none: any)
+    size_t status_count;
+    const char *capability;         //  NULL: any
+    const char *pool_id;            //  NULL: any
+    double stale_threshold;         //  seconds; < 0: any. Keeps workers whose
+                                    //  last_heartbeat < now - stale_threshold
+} wp_worker_filter_t;
+
+//  A filter that matches every worker.
+#define WP_WORKER_FILTER_ALL { NULL, 0, NULL, NULL, -1.0 }
+
+//  ---------------------------------------------------------------------
+//  Statistics
+
+typedef struct {
+    char *pool;
+    uint64_t pending, claimed, done, poisoned;
+} wp_pool_stats_t;
+
+typedef struct {
+    char *status;
+    uint64_t count;
+} wp_status_count_t;
+
+typedef struct {
+    char *name;
+    uint64_t value;
+} wp_counter_t;
+
+typedef struct {
+    wp_pool_stats_t *pools;         //  one per pool that holds any item
+    size_t pool_count;
+    wp_status_count_t *workers;     //  workers by status
+    size_t worker_status_count;
+    wp_counter_t *counters;         //  broker counters (requests by method
+    size_t counter_count;           //  and status, commits, ...); none from a store
+} wp_stats_t;
+
+wp_stats_t *wp_stats_new (void);
+void wp_stats_destroy (wp_stats_t **self_p);
+
+//  ---------------------------------------------------------------------
+//  Validation shared by every backend
+
+//  Returns 0 if name is a valid pool name / item id / worker id: non-empty,
+//  at most WP_NAME_MAX bytes, valid UTF-8 without NUL. -1 otherwise.
+int wp_name_check (const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,65 @@
+/*  wp_store_impl: what an implementation of wp_store provides. Internal to
+    the stores and to client/'s remote store; users include wp_store.h.
+
+    An implementation allocates a struct whose first member is wp_store_t,
+    fills ops, and returns it. The dispatch functions in wp_store.c clear
+    errmsg before each call and check arguments every backend must refuse
+    the same way (names, NULL pointers), so implementations may assume a
+    valid pool name, item id and worker id.  */
+#ifndef WP_STORE_IMPL_H_INCLUDED
+#define WP_STORE_IMPL_H_INCLUDED
+
+#include "wp_store.h"
+
+typedef struct {
+    const char *name;           //  "memory", "sqlite", "remote"
+    void (*destroy) (wp_store_t *self);
+    wp_status (*begin) (wp_store_t *self);
+    wp_status (*commit) (wp_store_t *self);
+    void (*rollback) (wp_store_t *self);
+    wp_status (*push) (wp_store_t *self, const char *pool, const wp_push_entry_t *entry,
+                       char **id_out, bool *duplicate);
+    wp_status (*claim) (wp_store_t *self, const char *pool, const char *worker_id,
+                        double lease, wp_item_t **item_out);
+    wp_status (*complete) (wp_store_t *self, const char *pool, const char *id,
+                           const uint8_t *result, size_t result_size, const char *worker_id);
+    wp_status (*fail) (wp_store_t *self, const char *pool, const char *id,
+                       const char *error, const char *worker_id, wp_item_state *state_out);
+    wp_status (*size) (wp_store_t *self, const char *pool, uint64_t *size_out);
+    wp_status (*release_by_worker) (wp_store_t *self, const char *pool,
+                                    const char *worker_id, uint64_t *count_out);
+    wp_status (*get) (wp_store_t *self, const char *pool, const char *id, wp_item_t **item_out);
+    wp_status (*renew) (wp_store_t *self, const char *worker_id, double lease, uint64_t *count_out);
+    wp_status (*register_worker) (wp_store_t *self, const wp_worker_t *worker,
+                                  wp_worker_t **worker_out);
+    wp_status (*heartbeat) (wp_store_t *self, const char *worker_id, const wp_meta_t *metadata);
+    wp_status (*update_status) (wp_store_t *self, const char *worker_id, const char *status);
+    wp_status (*get_worker) (wp_store_t *self, const char *worker_id, wp_worker_t **worker_out);
+    wp_status (*list_workers) (wp_store_t *self, const wp_worker_filter_t *filter,
+                               wp_worker_list_t **list_out);
+    wp_status (*reap) (wp_store_t *self, wp_reap_t *out);
+    wp_status (*next_due) (wp_store_t *self, int64_t *next_out);
+    wp_status (*purge) (wp_store_t *self, double older_than, uint64_t *count_out);
+    wp_status (*stats) (wp_store_t *self, wp_stats_t **stats_out);
+} wp_store_ops_t;
+
+struct _wp_store_t {
+    const wp_store_ops_t *ops;
+    wp_store_config_t config;       //  with defaults filled in
+    int64_t (*clock) (void *arg);   //  NULL: wp_time_now
+    void *clock_arg;
+    char errmsg [512];
+};
+
+//  Fills self's common part: ops, config with defaults applied.
+void wp_store_init (wp_store_t *self, const wp_store_ops_t *ops, const wp_store_config_t *cfg);
+
+//  The store's clock.
+int64_t wp_store_now (wp_store_t *self);
+
+//  Sets errmsg (printf-style) and returns status, for "return wp_store_error
+//  (self, WP_NOT_FOUND, "no item '%s'", id);".
+wp_status wp_store_error (wp_store_t *self, wp_status status, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+#endif

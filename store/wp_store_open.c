@@ -1,0 +1,26 @@
+/*  wp_store_open: picks a store from a backend string. Kept apart from the
+    dispatch so that code which never opens a local store (the remote client)
+    does not pull the SQLite store in.  */
+#include "wp_store_impl.h"
+#include <stdlib.h>
+#include <string.h>
+
+wp_store_t *
+wp_store_open (const char *spec, const wp_store_config_t *cfg,
+               wp_status *status, char **message)
+{
+    if (spec && strcmp (spec, "memory") == 0)
+        return wp_store_memory_new (cfg);
+    if (spec && strncmp (spec, "sqlite:", 7) == 0 && spec [7])
+        return wp_store_sqlite_new (spec + 7, cfg, status, message);
+    if (status)
+        *status = WP_INVALID_ARGUMENT;
+    if (message) {
+        const char *text = "backend must be \"memory\" or \"sqlite:PATH\"";
+        *message = strdup (text);
+        if (!*message)
+            abort ();
+    }
+    return NULL;
+}
+

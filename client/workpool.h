@@ -1,0 +1,321 @@
+/*  workpool.h: the public API of libworkpool, the FlatAgents 0.9.0 WorkPool
+    and worker-registration interfaces in C, in-process or against a broker.
+
+    One opening call picks the backend from a string, as the spec's
+    BackendConfig does, so the same program runs unchanged on any of them:
+        "memory"            an in-process memory store, private to this handle
+                            (and to the handles wp_backend_dup makes from it)
+        "sqlite:PATH"       an in-process SQLite store at PATH (shared with every
+                            process and connection that opens the same file)
+        "tcp://HOST:PORT"   a workpoold broker; also "ipc://PATH" and
+        "ipc://PATH"        "inproc://NAME" (a broker actor in this process)
+
+        wp_backend_t *backend = wp_backend_open ("tcp://127.0.0.1:5555", NULL, &rc, &msg);
+        wp_pool_t *pool = wp_backend_pool (backend, "jobs");
+        wp_item_t *item;
+        wp_claim_options_t wait = { .wait = 10 };
+        if (wp_pool_claim (pool, "w1", &wait, &item) == WP_OK && item) {
+            ... work on item->data (a msgpack value) ...
+            wp_pool_complete (pool, item->id, NULL, 0, "w1");
+            wp_item_destroy (&item);
+        }
+        wp_pool_destroy (&pool);
+        wp_backend_destroy (&backend);
+
+    Errors. Every call returns a wp_status (gRPC's canonical codes, named by
+    wp_strerror); wp_backend_errmsg says why in words. Out-parameters are
+    written only on WP_OK; what they point to is then the caller's.
+
+    Deadlines. Each call on a broker must finish within the handle's timeout
+    (options.timeout, default 30 s; wp_backend_set_timeout changes it for
+    the calls that follow, so a caller overrides one call by setting it
+    around that call). A claim that waits for an item gets its wait on top
+    of the timeout. When the broker was never reached within the deadline
+    the call returns WP_UNAVAILABLE; when the request went out and no reply
+    came, WP_DEADLINE_EXCEEDED. Nothing blocks past the deadline.
+    In-process backends do not time out (their calls do not wait on a
+    network); a waiting claim there polls the store until its wait ends.
+
+    Lost connections (broker backends). The connection reconnects on its
+    own. A request is only sent while a connection is up (ZMQ_IMMEDIATE), so
+    a request that could not go out is simply sent once the broker is back,
+    before the deadline. A request that went out but got no reply within
+    options.retry_interval is sent again only if doing it twice is harmless:
+    - reads (size, get, get_worker, list_workers, stats, ping), register,
+      heartbeat, update_status, renew and release_by_worker (the count
+      returned is that of whichever attempt answered);
+    - push and push_many: every entry carries an id; the client makes a
+      UUID v4 for entries that have none, and reports a duplicate of an id
+      it made itself as not duplicate (it can only be its own retry);
+    - complete and fail only when given a worker_id: the broker then
+      refuses them on an item held by anyone else; if the retry is refused
+      because the first attempt already took effect, the client finds that
+      out with a get and reports the first attempt's success.
+    Claims (claim, claim_many, complete_and_claim), and complete/fail
+    without a worker_id, are never sent twice: a second claim could take a
+    second item the caller never hears of. If such a request went out and
+    its reply was lost, the call returns WP_DEADLINE_EXCEEDED; an item it
+    may have claimed stays claimed by worker_id until its lease expires,
+    the worker is declared lost, or the worker calls release_by_worker.
+
+    Threads. A handle (wp_backend_t, with its pools) is used by one thread
+    at a time. Give each thread its own: wp_backend_open, or wp_backend_dup,
+    which also works for "memory" (the copies share that one store). A
+    broker handle owns one ZeroMQ DEALER socket (czmq); a process that
+    forks must open its handles after the fork.  */
+#ifndef WORKPOOL_H_INCLUDED
+#define WORKPOOL_H_INCLUDED
+
+#include "wp_status.h"
+#include "wp_records.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WP_LIB_VERSION_MAJOR 0
+#define WP_LIB_VERSION_MINOR 1
+#define WP_LIB_VERSION_PATCH 0
+
+typedef struct _wp_backend_t wp_backend_t;
+typedef struct _wp_pool_t wp_pool_t;
+
+//  How to open a backend. Zero means the default for every field, so
+//  "wp_backend_options_t opts = { .timeout = 5 };" is complete.
+typedef struct {
+    double timeout;             //  seconds each call may take; 0: 30
+    double retry_interval;      //  broker: resend a safe request after this many
+                                //  seconds without a reply; 0: 2
+    double lease;               //  in-process: default lease of a claim; 0: 300
+    double heartbeat;           //  in-process: heartbeat interval of workers
+                                //  that state none; 0: 10
+    bool sync_full;             //  SQLite: synchronous=FULL (power-loss safe)
+} wp_backend_options_t;
+
+//  What a claim asks for. Zero (or a NULL pointer) means: return at once,
+//  with the backend's default lease.
+typedef struct {
+    double wait;                //  seconds to wait for a push if none is pending (0..3600)
+    double lease;               //  seconds the claim holds before it lapses; 0: default
+} wp_claim_options_t;
+
+//  ---------------------------------------------------------------------
+//  Backend
+
+//  Opens the backend named by spec ("memory", "sqlite:PATH", "tcp://...",
+//  "ipc://...", "inproc://..."); opts may be NULL. A broker is not contacted
+//  here: an unreachable one shows as WP_UNAVAILABLE on the first call (use
+//  wp_backend_ping to check). On failure returns NULL with *status and
+//  *message (each if not NULL; caller frees *message): WP_INVALID_ARGUMENT
+//  for a spec of no known kind, or the store's failure. Caller owns return value.
+wp_backend_t *wp_backend_open (const char *spec, const wp_backend_options_t *opts,
+                               wp_status *status, char **message);
+
+//  Opens a second handle on the same backend, for another thread: a new
+//  connection to the same broker or SQLite file, or a share of the same
+//  memory store. Same failure contract as wp_backend_open. Caller owns
+//  return value.
+wp_backend_t *wp_backend_dup (wp_backend_t *self, wp_status *status, char **message);
+
+//  Closes the handle and nulls *self_p; safe on NULL. Pools made from it
+//  must be destroyed first.
+void wp_backend_destroy (wp_backend_t **self_p);
+
+//  The message of the latest failed call on this handle or its pools, or ""
+//  after a success. Valid until the next call on the handle.
+const char *wp_backend_errmsg (wp_backend_t *self);
+
+//  "memory", "sqlite" or "remote".
+const char *wp_backend_kind (wp_backend_t *self);
+
+//  Sets the deadline of the calls that follow, in seconds (> 0); a value
+//  <= 0 restores the one the handle was opened with.
+void wp_backend_set_timeout (wp_backend_t *self, double seconds);
+
+//  The deadline in force, in seconds.
+double wp_backend_timeout (wp_backend_t *self);
+
+//  Checks that the backend answers. *server_out (may be NULL; caller frees)
+//  names it ("workpoold 0.1.0", "memory", "sqlite"); *time_out (may be
+//  NULL) is its clock in microseconds since the epoch. Fails as any call does.
+wp_status wp_backend_ping (wp_backend_t *self, char **server_out, int64_t *time_out);
+
+//  *stats_out (caller owns): items per pool by state, workers by status, and
+//  from a broker its counters.
+wp_status wp_backend_stats (wp_backend_t *self, wp_stats_t **stats_out);
+
+//  ---------------------------------------------------------------------
+//  WorkPool
+
+//  The pool called name (the spec's pool(name); pools exist once named).
+//  Returns NULL if name is not 1..255 bytes of UTF-8 (wp_backend_errmsg says
+//  so). The pool borrows self. Caller owns return value.
+wp_pool_t *wp_backend_pool (wp_backend_t *self, const char *name);
+
+//  Frees the pool handle (not the pool's items) and nulls *self_p.
+void wp_pool_destroy (wp_pool_t **self_p);
+
+//  The pool's name; valid while the pool handle lives.
+const char *wp_pool_name (wp_pool_t *self);
+
+//  Queues data (a msgpack value, size > 0, copied) with the default options.
+//  *id_out (caller frees) is the new item's id.
+wp_status wp_pool_push (wp_pool_t *self, const void *data, size_t size, char **id_out);
+
+//  Queues entry (id and max_retries optional, see wp_push_entry_t). *id_out
+//  (caller frees) is the id; *duplicate (may be NULL) is true if the pool
+//  already held an item with entry->id, which then changed nothing.
+wp_status wp_pool_push_entry (wp_pool_t *self, const wp_push_entry_t *entry,
+                              char **id_out, bool *duplicate);
+
+//  Queues count entries (1..WP_BATCH_MAX) in one request. ids_out is the
+//  caller's array of count pointers, each filled with an id the caller
+//  frees; duplicates (may be NULL) an array of count flags. On a broker the
+//  batch is one request and one commit; on failure nothing is written.
+wp_status wp_pool_push_many (wp_pool_t *self, const wp_push_entry_t *entries, size_t count,
+                             char **ids_out, bool *duplicates);
+
+//  Claims the oldest pending item for worker_id. *item_out (caller owns) is
+//  the item, or NULL if none was pending within opts->wait (still WP_OK).
+wp_status wp_pool_claim (wp_pool_t *self, const char *worker_id,
+                         const wp_claim_options_t *opts, wp_item_t **item_out);
+
+//  Claims up to max (1..WP_BATCH_MAX) pending items, oldest first, waiting
+//  as wp_pool_claim does for the first one. *items_out (caller owns) may be
+//  empty, never NULL on WP_OK.
+wp_status wp_pool_claim_many (wp_pool_t *self, const char *worker_id, size_t max,
+                              const wp_claim_options_t *opts, wp_item_list_t **items_out);
+
+//  Completes item id with result (a msgpack value, may be NULL, copied).
+//  worker_id (may be NULL) asserts who holds the claim; give it whenever you
+//  can (it makes a retry safe). Unknown id: WP_NOT_FOUND; not claimed, or
+//  claimed by another worker: WP_FAILED_PRECONDITION.
+wp_status wp_pool_complete (wp_pool_t *self, const char *id, const void *result,
+                            size_t result_size, const char *worker_id);
+
+//  Fails item id with error (may be NULL): attempts += 1, then poisoned if
+//  attempts >= max_retries, else pending again; *state_out (may be NULL) is
+//  the new state. Same preconditions as wp_pool_complete.
+wp_status wp_pool_fail (wp_pool_t *self, const char *id, const char *error,
+                        const char *worker_id, wp_item_state *state_out);
+
+//  Completes item id (held by worker_id) and claims the next item in one
+//  round trip. *item_out as for wp_pool_claim. If the complete fails,
+//  nothing is claimed and the complete's status is returned.
+wp_status wp_pool_complete_and_claim (wp_pool_t *self, const char *id, const void *result,
+                                      size_t result_size, const char *worker_id,
+                                      const wp_claim_options_t *opts, wp_item_t **item_out);
+
+//  *size_out is the number of pending items.
+wp_status wp_pool_size (wp_pool_t *self, uint64_t *size_out);
+
+//  Returns every item of the pool claimed by worker_id to pending without
+//  counting an attempt. *count_out (may be NULL): how many.
+wp_status wp_pool_release_by_worker (wp_pool_t *self, const char *worker_id,
+                                     uint64_t *count_out);
+
+//  *item_out (caller owns) is the whole item, result and error included.
+//  Unknown id: WP_NOT_FOUND.
+wp_status wp_pool_get (wp_pool_t *self, const char *id, wp_item_t **item_out);
+
+//  Renews the lease of every claim worker_id holds in every pool to now +
+//  lease (<= 0: the default). *count_out (may be NULL): how many.
+wp_status wp_backend_renew (wp_backend_t *self, const char *worker_id, double lease,
+                            uint64_t *count_out);
+
+//  ---------------------------------------------------------------------
+//  Registration (worker_id, host, pid, capabilities, pool_id, started_at,
+//  heartbeat_interval and metadata of wp_worker_t are what is registered)
+
+//  Creates or replaces worker's record (status "active"). *worker_out (may
+//  be NULL; caller owns) is the record as stored.
+wp_status wp_backend_register (wp_backend_t *self, const wp_worker_t *worker,
+                               wp_worker_t **worker_out);
+
+//  Records a heartbeat, merging metadata (may be NULL) key by key, and
+//  renews the worker's leases. Unknown worker: WP_NOT_FOUND; declared lost:
+//  WP_FAILED_PRECONDITION (register again).
+wp_status wp_backend_heartbeat (wp_backend_t *self, const char *worker_id,
+                                const wp_meta_t *metadata);
+
+//  Sets the worker's status ("active", "terminating", "terminated", "lost",
+//  or any name). Unknown worker: WP_NOT_FOUND.
+wp_status wp_backend_update_status (wp_backend_t *self, const char *worker_id,
+                                    const char *status);
+
+//  *worker_out (caller owns) is the record, or NULL if there is none (WP_OK).
+wp_status wp_backend_get_worker (wp_backend_t *self, const char *worker_id,
+                                 wp_worker_t **worker_out);
+
+//  *list_out (caller owns): the workers filter matches (NULL: all), by id.
+wp_status wp_backend_list_workers (wp_backend_t *self, const wp_worker_filter_t *filter,
+                                   wp_worker_list_t **list_out);
+
+//  ---------------------------------------------------------------------
+//  Worker helper: registers a worker, heartbeats from a background actor
+//  with its own handle (wp_backend_dup) so heartbeats go on while the
+//  worker computes, registers again when the backend says the worker is
+//  unknown or lost, and runs a claim / callback / complete-or-fail loop.
+//  On a clean stop (wp_runner_destroy) it releases what it still holds and
+//  marks itself "terminated". A runner is driven by one thread; only
+//  wp_runner_stop may be called from elsewhere.
+
+typedef struct _wp_runner_t wp_runner_t;
+
+//  Who the worker is and how it works. Zero means the default everywhere.
+//  Pointers are borrowed (copied by wp_runner_new).
+typedef struct {
+    const char *worker_id;              //  NULL: "HOST-PID-XXXXXXXX" (random suffix)
+    const char *host;                   //  NULL: gethostname()
+    int64_t pid;                        //  0: getpid()
+    const char *const *capabilities;    //  capability_count names
+    size_t capability_count;
+    const char *pool_id;                //  the worker's pool group; NULL: none
+    double heartbeat_interval;          //  seconds; 0: 10
+    double lease;                       //  lease of each claim; 0: the backend's default
+    double wait;                        //  seconds one claim waits; 0: 5
+} wp_runner_options_t;
+
+//  What the loop does with an item: return 0 to complete it with *result_p
+//  (msgpack bytes the callback malloc'ed, or left NULL), or non-zero to fail
+//  it with *error_p (a malloc'ed string, or left NULL). The runner frees
+//  both. item is the runner's; the callback must not keep it.
+typedef int (wp_runner_fn) (const wp_item_t *item, void *arg,
+                            uint8_t **result_p, size_t *result_size_p, char **error_p);
+
+//  Registers a worker on backend (borrowed: it must outlive the runner and is
+//  used by the thread that calls wp_runner_run) and starts its heartbeat.
+//  On failure returns NULL with *status and *message (each if not NULL;
+//  caller frees *message). Caller owns return value.
+wp_runner_t *wp_runner_new (wp_backend_t *backend, const wp_runner_options_t *opts,
+                            wp_status *status, char **message);
+
+//  Stops the heartbeat, returns to pending any item the worker still holds
+//  in the pool it ran on, marks the worker "terminated", and nulls *self_p.
+void wp_runner_destroy (wp_runner_t **self_p);
+
+//  The worker id registered.
+const char *wp_runner_worker_id (wp_runner_t *self);
+
+//  Claims items of pool (waiting options.wait each time), calls fn on each,
+//  completes or fails it, until wp_runner_stop or SIGINT/SIGTERM (czmq's
+//  zsys_interrupted). Passing failures (broker away, claim lost to a
+//  reclaim) are logged and the loop goes on. Returns WP_OK when stopped,
+//  or the status of a failure no retry can mend (e.g. WP_INVALID_ARGUMENT).
+wp_status wp_runner_run (wp_runner_t *self, const char *pool, wp_runner_fn *fn, void *arg);
+
+//  Asks wp_runner_run to return after the item in hand. Safe from any
+//  thread and from a signal handler.
+void wp_runner_stop (wp_runner_t *self);
+
+//  Heartbeats the background actor has had accepted so far.
+uint64_t wp_runner_heartbeats (wp_runner_t *self);
+
+//  Times the worker registered, the first time included (a re-registration
+//  after the backend said unknown or lost adds one).
+uint64_t wp_runner_registrations (wp_runner_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,1 +1,399 @@
-/*  placeholder: being written  */
+/*  wp_records: constructors, deep copies and destructors of the shared
+    records (items, workers, metadata, statistics), and name validation.
+    Out of memory aborts, so none of these fail.  */
+#include "wp_records.h"
+#include "wp_msgpack.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Allocation that aborts rather than return NULL.
+static void *
+s_alloc (size_t size)
+{
+    void *p = calloc (1, size ? size: 1);
+    if (!p) {
+        fprintf (stderr, "wp_records: out of memory\n");
+        abort ();
+    }
+    return p;
+}
+
+static void *
+s_grow (void *p, size_t count, size_t elem)
+{
+    if (count && elem > SIZE_MAX / count)
+        abort ();
+    size_t bytes = count * elem;
+    void *q = realloc (p, bytes ? bytes: 1);
+    if (!q) {
+        fprintf (stderr, "wp_records: out of memory\n");
+        abort ();
+    }
+    return q;
+}
+
+static char *
+s_strdup (const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t len = strlen (s) + 1;
+    char *copy = s_alloc (len);
+    memcpy (copy, s, len);
+    return copy;
+}
+
+static uint8_t *
+s_memdup (const uint8_t *data, size_t size)
+{
+    if (!data)
+        return NULL;
+    uint8_t *copy = s_alloc (size);
+    if (size)
+        memcpy (copy, data, size);
+    return copy;
+}
+
+//  ---------------------------------------------------------------------
+//  Items
+
+static const char *s_item_state_names [] = { "pending", "claimed", "done", "poisoned" };
+
+const char *
+wp_item_state_name (wp_item_state state)
+{
+    if ((int) state < 0 || (int) state > WP_ITEM_POISONED)
+        return "?";
+    return s_item_state_names [state];
+}
+
+int
+wp_item_state_from_name (const char *name)
+{
+    if (!name)
+        return -1;
+    for (int i = 0; i <= WP_ITEM_POISONED; i++)
+        if (strcmp (name, s_item_state_names [i]) == 0)
+            return i;
+    return -1;
+}
+
+wp_item_t *
+wp_item_new (void)
+{
+    return s_alloc (sizeof (wp_item_t));
+}
+
+wp_item_t *
+wp_item_dup (const wp_item_t *self)
+{
+    if (!self)
+        return NULL;
+    wp_item_t *copy = wp_item_new ();
+    *copy = *self;
+    copy->id = s_strdup (self->id);
+    copy->pool = s_strdup (self->pool);
+    copy->data = s_memdup (self->data, self->data_size);
+    copy->claimed_by = s_strdup (self->claimed_by);
+    copy->result = s_memdup (self->result, self->result_size);
+    copy->error = s_strdup (self->error);
+    return copy;
+}
+
+void
+wp_item_destroy (wp_item_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    wp_item_t *self = *self_p;
+    free (self->id);
+    free (self->pool);
+    free (self->data);
+    free (self->claimed_by);
+    free (self->result);
+    free (self->error);
+    free (self);
+    *self_p = NULL;
+}
+
+wp_item_list_t *
+wp_item_list_new (void)
+{
+    return s_alloc (sizeof (wp_item_list_t));
+}
+
+void
+wp_item_list_append (wp_item_list_t *self, wp_item_t **item_p)
+{
+    if (self->count == self->capacity) {
+        self->capacity = self->capacity ? self->capacity * 2: 8;
+        self->items = s_grow (self->items, self->capacity, sizeof *self->items);
+    }
+    self->items [self->count++] = *item_p;
+    *item_p = NULL;
+}
+
+void
+wp_item_list_destroy (wp_item_list_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    wp_item_list_t *self = *self_p;
+    for (size_t i = 0; i < self->count; i++)
+        wp_item_destroy (&self->items [i]);
+    free (self->items);
+    free (self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Metadata
+
+static wp_meta_entry_t *
+s_meta_find (const wp_meta_t *self, const char *key)
+{
+    for (size_t i = 0; i < self->count; i++)
+        if (strcmp (self->entries [i].key, key) == 0)
+            return &self->entries [i];
+    return NULL;
+}
+
+void
+wp_meta_set (wp_meta_t *self, const char *key, const uint8_t *value, size_t size)
+{
+    if (!value)
+        size = 0;
+    uint8_t *copy = s_memdup (value ? value: (const uint8_t *) "", size);
+    wp_meta_entry_t *entry = s_meta_find (self, key);
+    if (entry)
+        free (entry->value);
+    else {
+        self->entries = s_grow (self->entries, self->count + 1, sizeof *self->entries);
+        entry = &self->entries [self->count++];
+        entry->key = s_strdup (key);
+    }
+    entry->value = copy;
+    entry->value_size = size;
+}
+
+const wp_meta_entry_t *
+wp_meta_get (const wp_meta_t *self, const char *key)
+{
+    return s_meta_find (self, key);
+}
+
+void
+wp_meta_merge (wp_meta_t *self, const wp_meta_t *from)
+{
+    for (size_t i = 0; i < from->count; i++)
+        wp_meta_set (self, from->entries [i].key,
+                     from->entries [i].value, from->entries [i].value_size);
+}
+
+void
+wp_meta_copy (wp_meta_t *self, const wp_meta_t *from)
+{
+    wp_meta_clear (self);
+    wp_meta_merge (self, from);
+}
+
+void
+wp_meta_clear (wp_meta_t *self)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        free (self->entries [i].key);
+        free (self->entries [i].value);
+    }
+    free (self->entries);
+    self->entries = NULL;
+    self->count = 0;
+}
+
+void
+wp_meta_encode (const wp_meta_t *self, uint8_t **buf_p, size_t *size_p)
+{
+    wp_mp_writer_t writer;
+    wp_mp_writer_init (&writer);
+    msgpack_pack_map (&writer.pk, self->count);
+    for (size_t i = 0; i < self->count; i++) {
+        wp_mp_pack_cstr (&writer.pk, self->entries [i].key);
+        //  An empty value is not msgpack; nil keeps the map readable
+        if (self->entries [i].value_size)
+            wp_mp_pack_raw (&writer.pk, self->entries [i].value, self->entries [i].value_size);
+        else
+            msgpack_pack_nil (&writer.pk);
+    }
+    wp_mp_writer_take (&writer, buf_p, size_p);
+}
+
+int
+wp_meta_decode (wp_meta_t *self, const uint8_t *buf, size_t size)
+{
+    wp_meta_clear (self);
+    char errbuf [128];
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    int rc = -1;
+    if (wp_mp_unpack (&unpacked, buf, size, errbuf, sizeof errbuf))
+        goto done;
+    const msgpack_object *root = &unpacked.data;
+    if (root->type != MSGPACK_OBJECT_MAP)
+        goto done;
+    const msgpack_object_map *map = &root->via.map;
+    for (uint32_t i = 0; i < map->size; i++) {
+        const msgpack_object *key = &map->ptr [i].key;
+        if (key->type != MSGPACK_OBJECT_STR || key->via.str.size > WP_NAME_MAX
+        ||  memchr (key->via.str.ptr, 0, key->via.str.size)
+        ||  !wp_mp_utf8_valid (key->via.str.ptr, key->via.str.size))
+            goto done;
+    }
+    if (wp_mp_map_has_duplicates (map))
+        goto done;
+    self->entries = s_alloc (map->size * sizeof *self->entries);
+    for (uint32_t i = 0; i < map->size; i++) {
+        wp_meta_entry_t *entry = &self->entries [self->count++];
+        entry->key = s_alloc (map->ptr [i].key.via.str.size + 1);
+        memcpy (entry->key, map->ptr [i].key.via.str.ptr, map->ptr [i].key.via.str.size);
+        //  Re-packing gives each value its canonical (smallest) encoding
+        wp_mp_writer_t writer;
+        wp_mp_writer_init (&writer);
+        msgpack_pack_object (&writer.pk, map->ptr [i].val);
+        wp_mp_writer_take (&writer, &entry->value, &entry->value_size);
+    }
+    rc = 0;
+done:
+    msgpack_unpacked_destroy (&unpacked);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Workers
+
+wp_worker_t *
+wp_worker_new (void)
+{
+    wp_worker_t *self = s_alloc (sizeof (wp_worker_t));
+    self->pid = -1;
+    return self;
+}
+
+wp_worker_t *
+wp_worker_dup (const wp_worker_t *self)
+{
+    if (!self)
+        return NULL;
+    wp_worker_t *copy = wp_worker_new ();
+    *copy = *self;
+    copy->worker_id = s_strdup (self->worker_id);
+    copy->host = s_strdup (self->host);
+    copy->capabilities = NULL;
+    copy->capability_count = 0;
+    for (size_t i = 0; i < self->capability_count; i++)
+        wp_worker_add_capability (copy, self->capabilities [i]);
+    copy->pool_id = s_strdup (self->pool_id);
+    copy->status = s_strdup (self->status);
+    copy->current_task_id = s_strdup (self->current_task_id);
+    copy->metadata = (wp_meta_t) { NULL, 0 };
+    wp_meta_copy (&copy->metadata, &self->metadata);
+    return copy;
+}
+
+void
+wp_worker_add_capability (wp_worker_t *self, const char *capability)
+{
+    self->capabilities = s_grow (self->capabilities, self->capability_count + 1,
+                                 sizeof *self->capabilities);
+    self->capabilities [self->capability_count++] = s_strdup (capability);
+}
+
+void
+wp_worker_destroy (wp_worker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    wp_worker_t *self = *self_p;
+    free (self->worker_id);
+    free (self->host);
+    for (size_t i = 0; i < self->capability_count; i++)
+        free (self->capabilities [i]);
+    free (self->capabilities);
+    free (self->pool_id);
+    free (self->status);
+    free (self->current_task_id);
+    wp_meta_clear (&self->metadata);
+    free (self);
+    *self_p = NULL;
+}
+
+wp_worker_list_t *
+wp_worker_list_new (void)
+{
+    return s_alloc (sizeof (wp_worker_list_t));
+}
+
+void
+wp_worker_list_append (wp_worker_list_t *self, wp_worker_t **worker_p)
+{
+    if (self->count == self->capacity) {
+        self->capacity = self->capacity ? self->capacity * 2: 8;
+        self->workers = s_grow (self->workers, self->capacity, sizeof *self->workers);
+    }
+    self->workers [self->count++] = *worker_p;
+    *worker_p = NULL;
+}
+
+void
+wp_worker_list_destroy (wp_worker_list_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    wp_worker_list_t *self = *self_p;
+    for (size_t i = 0; i < self->count; i++)
+        wp_worker_destroy (&self->workers [i]);
+    free (self->workers);
+    free (self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Statistics
+
+wp_stats_t *
+wp_stats_new (void)
+{
+    return s_alloc (sizeof (wp_stats_t));
+}
+
+void
+wp_stats_destroy (wp_stats_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    wp_stats_t *self = *self_p;
+    for (size_t i = 0; i < self->pool_count; i++)
+        free (self->pools [i].pool);
+    free (self->pools);
+    for (size_t i = 0; i < self->worker_status_count; i++)
+        free (self->workers [i].status);
+    free (self->workers);
+    for (size_t i = 0; i < self->counter_count; i++)
+        free (self->counters [i].name);
+    free (self->counters);
+    free (self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Validation
+
+int
+wp_name_check (const char *name)
+{
+    if (!name)
+        return -1;
+    size_t len = strnlen (name, WP_NAME_MAX + 1);
+    if (len == 0 || len > WP_NAME_MAX || !wp_mp_utf8_valid (name, len))
+        return -1;
+    return 0;
+}

@@ -1,1 +1,1384 @@
-/*  placeholder: being written  */
+/*  wp_store_memory: the memory store. Everything lives in this process and
+    is gone when the store is destroyed; one mutex serializes every call, so
+    threads may share a store.
+
+    Layout. Pools by name; in each pool the items by id, and its pending
+    items in a binary heap ordered by a sequence number given at push, so the
+    oldest pending item is claimed in O(log n) and an item that returns to
+    pending takes its old place. Claimed items sit in one heap ordered by
+    lease expiry and in a list per claiming worker (a "holder", registered or
+    not); done and poisoned items sit in one heap ordered by their last
+    change, for purge. Active workers sit in a heap ordered by the time they
+    go stale. An item is in exactly one heap, the one its state names, so
+    every state change is "unindex, change, index", and whatever falls due
+    next is at the top of a heap: checking for due work costs nothing when
+    nothing is due.
+
+    Groups. Outside begin/commit nothing is logged. Inside, the first change
+    to an item or worker in the group saves its prior state in an undo log;
+    items pushed in the group are logged as new and items purged in it are
+    kept until commit. Rollback restores the log newest first, re-indexing
+    each item and worker, and restores the reap totals as they were at begin.
+    A transaction belongs to the store, not to a thread: while one is open,
+    every thread's calls join it.
+
+    A call that fails checks before it changes anything. What lazy expiry
+    applied on the way stays: it is the store catching up with the clock,
+    and the next call would apply it anyway.  */
+#include "wp_store_impl.h"
+#include <czmq.h>
+#include <assert.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  ---------------------------------------------------------------------
+//  Small helpers: allocation aborts on failure, times saturate
+
+static void *
+s_alloc (size_t size)
+{
+    void *mem = calloc (1, size ? size : 1);
+    if (!mem)
+        abort ();
+    return mem;
+}
+
+static char *
+s_strdup (const char *text)
+{
+    if (!text)
+        return NULL;
+    char *copy = strdup (text);
+    if (!copy)
+        abort ();
+    return copy;
+}
+
+static uint8_t *
+s_memdup (const uint8_t *data, size_t size)
+{
+    if (!data || size == 0)
+        return NULL;
+    uint8_t *copy = malloc (size);
+    if (!copy)
+        abort ();
+    memcpy (copy, data, size);
+    return copy;
+}
+
+//  Far beyond any real time, and far from overflow when added to one
+#define S_TIME_FAR INT64_C(4000000000000000000)
+
+//  Seconds to microseconds, clamped to +-S_TIME_FAR (callers check NaN).
+static int64_t
+s_usec (double seconds)
+{
+    double usec = seconds * 1e6;
+    if (usec >= (double) S_TIME_FAR)
+        return S_TIME_FAR;
+    if (usec <= -(double) S_TIME_FAR)
+        return -S_TIME_FAR;
+    return (int64_t) (usec + (usec >= 0 ? 0.5 : -0.5));
+}
+
+//  a + b without overflow (an injected clock may return anything)
+static int64_t
+s_time_add (int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
+//  A hash keyed by strings that the values own (keys are not copied)
+static zhashx_t *
+s_hash_new (void)
+{
+    zhashx_t *hash = zhashx_new ();
+    if (!hash)
+        abort ();
+    zhashx_set_key_duplicator (hash, NULL);
+    zhashx_set_key_destructor (hash, NULL);
+    return hash;
+}
+
+//  ---------------------------------------------------------------------
+//  A binary min-heap of pointers; each element keeps its own index so it
+//  can be removed or re-keyed in O(log n).
+
+typedef bool (s_before_fn) (const void *a, const void *b);
+typedef size_t *(s_slot_fn) (void *elem);
+
+#define S_NOWHERE SIZE_MAX      //  heap index of an element in no heap
+
+typedef struct {
+    void **elems;
+    size_t count;
+    size_t capacity;
+    s_before_fn *before;        //  true if a must be nearer the top than b
+    s_slot_fn *slot;            //  where an element keeps its index
+} s_heap_t;
+
+static void
+s_heap_init (s_heap_t *heap, s_before_fn *before, s_slot_fn *slot)
+{
+    memset (heap, 0, sizeof *heap);
+    heap->before = before;
+    heap->slot = slot;
+}
+
+static void
+s_heap_release (s_heap_t *heap)
+{
+    free (heap->elems);
+    heap->elems = NULL;
+    heap->count = heap->capacity = 0;
+}
+
+static void *
+s_heap_top (const s_heap_t *heap)
+{
+    return heap->count ? heap->elems [0] : NULL;
+}
+
+static void
+s_heap_place (s_heap_t *heap, size_t index, void *elem)
+{
+    heap->elems [index] = elem;
+    *heap->slot (elem) = index;
+}
+
+static void
+s_heap_sift_up (s_heap_t *heap, size_t index)
+{
+    void *elem = heap->elems [index];
+    while (index > 0) {
+        size_t parent = (index - 1) / 2;
+        if (!heap->before (elem, heap->elems [parent]))
+            break;
+        s_heap_place (heap, index, heap->elems [parent]);
+        index = parent;
+    }
+    s_heap_place (heap, index, elem);
+}
+
+static void
+s_heap_sift_down (s_heap_t *heap, size_t index)
+{
+    void *elem = heap->elems [index];
+    while (true) {
+        size_t child = 2 * index + 1;
+        if (child >= heap->count)
+            break;
+        if (child + 1 < heap->count
+        &&  heap->before (heap->elems [child + 1], heap->elems [child]))
+            child++;
+        if (!heap->before (heap->elems [child], elem))
+            break;
+        s_heap_place (heap, index, heap->elems [child]);
+        index = child;
+    }
+    s_heap_place (heap, index, elem);
+}
+
+//  Restores heap order around index after its element's key changed
+static void
+s_heap_fix_at (s_heap_t *heap, size_t index)
+{
+    if (index > 0 && heap->before (heap->elems [index], heap->elems [(index - 1) / 2]))
+        s_heap_sift_up (heap, index);
+    else
+        s_heap_sift_down (heap, index);
+}
+
+static void
+s_heap_push (s_heap_t *heap, void *elem)
+{
+    if (heap->count == heap->capacity) {
+        heap->capacity = heap->capacity ? heap->capacity * 2 : 16;
+        heap->elems = realloc (heap->elems, heap->capacity * sizeof (void *));
+        if (!heap->elems)
+            abort ();
+    }
+    s_heap_place (heap, heap->count++, elem);
+    s_heap_sift_up (heap, heap->count - 1);
+}
+
+static void
+s_heap_remove (s_heap_t *heap, void *elem)
+{
+    size_t index = *heap->slot (elem);
+    assert (index < heap->count && heap->elems [index] == elem);
+    void *last = heap->elems [--heap->count];
+    if (index < heap->count) {
+        s_heap_place (heap, index, last);
+        s_heap_fix_at (heap, index);
+    }
+    *heap->slot (elem) = S_NOWHERE;
+}
+
+static void
+s_heap_fix (s_heap_t *heap, void *elem)
+{
+    s_heap_fix_at (heap, *heap->slot (elem));
+}
+
+//  ---------------------------------------------------------------------
+//  The store's records
+
+typedef struct _s_pool_t s_pool_t;
+typedef struct _s_holder_t s_holder_t;
+typedef struct _s_item_t s_item_t;
+
+struct _s_item_t {
+    wp_item_t rec;              //  the record; rec.pool borrows pool->name
+    s_pool_t *pool;             //  the pool holding it
+    uint64_t seq;               //  push order: the pending heap's key
+    int64_t updated_at;         //  time of the last change, for purge
+    size_t heap_pos;            //  index in the heap its state puts it in
+    s_holder_t *holder;         //  while claimed: the claimant's list
+    s_item_t *prev, *next;      //  neighbours in that list
+    uint64_t txn_mark;          //  group in which its prior state was saved
+};
+
+struct _s_pool_t {
+    char *name;                 //  key in self->pools
+    zhashx_t *items;            //  id -> s_item_t, every state
+    s_heap_t pending;           //  pending items by seq
+    uint64_t count [4];         //  items by wp_item_state
+};
+
+//  The claims of one worker id, in every pool (the worker need not be
+//  registered: claim takes any worker id).
+struct _s_holder_t {
+    char *worker_id;            //  key in self->holders
+    s_item_t *first;            //  claimed items, most recent first
+    size_t count;
+};
+
+typedef struct {
+    char *id;                   //  key in self->workers; rec is replaced
+    wp_worker_t *rec;           //  the record
+    int64_t stale_at;           //  last_heartbeat + 2 x heartbeat interval
+    size_t heap_pos;            //  in self->stale while status is "active"
+    uint64_t txn_mark;          //  group in which its prior state was saved
+} s_worker_t;
+
+typedef enum {
+    S_UNDO_ITEM,                //  item changed: saved fields restore it
+    S_UNDO_ITEM_NEW,            //  item pushed in the group: delete it
+    S_UNDO_ITEM_PURGED,         //  item purged in the group: put it back
+    S_UNDO_WORKER               //  worker changed (saved_rec) or new (NULL)
+} s_undo_kind;
+
+typedef struct {
+    s_undo_kind kind;
+    s_item_t *item;
+    s_worker_t *worker;
+    //  S_UNDO_ITEM: the fields a change may touch, owned here
+    wp_item_state status;
+    char *claimed_by;
+    int64_t claimed_at;
+    int64_t lease_expires_at;
+    uint32_t attempts;
+    uint8_t *result;
+    size_t result_size;
+    char *error;
+    int64_t updated_at;
+    //  S_UNDO_WORKER: the record before the group, NULL if it was created
+    wp_worker_t *saved_rec;
+} s_undo_t;
+
+typedef struct {
+    wp_store_t base;            //  first, so wp_store_t * converts
+    pthread_mutex_t mutex;      //  held for the whole of every call
+    int64_t now;                //  the clock, read once per call
+    zhashx_t *pools;            //  name -> s_pool_t
+    zhashx_t *holders;          //  worker id -> s_holder_t
+    zhashx_t *workers;          //  worker id -> s_worker_t
+    s_heap_t leases;            //  claimed items by lease expiry
+    s_heap_t finished;          //  done and poisoned items by last change
+    s_heap_t stale;             //  active workers by stale_at
+    uint64_t next_seq;          //  seq of the next push
+    wp_reap_t reaped;           //  applied since the last wp_store_reap
+    bool in_txn;                //  a group is open
+    uint64_t txn_id;            //  number of the open (or last) group
+    wp_reap_t reaped_at_begin;  //  reaped when the group began
+    s_undo_t *undo;             //  the group's undo log, oldest first
+    size_t undo_count;
+    size_t undo_capacity;
+} s_memory_t;
+
+static const char *s_active = "active";
+
+//  Heap orders; ties go to the older item so results are deterministic
+
+static size_t *
+s_item_slot (void *elem)
+{
+    return &((s_item_t *) elem)->heap_pos;
+}
+
+static size_t *
+s_worker_slot (void *elem)
+{
+    return &((s_worker_t *) elem)->heap_pos;
+}
+
+static bool
+s_pending_before (const void *a, const void *b)
+{
+    return ((const s_item_t *) a)->seq < ((const s_item_t *) b)->seq;
+}
+
+static bool
+s_lease_before (const void *a, const void *b)
+{
+    const s_item_t *x = a, *y = b;
+    if (x->rec.lease_expires_at != y->rec.lease_expires_at)
+        return x->rec.lease_expires_at < y->rec.lease_expires_at;
+    return x->seq < y->seq;
+}
+
+static bool
+s_finished_before (const void *a, const void *b)
+{
+    const s_item_t *x = a, *y = b;
+    if (x->updated_at != y->updated_at)
+        return x->updated_at < y->updated_at;
+    return x->seq < y->seq;
+}
+
+static bool
+s_stale_before (const void *a, const void *b)
+{
+    const s_worker_t *x = a, *y = b;
+    if (x->stale_at != y->stale_at)
+        return x->stale_at < y->stale_at;
+    return strcmp (x->id, y->id) < 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Pools and items
+
+static s_pool_t *
+s_pool_lookup (s_memory_t *self, const char *name)
+{
+    return (s_pool_t *) zhashx_lookup (self->pools, name);
+}
+
+static s_pool_t *
+s_pool_require (s_memory_t *self, const char *name)
+{
+    s_pool_t *pool = s_pool_lookup (self, name);
+    if (!pool) {
+        pool = (s_pool_t *) s_alloc (sizeof *pool);
+        pool->name = s_strdup (name);
+        pool->items = s_hash_new ();
+        s_heap_init (&pool->pending, s_pending_before, s_item_slot);
+        int rc = zhashx_insert (self->pools, pool->name, pool);
+        assert (rc == 0);
+        (void) rc;
+    }
+    return pool;
+}
+
+//  Frees an empty pool's structures (its items are freed by the caller)
+static void
+s_pool_free (s_pool_t *pool)
+{
+    zhashx_destroy (&pool->items);
+    s_heap_release (&pool->pending);
+    free (pool->name);
+    free (pool);
+}
+
+static s_item_t *
+s_item_lookup (s_memory_t *self, const char *pool_name, const char *id)
+{
+    s_pool_t *pool = s_pool_lookup (self, pool_name);
+    return pool ? (s_item_t *) zhashx_lookup (pool->items, id) : NULL;
+}
+
+static void
+s_item_free (s_item_t *item)
+{
+    free (item->rec.id);
+    free (item->rec.data);
+    free (item->rec.claimed_by);
+    free (item->rec.result);
+    free (item->rec.error);
+    free (item);
+}
+
+static void
+s_holder_add (s_memory_t *self, s_item_t *item)
+{
+    s_holder_t *holder = (s_holder_t *) zhashx_lookup (self->holders, item->rec.claimed_by);
+    if (!holder) {
+        holder = (s_holder_t *) s_alloc (sizeof *holder);
+        holder->worker_id = s_strdup (item->rec.claimed_by);
+        int rc = zhashx_insert (self->holders, holder->worker_id, holder);
+        assert (rc == 0);
+        (void) rc;
+    }
+    item->holder = holder;
+    item->prev = NULL;
+    item->next = holder->first;
+    if (holder->first)
+        holder->first->prev = item;
+    holder->first = item;
+    holder->count++;
+}
+
+static void
+s_holder_remove (s_memory_t *self, s_item_t *item)
+{
+    s_holder_t *holder = item->holder;
+    if (item->prev)
+        item->prev->next = item->next;
+    else
+        holder->first = item->next;
+    if (item->next)
+        item->next->prev = item->prev;
+    item->prev = item->next = NULL;
+    item->holder = NULL;
+    if (--holder->count == 0) {
+        zhashx_delete (self->holders, holder->worker_id);
+        free (holder->worker_id);
+        free (holder);
+    }
+}
+
+//  Puts the item in the structures its state calls for
+static void
+s_item_index (s_memory_t *self, s_item_t *item)
+{
+    item->pool->count [item->rec.status]++;
+    if (item->rec.status == WP_ITEM_PENDING)
+        s_heap_push (&item->pool->pending, item);
+    else
+    if (item->rec.status == WP_ITEM_CLAIMED) {
+        s_heap_push (&self->leases, item);
+        s_holder_add (self, item);
+    }
+    else
+        s_heap_push (&self->finished, item);
+}
+
+static void
+s_item_unindex (s_memory_t *self, s_item_t *item)
+{
+    item->pool->count [item->rec.status]--;
+    if (item->rec.status == WP_ITEM_PENDING)
+        s_heap_remove (&item->pool->pending, item);
+    else
+    if (item->rec.status == WP_ITEM_CLAIMED) {
+        s_heap_remove (&self->leases, item);
+        s_holder_remove (self, item);
+    }
+    else
+        s_heap_remove (&self->finished, item);
+}
+
+//  ---------------------------------------------------------------------
+//  The undo log
+
+static s_undo_t *
+s_undo_add (s_memory_t *self, s_undo_kind kind)
+{
+    if (self->undo_count == self->undo_capacity) {
+        self->undo_capacity = self->undo_capacity ? self->undo_capacity * 2 : 64;
+        self->undo = realloc (self->undo, self->undo_capacity * sizeof (s_undo_t));
+        if (!self->undo)
+            abort ();
+    }
+    s_undo_t *undo = &self->undo [self->undo_count++];
+    memset (undo, 0, sizeof *undo);
+    undo->kind = kind;
+    return undo;
+}
+
+//  Saves the item's state before its first change in the open group
+static void
+s_item_save (s_memory_t *self, s_item_t *item)
+{
+    if (!self->in_txn || item->txn_mark == self->txn_id)
+        return;
+    item->txn_mark = self->txn_id;
+    s_undo_t *undo = s_undo_add (self, S_UNDO_ITEM);
+    undo->item = item;
+    undo->status = item->rec.status;
+    undo->claimed_by = s_strdup (item->rec.claimed_by);
+    undo->claimed_at = item->rec.claimed_at;
+    undo->lease_expires_at = item->rec.lease_expires_at;
+    undo->attempts = item->rec.attempts;
+    undo->result = s_memdup (item->rec.result, item->rec.result_size);
+    undo->result_size = item->rec.result_size;
+    undo->error = s_strdup (item->rec.error);
+    undo->updated_at = item->updated_at;
+}
+
+static void
+s_worker_save (s_memory_t *self, s_worker_t *worker)
+{
+    if (!self->in_txn || worker->txn_mark == self->txn_id)
+        return;
+    worker->txn_mark = self->txn_id;
+    s_undo_t *undo = s_undo_add (self, S_UNDO_WORKER);
+    undo->worker = worker;
+    undo->saved_rec = wp_worker_dup (worker->rec);
+}
+
+//  Every change of an item's state goes begin, change fields, end
+static void
+s_item_change_begin (s_memory_t *self, s_item_t *item)
+{
+    s_item_save (self, item);
+    s_item_unindex (self, item);
+}
+
+static void
+s_item_change_end (s_memory_t *self, s_item_t *item)
+{
+    item->updated_at = self->now;
+    s_item_index (self, item);
+}
+
+//  Every change of a worker record goes begin, change, end: the staleness
+//  deadline depends on last_heartbeat, the interval and the status.
+static void
+s_worker_change_begin (s_memory_t *self, s_worker_t *worker)
+{
+    s_worker_save (self, worker);
+    if (worker->heap_pos != S_NOWHERE)
+        s_heap_remove (&self->stale, worker);
+}
+
+static void
+s_worker_change_end (s_memory_t *self, s_worker_t *worker)
+{
+    worker->stale_at = s_time_add (worker->rec->last_heartbeat,
+                                   s_usec (2 * worker->rec->heartbeat_interval));
+    if (strcmp (worker->rec->status, s_active) == 0)
+        s_heap_push (&self->stale, worker);
+}
+
+static void
+s_worker_free (s_worker_t *worker)
+{
+    wp_worker_destroy (&worker->rec);
+    free (worker->id);
+    free (worker);
+}
+
+//  Frees what the log owns; on commit that includes the purged items
+static void
+s_undo_discard (s_memory_t *self, bool committed)
+{
+    for (size_t i = 0; i < self->undo_count; i++) {
+        s_undo_t *undo = &self->undo [i];
+        free (undo->claimed_by);
+        free (undo->result);
+        free (undo->error);
+        wp_worker_destroy (&undo->saved_rec);
+        if (committed && undo->kind == S_UNDO_ITEM_PURGED)
+            s_item_free (undo->item);
+    }
+    self->undo_count = 0;
+    if (self->undo_capacity > 1024) {
+        //  One huge group should not pin its log forever
+        free (self->undo);
+        self->undo = NULL;
+        self->undo_capacity = 0;
+    }
+}
+
+static void
+s_undo_apply (s_memory_t *self, s_undo_t *undo)
+{
+    s_item_t *item = undo->item;
+    s_worker_t *worker = undo->worker;
+    switch (undo->kind) {
+        case S_UNDO_ITEM:
+            s_item_unindex (self, item);
+            free (item->rec.claimed_by);
+            free (item->rec.result);
+            free (item->rec.error);
+            item->rec.status = undo->status;
+            item->rec.claimed_by = undo->claimed_by;
+            item->rec.claimed_at = undo->claimed_at;
+            item->rec.lease_expires_at = undo->lease_expires_at;
+            item->rec.attempts = undo->attempts;
+            item->rec.result = undo->result;
+            item->rec.result_size = undo->result_size;
+            item->rec.error = undo->error;
+            item->updated_at = undo->updated_at;
+            undo->claimed_by = NULL;
+            undo->result = NULL;
+            undo->error = NULL;
+            s_item_index (self, item);
+            break;
+        case S_UNDO_ITEM_NEW:
+            s_item_unindex (self, item);
+            zhashx_delete (item->pool->items, item->rec.id);
+            s_item_free (item);
+            break;
+        case S_UNDO_ITEM_PURGED: {
+            int rc = zhashx_insert (item->pool->items, item->rec.id, item);
+            assert (rc == 0);
+            (void) rc;
+            s_item_index (self, item);
+            break;
+        }
+        case S_UNDO_WORKER:
+            if (worker->heap_pos != S_NOWHERE)
+                s_heap_remove (&self->stale, worker);
+            if (undo->saved_rec) {
+                wp_worker_destroy (&worker->rec);
+                worker->rec = undo->saved_rec;
+                undo->saved_rec = NULL;
+                s_worker_change_end (self, worker);
+            }
+            else {
+                zhashx_delete (self->workers, worker->id);
+                s_worker_free (worker);
+            }
+            break;
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Item and worker transitions shared by several calls
+
+//  When an item leaves its claimant, a registered claimant that named it
+//  as its current task has none any more.
+static void
+s_current_task_clear (s_memory_t *self, s_item_t *item)
+{
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, item->rec.claimed_by);
+    if (worker && worker->rec->current_task_id
+    &&  strcmp (worker->rec->current_task_id, item->rec.id) == 0) {
+        s_worker_save (self, worker);
+        free (worker->rec->current_task_id);
+        worker->rec->current_task_id = NULL;
+    }
+}
+
+//  Claim fields go when an item returns to pending; done and poisoned
+//  items keep who held them last, but no lease.
+static void
+s_item_clear_claim (s_item_t *item, bool keep_claimant)
+{
+    if (!keep_claimant) {
+        free (item->rec.claimed_by);
+        item->rec.claimed_by = NULL;
+        item->rec.claimed_at = 0;
+    }
+    item->rec.lease_expires_at = 0;
+}
+
+//  A failed attempt on a claimed item: fail(), a lapsed lease, a lost
+//  worker. Returns the new state.
+static wp_item_state
+s_item_fail (s_memory_t *self, s_item_t *item, const char *error)
+{
+    s_current_task_clear (self, item);
+    s_item_change_begin (self, item);
+    if (item->rec.attempts < UINT32_MAX)
+        item->rec.attempts++;
+    free (item->rec.error);
+    item->rec.error = s_strdup (error);
+    item->rec.status = item->rec.attempts >= item->rec.max_retries
+                     ? WP_ITEM_POISONED: WP_ITEM_PENDING;
+    s_item_clear_claim (item, item->rec.status == WP_ITEM_POISONED);
+    s_item_change_end (self, item);
+    return item->rec.status;
+}
+
+//  Reclaim by the store itself: counted for wp_store_reap
+static void
+s_item_reclaim (s_memory_t *self, s_item_t *item, const char *error)
+{
+    if (s_item_fail (self, item, error) == WP_ITEM_POISONED)
+        self->reaped.poisoned++;
+    else
+        self->reaped.requeued++;
+}
+
+//  Back to pending without counting an attempt
+static void
+s_item_release (s_memory_t *self, s_item_t *item)
+{
+    s_current_task_clear (self, item);
+    s_item_change_begin (self, item);
+    item->rec.status = WP_ITEM_PENDING;
+    s_item_clear_claim (item, false);
+    s_item_change_end (self, item);
+}
+
+//  Copies the claimant's items into a fresh array (caller frees), so that
+//  the caller may change them while it walks
+static s_item_t **
+s_holder_items (s_memory_t *self, const char *worker_id, size_t *count_p)
+{
+    s_holder_t *holder = (s_holder_t *) zhashx_lookup (self->holders, worker_id);
+    *count_p = 0;
+    if (!holder)
+        return NULL;
+    s_item_t **items = (s_item_t **) s_alloc (holder->count * sizeof (s_item_t *));
+    for (s_item_t *item = holder->first; item; item = item->next)
+        items [(*count_p)++] = item;
+    return items;
+}
+
+//  Renews every lease worker_id holds to now + lease_us; returns how many
+static uint64_t
+s_renew_leases (s_memory_t *self, const char *worker_id, int64_t lease_us)
+{
+    s_holder_t *holder = (s_holder_t *) zhashx_lookup (self->holders, worker_id);
+    uint64_t count = 0;
+    //  The item stays claimed by the same worker: only its lease key moves
+    for (s_item_t *item = holder ? holder->first : NULL; item; item = item->next) {
+        s_item_save (self, item);
+        item->rec.lease_expires_at = s_time_add (self->now, lease_us);
+        item->updated_at = self->now;
+        s_heap_fix (&self->leases, item);
+        count++;
+    }
+    return count;
+}
+
+static void
+s_worker_lose (s_memory_t *self, s_worker_t *worker)
+{
+    s_worker_change_begin (self, worker);
+    free (worker->rec->status);
+    worker->rec->status = s_strdup ("lost");
+    s_worker_change_end (self, worker);
+    self->reaped.workers_lost++;
+
+    size_t count;
+    s_item_t **items = s_holder_items (self, worker->id, &count);
+    for (size_t i = 0; i < count; i++)
+        s_item_reclaim (self, items [i], "worker lost");
+    free (items);
+}
+
+//  Applies everything due by self->now, in the order it fell due
+static void
+s_apply_due (s_memory_t *self)
+{
+    while (true) {
+        s_item_t *item = (s_item_t *) s_heap_top (&self->leases);
+        s_worker_t *worker = (s_worker_t *) s_heap_top (&self->stale);
+        bool item_due = item && item->rec.lease_expires_at <= self->now;
+        bool worker_due = worker && worker->stale_at < self->now;
+        if (item_due && (!worker_due || item->rec.lease_expires_at <= worker->stale_at)) {
+            self->reaped.leases_expired++;
+            s_item_reclaim (self, item, "lease expired");
+        }
+        else
+        if (worker_due)
+            s_worker_lose (self, worker);
+        else
+            break;
+    }
+}
+
+//  Every call: take the lock, read the clock once, catch up with it
+static s_memory_t *
+s_enter (wp_store_t *base)
+{
+    s_memory_t *self = (s_memory_t *) base;
+    pthread_mutex_lock (&self->mutex);
+    self->now = wp_store_now (base);
+    s_apply_due (self);
+    return self;
+}
+
+static wp_status
+s_leave (s_memory_t *self, wp_status status)
+{
+    pthread_mutex_unlock (&self->mutex);
+    return status;
+}
+
+//  ---------------------------------------------------------------------
+//  Groups
+
+static wp_status
+s_begin (wp_store_t *base)
+{
+    s_memory_t *self = (s_memory_t *) base;
+    pthread_mutex_lock (&self->mutex);
+    if (self->in_txn)
+        return s_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
+                                              "a transaction is already open"));
+    self->in_txn = true;
+    self->txn_id++;
+    self->reaped_at_begin = self->reaped;
+    return s_leave (self, WP_OK);
+}
+
+static wp_status
+s_commit (wp_store_t *base)
+{
+    s_memory_t *self = (s_memory_t *) base;
+    pthread_mutex_lock (&self->mutex);
+    if (!self->in_txn)
+        return s_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
+                                              "no transaction is open"));
+    s_undo_discard (self, true);
+    self->in_txn = false;
+    return s_leave (self, WP_OK);
+}
+
+static void
+s_rollback_locked (s_memory_t *self)
+{
+    if (!self->in_txn)
+        return;
+    for (size_t i = self->undo_count; i-- > 0; )
+        s_undo_apply (self, &self->undo [i]);
+    s_undo_discard (self, false);
+    self->reaped = self->reaped_at_begin;
+    self->in_txn = false;
+}
+
+static void
+s_rollback (wp_store_t *base)
+{
+    s_memory_t *self = (s_memory_t *) base;
+    pthread_mutex_lock (&self->mutex);
+    s_rollback_locked (self);
+    pthread_mutex_unlock (&self->mutex);
+}
+
+//  ---------------------------------------------------------------------
+//  WorkPool
+
+static wp_status
+s_push (wp_store_t *base, const char *pool_name, const wp_push_entry_t *entry,
+        char **id_out, bool *duplicate)
+{
+    s_memory_t *self = s_enter (base);
+    if (entry->id) {
+        s_item_t *existing = s_item_lookup (self, pool_name, entry->id);
+        if (existing) {
+            *id_out = s_strdup (existing->rec.id);
+            if (duplicate)
+                *duplicate = true;
+            return s_leave (self, WP_OK);
+        }
+    }
+    s_pool_t *pool = s_pool_require (self, pool_name);
+    s_item_t *item = (s_item_t *) s_alloc (sizeof *item);
+    if (entry->id)
+        item->rec.id = s_strdup (entry->id);
+    else {
+        char uuid [WP_UUID_LEN + 1];
+        do
+            wp_uuid_new (uuid);
+        while (zhashx_lookup (pool->items, uuid));
+        item->rec.id = s_strdup (uuid);
+    }
+    item->rec.pool = pool->name;
+    item->rec.data = s_memdup (entry->data, entry->data_size);
+    item->rec.data_size = entry->data_size;
+    item->rec.status = WP_ITEM_PENDING;
+    item->rec.max_retries = entry->max_retries < 0
+                          ? WP_DEFAULT_MAX_RETRIES: (uint32_t) entry->max_retries;
+    item->rec.created_at = self->now;
+    item->pool = pool;
+    item->seq = self->next_seq++;
+    item->heap_pos = S_NOWHERE;
+    int rc = zhashx_insert (pool->items, item->rec.id, item);
+    assert (rc == 0);
+    (void) rc;
+    s_item_change_end (self, item);
+    if (self->in_txn) {
+        item->txn_mark = self->txn_id;
+        s_undo_add (self, S_UNDO_ITEM_NEW)->item = item;
+    }
+    *id_out = s_strdup (item->rec.id);
+    if (duplicate)
+        *duplicate = false;
+    return s_leave (self, WP_OK);
+}
+
+static wp_status
+s_claim (wp_store_t *base, const char *pool_name, const char *worker_id,
+         double lease, wp_item_t **item_out)
+{
+    s_memory_t *self = s_enter (base);
+    s_pool_t *pool = s_pool_lookup (self, pool_name);
+    s_item_t *item = pool ? (s_item_t *) s_heap_top (&pool->pending) : NULL;
+    if (!item) {
+        *item_out = NULL;
+        return s_leave (self, WP_OK);
+    }
+    int64_t lease_us = s_usec (lease > 0 ? lease : self->base.config.lease);
+    s_item_change_begin (self, item);
+    item->rec.status = WP_ITEM_CLAIMED;
+    item->rec.claimed_by = s_strdup (worker_id);
+    item->rec.claimed_at = self->now;
+    item->rec.lease_expires_at = s_time_add (self->now, lease_us);
+    s_item_change_end (self, item);
+
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, worker_id);
+    if (worker) {
+        s_worker_save (self, worker);
+        free (worker->rec->current_task_id);
+        worker->rec->current_task_id = s_strdup (item->rec.id);
+    }
+    *item_out = wp_item_dup (&item->rec);
+    return s_leave (self, WP_OK);
+}
+
+//  Finds the item complete or fail may act on, or says why there is none
+static wp_status
+s_claimed_item (s_memory_t *self, const char *pool_name, const char *id,
+                const char *worker_id, s_item_t **item_p)
+{
+    s_item_t *item = s_item_lookup (self, pool_name, id);
+    if (!item)
+        return wp_store_error (&self->base, WP_NOT_FOUND,
+                               "no item '%s' in pool '%s'", id, pool_name);
+    if (item->rec.status != WP_ITEM_CLAIMED)
+        return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
+                               "item '%s' is %s, not claimed", id,
+                               wp_item_state_name (item->rec.status));
+    if (worker_id && strcmp (item->rec.claimed_by, worker_id) != 0)
+        return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
+                               "item '%s' is claimed by another worker", id);
+    *item_p = item;
+    return WP_OK;
+}
+
+static wp_status
+s_complete (wp_store_t *base, const char *pool_name, const char *id,
+            const uint8_t *result, size_t result_size, const char *worker_id)
+{
+    s_memory_t *self = s_enter (base);
+    s_item_t *item;
+    wp_status rc = s_claimed_item (self, pool_name, id, worker_id, &item);
+    if (rc != WP_OK)
+        return s_leave (self, rc);
+    s_current_task_clear (self, item);
+    s_item_change_begin (self, item);
+    item->rec.status = WP_ITEM_DONE;
+    free (item->rec.result);
+    item->rec.result = s_memdup (result, result_size);
+    item->rec.result_size = item->rec.result ? result_size : 0;
+    s_item_clear_claim (item, true);
+    s_item_change_end (self, item);
+    return s_leave (self, WP_OK);
+}
+
+static wp_status
+s_fail (wp_store_t *base, const char *pool_name, const char *id,
+        const char *error, const char *worker_id, wp_item_state *state_out)
+{
+    s_memory_t *self = s_enter (base);
+    s_item_t *item;
+    wp_status rc = s_claimed_item (self, pool_name, id, worker_id, &item);
+    if (rc != WP_OK)
+        return s_leave (self, rc);
+    wp_item_state state = s_item_fail (self, item, error);
+    if (state_out)
+        *state_out = state;
+    return s_leave (self, WP_OK);
+}
+
+static wp_status
+s_size (wp_store_t *base, const char *pool_name, uint64_t *size_out)
+{
+    s_memory_t *self = s_enter (base);
+    s_pool_t *pool = s_pool_lookup (self, pool_name);
+    *size_out = pool ? pool->count [WP_ITEM_PENDING] : 0;
+    return s_leave (self, WP_OK);
+}
+
+static wp_status
+s_release_by_worker (wp_store_t *base, const char *pool_name,
+                     const char *worker_id, uint64_t *count_out)
+{
+    s_memory_t *self = s_enter (base);
+    size_t count;
+    s_item_t **items = s_holder_items (self, worker_id, &count);
+    uint64_t released = 0;
+    for (size_t i = 0; i < count; i++)
+        if (strcmp (items [i]->pool->name, pool_name) == 0) {
+            s_item_release (self, items [i]);
+            released++;
+        }
+    free (items);
+    *count_out = released;
+    return s_leave (self, WP_OK);
+}
+
+static wp_status
+s_get (wp_store_t *base, const char *pool_name, const char *id, wp_item_t **item_out)
+{
+    s_memory_t *self = s_enter (base);
+    s_item_t *item = s_item_lookup (self, pool_name, id);
+    if (!item)
+        return s_leave (self, wp_store_error (base, WP_NOT_FOUND,
+                                              "no item '%s' in pool '%s'", id, pool_name));
+    *item_out = wp_item_dup (&item->rec);
+    return s_leave (self, WP_OK);
+}
+
+static wp_status
+s_renew (wp_store_t *base, const char *worker_id, double lease, uint64_t *count_out)
+{
+    s_memory_t *self = s_enter (base);
+    *count_out = s_renew_leases (self, worker_id,
+                                 s_usec (lease > 0 ? lease : self->base.config.lease));
+    return s_leave (self, WP_OK);
+}
+
+//  ---------------------------------------------------------------------
+//  Registration
+
+static wp_status
+s_register (wp_store_t *base, const wp_worker_t *worker, wp_worker_t **worker_out)
+{
+    s_memory_t *self = s_enter (base);
+    wp_worker_t *rec = wp_worker_dup (worker);
+    free (rec->status);
+    rec->status = s_strdup (s_active);
+    rec->last_heartbeat = self->now;
+    if (rec->started_at == 0)
+        rec->started_at = self->now;
+    if (rec->heartbeat_interval <= 0)
+        rec->heartbeat_interval = self->base.config.heartbeat;
+    //  The store, not the caller, knows which claim is current; a worker
+    //  that re-registers keeps it while it still holds the item
+    free (rec->current_task_id);
+    rec->current_task_id = NULL;
+
+    s_worker_t *entry = (s_worker_t *) zhashx_lookup (self->workers, worker->worker_id);
+    if (entry) {
+        s_worker_change_begin (self, entry);
+        rec->current_task_id = entry->rec->current_task_id;
+        entry->rec->current_task_id = NULL;
+        wp_worker_destroy (&entry->rec);
+        entry->rec = rec;
+    }
+    else {
+        entry = (s_worker_t *) s_alloc (sizeof *entry);
+        entry->id = s_strdup (worker->worker_id);
+        entry->rec = rec;
+        entry->heap_pos = S_NOWHERE;
+        int rc = zhashx_insert (self->workers, entry->id, entry);
+        assert (rc == 0);
+        (void) rc;
+        if (self->in_txn) {
+            entry->txn_mark = self->txn_id;
+            s_undo_add (self, S_UNDO_WORKER)->worker = entry;
+        }
+    }
+    s_worker_change_end (self, entry);
+    if (worker_out)
+        *worker_out = wp_worker_dup (entry->rec);
+    return s_leave (self, WP_OK);
+}
+
+static wp_status
+s_heartbeat (wp_store_t *base, const char *worker_id, const wp_meta_t *metadata)
+{
+    s_memory_t *self = s_enter (base);
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, worker_id);
+    if (!worker)
+        return s_leave (self, wp_store_error (base, WP_NOT_FOUND, "no worker '%s'", worker_id));
+    if (strcmp (worker->rec->status, "lost") == 0)
+        return s_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
+                                              "worker was declared lost; register again"));
+    s_worker_change_begin (self, worker);
+    worker->rec->last_heartbeat = self->now;
+    if (metadata)
+        wp_meta_merge (&worker->rec->metadata, metadata);
+    s_worker_change_end (self, worker);
+    s_renew_leases (self, worker_id, s_usec (self->base.config.lease));
+    return s_leave (self, WP_OK);
+}
+
+static wp_status
+s_update_status (wp_store_t *base, const char *worker_id, const char *status)
+{
+    s_memory_t *self = s_enter (base);
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, worker_id);
+    if (!worker)
+        return s_leave (self, wp_store_error (base, WP_NOT_FOUND, "no worker '%s'", worker_id));
+    s_worker_change_begin (self, worker);
+    free (worker->rec->status);
+    worker->rec->status = s_strdup (status);
+    s_worker_change_end (self, worker);
+    return s_leave (self, WP_OK);
+}
+
+static wp_status
+s_get_worker (wp_store_t *base, const char *worker_id, wp_worker_t **worker_out)
+{
+    s_memory_t *self = s_enter (base);
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, worker_id);
+    *worker_out = worker ? wp_worker_dup (worker->rec) : NULL;
+    return s_leave (self, WP_OK);
+}
+
+static bool
+s_worker_matches (s_memory_t *self, const wp_worker_t *rec, const wp_worker_filter_t *filter)
+{
+    if (filter->status_count > 0) {
+        size_t i;
+        for (i = 0; i < filter->status_count; i++)
+            if (strcmp (rec->status, filter->statuses [i]) == 0)
+                break;
+        if (i == filter->status_count)
+            return false;
+    }
+    if (filter->capability) {
+        size_t i;
+        for (i = 0; i < rec->capability_count; i++)
+            if (strcmp (rec->capabilities [i], filter->capability) == 0)
+                break;
+        if (i == rec->capability_count)
+            return false;
+    }
+    if (filter->pool_id && (!rec->pool_id || strcmp (rec->pool_id, filter->pool_id) != 0))
+        return false;
+    if (filter->stale_threshold >= 0
+    &&  rec->last_heartbeat >= s_time_add (self->now, -s_usec (filter->stale_threshold)))
+        return false;
+    return true;
+}
+
+static int
+s_compare_workers (const void *a, const void *b)
+{
+    const wp_worker_t *x = *(const wp_worker_t *const *) a;
+    const wp_worker_t *y = *(const wp_worker_t *const *) b;
+    return strcmp (x->worker_id, y->worker_id);
+}
+
+static wp_status
+s_list_workers (wp_store_t *base, const wp_worker_filter_t *filter,
+                wp_worker_list_t **list_out)
+{
+    s_memory_t *self = s_enter (base);
+    size_t count = 0;
+    wp_worker_t **found = (wp_worker_t **) s_alloc (
+        zhashx_size (self->workers) * sizeof (wp_worker_t *));
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
+         worker = (s_worker_t *) zhashx_next (self->workers))
+        if (s_worker_matches (self, worker->rec, filter))
+            found [count++] = worker->rec;
+    qsort (found, count, sizeof (wp_worker_t *), s_compare_workers);
+    wp_worker_list_t *list = wp_worker_list_new ();
+    for (size_t i = 0; i < count; i++) {
+        wp_worker_t *copy = wp_worker_dup (found [i]);
+        wp_worker_list_append (list, &copy);
+    }
+    free (found);
+    *list_out = list;
+    return s_leave (self, WP_OK);
+}
+
+//  ---------------------------------------------------------------------
+//  Housekeeping
+
+static wp_status
+s_reap (wp_store_t *base, wp_reap_t *out)
+{
+    s_memory_t *self = s_enter (base);
+    *out = self->reaped;
+    memset (&self->reaped, 0, sizeof self->reaped);
+    return s_leave (self, WP_OK);
+}
+
+static wp_status
+s_next_due (wp_store_t *base, int64_t *next_out)
+{
+    //  No s_enter: a time already past tells the broker to reap now
+    s_memory_t *self = (s_memory_t *) base;
+    pthread_mutex_lock (&self->mutex);
+    s_item_t *item = (s_item_t *) s_heap_top (&self->leases);
+    s_worker_t *worker = (s_worker_t *) s_heap_top (&self->stale);
+    int64_t next = item ? item->rec.lease_expires_at : 0;
+    if (worker) {
+        //  A worker is lost once its deadline has passed, not at it
+        int64_t lost_at = s_time_add (worker->stale_at, 1);
+        if (!item || lost_at < next)
+            next = lost_at;
+    }
+    *next_out = next;
+    return s_leave (self, WP_OK);
+}
+
+static wp_status
+s_purge (wp_store_t *base, double older_than, uint64_t *count_out)
+{
+    s_memory_t *self = s_enter (base);
+    int64_t cutoff = s_time_add (self->now, -s_usec (older_than));
+    uint64_t count = 0;
+    s_item_t *item;
+    while ((item = (s_item_t *) s_heap_top (&self->finished)) && item->updated_at < cutoff) {
+        s_item_unindex (self, item);
+        zhashx_delete (item->pool->items, item->rec.id);
+        if (self->in_txn)
+            s_undo_add (self, S_UNDO_ITEM_PURGED)->item = item;
+        else
+            s_item_free (item);
+        count++;
+    }
+    //  Empty pools go too, but not inside a group: its undo log points at them
+    if (!self->in_txn) {
+        size_t empty = 0;
+        s_pool_t **pools = (s_pool_t **) s_alloc (zhashx_size (self->pools) * sizeof (s_pool_t *));
+        for (s_pool_t *pool = (s_pool_t *) zhashx_first (self->pools); pool;
+             pool = (s_pool_t *) zhashx_next (self->pools))
+            if (zhashx_size (pool->items) == 0)
+                pools [empty++] = pool;
+        for (size_t i = 0; i < empty; i++) {
+            zhashx_delete (self->pools, pools [i]->name);
+            s_pool_free (pools [i]);
+        }
+        free (pools);
+    }
+    *count_out = count;
+    return s_leave (self, WP_OK);
+}
+
+static int
+s_compare_pool_stats (const void *a, const void *b)
+{
+    return strcmp (((const wp_pool_stats_t *) a)->pool, ((const wp_pool_stats_t *) b)->pool);
+}
+
+static int
+s_compare_status_counts (const void *a, const void *b)
+{
+    return strcmp (((const wp_status_count_t *) a)->status,
+                   ((const wp_status_count_t *) b)->status);
+}
+
+static wp_status
+s_stats (wp_store_t *base, wp_stats_t **stats_out)
+{
+    s_memory_t *self = s_enter (base);
+    wp_stats_t *stats = wp_stats_new ();
+
+    stats->pools = (wp_pool_stats_t *) s_alloc (zhashx_size (self->pools) * sizeof (wp_pool_stats_t));
+    for (s_pool_t *pool = (s_pool_t *) zhashx_first (self->pools); pool;
+         pool = (s_pool_t *) zhashx_next (self->pools)) {
+        if (zhashx_size (pool->items) == 0)
+            continue;
+        wp_pool_stats_t *entry = &stats->pools [stats->pool_count++];
+        entry->pool = s_strdup (pool->name);
+        entry->pending = pool->count [WP_ITEM_PENDING];
+        entry->claimed = pool->count [WP_ITEM_CLAIMED];
+        entry->done = pool->count [WP_ITEM_DONE];
+        entry->poisoned = pool->count [WP_ITEM_POISONED];
+    }
+    qsort (stats->pools, stats->pool_count, sizeof (wp_pool_stats_t), s_compare_pool_stats);
+
+    //  Few distinct statuses: a linear search per worker is cheapest
+    stats->workers = (wp_status_count_t *) s_alloc (
+        zhashx_size (self->workers) * sizeof (wp_status_count_t));
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
+         worker = (s_worker_t *) zhashx_next (self->workers)) {
+        size_t i;
+        for (i = 0; i < stats->worker_status_count; i++)
+            if (strcmp (stats->workers [i].status, worker->rec->status) == 0)
+                break;
+        if (i == stats->worker_status_count) {
+            stats->workers [i].status = s_strdup (worker->rec->status);
+            stats->worker_status_count++;
+        }
+        stats->workers [i].count++;
+    }
+    qsort (stats->workers, stats->worker_status_count, sizeof (wp_status_count_t),
+           s_compare_status_counts);
+    *stats_out = stats;
+    return s_leave (self, WP_OK);
+}
+
+//  ---------------------------------------------------------------------
+//  Life cycle
+
+static void
+s_destroy (wp_store_t *base)
+{
+    s_memory_t *self = (s_memory_t *) base;
+    s_rollback_locked (self);
+    for (s_pool_t *pool = (s_pool_t *) zhashx_first (self->pools); pool;
+         pool = (s_pool_t *) zhashx_next (self->pools)) {
+        for (s_item_t *item = (s_item_t *) zhashx_first (pool->items); item;
+             item = (s_item_t *) zhashx_next (pool->items))
+            s_item_free (item);
+        s_pool_free (pool);
+    }
+    for (s_holder_t *holder = (s_holder_t *) zhashx_first (self->holders); holder;
+         holder = (s_holder_t *) zhashx_next (self->holders)) {
+        free (holder->worker_id);
+        free (holder);
+    }
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
+         worker = (s_worker_t *) zhashx_next (self->workers))
+        s_worker_free (worker);
+    zhashx_destroy (&self->pools);
+    zhashx_destroy (&self->holders);
+    zhashx_destroy (&self->workers);
+    s_heap_release (&self->leases);
+    s_heap_release (&self->finished);
+    s_heap_release (&self->stale);
+    free (self->undo);
+    pthread_mutex_destroy (&self->mutex);
+    free (self);
+}
+
+static const wp_store_ops_t s_memory_ops = {
+    .name = "memory",
+    .destroy = s_destroy,
+    .begin = s_begin,
+    .commit = s_commit,
+    .rollback = s_rollback,
+    .push = s_push,
+    .claim = s_claim,
+    .complete = s_complete,
+    .fail = s_fail,
+    .size = s_size,
+    .release_by_worker = s_release_by_worker,
+    .get = s_get,
+    .renew = s_renew,
+    .register_worker = s_register,
+    .heartbeat = s_heartbeat,
+    .update_status = s_update_status,
+    .get_worker = s_get_worker,
+    .list_workers = s_list_workers,
+    .reap = s_reap,
+    .next_due = s_next_due,
+    .purge = s_purge,
+    .stats = s_stats,
+};
+
+wp_store_t *
+wp_store_memory_new (const wp_store_config_t *cfg)
+{
+    s_memory_t *self = (s_memory_t *) s_alloc (sizeof *self);
+    wp_store_init (&self->base, &s_memory_ops, cfg);
+    if (pthread_mutex_init (&self->mutex, NULL) != 0)
+        abort ();
+    self->pools = s_hash_new ();
+    self->holders = s_hash_new ();
+    self->workers = s_hash_new ();
+    s_heap_init (&self->leases, s_lease_before, s_item_slot);
+    s_heap_init (&self->finished, s_finished_before, s_item_slot);
+    s_heap_init (&self->stale, s_stale_before, s_worker_slot);
+    return &self->base;
+}

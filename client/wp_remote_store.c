@@ -1,0 +1,859 @@
+/*  wp_remote_store: the store interface spoken to a broker over a DEALER
+    socket. One call = one request, matched to its reply by request id,
+    sent only on a live connection, resent only when that cannot do harm,
+    and never waited on past its deadline (see wp_remote_store.h).  */
+#include "wp_remote_store.h"
+#include "wp_store_impl.h"
+#include "wp_proto.h"
+
+#include <czmq.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_DEFAULT_TIMEOUT   30.0
+#define S_DEFAULT_RETRY     2.0
+
+typedef struct {
+    wp_store_t base;            //  first: a wp_store_t * is a s_remote_t *
+    char *endpoint;
+    zsock_t *sock;              //  DEALER, connected to endpoint
+    uint64_t next_request_id;
+    double timeout;             //  seconds, the calls' deadline in force
+    double timeout_default;     //  the one given at _new
+    double retry;               //  seconds before a safe request is resent
+} s_remote_t;
+
+static const wp_store_ops_t s_ops;
+
+//  How a call may be repeated when its reply is late.
+typedef enum {
+    S_ONCE,                     //  never sent twice (claims; complete/fail without worker)
+    S_RESEND                    //  harmless to send again
+} s_resend;
+
+//  ---------------------------------------------------------------------
+//  The round trip
+
+//  Seconds from now until deadline (microseconds, monotonic), >= 0.
+static double
+s_left (int64_t deadline)
+{
+    int64_t left = deadline - zclock_usecs ();
+    return left > 0 ? left / 1e6 : 0;
+}
+
+//  Writes one request (header + body) if a connection is up. Returns 0 if
+//  written, 1 if no connection could take it now, -1 on a hard error.
+static int
+s_send (s_remote_t *self, wp_request_t *request, int64_t deadline)
+{
+    double left = s_left (deadline);
+    double ms = ceil (left * 1000);
+    request->timeout_ms = ms < 1 ? 1 : ms > UINT32_MAX ? UINT32_MAX : (uint32_t) ms;
+    uint8_t *header, *body;
+    size_t header_size, body_size;
+    if (wp_request_encode (request, &header, &header_size, &body, &body_size))
+        return -1;
+    void *handle = zsock_resolve (self->sock);
+    int rc = 0;
+    //  A DEALER takes a multipart message whole or not at all, so if the
+    //  first frame goes, the second will.
+    if (zmq_send (handle, header, header_size, ZMQ_DONTWAIT | ZMQ_SNDMORE) == -1)
+        rc = (errno == EAGAIN || errno == EINTR) ? 1 : -1;
+    else
+    if (zmq_send (handle, body, body_size, ZMQ_DONTWAIT) == -1)
+        rc = -1;
+    free (header);
+    free (body);
+    return rc;
+}
+
+//  Reads one message. Returns 0 with the reply header decoded and the body
+//  frame in *body (caller closes it), 1 if the message is not a reply we
+//  can read (it is dropped), -1 if nothing was there.
+static int
+s_recv (s_remote_t *self, wp_reply_t *reply, zmq_msg_t *body)
+{
+    void *handle = zsock_resolve (self->sock);
+    zmq_msg_t frames [3];
+    int count = 0;
+    bool more = true;
+    while (more) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, handle, count ? 0 : ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&frame);
+            for (int i = 0; i < count && i < 3; i++)
+                zmq_msg_close (&frames [i]);
+            return count ? 1 : -1;
+        }
+        more = zmq_msg_more (&frame);
+        if (count < 3)
+            frames [count] = frame;
+        else
+            zmq_msg_close (&frame);
+        count++;
+    }
+    int rc = 1;
+    if (count == 2) {
+        char errbuf [256];
+        wp_reply_init (reply);
+        if (wp_reply_decode_header (reply, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]),
+                                    errbuf, sizeof errbuf) == WP_OK) {
+            *body = frames [1];
+            zmq_msg_close (&frames [0]);
+            return 0;
+        }
+        wp_reply_clear (reply);
+    }
+    for (int i = 0; i < count && i < 3; i++)
+        zmq_msg_close (&frames [i]);
+    return rc;
+}
+
+//  Sends request and waits for its reply until extra_wait + the timeout
+//  from now. On WP_OK reply holds the decoded reply body (caller clears it).
+//  *resent (may be NULL) says whether the request went out more than once.
+static wp_status
+s_call (s_remote_t *self, wp_request_t *request, s_resend resend, double extra_wait,
+        wp_reply_t *reply, bool *resent)
+{
+    wp_store_t *store = &self->base;
+    int64_t deadline = zclock_usecs () + (int64_t) ((self->timeout + extra_wait) * 1e6);
+    int64_t last_sent = 0;
+    int sends = 0;
+    request->request_id = self->next_request_id++;
+    if (resent)
+        *resent = false;
+
+    while (true) {
+        int64_t now = zclock_usecs ();
+        if (now >= deadline)
+            break;
+        //  Send the first time, and again when the reply is late if safe
+        bool want_send = sends == 0
+                      || (resend == S_RESEND && now - last_sent >= (int64_t) (self->retry * 1e6));
+        bool blocked = false;       //  a send is due but no connection takes it
+        if (want_send) {
+            int rc = s_send (self, request, deadline);
+            if (rc == -1)
+                return wp_store_error (store, WP_INTERNAL, "cannot send %s to %s: %s",
+                                       wp_method_name (request->method), self->endpoint,
+                                       zmq_strerror (errno));
+            if (rc == 0) {
+                sends++;
+                last_sent = now;
+                if (sends > 1 && resent)
+                    *resent = true;
+            }
+            else
+                blocked = true;
+        }
+        //  Wait for a reply, for a connection to write to, or for the resend time
+        int64_t until = deadline;
+        if (!blocked && sends > 0 && resend == S_RESEND
+        &&  last_sent + (int64_t) (self->retry * 1e6) < until)
+            until = last_sent + (int64_t) (self->retry * 1e6);
+        zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
+        if (blocked)
+            item.events |= ZMQ_POLLOUT;
+        long timeout_ms = (long) ((until - zclock_usecs () + 999) / 1000);
+        if (timeout_ms < 0)
+            timeout_ms = 0;
+        if (zmq_poll (&item, 1, timeout_ms) == -1) {
+            if (errno == EINTR && zsys_interrupted)
+                return wp_store_error (store, WP_CANCELLED, "%s interrupted",
+                                       wp_method_name (request->method));
+            if (errno == EINTR)
+                continue;
+            return wp_store_error (store, WP_INTERNAL, "poll failed: %s", zmq_strerror (errno));
+        }
+        if (!(item.revents & ZMQ_POLLIN))
+            continue;
+        //  Read everything waiting; replies to earlier calls are dropped
+        while (true) {
+            zmq_msg_t body;
+            int rc = s_recv (self, reply, &body);
+            if (rc == -1)
+                break;
+            if (rc == 1)
+                continue;
+            if (reply->request_id != request->request_id) {
+                wp_reply_clear (reply);
+                zmq_msg_close (&body);
+                continue;
+            }
+            wp_status status = reply->status;
+            if (status != WP_OK) {
+                wp_store_error (store, status, "%s", reply->message ? reply->message : "");
+                wp_reply_clear (reply);
+                zmq_msg_close (&body);
+                return status;
+            }
+            char errbuf [256];
+            status = wp_reply_decode_body (reply, request->method, zmq_msg_data (&body),
+                                           zmq_msg_size (&body), errbuf, sizeof errbuf);
+            zmq_msg_close (&body);
+            if (status != WP_OK) {
+                wp_reply_clear (reply);
+                return wp_store_error (store, WP_INTERNAL, "malformed reply to %s: %s",
+                                       wp_method_name (request->method), errbuf);
+            }
+            return WP_OK;
+        }
+    }
+    if (sends == 0)
+        return wp_store_error (store, WP_UNAVAILABLE, "no broker reachable at %s within %.3g s",
+                               self->endpoint, self->timeout + extra_wait);
+    return wp_store_error (store, WP_DEADLINE_EXCEEDED, "no reply to %s from %s within %.3g s",
+                           wp_method_name (request->method), self->endpoint,
+                           self->timeout + extra_wait);
+}
+
+//  A request for method, every field empty.
+static wp_request_t
+s_request (wp_method method)
+{
+    wp_request_t request;
+    wp_request_init (&request);
+    request.method = method;
+    return request;
+}
+
+//  ---------------------------------------------------------------------
+//  Argument checks for the calls wp_store.c does not dispatch (same words)
+
+static wp_status
+s_check_name (wp_store_t *self, const char *what, const char *name)
+{
+    if (!name)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "%s is required", what);
+    if (wp_name_check (name))
+        return wp_store_error (self, WP_INVALID_ARGUMENT,
+                               "%s must be 1 to %d bytes of UTF-8", what, WP_NAME_MAX);
+    return WP_OK;
+}
+
+static wp_status
+s_check_claim (wp_store_t *self, const char *pool, const char *worker_id, double wait,
+               double lease)
+{
+    wp_status rc = s_check_name (self, "pool", pool);
+    if (rc == WP_OK)
+        rc = s_check_name (self, "worker_id", worker_id);
+    if (rc != WP_OK)
+        return rc;
+    if (wait != wait || wait < 0 || wait > 3600)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "wait must be 0 to 3600 seconds");
+    if (lease != lease || lease > 1e9)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "lease must be a number of seconds");
+    return WP_OK;
+}
+
+static wp_status
+s_check_entry (wp_store_t *self, const wp_push_entry_t *entry)
+{
+    if (!entry->data || entry->data_size == 0)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "data is required");
+    if (entry->id) {
+        wp_status rc = s_check_name (self, "id", entry->id);
+        if (rc != WP_OK)
+            return rc;
+    }
+    if (entry->max_retries < -1)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "max_retries must be 0 or more");
+    if (entry->max_retries > UINT32_MAX)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "max_retries is too large");
+    return WP_OK;
+}
+
+//  ---------------------------------------------------------------------
+//  The store's operations
+
+static void
+s_destroy (wp_store_t *base)
+{
+    s_remote_t *self = (s_remote_t *) base;
+    zsock_destroy (&self->sock);
+    free (self->endpoint);
+    free (self);
+}
+
+static wp_status
+s_unimplemented (wp_store_t *base, const char *what)
+{
+    return wp_store_error (base, WP_UNIMPLEMENTED, "%s is not available on a remote store "
+                           "(the broker does it itself)", what);
+}
+
+static wp_status
+s_begin (wp_store_t *base)
+{
+    return s_unimplemented (base, "begin");
+}
+
+static wp_status
+s_commit (wp_store_t *base)
+{
+    return s_unimplemented (base, "commit");
+}
+
+static void
+s_rollback (wp_store_t *base)
+{
+}
+
+//  Pushes count entries (Push if count is 1 and many is false, else
+//  PushMany), giving each entry without an id a fresh UUID so that the
+//  request can be resent without duplicating anything.
+static wp_status
+s_push_entries (s_remote_t *self, const char *pool, const wp_push_entry_t *entries,
+                size_t count, bool many, char **ids_out, bool *duplicates)
+{
+    wp_push_entry_t *sent = malloc (count * sizeof *sent);
+    char (*made) [WP_UUID_LEN + 1] = malloc (count * sizeof *made);
+    bool *generated = calloc (count, sizeof *generated);
+    if (!sent || !made || !generated)
+        abort ();
+    for (size_t i = 0; i < count; i++) {
+        sent [i] = entries [i];
+        if (!sent [i].id) {
+            wp_uuid_new (made [i]);
+            sent [i].id = made [i];
+            generated [i] = true;
+        }
+    }
+    wp_request_t request = s_request (many ? WP_METHOD_PUSH_MANY : WP_METHOD_PUSH);
+    request.pool = (char *) pool;
+    request.entries = sent;
+    request.entry_count = count;
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    wp_status rc = s_call (self, &request, S_RESEND, 0, &reply, NULL);
+    if (rc == WP_OK && reply.id_count != count)
+        rc = wp_store_error (&self->base, WP_INTERNAL, "the broker answered %zu ids for %zu items",
+                             reply.id_count, count);
+    if (rc == WP_OK)
+        for (size_t i = 0; i < count; i++) {
+            ids_out [i] = reply.ids [i];
+            reply.ids [i] = NULL;
+            //  A UUID we made can only exist already because a resend of
+            //  ours arrived twice: for the caller it is a fresh item.
+            if (duplicates)
+                duplicates [i] = generated [i] ? false : reply.duplicates [i];
+        }
+    wp_reply_clear (&reply);
+    free (sent);
+    free (made);
+    free (generated);
+    return rc;
+}
+
+static wp_status
+s_push (wp_store_t *base, const char *pool, const wp_push_entry_t *entry,
+        char **id_out, bool *duplicate)
+{
+    return s_push_entries ((s_remote_t *) base, pool, entry, 1, false, id_out, duplicate);
+}
+
+//  Claim or CompleteAndClaim: one item or none.
+static wp_status
+s_claim_one (s_remote_t *self, wp_request_t *request, wp_item_t **item_out)
+{
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    wp_status rc = s_call (self, request, S_ONCE, request->wait, &reply, NULL);
+    if (rc == WP_OK) {
+        *item_out = reply.item;
+        reply.item = NULL;
+    }
+    wp_reply_clear (&reply);
+    return rc;
+}
+
+static wp_status
+s_claim (wp_store_t *base, const char *pool, const char *worker_id, double lease,
+         wp_item_t **item_out)
+{
+    wp_request_t request = s_request (WP_METHOD_CLAIM);
+    request.pool = (char *) pool;
+    request.worker_id = (char *) worker_id;
+    request.lease = lease > 0 ? lease : 0;
+    return s_claim_one ((s_remote_t *) base, &request, item_out);
+}
+
+//  After a resent Complete or Fail was refused, finds out whether the first
+//  copy took effect: the item then is in the state that copy left it in and
+//  nobody else holds it. Returns true if so (with *state_out set).
+static bool
+s_first_copy_won (s_remote_t *self, const char *pool, const char *id, const char *worker_id,
+                  bool completing, const char *error, wp_item_state *state_out)
+{
+    char saved [sizeof self->base.errmsg];
+    memcpy (saved, self->base.errmsg, sizeof saved);
+    wp_request_t request = s_request (WP_METHOD_GET);
+    request.pool = (char *) pool;
+    request.id = (char *) id;
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    bool won = false;
+    if (s_call (self, &request, S_RESEND, 0, &reply, NULL) == WP_OK && reply.item) {
+        wp_item_t *item = reply.item;
+        bool not_others = !item->claimed_by || streq (item->claimed_by, worker_id);
+        if (completing)
+            won = item->status == WP_ITEM_DONE && not_others;
+        else
+            won = (item->status == WP_ITEM_PENDING || item->status == WP_ITEM_POISONED)
+               && !item->claimed_by
+               && ((!error && !item->error) || (error && item->error && streq (error, item->error)));
+        if (won && state_out)
+            *state_out = item->status;
+    }
+    wp_reply_clear (&reply);
+    memcpy (self->base.errmsg, saved, sizeof saved);
+    if (won)
+        self->base.errmsg [0] = 0;
+    return won;
+}
+
+static wp_status
+s_complete (wp_store_t *base, const char *pool, const char *id, const uint8_t *result,
+            size_t result_size, const char *worker_id)
+{
+    s_remote_t *self = (s_remote_t *) base;
+    wp_request_t request = s_request (WP_METHOD_COMPLETE);
+    request.pool = (char *) pool;
+    request.id = (char *) id;
+    request.result = (uint8_t *) result;
+    request.result_size = result ? result_size : 0;
+    request.worker_id = (char *) worker_id;
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    bool resent;
+    wp_status rc = s_call (self, &request, worker_id ? S_RESEND : S_ONCE, 0, &reply, &resent);
+    wp_reply_clear (&reply);
+    if (rc == WP_FAILED_PRECONDITION && resent
+    &&  s_first_copy_won (self, pool, id, worker_id, true, NULL, NULL))
+        rc = WP_OK;
+    return rc;
+}
+
+static wp_status
+s_fail (wp_store_t *base, const char *pool, const char *id, const char *error,
+        const char *worker_id, wp_item_state *state_out)
+{
+    s_remote_t *self = (s_remote_t *) base;
+    wp_request_t request = s_request (WP_METHOD_FAIL);
+    request.pool = (char *) pool;
+    request.id = (char *) id;
+    request.error = (char *) error;
+    request.worker_id = (char *) worker_id;
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    bool resent;
+    wp_status rc = s_call (self, &request, worker_id ? S_RESEND : S_ONCE, 0, &reply, &resent);
+    if (rc == WP_OK && state_out)
+        *state_out = reply.item_state;
+    wp_reply_clear (&reply);
+    if (rc == WP_FAILED_PRECONDITION && resent
+    &&  s_first_copy_won (self, pool, id, worker_id, false, error, state_out))
+        rc = WP_OK;
+    return rc;
+}
+
+//  A call answered by one count (Size, ReleaseByWorker, Renew).
+static wp_status
+s_count_call (s_remote_t *self, wp_request_t *request, uint64_t *count_out)
+{
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    wp_status rc = s_call (self, request, S_RESEND, 0, &reply, NULL);
+    if (rc == WP_OK && count_out)
+        *count_out = reply.count;
+    wp_reply_clear (&reply);
+    return rc;
+}
+
+static wp_status
+s_size (wp_store_t *base, const char *pool, uint64_t *size_out)
+{
+    wp_request_t request = s_request (WP_METHOD_SIZE);
+    request.pool = (char *) pool;
+    return s_count_call ((s_remote_t *) base, &request, size_out);
+}
+
+static wp_status
+s_release_by_worker (wp_store_t *base, const char *pool, const char *worker_id,
+                     uint64_t *count_out)
+{
+    wp_request_t request = s_request (WP_METHOD_RELEASE_BY_WORKER);
+    request.pool = (char *) pool;
+    request.worker_id = (char *) worker_id;
+    return s_count_call ((s_remote_t *) base, &request, count_out);
+}
+
+static wp_status
+s_renew (wp_store_t *base, const char *worker_id, double lease, uint64_t *count_out)
+{
+    wp_request_t request = s_request (WP_METHOD_RENEW);
+    request.worker_id = (char *) worker_id;
+    request.lease = lease > 0 ? lease : 0;
+    return s_count_call ((s_remote_t *) base, &request, count_out);
+}
+
+static wp_status
+s_get (wp_store_t *base, const char *pool, const char *id, wp_item_t **item_out)
+{
+    s_remote_t *self = (s_remote_t *) base;
+    wp_request_t request = s_request (WP_METHOD_GET);
+    request.pool = (char *) pool;
+    request.id = (char *) id;
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    wp_status rc = s_call (self, &request, S_RESEND, 0, &reply, NULL);
+    if (rc == WP_OK && !reply.item)
+        rc = wp_store_error (base, WP_INTERNAL, "the broker answered Get without an item");
+    if (rc == WP_OK) {
+        *item_out = reply.item;
+        reply.item = NULL;
+    }
+    wp_reply_clear (&reply);
+    return rc;
+}
+
+//  Register and Registry.Get: one worker record, or none.
+static wp_status
+s_worker_call (s_remote_t *self, wp_request_t *request, wp_worker_t **worker_out)
+{
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    wp_status rc = s_call (self, request, S_RESEND, 0, &reply, NULL);
+    if (rc == WP_OK && worker_out) {
+        *worker_out = reply.worker;
+        reply.worker = NULL;
+    }
+    wp_reply_clear (&reply);
+    return rc;
+}
+
+static wp_status
+s_register (wp_store_t *base, const wp_worker_t *worker, wp_worker_t **worker_out)
+{
+    wp_request_t request = s_request (WP_METHOD_REGISTER);
+    request.worker_id = worker->worker_id;
+    request.worker = (wp_worker_t *) worker;
+    return s_worker_call ((s_remote_t *) base, &request, worker_out);
+}
+
+static wp_status
+s_get_worker (wp_store_t *base, const char *worker_id, wp_worker_t **worker_out)
+{
+    wp_request_t request = s_request (WP_METHOD_GET_WORKER);
+    request.worker_id = (char *) worker_id;
+    return s_worker_call ((s_remote_t *) base, &request, worker_out);
+}
+
+//  A call whose reply body is empty (Heartbeat, UpdateStatus).
+static wp_status
+s_empty_call (s_remote_t *self, wp_request_t *request)
+{
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    wp_status rc = s_call (self, request, S_RESEND, 0, &reply, NULL);
+    wp_reply_clear (&reply);
+    return rc;
+}
+
+static wp_status
+s_heartbeat (wp_store_t *base, const char *worker_id, const wp_meta_t *metadata)
+{
+    wp_request_t request = s_request (WP_METHOD_HEARTBEAT);
+    request.worker_id = (char *) worker_id;
+    if (metadata)
+        request.metadata = *metadata;   //  borrowed: the request is not cleared
+    return s_empty_call ((s_remote_t *) base, &request);
+}
+
+static wp_status
+s_update_status (wp_store_t *base, const char *worker_id, const char *status)
+{
+    wp_request_t request = s_request (WP_METHOD_UPDATE_STATUS);
+    request.worker_id = (char *) worker_id;
+    request.status = (char *) status;
+    return s_empty_call ((s_remote_t *) base, &request);
+}
+
+static wp_status
+s_list_workers (wp_store_t *base, const wp_worker_filter_t *filter, wp_worker_list_t **list_out)
+{
+    wp_request_t request = s_request (WP_METHOD_LIST_WORKERS);
+    request.statuses = (char **) filter->statuses;
+    request.status_count = filter->status_count;
+    request.capability = (char *) filter->capability;
+    request.pool_id = (char *) filter->pool_id;
+    request.stale_threshold = filter->stale_threshold;
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    wp_status rc = s_call ((s_remote_t *) base, &request, S_RESEND, 0, &reply, NULL);
+    if (rc == WP_OK) {
+        *list_out = reply.workers ? reply.workers : wp_worker_list_new ();
+        reply.workers = NULL;
+    }
+    wp_reply_clear (&reply);
+    return rc;
+}
+
+static wp_status
+s_reap (wp_store_t *base, wp_reap_t *out)
+{
+    return s_unimplemented (base, "reap");
+}
+
+static wp_status
+s_next_due (wp_store_t *base, int64_t *next_out)
+{
+    return s_unimplemented (base, "next_due");
+}
+
+static wp_status
+s_purge (wp_store_t *base, double older_than, uint64_t *count_out)
+{
+    return s_unimplemented (base, "purge");
+}
+
+static wp_status
+s_stats (wp_store_t *base, wp_stats_t **stats_out)
+{
+    wp_request_t request = s_request (WP_METHOD_STATS);
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    wp_status rc = s_call ((s_remote_t *) base, &request, S_RESEND, 0, &reply, NULL);
+    if (rc == WP_OK) {
+        *stats_out = reply.stats ? reply.stats : wp_stats_new ();
+        reply.stats = NULL;
+    }
+    wp_reply_clear (&reply);
+    return rc;
+}
+
+static const wp_store_ops_t s_ops = {
+    .name = "remote",
+    .destroy = s_destroy,
+    .begin = s_begin,
+    .commit = s_commit,
+    .rollback = s_rollback,
+    .push = s_push,
+    .claim = s_claim,
+    .complete = s_complete,
+    .fail = s_fail,
+    .size = s_size,
+    .release_by_worker = s_release_by_worker,
+    .get = s_get,
+    .renew = s_renew,
+    .register_worker = s_register,
+    .heartbeat = s_heartbeat,
+    .update_status = s_update_status,
+    .get_worker = s_get_worker,
+    .list_workers = s_list_workers,
+    .reap = s_reap,
+    .next_due = s_next_due,
+    .purge = s_purge,
+    .stats = s_stats,
+};
+
+//  ---------------------------------------------------------------------
+//  Public
+
+wp_store_t *
+wp_remote_store_new (const char *endpoint, double timeout_seconds, wp_status *status,
+                     char **message)
+{
+    if (!endpoint || !*endpoint) {
+        if (status)
+            *status = WP_INVALID_ARGUMENT;
+        if (message)
+            *message = strdup ("an endpoint is required");
+        return NULL;
+    }
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    if (!sock)
+        abort ();
+    zsock_set_linger (sock, 0);
+    zsock_set_immediate (sock, 1);
+    zsock_set_reconnect_ivl (sock, 100);
+    zsock_set_reconnect_ivl_max (sock, 1000);
+    if (zsock_connect (sock, "%s", endpoint) == -1) {
+        if (status)
+            *status = WP_INVALID_ARGUMENT;
+        if (message) {
+            char *text;
+            if (asprintf (&text, "cannot connect to '%s': %s", endpoint,
+                          zmq_strerror (zmq_errno ())) < 0)
+                abort ();
+            *message = text;
+        }
+        zsock_destroy (&sock);
+        return NULL;
+    }
+    s_remote_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
+    wp_store_init (&self->base, &s_ops, NULL);
+    self->endpoint = strdup (endpoint);
+    if (!self->endpoint)
+        abort ();
+    self->sock = sock;
+    //  Random start, so replies meant for an earlier handle on a reused
+    //  connection identity are never taken for ours.
+    self->next_request_id = ((uint64_t) randof (1 << 30) << 32) | 1;
+    self->timeout_default = timeout_seconds > 0 ? timeout_seconds : S_DEFAULT_TIMEOUT;
+    self->timeout = self->timeout_default;
+    self->retry = S_DEFAULT_RETRY;
+    return &self->base;
+}
+
+bool
+wp_remote_store_is (wp_store_t *store)
+{
+    return store && store->ops == &s_ops;
+}
+
+const char *
+wp_remote_store_endpoint (wp_store_t *self)
+{
+    return ((s_remote_t *) self)->endpoint;
+}
+
+void
+wp_remote_store_set_timeout (wp_store_t *base, double seconds)
+{
+    s_remote_t *self = (s_remote_t *) base;
+    self->timeout = seconds > 0 && seconds == seconds ? seconds : self->timeout_default;
+}
+
+double
+wp_remote_store_timeout (wp_store_t *base)
+{
+    return ((s_remote_t *) base)->timeout;
+}
+
+void
+wp_remote_store_set_retry_interval (wp_store_t *base, double seconds)
+{
+    ((s_remote_t *) base)->retry = seconds > 0 && seconds == seconds ? seconds : S_DEFAULT_RETRY;
+}
+
+wp_status
+wp_remote_store_claim_wait (wp_store_t *base, const char *pool, const char *worker_id,
+                            double wait, double lease, wp_item_t **item_out)
+{
+    base->errmsg [0] = 0;
+    wp_status rc = s_check_claim (base, pool, worker_id, wait, lease);
+    if (rc != WP_OK)
+        return rc;
+    if (!item_out)
+        return wp_store_error (base, WP_INVALID_ARGUMENT, "claim needs an out-parameter");
+    wp_request_t request = s_request (WP_METHOD_CLAIM);
+    request.pool = (char *) pool;
+    request.worker_id = (char *) worker_id;
+    request.wait = wait;
+    request.lease = lease > 0 ? lease : 0;
+    return s_claim_one ((s_remote_t *) base, &request, item_out);
+}
+
+wp_status
+wp_remote_store_claim_many (wp_store_t *base, const char *pool, const char *worker_id,
+                            size_t max, double wait, double lease, wp_item_list_t **items_out)
+{
+    base->errmsg [0] = 0;
+    wp_status rc = s_check_claim (base, pool, worker_id, wait, lease);
+    if (rc != WP_OK)
+        return rc;
+    if (!items_out)
+        return wp_store_error (base, WP_INVALID_ARGUMENT, "claim_many needs an out-parameter");
+    if (max < 1 || max > WP_BATCH_MAX)
+        return wp_store_error (base, WP_INVALID_ARGUMENT, "max must be 1 to %d", WP_BATCH_MAX);
+    wp_request_t request = s_request (WP_METHOD_CLAIM_MANY);
+    request.pool = (char *) pool;
+    request.worker_id = (char *) worker_id;
+    request.max = (uint32_t) max;
+    request.wait = wait;
+    request.lease = lease > 0 ? lease : 0;
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    rc = s_call ((s_remote_t *) base, &request, S_ONCE, wait, &reply, NULL);
+    if (rc == WP_OK) {
+        *items_out = reply.items ? reply.items : wp_item_list_new ();
+        reply.items = NULL;
+    }
+    wp_reply_clear (&reply);
+    return rc;
+}
+
+wp_status
+wp_remote_store_complete_and_claim (wp_store_t *base, const char *pool, const char *id,
+                                    const uint8_t *result, size_t result_size,
+                                    const char *worker_id, double wait, double lease,
+                                    wp_item_t **item_out)
+{
+    base->errmsg [0] = 0;
+    wp_status rc = s_check_claim (base, pool, worker_id, wait, lease);
+    if (rc == WP_OK)
+        rc = s_check_name (base, "id", id);
+    if (rc != WP_OK)
+        return rc;
+    if (!item_out)
+        return wp_store_error (base, WP_INVALID_ARGUMENT,
+                               "complete_and_claim needs an out-parameter");
+    wp_request_t request = s_request (WP_METHOD_COMPLETE_AND_CLAIM);
+    request.pool = (char *) pool;
+    request.id = (char *) id;
+    request.worker_id = (char *) worker_id;
+    request.result = (uint8_t *) result;
+    request.result_size = result ? result_size : 0;
+    request.wait = wait;
+    request.lease = lease > 0 ? lease : 0;
+    return s_claim_one ((s_remote_t *) base, &request, item_out);
+}
+
+wp_status
+wp_remote_store_push_many (wp_store_t *base, const char *pool, const wp_push_entry_t *entries,
+                           size_t count, char **ids_out, bool *duplicates)
+{
+    base->errmsg [0] = 0;
+    wp_status rc = s_check_name (base, "pool", pool);
+    if (rc != WP_OK)
+        return rc;
+    if (!entries || !ids_out || count < 1 || count > WP_BATCH_MAX)
+        return wp_store_error (base, WP_INVALID_ARGUMENT,
+                               "push_many needs 1 to %d entries and an id array", WP_BATCH_MAX);
+    for (size_t i = 0; i < count; i++)
+        if ((rc = s_check_entry (base, &entries [i])) != WP_OK) {
+            char saved [sizeof base->errmsg];
+            memcpy (saved, base->errmsg, sizeof saved);
+            return wp_store_error (base, rc, "items[%zu]: %s", i, saved);
+        }
+    return s_push_entries ((s_remote_t *) base, pool, entries, count, true, ids_out, duplicates);
+}
+
+wp_status
+wp_remote_store_ping (wp_store_t *base, char **server_out, int64_t *time_out)
+{
+    base->errmsg [0] = 0;
+    wp_request_t request = s_request (WP_METHOD_PING);
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    wp_status rc = s_call ((s_remote_t *) base, &request, S_RESEND, 0, &reply, NULL);
+    if (rc == WP_OK) {
+        if (server_out) {
+            *server_out = strdup (reply.server ? reply.server : "");
+            if (!*server_out)
+                abort ();
+        }
+        if (time_out)
+            *time_out = reply.time;
+    }
+    wp_reply_clear (&reply);
+    return rc;
+}

@@ -1,0 +1,81 @@
+/*  wp_remote_store: a wp_store_t whose every call is a request to a workpool
+    broker over one ZeroMQ DEALER socket (proto/PROTOCOL.md), so a broker is
+    one more backend behind wp_store.h, held to the same conformance suite.
+
+    Internal to libworkpool (users see workpool.h, whose header comment says
+    what is retried and how deadlines work; this is where it is done).
+
+    Connection: the socket connects at once but nothing is sent until a
+    call; ZMQ_IMMEDIATE keeps requests from queueing for a broker that is not
+    there (a request is written only to a live connection, so "never sent"
+    is known for sure and reported WP_UNAVAILABLE at the deadline), and
+    ZMQ_LINGER 0 lets destroy return at once. Replies are matched by request
+    id; a reply to an earlier call that gave up is read and dropped.
+
+    Not supported over the wire: begin/commit (the broker groups commits
+    itself), reap, next_due, purge (the broker does them on its timer):
+    WP_UNIMPLEMENTED; rollback does nothing. wp_store_set_clock has no
+    effect: the broker's clock rules. */
+#ifndef WP_REMOTE_STORE_H_INCLUDED
+#define WP_REMOTE_STORE_H_INCLUDED
+
+#include "wp_store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  Opens a remote store on endpoint ("tcp://...", "ipc://...", "inproc://...")
+//  whose calls each have timeout_seconds (<= 0: 30) to finish. Does not wait
+//  for the broker. Fails (NULL, *status, *message as wp_store_sqlite_new)
+//  only on an endpoint ZeroMQ refuses: WP_INVALID_ARGUMENT.
+//  Caller owns return value (wp_store_destroy).
+wp_store_t *wp_remote_store_new (const char *endpoint, double timeout_seconds,
+                                 wp_status *status, char **message);
+
+//  True if store is a remote store.
+bool wp_remote_store_is (wp_store_t *store);
+
+//  The endpoint it connects to.
+const char *wp_remote_store_endpoint (wp_store_t *self);
+
+//  Sets the deadline of the calls that follow (seconds; <= 0: the one given
+//  at _new), and the interval after which a safe request is resent
+//  (seconds; <= 0: 2).
+void wp_remote_store_set_timeout (wp_store_t *self, double seconds);
+double wp_remote_store_timeout (wp_store_t *self);
+void wp_remote_store_set_retry_interval (wp_store_t *self, double seconds);
+
+//  The calls of the protocol that wp_store.h lacks. Arguments are checked
+//  as wp_store.c checks the others; the same out-parameter rules hold.
+
+//  WorkPool.Claim with wait_seconds = wait (the deadline grows by wait).
+wp_status wp_remote_store_claim_wait (wp_store_t *self, const char *pool,
+                                      const char *worker_id, double wait, double lease,
+                                      wp_item_t **item_out);
+
+//  WorkPool.ClaimMany. *items_out (caller owns) may be empty.
+wp_status wp_remote_store_claim_many (wp_store_t *self, const char *pool,
+                                      const char *worker_id, size_t max, double wait,
+                                      double lease, wp_item_list_t **items_out);
+
+//  WorkPool.CompleteAndClaim. *item_out: the next item, or NULL.
+wp_status wp_remote_store_complete_and_claim (wp_store_t *self, const char *pool,
+                                              const char *id, const uint8_t *result,
+                                              size_t result_size, const char *worker_id,
+                                              double wait, double lease,
+                                              wp_item_t **item_out);
+
+//  WorkPool.PushMany. ids_out: count slots the caller owns, each filled with
+//  an id (caller frees); duplicates (may be NULL): count flags.
+wp_status wp_remote_store_push_many (wp_store_t *self, const char *pool,
+                                     const wp_push_entry_t *entries, size_t count,
+                                     char **ids_out, bool *duplicates);
+
+//  Broker.Ping. *server_out (may be NULL; caller frees), *time_out (may be NULL).
+wp_status wp_remote_store_ping (wp_store_t *self, char **server_out, int64_t *time_out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

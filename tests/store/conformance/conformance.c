@@ -1983,9 +1983,9 @@ s_group_rollback_discards (s_case_t *t)
 static void
 s_group_failed_call_changes_nothing (s_case_t *t)
 {
-    PUSH_ID ("p", "pending", "pending");
     PUSH_ID ("p", "done", "done");
-    CLAIM ("p", "w", 0);
+    PUSH_ID ("p", "pending", "pending");
+    CHECK_STR (CLAIM ("p", "w", 0)->id, "done");
     COMPLETE ("p", "done", "r", "w");
 
     CHECK_STATUS (WP_OK, wp_store_begin (t->store));

@@ -1,1 +1,879 @@
-/*  placeholder: being written  */
+/*  wp_store_sqlite: the SQLite store. This file opens and checks the file,
+    migrates its schema, frames every call in a transaction, applies expiry,
+    and does the housekeeping calls; the item and worker calls live in
+    wp_store_sqlite_items.c and wp_store_sqlite_workers.c, the SQL in
+    wp_store_sqlite_sql.h, the schema's story in SCHEMA.md.
+
+    Concurrency: every writing call runs in BEGIN IMMEDIATE (or inside the
+    group's BEGIN IMMEDIATE), so processes and connections sharing the file
+    take turns on SQLite's write lock, waiting up to busy_timeout_ms; a claim
+    is one guarded UPDATE in that transaction. Reading calls run in a
+    deferred transaction and only take the write lock when expiry is due.  */
+#include "wp_store_sqlite_int.h"
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+//  ---------------------------------------------------------------------
+//  Small helpers
+
+char *
+wp_sqlite_strdup (const char *text)
+{
+    char *copy = strdup (text);
+    if (!copy)
+        abort ();
+    return copy;
+}
+
+int64_t
+wp_sqlite_us (double seconds)
+{
+    const double limit = 1152921504606846976.0;     //  2^60
+    double us = seconds * 1e6;
+    if (us != us)
+        return 0;
+    if (us > limit)
+        return (int64_t) limit;
+    if (us < -limit)
+        return -(int64_t) limit;
+    return (int64_t) (us + (us >= 0? 0.5: -0.5));
+}
+
+void
+wp_sqlite_bind_text (sqlite3_stmt *stmt, int index, const char *text)
+{
+    if (text)
+        sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null (stmt, index);
+}
+
+void
+wp_sqlite_bind_blob (sqlite3_stmt *stmt, int index, const void *blob, size_t size)
+{
+    if (blob && size)
+        sqlite3_bind_blob64 (stmt, index, blob, size, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null (stmt, index);
+}
+
+char *
+wp_sqlite_column_strdup (sqlite3_stmt *stmt, int col)
+{
+    const char *text = (const char *) sqlite3_column_text (stmt, col);
+    if (text)
+        return wp_sqlite_strdup (text);
+    if (sqlite3_errcode (sqlite3_db_handle (stmt)) == SQLITE_NOMEM)
+        abort ();
+    return NULL;
+}
+
+//  Maps a SQLite result code to the status a caller can act on.
+static wp_status
+s_status_of (int rc)
+{
+    switch (rc & 0xff) {
+        case SQLITE_NOMEM:
+            abort ();
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+            return WP_UNAVAILABLE;      //  another connection holds the lock: retry
+        case SQLITE_FULL:
+            return WP_RESOURCE_EXHAUSTED;
+        case SQLITE_TOOBIG:
+            return WP_INVALID_ARGUMENT;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+            return WP_DATA_LOSS;
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+            return WP_PERMISSION_DENIED;
+        default:
+            return WP_INTERNAL;
+    }
+}
+
+wp_status
+wp_sqlite_error (wp_sqlite_t *self, int rc, const char *doing)
+{
+    wp_status status = s_status_of (rc);
+    const char *text = sqlite3_errcode (self->db) == rc? sqlite3_errmsg (self->db)
+                                                       : sqlite3_errstr (rc);
+    return wp_store_error (&self->base, status, "sqlite: %s (while %s)", text, doing);
+}
+
+sqlite3_stmt *
+wp_sqlite_stmt (wp_sqlite_t *self, wp_sqlite_stmt_id id)
+{
+    sqlite3_stmt *stmt = self->stmt [id];
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return stmt;
+}
+
+wp_status
+wp_sqlite_run (wp_sqlite_t *self, sqlite3_stmt *stmt, const char *doing)
+{
+    int rc = sqlite3_step (stmt);
+    wp_status status = WP_OK;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        status = wp_sqlite_error (self, rc, doing);
+    sqlite3_reset (stmt);
+    return status;
+}
+
+//  Runs one of the statements that take no arguments.
+static wp_status
+s_run (wp_sqlite_t *self, wp_sqlite_stmt_id id, const char *doing)
+{
+    return wp_sqlite_run (self, wp_sqlite_stmt (self, id), doing);
+}
+
+static void
+s_reap_add (wp_reap_t *to, const wp_reap_t *from)
+{
+    to->leases_expired += from->leases_expired;
+    to->workers_lost += from->workers_lost;
+    to->requeued += from->requeued;
+    to->poisoned += from->poisoned;
+}
+
+//  ---------------------------------------------------------------------
+//  Expiry
+
+//  *lease: the earliest lease expiry; *stale: the earliest time an active
+//  worker counts as lost; 0 for none.
+static wp_status
+s_due_times (wp_sqlite_t *self, int64_t *lease, int64_t *stale)
+{
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_NEXT_DUE);
+    int rc = sqlite3_step (stmt);
+    if (rc != SQLITE_ROW) {
+        wp_status status = wp_sqlite_error (self, rc, "looking for expired leases");
+        sqlite3_reset (stmt);
+        return status;
+    }
+    *lease = sqlite3_column_int64 (stmt, 0);        //  NULL reads as 0
+    *stale = sqlite3_column_int64 (stmt, 1);
+    sqlite3_reset (stmt);
+    return WP_OK;
+}
+
+//  *next_out: whichever of the two falls due first, 0 if neither.
+static wp_status
+s_next_due (wp_sqlite_t *self, int64_t *next_out)
+{
+    int64_t lease, stale;
+    wp_status status = s_due_times (self, &lease, &stale);
+    if (status == WP_OK)
+        *next_out = lease && (!stale || lease < stale)? lease: stale;
+    return status;
+}
+
+//  Counts the items a requeueing statement returned (their new status)
+//  into op_reaped, and resets it.
+static wp_status
+s_count_requeued (wp_sqlite_t *self, sqlite3_stmt *stmt, uint64_t *count, const char *doing)
+{
+    int rc;
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+        if (sqlite3_column_int (stmt, 0) == WP_ITEM_POISONED)
+            self->op_reaped.poisoned++;
+        else
+            self->op_reaped.requeued++;
+        if (count)
+            (*count)++;
+    }
+    wp_status status = rc == SQLITE_DONE? WP_OK: wp_sqlite_error (self, rc, doing);
+    sqlite3_reset (stmt);
+    return status;
+}
+
+//  Returns the claims whose lease lapsed by cutoff.
+static wp_status
+s_expire_leases (wp_sqlite_t *self, int64_t cutoff)
+{
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_EXPIRED_TASKS);
+    sqlite3_bind_int64 (stmt, 1, cutoff);
+    wp_status status = wp_sqlite_run (self, stmt, "expiring leases");
+    if (status)
+        return status;
+    stmt = wp_sqlite_stmt (self, WP_SQL_EXPIRED_ITEMS);
+    sqlite3_bind_int64 (stmt, 1, cutoff);
+    sqlite3_bind_int64 (stmt, 2, self->now);
+    return s_count_requeued (self, stmt, &self->op_reaped.leases_expired, "expiring leases");
+}
+
+//  Declares lost the active workers stale by cutoff and returns their
+//  claims.
+static wp_status
+s_lose_workers (wp_sqlite_t *self, int64_t cutoff)
+{
+    //  Collect the workers before touching items: a statement is never
+    //  stepped while another changes the rows it walks.
+    char **lost = NULL;
+    size_t lost_count = 0;
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_LOST_WORKERS);
+    sqlite3_bind_int64 (stmt, 1, cutoff);
+    wp_status status = WP_OK;
+    int rc;
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+        lost = realloc (lost, (lost_count + 1) * sizeof *lost);
+        if (!lost)
+            abort ();
+        lost [lost_count++] = wp_sqlite_column_strdup (stmt, 0);
+    }
+    if (rc != SQLITE_DONE)
+        status = wp_sqlite_error (self, rc, "declaring stale workers lost");
+    sqlite3_reset (stmt);
+    for (size_t i = 0; i < lost_count; i++) {
+        if (status == WP_OK) {
+            stmt = wp_sqlite_stmt (self, WP_SQL_LOST_ITEMS);
+            wp_sqlite_bind_text (stmt, 1, lost [i]);
+            sqlite3_bind_int64 (stmt, 2, self->now);
+            status = s_count_requeued (self, stmt, NULL, "returning a lost worker's items");
+            self->op_reaped.workers_lost++;
+        }
+        free (lost [i]);
+    }
+    free (lost);
+    return status;
+}
+
+//  Applies what is due at self->now inside the open write transaction, in
+//  the order it fell due (as the memory store does): a lease that lapsed
+//  before its worker went stale expires as a lease, and a worker that went
+//  stale first takes its claims back with "worker lost".
+static wp_status
+s_apply_due (wp_sqlite_t *self)
+{
+    while (true) {
+        int64_t lease, stale;
+        wp_status status = s_due_times (self, &lease, &stale);
+        if (status)
+            return status;
+        bool stale_due = stale && stale <= self->now;
+        int64_t cutoff = stale_due? stale - 1: self->now;
+        if (lease && lease <= cutoff) {
+            status = s_expire_leases (self, cutoff);
+            if (status)
+                return status;
+        }
+        if (!stale_due)
+            return WP_OK;
+        status = s_lose_workers (self, stale);
+        if (status)
+            return status;
+    }
+}
+
+//  Applies what is due, if anything is, inside a savepoint so that a
+//  failure leaves no half-applied expiry behind.
+static wp_status
+s_expire (wp_sqlite_t *self)
+{
+    int64_t next;
+    wp_status status = s_next_due (self, &next);
+    if (status || next == 0 || next > self->now)
+        return status;
+    status = s_run (self, WP_SQL_SAVEPOINT, "opening a savepoint");
+    if (status)
+        return status;
+    status = s_apply_due (self);
+    if (status) {
+        memset (&self->op_reaped, 0, sizeof self->op_reaped);
+        if (!sqlite3_get_autocommit (self->db)) {
+            s_run (self, WP_SQL_ROLLBACK_TO, "rolling back expiry");
+            s_run (self, WP_SQL_RELEASE, "rolling back expiry");
+        }
+        return status;
+    }
+    return s_run (self, WP_SQL_RELEASE, "applying expiry");
+}
+
+//  Whether anything is due at self->now (for a reading call, which then
+//  needs the write lock).
+static wp_status
+s_due (wp_sqlite_t *self, bool *due)
+{
+    int64_t next;
+    wp_status status = s_next_due (self, &next);
+    *due = status == WP_OK && next != 0 && next <= self->now;
+    return status;
+}
+
+//  ---------------------------------------------------------------------
+//  The transaction frame (see wp_store_sqlite_int.h)
+
+//  Ends a transaction begun by this call, after a failure.
+static void
+s_abandon (wp_sqlite_t *self)
+{
+    if (!sqlite3_get_autocommit (self->db))
+        s_run (self, WP_SQL_ROLLBACK, "rolling back");
+    memset (&self->op_reaped, 0, sizeof self->op_reaped);
+}
+
+//  Notes that SQLite rolled the group back on its own; every call until
+//  commit or rollback then fails the same way.
+static void
+s_check_group (wp_sqlite_t *self, wp_status status)
+{
+    if (self->in_group && self->group_status == WP_OK && sqlite3_get_autocommit (self->db)) {
+        self->group_status = status? status: WP_ABORTED;
+        if (self->base.errmsg [0])
+            memcpy (self->group_errmsg, self->base.errmsg, sizeof self->group_errmsg);
+        else
+            strcpy (self->group_errmsg, "the transaction was rolled back");
+        memset (&self->group_reaped, 0, sizeof self->group_reaped);
+    }
+}
+
+wp_status
+wp_sqlite_enter (wp_sqlite_t *self, bool write)
+{
+    self->now = wp_store_now (&self->base);
+    memset (&self->op_reaped, 0, sizeof self->op_reaped);
+    self->savepoint = false;
+    wp_status status;
+    if (self->in_group) {
+        if (self->group_status)
+            return wp_store_error (&self->base, self->group_status,
+                                   "the transaction was rolled back: %s", self->group_errmsg);
+        status = s_expire (self);
+        if (status) {
+            s_check_group (self, status);
+            return status;
+        }
+    }
+    else {
+        status = s_run (self, write? WP_SQL_BEGIN_WRITE: WP_SQL_BEGIN_READ,
+                        "beginning a transaction");
+        if (status)
+            return status;
+        if (!write) {
+            bool due;
+            status = s_due (self, &due);
+            if (status == WP_OK && due) {
+                //  Upgrading a read transaction can fail with a stale
+                //  snapshot; starting over with the write lock cannot.
+                s_run (self, WP_SQL_ROLLBACK, "ending a read");
+                status = s_run (self, WP_SQL_BEGIN_WRITE, "beginning a transaction");
+                if (status)
+                    return status;
+                status = s_expire (self);
+            }
+        }
+        else
+            status = s_expire (self);
+        if (status) {
+            s_abandon (self);
+            return status;
+        }
+    }
+    if (write) {
+        status = s_run (self, WP_SQL_SAVEPOINT, "opening a savepoint");
+        if (status) {
+            if (self->in_group)
+                s_check_group (self, status);
+            else
+                s_abandon (self);
+            return status;
+        }
+        self->savepoint = true;
+    }
+    return WP_OK;
+}
+
+wp_status
+wp_sqlite_leave (wp_sqlite_t *self, bool write, wp_status rc)
+{
+    if (self->savepoint && !sqlite3_get_autocommit (self->db)) {
+        wp_status status = WP_OK;
+        if (rc)
+            status = s_run (self, WP_SQL_ROLLBACK_TO, "rolling back a failed call");
+        if (status == WP_OK)
+            status = s_run (self, WP_SQL_RELEASE, "releasing a savepoint");
+        if (rc == WP_OK)
+            rc = status;
+    }
+    self->savepoint = false;
+    if (self->in_group) {
+        s_check_group (self, rc);
+        if (self->group_status == WP_OK)
+            s_reap_add (&self->group_reaped, &self->op_reaped);
+        return rc;
+    }
+    if (sqlite3_get_autocommit (self->db))
+        //  SQLite already rolled back (an I/O error, a full disk)
+        return rc? rc: wp_store_error (&self->base, WP_INTERNAL, "the transaction was rolled back");
+    //  A failed call still commits: the expiry it applied on its way in is
+    //  due whatever happens to the call.
+    char saved [sizeof self->base.errmsg];
+    memcpy (saved, self->base.errmsg, sizeof saved);
+    wp_status status = s_run (self, WP_SQL_COMMIT, "committing");
+    if (status) {
+        s_abandon (self);
+        if (rc)
+            memcpy (self->base.errmsg, saved, sizeof saved);
+        return rc? rc: status;
+    }
+    s_reap_add (&self->reaped, &self->op_reaped);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Group commit
+
+static wp_status
+s_begin (wp_store_t *base)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    if (self->in_group)
+        return wp_store_error (base, WP_FAILED_PRECONDITION, "a transaction is already open");
+    wp_status status = s_run (self, WP_SQL_BEGIN_WRITE, "beginning a transaction");
+    if (status)
+        return status;
+    self->in_group = true;
+    self->group_status = WP_OK;
+    memset (&self->group_reaped, 0, sizeof self->group_reaped);
+    return WP_OK;
+}
+
+static wp_status
+s_commit (wp_store_t *base)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    if (!self->in_group)
+        return wp_store_error (base, WP_FAILED_PRECONDITION, "no transaction is open");
+    self->in_group = false;
+    if (self->group_status) {
+        s_abandon (self);
+        return wp_store_error (base, self->group_status,
+                               "the transaction was rolled back: %s", self->group_errmsg);
+    }
+    wp_status status = s_run (self, WP_SQL_COMMIT, "committing");
+    if (status) {
+        s_abandon (self);
+        return status;
+    }
+    s_reap_add (&self->reaped, &self->group_reaped);
+    return WP_OK;
+}
+
+static void
+s_rollback (wp_store_t *base)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    if (self->in_group) {
+        self->in_group = false;
+        s_abandon (self);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Housekeeping
+
+static wp_status
+s_reap (wp_store_t *base, wp_reap_t *out)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    wp_status status = wp_sqlite_leave (self, true, wp_sqlite_enter (self, true));
+    if (status)
+        return status;
+    //  Inside a group only what is committed counts: the group may yet
+    //  roll back.
+    *out = self->reaped;
+    memset (&self->reaped, 0, sizeof self->reaped);
+    return WP_OK;
+}
+
+//  Applies nothing (as the memory store): a time already past tells the
+//  broker to reap now. One statement reads a consistent snapshot on its own.
+static wp_status
+s_next_due_op (wp_store_t *base, int64_t *next_out)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    int64_t next = 0;
+    wp_status status = s_next_due (self, &next);
+    if (status == WP_OK)
+        *next_out = next;
+    else
+        s_check_group (self, status);
+    return status;
+}
+
+static wp_status
+s_purge (wp_store_t *base, double older_than, uint64_t *count_out)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    wp_status status = wp_sqlite_enter (self, true);
+    if (status)
+        return status;
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_PURGE);
+    sqlite3_bind_int64 (stmt, 1, self->now - wp_sqlite_us (older_than));
+    status = wp_sqlite_run (self, stmt, "purging finished items");
+    uint64_t count = status == WP_OK? (uint64_t) sqlite3_changes64 (self->db): 0;
+    status = wp_sqlite_leave (self, true, status);
+    if (status == WP_OK)
+        *count_out = count;
+    return status;
+}
+
+//  Reads the per-pool counters and the workers by status into stats.
+static wp_status
+s_stats_read (wp_sqlite_t *self, wp_stats_t *stats)
+{
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_STATS_POOLS);
+    int rc;
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+        stats->pools = realloc (stats->pools, (stats->pool_count + 1) * sizeof *stats->pools);
+        if (!stats->pools)
+            abort ();
+        wp_pool_stats_t *pool = &stats->pools [stats->pool_count++];
+        pool->pool = wp_sqlite_column_strdup (stmt, 0);
+        pool->pending = (uint64_t) sqlite3_column_int64 (stmt, 1);
+        pool->claimed = (uint64_t) sqlite3_column_int64 (stmt, 2);
+        pool->done = (uint64_t) sqlite3_column_int64 (stmt, 3);
+        pool->poisoned = (uint64_t) sqlite3_column_int64 (stmt, 4);
+    }
+    sqlite3_reset (stmt);
+    if (rc != SQLITE_DONE)
+        return wp_sqlite_error (self, rc, "counting items");
+    stmt = wp_sqlite_stmt (self, WP_SQL_STATS_WORKERS);
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+        stats->workers = realloc (stats->workers,
+                                  (stats->worker_status_count + 1) * sizeof *stats->workers);
+        if (!stats->workers)
+            abort ();
+        wp_status_count_t *count = &stats->workers [stats->worker_status_count++];
+        count->status = wp_sqlite_column_strdup (stmt, 0);
+        count->count = (uint64_t) sqlite3_column_int64 (stmt, 1);
+    }
+    sqlite3_reset (stmt);
+    if (rc != SQLITE_DONE)
+        return wp_sqlite_error (self, rc, "counting workers");
+    return WP_OK;
+}
+
+static wp_status
+s_stats (wp_store_t *base, wp_stats_t **stats_out)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    wp_status status = wp_sqlite_enter (self, false);
+    if (status)
+        return status;
+    wp_stats_t *stats = wp_stats_new ();
+    status = wp_sqlite_leave (self, false, s_stats_read (self, stats));
+    if (status == WP_OK)
+        *stats_out = stats;
+    else
+        wp_stats_destroy (&stats);
+    return status;
+}
+
+//  ---------------------------------------------------------------------
+//  Open, check, migrate, close
+
+static void
+s_destroy (wp_store_t *base)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    if (self->db) {
+        if (!sqlite3_get_autocommit (self->db))
+            sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+        for (int i = 0; i < WP_SQL_COUNT; i++)
+            sqlite3_finalize (self->stmt [i]);
+        sqlite3_close_v2 (self->db);
+    }
+    free (self);
+}
+
+static const wp_store_ops_t s_ops = {
+    .name = "sqlite",
+    .destroy = s_destroy,
+    .begin = s_begin,
+    .commit = s_commit,
+    .rollback = s_rollback,
+    .push = wp_sqlite_push,
+    .claim = wp_sqlite_claim,
+    .complete = wp_sqlite_complete,
+    .fail = wp_sqlite_fail,
+    .size = wp_sqlite_size,
+    .release_by_worker = wp_sqlite_release_by_worker,
+    .get = wp_sqlite_get,
+    .renew = wp_sqlite_renew,
+    .register_worker = wp_sqlite_register,
+    .heartbeat = wp_sqlite_heartbeat,
+    .update_status = wp_sqlite_update_status,
+    .get_worker = wp_sqlite_get_worker,
+    .list_workers = wp_sqlite_list_workers,
+    .reap = s_reap,
+    .next_due = s_next_due_op,
+    .purge = s_purge,
+    .stats = s_stats,
+};
+
+#define WP_SQLITE_STRING_(name, sql) sql,
+static const char *const s_sql [WP_SQL_COUNT] = {
+    WP_SQLITE_STATEMENTS (WP_SQLITE_STRING_)
+};
+#undef WP_SQLITE_STRING_
+
+//  Migration step N takes user_version N-1 to N.
+static const char *const s_migrations [WP_SQLITE_SCHEMA_VERSION + 1] = {
+    NULL,
+    WP_SQLITE_MIGRATION_1,
+    WP_SQLITE_MIGRATION_2,
+};
+
+//  An open that is failing: what to tell the caller.
+typedef struct {
+    wp_status status;
+    char message [512];
+} s_failure_t;
+
+static int
+s_fail (s_failure_t *failure, wp_status status, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static int
+s_fail (s_failure_t *failure, wp_status status, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (failure->message, sizeof failure->message, format, args);
+    va_end (args);
+    failure->status = status;
+    return -1;
+}
+
+//  Explains a failure to open or write path: a missing directory or
+//  missing permission is the usual cause, and says more than SQLite's
+//  "unable to open database file".
+static int
+s_fail_open (s_failure_t *failure, sqlite3 *db, int rc, const char *path, const char *doing)
+{
+    char *dir = wp_sqlite_strdup (path);
+    char *slash = strrchr (dir, '/');
+    if (!slash)
+        strcpy (dir, ".");
+    else
+    if (slash == dir)
+        dir [1] = 0;
+    else
+        *slash = 0;
+    struct stat st;
+    int result;
+    if (stat (dir, &st) || !S_ISDIR (st.st_mode))
+        result = s_fail (failure, WP_NOT_FOUND, "cannot open '%s': no directory '%s'", path, dir);
+    else
+    if (access (dir, W_OK | X_OK))
+        result = s_fail (failure, WP_PERMISSION_DENIED,
+                         "cannot open '%s': directory '%s' is not writable", path, dir);
+    else
+    if (access (path, F_OK) == 0 && access (path, R_OK | W_OK))
+        result = s_fail (failure, WP_PERMISSION_DENIED,
+                         "cannot open '%s': the file is not readable and writable", path);
+    else
+    if ((rc & 0xff) == SQLITE_NOTADB)
+        result = s_fail (failure, WP_FAILED_PRECONDITION,
+                         "'%s' is not a workpool store: not a SQLite database", path);
+    else
+        result = s_fail (failure, s_status_of (rc), "cannot open '%s' (%s): %s", path, doing,
+                         db? sqlite3_errmsg (db): sqlite3_errstr (rc));
+    free (dir);
+    return result;
+}
+
+//  Runs a one-row, one-integer query (a PRAGMA) into *value.
+static int
+s_query_int (sqlite3 *db, const char *sql, int64_t *value)
+{
+    sqlite3_stmt *stmt;
+    int rc = sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step (stmt);
+        if (rc == SQLITE_ROW) {
+            *value = sqlite3_column_int64 (stmt, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize (stmt);
+    if (rc == SQLITE_NOMEM)
+        abort ();
+    return rc;
+}
+
+//  What the file at hand is.
+typedef enum { S_FILE_EMPTY, S_FILE_OURS } s_file_kind;
+
+//  Reads the file's header and says whether it is ours (*version: its
+//  schema version) or empty; anything else fails, changing nothing.
+static int
+s_identify (sqlite3 *db, const char *path, s_file_kind *kind, int64_t *version,
+            s_failure_t *failure)
+{
+    int64_t application_id, objects;
+    int rc = s_query_int (db, "PRAGMA application_id", &application_id);
+    if (rc == SQLITE_OK)
+        rc = s_query_int (db, "PRAGMA user_version", version);
+    if (rc == SQLITE_OK)
+        rc = s_query_int (db, "SELECT count(*) FROM sqlite_schema", &objects);
+    if (rc != SQLITE_OK)
+        return s_fail_open (failure, db, rc, path, "reading its header");
+    if (application_id == WP_SQLITE_APPLICATION_ID) {
+        if (*version > WP_SQLITE_SCHEMA_VERSION)
+            return s_fail (failure, WP_FAILED_PRECONDITION,
+                           "'%s' has schema version %lld, newer than this workpool reads (%d): "
+                           "use a newer workpool", path, (long long) *version,
+                           WP_SQLITE_SCHEMA_VERSION);
+        *kind = S_FILE_OURS;
+        return 0;
+    }
+    if (application_id == 0 && *version == 0 && objects == 0) {
+        *kind = S_FILE_EMPTY;
+        return 0;
+    }
+    return s_fail (failure, WP_FAILED_PRECONDITION,
+                   "'%s' is not a workpool store: a SQLite database of another application "
+                   "(application_id %lld, user_version %lld)", path,
+                   (long long) application_id, (long long) *version);
+}
+
+//  Brings the file to WP_SQLITE_SCHEMA_VERSION in one transaction. The
+//  header is read again under the write lock: another process may have
+//  initialised or migrated the file since we looked.
+static int
+s_migrate (sqlite3 *db, const char *path, s_failure_t *failure)
+{
+    int rc = sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return s_fail_open (failure, db, rc, path, "locking it to migrate");
+    s_file_kind kind;
+    int64_t version;
+    if (s_identify (db, path, &kind, &version, failure)) {
+        sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    for (int64_t step = version + 1; step <= WP_SQLITE_SCHEMA_VERSION && rc == SQLITE_OK; step++)
+        rc = sqlite3_exec (db, s_migrations [step], NULL, NULL, NULL);
+    if (rc == SQLITE_OK && version < WP_SQLITE_SCHEMA_VERSION) {
+        char sql [128];
+        snprintf (sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d",
+                  WP_SQLITE_APPLICATION_ID, WP_SQLITE_SCHEMA_VERSION);
+        rc = sqlite3_exec (db, sql, NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec (db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        s_fail_open (failure, db, rc, path, "migrating its schema");
+        sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+//  Opens and prepares self->db; on failure fills failure.
+static int
+s_open (wp_sqlite_t *self, const char *path, s_failure_t *failure)
+{
+    int rc = sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK)
+        return s_fail_open (failure, self->db, rc, path, "opening it");
+    sqlite3_extended_result_codes (self->db, 1);
+    sqlite3_busy_timeout (self->db, self->base.config.busy_timeout_ms);
+    if (sqlite3_db_readonly (self->db, "main") == 1)
+        return s_fail (failure, WP_PERMISSION_DENIED, "cannot open '%s': the file is read-only",
+                       path);
+    s_file_kind kind;
+    int64_t version;
+    if (s_identify (self->db, path, &kind, &version, failure))
+        return -1;
+
+    //  Only now that the file is known to be ours (or empty) may we write.
+    sqlite3_stmt *stmt;
+    rc = sqlite3_prepare_v2 (self->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step (stmt);
+        if (rc == SQLITE_ROW) {
+            const char *mode = (const char *) sqlite3_column_text (stmt, 0);
+            rc = mode && strcmp (mode, "wal") == 0? SQLITE_OK: SQLITE_CANTOPEN;
+        }
+    }
+    sqlite3_finalize (stmt);
+    if (rc != SQLITE_OK)
+        return s_fail_open (failure, self->db, rc, path, "switching it to WAL");
+    rc = sqlite3_exec (self->db, self->base.config.sync_full? "PRAGMA synchronous = FULL"
+                                                            : "PRAGMA synchronous = NORMAL",
+                       NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return s_fail_open (failure, self->db, rc, path, "setting synchronous");
+    if (kind == S_FILE_EMPTY || version < WP_SQLITE_SCHEMA_VERSION)
+        if (s_migrate (self->db, path, failure))
+            return -1;
+    for (int i = 0; i < WP_SQL_COUNT; i++) {
+        rc = sqlite3_prepare_v3 (self->db, s_sql [i], -1, SQLITE_PREPARE_PERSISTENT,
+                                 &self->stmt [i], NULL);
+        if (rc == SQLITE_NOMEM)
+            abort ();
+        if (rc != SQLITE_OK)
+            return s_fail (failure, WP_INTERNAL, "cannot prepare statement %d of '%s': %s",
+                           i, path, sqlite3_errmsg (self->db));
+    }
+    return 0;
+}
+
+//  Removes what a failed open created: the file and SQLite's companions.
+static void
+s_unlink_created (const char *path)
+{
+    static const char *const suffixes [] = { "", "-wal", "-shm", "-journal" };
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes [0]; i++) {
+        char name [PATH_MAX];
+        if (snprintf (name, sizeof name, "%s%s", path, suffixes [i]) < (int) sizeof name)
+            unlink (name);
+    }
+}
+
+wp_store_t *
+wp_store_sqlite_new (const char *path, const wp_store_config_t *cfg,
+                     wp_status *status, char **message)
+{
+    s_failure_t failure = { WP_OK, "" };
+    wp_sqlite_t *self = NULL;
+    struct stat st;
+    if (!path || !*path)
+        s_fail (&failure, WP_INVALID_ARGUMENT, "the SQLite store needs a file path");
+    else
+    if (stat (path, &st) == 0 && S_ISDIR (st.st_mode))
+        s_fail (&failure, WP_FAILED_PRECONDITION, "'%s' is a directory, not a workpool store",
+                path);
+    else {
+        bool existed = stat (path, &st) == 0;
+        self = calloc (1, sizeof *self);
+        if (!self)
+            abort ();
+        wp_store_init (&self->base, &s_ops, cfg);
+        if (s_open (self, path, &failure)) {
+            s_destroy (&self->base);
+            self = NULL;
+            if (!existed)
+                s_unlink_created (path);
+        }
+    }
+    if (self)
+        return &self->base;
+    if (status)
+        *status = failure.status;
+    if (message)
+        *message = wp_sqlite_strdup (failure.message);
+    return NULL;
+}

@@ -1,0 +1,100 @@
+/*  wp_store_sqlite_int: what the files of the SQLite store share: the store
+    struct, the transaction frame every call runs in, statement access and
+    the SQLite-to-wp_status mapping. Internal to store/wp_store_sqlite*.c.
+
+    Every call is framed by wp_sqlite_enter / wp_sqlite_leave:
+      enter  begins a transaction unless a group (wp_store_begin) is open,
+             applies whatever expiry is due (kept even if the call then
+             fails), and for a writing call opens SAVEPOINT op;
+      leave  releases the savepoint on success or rolls it back on failure
+             (so a failing call changes nothing), then commits unless a
+             group is open.
+    A call computes its results into locals and hands them to the caller
+    only when leave returned WP_OK: nothing is reported that was not
+    committed.  */
+#ifndef WP_STORE_SQLITE_INT_H_INCLUDED
+#define WP_STORE_SQLITE_INT_H_INCLUDED
+
+#include "wp_store_impl.h"
+#include "wp_store_sqlite_sql.h"
+#include <sqlite3.h>
+
+typedef struct {
+    wp_store_t base;                    //  common part; must come first
+    sqlite3 *db;                        //  our connection to the file
+    sqlite3_stmt *stmt [WP_SQL_COUNT];  //  prepared once at open
+    bool in_group;                      //  between wp_store_begin and commit
+    wp_status group_status;             //  not OK once SQLite rolled the group
+                                        //  back on its own (I/O error, full disk)
+    char group_errmsg [512];            //  why, for the calls that follow
+    bool savepoint;                     //  SAVEPOINT op is open
+    int64_t now;                        //  the store clock, read once per call
+    wp_reap_t reaped;                   //  committed since the last reap call
+    wp_reap_t group_reaped;             //  applied in the open group
+    wp_reap_t op_reaped;                //  applied by the current call
+} wp_sqlite_t;
+
+//  Starts a call: see above. write: the call changes items or workers.
+//  On failure nothing is open and errmsg says why.
+wp_status wp_sqlite_enter (wp_sqlite_t *self, bool write);
+
+//  Ends a call whose outcome so far is rc; returns the final status (rc, or
+//  the commit's failure).
+wp_status wp_sqlite_leave (wp_sqlite_t *self, bool write, wp_status rc);
+
+//  Returns statement id, reset and with its bindings cleared.
+sqlite3_stmt *wp_sqlite_stmt (wp_sqlite_t *self, wp_sqlite_stmt_id id);
+
+//  Steps stmt, which must return no rows, then resets it. Returns WP_OK or
+//  the mapped SQLite failure (errmsg set, naming doing).
+wp_status wp_sqlite_run (wp_sqlite_t *self, sqlite3_stmt *stmt, const char *doing);
+
+//  Maps a SQLite result code to a status, sets errmsg to SQLite's message
+//  and what the store was doing, and returns the status. Out of memory
+//  aborts, as everywhere in workpool.
+wp_status wp_sqlite_error (wp_sqlite_t *self, int rc, const char *doing);
+
+//  Binds text or NULL.
+void wp_sqlite_bind_text (sqlite3_stmt *stmt, int index, const char *text);
+//  Binds a blob (copied) or, when size is 0, NULL.
+void wp_sqlite_bind_blob (sqlite3_stmt *stmt, int index, const void *blob, size_t size);
+
+//  Returns a copy of column col as a string, or NULL if it is NULL.
+//  Caller owns return value.
+char *wp_sqlite_column_strdup (sqlite3_stmt *stmt, int col);
+
+//  Returns seconds as microseconds, rounded, clamped to +/- 2^60 so sums
+//  with times never overflow.
+int64_t wp_sqlite_us (double seconds);
+
+//  strdup that aborts on out of memory. Caller owns return value.
+char *wp_sqlite_strdup (const char *text);
+
+//  The operations, with wp_store_ops_t's signatures: items in
+//  wp_store_sqlite_items.c, workers in wp_store_sqlite_workers.c.
+wp_status wp_sqlite_push (wp_store_t *base, const char *pool, const wp_push_entry_t *entry,
+                          char **id_out, bool *duplicate);
+wp_status wp_sqlite_claim (wp_store_t *base, const char *pool, const char *worker_id,
+                           double lease, wp_item_t **item_out);
+wp_status wp_sqlite_complete (wp_store_t *base, const char *pool, const char *id,
+                              const uint8_t *result, size_t result_size, const char *worker_id);
+wp_status wp_sqlite_fail (wp_store_t *base, const char *pool, const char *id,
+                          const char *error, const char *worker_id, wp_item_state *state_out);
+wp_status wp_sqlite_size (wp_store_t *base, const char *pool, uint64_t *size_out);
+wp_status wp_sqlite_release_by_worker (wp_store_t *base, const char *pool,
+                                       const char *worker_id, uint64_t *count_out);
+wp_status wp_sqlite_get (wp_store_t *base, const char *pool, const char *id,
+                         wp_item_t **item_out);
+wp_status wp_sqlite_renew (wp_store_t *base, const char *worker_id, double lease,
+                           uint64_t *count_out);
+wp_status wp_sqlite_register (wp_store_t *base, const wp_worker_t *worker,
+                              wp_worker_t **worker_out);
+wp_status wp_sqlite_heartbeat (wp_store_t *base, const char *worker_id,
+                               const wp_meta_t *metadata);
+wp_status wp_sqlite_update_status (wp_store_t *base, const char *worker_id, const char *status);
+wp_status wp_sqlite_get_worker (wp_store_t *base, const char *worker_id,
+                                wp_worker_t **worker_out);
+wp_status wp_sqlite_list_workers (wp_store_t *base, const wp_worker_filter_t *filter,
+                                  wp_worker_list_t **list_out);
+
+#endif

@@ -1,0 +1,356 @@
+/*  wp_store_sqlite_items: the WorkPool calls of the SQLite store (push,
+    claim, complete, fail, size, release_by_worker, get, renew).
+
+    Each runs in the frame of wp_store_sqlite_int.h. A claim is the single
+    guarded UPDATE WP_SQL_CLAIM: it takes the first row of the partial index
+    of pending items of the pool, and re-checks status = 0 on the row it
+    changes, inside a transaction that holds SQLite's write lock; no other
+    connection can claim between the choice and the change.  */
+#include "wp_store_sqlite_int.h"
+#include <stdlib.h>
+#include <string.h>
+
+//  Returns a copy of a blob column (NULL and *size 0 if it is NULL).
+static uint8_t *
+s_column_blob (sqlite3_stmt *stmt, int col, size_t *size)
+{
+    const void *blob = sqlite3_column_blob (stmt, col);
+    *size = (size_t) sqlite3_column_bytes (stmt, col);
+    if (!blob || *size == 0) {
+        if (sqlite3_errcode (sqlite3_db_handle (stmt)) == SQLITE_NOMEM)
+            abort ();
+        *size = 0;
+        return NULL;
+    }
+    uint8_t *copy = malloc (*size);
+    if (!copy)
+        abort ();
+    memcpy (copy, blob, *size);
+    return copy;
+}
+
+//  Builds an item from a row of WP_SQLITE_ITEM_COLUMNS. Caller owns it.
+static wp_item_t *
+s_item_read (sqlite3_stmt *stmt, const char *pool)
+{
+    wp_item_t *item = wp_item_new ();
+    item->id = wp_sqlite_column_strdup (stmt, 1);
+    item->pool = wp_sqlite_strdup (pool);
+    item->data = s_column_blob (stmt, 2, &item->data_size);
+    item->status = (wp_item_state) sqlite3_column_int (stmt, 3);
+    item->claimed_by = wp_sqlite_column_strdup (stmt, 4);
+    item->claimed_at = sqlite3_column_int64 (stmt, 5);
+    item->lease_expires_at = sqlite3_column_int64 (stmt, 6);
+    item->attempts = (uint32_t) sqlite3_column_int64 (stmt, 7);
+    item->max_retries = (uint32_t) sqlite3_column_int64 (stmt, 8);
+    item->result = s_column_blob (stmt, 9, &item->result_size);
+    item->error = wp_sqlite_column_strdup (stmt, 10);
+    item->created_at = sqlite3_column_int64 (stmt, 11);
+    return item;
+}
+
+//  *pool_id: the pool's row, created if it does not exist yet.
+static wp_status
+s_pool_id (wp_sqlite_t *self, const char *pool, int64_t *pool_id)
+{
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_POOL_FIND);
+    wp_sqlite_bind_text (stmt, 1, pool);
+    int rc = sqlite3_step (stmt);
+    if (rc == SQLITE_ROW)
+        *pool_id = sqlite3_column_int64 (stmt, 0);
+    sqlite3_reset (stmt);
+    if (rc == SQLITE_ROW)
+        return WP_OK;
+    if (rc != SQLITE_DONE)
+        return wp_sqlite_error (self, rc, "finding the pool");
+    stmt = wp_sqlite_stmt (self, WP_SQL_POOL_INSERT);
+    wp_sqlite_bind_text (stmt, 1, pool);
+    wp_status status = wp_sqlite_run (self, stmt, "creating the pool");
+    if (status == WP_OK)
+        *pool_id = sqlite3_last_insert_rowid (self->db);
+    return status;
+}
+
+wp_status
+wp_sqlite_push (wp_store_t *base, const char *pool, const wp_push_entry_t *entry,
+                char **id_out, bool *duplicate)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    wp_status status = wp_sqlite_enter (self, true);
+    if (status)
+        return status;
+    char *id;
+    if (entry->id)
+        id = wp_sqlite_strdup (entry->id);
+    else {
+        id = malloc (WP_UUID_LEN + 1);
+        if (!id)
+            abort ();
+        wp_uuid_new (id);
+    }
+    int64_t pool_id;
+    bool existed = false;
+    status = s_pool_id (self, pool, &pool_id);
+    if (status == WP_OK) {
+        sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_PUSH);
+        sqlite3_bind_int64 (stmt, 1, pool_id);
+        wp_sqlite_bind_text (stmt, 2, id);
+        wp_sqlite_bind_blob (stmt, 3, entry->data, entry->data_size);
+        sqlite3_bind_int64 (stmt, 4, entry->max_retries < 0? WP_DEFAULT_MAX_RETRIES
+                                                           : entry->max_retries);
+        sqlite3_bind_int64 (stmt, 5, self->now);
+        status = wp_sqlite_run (self, stmt, "pushing");
+        //  ON CONFLICT DO NOTHING: no row changed means the id was taken
+        existed = sqlite3_changes (self->db) == 0;
+    }
+    status = wp_sqlite_leave (self, true, status);
+    if (status == WP_OK) {
+        *id_out = id;
+        if (duplicate)
+            *duplicate = existed;
+    }
+    else
+        free (id);
+    return status;
+}
+
+wp_status
+wp_sqlite_claim (wp_store_t *base, const char *pool, const char *worker_id,
+                 double lease, wp_item_t **item_out)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    wp_status status = wp_sqlite_enter (self, true);
+    if (status)
+        return status;
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_CLAIM);
+    wp_sqlite_bind_text (stmt, 1, pool);
+    wp_sqlite_bind_text (stmt, 2, worker_id);
+    sqlite3_bind_int64 (stmt, 3, self->now);
+    sqlite3_bind_int64 (stmt, 4, wp_sqlite_us (lease > 0? lease: base->config.lease));
+    wp_item_t *item = NULL;
+    int64_t seq = 0;
+    int rc = sqlite3_step (stmt);
+    if (rc == SQLITE_ROW) {
+        item = s_item_read (stmt, pool);
+        seq = sqlite3_column_int64 (stmt, 0);
+        //  RETURNING has made its change once the first row is out; step
+        //  to the end so the statement is finished before the next one.
+        rc = sqlite3_step (stmt);
+    }
+    if (rc != SQLITE_DONE)
+        status = wp_sqlite_error (self, rc, "claiming");
+    sqlite3_reset (stmt);
+    if (status == WP_OK && item) {
+        stmt = wp_sqlite_stmt (self, WP_SQL_TASK_SET);
+        wp_sqlite_bind_text (stmt, 1, worker_id);
+        sqlite3_bind_int64 (stmt, 2, seq);
+        status = wp_sqlite_run (self, stmt, "noting the worker's task");
+    }
+    status = wp_sqlite_leave (self, true, status);
+    if (status == WP_OK)
+        *item_out = item;
+    else
+        wp_item_destroy (&item);
+    return status;
+}
+
+//  Checks that item id of pool is claimed (by worker_id, if given); *seq
+//  and *holder (caller owns) say which row and who holds it.
+static wp_status
+s_claimed_item (wp_sqlite_t *self, const char *pool, const char *id, const char *worker_id,
+                int64_t *seq, char **holder)
+{
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_ITEM_STATE);
+    wp_sqlite_bind_text (stmt, 1, pool);
+    wp_sqlite_bind_text (stmt, 2, id);
+    int rc = sqlite3_step (stmt);
+    wp_status status = WP_OK;
+    if (rc == SQLITE_DONE)
+        status = wp_store_error (&self->base, WP_NOT_FOUND, "no item '%s' in pool '%s'", id, pool);
+    else
+    if (rc != SQLITE_ROW)
+        status = wp_sqlite_error (self, rc, "reading the item");
+    else {
+        int state = sqlite3_column_int (stmt, 1);
+        *seq = sqlite3_column_int64 (stmt, 0);
+        *holder = wp_sqlite_column_strdup (stmt, 2);
+        if (state != WP_ITEM_CLAIMED)
+            status = wp_store_error (&self->base, WP_FAILED_PRECONDITION,
+                                     "item '%s' is %s, not claimed", id,
+                                     wp_item_state_name ((wp_item_state) state));
+        else
+        if (worker_id && (!*holder || strcmp (*holder, worker_id)))
+            status = wp_store_error (&self->base, WP_FAILED_PRECONDITION,
+                                     "item '%s' is claimed by '%s', not by '%s'", id,
+                                     *holder? *holder: "?", worker_id);
+    }
+    sqlite3_reset (stmt);
+    return status;
+}
+
+//  The item left its worker: it is no longer the worker's current task.
+static wp_status
+s_task_clear (wp_sqlite_t *self, const char *holder, int64_t seq)
+{
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_TASK_CLEAR);
+    wp_sqlite_bind_text (stmt, 1, holder);
+    sqlite3_bind_int64 (stmt, 2, seq);
+    return wp_sqlite_run (self, stmt, "clearing the worker's task");
+}
+
+wp_status
+wp_sqlite_complete (wp_store_t *base, const char *pool, const char *id,
+                    const uint8_t *result, size_t result_size, const char *worker_id)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    wp_status status = wp_sqlite_enter (self, true);
+    if (status)
+        return status;
+    int64_t seq = 0;
+    char *holder = NULL;
+    status = s_claimed_item (self, pool, id, worker_id, &seq, &holder);
+    if (status == WP_OK) {
+        sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_COMPLETE);
+        sqlite3_bind_int64 (stmt, 1, seq);
+        wp_sqlite_bind_blob (stmt, 2, result, result_size);
+        sqlite3_bind_int64 (stmt, 3, self->now);
+        status = wp_sqlite_run (self, stmt, "completing");
+    }
+    if (status == WP_OK)
+        status = s_task_clear (self, holder, seq);
+    free (holder);
+    return wp_sqlite_leave (self, true, status);
+}
+
+wp_status
+wp_sqlite_fail (wp_store_t *base, const char *pool, const char *id,
+                const char *error, const char *worker_id, wp_item_state *state_out)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    wp_status status = wp_sqlite_enter (self, true);
+    if (status)
+        return status;
+    int64_t seq = 0;
+    char *holder = NULL;
+    wp_item_state state = WP_ITEM_PENDING;
+    status = s_claimed_item (self, pool, id, worker_id, &seq, &holder);
+    if (status == WP_OK) {
+        sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_FAIL);
+        sqlite3_bind_int64 (stmt, 1, seq);
+        wp_sqlite_bind_text (stmt, 2, error);
+        sqlite3_bind_int64 (stmt, 3, self->now);
+        int rc = sqlite3_step (stmt);
+        if (rc == SQLITE_ROW) {
+            state = (wp_item_state) sqlite3_column_int (stmt, 0);
+            rc = sqlite3_step (stmt);
+        }
+        if (rc != SQLITE_DONE)
+            status = wp_sqlite_error (self, rc, "failing the item");
+        sqlite3_reset (stmt);
+    }
+    if (status == WP_OK)
+        status = s_task_clear (self, holder, seq);
+    free (holder);
+    status = wp_sqlite_leave (self, true, status);
+    if (status == WP_OK && state_out)
+        *state_out = state;
+    return status;
+}
+
+wp_status
+wp_sqlite_size (wp_store_t *base, const char *pool, uint64_t *size_out)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    wp_status status = wp_sqlite_enter (self, false);
+    if (status)
+        return status;
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_SIZE);
+    wp_sqlite_bind_text (stmt, 1, pool);
+    uint64_t size = 0;
+    int rc = sqlite3_step (stmt);
+    if (rc == SQLITE_ROW)
+        size = (uint64_t) sqlite3_column_int64 (stmt, 0);
+    else
+    if (rc != SQLITE_DONE)
+        status = wp_sqlite_error (self, rc, "counting pending items");
+    sqlite3_reset (stmt);
+    status = wp_sqlite_leave (self, false, status);
+    if (status == WP_OK)
+        *size_out = size;
+    return status;
+}
+
+wp_status
+wp_sqlite_release_by_worker (wp_store_t *base, const char *pool,
+                             const char *worker_id, uint64_t *count_out)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    wp_status status = wp_sqlite_enter (self, true);
+    if (status)
+        return status;
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_RELEASE_TASKS);
+    wp_sqlite_bind_text (stmt, 1, pool);
+    wp_sqlite_bind_text (stmt, 2, worker_id);
+    status = wp_sqlite_run (self, stmt, "clearing the worker's task");
+    uint64_t count = 0;
+    if (status == WP_OK) {
+        stmt = wp_sqlite_stmt (self, WP_SQL_RELEASE_ITEMS);
+        wp_sqlite_bind_text (stmt, 1, pool);
+        wp_sqlite_bind_text (stmt, 2, worker_id);
+        sqlite3_bind_int64 (stmt, 3, self->now);
+        status = wp_sqlite_run (self, stmt, "releasing the worker's items");
+        if (status == WP_OK)
+            count = (uint64_t) sqlite3_changes64 (self->db);
+    }
+    status = wp_sqlite_leave (self, true, status);
+    if (status == WP_OK)
+        *count_out = count;
+    return status;
+}
+
+wp_status
+wp_sqlite_get (wp_store_t *base, const char *pool, const char *id, wp_item_t **item_out)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    wp_status status = wp_sqlite_enter (self, false);
+    if (status)
+        return status;
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_ITEM_GET);
+    wp_sqlite_bind_text (stmt, 1, pool);
+    wp_sqlite_bind_text (stmt, 2, id);
+    wp_item_t *item = NULL;
+    int rc = sqlite3_step (stmt);
+    if (rc == SQLITE_ROW)
+        item = s_item_read (stmt, pool);
+    else
+    if (rc == SQLITE_DONE)
+        status = wp_store_error (base, WP_NOT_FOUND, "no item '%s' in pool '%s'", id, pool);
+    else
+        status = wp_sqlite_error (self, rc, "reading the item");
+    sqlite3_reset (stmt);
+    status = wp_sqlite_leave (self, false, status);
+    if (status == WP_OK)
+        *item_out = item;
+    else
+        wp_item_destroy (&item);
+    return status;
+}
+
+wp_status
+wp_sqlite_renew (wp_store_t *base, const char *worker_id, double lease, uint64_t *count_out)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    wp_status status = wp_sqlite_enter (self, true);
+    if (status)
+        return status;
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_RENEW);
+    wp_sqlite_bind_text (stmt, 1, worker_id);
+    sqlite3_bind_int64 (stmt, 2, wp_sqlite_us (lease > 0? lease: base->config.lease));
+    sqlite3_bind_int64 (stmt, 3, self->now);
+    status = wp_sqlite_run (self, stmt, "renewing leases");
+    uint64_t count = status == WP_OK? (uint64_t) sqlite3_changes64 (self->db): 0;
+    status = wp_sqlite_leave (self, true, status);
+    if (status == WP_OK)
+        *count_out = count;
+    return status;
+}

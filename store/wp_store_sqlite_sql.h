@@ -1,0 +1,237 @@
+/*  wp_store_sqlite_sql: the SQL the SQLite store runs, in one place, so that
+    tests/store/sqlite can ask SQLite how it plans the very statements the
+    store prepares (EXPLAIN QUERY PLAN), and store/SCHEMA.md can be checked
+    against the migrations. Internal to the SQLite store and its tests.
+
+    Times are INTEGER microseconds since the epoch; an item's status is the
+    number of its wp_item_state (0 pending, 1 claimed, 2 done, 3 poisoned).
+    The partial indexes only serve a query whose WHERE clause repeats their
+    condition literally ("status = 0", never "status = ?"), so the literals
+    below are load-bearing.  */
+#ifndef WP_STORE_SQLITE_SQL_H_INCLUDED
+#define WP_STORE_SQLITE_SQL_H_INCLUDED
+
+//  "wpol": PRAGMA application_id of every workpool store file.
+#define WP_SQLITE_APPLICATION_ID 0x77706F6C
+
+//  The schema version this build writes (PRAGMA user_version). A file with
+//  a higher version is refused; a lower one is migrated step by step.
+#define WP_SQLITE_SCHEMA_VERSION 2
+
+//  Migration step N takes a file from user_version N-1 to N; it runs inside
+//  the transaction that also sets user_version (see store/SCHEMA.md).
+
+//  Version 1: the tables.
+#define WP_SQLITE_MIGRATION_1 \
+    "CREATE TABLE pools (" \
+    "    pool_id          INTEGER PRIMARY KEY," \
+    "    name             TEXT NOT NULL UNIQUE" \
+    ");" \
+    "CREATE TABLE items (" \
+    "    seq              INTEGER PRIMARY KEY," \
+    "    pool_id          INTEGER NOT NULL REFERENCES pools (pool_id)," \
+    "    id               TEXT NOT NULL," \
+    "    data             BLOB NOT NULL," \
+    "    status           INTEGER NOT NULL DEFAULT 0," \
+    "    claimed_by       TEXT," \
+    "    claimed_at       INTEGER," \
+    "    lease_us         INTEGER," \
+    "    lease_expires_at INTEGER," \
+    "    attempts         INTEGER NOT NULL DEFAULT 0," \
+    "    max_retries      INTEGER NOT NULL," \
+    "    result           BLOB," \
+    "    error            TEXT," \
+    "    created_at       INTEGER NOT NULL," \
+    "    updated_at       INTEGER NOT NULL," \
+    "    UNIQUE (pool_id, id)" \
+    ");" \
+    "CREATE TABLE workers (" \
+    "    worker_id          TEXT PRIMARY KEY," \
+    "    host               TEXT," \
+    "    pid                INTEGER," \
+    "    capabilities       BLOB NOT NULL," \
+    "    pool_id            TEXT," \
+    "    started_at         INTEGER NOT NULL," \
+    "    status             TEXT NOT NULL," \
+    "    last_heartbeat     INTEGER NOT NULL," \
+    "    heartbeat_interval REAL NOT NULL," \
+    "    stale_at           INTEGER NOT NULL," \
+    "    current_item       INTEGER," \
+    "    metadata           BLOB NOT NULL" \
+    ");"
+
+//  The change of one item's status, for the per-pool counters.
+#define WP_SQLITE_COUNT_DELTA(sign, state) \
+    "pending = pending " sign " (" state " = 0), " \
+    "claimed = claimed " sign " (" state " = 1), " \
+    "done = done " sign " (" state " = 2), " \
+    "poisoned = poisoned " sign " (" state " = 3)"
+
+//  Version 2: per-pool counters kept by triggers (so size and stats never
+//  count rows), and the indexes every hot statement needs.
+#define WP_SQLITE_MIGRATION_2 \
+    "ALTER TABLE pools ADD COLUMN pending  INTEGER NOT NULL DEFAULT 0;" \
+    "ALTER TABLE pools ADD COLUMN claimed  INTEGER NOT NULL DEFAULT 0;" \
+    "ALTER TABLE pools ADD COLUMN done     INTEGER NOT NULL DEFAULT 0;" \
+    "ALTER TABLE pools ADD COLUMN poisoned INTEGER NOT NULL DEFAULT 0;" \
+    "UPDATE pools SET" \
+    "    pending  = (SELECT count(*) FROM items i WHERE i.pool_id = pools.pool_id AND i.status = 0)," \
+    "    claimed  = (SELECT count(*) FROM items i WHERE i.pool_id = pools.pool_id AND i.status = 1)," \
+    "    done     = (SELECT count(*) FROM items i WHERE i.pool_id = pools.pool_id AND i.status = 2)," \
+    "    poisoned = (SELECT count(*) FROM items i WHERE i.pool_id = pools.pool_id AND i.status = 3);" \
+    "CREATE TRIGGER items_count_insert AFTER INSERT ON items BEGIN" \
+    "    UPDATE pools SET " WP_SQLITE_COUNT_DELTA ("+", "NEW.status") \
+    "     WHERE pool_id = NEW.pool_id;" \
+    "END;" \
+    "CREATE TRIGGER items_count_update AFTER UPDATE OF status ON items" \
+    "    WHEN OLD.status <> NEW.status BEGIN" \
+    "    UPDATE pools SET " WP_SQLITE_COUNT_DELTA ("+", "NEW.status") \
+    "     WHERE pool_id = NEW.pool_id;" \
+    "    UPDATE pools SET " WP_SQLITE_COUNT_DELTA ("-", "OLD.status") \
+    "     WHERE pool_id = OLD.pool_id;" \
+    "END;" \
+    "CREATE TRIGGER items_count_delete AFTER DELETE ON items BEGIN" \
+    "    UPDATE pools SET " WP_SQLITE_COUNT_DELTA ("-", "OLD.status") \
+    "     WHERE pool_id = OLD.pool_id;" \
+    "END;" \
+    "CREATE INDEX items_pending  ON items (pool_id, seq) WHERE status = 0;" \
+    "CREATE INDEX items_claimed  ON items (claimed_by, pool_id) WHERE status = 1;" \
+    "CREATE INDEX items_lease    ON items (lease_expires_at) WHERE status = 1;" \
+    "CREATE INDEX items_finished ON items (updated_at) WHERE status >= 2;" \
+    "CREATE INDEX workers_stale  ON workers (stale_at) WHERE status = 'active';" \
+    "CREATE INDEX workers_current ON workers (current_item) WHERE current_item IS NOT NULL;"
+
+//  What a failure does to a claimed item (fail, lease expiry, lost worker):
+//  one more attempt, the error (?E) stored, then poisoned once attempts
+//  reach max_retries, else pending with the claim cleared. SET expressions
+//  read the old row, so "attempts + 1" is the new count throughout.
+#define WP_SQLITE_REQUEUE(error, now) \
+    "status = CASE WHEN attempts + 1 >= max_retries THEN 3 ELSE 0 END, " \
+    "attempts = attempts + 1, error = " error ", " \
+    "claimed_by = CASE WHEN attempts + 1 >= max_retries THEN claimed_by END, " \
+    "claimed_at = CASE WHEN attempts + 1 >= max_retries THEN claimed_at END, " \
+    "lease_us = NULL, lease_expires_at = NULL, updated_at = " now
+
+//  The pool_id of a pool name bound as ?1; NULL for a pool never pushed to.
+#define WP_SQLITE_POOL "(SELECT pool_id FROM pools WHERE name = ?1)"
+
+//  The columns s_item_read expects, in order.
+#define WP_SQLITE_ITEM_COLUMNS \
+    "seq, id, data, status, claimed_by, claimed_at, lease_expires_at, " \
+    "attempts, max_retries, result, error, created_at"
+
+//  The columns s_worker_read expects, in order.
+#define WP_SQLITE_WORKER_COLUMNS \
+    "w.worker_id, w.host, w.pid, w.capabilities, w.pool_id, w.started_at, " \
+    "w.status, w.last_heartbeat, i.id, w.heartbeat_interval, w.metadata"
+
+//  Every statement the store prepares once at open: X (NAME, "SQL").
+#define WP_SQLITE_STATEMENTS(X) \
+    X (BEGIN_READ,      "BEGIN") \
+    X (BEGIN_WRITE,     "BEGIN IMMEDIATE") \
+    X (COMMIT,          "COMMIT") \
+    X (ROLLBACK,        "ROLLBACK") \
+    X (SAVEPOINT,       "SAVEPOINT op") \
+    X (RELEASE,         "RELEASE op") \
+    X (ROLLBACK_TO,     "ROLLBACK TO op") \
+    /*  Expiry  */ \
+    X (NEXT_DUE, \
+        "SELECT (SELECT min(lease_expires_at) FROM items WHERE status = 1)," \
+        "       (SELECT min(stale_at) FROM workers WHERE status = 'active')") \
+    X (EXPIRED_TASKS, \
+        "UPDATE workers SET current_item = NULL WHERE current_item IN" \
+        " (SELECT seq FROM items WHERE status = 1 AND lease_expires_at <= ?1)") \
+    X (EXPIRED_ITEMS, \
+        "UPDATE items SET " WP_SQLITE_REQUEUE ("'lease expired'", "?2") \
+        " WHERE status = 1 AND lease_expires_at <= ?1 RETURNING status") \
+    X (LOST_WORKERS, \
+        "UPDATE workers SET status = 'lost', current_item = NULL" \
+        " WHERE status = 'active' AND stale_at <= ?1 RETURNING worker_id") \
+    X (LOST_ITEMS, \
+        "UPDATE items SET " WP_SQLITE_REQUEUE ("'worker lost'", "?2") \
+        " WHERE status = 1 AND claimed_by = ?1 RETURNING status") \
+    /*  Items  */ \
+    X (POOL_FIND,       "SELECT pool_id FROM pools WHERE name = ?1") \
+    X (POOL_INSERT,     "INSERT INTO pools (name) VALUES (?1)") \
+    X (PUSH, \
+        "INSERT INTO items (pool_id, id, data, status, max_retries, created_at, updated_at)" \
+        " VALUES (?1, ?2, ?3, 0, ?4, ?5, ?5) ON CONFLICT (pool_id, id) DO NOTHING") \
+    X (CLAIM, \
+        "UPDATE items SET status = 1, claimed_by = ?2, claimed_at = ?3, lease_us = ?4," \
+        " lease_expires_at = ?3 + ?4, updated_at = ?3" \
+        " WHERE seq = (SELECT seq FROM items WHERE pool_id = " WP_SQLITE_POOL \
+        "              AND status = 0 ORDER BY seq LIMIT 1) AND status = 0" \
+        " RETURNING " WP_SQLITE_ITEM_COLUMNS) \
+    X (TASK_SET,        "UPDATE workers SET current_item = ?2 WHERE worker_id = ?1") \
+    X (TASK_CLEAR, \
+        "UPDATE workers SET current_item = NULL WHERE worker_id = ?1 AND current_item = ?2") \
+    X (ITEM_STATE, \
+        "SELECT seq, status, claimed_by FROM items" \
+        " WHERE pool_id = " WP_SQLITE_POOL " AND id = ?2") \
+    X (ITEM_GET, \
+        "SELECT " WP_SQLITE_ITEM_COLUMNS " FROM items" \
+        " WHERE pool_id = " WP_SQLITE_POOL " AND id = ?2") \
+    X (COMPLETE, \
+        "UPDATE items SET status = 2, result = ?2, lease_us = NULL, lease_expires_at = NULL," \
+        " updated_at = ?3 WHERE seq = ?1") \
+    X (FAIL, \
+        "UPDATE items SET " WP_SQLITE_REQUEUE ("?2", "?3") " WHERE seq = ?1 RETURNING status") \
+    X (SIZE,            "SELECT pending FROM pools WHERE name = ?1") \
+    X (RELEASE_TASKS, \
+        "UPDATE workers SET current_item = NULL WHERE worker_id = ?2 AND current_item IN" \
+        " (SELECT seq FROM items WHERE status = 1 AND claimed_by = ?2" \
+        "  AND pool_id = " WP_SQLITE_POOL ")") \
+    X (RELEASE_ITEMS, \
+        "UPDATE items SET status = 0, claimed_by = NULL, claimed_at = NULL, lease_us = NULL," \
+        " lease_expires_at = NULL, updated_at = ?3" \
+        " WHERE status = 1 AND claimed_by = ?2 AND pool_id = " WP_SQLITE_POOL) \
+    X (RENEW, \
+        "UPDATE items SET lease_us = ?2, lease_expires_at = ?3 + ?2" \
+        " WHERE status = 1 AND claimed_by = ?1") \
+    X (RENEW_OWN, \
+        "UPDATE items SET lease_expires_at = ?2 + lease_us WHERE status = 1 AND claimed_by = ?1") \
+    /*  Workers  */ \
+    /*  A worker registering again keeps its current task: the store, not */ \
+    /*  the worker, knows which claim that is.                            */ \
+    X (WORKER_PUT, \
+        "INSERT INTO workers (worker_id, host, pid, capabilities, pool_id, started_at," \
+        " status, last_heartbeat, heartbeat_interval, stale_at, current_item, metadata)" \
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8, ?9, NULL, ?10)" \
+        " ON CONFLICT (worker_id) DO UPDATE SET host = excluded.host, pid = excluded.pid," \
+        " capabilities = excluded.capabilities, pool_id = excluded.pool_id," \
+        " started_at = excluded.started_at, status = 'active'," \
+        " last_heartbeat = excluded.last_heartbeat," \
+        " heartbeat_interval = excluded.heartbeat_interval, stale_at = excluded.stale_at," \
+        " metadata = excluded.metadata") \
+    X (WORKER_GET, \
+        "SELECT " WP_SQLITE_WORKER_COLUMNS " FROM workers w" \
+        " LEFT JOIN items i ON i.seq = w.current_item WHERE w.worker_id = ?1") \
+    X (WORKER_LIST, \
+        "SELECT " WP_SQLITE_WORKER_COLUMNS " FROM workers w" \
+        " LEFT JOIN items i ON i.seq = w.current_item" \
+        " WHERE (?1 IS NULL OR w.pool_id = ?1)" \
+        "   AND (?2 IS NULL OR instr (w.capabilities, ?2) > 0)" \
+        "   AND (?3 IS NULL OR w.last_heartbeat < ?3)" \
+        " ORDER BY w.worker_id") \
+    X (WORKER_STATE, \
+        "SELECT status, heartbeat_interval, metadata FROM workers WHERE worker_id = ?1") \
+    X (HEARTBEAT, \
+        "UPDATE workers SET last_heartbeat = ?2, stale_at = ?3, metadata = coalesce (?4, metadata)" \
+        " WHERE worker_id = ?1") \
+    X (UPDATE_STATUS,   "UPDATE workers SET status = ?2 WHERE worker_id = ?1") \
+    /*  Housekeeping  */ \
+    X (PURGE,           "DELETE FROM items WHERE status >= 2 AND updated_at < ?1") \
+    X (STATS_POOLS, \
+        "SELECT name, pending, claimed, done, poisoned FROM pools" \
+        " WHERE pending + claimed + done + poisoned > 0 ORDER BY name") \
+    X (STATS_WORKERS, \
+        "SELECT status, count(*) FROM workers GROUP BY status ORDER BY status")
+
+#define WP_SQLITE_ENUM_(name, sql) WP_SQL_##name,
+typedef enum {
+    WP_SQLITE_STATEMENTS (WP_SQLITE_ENUM_)
+    WP_SQL_COUNT
+} wp_sqlite_stmt_id;
+#undef WP_SQLITE_ENUM_
+
+#endif

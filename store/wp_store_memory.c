@@ -865,6 +865,10 @@ static wp_status
 s_push (wp_store_t *base, const char *pool_name, const wp_push_entry_t *entry,
         char **id_out, bool *duplicate)
 {
+    //  getrandom is a system call: make the id before taking the lock
+    char uuid [WP_UUID_LEN + 1];
+    if (!entry->id)
+        wp_uuid_new (uuid);
     s_memory_t *self = s_enter (base);
     if (entry->id) {
         s_item_t *existing = s_item_lookup (self, pool_name, entry->id);
@@ -880,10 +884,8 @@ s_push (wp_store_t *base, const char *pool_name, const wp_push_entry_t *entry,
     if (entry->id)
         item->rec.id = s_strdup (entry->id);
     else {
-        char uuid [WP_UUID_LEN + 1];
-        do
+        while (zhashx_lookup (pool->items, uuid))
             wp_uuid_new (uuid);
-        while (zhashx_lookup (pool->items, uuid));
         item->rec.id = s_strdup (uuid);
     }
     item->rec.pool = pool->name;

@@ -1,0 +1,87 @@
+/*  memtest: the few helpers the memory store's tests share: checks that
+    stop the test at the first failure (naming the line and the store's
+    message), a clock the test moves by hand, and push/claim shorthands.  */
+#ifndef WP_MEMTEST_H_INCLUDED
+#define WP_MEMTEST_H_INCLUDED
+
+#include "wp_store.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(cond) do { \
+    if (!(cond)) { \
+        fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+        abort (); \
+    } \
+} while (0)
+
+//  Checks that a store call returns expect, printing the store's message if not
+#define CHECK_RC(store, call, expect) do { \
+    wp_status rc_ = (call); \
+    if (rc_ != (expect)) { \
+        fprintf (stderr, "%s:%d: %s returned %s (%s), expected %s\n", __FILE__, __LINE__, \
+                 #call, wp_strerror (rc_), wp_store_errmsg (store), wp_strerror (expect)); \
+        abort (); \
+    } \
+} while (0)
+
+#define CHECK_OK(store, call) CHECK_RC (store, call, WP_OK)
+
+#define SECOND INT64_C(1000000)
+
+//  A clock the test sets; starts in 2023 so times look real
+typedef struct {
+    int64_t now;
+} memtest_clock_t;
+
+static inline int64_t
+memtest_clock_read (void *arg)
+{
+    return ((memtest_clock_t *) arg)->now;
+}
+
+//  Pushes a one-byte value with the given id and max_retries (-1: default)
+static inline void
+memtest_push (wp_store_t *store, const char *pool, const char *id, int64_t max_retries)
+{
+    static const uint8_t data [] = { 0xc0 };  //  msgpack nil
+    wp_push_entry_t entry = { data, sizeof data, id, max_retries };
+    char *id_out = NULL;
+    bool duplicate = true;
+    CHECK_OK (store, wp_store_push (store, pool, &entry, &id_out, &duplicate));
+    CHECK (strcmp (id_out, id) == 0);
+    CHECK (!duplicate);
+    free (id_out);
+}
+
+//  Claims for worker with the given lease; returns the claimed id (caller
+//  frees) or NULL if nothing was pending
+static inline char *
+memtest_claim (wp_store_t *store, const char *pool, const char *worker, double lease)
+{
+    wp_item_t *item = NULL;
+    CHECK_OK (store, wp_store_claim (store, pool, worker, lease, &item));
+    if (!item)
+        return NULL;
+    CHECK (item->status == WP_ITEM_CLAIMED);
+    CHECK (strcmp (item->claimed_by, worker) == 0);
+    char *id = strdup (item->id);
+    CHECK (id);
+    wp_item_destroy (&item);
+    return id;
+}
+
+//  Claims and checks that the claimed item is expect (NULL: none)
+#define CHECK_CLAIM(store, pool, worker, lease, expect) do { \
+    char *got_ = memtest_claim (store, pool, worker, lease); \
+    const char *want_ = (expect); \
+    if (want_ ? !got_ || strcmp (got_, want_) != 0 : got_ != NULL) { \
+        fprintf (stderr, "%s:%d: claimed '%s', expected '%s'\n", __FILE__, __LINE__, \
+                 got_ ? got_ : "(none)", want_ ? want_ : "(none)"); \
+        abort (); \
+    } \
+    free (got_); \
+} while (0)
+
+#endif

@@ -238,6 +238,7 @@ struct _s_item_t {
     s_pool_t *pool;             //  the pool holding it
     uint64_t seq;               //  push order: the pending heap's key
     int64_t updated_at;         //  time of the last change, for purge
+    int64_t lease_us;           //  while claimed: the lease length asked for
     size_t heap_pos;            //  index in the heap its state puts it in
     s_holder_t *holder;         //  while claimed: the claimant's list
     s_item_t *prev, *next;      //  neighbours in that list
@@ -283,6 +284,7 @@ typedef struct {
     char *claimed_by;
     int64_t claimed_at;
     int64_t lease_expires_at;
+    int64_t lease_us;
     uint32_t attempts;
     uint8_t *result;
     size_t result_size;
@@ -515,6 +517,7 @@ s_item_save (s_memory_t *self, s_item_t *item)
     undo->claimed_by = s_strdup (item->rec.claimed_by);
     undo->claimed_at = item->rec.claimed_at;
     undo->lease_expires_at = item->rec.lease_expires_at;
+    undo->lease_us = item->lease_us;
     undo->attempts = item->rec.attempts;
     undo->result = s_memdup (item->rec.result, item->rec.result_size);
     undo->result_size = item->rec.result_size;
@@ -612,6 +615,7 @@ s_undo_apply (s_memory_t *self, s_undo_t *undo)
             item->rec.claimed_by = undo->claimed_by;
             item->rec.claimed_at = undo->claimed_at;
             item->rec.lease_expires_at = undo->lease_expires_at;
+            item->lease_us = undo->lease_us;
             item->rec.attempts = undo->attempts;
             item->rec.result = undo->result;
             item->rec.result_size = undo->result_size;
@@ -679,6 +683,7 @@ s_item_clear_claim (s_item_t *item, bool keep_claimant)
         item->rec.claimed_at = 0;
     }
     item->rec.lease_expires_at = 0;
+    item->lease_us = 0;
 }
 
 //  A failed attempt on a claimed item: fail(), a lapsed lease, a lost
@@ -735,7 +740,10 @@ s_holder_items (s_memory_t *self, const char *worker_id, size_t *count_p)
     return items;
 }
 
-//  Renews every lease worker_id holds to now + lease_us; returns how many
+//  Renews every lease worker_id holds to now + lease_us, which becomes the
+//  claim's lease length, or (lease_us < 0, for a heartbeat) to now + the
+//  length each claim has: a heartbeat never shortens a lease the worker
+//  asked for. Returns how many.
 static uint64_t
 s_renew_leases (s_memory_t *self, const char *worker_id, int64_t lease_us)
 {
@@ -744,7 +752,9 @@ s_renew_leases (s_memory_t *self, const char *worker_id, int64_t lease_us)
     //  The item stays claimed by the same worker: only its lease key moves
     for (s_item_t *item = holder ? holder->first : NULL; item; item = item->next) {
         s_item_save (self, item);
-        item->rec.lease_expires_at = s_time_add (self->now, lease_us);
+        if (lease_us >= 0)
+            item->lease_us = lease_us;
+        item->rec.lease_expires_at = s_time_add (self->now, item->lease_us);
         item->updated_at = self->now;
         s_heap_fix (&self->leases, item);
         count++;
@@ -929,6 +939,7 @@ s_claim (wp_store_t *base, const char *pool_name, const char *worker_id,
     item->rec.claimed_by = s_strdup (worker_id);
     item->rec.claimed_at = self->now;
     item->rec.lease_expires_at = s_time_add (self->now, lease_us);
+    item->lease_us = lease_us;
     s_item_change_end (self, item);
 
     s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, worker_id);
@@ -1106,7 +1117,7 @@ s_heartbeat (wp_store_t *base, const char *worker_id, const wp_meta_t *metadata)
     if (metadata)
         wp_meta_merge (&worker->rec->metadata, metadata);
     s_worker_change_end (self, worker);
-    s_renew_leases (self, worker_id, s_usec (self->base.config.lease));
+    s_renew_leases (self, worker_id, -1);
     return s_leave (self, WP_OK);
 }
 

@@ -315,13 +315,24 @@ test_reap_with_clock (void)
     CHECK_OK (store, wp_store_next_due (store, &next));
     CHECK (next == T0 + 2 * SECOND + 1);
 
-    //  A heartbeat moves the deadline and renews leases to the store's default
+    //  A heartbeat moves the deadline and renews each lease by the length
+    //  it was claimed (or last renewed) with
     clock.now = T0 + 1500000;
     CHECK_OK (store, wp_store_heartbeat (store, "w1", NULL));
     wp_item_t *item = NULL;
     CHECK_OK (store, wp_store_get (store, "p", "c", &item));
-    CHECK (item->lease_expires_at == clock.now + 30 * SECOND);
+    CHECK (item->lease_expires_at == clock.now + 1000 * SECOND);
     wp_item_destroy (&item);
+    uint64_t renewed;
+    CHECK_OK (store, wp_store_renew (store, "w1", 20, &renewed));
+    CHECK (renewed == 1);
+    clock.now += 1;
+    CHECK_OK (store, wp_store_heartbeat (store, "w1", NULL));
+    CHECK_OK (store, wp_store_get (store, "p", "c", &item));
+    CHECK (item->lease_expires_at == clock.now + 20 * SECOND);
+    wp_item_destroy (&item);
+    clock.now -= 1;                             //  keep the deadlines below simple
+    CHECK_OK (store, wp_store_heartbeat (store, "w1", NULL));
     CHECK_OK (store, wp_store_next_due (store, &next));
     CHECK (next == clock.now + 2 * SECOND + 1);
     wp_reap_t reap;

@@ -404,8 +404,9 @@ s_first_copy_won (s_remote_t *self, const char *pool, const char *id, const char
         if (completing)
             won = item->status == WP_ITEM_DONE && not_others;
         else
+            //  (a poisoned item keeps its last claimant, a pending one none)
             won = (item->status == WP_ITEM_PENDING || item->status == WP_ITEM_POISONED)
-               && !item->claimed_by
+               && not_others
                && ((!error && !item->error) || (error && item->error && streq (error, item->error)));
         if (won && state_out)
             *state_out = item->status;

@@ -1,0 +1,116 @@
+/*  client_util: helpers shared by the client tests (see client_util.h).  */
+#include "client_util.h"
+#include "wp_broker.h"
+
+#include <ftw.h>
+#include <string.h>
+#include <unistd.h>
+
+char *
+ct_tempdir (const char *name)
+{
+    const char *base = getenv ("TMPDIR");
+    char *path = zsys_sprintf ("%s/wp-%s-XXXXXX", base && *base ? base : "/tmp", name);
+    if (!mkdtemp (path)) {
+        perror ("mkdtemp");
+        exit (1);
+    }
+    return path;
+}
+
+static int
+s_remove (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove (path);
+}
+
+void
+ct_rmtree (const char *path)
+{
+    if (path)
+        nftw (path, s_remove, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+zactor_t *
+ct_broker_start (const char *store, double heartbeat, double lease, int port,
+                 char **endpoint_p)
+{
+    wp_broker_config_t config = WP_BROKER_CONFIG_DEFAULT;
+    config.store = store;
+    config.log_level = 0;
+    if (heartbeat > 0)
+        config.heartbeat = heartbeat;
+    if (lease > 0)
+        config.lease = lease;
+    char *error = NULL;
+    zactor_t *broker = wp_broker_new (&config, &error);
+    if (!broker) {
+        fprintf (stderr, "cannot start a broker on %s: %s\n", store, error ? error : "?");
+        exit (1);
+    }
+    char *bind = port ? zsys_sprintf ("tcp://127.0.0.1:%d", port)
+                      : strdup ("tcp://127.0.0.1:*");
+    //  A port just freed by a broker's restart may take a moment to bind
+    int bound = -1;
+    for (int attempt = 0; attempt < 100 && bound <= 0; attempt++) {
+        bound = wp_broker_bind (broker, bind);
+        if (bound <= 0 && port)
+            zclock_sleep (50);
+        else
+        if (bound <= 0)
+            break;
+    }
+    if (bound <= 0) {
+        fprintf (stderr, "cannot bind a broker to %s\n", bind);
+        exit (1);
+    }
+    free (bind);
+    if (endpoint_p)
+        *endpoint_p = zsys_sprintf ("tcp://127.0.0.1:%d", bound);
+    return broker;
+}
+
+int
+ct_endpoint_port (const char *endpoint)
+{
+    const char *colon = strrchr (endpoint, ':');
+    return colon ? atoi (colon + 1) : -1;
+}
+
+size_t
+ct_pack_uint (uint8_t *buf, uint64_t value)
+{
+    //  Always the 9-byte form: valid msgpack, and every item the same size
+    buf [0] = 0xcf;
+    for (int i = 0; i < 8; i++)
+        buf [1 + i] = (uint8_t) (value >> (56 - 8 * i));
+    return 9;
+}
+
+uint64_t
+ct_unpack_uint (const uint8_t *buf, size_t size)
+{
+    if (!buf || size != 9 || buf [0] != 0xcf) {
+        fprintf (stderr, "not a packed uint (%zu bytes)\n", size);
+        exit (1);
+    }
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++)
+        value = (value << 8) | buf [1 + i];
+    return value;
+}
+
+wp_backend_t *
+ct_open (const char *spec, double timeout)
+{
+    wp_backend_options_t options = { .timeout = timeout };
+    wp_status status;
+    char *message = NULL;
+    wp_backend_t *backend = wp_backend_open (spec, &options, &status, &message);
+    if (!backend) {
+        fprintf (stderr, "cannot open %s: %s: %s\n", spec, wp_strerror (status),
+                 message ? message : "");
+        exit (1);
+    }
+    return backend;
+}

@@ -1,0 +1,50 @@
+/*  client_util: what the client tests share: checks that stop the test with
+    the place and the backend's message, a temp directory per test, an
+    in-process broker on an ephemeral port, and msgpack-encoded integers
+    (the opaque data items carry).  */
+#ifndef WP_CLIENT_UTIL_H_INCLUDED
+#define WP_CLIENT_UTIL_H_INCLUDED
+
+#include "workpool.h"
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+//  Fails the test (exit 1) unless cond holds.
+#define CT_CHECK(cond) do { if (!(cond)) { \
+    fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+    exit (1); } } while (0)
+
+//  Fails the test unless call returns status expected; says what came back.
+#define CT_STATUS(backend, expected, call) do { wp_status ct_rc_ = (call); \
+    if (ct_rc_ != (expected)) { \
+        fprintf (stderr, "%s:%d: %s returned %s (%s), expected %s\n", __FILE__, __LINE__, \
+                 #call, wp_strerror (ct_rc_), (backend) ? wp_backend_errmsg (backend) : "", \
+                 wp_strerror (expected)); \
+        exit (1); } } while (0)
+
+#define CT_OK(backend, call) CT_STATUS (backend, WP_OK, call)
+
+//  A fresh temp directory (mkdtemp). Caller frees; ct_rmtree removes it.
+char *ct_tempdir (const char *name);
+void ct_rmtree (const char *path);
+
+//  Starts a broker on store ("memory", "sqlite:PATH") bound to
+//  tcp://127.0.0.1:port (0: any free port). heartbeat and lease (0: the
+//  defaults) configure it. *endpoint_p (caller frees) is its endpoint.
+//  Exits the test if it cannot start.
+zactor_t *ct_broker_start (const char *store, double heartbeat, double lease, int port,
+                           char **endpoint_p);
+
+//  The port of a tcp endpoint.
+int ct_endpoint_port (const char *endpoint);
+
+//  Writes the msgpack encoding of value to buf (9 bytes), returns the size.
+size_t ct_pack_uint (uint8_t *buf, uint64_t value);
+//  Reads a msgpack unsigned integer; exits the test if it is not one.
+uint64_t ct_unpack_uint (const uint8_t *buf, size_t size);
+
+//  Opens spec with a timeout of seconds, or exits the test.
+wp_backend_t *ct_open (const char *spec, double timeout);
+
+#endif

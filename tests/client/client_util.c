@@ -90,14 +90,20 @@ ct_pack_uint (uint8_t *buf, uint64_t value)
 uint64_t
 ct_unpack_uint (const uint8_t *buf, size_t size)
 {
-    if (!buf || size != 9 || buf [0] != 0xcf) {
-        fprintf (stderr, "not a packed uint (%zu bytes)\n", size);
-        exit (1);
+    //  Any encoding of an unsigned integer: a store may re-encode a value
+    //  it decodes (metadata) in the smallest form
+    static const size_t widths [4] = { 1, 2, 4, 8 };
+    if (buf && size == 1 && buf [0] < 0x80)
+        return buf [0];
+    if (buf && size > 1 && buf [0] >= 0xcc && buf [0] <= 0xcf
+    &&  size == 1 + widths [buf [0] - 0xcc]) {
+        uint64_t value = 0;
+        for (size_t i = 1; i < size; i++)
+            value = (value << 8) | buf [i];
+        return value;
     }
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++)
-        value = (value << 8) | buf [1 + i];
-    return value;
+    fprintf (stderr, "not a packed uint (%zu bytes)\n", size);
+    exit (1);
 }
 
 wp_backend_t *

@@ -1,0 +1,260 @@
+/*  workpoold: the workpool broker daemon. Parses its flags, starts the
+    broker actor on the store, binds it, and waits for SIGINT or SIGTERM;
+    then stops it cleanly (the batch in hand committed and answered, waiting
+    claims answered with "no item", the store closed) and exits 0.  */
+#include "wp_broker.h"
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+
+#ifndef WP_VERSION
+#   define WP_VERSION "0"
+#endif
+
+#define S_BIND_DEFAULT  "tcp://127.0.0.1:5555"
+#define S_BIND_MAX      32
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "usage: workpoold [OPTION]...\n"
+        "Serves workpool queues and worker registration to remote clients.\n"
+        "\n"
+        "  --bind ENDPOINT        listen on ENDPOINT, tcp://HOST:PORT or ipc://PATH;\n"
+        "                         repeatable (default " S_BIND_DEFAULT ")\n"
+        "  --db PATH              SQLite file of the store (default ./workpool.db)\n"
+        "  --store sqlite|memory  keep the queues in the SQLite file (default) or in\n"
+        "                         memory (lost when the broker stops)\n"
+        "  --sync normal|full     SQLite durability: normal survives a broker crash,\n"
+        "                         full also a power loss (default normal)\n"
+        "  --lease SECONDS        lease of a claim that asks for none (default 300)\n"
+        "  --heartbeat SECONDS    heartbeat interval of workers that state none; a\n"
+        "                         worker silent for twice its interval is lost (default 10)\n"
+        "  --retain-done SECONDS  keep done and poisoned items this long; 0 keeps them\n"
+        "                         forever (default 604800, a week)\n"
+        "  --max-message BYTES    largest request accepted (default 1048576)\n"
+        "  --batch-max N          most requests run in one commit (default 256)\n"
+        "  --log-level LEVEL      error, notice or debug (default notice)\n"
+        "  --test-stall-ms MS     testing only: hold each batch MS milliseconds between\n"
+        "                         receipt and running it\n"
+        "  --version              print the version and exit\n"
+        "  --help                 print this help and exit\n"
+        "\n"
+        "Logs go to stderr. SIGINT or SIGTERM stops the broker cleanly.\n");
+}
+
+//  Says what is wrong with the command line and exits 2.
+static void
+s_bad_flag (const char *format, ...) __attribute__ ((format (printf, 1, 2), noreturn));
+
+static void
+s_bad_flag (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    fprintf (stderr, "workpoold: ");
+    vfprintf (stderr, format, args);
+    fprintf (stderr, "\nTry 'workpoold --help'.\n");
+    va_end (args);
+    exit (2);
+}
+
+//  Parses a number of seconds from min (excluded unless min_ok) to max,
+//  or exits 2 naming the flag.
+static double
+s_seconds (const char *flag, const char *text, double min, bool min_ok, double max)
+{
+    char *end;
+    errno = 0;
+    double value = strtod (text, &end);
+    if (errno || end == text || *end || !isfinite (value)
+    ||  value < min || (!min_ok && value == min) || value > max)
+        s_bad_flag ("%s needs %s %g and at most %g seconds, not '%s'",
+                    flag, min_ok ? "at least" : "more than", min, max, text);
+    return value;
+}
+
+//  Parses a whole number from min to max, or exits 2 naming the flag.
+static long long
+s_integer (const char *flag, const char *text, long long min, long long max)
+{
+    char *end;
+    errno = 0;
+    long long value = strtoll (text, &end, 10);
+    if (errno || end == text || *end || value < min || value > max)
+        s_bad_flag ("%s needs a whole number from %lld to %lld, not '%s'", flag, min, max, text);
+    return value;
+}
+
+int
+main (int argc, char *argv [])
+{
+    enum { OPT_BIND = 1, OPT_DB, OPT_STORE, OPT_SYNC, OPT_LEASE, OPT_HEARTBEAT, OPT_RETAIN, OPT_MAX_MESSAGE,
+           OPT_BATCH_MAX, OPT_LOG_LEVEL, OPT_STALL, OPT_VERSION, OPT_HELP };
+    static const struct option options [] = {
+        { "bind",          required_argument, NULL, OPT_BIND },
+        { "db",            required_argument, NULL, OPT_DB },
+        { "store",         required_argument, NULL, OPT_STORE },
+        { "sync",          required_argument, NULL, OPT_SYNC },
+        { "lease",         required_argument, NULL, OPT_LEASE },
+        { "heartbeat",     required_argument, NULL, OPT_HEARTBEAT },
+        { "retain-done",   required_argument, NULL, OPT_RETAIN },
+        { "max-message",   required_argument, NULL, OPT_MAX_MESSAGE },
+        { "batch-max",     required_argument, NULL, OPT_BATCH_MAX },
+        { "log-level",     required_argument, NULL, OPT_LOG_LEVEL },
+        { "test-stall-ms", required_argument, NULL, OPT_STALL },
+        { "version",       no_argument,       NULL, OPT_VERSION },
+        { "help",          no_argument,       NULL, OPT_HELP },
+        { NULL, 0, NULL, 0 }
+    };
+    wp_broker_config_t config = WP_BROKER_CONFIG_DEFAULT;
+    const char *binds [S_BIND_MAX];
+    int bind_count = 0;
+    const char *db = "./workpool.db";
+    bool memory = false;
+    long long stall_ms = 0;
+
+    opterr = 0;
+    int option;
+    while ((option = getopt_long (argc, argv, "", options, NULL)) != -1) {
+        switch (option) {
+            case OPT_BIND:
+                if (bind_count == S_BIND_MAX)
+                    s_bad_flag ("too many --bind flags (at most 32): '%s'", optarg);
+                if (strncmp (optarg, "tcp://", 6) && strncmp (optarg, "ipc://", 6))
+                    s_bad_flag ("--bind needs a tcp:// or ipc:// endpoint, not '%s'", optarg);
+                binds [bind_count++] = optarg;
+                break;
+            case OPT_DB:
+                if (!*optarg)
+                    s_bad_flag ("--db needs a path");
+                db = optarg;
+                break;
+            case OPT_STORE:
+                if (streq (optarg, "memory"))
+                    memory = true;
+                else
+                if (streq (optarg, "sqlite"))
+                    memory = false;
+                else
+                    s_bad_flag ("--store is sqlite or memory, not '%s'", optarg);
+                break;
+            case OPT_SYNC:
+                if (streq (optarg, "full"))
+                    config.sync_full = true;
+                else
+                if (streq (optarg, "normal"))
+                    config.sync_full = false;
+                else
+                    s_bad_flag ("--sync is normal or full, not '%s'", optarg);
+                break;
+            case OPT_LEASE:
+                config.lease = s_seconds ("--lease", optarg, 0, false, 604800);
+                break;
+            case OPT_HEARTBEAT:
+                config.heartbeat = s_seconds ("--heartbeat", optarg, 0, false, 86400);
+                break;
+            case OPT_RETAIN:
+                config.retain_done = s_seconds ("--retain-done", optarg, 0, true, 1e9);
+                break;
+            case OPT_MAX_MESSAGE:
+                config.max_message = (size_t) s_integer ("--max-message", optarg, 1024, 1 << 30);
+                break;
+            case OPT_BATCH_MAX:
+                config.batch_max = (int) s_integer ("--batch-max", optarg, 1, 100000);
+                break;
+            case OPT_LOG_LEVEL:
+                if (streq (optarg, "error"))
+                    config.log_level = 0;
+                else
+                if (streq (optarg, "notice"))
+                    config.log_level = 1;
+                else
+                if (streq (optarg, "debug"))
+                    config.log_level = 2;
+                else
+                    s_bad_flag ("--log-level is error, notice or debug, not '%s'", optarg);
+                break;
+            case OPT_STALL:
+                stall_ms = s_integer ("--test-stall-ms", optarg, 0, 60000);
+                break;
+            case OPT_VERSION:
+                printf ("workpoold %s\n", WP_VERSION);
+                return 0;
+            case OPT_HELP:
+                s_usage (stdout);
+                return 0;
+            default:
+                if (optopt)
+                    s_bad_flag ("option '%s' needs a value", argv [optind - 1]);
+                s_bad_flag ("unknown option '%s'", argv [optind - 1]);
+        }
+    }
+    if (optind < argc)
+        s_bad_flag ("unexpected argument '%s'", argv [optind]);
+    if (bind_count == 0)
+        binds [bind_count++] = S_BIND_DEFAULT;
+
+    char *store = NULL;
+    if (memory)
+        store = strdup ("memory");
+    else
+    if (asprintf (&store, "sqlite:%s", db) < 0)
+        store = NULL;
+    if (!store)
+        abort ();
+    config.store = store;
+
+    zsys_init ();               //  installs czmq's SIGINT/SIGTERM handler
+    zsys_set_logstream (stderr);
+    zsys_set_logident ("workpoold");
+
+    //  The broker's thread is started with the signals blocked, so they
+    //  reach this thread and wake it
+    sigset_t signals, previous;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &signals, &previous);
+    char *error = NULL;
+    zactor_t *broker = wp_broker_new (&config, &error);
+    pthread_sigmask (SIG_SETMASK, &previous, NULL);
+    if (!broker) {
+        zsys_error ("%s", error ? error : "cannot start the broker");
+        free (error);
+        free (store);
+        return 1;
+    }
+    for (int i = 0; i < bind_count; i++)
+        if (wp_broker_bind (broker, binds [i]) < 0) {
+            zsys_error ("cannot listen on %s; stopping", binds [i]);
+            zactor_destroy (&broker);
+            free (store);
+            return 1;
+        }
+    if (stall_ms > 0) {
+        char text [32];
+        snprintf (text, sizeof text, "%lld", stall_ms);
+        zstr_sendx (broker, "STALL", text, NULL);
+        zsock_wait (broker);
+    }
+    zsys_notice ("workpoold %s started: store %s, lease %gs, heartbeat %gs, retain-done %gs, "
+                 "max-message %zu bytes", WP_VERSION, store, config.lease, config.heartbeat,
+                 config.retain_done, config.max_message);
+
+    zmq_pollitem_t items [] = { { zsock_resolve (broker), 0, ZMQ_POLLIN, 0 } };
+    while (!zsys_interrupted) {
+        if (zmq_poll (items, 1, 1000) == 1) {
+            //  The actor says nothing unasked; drop whatever it is
+            zmsg_t *msg = zmsg_recv (broker);
+            zmsg_destroy (&msg);
+        }
+    }
+    zsys_notice ("stopping on signal");
+    zactor_destroy (&broker);
+    zsys_notice ("stopped");
+    free (store);
+    return 0;
+}

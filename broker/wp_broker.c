@@ -1,0 +1,978 @@
+/*  wp_broker: the broker actor. One thread owns the store and a ROUTER
+    socket and loops:
+
+      1. wait on the pipe and the socket, no longer than the next thing due
+         (a lease or worker staleness from the store, a parked claim's wait
+         end, the next purge);
+      2. end the waits that ran out ("no item");
+      3. take every request already waiting, up to batch_max, without
+         blocking, and decode it; malformed ones get their error now;
+      4. run them in ONE store transaction (group commit), with the reaping
+         that is due and with the parked claims that a push, fail, release
+         or reap may now satisfy; commit once;
+      5. send every reply, never blocking: a reply to a client that has gone
+         or stopped reading is dropped and counted.
+
+    A reply reporting a change is sent only after its commit. A request that
+    fails changes nothing: the store undoes a failed call, and one that fails
+    half-way (a PushMany whose tenth push fails) makes the batch roll back and
+    run again without it. If the commit fails, every request in the batch
+    that could have changed something is answered with the commit's error and
+    parked claims served in it wait again.  */
+#include "wp_broker_impl.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <sys/stat.h>
+
+#define S_HEARTBEAT_EVERY_US    1000000     //  implicit heartbeats: at most one per second per worker
+#define S_HOUSEKEEPING_MAX_US   60000000    //  reap at least this often, whatever the store says
+#define S_RETRY_AFTER_FAILURE_US 1000000    //  after a failed housekeeping commit
+#define S_ROUTER_SNDHWM         100000      //  replies queued to one client before drops
+#define S_ROUTER_RCVHWM         10000       //  requests queued from one client before it waits
+#define S_ROUTER_LINGER_MS      500         //  to flush the last replies on stop
+
+//  Calls the broker refers to without owning them.
+typedef struct {
+    wp_call_t **calls;
+    size_t count;
+    size_t capacity;
+} s_calls_t;
+
+typedef struct {
+    zsock_t *pipe;              //  to the actor's owner
+    wp_broker_config_t config;  //  with defaults filled in
+    char *store_spec;           //  config.store points here
+    wp_store_t *store;
+    zsock_t *router;            //  the clients' socket, bound to every endpoint
+    int last_port;              //  of the latest tcp bind
+    bool terminated;            //  $TERM received
+    bool paused;                //  tests: requests are left unread
+    int stall_ms;               //  tests: hold each batch this long before running it
+    uint64_t turn;              //  loop turns so far
+    wp_call_t **batch;          //  calls read this turn (owned; NULL once parked)
+    size_t batch_size;
+    s_calls_t parked_now;       //  calls of this batch parked in the open transaction
+    s_calls_t served;           //  parked calls given items in the open transaction
+    s_calls_t gone;             //  parked calls whose client went away
+    wp_parked_t *parked;        //  claims waiting for an item (owned)
+    zhashx_t *woken;            //  pools that may have gained pending items this turn
+    zhashx_t *heartbeats;       //  worker_id -> s_beat_t
+    wp_counters_t counters;
+    int64_t next_due;           //  store: next lease or staleness due, 0: none
+    int64_t next_purge;         //  0: never
+    int64_t next_housekeeping;  //  at the latest
+} s_broker_t;
+
+//  What the actor thread starts from.
+typedef struct {
+    wp_broker_config_t config;
+    char *store_spec;
+    wp_store_t *store;
+} s_args_t;
+
+//  ---------------------------------------------------------------------
+//  Small helpers
+
+static void
+s_log (s_broker_t *self, int level, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static void
+s_log (s_broker_t *self, int level, const char *format, ...)
+{
+    if (level > self->config.log_level)
+        return;
+    char line [1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (line, sizeof line, format, args);
+    va_end (args);
+    if (level == 0)
+        zsys_error ("%s", line);
+    else
+    if (level == 1)
+        zsys_notice ("%s", line);
+    else
+        zsys_debug ("%s", line);
+}
+
+static void
+s_calls_add (s_calls_t *self, wp_call_t *call)
+{
+    if (self->count == self->capacity) {
+        self->capacity = self->capacity ? self->capacity * 2 : 16;
+        self->calls = realloc (self->calls, self->capacity * sizeof *self->calls);
+        if (!self->calls)
+            abort ();
+    }
+    self->calls [self->count++] = call;
+}
+
+static void
+s_free_item (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+static int64_t
+s_min_due (int64_t a, int64_t b)
+{
+    return a == 0 ? b : b == 0 ? a : a < b ? a : b;
+}
+
+//  How often purge runs: often enough that nothing outlives retain_done by
+//  much more than a quarter of it, rarely enough to cost nothing.
+static int64_t
+s_purge_period (s_broker_t *self)
+{
+    double period = self->config.retain_done / 4;
+    if (period < 0.05)
+        period = 0.05;
+    if (period > 60)
+        period = 60;
+    return (int64_t) (period * 1e6);
+}
+
+//  True unless we can tell that the client of call has disconnected: libzmq
+//  closes a connection's socket when the peer goes, and a reused descriptor
+//  is a different socket (another inode). inproc peers cannot be told.
+static bool
+s_peer_alive (wp_call_t *call)
+{
+    if (call->peer_fd < 0)
+        return true;
+    struct stat st;
+    return fstat (call->peer_fd, &st) == 0 && st.st_ino == call->peer_ino;
+}
+
+//  ---------------------------------------------------------------------
+//  Sending
+
+static void
+s_free_buffer (void *data, void *hint)
+{
+    free (data);
+}
+
+static void
+s_send_buffer (void *socket, uint8_t *data, size_t size, int flags)
+{
+    zmq_msg_t msg;
+    zmq_msg_init_data (&msg, data, size, s_free_buffer, NULL);
+    if (zmq_msg_send (&msg, socket, flags | ZMQ_DONTWAIT) == -1)
+        zmq_msg_close (&msg);
+}
+
+//  Sends the call's reply; never blocks. A client that has gone
+//  (EHOSTUNREACH) or has too many unread replies (EAGAIN) loses it.
+static void
+s_send (s_broker_t *self, wp_call_t *call)
+{
+    wp_reply_t *reply = &call->reply;
+    reply->request_id = call->request.request_id;
+    uint8_t *header, *body;
+    size_t header_size, body_size;
+    if (wp_reply_encode (reply, call->request.method, &header, &header_size, &body, &body_size)) {
+        s_log (self, 0, "cannot encode the reply to %s (status %s)",
+               wp_method_name (call->request.method), wp_strerror (reply->status));
+        wp_call_set_error (call, WP_INTERNAL, "the broker could not encode its reply");
+        if (wp_reply_encode (reply, call->request.method,
+                             &header, &header_size, &body, &body_size)) {
+            self->counters.replies_dropped++;
+            return;
+        }
+    }
+    int method = call->request.method < WP_METHOD_COUNT ? call->request.method : 0;
+    int status = reply->status < WP_STATUS_COUNT ? reply->status : WP_UNKNOWN;
+    self->counters.requests [method][status]++;
+
+    void *router = zsock_resolve (self->router);
+    if (zmq_send (router, call->identity, call->identity_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+        self->counters.replies_dropped++;
+        free (header);
+        free (body);
+        return;
+    }
+    s_send_buffer (router, header, header_size, ZMQ_SNDMORE);
+    s_send_buffer (router, body, body_size, 0);
+}
+
+static void
+s_send_and_destroy (s_broker_t *self, wp_call_t **call_p)
+{
+    s_send (self, *call_p);
+    wp_call_destroy (call_p);
+}
+
+//  ---------------------------------------------------------------------
+//  Receiving
+
+//  Remembers which connection the request came on (see s_peer_alive).
+static void
+s_note_peer (wp_call_t *call, zmq_msg_t *frame)
+{
+    int fd = zmq_msg_get (frame, ZMQ_SRCFD);
+    struct stat st;
+    if (fd >= 0 && fstat (fd, &st) == 0) {
+        call->peer_fd = fd;
+        call->peer_ino = st.st_ino;
+    }
+}
+
+//  Decodes a received request into call; answers what is malformed. Returns
+//  false if no reply is possible (the call is to be dropped).
+static bool
+s_decode (s_broker_t *self, wp_call_t *call, zmq_msg_t *frames, size_t count, size_t total)
+{
+    if (count == 0)
+        return false;
+    char errbuf [256] = "";
+    bool replyable = false;
+    wp_status rc = wp_request_decode_header (&call->request, zmq_msg_data (&frames [0]),
+                                             zmq_msg_size (&frames [0]),
+                                             &replyable, errbuf, sizeof errbuf);
+    if (!replyable)
+        return false;
+    call->reply.request_id = call->request.request_id;
+    call->final = true;
+    if (total > self->config.max_message) {
+        snprintf (errbuf, sizeof errbuf,
+                  "request of %zu bytes is larger than this broker's limit of %zu bytes",
+                  total, self->config.max_message);
+        wp_call_set_error (call, WP_RESOURCE_EXHAUSTED, errbuf);
+    }
+    else
+    if (rc != WP_OK)
+        wp_call_set_error (call, rc, errbuf);
+    else
+    if (count != 2) {
+        snprintf (errbuf, sizeof errbuf,
+                  "a request is 2 frames (header and body); this one has %zu", count);
+        wp_call_set_error (call, WP_INVALID_ARGUMENT, errbuf);
+    }
+    else {
+        rc = wp_request_decode_body (&call->request, zmq_msg_data (&frames [1]),
+                                     zmq_msg_size (&frames [1]), errbuf, sizeof errbuf);
+        if (rc != WP_OK)
+            wp_call_set_error (call, rc, errbuf);
+        else
+            call->final = false;
+    }
+    return true;
+}
+
+//  Reads every request already waiting, up to batch_max, without blocking.
+static void
+s_read_batch (s_broker_t *self)
+{
+    void *router = zsock_resolve (self->router);
+    while (self->batch_size < (size_t) self->config.batch_max) {
+        zmq_msg_t frames [3];       //  routing id, header, body; more are counted and closed
+        zmq_msg_init (&frames [0]);
+        if (zmq_msg_recv (&frames [0], router, ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&frames [0]);
+            break;
+        }
+        wp_call_t *call = wp_call_new ();
+        call->turn = self->turn;
+        call->identity_size = zmq_msg_size (&frames [0]);
+        if (call->identity_size > sizeof call->identity)
+            call->identity_size = sizeof call->identity;        //  libzmq caps it at 255
+        memcpy (call->identity, zmq_msg_data (&frames [0]), call->identity_size);
+        bool more = zmq_msg_more (&frames [0]);
+        zmq_msg_close (&frames [0]);
+
+        //  The parts of a multipart message arrive together, so none blocks
+        size_t count = 0, total = 0;
+        while (more) {
+            zmq_msg_t *frame = &frames [count < 2 ? count : 2];
+            zmq_msg_init (frame);
+            if (zmq_msg_recv (frame, router, ZMQ_DONTWAIT) == -1) {
+                zmq_msg_close (frame);
+                break;
+            }
+            more = zmq_msg_more (frame);
+            total += zmq_msg_size (frame);
+            if (count >= 2)
+                zmq_msg_close (frame);
+            count++;
+        }
+        call->received = wp_time_now ();
+        if (count > 0)
+            s_note_peer (call, &frames [0]);
+        bool keep = s_decode (self, call, frames + 0, count < 2 ? count : 2, total);
+        //  s_decode sees at most two frames; a third one is still a wrong count
+        if (keep && count > 2 && !call->final) {
+            char errbuf [128];
+            snprintf (errbuf, sizeof errbuf,
+                      "a request is 2 frames (header and body); this one has %zu", count);
+            wp_call_set_error (call, WP_INVALID_ARGUMENT, errbuf);
+            call->final = true;
+        }
+        for (size_t i = 0; i < count && i < 2; i++)
+            zmq_msg_close (&frames [i]);
+        if (!keep) {
+            self->counters.malformed_dropped++;
+            wp_call_destroy (&call);
+            continue;
+        }
+        call->batch_index = self->batch_size;
+        self->batch [self->batch_size++] = call;
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Waits
+
+//  Answers "no item" to every parked claim whose wait has ended.
+static void
+s_end_waits (s_broker_t *self, int64_t now)
+{
+    wp_call_t *call;
+    while ((call = wp_parked_ended (self->parked, now))) {
+        wp_parked_remove (self->parked, call);
+        wp_call_set_no_item (call);
+        s_send_and_destroy (self, &call);
+    }
+}
+
+//  Parks a claim of this batch that found nothing. It waits until its
+//  wait_seconds, or its timeout, whichever ends first; the wait stops a
+//  little short of the timeout so that the "no item" reaches a client that
+//  gives up at exactly its timeout before it does.
+static void
+s_park (s_broker_t *self, size_t index)
+{
+    wp_call_t *call = self->batch [index];
+    wp_request_t *req = &call->request;
+    int64_t wait_end = call->received + (int64_t) (req->wait * 1e6);
+    if (req->timeout_ms) {
+        int64_t timeout = (int64_t) req->timeout_ms * 1000;
+        int64_t margin = timeout / 20 < 50000 ? timeout / 20 : 50000;
+        if (call->received + timeout - margin < wait_end)
+            wait_end = call->received + timeout - margin;
+    }
+    if (wait_end <= wp_time_now ()) {
+        wp_call_set_no_item (call);
+        return;
+    }
+    call->wait_end = wait_end;
+    wp_parked_add (self->parked, call);
+    self->batch [index] = NULL;
+    s_calls_add (&self->parked_now, call);
+}
+
+//  Gives pending items to the parked claims of pool, longest waiting first,
+//  until the pool has none left.
+static void
+s_serve_pool (s_broker_t *self, wp_exec_env_t *env, const char *pool)
+{
+    for (wp_call_t *call = wp_parked_first (self->parked, pool); call;
+         call = wp_parked_next (self->parked, pool)) {
+        if (call->served || call->gone)
+            continue;
+        if (!s_peer_alive (call)) {
+            call->gone = true;
+            s_calls_add (&self->gone, call);
+            continue;
+        }
+        int got = wp_call_claim_parked (call, env);
+        if (got == 0)
+            break;
+        call->served = true;
+        s_calls_add (&self->served, call);
+        if (got < 0)
+            break;              //  the store is failing; the next turn tries again
+    }
+}
+
+//  Serves the parked claims of the pools that may have gained pending
+//  items in the open transaction (every pool, if items were requeued).
+static void
+s_serve_parked (s_broker_t *self, wp_exec_env_t *env, bool every_pool)
+{
+    if (wp_parked_size (self->parked) == 0)
+        return;
+    if (!every_pool && zhashx_size (self->woken) == 0)
+        return;
+    zlistx_t *pools = every_pool ? wp_parked_pools (self->parked) : zhashx_keys (self->woken);
+    for (const char *pool = zlistx_first (pools); pool; pool = zlistx_next (pools))
+        s_serve_pool (self, env, pool);
+    zlistx_destroy (&pools);
+}
+
+//  Puts the parked claims of the open transaction back as they were before
+//  it: claims parked by this batch return to the batch, claims served wait
+//  again.
+static void
+s_undo_parked (s_broker_t *self)
+{
+    for (size_t i = 0; i < self->parked_now.count; i++) {
+        wp_call_t *call = self->parked_now.calls [i];
+        wp_parked_remove (self->parked, call);
+        call->gone = false;
+        wp_call_reset_reply (call);
+        self->batch [call->batch_index] = call;
+    }
+    for (size_t i = 0; i < self->served.count; i++) {
+        wp_call_t *call = self->served.calls [i];
+        if (call->parked) {
+            call->served = false;
+            wp_call_reset_reply (call);
+        }
+    }
+    for (size_t i = 0; i < self->gone.count; i++)
+        self->gone.calls [i]->gone = false;
+    self->parked_now.count = self->served.count = self->gone.count = 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Running a batch
+
+//  When a worker's requests last counted as its heartbeat, and how often
+//  they may: at most once a second, and four times per heartbeat interval
+//  so that a worker with a short interval is kept alive by its requests.
+typedef struct {
+    int64_t last;
+    int64_t every;
+} s_beat_t;
+
+static s_beat_t *
+s_beat_for (s_broker_t *self, const char *worker_id)
+{
+    s_beat_t *beat = zhashx_lookup (self->heartbeats, worker_id);
+    if (!beat) {
+        beat = calloc (1, sizeof *beat);
+        if (!beat)
+            abort ();
+        beat->every = (int64_t) (self->config.heartbeat * 1e6 / 4);
+        if (beat->every > S_HEARTBEAT_EVERY_US)
+            beat->every = S_HEARTBEAT_EVERY_US;
+        zhashx_insert (self->heartbeats, worker_id, beat);
+    }
+    return beat;
+}
+
+//  Learns a worker's heartbeat interval from its registration.
+static void
+s_note_registration (s_broker_t *self, wp_call_t *call)
+{
+    const wp_worker_t *worker = call->reply.worker;
+    if (call->request.method != WP_METHOD_REGISTER || call->reply.status != WP_OK || !worker)
+        return;
+    s_beat_t *beat = s_beat_for (self, worker->worker_id);
+    beat->every = (int64_t) (worker->heartbeat_interval * 1e6 / 4);
+    if (beat->every > S_HEARTBEAT_EVERY_US || beat->every <= 0)
+        beat->every = S_HEARTBEAT_EVERY_US;
+    beat->last = wp_time_now ();
+}
+
+//  Counts a request from a registered worker as its heartbeat, throttled
+//  (s_beat_t). Only requests a worker makes for itself count: an
+//  operator's ReleaseByWorker or Registry.Get naming a worker says nothing
+//  about that worker being alive.
+static void
+s_implicit_heartbeat (s_broker_t *self, wp_call_t *call)
+{
+    switch (call->request.method) {
+        case WP_METHOD_CLAIM:
+        case WP_METHOD_CLAIM_MANY:
+        case WP_METHOD_COMPLETE_AND_CLAIM:
+        case WP_METHOD_COMPLETE:
+        case WP_METHOD_FAIL:
+        case WP_METHOD_RENEW:
+            break;
+        default:
+            return;
+    }
+    const char *worker_id = call->request.worker_id;
+    if (!worker_id || wp_name_check (worker_id))
+        return;
+    int64_t now = wp_time_now ();
+    s_beat_t *beat = s_beat_for (self, worker_id);
+    if (beat->last && now - beat->last < beat->every)
+        return;
+    //  Unknown (NOT_FOUND) and lost (FAILED_PRECONDITION) workers are not
+    //  told here: an explicit Registry.Heartbeat tells them
+    if (wp_store_heartbeat (self->store, worker_id, NULL) == WP_OK)
+        self->counters.implicit_heartbeats++;
+    beat->last = now;
+}
+
+//  Forgets the implicit heartbeats of this batch's workers, whose
+//  transaction did not commit, so that their next request heartbeats.
+static void
+s_forget_heartbeats (s_broker_t *self)
+{
+    for (size_t i = 0; i < self->batch_size; i++) {
+        wp_call_t *call = self->batch [i];
+        s_beat_t *beat = call && call->request.worker_id
+                       ? zhashx_lookup (self->heartbeats, call->request.worker_id) : NULL;
+        if (beat)
+            beat->last = 0;
+    }
+}
+
+//  Runs the batch's calls in the open transaction. Returns true if one
+//  failed half-way, so the transaction must be rolled back and run again.
+static bool
+s_run_calls (s_broker_t *self, wp_exec_env_t *env)
+{
+    for (size_t i = 0; i < self->batch_size; i++) {
+        wp_call_t *call = self->batch [i];
+        if (!call || call->final)
+            continue;
+        wp_request_t *req = &call->request;
+        if (req->timeout_ms
+        &&  wp_time_now () - call->received > (int64_t) req->timeout_ms * 1000) {
+            char message [128];
+            snprintf (message, sizeof message,
+                      "the request's timeout of %u ms passed before it could run",
+                      req->timeout_ms);
+            wp_call_set_error (call, WP_DEADLINE_EXCEEDED, message);
+            call->final = true;
+            continue;
+        }
+        s_implicit_heartbeat (self, call);
+        switch (wp_call_execute (call, env)) {
+            case WP_EXEC_DONE:
+                break;
+            case WP_EXEC_PARK:
+                s_park (self, i);
+                break;
+            case WP_EXEC_PARTIAL:
+                call->final = true;
+                return true;
+        }
+    }
+    return false;
+}
+
+//  Reaps what is due and purges what is old, in the open transaction.
+static void
+s_housekeep (s_broker_t *self, bool purge, wp_reap_t *reap, uint64_t *purged)
+{
+    memset (reap, 0, sizeof *reap);
+    *purged = 0;
+    wp_status rc = wp_store_reap (self->store, reap);
+    if (rc != WP_OK) {
+        s_log (self, 0, "reaping failed: %s: %s", wp_strerror (rc), wp_store_errmsg (self->store));
+        memset (reap, 0, sizeof *reap);
+    }
+    if (purge) {
+        rc = wp_store_purge (self->store, self->config.retain_done, purged);
+        if (rc != WP_OK) {
+            s_log (self, 0, "purging failed: %s: %s",
+                   wp_strerror (rc), wp_store_errmsg (self->store));
+            *purged = 0;
+        }
+    }
+}
+
+//  The transaction did not happen: every call of the batch that could have
+//  changed something (or, when ran is false, every call) is answered with
+//  the failure; parked claims are as before the batch.
+static void
+s_fail_batch (s_broker_t *self, wp_status rc, const char *message, bool ran)
+{
+    s_undo_parked (self);
+    s_forget_heartbeats (self);
+    size_t failed = 0;
+    for (size_t i = 0; i < self->batch_size; i++) {
+        wp_call_t *call = self->batch [i];
+        if (call->final || (ran && !wp_method_mutates (call->request.method)))
+            continue;
+        wp_call_set_error (call, rc, message);
+        failed++;
+    }
+    s_log (self, 0, "%s failed: %s: %s; %zu requests answered with it",
+           ran ? "commit" : "begin", wp_strerror (rc), message, failed);
+}
+
+//  Sends the replies of a turn whose transaction committed (or failed, with
+//  the failure already in the replies) and frees the finished calls.
+static void
+s_finish (s_broker_t *self)
+{
+    self->counters.parked_total += self->parked_now.count;
+    for (size_t i = 0; i < self->gone.count; i++) {
+        wp_call_t *call = self->gone.calls [i];
+        wp_parked_remove (self->parked, call);
+        self->counters.parked_abandoned++;
+        wp_call_destroy (&call);
+    }
+    for (size_t i = 0; i < self->served.count; i++) {
+        wp_call_t *call = self->served.calls [i];
+        wp_parked_remove (self->parked, call);
+        self->counters.parked_served++;
+        s_send_and_destroy (self, &call);
+    }
+    for (size_t i = 0; i < self->batch_size; i++)
+        if (self->batch [i]) {
+            s_note_registration (self, self->batch [i]);
+            s_send_and_destroy (self, &self->batch [i]);
+        }
+    self->batch_size = 0;
+    self->parked_now.count = self->served.count = self->gone.count = 0;
+    zhashx_purge (self->woken);
+}
+
+//  One transaction: housekeeping if due, the batch, the parked claims it
+//  or the reaping may satisfy; then one commit, then every reply.
+static void
+s_run (s_broker_t *self, bool housekeeping)
+{
+    int64_t now = wp_time_now ();
+    bool purge = housekeeping && self->next_purge && now >= self->next_purge;
+    if (self->batch_size > 0) {
+        self->counters.batches++;
+        self->counters.batched_requests += self->batch_size;
+        if (self->batch_size > self->counters.batch_max_seen)
+            self->counters.batch_max_seen = self->batch_size;
+        if (self->stall_ms > 0)
+            zclock_sleep (self->stall_ms);
+    }
+    wp_exec_env_t env = {
+        .store = self->store, .config = &self->config, .counters = &self->counters,
+        .parked = self->parked, .woken = self->woken
+    };
+    wp_reap_t reap = { 0 };
+    uint64_t purged = 0;
+    wp_status rc;
+    while (true) {
+        rc = wp_store_begin (self->store);
+        if (rc != WP_OK) {
+            s_fail_batch (self, rc, wp_store_errmsg (self->store), false);
+            break;
+        }
+        if (s_run_calls (self, &env)) {
+            wp_store_rollback (self->store);
+            s_undo_parked (self);
+            s_forget_heartbeats (self);
+            zhashx_purge (self->woken);
+            for (size_t i = 0; i < self->batch_size; i++)
+                if (self->batch [i] && !self->batch [i]->final)
+                    wp_call_reset_reply (self->batch [i]);
+            self->counters.reruns++;
+            continue;
+        }
+        //  After the calls, so that what they expired on their way is
+        //  reported too, and when something fell due while they ran
+        if (housekeeping || (self->next_due && wp_time_now () >= self->next_due)) {
+            housekeeping = true;
+            s_housekeep (self, purge, &reap, &purged);
+        }
+        s_serve_parked (self, &env, reap.requeued > 0);
+        int64_t next_due = 0;
+        if (wp_store_next_due (self->store, &next_due) == WP_OK)
+            self->next_due = next_due;
+        rc = wp_store_commit (self->store);
+        if (rc != WP_OK)
+            s_fail_batch (self, rc, wp_store_errmsg (self->store), true);
+        break;
+    }
+    now = wp_time_now ();
+    if (rc == WP_OK) {
+        self->counters.commits++;
+        if (housekeeping) {
+            self->counters.reaps++;
+            self->counters.leases_expired += reap.leases_expired;
+            self->counters.workers_lost += reap.workers_lost;
+            self->counters.requeued += reap.requeued;
+            self->counters.poisoned += reap.poisoned;
+            self->counters.purged += purged;
+            if (reap.leases_expired || reap.workers_lost)
+                s_log (self, 1, "%" PRIu64 " leases expired, %" PRIu64 " workers lost: "
+                       "%" PRIu64 " items back to pending, %" PRIu64 " poisoned",
+                       reap.leases_expired, reap.workers_lost, reap.requeued, reap.poisoned);
+            if (purged)
+                s_log (self, 1, "purged %" PRIu64 " done or poisoned items older than %gs",
+                       purged, self->config.retain_done);
+            self->next_housekeeping = now + S_HOUSEKEEPING_MAX_US;
+            if (purge)
+                self->next_purge = now + s_purge_period (self);
+        }
+    }
+    else {
+        self->counters.commit_failures++;
+        //  Try again soon, but not in a tight loop on a store that is failing
+        int64_t retry = now + S_RETRY_AFTER_FAILURE_US;
+        if (self->next_due && self->next_due < retry)
+            self->next_due = retry;
+        if (self->next_purge && self->next_purge < retry)
+            self->next_purge = retry;
+        if (self->next_housekeeping < retry)
+            self->next_housekeeping = retry;
+    }
+    s_finish (self);
+}
+
+//  ---------------------------------------------------------------------
+//  The actor
+
+//  When housekeeping is next due (microseconds since the epoch).
+static int64_t
+s_housekeeping_due (s_broker_t *self)
+{
+    return s_min_due (s_min_due (self->next_due, self->next_purge), self->next_housekeeping);
+}
+
+//  Milliseconds zmq_poll may sleep: up to the next thing due.
+static long
+s_poll_timeout (s_broker_t *self)
+{
+    int64_t wake = s_min_due (s_housekeeping_due (self), wp_parked_next_end (self->parked));
+    int64_t now = wp_time_now ();
+    if (wake <= now)
+        return 0;
+    return (long) ((wake - now + 999) / 1000);
+}
+
+static void
+s_handle_command (s_broker_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->pipe);
+    if (!msg)
+        return;                 //  interrupted: the owner sends $TERM if it means it
+    char *command = zmsg_popstr (msg);
+    if (!command)
+        ;
+    else
+    if (streq (command, "$TERM"))
+        self->terminated = true;
+    else
+    if (streq (command, "BIND")) {
+        char *endpoint = zmsg_popstr (msg);
+        int port = endpoint ? zsock_bind (self->router, "%s", endpoint) : -1;
+        if (port == -1)
+            s_log (self, 0, "cannot bind to %s: %s", endpoint ? endpoint : "(none)",
+                   zmq_strerror (zmq_errno ()));
+        else {
+            s_log (self, 1, "listening on %s", zsock_endpoint (self->router));
+            if (port > 0)
+                self->last_port = port;
+        }
+        zstr_sendf (self->pipe, "%d", port);
+        zstr_free (&endpoint);
+    }
+    else
+    if (streq (command, "PORT"))
+        zstr_sendf (self->pipe, "%d", self->last_port);
+    else
+    if (streq (command, "PAUSE") || streq (command, "RESUME")) {
+        self->paused = streq (command, "PAUSE");
+        zsock_signal (self->pipe, 0);
+    }
+    else
+    if (streq (command, "STALL")) {
+        char *msecs = zmsg_popstr (msg);
+        self->stall_ms = msecs ? atoi (msecs) : 0;
+        zstr_free (&msecs);
+        zsock_signal (self->pipe, 0);
+    }
+    else
+        s_log (self, 0, "broker: unknown command '%s'", command);
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+}
+
+//  One turn of the loop: wait, end waits, read, run, reply.
+static void
+s_turn (s_broker_t *self)
+{
+    zmq_pollitem_t items [] = {
+        { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 }
+    };
+    if (zmq_poll (items, self->paused ? 1 : 2, s_poll_timeout (self)) == -1) {
+        if (zmq_errno () == ETERM)
+            self->terminated = true;
+        return;                 //  EINTR: a signal; the owner sends $TERM if it is ours
+    }
+    self->turn++;
+    if (items [0].revents & ZMQ_POLLIN) {
+        s_handle_command (self);
+        if (self->terminated)
+            return;
+    }
+    int64_t now = wp_time_now ();
+    s_end_waits (self, now);
+    if (items [1].revents & ZMQ_POLLIN)
+        s_read_batch (self);
+    bool housekeeping = now >= s_housekeeping_due (self);
+    if (self->batch_size > 0 || housekeeping)
+        s_run (self, housekeeping);
+}
+
+static s_broker_t *
+s_broker_new (zsock_t *pipe, s_args_t *args)
+{
+    s_broker_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
+    self->pipe = pipe;
+    self->config = args->config;
+    self->store_spec = args->store_spec;
+    self->config.store = self->store_spec;
+    self->store = args->store;
+    free (args);
+
+    self->router = zsock_new (ZMQ_ROUTER);
+    assert (self->router);
+    zsock_set_router_mandatory (self->router, 1);
+    zsock_set_sndhwm (self->router, S_ROUTER_SNDHWM);
+    zsock_set_rcvhwm (self->router, S_ROUTER_RCVHWM);
+    zsock_set_tcp_keepalive (self->router, 1);
+    zsock_set_linger (self->router, S_ROUTER_LINGER_MS);
+    int64_t maxmsgsize = (int64_t) self->config.max_message * 2;
+    zmq_setsockopt (zsock_resolve (self->router), ZMQ_MAXMSGSIZE, &maxmsgsize, sizeof maxmsgsize);
+
+    self->batch = calloc ((size_t) self->config.batch_max, sizeof *self->batch);
+    if (!self->batch)
+        abort ();
+    self->parked = wp_parked_new ();
+    self->woken = zhashx_new ();
+    self->heartbeats = zhashx_new ();
+    zhashx_set_destructor (self->heartbeats, s_free_item);
+
+    //  Housekeeping first: reap what fell due while no broker was running
+    int64_t now = wp_time_now ();
+    self->next_housekeeping = now;
+    if (self->config.retain_done > 0)
+        self->next_purge = now;
+    return self;
+}
+
+static void
+s_broker_destroy (s_broker_t **self_p)
+{
+    s_broker_t *self = *self_p;
+    wp_parked_destroy (&self->parked);
+    zhashx_destroy (&self->woken);
+    zhashx_destroy (&self->heartbeats);
+    free (self->batch);
+    free (self->parked_now.calls);
+    free (self->served.calls);
+    free (self->gone.calls);
+    zsock_destroy (&self->router);
+    wp_store_destroy (&self->store);
+    free (self->store_spec);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Drops implicit-heartbeat marks too old to throttle anything, so the
+//  table holds only the workers seen lately.
+static void
+s_prune_heartbeats (s_broker_t *self)
+{
+    int64_t now = wp_time_now ();
+    zlistx_t *stale = zlistx_new ();
+    for (s_beat_t *beat = zhashx_first (self->heartbeats); beat;
+         beat = zhashx_next (self->heartbeats))
+        if (now - beat->last >= S_HOUSEKEEPING_MAX_US)
+            zlistx_add_end (stale, (void *) zhashx_cursor (self->heartbeats));
+    for (const char *key = zlistx_first (stale); key; key = zlistx_next (stale))
+        zhashx_delete (self->heartbeats, key);
+    zlistx_destroy (&stale);
+}
+
+static void
+s_broker_actor (zsock_t *pipe, void *args)
+{
+    s_broker_t *self = s_broker_new (pipe, (s_args_t *) args);
+    zsock_signal (pipe, 0);
+    int64_t next_prune = wp_time_now () + S_HOUSEKEEPING_MAX_US;
+    while (!self->terminated) {
+        s_turn (self);
+        if (zhashx_size (self->heartbeats) > 1000 && wp_time_now () >= next_prune) {
+            s_prune_heartbeats (self);
+            next_prune = wp_time_now () + S_HOUSEKEEPING_MAX_US;
+        }
+    }
+    //  Stop: the last batch is committed and answered; waits end now
+    wp_call_t *call;
+    size_t ended = 0;
+    while ((call = wp_parked_any (self->parked))) {
+        wp_parked_remove (self->parked, call);
+        wp_call_set_no_item (call);
+        s_send_and_destroy (self, &call);
+        ended++;
+    }
+    s_log (self, 1, "broker stopping: %zu waiting claims answered, store closed", ended);
+    s_broker_destroy (&self);
+}
+
+//  ---------------------------------------------------------------------
+//  Public API
+
+static void
+s_config_defaults (wp_broker_config_t *config)
+{
+    if (!(config->lease > 0))
+        config->lease = WP_DEFAULT_LEASE_S;
+    if (!(config->heartbeat > 0))
+        config->heartbeat = WP_DEFAULT_HEARTBEAT_S;
+    if (!(config->retain_done > 0))
+        config->retain_done = 0;
+    if (config->max_message == 0)
+        config->max_message = 1 << 20;
+    if (config->batch_max <= 0)
+        config->batch_max = 256;
+}
+
+zactor_t *
+wp_broker_new_with_store (const wp_broker_config_t *cfg, wp_store_t **store_p)
+{
+    assert (cfg && store_p && *store_p);
+    s_args_t *args = calloc (1, sizeof *args);
+    if (!args)
+        abort ();
+    args->config = *cfg;
+    s_config_defaults (&args->config);
+    args->store_spec = strdup (cfg->store ? cfg->store : "");
+    if (!args->store_spec)
+        abort ();
+    args->store = *store_p;
+    *store_p = NULL;
+    return zactor_new (s_broker_actor, args);
+}
+
+zactor_t *
+wp_broker_new (const wp_broker_config_t *cfg, char **error)
+{
+    assert (cfg);
+    wp_broker_config_t config = *cfg;
+    s_config_defaults (&config);
+    wp_store_config_t store_config = {
+        .sync_full = config.sync_full,
+        .lease = config.lease,
+        .heartbeat = config.heartbeat
+    };
+    wp_status status = WP_INTERNAL;
+    char *message = NULL;
+    wp_store_t *store = wp_store_open (config.store, &store_config, &status, &message);
+    if (!store) {
+        if (error) {
+            if (asprintf (error, "cannot open store '%s': %s: %s", config.store ? config.store : "",
+                          wp_strerror (status), message ? message : "") < 0)
+                abort ();
+        }
+        free (message);
+        return NULL;
+    }
+    return wp_broker_new_with_store (&config, &store);
+}
+
+int
+wp_broker_bind (zactor_t *self, const char *endpoint)
+{
+    assert (self && endpoint);
+    if (zstr_sendx (self, "BIND", endpoint, NULL))
+        return -1;
+    char *reply = zstr_recv (self);
+    int port = reply ? atoi (reply) : -1;
+    zstr_free (&reply);
+    return port;
+}

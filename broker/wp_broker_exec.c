@@ -1,0 +1,319 @@
+/*  wp_broker_exec: runs one decoded request against the store, inside the
+    transaction the actor has open, and builds its reply. Nothing here
+    touches a socket or decides when to commit; it only reports what the
+    actor must know: that a claim found nothing and should wait, that a
+    pool may have gained pending items (so parked claims get a look), or
+    that a request failed after changing something (so the batch must run
+    again without it: a request fails alone and leaves no trace).  */
+#include "wp_broker_impl.h"
+
+#ifndef WP_VERSION
+#   define WP_VERSION "0"
+#endif
+
+wp_call_t *
+wp_call_new (void)
+{
+    wp_call_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
+    self->peer_fd = -1;
+    wp_request_init (&self->request);
+    wp_reply_init (&self->reply);
+    return self;
+}
+
+void
+wp_call_destroy (wp_call_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    wp_call_t *self = *self_p;
+    wp_request_clear (&self->request);
+    wp_reply_clear (&self->reply);
+    free (self);
+    *self_p = NULL;
+}
+
+static char *
+s_strdup (const char *text)
+{
+    char *copy = strdup (text ? text : "");
+    if (!copy)
+        abort ();
+    return copy;
+}
+
+void
+wp_call_reset_reply (wp_call_t *self)
+{
+    wp_reply_clear (&self->reply);
+    wp_reply_init (&self->reply);
+    self->reply.request_id = self->request.request_id;
+}
+
+void
+wp_call_set_error (wp_call_t *self, wp_status status, const char *message)
+{
+    wp_call_reset_reply (self);
+    self->reply.status = status;
+    self->reply.message = s_strdup (message);
+}
+
+void
+wp_call_set_no_item (wp_call_t *self)
+{
+    wp_call_reset_reply (self);
+    if (self->request.method == WP_METHOD_CLAIM_MANY)
+        self->reply.items = wp_item_list_new ();
+}
+
+//  Marks pool as one where parked claims may now find an item.
+static void
+s_wake (wp_exec_env_t *env, const char *pool)
+{
+    zhashx_insert (env->woken, pool, (void *) 1);
+}
+
+//  Sets the reply to the store's latest failure.
+static wp_exec_result
+s_store_error (wp_call_t *call, wp_exec_env_t *env, wp_status status)
+{
+    wp_call_set_error (call, status, wp_store_errmsg (env->store));
+    return WP_EXEC_DONE;
+}
+
+static void
+s_reply_ids (wp_reply_t *reply, size_t count)
+{
+    reply->ids = calloc (count, sizeof *reply->ids);
+    reply->duplicates = calloc (count, sizeof *reply->duplicates);
+    if (!reply->ids || !reply->duplicates)
+        abort ();
+}
+
+//  The checks wp_store_push makes, made for every entry before the first
+//  push so that a PushMany with one bad entry pushes nothing.
+static wp_status
+s_check_entry (const wp_push_entry_t *entry, const char *where, char *errbuf, size_t errlen)
+{
+    if (!entry->data || entry->data_size == 0)
+        snprintf (errbuf, errlen, "%sdata is required", where);
+    else
+    if (entry->id && wp_name_check (entry->id))
+        snprintf (errbuf, errlen, "%sid must be 1 to %d bytes of UTF-8", where, WP_NAME_MAX);
+    else
+    if (entry->max_retries < -1 || entry->max_retries > (int64_t) UINT32_MAX)
+        snprintf (errbuf, errlen, "%smax_retries must be 0 to %u", where, UINT32_MAX);
+    else
+        return WP_OK;
+    return WP_INVALID_ARGUMENT;
+}
+
+static wp_exec_result
+s_push (wp_call_t *call, wp_exec_env_t *env)
+{
+    wp_request_t *req = &call->request;
+    wp_reply_t *reply = &call->reply;
+    if (req->entry_count == 0) {
+        wp_call_set_error (call, WP_INVALID_ARGUMENT, "items must hold 1 or more items");
+        return WP_EXEC_DONE;
+    }
+    if (wp_name_check (req->pool ? req->pool : "")) {
+        wp_call_set_error (call, WP_INVALID_ARGUMENT, "pool must be 1 to 255 bytes of UTF-8");
+        return WP_EXEC_DONE;
+    }
+    char where [32] = "", errbuf [128];
+    for (size_t i = 0; i < req->entry_count; i++) {
+        if (req->method == WP_METHOD_PUSH_MANY)
+            snprintf (where, sizeof where, "items[%zu]: ", i);
+        if (s_check_entry (&req->entries [i], where, errbuf, sizeof errbuf) != WP_OK) {
+            wp_call_set_error (call, WP_INVALID_ARGUMENT, errbuf);
+            return WP_EXEC_DONE;
+        }
+    }
+    s_reply_ids (reply, req->entry_count);
+    bool woken = false;
+    for (size_t i = 0; i < req->entry_count; i++) {
+        wp_status rc = wp_store_push (env->store, req->pool, &req->entries [i],
+                                      &reply->ids [i], &reply->duplicates [i]);
+        if (rc != WP_OK) {
+            wp_call_set_error (call, rc, wp_store_errmsg (env->store));
+            return i > 0 ? WP_EXEC_PARTIAL : WP_EXEC_DONE;
+        }
+        reply->id_count = i + 1;
+        if (!reply->duplicates [i])
+            woken = true;
+    }
+    if (woken)
+        s_wake (env, req->pool);
+    return WP_EXEC_DONE;
+}
+
+//  Claims up to want items for the call into its reply. Returns how many,
+//  or -1 if the first claim failed (reply is the error).
+static int
+s_claim_into (wp_call_t *call, wp_exec_env_t *env, size_t want)
+{
+    wp_request_t *req = &call->request;
+    wp_reply_t *reply = &call->reply;
+    size_t got = 0;
+    while (got < want) {
+        wp_item_t *item = NULL;
+        wp_status rc = wp_store_claim (env->store, req->pool, req->worker_id, req->lease, &item);
+        if (rc != WP_OK) {
+            if (got == 0) {
+                wp_call_set_error (call, rc, wp_store_errmsg (env->store));
+                return -1;
+            }
+            break;              //  keep what was claimed: a shorter list is a valid answer
+        }
+        if (!item)
+            break;
+        if (req->method == WP_METHOD_CLAIM_MANY) {
+            if (!reply->items)
+                reply->items = wp_item_list_new ();
+            wp_item_list_append (reply->items, &item);
+        }
+        else
+            reply->item = item;
+        got++;
+    }
+    return (int) got;
+}
+
+//  Claim, ClaimMany, and the claim half of CompleteAndClaim.
+static wp_exec_result
+s_claim (wp_call_t *call, wp_exec_env_t *env, bool completed)
+{
+    wp_request_t *req = &call->request;
+    size_t want = req->method == WP_METHOD_CLAIM_MANY ? req->max : 1;
+    int got = s_claim_into (call, env, want);
+    if (got < 0)
+        return completed ? WP_EXEC_PARTIAL : WP_EXEC_DONE;
+    if (got == 0 && req->wait > 0)
+        return WP_EXEC_PARK;
+    if (got == 0)
+        wp_call_set_no_item (call);
+    return WP_EXEC_DONE;
+}
+
+int
+wp_call_claim_parked (wp_call_t *call, wp_exec_env_t *env)
+{
+    wp_request_t *req = &call->request;
+    size_t want = req->method == WP_METHOD_CLAIM_MANY ? req->max : 1;
+    return s_claim_into (call, env, want) < 0 ? -1 : call->reply.item || call->reply.items ? 1 : 0;
+}
+
+static wp_exec_result
+s_stats (wp_call_t *call, wp_exec_env_t *env)
+{
+    wp_stats_t *stats = NULL;
+    wp_status rc = wp_store_stats (env->store, &stats);
+    if (rc != WP_OK)
+        return s_store_error (call, env, rc);
+    wp_counters_export (env->counters, wp_parked_size (env->parked), stats);
+    call->reply.stats = stats;
+    return WP_EXEC_DONE;
+}
+
+wp_exec_result
+wp_call_execute (wp_call_t *call, wp_exec_env_t *env)
+{
+    wp_request_t *req = &call->request;
+    wp_reply_t *reply = &call->reply;
+    wp_store_t *store = env->store;
+    wp_call_reset_reply (call);
+    wp_status rc = WP_OK;
+
+    switch (req->method) {
+        case WP_METHOD_PUSH:
+        case WP_METHOD_PUSH_MANY:
+            return s_push (call, env);
+
+        case WP_METHOD_CLAIM:
+        case WP_METHOD_CLAIM_MANY:
+            return s_claim (call, env, false);
+
+        case WP_METHOD_COMPLETE_AND_CLAIM:
+            rc = wp_store_complete (store, req->pool, req->id, req->result, req->result_size,
+                                    req->worker_id);
+            if (rc != WP_OK)
+                return s_store_error (call, env, rc);
+            return s_claim (call, env, true);
+
+        case WP_METHOD_COMPLETE:
+            rc = wp_store_complete (store, req->pool, req->id, req->result, req->result_size,
+                                    req->worker_id);
+            break;
+
+        case WP_METHOD_FAIL:
+            rc = wp_store_fail (store, req->pool, req->id, req->error, req->worker_id,
+                                &reply->item_state);
+            if (rc == WP_OK && reply->item_state == WP_ITEM_PENDING)
+                s_wake (env, req->pool);
+            break;
+
+        case WP_METHOD_SIZE:
+            rc = wp_store_size (store, req->pool, &reply->count);
+            break;
+
+        case WP_METHOD_RELEASE_BY_WORKER:
+            rc = wp_store_release_by_worker (store, req->pool, req->worker_id, &reply->count);
+            if (rc == WP_OK && reply->count > 0)
+                s_wake (env, req->pool);
+            break;
+
+        case WP_METHOD_GET:
+            rc = wp_store_get (store, req->pool, req->id, &reply->item);
+            break;
+
+        case WP_METHOD_RENEW:
+            rc = wp_store_renew (store, req->worker_id, req->lease, &reply->count);
+            break;
+
+        case WP_METHOD_REGISTER:
+            rc = wp_store_register (store, req->worker, &reply->worker);
+            break;
+
+        case WP_METHOD_HEARTBEAT:
+            rc = wp_store_heartbeat (store, req->worker_id, &req->metadata);
+            break;
+
+        case WP_METHOD_UPDATE_STATUS:
+            rc = wp_store_update_status (store, req->worker_id, req->status);
+            break;
+
+        case WP_METHOD_GET_WORKER:
+            rc = wp_store_get_worker (store, req->worker_id, &reply->worker);
+            break;
+
+        case WP_METHOD_LIST_WORKERS: {
+            wp_worker_filter_t filter = {
+                .statuses = (const char *const *) req->statuses,
+                .status_count = req->status_count,
+                .capability = req->capability,
+                .pool_id = req->pool_id,
+                .stale_threshold = req->stale_threshold
+            };
+            rc = wp_store_list_workers (store, &filter, &reply->workers);
+            break;
+        }
+        case WP_METHOD_STATS:
+            return s_stats (call, env);
+
+        case WP_METHOD_PING:
+            reply->server = s_strdup ("workpoold " WP_VERSION);
+            reply->time = wp_time_now ();
+            reply->max_message = env->config->max_message;
+            break;
+
+        default:
+            wp_call_set_error (call, WP_UNIMPLEMENTED, "method not implemented");
+            return WP_EXEC_DONE;
+    }
+    if (rc != WP_OK)
+        return s_store_error (call, env, rc);
+    return WP_EXEC_DONE;
+}

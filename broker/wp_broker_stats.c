@@ -1,0 +1,67 @@
+/*  wp_broker_stats: the broker's counters as Broker.Stats shows them, one
+    named value each. Only non-zero request counters are listed, so a reply
+    stays small however many methods and statuses exist.  */
+#include "wp_broker_impl.h"
+
+static void
+s_append (wp_stats_t *stats, size_t *capacity, char *name, uint64_t value)
+{
+    if (stats->counter_count == *capacity) {
+        *capacity = *capacity ? *capacity * 2 : 64;
+        stats->counters = realloc (stats->counters, *capacity * sizeof *stats->counters);
+        if (!stats->counters)
+            abort ();
+    }
+    stats->counters [stats->counter_count].name = name;
+    stats->counters [stats->counter_count].value = value;
+    stats->counter_count++;
+}
+
+static void
+s_append_copy (wp_stats_t *stats, size_t *capacity, const char *name, uint64_t value)
+{
+    char *copy = strdup (name);
+    if (!copy)
+        abort ();
+    s_append (stats, capacity, copy, value);
+}
+
+void
+wp_counters_export (const wp_counters_t *self, size_t parked, wp_stats_t *stats)
+{
+    size_t capacity = stats->counter_count;
+    for (int method = 0; method < WP_METHOD_COUNT; method++)
+        for (int status = 0; status < WP_STATUS_COUNT; status++) {
+            if (self->requests [method][status] == 0)
+                continue;
+            const char *method_name = method == WP_METHOD_UNKNOWN
+                                    ? "unknown" : wp_method_name ((wp_method) method);
+            char *name;
+            if (asprintf (&name, "requests.%s.%s", method_name, wp_strerror (status)) < 0)
+                abort ();
+            s_append (stats, &capacity, name, self->requests [method][status]);
+        }
+    const struct { const char *name; uint64_t value; } named [] = {
+        { "batches",             self->batches },
+        { "batched_requests",    self->batched_requests },
+        { "batch_max_seen",      self->batch_max_seen },
+        { "commits",             self->commits },
+        { "commit_failures",     self->commit_failures },
+        { "reruns",              self->reruns },
+        { "replies_dropped",     self->replies_dropped },
+        { "malformed_dropped",   self->malformed_dropped },
+        { "parked",              parked },
+        { "parked_total",        self->parked_total },
+        { "parked_served",       self->parked_served },
+        { "parked_abandoned",    self->parked_abandoned },
+        { "implicit_heartbeats", self->implicit_heartbeats },
+        { "reaps",               self->reaps },
+        { "leases_expired",      self->leases_expired },
+        { "workers_lost",        self->workers_lost },
+        { "requeued",            self->requeued },
+        { "poisoned",            self->poisoned },
+        { "purged",              self->purged },
+    };
+    for (size_t i = 0; i < sizeof named / sizeof named [0]; i++)
+        s_append_copy (stats, &capacity, named [i].name, named [i].value);
+}

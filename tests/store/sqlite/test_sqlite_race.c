@@ -1,0 +1,197 @@
+/*  test_sqlite_race: claims raced by processes that share one file. Eight
+    forked processes, each with its own connection (wp_store_sqlite_new),
+    claim and complete 20,000 items as fast as they can; each records what
+    it claimed in its own file. The parent then checks that every item was
+    claimed by exactly one process, that the store shows all 20,000 done,
+    and that each item's claimed_by and result name the process that
+    recorded it. With the argument "group", claims and completions run in
+    group transactions (begin, up to 8 claims, commit; begin, completes,
+    commit), as the broker's group commit does.
+
+    Usage: test_sqlite_race [single|group]  */
+#include "sqlitetest.h"
+#include <sys/wait.h>
+
+#define S_PROCS 8
+#define S_ITEMS 20000
+#define S_GROUP 8
+
+//  A child's failure: say why and leave with a status the parent reports.
+#define CHILD_CHECK(store, call) do { \
+    wp_status rc_ = (call); \
+    if (rc_ != WP_OK) { \
+        fprintf (stderr, "child %d: %s returned %s (%s)\n", index, #call, \
+                 wp_strerror (rc_), wp_store_errmsg (store)); \
+        _exit (1); \
+    } \
+} while (0)
+
+//  The msgpack encoding of a worker's name, as the result it stores.
+static size_t
+s_result (const char *worker, uint8_t *buf)
+{
+    size_t length = strlen (worker);
+    buf [0] = (uint8_t) (0xa0 | length);
+    memcpy (buf + 1, worker, length);
+    return length + 1;
+}
+
+static void
+s_child (const char *path, int index, bool group, const char *record_path)
+{
+    //  Generous: eight processes queue on one write lock, under sanitizers
+    wp_store_config_t cfg = { .busy_timeout_ms = 120000 };
+    wp_status status;
+    char *message = NULL;
+    wp_store_t *store = wp_store_sqlite_new (path, &cfg, &status, &message);
+    if (!store) {
+        fprintf (stderr, "child %d: cannot open: %s\n", index, message);
+        _exit (2);
+    }
+    FILE *record = fopen (record_path, "w");
+    if (!record)
+        _exit (2);
+    char worker [16];
+    snprintf (worker, sizeof worker, "w%d", index);
+    uint8_t result [32];
+    size_t result_size = s_result (worker, result);
+    while (true) {
+        wp_item_t *items [S_GROUP];
+        int count = 0;
+        if (group) {
+            CHILD_CHECK (store, wp_store_begin (store));
+            for (; count < S_GROUP; count++) {
+                CHILD_CHECK (store, wp_store_claim (store, "race", worker, 0, &items [count]));
+                if (!items [count])
+                    break;
+            }
+            CHILD_CHECK (store, wp_store_commit (store));
+        }
+        else {
+            CHILD_CHECK (store, wp_store_claim (store, "race", worker, 0, &items [0]));
+            count = items [0]? 1: 0;
+        }
+        if (count == 0)
+            break;
+        //  Recorded once the claim is committed: the claim is ours now
+        for (int i = 0; i < count; i++)
+            fprintf (record, "%s\n", items [i]->id);
+        if (group)
+            CHILD_CHECK (store, wp_store_begin (store));
+        for (int i = 0; i < count; i++) {
+            CHILD_CHECK (store, wp_store_complete (store, "race", items [i]->id,
+                                                   result, result_size, worker));
+            wp_item_destroy (&items [i]);
+        }
+        if (group)
+            CHILD_CHECK (store, wp_store_commit (store));
+    }
+    if (fclose (record))
+        _exit (2);
+    wp_store_destroy (&store);
+    _exit (0);
+}
+
+int
+main (int argc, char *argv [])
+{
+    bool group = argc > 1 && strcmp (argv [1], "group") == 0;
+    char dir [64], path [128];
+    sqlitetest_dir_new (dir);
+    snprintf (path, sizeof path, "%s/race.db", dir);
+
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    static const uint8_t data [] = { 0xc0 };
+    for (int i = 0; i < S_ITEMS; i++) {
+        if (i % 1000 == 0)
+            CHECK_OK (store, wp_store_begin (store));
+        char id [16];
+        snprintf (id, sizeof id, "i%05d", i);
+        wp_push_entry_t entry = { data, sizeof data, id, -1 };
+        char *id_out = NULL;
+        CHECK_OK (store, wp_store_push (store, "race", &entry, &id_out, NULL));
+        free (id_out);
+        if (i % 1000 == 999)
+            CHECK_OK (store, wp_store_commit (store));
+    }
+    //  A SQLite connection must not cross a fork
+    wp_store_destroy (&store);
+
+    pid_t pids [S_PROCS];
+    for (int index = 0; index < S_PROCS; index++) {
+        char record_path [160];
+        snprintf (record_path, sizeof record_path, "%s/claimed.%d", dir, index);
+        pids [index] = fork ();
+        CHECK (pids [index] >= 0);
+        if (pids [index] == 0)
+            s_child (path, index, group, record_path);
+    }
+    for (int index = 0; index < S_PROCS; index++) {
+        int wstatus;
+        CHECK (waitpid (pids [index], &wstatus, 0) == pids [index]);
+        if (!WIFEXITED (wstatus) || WEXITSTATUS (wstatus) != 0) {
+            fprintf (stderr, "child %d failed (wait status %d)\n", index, wstatus);
+            abort ();
+        }
+    }
+
+    //  Who claimed what, by the processes' own records
+    int *owner = malloc (S_ITEMS * sizeof *owner);
+    CHECK (owner);
+    for (int i = 0; i < S_ITEMS; i++)
+        owner [i] = -1;
+    int total = 0;
+    int busiest = 0;
+    for (int index = 0; index < S_PROCS; index++) {
+        char record_path [160], line [64];
+        snprintf (record_path, sizeof record_path, "%s/claimed.%d", dir, index);
+        FILE *record = fopen (record_path, "r");
+        CHECK (record);
+        int mine = 0;
+        while (fgets (line, sizeof line, record)) {
+            int number = -1;
+            CHECK (sscanf (line, "i%d", &number) == 1 && number >= 0 && number < S_ITEMS);
+            if (owner [number] != -1) {
+                fprintf (stderr, "item i%05d was claimed by w%d and by w%d\n", number,
+                         owner [number], index);
+                abort ();
+            }
+            owner [number] = index;
+            mine++;
+        }
+        fclose (record);
+        total += mine;
+        if (mine > busiest)
+            busiest = mine;
+    }
+    CHECK_INT (total, S_ITEMS);
+
+    //  And by the store: all done, each by the process that recorded it
+    store = sqlitetest_open (path, NULL);
+    wp_stats_t *stats = NULL;
+    CHECK_OK (store, wp_store_stats (store, &stats));
+    CHECK_INT (stats->pool_count, 1);
+    CHECK_INT (stats->pools [0].done, S_ITEMS);
+    CHECK_INT (stats->pools [0].pending + stats->pools [0].claimed + stats->pools [0].poisoned, 0);
+    wp_stats_destroy (&stats);
+    for (int i = 0; i < S_ITEMS; i++) {
+        char id [16], worker [16];
+        snprintf (id, sizeof id, "i%05d", i);
+        snprintf (worker, sizeof worker, "w%d", owner [i]);
+        wp_item_t *item = NULL;
+        CHECK_OK (store, wp_store_get (store, "race", id, &item));
+        CHECK_INT (item->status, WP_ITEM_DONE);
+        CHECK_STR (item->claimed_by, worker);
+        uint8_t result [32];
+        size_t result_size = s_result (worker, result);
+        CHECK (item->result_size == result_size && memcmp (item->result, result, result_size) == 0);
+        CHECK_INT (item->attempts, 0);
+        wp_item_destroy (&item);
+    }
+    wp_store_destroy (&store);
+    free (owner);
+    sqlitetest_remove (dir);
+    printf ("test_sqlite_race (%s): %d processes completed %d items exactly once "
+            "(busiest process: %d)\n", group? "group": "single", S_PROCS, S_ITEMS, busiest);
+    return 0;
+}

@@ -199,14 +199,11 @@ s_compare_kv (const void *a, const void *b)
     return na < nb ? -1: na > nb ? 1: 0;
 }
 
-bool
-wp_mp_map_has_duplicates (const msgpack_object_map *map)
+const msgpack_object *
+wp_mp_map_duplicate (const msgpack_object_map *map)
 {
     if (map->size < 2)
-        return false;
-    if (map->size == 2)
-        return s_compare_kv (&(const msgpack_object_kv *) {&map->ptr [0]},
-                             &(const msgpack_object_kv *) {&map->ptr [1]}) == 0;
+        return NULL;
     //  Sort pointers, so a body of many keys costs n log n, not n^2
     const msgpack_object_kv **sorted = malloc (map->size * sizeof *sorted);
     if (!sorted)
@@ -214,11 +211,11 @@ wp_mp_map_has_duplicates (const msgpack_object_map *map)
     for (uint32_t i = 0; i < map->size; i++)
         sorted [i] = &map->ptr [i];
     qsort (sorted, map->size, sizeof *sorted, s_compare_kv);
-    bool duplicate = false;
+    const msgpack_object *duplicate = NULL;
     for (uint32_t i = 1; i < map->size && !duplicate; i++)
-        if (sorted [i - 1]->key.type == MSGPACK_OBJECT_STR
+        if (sorted [i]->key.type == MSGPACK_OBJECT_STR
         &&  s_compare_kv (&sorted [i - 1], &sorted [i]) == 0)
-            duplicate = true;
+            duplicate = &sorted [i]->key;
     free (sorted);
     return duplicate;
 }

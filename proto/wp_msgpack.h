@@ -39,8 +39,9 @@ size_t wp_mp_value_size (const uint8_t *data, size_t size);
 //  surrogates or code points above U+10FFFF).
 bool wp_mp_utf8_valid (const char *text, size_t len);
 
-//  True if two keys of the map are equal (compared as msgpack objects).
-bool wp_mp_map_has_duplicates (const msgpack_object_map *map);
+//  Returns a key that appears twice in the map, or NULL if none does.
+//  Only string keys are compared: callers reject other keys first.
+const msgpack_object *wp_mp_map_duplicate (const msgpack_object_map *map);
 
 //  A packer writing into a growable buffer that aborts on out of memory.
 typedef struct {

@@ -29,6 +29,19 @@ extern "C" {
 #define WP_PROTO_MESSAGE_MAX    1024    //  bytes of a reply's status message
 #define WP_PROTO_META_MAX       64      //  entries of request metadata
 
+//  Bounds the decoders enforce (PROTOCOL.md gives each with its field)
+#define WP_PROTO_NAME_MAX        255        //  pool, id, worker_id, ... (= WP_NAME_MAX)
+#define WP_PROTO_META_VALUE_MAX  1024       //  bytes of a header metadata value
+#define WP_PROTO_ERROR_MAX       65536      //  bytes of Fail's error text
+#define WP_PROTO_HOST_MAX        255        //  bytes of Register's host
+#define WP_PROTO_SERVER_MAX      255        //  bytes of Ping's server
+#define WP_PROTO_CAPABILITIES_MAX 64        //  capabilities in a Register
+#define WP_PROTO_STATUSES_MAX    16         //  statuses in a List filter
+#define WP_PROTO_MAX_RETRIES_MAX 2147483647 //  Push's max_retries
+#define WP_PROTO_WAIT_MAX        3600.0     //  seconds of wait_seconds
+#define WP_PROTO_LEASE_MAX       604800.0   //  seconds of lease_seconds
+#define WP_PROTO_HEARTBEAT_MAX   86400.0    //  seconds of heartbeat_interval_seconds
+
 typedef enum {
     WP_METHOD_UNKNOWN = 0,
     WP_METHOD_PUSH,                 //  "WorkPool.Push"

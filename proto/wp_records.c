@@ -3,6 +3,7 @@
     Out of memory aborts, so none of these fail.  */
 #include "wp_records.h"
 #include "wp_msgpack.h"
+#include "wp_proto_fields.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,15 +216,7 @@ wp_meta_encode (const wp_meta_t *self, uint8_t **buf_p, size_t *size_p)
 {
     wp_mp_writer_t writer;
     wp_mp_writer_init (&writer);
-    msgpack_pack_map (&writer.pk, self->count);
-    for (size_t i = 0; i < self->count; i++) {
-        wp_mp_pack_cstr (&writer.pk, self->entries [i].key);
-        //  An empty value is not msgpack; nil keeps the map readable
-        if (self->entries [i].value_size)
-            wp_mp_pack_raw (&writer.pk, self->entries [i].value, self->entries [i].value_size);
-        else
-            msgpack_pack_nil (&writer.pk);
-    }
+    wp_pf_pack_meta (&writer.pk, self);
     wp_mp_writer_take (&writer, buf_p, size_p);
 }
 
@@ -232,37 +225,14 @@ wp_meta_decode (wp_meta_t *self, const uint8_t *buf, size_t size)
 {
     wp_meta_clear (self);
     char errbuf [128];
+    wp_pf_t e = { errbuf, sizeof errbuf };
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
-    int rc = -1;
-    if (wp_mp_unpack (&unpacked, buf, size, errbuf, sizeof errbuf))
-        goto done;
-    const msgpack_object *root = &unpacked.data;
-    if (root->type != MSGPACK_OBJECT_MAP)
-        goto done;
-    const msgpack_object_map *map = &root->via.map;
-    for (uint32_t i = 0; i < map->size; i++) {
-        const msgpack_object *key = &map->ptr [i].key;
-        if (key->type != MSGPACK_OBJECT_STR || key->via.str.size > WP_NAME_MAX
-        ||  memchr (key->via.str.ptr, 0, key->via.str.size)
-        ||  !wp_mp_utf8_valid (key->via.str.ptr, key->via.str.size))
-            goto done;
-    }
-    if (wp_mp_map_has_duplicates (map))
-        goto done;
-    self->entries = s_alloc (map->size * sizeof *self->entries);
-    for (uint32_t i = 0; i < map->size; i++) {
-        wp_meta_entry_t *entry = &self->entries [self->count++];
-        entry->key = s_alloc (map->ptr [i].key.via.str.size + 1);
-        memcpy (entry->key, map->ptr [i].key.via.str.ptr, map->ptr [i].key.via.str.size);
-        //  Re-packing gives each value its canonical (smallest) encoding
-        wp_mp_writer_t writer;
-        wp_mp_writer_init (&writer);
-        msgpack_pack_object (&writer.pk, map->ptr [i].val);
-        wp_mp_writer_take (&writer, &entry->value, &entry->value_size);
-    }
-    rc = 0;
-done:
+    int rc = wp_mp_unpack (&unpacked, buf, size, errbuf, sizeof errbuf);
+    if (rc == 0)
+        rc = wp_pf_meta (&e, &unpacked.data, "metadata", SIZE_MAX, self);
+    if (rc)
+        wp_meta_clear (self);
     msgpack_unpacked_destroy (&unpacked);
     return rc;
 }

@@ -12,6 +12,7 @@
     Use: workpool-echo ENDPOINT [--io-threads N]
     Runs until SIGTERM or SIGINT; prints "ready ENDPOINT" once bound.  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,14 +47,21 @@ main (int argc, char **argv)
         fprintf (stderr, "usage: workpool-echo ENDPOINT [--io-threads N]\n");
         return 2;
     }
-    //  Without SA_RESTART, a signal interrupts zmq_msg_recv (EINTR)
+    //  Without SA_RESTART, a signal interrupts zmq_msg_recv (EINTR). It must
+    //  reach this thread, so libzmq's threads start with the signals blocked
     struct sigaction action = { .sa_handler = s_on_signal };
     sigaction (SIGTERM, &action, NULL);
     sigaction (SIGINT, &action, NULL);
+    sigset_t stops, previous;
+    sigemptyset (&stops);
+    sigaddset (&stops, SIGTERM);
+    sigaddset (&stops, SIGINT);
+    pthread_sigmask (SIG_BLOCK, &stops, &previous);
 
     void *context = zmq_ctx_new ();
     zmq_ctx_set (context, ZMQ_IO_THREADS, io_threads);
     void *router = zmq_socket (context, ZMQ_ROUTER);
+    pthread_sigmask (SIG_SETMASK, &previous, NULL);
     int linger = 0;
     zmq_setsockopt (router, ZMQ_LINGER, &linger, sizeof linger);
     if (zmq_bind (router, endpoint)) {

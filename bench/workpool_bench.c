@@ -182,7 +182,7 @@ s_server_start (const char *path, bool broker)
         char *argv [] = { (char *) path, "--bind", endpoint,
                           "--store", (char *) s_opt.store, "--db", db,
                           "--sync", s_opt.sync_full? "full": "normal",
-                          "--log-level", "0", NULL };
+                          "--log-level", "error", NULL };
         s_env.server = wp_bench_spawn (argv, log);
     }
     else {
@@ -642,6 +642,7 @@ s_run_latency (void)
     }
     pthread_join (worker.thread, NULL);
     free (data);
+    s_opt.producers = s_opt.workers = 1;
     printf ("{\"bench\":\"workpool\",\"label\":\"%s\",\"mode\":\"latency\",",
             s_opt.label? s_opt.label: "latency");
     s_print_settings ();

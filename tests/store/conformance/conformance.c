@@ -938,7 +938,7 @@ s_complete_stores_result (s_case_t *t)
 {
     const char *id = PUSH ("p", "a");
     PUSH ("p", "b");
-    CLAIM ("p", "w", 0);
+    int64_t claimed_at = CLAIM ("p", "w", 0)->claimed_at;
     COMPLETE ("p", id, "the result", "w");
     wp_item_t *item = GET ("p", id);
     CHECK_STATE (item, WP_ITEM_DONE);
@@ -946,6 +946,12 @@ s_complete_stores_result (s_case_t *t)
     CHECK_VALUE (item->data, item->data_size, "a");
     CHECK_INT (item->attempts, 0);
     CHECK_INT (SIZE ("p"), 1);
+    //  Decision: semantics.md clears the claim fields only on the way back
+    //  to pending; a finished item keeps who held it last and when, and
+    //  has no lease.
+    CHECK_STR (item->claimed_by, "w");
+    CHECK_INT (item->claimed_at, claimed_at);
+    CHECK_INT (item->lease_expires_at, 0);
 
     //  No result: none stored. Without worker_id any claim may be completed.
     const char *other = CLAIM ("p", "v", 0)->id;
@@ -1025,7 +1031,8 @@ s_fail_counts_an_attempt_then_poisons (s_case_t *t)
     PUSH_ID ("p", "a", "a");
     PUSH_ID ("p", "b", "b");
     for (uint32_t attempt = 1; attempt <= 3; attempt++) {
-        CHECK_STR (CLAIM ("p", "w", 0)->id, "a");
+        wp_item_t *claimed = CLAIM ("p", "w", 0);
+        CHECK_STR (claimed->id, "a");
         const char *error = s_sprintf (t, "error %u", attempt);
         wp_item_state state = FAIL ("p", "a", error, "w");
         wp_item_t *item = GET ("p", "a");
@@ -1041,6 +1048,10 @@ s_fail_counts_an_attempt_then_poisons (s_case_t *t)
             CHECK_INT (state, WP_ITEM_POISONED);
             CHECK_STATE (item, WP_ITEM_POISONED);
             CHECK_INT (SIZE ("p"), 1);
+            //  As for done items: the last claimant stays, the lease goes.
+            CHECK_STR (item->claimed_by, "w");
+            CHECK_INT (item->claimed_at, claimed->claimed_at);
+            CHECK_INT (item->lease_expires_at, 0);
         }
     }
     CHECK_STR (CLAIM ("p", "w", 0)->id, "b");
@@ -1052,6 +1063,15 @@ s_fail_counts_an_attempt_then_poisons (s_case_t *t)
     CHECK_STATUS (WP_OK, wp_store_fail (t->store, "p", "c", NULL, NULL, NULL));
     CHECK_INT (GET ("p", "c")->attempts, 1);
     CHECK_PENDING (GET ("p", "c"));
+    //  Decision: the error is the latest failure's, so a failure without
+    //  text leaves none, rather than keeping an older one.
+    CLAIM ("p", "w", 0);
+    FAIL ("p", "c", "with text", "w");
+    CLAIM ("p", "w", 0);
+    FAIL ("p", "c", NULL, "w");
+    wp_item_t *item = GET ("p", "c");
+    CHECK_INT (item->attempts, 3);
+    CHECK (item->error == NULL);
 }
 
 static void
@@ -1273,6 +1293,8 @@ s_lease_expiry_poisons_at_max_retries (s_case_t *t)
     CHECK_STATE (item, WP_ITEM_POISONED);
     CHECK_INT (item->attempts, 2);
     CHECK_STR (item->error, "lease expired");
+    CHECK_STR (item->claimed_by, "v");
+    CHECK_INT (item->lease_expires_at, 0);
     CHECK_INT (SIZE ("p"), 0);
 }
 
@@ -2130,7 +2152,12 @@ s_clock_worker_lost_after_twice_its_interval (s_case_t *t)
 
     t->clock = start + 20 * S_SECOND - 1;
     CHECK_STR (WORKER ("default")->status, "active");
+    //  Decision: a heartbeat arriving after the worker went stale, before
+    //  anything declared it lost, is too late: heartbeat applies what is
+    //  due first, as every call does, so the answer never depends on when
+    //  a broker's timer last ran.
     t->clock = start + 20 * S_SECOND + 1;
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_heartbeat (t->store, "default", NULL));
     CHECK_STR (WORKER ("default")->status, "lost");
     CHECK_STR (WORKER ("v")->status, "terminating");
 }

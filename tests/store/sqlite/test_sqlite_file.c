@@ -1,0 +1,815 @@
+/*  test_sqlite_file: the SQLite store's file. What it writes (application
+    id, schema version, WAL, the synchronous and busy-timeout settings on the
+    store's own connection); what it refuses and leaves untouched (a file
+    that is not SQLite, another application's database, a schema from the
+    future, read-only files, unwritable or missing directories); migration
+    of a version 1 file; persistence across a restart, leases included;
+    group commit and rollback between two connections; purge; and expiry
+    applied by one connection for another. Each case has its own directory.
+
+    Usage: test_sqlite_file [CASE]  */
+#include "sqlitetest.h"
+#include "wp_store_sqlite_int.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+
+//  ---------------------------------------------------------------------
+//  Helpers
+
+typedef struct {
+    int64_t now;
+} s_clock_t;
+
+static int64_t
+s_clock_read (void *arg)
+{
+    return ((s_clock_t *) arg)->now;
+}
+
+static void
+s_exec (sqlite3 *db, const char *sql)
+{
+    char *error = NULL;
+    if (sqlite3_exec (db, sql, NULL, NULL, &error) != SQLITE_OK) {
+        fprintf (stderr, "%s: %s\n", sql, error);
+        abort ();
+    }
+}
+
+static int64_t
+s_query_int (sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *stmt;
+    CHECK (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) == SQLITE_OK);
+    CHECK (sqlite3_step (stmt) == SQLITE_ROW);
+    int64_t value = sqlite3_column_int64 (stmt, 0);
+    sqlite3_finalize (stmt);
+    return value;
+}
+
+static sqlite3 *
+s_raw_open (const char *path)
+{
+    sqlite3 *db;
+    CHECK (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)
+           == SQLITE_OK);
+    return db;
+}
+
+//  The store's own connection, for its per-connection settings.
+static sqlite3 *
+s_store_db (wp_store_t *store)
+{
+    return ((wp_sqlite_t *) store)->db;
+}
+
+//  Reads a whole file. Caller frees.
+static char *
+s_slurp (const char *path, size_t *size)
+{
+    FILE *file = fopen (path, "rb");
+    CHECK (file);
+    CHECK (fseek (file, 0, SEEK_END) == 0);
+    long length = ftell (file);
+    CHECK (length >= 0);
+    rewind (file);
+    char *bytes = malloc ((size_t) length + 1);
+    CHECK (bytes);
+    CHECK (fread (bytes, 1, (size_t) length, file) == (size_t) length);
+    fclose (file);
+    *size = (size_t) length;
+    return bytes;
+}
+
+//  Counts the entries of dir (besides . and ..).
+static int
+s_entries (const char *dir)
+{
+    DIR *handle = opendir (dir);
+    CHECK (handle);
+    int count = 0;
+    struct dirent *entry;
+    while ((entry = readdir (handle)))
+        count += strcmp (entry->d_name, ".") && strcmp (entry->d_name, "..");
+    closedir (handle);
+    return count;
+}
+
+//  Opening path must fail with status and a message containing words.
+static void
+s_expect_refused (const char *path, const wp_store_config_t *cfg, wp_status expect,
+                  const char *words)
+{
+    wp_status status = WP_OK;
+    char *message = NULL;
+    wp_store_t *store = wp_store_sqlite_new (path, cfg, &status, &message);
+    if (store || status != expect || !message || !strstr (message, words)) {
+        fprintf (stderr, "opening %s: got %s '%s', expected %s with '%s'\n", path,
+                 store? "a store": wp_strerror (status), message? message: "(no message)",
+                 wp_strerror (expect), words);
+        abort ();
+    }
+    free (message);
+}
+
+//  Opening path must be refused as above and leave the file byte for byte
+//  as it was, with no companion file left behind.
+static void
+s_expect_refused_untouched (const char *dir, const char *path, wp_status expect,
+                            const char *words)
+{
+    size_t size_before, size_after;
+    char *before = s_slurp (path, &size_before);
+    int entries = s_entries (dir);
+    s_expect_refused (path, NULL, expect, words);
+    char *after = s_slurp (path, &size_after);
+    CHECK (size_before == size_after && memcmp (before, after, size_before) == 0);
+    CHECK_INT (s_entries (dir), entries);
+    free (before);
+    free (after);
+}
+
+static wp_item_t *
+s_get (wp_store_t *store, const char *pool, const char *id)
+{
+    wp_item_t *item = NULL;
+    CHECK_OK (store, wp_store_get (store, pool, id, &item));
+    return item;
+}
+
+static wp_item_t *
+s_claim (wp_store_t *store, const char *pool, const char *worker, double lease)
+{
+    wp_item_t *item = NULL;
+    CHECK_OK (store, wp_store_claim (store, pool, worker, lease, &item));
+    CHECK (item);
+    return item;
+}
+
+static void
+s_items_equal (const wp_item_t *a, const wp_item_t *b)
+{
+    CHECK_STR (a->id, b->id);
+    CHECK_STR (a->pool, b->pool);
+    CHECK (a->data_size == b->data_size && memcmp (a->data, b->data, a->data_size) == 0);
+    CHECK_INT (a->status, b->status);
+    CHECK ((!a->claimed_by && !b->claimed_by)
+           || (a->claimed_by && b->claimed_by && !strcmp (a->claimed_by, b->claimed_by)));
+    CHECK_INT (a->claimed_at, b->claimed_at);
+    CHECK_INT (a->lease_expires_at, b->lease_expires_at);
+    CHECK_INT (a->attempts, b->attempts);
+    CHECK_INT (a->max_retries, b->max_retries);
+    CHECK (a->result_size == b->result_size
+           && (a->result_size == 0 || memcmp (a->result, b->result, a->result_size) == 0));
+    CHECK ((!a->error && !b->error) || (a->error && b->error && !strcmp (a->error, b->error)));
+    CHECK_INT (a->created_at, b->created_at);
+}
+
+//  ---------------------------------------------------------------------
+//  Cases
+
+//  A new file is ours (application id, version), in WAL; the store's
+//  connection has the synchronous level and busy timeout asked for.
+static void
+s_new_file_and_pragmas (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/new.db", dir);
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    CHECK_INT (s_query_int (s_store_db (store), "PRAGMA synchronous"), 1);        //  NORMAL
+    CHECK_INT (s_query_int (s_store_db (store), "PRAGMA busy_timeout"), 5000);
+    wp_store_destroy (&store);
+
+    sqlite3 *db = s_raw_open (path);
+    CHECK_INT (s_query_int (db, "PRAGMA application_id"), WP_SQLITE_APPLICATION_ID);
+    CHECK_INT (s_query_int (db, "PRAGMA user_version"), WP_SQLITE_SCHEMA_VERSION);
+    sqlite3_stmt *stmt;
+    CHECK (sqlite3_prepare_v2 (db, "PRAGMA journal_mode", -1, &stmt, NULL) == SQLITE_OK);
+    CHECK (sqlite3_step (stmt) == SQLITE_ROW);
+    CHECK_STR ((const char *) sqlite3_column_text (stmt, 0), "wal");
+    sqlite3_finalize (stmt);
+    sqlite3_close (db);
+
+    wp_store_config_t cfg = { .sync_full = true, .busy_timeout_ms = 1234 };
+    store = sqlitetest_open (path, &cfg);
+    CHECK_INT (s_query_int (s_store_db (store), "PRAGMA synchronous"), 2);        //  FULL
+    CHECK_INT (s_query_int (s_store_db (store), "PRAGMA busy_timeout"), 1234);
+    sqlitetest_push (store, "p", "a");
+    wp_store_destroy (&store);
+
+    //  The backend string opens the same file
+    char spec [160];
+    snprintf (spec, sizeof spec, "sqlite:%s", path);
+    wp_status status;
+    char *message = NULL;
+    store = wp_store_open (spec, NULL, &status, &message);
+    CHECK (store);
+    wp_item_t *item = s_get (store, "p", "a");
+    wp_item_destroy (&item);
+    wp_store_destroy (&store);
+}
+
+//  An empty file (as touch leaves it) is a new store.
+static void
+s_empty_file_is_initialised (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/empty.db", dir);
+    int fd = open (path, O_CREAT | O_WRONLY, 0644);
+    CHECK (fd >= 0);
+    close (fd);
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    sqlitetest_push (store, "p", "a");
+    wp_store_destroy (&store);
+    sqlite3 *db = s_raw_open (path);
+    CHECK_INT (s_query_int (db, "PRAGMA user_version"), WP_SQLITE_SCHEMA_VERSION);
+    sqlite3_close (db);
+}
+
+//  Files that are not ours are refused and left exactly as they were.
+static void
+s_foreign_files_are_refused (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/notes.txt", dir);
+    FILE *file = fopen (path, "w");
+    CHECK (file);
+    for (int i = 0; i < 200; i++)
+        fprintf (file, "line %d: this is not a database\n", i);
+    fclose (file);
+    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "not a workpool store");
+
+    //  Another application's database, in rollback and in WAL mode
+    snprintf (path, sizeof path, "%s/other.db", dir);
+    sqlite3 *db = s_raw_open (path);
+    s_exec (db, "CREATE TABLE items (id TEXT); INSERT INTO items VALUES ('mine');");
+    sqlite3_close (db);
+    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "another application");
+
+    snprintf (path, sizeof path, "%s/other-wal.db", dir);
+    db = s_raw_open (path);
+    s_exec (db, "PRAGMA journal_mode = WAL; CREATE TABLE t (x); INSERT INTO t VALUES (1);");
+    sqlite3_close (db);
+    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "another application");
+
+    //  Another application's id on an otherwise empty database
+    snprintf (path, sizeof path, "%s/other-id.db", dir);
+    db = s_raw_open (path);
+    s_exec (db, "PRAGMA application_id = 42");
+    sqlite3_close (db);
+    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "application_id 42");
+}
+
+//  A store written by a newer workpool is refused, untouched.
+static void
+s_future_version_is_refused (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/future.db", dir);
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    sqlitetest_push (store, "p", "a");
+    wp_store_destroy (&store);
+    sqlite3 *db = s_raw_open (path);
+    char sql [64];
+    snprintf (sql, sizeof sql, "PRAGMA user_version = %d", WP_SQLITE_SCHEMA_VERSION + 1);
+    s_exec (db, sql);
+    sqlite3_close (db);
+    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "newer than this workpool");
+}
+
+//  A version 1 file (tables without counters and indexes) with items in
+//  every state and a worker holding a claim is migrated to the current
+//  version and works as if it had always been.
+static void
+s_migrates_version_1 (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/v1.db", dir);
+    sqlite3 *db = s_raw_open (path);
+    s_exec (db, "BEGIN");
+    s_exec (db, WP_SQLITE_MIGRATION_1);
+    char sql [512];
+    snprintf (sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 1",
+              WP_SQLITE_APPLICATION_ID);
+    s_exec (db, sql);
+    s_exec (db,
+        "INSERT INTO pools (pool_id, name) VALUES (7, 'p');"
+        "INSERT INTO items (seq, pool_id, id, data, status, claimed_by, claimed_at, lease_us,"
+        "  lease_expires_at, attempts, max_retries, result, error, created_at, updated_at) VALUES"
+        " (1, 7, 'a', x'a161', 0, NULL, NULL, NULL, NULL, 1, 3, NULL, 'lease expired', 100, 150),"
+        " (2, 7, 'b', x'a162', 1, 'w', 200, 300000000, 4000000000000200, 0, 3, NULL, NULL, 110, 200),"
+        " (3, 7, 'c', x'a163', 2, 'w', 120, NULL, NULL, 0, 3, x'a26f6b', NULL, 111, 130),"
+        " (4, 7, 'd', x'a164', 0, NULL, NULL, NULL, NULL, 0, 3, NULL, NULL, 112, 112),"
+        " (5, 7, 'e', x'a165', 3, 'w', 140, NULL, NULL, 3, 3, NULL, 'boom', 113, 160);");
+    //  metadata {"k": 1}; capabilities gpu, cpu; heartbeat and lease in 2096
+    s_exec (db,
+        "INSERT INTO workers (worker_id, host, pid, capabilities, pool_id, started_at, status,"
+        "  last_heartbeat, heartbeat_interval, stale_at, current_item, metadata) VALUES"
+        " ('w', 'h', 42, x'0067707500637075' || x'00', 'p', 90, 'active', 4000000000000000, 10,"
+        "  4000000020000001, 2, x'81a16b01');");
+    s_exec (db, "COMMIT");
+    sqlite3_close (db);
+
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    uint64_t size = 0;
+    CHECK_OK (store, wp_store_size (store, "p", &size));
+    CHECK_INT (size, 2);
+    wp_stats_t *stats = NULL;
+    CHECK_OK (store, wp_store_stats (store, &stats));
+    CHECK_INT (stats->pool_count, 1);
+    CHECK_INT (stats->pools [0].pending, 2);
+    CHECK_INT (stats->pools [0].claimed, 1);
+    CHECK_INT (stats->pools [0].done, 1);
+    CHECK_INT (stats->pools [0].poisoned, 1);
+    wp_stats_destroy (&stats);
+
+    wp_item_t *item = s_get (store, "p", "b");
+    CHECK_STR (item->claimed_by, "w");
+    CHECK_INT (item->lease_expires_at, 4000000000000200);
+    wp_item_destroy (&item);
+    item = s_get (store, "p", "c");
+    CHECK (item->result_size == 3 && memcmp (item->result, "\xa2ok", 3) == 0);
+    wp_item_destroy (&item);
+    wp_worker_t *worker = NULL;
+    CHECK_OK (store, wp_store_get_worker (store, "w", &worker));
+    CHECK (worker);
+    CHECK_STR (worker->current_task_id, "b");
+    CHECK_INT (worker->capability_count, 2);
+    CHECK_STR (worker->capabilities [0], "gpu");
+    CHECK_STR (worker->capabilities [1], "cpu");
+    const wp_meta_entry_t *entry = wp_meta_get (&worker->metadata, "k");
+    CHECK (entry && entry->value_size == 1 && entry->value [0] == 1);
+    wp_worker_destroy (&worker);
+
+    //  Push order survives, and the counters keep up from here on
+    item = s_claim (store, "p", "v", 0);
+    CHECK_STR (item->id, "a");
+    wp_item_destroy (&item);
+    item = s_claim (store, "p", "v", 0);
+    CHECK_STR (item->id, "d");
+    wp_item_destroy (&item);
+    CHECK_OK (store, wp_store_claim (store, "p", "v", 0, &item));
+    CHECK (!item);
+    uint64_t released = 0;
+    CHECK_OK (store, wp_store_release_by_worker (store, "p", "w", &released));
+    CHECK_INT (released, 1);
+    CHECK_OK (store, wp_store_size (store, "p", &size));
+    CHECK_INT (size, 1);
+    wp_store_destroy (&store);
+
+    db = s_raw_open (path);
+    CHECK_INT (s_query_int (db, "PRAGMA user_version"), WP_SQLITE_SCHEMA_VERSION);
+    CHECK_INT (s_query_int (db, "SELECT count(*) FROM sqlite_schema WHERE name = 'items_pending'"),
+               1);
+    CHECK_INT (s_query_int (db, "SELECT pending FROM pools WHERE name = 'p'"), 1);
+    sqlite3_close (db);
+
+    //  A file of ours at version 0 (never initialised) is brought up too
+    snprintf (path, sizeof path, "%s/v0.db", dir);
+    db = s_raw_open (path);
+    snprintf (sql, sizeof sql, "PRAGMA application_id = %d", WP_SQLITE_APPLICATION_ID);
+    s_exec (db, sql);
+    sqlite3_close (db);
+    store = sqlitetest_open (path, NULL);
+    sqlitetest_push (store, "p", "a");
+    wp_store_destroy (&store);
+}
+
+//  Paths that cannot be a store fail with a status that says why, and
+//  leave nothing behind.
+static void
+s_bad_paths (const char *dir)
+{
+    char path [160];
+    snprintf (path, sizeof path, "%s/missing/store.db", dir);
+    s_expect_refused (path, NULL, WP_NOT_FOUND, "no directory");
+    snprintf (path, sizeof path, "%s/plain", dir);
+    FILE *file = fopen (path, "w");
+    CHECK (file);
+    fclose (file);
+    snprintf (path, sizeof path, "%s/plain/store.db", dir);
+    s_expect_refused (path, NULL, WP_NOT_FOUND, "no directory");
+    snprintf (path, sizeof path, "%s/sub", dir);
+    CHECK (mkdir (path, 0700) == 0);
+    s_expect_refused (path, NULL, WP_FAILED_PRECONDITION, "is a directory");
+    s_expect_refused ("", NULL, WP_INVALID_ARGUMENT, "path");
+    CHECK_INT (s_entries (dir), 2);
+}
+
+//  Permission checks, run as a user the files deny. Returns 0 if all held.
+static int
+s_permission_checks (const char *dir)
+{
+    char path [160];
+    //  A read-only store in a writable directory
+    snprintf (path, sizeof path, "%s/rofile/store.db", dir);
+    s_expect_refused (path, NULL, WP_PERMISSION_DENIED, "read-only");
+    //  A store in a directory we may not write (WAL needs its -shm there)
+    snprintf (path, sizeof path, "%s/rodir/store.db", dir);
+    s_expect_refused (path, NULL, WP_PERMISSION_DENIED, "not writable");
+    //  A new store there
+    snprintf (path, sizeof path, "%s/rodir/new.db", dir);
+    s_expect_refused (path, NULL, WP_PERMISSION_DENIED, "not writable");
+    CHECK (access (path, F_OK) != 0);
+    return 0;
+}
+
+static void
+s_permissions (const char *dir)
+{
+    char path [160];
+    snprintf (path, sizeof path, "%s/rofile", dir);
+    CHECK (mkdir (path, 0777) == 0 && chmod (path, 0777) == 0);
+    snprintf (path, sizeof path, "%s/rofile/store.db", dir);
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    sqlitetest_push (store, "p", "a");
+    wp_store_destroy (&store);
+    CHECK (chmod (path, 0444) == 0);
+
+    snprintf (path, sizeof path, "%s/rodir", dir);
+    CHECK (mkdir (path, 0755) == 0);
+    snprintf (path, sizeof path, "%s/rodir/store.db", dir);
+    store = sqlitetest_open (path, NULL);
+    sqlitetest_push (store, "p", "a");
+    wp_store_destroy (&store);
+    CHECK (chmod (path, 0666) == 0);
+    CHECK (chmod (dir, 0755) == 0);
+
+    size_t size_before;
+    char *before = s_slurp (path, &size_before);
+    //  Root may write anything: check as nobody, in a child
+    pid_t pid = fork ();
+    CHECK (pid >= 0);
+    if (pid == 0) {
+        if (geteuid () == 0 && (setgid (65534) || setuid (65534)))
+            _exit (77);
+        _exit (s_permission_checks (dir));
+    }
+    int wstatus;
+    CHECK (waitpid (pid, &wstatus, 0) == pid);
+    if (WIFEXITED (wstatus) && WEXITSTATUS (wstatus) == 77)
+        printf ("# permissions: skipped, cannot drop root\n");
+    else
+        CHECK (WIFEXITED (wstatus) && WEXITSTATUS (wstatus) == 0);
+    size_t size_after;
+    char *after = s_slurp (path, &size_after);
+    CHECK (size_before == size_after && memcmp (before, after, size_before) == 0);
+    free (before);
+    free (after);
+}
+
+//  Close and reopen: every item field, the worker record, the counters and
+//  the leases of claims are as they were, and the leases still expire.
+static void
+s_restart_keeps_everything (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/restart.db", dir);
+    s_clock_t clock = { 1700000000 * SECOND + 123456 };
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    wp_store_set_clock (store, s_clock_read, &clock);
+    static const char *ids [] = { "a", "b", "c", "d" };
+    for (int i = 0; i < 4; i++) {
+        uint8_t data [] = { 0x92, 0x01, (uint8_t) i };
+        wp_push_entry_t entry = { data, sizeof data, ids [i], i == 3? 1: -1 };
+        char *id = NULL;
+        CHECK_OK (store, wp_store_push (store, "p", &entry, &id, NULL));
+        free (id);
+        clock.now += 7;
+    }
+    wp_worker_t *spec = wp_worker_new ();
+    spec->worker_id = strdup ("w");
+    spec->host = strdup ("host-1");
+    spec->pid = 4242;
+    wp_worker_add_capability (spec, "gpu");
+    wp_worker_add_capability (spec, "cpu");
+    spec->pool_id = strdup ("p");
+    spec->heartbeat_interval = 1000;
+    wp_meta_set (&spec->metadata, "k", (const uint8_t *) "\xa1v", 2);
+    CHECK_OK (store, wp_store_register (store, spec, NULL));
+    wp_worker_destroy (&spec);
+
+    wp_item_t *item = s_claim (store, "p", "w", 600);            //  a: stays claimed
+    wp_item_destroy (&item);
+    item = s_claim (store, "p", "x", 0);                          //  b: done
+    CHECK_OK (store, wp_store_complete (store, "p", "b", (const uint8_t *) "\xa2ok", 3, "x"));
+    wp_item_destroy (&item);
+    item = s_claim (store, "p", "w", 0);                          //  c: failed once
+    wp_item_destroy (&item);
+    item = s_claim (store, "p", "w", 0);                          //  d: poisoned
+    CHECK_OK (store, wp_store_fail (store, "p", "d", "fatal", "w", NULL));
+    CHECK_OK (store, wp_store_fail (store, "p", "c", "boom", "w", NULL));
+    wp_item_destroy (&item);
+    item = s_claim (store, "p", "w", 900);                        //  c again: current task
+    CHECK_STR (item->id, "c");
+    wp_item_destroy (&item);
+
+    wp_item_t *before [4];
+    for (int i = 0; i < 4; i++)
+        before [i] = s_get (store, "p", ids [i]);
+    wp_worker_t *worker_before = NULL;
+    CHECK_OK (store, wp_store_get_worker (store, "w", &worker_before));
+    int64_t due_before = 0;
+    CHECK_OK (store, wp_store_next_due (store, &due_before));
+    wp_store_destroy (&store);
+
+    store = sqlitetest_open (path, NULL);
+    wp_store_set_clock (store, s_clock_read, &clock);
+    for (int i = 0; i < 4; i++) {
+        wp_item_t *after = s_get (store, "p", ids [i]);
+        s_items_equal (before [i], after);
+        wp_item_destroy (&after);
+        wp_item_destroy (&before [i]);
+    }
+    wp_worker_t *worker = NULL;
+    CHECK_OK (store, wp_store_get_worker (store, "w", &worker));
+    CHECK_STR (worker->host, "host-1");
+    CHECK_INT (worker->pid, 4242);
+    CHECK_INT (worker->capability_count, 2);
+    CHECK_STR (worker->capabilities [1], "cpu");
+    CHECK_STR (worker->pool_id, "p");
+    CHECK_INT (worker->started_at, worker_before->started_at);
+    CHECK_INT (worker->last_heartbeat, worker_before->last_heartbeat);
+    CHECK_STR (worker->status, "active");
+    CHECK_STR (worker->current_task_id, "c");
+    CHECK (worker->heartbeat_interval == 1000);
+    const wp_meta_entry_t *entry = wp_meta_get (&worker->metadata, "k");
+    CHECK (entry && entry->value_size == 2 && memcmp (entry->value, "\xa1v", 2) == 0);
+    wp_worker_destroy (&worker);
+    wp_worker_destroy (&worker_before);
+    int64_t due = 0;
+    CHECK_OK (store, wp_store_next_due (store, &due));
+    CHECK_INT (due, due_before);
+    wp_stats_t *stats = NULL;
+    CHECK_OK (store, wp_store_stats (store, &stats));
+    CHECK_INT (stats->pools [0].pending, 0);
+    CHECK_INT (stats->pools [0].claimed, 2);
+    CHECK_INT (stats->pools [0].done, 1);
+    CHECK_INT (stats->pools [0].poisoned, 1);
+    wp_stats_destroy (&stats);
+
+    //  The persisted lease of a lapses at its time, after the restart
+    clock.now = due - 1;
+    item = s_get (store, "p", "a");
+    CHECK_INT (item->status, WP_ITEM_CLAIMED);
+    wp_item_destroy (&item);
+    clock.now = due;
+    item = s_get (store, "p", "a");
+    CHECK_INT (item->status, WP_ITEM_PENDING);
+    CHECK_STR (item->error, "lease expired");
+    wp_item_destroy (&item);
+    wp_store_destroy (&store);
+}
+
+//  Group commit between two connections: a group holds the write lock (the
+//  other connection gets UNAVAILABLE once its busy timeout passes), a
+//  failing call inside it changes nothing, commit publishes the rest,
+//  rollback and destroy discard it.
+static void
+s_group_commit_and_rollback (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/group.db", dir);
+    wp_store_t *a = sqlitetest_open (path, NULL);
+    wp_store_config_t impatient = { .busy_timeout_ms = 50 };
+    wp_store_t *b = sqlitetest_open (path, &impatient);
+
+    CHECK_OK (a, wp_store_begin (a));
+    sqlitetest_push (a, "p", "x");
+    sqlitetest_push (a, "p", "y");
+    static const uint8_t data [] = { 0xc0 };
+    wp_push_entry_t entry = { data, sizeof data, "z", -1 };
+    char *id = NULL;
+    CHECK_RC (b, wp_store_push (b, "p", &entry, &id, NULL), WP_UNAVAILABLE);
+    CHECK (strstr (wp_store_errmsg (b), "locked"));
+    CHECK_RC (b, wp_store_get (b, "p", "x", &(wp_item_t *) { NULL }), WP_NOT_FOUND);
+    CHECK_RC (a, wp_store_complete (a, "p", "nothing", NULL, 0, NULL), WP_NOT_FOUND);
+    CHECK_RC (a, wp_store_fail (a, "p", "y", "e", NULL, NULL), WP_FAILED_PRECONDITION);
+    wp_item_t *item = s_claim (a, "p", "w", 0);
+    CHECK_STR (item->id, "x");
+    wp_item_destroy (&item);
+    CHECK_RC (a, wp_store_begin (a), WP_FAILED_PRECONDITION);
+    CHECK_OK (a, wp_store_commit (a));
+    CHECK_RC (a, wp_store_commit (a), WP_FAILED_PRECONDITION);
+
+    item = s_get (b, "p", "x");
+    CHECK_INT (item->status, WP_ITEM_CLAIMED);
+    wp_item_destroy (&item);
+    item = s_get (b, "p", "y");
+    CHECK_INT (item->status, WP_ITEM_PENDING);
+    CHECK_INT (item->attempts, 0);
+    wp_item_destroy (&item);
+    sqlitetest_push (b, "p", "z");
+
+    CHECK_OK (a, wp_store_begin (a));
+    sqlitetest_push (a, "p", "r");
+    wp_store_rollback (a);
+    CHECK_RC (a, wp_store_get (a, "p", "r", &item), WP_NOT_FOUND);
+    CHECK_RC (b, wp_store_get (b, "p", "r", &item), WP_NOT_FOUND);
+
+    //  Destroying a store with an open group rolls it back and lets go
+    CHECK_OK (a, wp_store_begin (a));
+    sqlitetest_push (a, "p", "s");
+    wp_store_destroy (&a);
+    CHECK_RC (b, wp_store_get (b, "p", "s", &item), WP_NOT_FOUND);
+    sqlitetest_push (b, "p", "t");
+    uint64_t size = 0;
+    CHECK_OK (b, wp_store_size (b, "p", &size));
+    CHECK_INT (size, 3);                                //  y, z, t
+    wp_store_destroy (&b);
+}
+
+//  Expiry applied inside a group that rolls back is not reported by reap;
+//  the next call applies it again, and then it is.
+static void
+s_group_rollback_and_reap (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/reap.db", dir);
+    s_clock_t clock = { 1700000000 * SECOND };
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    wp_store_set_clock (store, s_clock_read, &clock);
+    sqlitetest_push (store, "p", "a");
+    wp_item_t *item = s_claim (store, "p", "w", 1);
+    wp_item_destroy (&item);
+    clock.now += 2 * SECOND;
+    CHECK_OK (store, wp_store_begin (store));
+    uint64_t size = 0;
+    CHECK_OK (store, wp_store_size (store, "p", &size));
+    CHECK_INT (size, 1);
+    wp_store_rollback (store);
+    wp_reap_t reap;
+    CHECK_OK (store, wp_store_reap (store, &reap));
+    CHECK_INT (reap.leases_expired, 1);             //  reap itself applied it again
+    CHECK_INT (reap.requeued, 1);
+    CHECK_OK (store, wp_store_reap (store, &reap));
+    CHECK_INT (reap.leases_expired + reap.requeued, 0);
+
+    item = s_claim (store, "p", "w", 1);
+    wp_item_destroy (&item);
+    clock.now += 2 * SECOND;
+    CHECK_OK (store, wp_store_begin (store));
+    CHECK_OK (store, wp_store_size (store, "p", &size));
+    CHECK_OK (store, wp_store_reap (store, &reap));
+    CHECK_INT (reap.leases_expired, 0);             //  not committed yet
+    CHECK_OK (store, wp_store_commit (store));
+    CHECK_OK (store, wp_store_reap (store, &reap));
+    CHECK_INT (reap.leases_expired, 1);
+    item = s_get (store, "p", "a");
+    CHECK_INT (item->attempts, 2);
+    wp_item_destroy (&item);
+    wp_store_destroy (&store);
+}
+
+//  Purge deletes by last change, keeps the counters right, frees the ids,
+//  and is undone by a rollback.
+static void
+s_purge (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/purge.db", dir);
+    s_clock_t clock = { 1700000000 * SECOND };
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    wp_store_set_clock (store, s_clock_read, &clock);
+    static const char *ids [] = { "a", "b", "c", "d", "e" };
+    for (int i = 0; i < 5; i++)
+        sqlitetest_push (store, "p", ids [i]);
+    for (int i = 0; i < 3; i++) {
+        wp_item_t *item = s_claim (store, "p", "w", 0);
+        if (i < 2)
+            CHECK_OK (store, wp_store_complete (store, "p", item->id, NULL, 0, "w"));
+        wp_item_destroy (&item);
+    }
+    //  c: failed three times, so poisoned
+    for (int i = 0; i < 3; i++) {
+        wp_item_t *item = NULL;
+        if (i > 0) {
+            item = s_claim (store, "p", "w", 0);
+            CHECK_STR (item->id, "c");
+            wp_item_destroy (&item);
+        }
+        CHECK_OK (store, wp_store_fail (store, "p", "c", "no", "w", NULL));
+    }
+    wp_item_t *item = s_get (store, "p", "c");
+    CHECK_INT (item->status, WP_ITEM_POISONED);
+    wp_item_destroy (&item);
+
+    uint64_t count = 99;
+    CHECK_OK (store, wp_store_purge (store, 0, &count));
+    CHECK_INT (count, 0);                           //  changed at this very instant
+    clock.now += 100 * SECOND;
+    CHECK_OK (store, wp_store_purge (store, 101, &count));
+    CHECK_INT (count, 0);
+    CHECK_OK (store, wp_store_begin (store));
+    CHECK_OK (store, wp_store_purge (store, 50, &count));
+    CHECK_INT (count, 3);
+    wp_store_rollback (store);
+    item = s_get (store, "p", "a");
+    wp_item_destroy (&item);
+    CHECK_OK (store, wp_store_purge (store, 50, &count));
+    CHECK_INT (count, 3);
+    CHECK_RC (store, wp_store_get (store, "p", "a", &item), WP_NOT_FOUND);
+    wp_stats_t *stats = NULL;
+    CHECK_OK (store, wp_store_stats (store, &stats));
+    CHECK_INT (stats->pool_count, 1);
+    CHECK_INT (stats->pools [0].pending, 2);
+    CHECK_INT (stats->pools [0].done + stats->pools [0].poisoned + stats->pools [0].claimed, 0);
+    wp_stats_destroy (&stats);
+    sqlitetest_push (store, "p", "a");              //  the id is free again
+    wp_store_destroy (&store);
+}
+
+//  Expiry is never cached in-process: a connection whose clock is ahead
+//  applies what is due for everyone, and declares another's worker lost.
+static void
+s_expiry_across_connections (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/cross.db", dir);
+    wp_store_t *a = sqlitetest_open (path, NULL);
+    wp_store_t *b = sqlitetest_open (path, NULL);
+    s_clock_t ahead = { wp_time_now () + 1000 * SECOND };
+    wp_store_set_clock (b, s_clock_read, &ahead);
+
+    wp_worker_t *spec = wp_worker_new ();
+    spec->worker_id = strdup ("w");
+    spec->heartbeat_interval = 60;
+    CHECK_OK (a, wp_store_register (a, spec, NULL));
+    wp_worker_destroy (&spec);
+    sqlitetest_push (a, "p", "x");
+    sqlitetest_push (a, "p", "y");
+    wp_item_t *item = s_claim (a, "p", "v", 10);
+    wp_item_destroy (&item);
+    item = s_claim (a, "p", "w", 3600);
+    wp_item_destroy (&item);
+
+    uint64_t size = 0;
+    CHECK_OK (a, wp_store_size (a, "p", &size));
+    CHECK_INT (size, 0);
+    CHECK_OK (b, wp_store_size (b, "p", &size));
+    CHECK_INT (size, 2);
+    item = s_get (a, "p", "x");
+    CHECK_STR (item->error, "lease expired");
+    wp_item_destroy (&item);
+    item = s_get (a, "p", "y");
+    CHECK_STR (item->error, "worker lost");
+    CHECK_INT (item->attempts, 1);
+    wp_item_destroy (&item);
+    wp_worker_t *worker = NULL;
+    CHECK_OK (a, wp_store_get_worker (a, "w", &worker));
+    CHECK_STR (worker->status, "lost");
+    wp_worker_destroy (&worker);
+    CHECK_RC (a, wp_store_heartbeat (a, "w", NULL), WP_FAILED_PRECONDITION);
+
+    wp_reap_t reap;
+    CHECK_OK (a, wp_store_reap (a, &reap));
+    CHECK_INT (reap.leases_expired + reap.workers_lost, 0);
+    CHECK_OK (b, wp_store_reap (b, &reap));
+    CHECK_INT (reap.leases_expired, 1);
+    CHECK_INT (reap.workers_lost, 1);
+    CHECK_INT (reap.requeued, 2);
+    wp_store_destroy (&a);
+    wp_store_destroy (&b);
+}
+
+//  ---------------------------------------------------------------------
+
+typedef struct {
+    const char *name;
+    void (*run) (const char *dir);
+} s_case_t;
+
+static const s_case_t s_cases [] = {
+    { "new_file_and_pragmas", s_new_file_and_pragmas },
+    { "empty_file_is_initialised", s_empty_file_is_initialised },
+    { "foreign_files_are_refused", s_foreign_files_are_refused },
+    { "future_version_is_refused", s_future_version_is_refused },
+    { "migrates_version_1", s_migrates_version_1 },
+    { "bad_paths", s_bad_paths },
+    { "permissions", s_permissions },
+    { "restart_keeps_everything", s_restart_keeps_everything },
+    { "group_commit_and_rollback", s_group_commit_and_rollback },
+    { "group_rollback_and_reap", s_group_rollback_and_reap },
+    { "purge", s_purge },
+    { "expiry_across_connections", s_expiry_across_connections },
+};
+
+int
+main (int argc, char *argv [])
+{
+    const char *only = argc > 1? argv [1]: NULL;
+    int ran = 0;
+    for (size_t i = 0; i < sizeof s_cases / sizeof s_cases [0]; i++) {
+        if (only && strcmp (only, s_cases [i].name))
+            continue;
+        char dir [64];
+        sqlitetest_dir_new (dir);
+        s_cases [i].run (dir);
+        sqlitetest_remove (dir);
+        printf ("ok - %s\n", s_cases [i].name);
+        ran++;
+    }
+    CHECK (ran > 0);
+    return 0;
+}

@@ -478,6 +478,14 @@ s_check_pending (s_case_t *t, int line, const wp_item_t *item)
                 wp_item_state_name (i_->status), wp_item_state_name (state)); \
 } while (0)
 
+//  A state returned by fail.
+#define CHECK_STATE_IS(actual, expected) do { \
+    wp_item_state a_ = (actual), e_ = (expected); \
+    if (a_ != e_) \
+        s_bail (t, __LINE__, "%s is %s, expected %s", #actual, \
+                wp_item_state_name (a_), wp_item_state_name (e_)); \
+} while (0)
+
 //  Polls get until the item is no longer claimed; bounded by S_WAIT_LIMIT.
 #define WAIT_UNCLAIMED(pool, id) s_wait_unclaimed (t, __LINE__, pool, id)
 
@@ -618,7 +626,7 @@ s_push_duplicate_id_changes_nothing (s_case_t *t)
     //  Poisoned likewise.
     PUSH_FULL ("p", "y", "y", 0, NULL);
     CLAIM ("p", "w1", 0);
-    CHECK_INT (FAIL ("p", "y", "bad", "w1"), WP_ITEM_POISONED);
+    CHECK_STATE_IS (FAIL ("p", "y", "bad", "w1"), WP_ITEM_POISONED);
     PUSH_FULL ("p", "again", "y", -1, &dup);
     CHECK (dup);
     item = GET ("p", "y");
@@ -642,7 +650,7 @@ s_push_max_retries (s_case_t *t)
     for (int i = 1; i <= 5; i++) {
         CHECK_STR (CLAIM ("q", "w", 0)->id, id);
         wp_item_state state = FAIL ("q", id, "again", "w");
-        CHECK_INT (state, i < 5 ? WP_ITEM_PENDING : WP_ITEM_POISONED);
+        CHECK_STATE_IS (state, i < 5 ? WP_ITEM_PENDING : WP_ITEM_POISONED);
         CHECK_INT (GET ("q", id)->attempts, i);
     }
 }
@@ -652,7 +660,7 @@ s_push_max_retries_zero_poisons_at_first_failure (s_case_t *t)
 {
     const char *id = PUSH_FULL ("p", "a", NULL, 0, NULL);
     CHECK_STR (CLAIM ("p", "w", 0)->id, id);
-    CHECK_INT (FAIL ("p", id, "boom", "w"), WP_ITEM_POISONED);
+    CHECK_STATE_IS (FAIL ("p", id, "boom", "w"), WP_ITEM_POISONED);
     wp_item_t *item = GET ("p", id);
     CHECK_STATE (item, WP_ITEM_POISONED);
     CHECK_INT (item->attempts, 1);
@@ -1040,12 +1048,12 @@ s_fail_counts_an_attempt_then_poisons (s_case_t *t)
         CHECK_STR (item->error, error);
         CHECK_INT (item->max_retries, 3);
         if (attempt < 3) {
-            CHECK_INT (state, WP_ITEM_PENDING);
+            CHECK_STATE_IS (state, WP_ITEM_PENDING);
             CHECK_PENDING (item);
             CHECK_INT (SIZE ("p"), 2);
         }
         else {
-            CHECK_INT (state, WP_ITEM_POISONED);
+            CHECK_STATE_IS (state, WP_ITEM_POISONED);
             CHECK_STATE (item, WP_ITEM_POISONED);
             CHECK_INT (SIZE ("p"), 1);
             //  As for done items: the last claimant stays, the lease goes.
@@ -1082,7 +1090,7 @@ s_fail_unknown_is_not_found (s_case_t *t)
     PUSH_ID ("p", "a", "a");
     CHECK_STATUS (WP_NOT_FOUND, wp_store_fail (t->store, "p", "nope", "e", "w", &state));
     CHECK_STATUS (WP_NOT_FOUND, wp_store_fail (t->store, "other", "a", "e", NULL, &state));
-    CHECK_INT (state, WP_ITEM_DONE);        //  not written on failure
+    CHECK_STATE_IS (state, WP_ITEM_DONE);        //  not written on failure
     CHECK_INT (GET ("p", "a")->attempts, 0);
 }
 
@@ -1126,7 +1134,7 @@ s_fail_by_another_worker_is_refused (s_case_t *t)
     CHECK_STR (item->claimed_by, "owner");
     CHECK_INT (item->attempts, 0);
     CHECK (item->error == NULL);
-    CHECK_INT (FAIL ("p", "a", "mine", "owner"), WP_ITEM_PENDING);
+    CHECK_STATE_IS (FAIL ("p", "a", "mine", "owner"), WP_ITEM_PENDING);
 }
 
 //  =====================================================================

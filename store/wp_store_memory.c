@@ -26,7 +26,6 @@
     applied on the way stays: it is the store catching up with the clock,
     and the next call would apply it anyway.  */
 #include "wp_store_impl.h"
-#include <czmq.h>
 #include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -93,16 +92,130 @@ s_time_add (int64_t a, int64_t b)
     return a + b;
 }
 
-//  A hash keyed by strings that the values own (keys are not copied)
-static zhashx_t *
-s_hash_new (void)
+//  ---------------------------------------------------------------------
+//  A map from strings to pointers: open addressing, linear probing,
+//  deletion by backward shift (no tombstones), resized to keep the load
+//  between 1/8 and 7/10. Keys are not copied: each value owns the string
+//  its key points at. (czmq's zhashx also grows whenever one chain gets
+//  long, which at millions of keys cost kilobytes of table per key.)
+
+typedef struct {
+    uint64_t hash;
+    const char *key;            //  NULL: a free slot
+    void *value;
+} s_slot_t;
+
+typedef struct {
+    s_slot_t *slots;
+    size_t capacity;            //  a power of two, or 0
+    size_t count;
+} s_map_t;
+
+//  FNV-1a, then a finalizer so that the low bits, the index, mix well
+static uint64_t
+s_hash (const char *key)
 {
-    zhashx_t *hash = zhashx_new ();
-    if (!hash)
-        abort ();
-    zhashx_set_key_duplicator (hash, NULL);
-    zhashx_set_key_destructor (hash, NULL);
+    uint64_t hash = UINT64_C (14695981039346656037);
+    for (const unsigned char *p = (const unsigned char *) key; *p; p++)
+        hash = (hash ^ *p) * UINT64_C (1099511628211);
+    hash ^= hash >> 33;
+    hash *= UINT64_C (0xff51afd7ed558ccd);
+    hash ^= hash >> 33;
     return hash;
+}
+
+//  The slot holding key, or the free slot where it would go
+static s_slot_t *
+s_map_find (const s_map_t *map, const char *key, uint64_t hash)
+{
+    size_t mask = map->capacity - 1;
+    for (size_t index = hash & mask; ; index = (index + 1) & mask) {
+        s_slot_t *slot = &map->slots [index];
+        if (!slot->key || (slot->hash == hash && strcmp (slot->key, key) == 0))
+            return slot;
+    }
+}
+
+static void
+s_map_resize (s_map_t *map, size_t capacity)
+{
+    s_slot_t *old = map->slots;
+    size_t old_capacity = map->capacity;
+    map->slots = (s_slot_t *) s_alloc (capacity * sizeof (s_slot_t));
+    map->capacity = capacity;
+    for (size_t i = 0; i < old_capacity; i++)
+        if (old [i].key)
+            *s_map_find (map, old [i].key, old [i].hash) = old [i];
+    free (old);
+}
+
+static void *
+s_map_lookup (const s_map_t *map, const char *key)
+{
+    if (map->count == 0)
+        return NULL;
+    s_slot_t *slot = s_map_find (map, key, s_hash (key));
+    return slot->key ? slot->value : NULL;
+}
+
+//  Adds key -> value; key must not be in the map
+static void
+s_map_insert (s_map_t *map, const char *key, void *value)
+{
+    if ((map->count + 1) * 10 > map->capacity * 7)
+        s_map_resize (map, map->capacity ? map->capacity * 2 : 16);
+    uint64_t hash = s_hash (key);
+    s_slot_t *slot = s_map_find (map, key, hash);
+    assert (!slot->key);
+    slot->hash = hash;
+    slot->key = key;
+    slot->value = value;
+    map->count++;
+}
+
+//  Removes key, if present. Not while walking the map with s_map_next.
+static void
+s_map_delete (s_map_t *map, const char *key)
+{
+    if (map->count == 0)
+        return;
+    s_slot_t *slot = s_map_find (map, key, s_hash (key));
+    if (!slot->key)
+        return;
+    //  Entries after the hole move back into it unless that would put them
+    //  before their home slot, so every probe run stays unbroken
+    size_t mask = map->capacity - 1;
+    size_t hole = (size_t) (slot - map->slots);
+    for (size_t index = (hole + 1) & mask; map->slots [index].key; index = (index + 1) & mask) {
+        size_t home = map->slots [index].hash & mask;
+        if (((index - home) & mask) >= ((index - hole) & mask)) {
+            map->slots [hole] = map->slots [index];
+            hole = index;
+        }
+    }
+    memset (&map->slots [hole], 0, sizeof (s_slot_t));
+    map->count--;
+    if (map->capacity > 16 && map->count * 8 < map->capacity)
+        s_map_resize (map, map->capacity / 2);
+}
+
+//  Walks the values: start with *cursor = 0; NULL at the end
+static void *
+s_map_next (const s_map_t *map, size_t *cursor)
+{
+    while (*cursor < map->capacity) {
+        s_slot_t *slot = &map->slots [(*cursor)++];
+        if (slot->key)
+            return slot->value;
+    }
+    return NULL;
+}
+
+static void
+s_map_release (s_map_t *map)
+{
+    free (map->slots);
+    memset (map, 0, sizeof *map);
 }
 
 //  ---------------------------------------------------------------------
@@ -247,7 +360,7 @@ struct _s_item_t {
 
 struct _s_pool_t {
     char *name;                 //  key in self->pools
-    zhashx_t *items;            //  id -> s_item_t, every state
+    s_map_t items;              //  id -> s_item_t, every state
     s_heap_t pending;           //  pending items by seq
     uint64_t count [4];         //  items by wp_item_state
 };
@@ -298,9 +411,9 @@ typedef struct {
     wp_store_t base;            //  first, so wp_store_t * converts
     pthread_mutex_t mutex;      //  held for the whole of every call
     int64_t now;                //  the clock, read once per call
-    zhashx_t *pools;            //  name -> s_pool_t
-    zhashx_t *holders;          //  worker id -> s_holder_t
-    zhashx_t *workers;          //  worker id -> s_worker_t
+    s_map_t pools;              //  name -> s_pool_t
+    s_map_t holders;            //  worker id -> s_holder_t
+    s_map_t workers;            //  worker id -> s_worker_t
     s_heap_t leases;            //  claimed items by lease expiry
     s_heap_t finished;          //  done and poisoned items by last change
     s_heap_t stale;             //  active workers by stale_at
@@ -369,7 +482,7 @@ s_stale_before (const void *a, const void *b)
 static s_pool_t *
 s_pool_lookup (s_memory_t *self, const char *name)
 {
-    return (s_pool_t *) zhashx_lookup (self->pools, name);
+    return (s_pool_t *) s_map_lookup (&self->pools, name);
 }
 
 static s_pool_t *
@@ -379,11 +492,8 @@ s_pool_require (s_memory_t *self, const char *name)
     if (!pool) {
         pool = (s_pool_t *) s_alloc (sizeof *pool);
         pool->name = s_strdup (name);
-        pool->items = s_hash_new ();
         s_heap_init (&pool->pending, s_pending_before, s_item_slot);
-        int rc = zhashx_insert (self->pools, pool->name, pool);
-        assert (rc == 0);
-        (void) rc;
+        s_map_insert (&self->pools, pool->name, pool);
     }
     return pool;
 }
@@ -392,7 +502,7 @@ s_pool_require (s_memory_t *self, const char *name)
 static void
 s_pool_free (s_pool_t *pool)
 {
-    zhashx_destroy (&pool->items);
+    s_map_release (&pool->items);
     s_heap_release (&pool->pending);
     free (pool->name);
     free (pool);
@@ -402,7 +512,7 @@ static s_item_t *
 s_item_lookup (s_memory_t *self, const char *pool_name, const char *id)
 {
     s_pool_t *pool = s_pool_lookup (self, pool_name);
-    return pool ? (s_item_t *) zhashx_lookup (pool->items, id) : NULL;
+    return pool ? (s_item_t *) s_map_lookup (&pool->items, id) : NULL;
 }
 
 static void
@@ -419,13 +529,11 @@ s_item_free (s_item_t *item)
 static void
 s_holder_add (s_memory_t *self, s_item_t *item)
 {
-    s_holder_t *holder = (s_holder_t *) zhashx_lookup (self->holders, item->rec.claimed_by);
+    s_holder_t *holder = (s_holder_t *) s_map_lookup (&self->holders, item->rec.claimed_by);
     if (!holder) {
         holder = (s_holder_t *) s_alloc (sizeof *holder);
         holder->worker_id = s_strdup (item->rec.claimed_by);
-        int rc = zhashx_insert (self->holders, holder->worker_id, holder);
-        assert (rc == 0);
-        (void) rc;
+        s_map_insert (&self->holders, holder->worker_id, holder);
     }
     item->holder = holder;
     item->prev = NULL;
@@ -449,7 +557,7 @@ s_holder_remove (s_memory_t *self, s_item_t *item)
     item->prev = item->next = NULL;
     item->holder = NULL;
     if (--holder->count == 0) {
-        zhashx_delete (self->holders, holder->worker_id);
+        s_map_delete (&self->holders, holder->worker_id);
         free (holder->worker_id);
         free (holder);
     }
@@ -628,13 +736,11 @@ s_undo_apply (s_memory_t *self, s_undo_t *undo)
             break;
         case S_UNDO_ITEM_NEW:
             s_item_unindex (self, item);
-            zhashx_delete (item->pool->items, item->rec.id);
+            s_map_delete (&item->pool->items, item->rec.id);
             s_item_free (item);
             break;
         case S_UNDO_ITEM_PURGED: {
-            int rc = zhashx_insert (item->pool->items, item->rec.id, item);
-            assert (rc == 0);
-            (void) rc;
+            s_map_insert (&item->pool->items, item->rec.id, item);
             s_item_index (self, item);
             break;
         }
@@ -648,7 +754,7 @@ s_undo_apply (s_memory_t *self, s_undo_t *undo)
                 s_worker_change_end (self, worker);
             }
             else {
-                zhashx_delete (self->workers, worker->id);
+                s_map_delete (&self->workers, worker->id);
                 s_worker_free (worker);
             }
             break;
@@ -663,7 +769,7 @@ s_undo_apply (s_memory_t *self, s_undo_t *undo)
 static void
 s_current_task_clear (s_memory_t *self, s_item_t *item)
 {
-    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, item->rec.claimed_by);
+    s_worker_t *worker = (s_worker_t *) s_map_lookup (&self->workers, item->rec.claimed_by);
     if (worker && worker->rec->current_task_id
     &&  strcmp (worker->rec->current_task_id, item->rec.id) == 0) {
         s_worker_save (self, worker);
@@ -730,7 +836,7 @@ s_item_release (s_memory_t *self, s_item_t *item)
 static s_item_t **
 s_holder_items (s_memory_t *self, const char *worker_id, size_t *count_p)
 {
-    s_holder_t *holder = (s_holder_t *) zhashx_lookup (self->holders, worker_id);
+    s_holder_t *holder = (s_holder_t *) s_map_lookup (&self->holders, worker_id);
     *count_p = 0;
     if (!holder)
         return NULL;
@@ -747,7 +853,7 @@ s_holder_items (s_memory_t *self, const char *worker_id, size_t *count_p)
 static uint64_t
 s_renew_leases (s_memory_t *self, const char *worker_id, int64_t lease_us)
 {
-    s_holder_t *holder = (s_holder_t *) zhashx_lookup (self->holders, worker_id);
+    s_holder_t *holder = (s_holder_t *) s_map_lookup (&self->holders, worker_id);
     uint64_t count = 0;
     //  The item stays claimed by the same worker: only its lease key moves
     for (s_item_t *item = holder ? holder->first : NULL; item; item = item->next) {
@@ -894,7 +1000,7 @@ s_push (wp_store_t *base, const char *pool_name, const wp_push_entry_t *entry,
     if (entry->id)
         item->rec.id = s_strdup (entry->id);
     else {
-        while (zhashx_lookup (pool->items, uuid))
+        while (s_map_lookup (&pool->items, uuid))
             wp_uuid_new (uuid);
         item->rec.id = s_strdup (uuid);
     }
@@ -908,9 +1014,7 @@ s_push (wp_store_t *base, const char *pool_name, const wp_push_entry_t *entry,
     item->pool = pool;
     item->seq = self->next_seq++;
     item->heap_pos = S_NOWHERE;
-    int rc = zhashx_insert (pool->items, item->rec.id, item);
-    assert (rc == 0);
-    (void) rc;
+    s_map_insert (&pool->items, item->rec.id, item);
     s_item_change_end (self, item);
     if (self->in_txn) {
         item->txn_mark = self->txn_id;
@@ -942,7 +1046,7 @@ s_claim (wp_store_t *base, const char *pool_name, const char *worker_id,
     item->lease_us = lease_us;
     s_item_change_end (self, item);
 
-    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, worker_id);
+    s_worker_t *worker = (s_worker_t *) s_map_lookup (&self->workers, worker_id);
     if (worker) {
         s_worker_save (self, worker);
         free (worker->rec->current_task_id);
@@ -967,7 +1071,8 @@ s_claimed_item (s_memory_t *self, const char *pool_name, const char *id,
                                wp_item_state_name (item->rec.status));
     if (worker_id && strcmp (item->rec.claimed_by, worker_id) != 0)
         return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
-                               "item '%s' is claimed by another worker", id);
+                               "item '%s' is claimed by '%s', not by '%s'", id,
+                               item->rec.claimed_by, worker_id);
     *item_p = item;
     return WP_OK;
 }
@@ -977,7 +1082,7 @@ s_complete (wp_store_t *base, const char *pool_name, const char *id,
             const uint8_t *result, size_t result_size, const char *worker_id)
 {
     s_memory_t *self = s_enter (base);
-    s_item_t *item;
+    s_item_t *item = NULL;
     wp_status rc = s_claimed_item (self, pool_name, id, worker_id, &item);
     if (rc != WP_OK)
         return s_leave (self, rc);
@@ -997,7 +1102,7 @@ s_fail (wp_store_t *base, const char *pool_name, const char *id,
         const char *error, const char *worker_id, wp_item_state *state_out)
 {
     s_memory_t *self = s_enter (base);
-    s_item_t *item;
+    s_item_t *item = NULL;
     wp_status rc = s_claimed_item (self, pool_name, id, worker_id, &item);
     if (rc != WP_OK)
         return s_leave (self, rc);
@@ -1075,7 +1180,7 @@ s_register (wp_store_t *base, const wp_worker_t *worker, wp_worker_t **worker_ou
     free (rec->current_task_id);
     rec->current_task_id = NULL;
 
-    s_worker_t *entry = (s_worker_t *) zhashx_lookup (self->workers, worker->worker_id);
+    s_worker_t *entry = (s_worker_t *) s_map_lookup (&self->workers, worker->worker_id);
     if (entry) {
         s_worker_change_begin (self, entry);
         rec->current_task_id = entry->rec->current_task_id;
@@ -1088,9 +1193,7 @@ s_register (wp_store_t *base, const wp_worker_t *worker, wp_worker_t **worker_ou
         entry->id = s_strdup (worker->worker_id);
         entry->rec = rec;
         entry->heap_pos = S_NOWHERE;
-        int rc = zhashx_insert (self->workers, entry->id, entry);
-        assert (rc == 0);
-        (void) rc;
+        s_map_insert (&self->workers, entry->id, entry);
         if (self->in_txn) {
             entry->txn_mark = self->txn_id;
             s_undo_add (self, S_UNDO_WORKER)->worker = entry;
@@ -1106,12 +1209,13 @@ static wp_status
 s_heartbeat (wp_store_t *base, const char *worker_id, const wp_meta_t *metadata)
 {
     s_memory_t *self = s_enter (base);
-    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, worker_id);
+    s_worker_t *worker = (s_worker_t *) s_map_lookup (&self->workers, worker_id);
     if (!worker)
         return s_leave (self, wp_store_error (base, WP_NOT_FOUND, "no worker '%s'", worker_id));
     if (strcmp (worker->rec->status, "lost") == 0)
         return s_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
-                                              "worker was declared lost; register again"));
+                                              "worker '%s' was declared lost and its claims "
+                                              "returned: register again", worker_id));
     s_worker_change_begin (self, worker);
     worker->rec->last_heartbeat = self->now;
     if (metadata)
@@ -1125,7 +1229,7 @@ static wp_status
 s_update_status (wp_store_t *base, const char *worker_id, const char *status)
 {
     s_memory_t *self = s_enter (base);
-    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, worker_id);
+    s_worker_t *worker = (s_worker_t *) s_map_lookup (&self->workers, worker_id);
     if (!worker)
         return s_leave (self, wp_store_error (base, WP_NOT_FOUND, "no worker '%s'", worker_id));
     s_worker_change_begin (self, worker);
@@ -1139,7 +1243,7 @@ static wp_status
 s_get_worker (wp_store_t *base, const char *worker_id, wp_worker_t **worker_out)
 {
     s_memory_t *self = s_enter (base);
-    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, worker_id);
+    s_worker_t *worker = (s_worker_t *) s_map_lookup (&self->workers, worker_id);
     *worker_out = worker ? wp_worker_dup (worker->rec) : NULL;
     return s_leave (self, WP_OK);
 }
@@ -1186,9 +1290,9 @@ s_list_workers (wp_store_t *base, const wp_worker_filter_t *filter,
     s_memory_t *self = s_enter (base);
     size_t count = 0;
     wp_worker_t **found = (wp_worker_t **) s_alloc (
-        zhashx_size (self->workers) * sizeof (wp_worker_t *));
-    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
-         worker = (s_worker_t *) zhashx_next (self->workers))
+        self->workers.count * sizeof (wp_worker_t *));
+    size_t worker_at = 0;
+    for (s_worker_t *worker; (worker = (s_worker_t *) s_map_next (&self->workers, &worker_at)); )
         if (s_worker_matches (self, worker->rec, filter))
             found [count++] = worker->rec;
     qsort (found, count, sizeof (wp_worker_t *), s_compare_workers);
@@ -1242,7 +1346,7 @@ s_purge (wp_store_t *base, double older_than, uint64_t *count_out)
     s_item_t *item;
     while ((item = (s_item_t *) s_heap_top (&self->finished)) && item->updated_at < cutoff) {
         s_item_unindex (self, item);
-        zhashx_delete (item->pool->items, item->rec.id);
+        s_map_delete (&item->pool->items, item->rec.id);
         if (self->in_txn)
             s_undo_add (self, S_UNDO_ITEM_PURGED)->item = item;
         else
@@ -1252,13 +1356,13 @@ s_purge (wp_store_t *base, double older_than, uint64_t *count_out)
     //  Empty pools go too, but not inside a group: its undo log points at them
     if (!self->in_txn) {
         size_t empty = 0;
-        s_pool_t **pools = (s_pool_t **) s_alloc (zhashx_size (self->pools) * sizeof (s_pool_t *));
-        for (s_pool_t *pool = (s_pool_t *) zhashx_first (self->pools); pool;
-             pool = (s_pool_t *) zhashx_next (self->pools))
-            if (zhashx_size (pool->items) == 0)
+        s_pool_t **pools = (s_pool_t **) s_alloc (self->pools.count * sizeof (s_pool_t *));
+        size_t pool_at = 0;
+        for (s_pool_t *pool; (pool = (s_pool_t *) s_map_next (&self->pools, &pool_at)); )
+            if (pool->items.count == 0)
                 pools [empty++] = pool;
         for (size_t i = 0; i < empty; i++) {
-            zhashx_delete (self->pools, pools [i]->name);
+            s_map_delete (&self->pools, pools [i]->name);
             s_pool_free (pools [i]);
         }
         free (pools);
@@ -1286,10 +1390,10 @@ s_stats (wp_store_t *base, wp_stats_t **stats_out)
     s_memory_t *self = s_enter (base);
     wp_stats_t *stats = wp_stats_new ();
 
-    stats->pools = (wp_pool_stats_t *) s_alloc (zhashx_size (self->pools) * sizeof (wp_pool_stats_t));
-    for (s_pool_t *pool = (s_pool_t *) zhashx_first (self->pools); pool;
-         pool = (s_pool_t *) zhashx_next (self->pools)) {
-        if (zhashx_size (pool->items) == 0)
+    stats->pools = (wp_pool_stats_t *) s_alloc (self->pools.count * sizeof (wp_pool_stats_t));
+    size_t pool_at = 0;
+    for (s_pool_t *pool; (pool = (s_pool_t *) s_map_next (&self->pools, &pool_at)); ) {
+        if (pool->items.count == 0)
             continue;
         wp_pool_stats_t *entry = &stats->pools [stats->pool_count++];
         entry->pool = s_strdup (pool->name);
@@ -1302,9 +1406,9 @@ s_stats (wp_store_t *base, wp_stats_t **stats_out)
 
     //  Few distinct statuses: a linear search per worker is cheapest
     stats->workers = (wp_status_count_t *) s_alloc (
-        zhashx_size (self->workers) * sizeof (wp_status_count_t));
-    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
-         worker = (s_worker_t *) zhashx_next (self->workers)) {
+        self->workers.count * sizeof (wp_status_count_t));
+    size_t worker_at = 0;
+    for (s_worker_t *worker; (worker = (s_worker_t *) s_map_next (&self->workers, &worker_at)); ) {
         size_t i;
         for (i = 0; i < stats->worker_status_count; i++)
             if (strcmp (stats->workers [i].status, worker->rec->status) == 0)
@@ -1329,24 +1433,24 @@ s_destroy (wp_store_t *base)
 {
     s_memory_t *self = (s_memory_t *) base;
     s_rollback_locked (self);
-    for (s_pool_t *pool = (s_pool_t *) zhashx_first (self->pools); pool;
-         pool = (s_pool_t *) zhashx_next (self->pools)) {
-        for (s_item_t *item = (s_item_t *) zhashx_first (pool->items); item;
-             item = (s_item_t *) zhashx_next (pool->items))
+    size_t pool_at = 0;
+    for (s_pool_t *pool; (pool = (s_pool_t *) s_map_next (&self->pools, &pool_at)); ) {
+        size_t item_at = 0;
+        for (s_item_t *item; (item = (s_item_t *) s_map_next (&pool->items, &item_at)); )
             s_item_free (item);
         s_pool_free (pool);
     }
-    for (s_holder_t *holder = (s_holder_t *) zhashx_first (self->holders); holder;
-         holder = (s_holder_t *) zhashx_next (self->holders)) {
+    size_t holder_at = 0;
+    for (s_holder_t *holder; (holder = (s_holder_t *) s_map_next (&self->holders, &holder_at)); ) {
         free (holder->worker_id);
         free (holder);
     }
-    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
-         worker = (s_worker_t *) zhashx_next (self->workers))
+    size_t worker_at = 0;
+    for (s_worker_t *worker; (worker = (s_worker_t *) s_map_next (&self->workers, &worker_at)); )
         s_worker_free (worker);
-    zhashx_destroy (&self->pools);
-    zhashx_destroy (&self->holders);
-    zhashx_destroy (&self->workers);
+    s_map_release (&self->pools);
+    s_map_release (&self->holders);
+    s_map_release (&self->workers);
     s_heap_release (&self->leases);
     s_heap_release (&self->finished);
     s_heap_release (&self->stale);
@@ -1387,9 +1491,6 @@ wp_store_memory_new (const wp_store_config_t *cfg)
     wp_store_init (&self->base, &s_memory_ops, cfg);
     if (pthread_mutex_init (&self->mutex, NULL) != 0)
         abort ();
-    self->pools = s_hash_new ();
-    self->holders = s_hash_new ();
-    self->workers = s_hash_new ();
     s_heap_init (&self->leases, s_lease_before, s_item_slot);
     s_heap_init (&self->finished, s_finished_before, s_item_slot);
     s_heap_init (&self->stale, s_stale_before, s_worker_slot);

@@ -629,40 +629,74 @@ test_order_matches_model (void)
 }
 
 //  Enough items that a scan per claim or per expiry check would run past
-//  the test's timeout; no timing is asserted.
+//  the test's timeout (no timing is asserted), and enough purged ones that
+//  the id maps shrink: every id is looked up after each purge.
+#define MANY 200000
+
+static void
+s_check_lookups (wp_store_t *store, char **ids, int from_pending, int step)
+{
+    //  ids [i] for i >= from_pending with i % step == 0 are pending; the rest are gone
+    for (int i = 0; i < MANY; i++) {
+        wp_item_t *item = NULL;
+        wp_status rc = wp_store_get (store, "p", ids [i], &item);
+        if (i >= from_pending && i % step == 0) {
+            CHECK_OK (store, rc);
+            CHECK (item->status == WP_ITEM_PENDING && strcmp (item->id, ids [i]) == 0);
+            wp_item_destroy (&item);
+        }
+        else
+            CHECK_RC (store, rc, WP_NOT_FOUND);
+    }
+}
+
 static void
 test_many_items (void)
 {
-    const int count = 200000;
+    memtest_clock_t clock = { T0 };
     wp_store_t *store = wp_store_memory_new (NULL);
+    wp_store_set_clock (store, memtest_clock_read, &clock);
+    char **ids = calloc (MANY, sizeof (char *));
+    CHECK (ids);
     static const uint8_t data [] = { 0x01 };
     wp_push_entry_t entry = { data, sizeof data, NULL, -1 };
-    for (int i = 0; i < count; i++) {
-        char *id = NULL;
-        CHECK_OK (store, wp_store_push (store, "p", &entry, &id, NULL));
-        CHECK (strlen (id) == WP_UUID_LEN);
-        free (id);
+    for (int i = 0; i < MANY; i++) {
+        CHECK_OK (store, wp_store_push (store, "p", &entry, &ids [i], NULL));
+        CHECK (strlen (ids [i]) == WP_UUID_LEN);
     }
-    //  Half stay claimed (so the lease heap is large), half complete
-    for (int i = 0; i < count; i++) {
-        wp_item_t *item = NULL;
-        CHECK_OK (store, wp_store_claim (store, "p", i % 2 ? "odd" : "even", 0, &item));
-        CHECK (item);
+    //  Claims come in push order; odd ones complete, even ones stay claimed
+    //  (so the lease heap is large) until their worker is released
+    for (int i = 0; i < MANY; i++) {
+        const char *worker = i % 2 ? "odd" : "even";
+        CHECK_CLAIM (store, "p", worker, 0, ids [i]);
         if (i % 2)
-            CHECK_OK (store, wp_store_complete (store, "p", item->id, NULL, 0, "odd"));
-        wp_item_destroy (&item);
+            CHECK_OK (store, wp_store_complete (store, "p", ids [i], NULL, 0, worker));
     }
-    uint64_t released;
-    CHECK_OK (store, wp_store_release_by_worker (store, "p", "even", &released));
-    CHECK (released == (uint64_t) count / 2);
-    uint64_t purged;
-    CHECK_OK (store, wp_store_purge (store, 0, &purged));
+    uint64_t count;
+    CHECK_OK (store, wp_store_release_by_worker (store, "p", "even", &count));
+    CHECK (count == MANY / 2);
+    clock.now += SECOND;
+    CHECK_OK (store, wp_store_purge (store, 0, &count));
+    CHECK (count == MANY / 2);
+    s_check_lookups (store, ids, 0, 2);
+
+    //  Finish the first half of the rest: the map drops below 1/8 full
+    for (int i = 0; i < MANY / 2; i += 2) {
+        CHECK_CLAIM (store, "p", "w", 0, ids [i]);
+        CHECK_OK (store, wp_store_complete (store, "p", ids [i], NULL, 0, "w"));
+    }
+    clock.now += SECOND;
+    CHECK_OK (store, wp_store_purge (store, 0, &count));
+    CHECK (count == MANY / 4);
+    s_check_lookups (store, ids, MANY / 2, 2);
     wp_stats_t *stats = NULL;
     CHECK_OK (store, wp_store_stats (store, &stats));
-    CHECK (stats->pool_count == 1);
-    CHECK (stats->pools [0].pending == (uint64_t) count / 2);
-    CHECK (stats->pools [0].done + purged == (uint64_t) count / 2);
+    CHECK (stats->pool_count == 1 && stats->pools [0].pending == MANY / 4);
+    CHECK (stats->pools [0].done == 0 && stats->pools [0].claimed == 0);
     wp_stats_destroy (&stats);
+    for (int i = 0; i < MANY; i++)
+        free (ids [i]);
+    free (ids);
     wp_store_destroy (&store);
 }
 

@@ -189,7 +189,8 @@
         "UPDATE items SET lease_us = ?2, lease_expires_at = ?3 + ?2" \
         " WHERE status = 1 AND claimed_by = ?1") \
     X (RENEW_OWN, \
-        "UPDATE items SET lease_expires_at = ?2 + lease_us WHERE status = 1 AND claimed_by = ?1") \
+        "UPDATE items SET lease_expires_at = ?2 + coalesce (lease_us, ?3)" \
+        " WHERE status = 1 AND claimed_by = ?1") \
     /*  Workers  */ \
     /*  A worker registering again keeps its current task: the store, not */ \
     /*  the worker, knows which claim that is.                            */ \

@@ -185,9 +185,12 @@ s_heartbeat (wp_sqlite_t *self, const char *worker_id, const wp_meta_t *metadata
     free (meta);
     wp_status status = wp_sqlite_run (self, stmt, "recording the heartbeat");
     if (status == WP_OK) {
+        //  Each claim is renewed by its own lease; the default stands in
+        //  for a row that lacks one
         stmt = wp_sqlite_stmt (self, WP_SQL_RENEW_OWN);
         wp_sqlite_bind_text (stmt, 1, worker_id);
         sqlite3_bind_int64 (stmt, 2, self->now);
+        sqlite3_bind_int64 (stmt, 3, wp_sqlite_us (self->base.config.lease));
         status = wp_sqlite_run (self, stmt, "renewing the worker's leases");
     }
     return status;

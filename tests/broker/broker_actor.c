@@ -1,0 +1,710 @@
+/*  broker_actor: the broker actor in-process. What a client cannot arrange
+    from outside: several requests in one batch (PAUSE / RESUME make the
+    batch), a request that fails alone inside it, a commit that fails and a
+    push that fails half-way through a PushMany (a store wrapper injects the
+    faults), a request that waits longer than its timeout before it runs
+    (STALL), and the actor's commands.  */
+#include "wp_broker.h"
+#include "wp_proto.h"
+#include "wp_store_impl.h"
+#include <inttypes.h>
+#include <unistd.h>
+
+#define CHECK(cond) do { if (!(cond)) { \
+    fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+    exit (1); } } while (0)
+
+//  ---------------------------------------------------------------------
+//  A store that forwards to a memory store, with faults on demand
+
+static int s_fail_commit;                   //  commits fail while set
+static const char *s_fail_push_id;          //  a push of this id fails
+
+typedef struct {
+    wp_store_t base;
+    wp_store_t *inner;
+} s_faulty_t;
+
+#define INNER(self) (((s_faulty_t *) (self))->inner)
+
+//  Returns rc with the inner store's message.
+static wp_status
+s_pass (wp_store_t *self, wp_status rc)
+{
+    snprintf (self->errmsg, sizeof self->errmsg, "%s", wp_store_errmsg (INNER (self)));
+    return rc;
+}
+
+static void
+s_f_destroy (wp_store_t *self)
+{
+    wp_store_destroy (&INNER (self));
+    free (self);
+}
+
+static wp_status
+s_f_begin (wp_store_t *self)
+{
+    return s_pass (self, wp_store_begin (INNER (self)));
+}
+
+static wp_status
+s_f_commit (wp_store_t *self)
+{
+    if (__atomic_load_n (&s_fail_commit, __ATOMIC_SEQ_CST)) {
+        wp_store_rollback (INNER (self));
+        return wp_store_error (self, WP_UNAVAILABLE, "injected commit failure");
+    }
+    return s_pass (self, wp_store_commit (INNER (self)));
+}
+
+static void
+s_f_rollback (wp_store_t *self)
+{
+    wp_store_rollback (INNER (self));
+}
+
+static wp_status
+s_f_push (wp_store_t *self, const char *pool, const wp_push_entry_t *entry,
+          char **id_out, bool *duplicate)
+{
+    const char *fail_id = __atomic_load_n (&s_fail_push_id, __ATOMIC_SEQ_CST);
+    if (fail_id && entry->id && streq (entry->id, fail_id))
+        return wp_store_error (self, WP_INTERNAL, "injected push failure");
+    return s_pass (self, wp_store_push (INNER (self), pool, entry, id_out, duplicate));
+}
+
+static wp_status
+s_f_claim (wp_store_t *self, const char *pool, const char *worker_id, double lease,
+           wp_item_t **item_out)
+{
+    return s_pass (self, wp_store_claim (INNER (self), pool, worker_id, lease, item_out));
+}
+
+static wp_status
+s_f_complete (wp_store_t *self, const char *pool, const char *id, const uint8_t *result,
+              size_t result_size, const char *worker_id)
+{
+    return s_pass (self, wp_store_complete (INNER (self), pool, id, result, result_size, worker_id));
+}
+
+static wp_status
+s_f_fail (wp_store_t *self, const char *pool, const char *id, const char *error,
+          const char *worker_id, wp_item_state *state_out)
+{
+    return s_pass (self, wp_store_fail (INNER (self), pool, id, error, worker_id, state_out));
+}
+
+static wp_status
+s_f_size (wp_store_t *self, const char *pool, uint64_t *size_out)
+{
+    return s_pass (self, wp_store_size (INNER (self), pool, size_out));
+}
+
+static wp_status
+s_f_release (wp_store_t *self, const char *pool, const char *worker_id, uint64_t *count_out)
+{
+    return s_pass (self, wp_store_release_by_worker (INNER (self), pool, worker_id, count_out));
+}
+
+static wp_status
+s_f_get (wp_store_t *self, const char *pool, const char *id, wp_item_t **item_out)
+{
+    return s_pass (self, wp_store_get (INNER (self), pool, id, item_out));
+}
+
+static wp_status
+s_f_renew (wp_store_t *self, const char *worker_id, double lease, uint64_t *count_out)
+{
+    return s_pass (self, wp_store_renew (INNER (self), worker_id, lease, count_out));
+}
+
+static wp_status
+s_f_register (wp_store_t *self, const wp_worker_t *worker, wp_worker_t **worker_out)
+{
+    return s_pass (self, wp_store_register (INNER (self), worker, worker_out));
+}
+
+static wp_status
+s_f_heartbeat (wp_store_t *self, const char *worker_id, const wp_meta_t *metadata)
+{
+    return s_pass (self, wp_store_heartbeat (INNER (self), worker_id, metadata));
+}
+
+static wp_status
+s_f_update_status (wp_store_t *self, const char *worker_id, const char *status)
+{
+    return s_pass (self, wp_store_update_status (INNER (self), worker_id, status));
+}
+
+static wp_status
+s_f_get_worker (wp_store_t *self, const char *worker_id, wp_worker_t **worker_out)
+{
+    return s_pass (self, wp_store_get_worker (INNER (self), worker_id, worker_out));
+}
+
+static wp_status
+s_f_list (wp_store_t *self, const wp_worker_filter_t *filter, wp_worker_list_t **list_out)
+{
+    return s_pass (self, wp_store_list_workers (INNER (self), filter, list_out));
+}
+
+static wp_status
+s_f_reap (wp_store_t *self, wp_reap_t *out)
+{
+    return s_pass (self, wp_store_reap (INNER (self), out));
+}
+
+static wp_status
+s_f_next_due (wp_store_t *self, int64_t *next_out)
+{
+    return s_pass (self, wp_store_next_due (INNER (self), next_out));
+}
+
+static wp_status
+s_f_purge (wp_store_t *self, double older_than, uint64_t *count_out)
+{
+    return s_pass (self, wp_store_purge (INNER (self), older_than, count_out));
+}
+
+static wp_status
+s_f_stats (wp_store_t *self, wp_stats_t **stats_out)
+{
+    return s_pass (self, wp_store_stats (INNER (self), stats_out));
+}
+
+static const wp_store_ops_t s_faulty_ops = {
+    "faulty", s_f_destroy, s_f_begin, s_f_commit, s_f_rollback, s_f_push, s_f_claim,
+    s_f_complete, s_f_fail, s_f_size, s_f_release, s_f_get, s_f_renew, s_f_register,
+    s_f_heartbeat, s_f_update_status, s_f_get_worker, s_f_list, s_f_reap, s_f_next_due,
+    s_f_purge, s_f_stats
+};
+
+static wp_store_t *
+s_faulty_new (void)
+{
+    s_faulty_t *self = calloc (1, sizeof *self);
+    CHECK (self);
+    wp_store_init (&self->base, &s_faulty_ops, NULL);
+    self->inner = wp_store_memory_new (NULL);
+    return &self->base;
+}
+
+//  ---------------------------------------------------------------------
+//  A client: requests built from wp_request_t, replies decoded by id
+
+typedef struct {
+    zsock_t *socket;
+    uint64_t next_id;
+    wp_method methods [1024];       //  method of each request id, to decode its reply
+} s_client_t;
+
+static s_client_t *
+s_client_new (const char *endpoint)
+{
+    s_client_t *self = calloc (1, sizeof *self);
+    CHECK (self);
+    self->socket = zsock_new_dealer (endpoint);
+    CHECK (self->socket);
+    zsock_set_rcvtimeo (self->socket, 20000);
+    self->next_id = 1;
+    return self;
+}
+
+static void
+s_client_destroy (s_client_t **self_p)
+{
+    zsock_destroy (&(*self_p)->socket);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+//  Sends req (its pointers borrowed); returns its request id.
+static uint64_t
+s_send (s_client_t *self, wp_request_t *req)
+{
+    CHECK (self->next_id < 1024);
+    req->request_id = self->next_id++;
+    self->methods [req->request_id] = req->method;
+    uint8_t *header, *body;
+    size_t header_size, body_size;
+    CHECK (wp_request_encode (req, &header, &header_size, &body, &body_size) == 0);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, header, header_size);
+    zmsg_addmem (msg, body, body_size);
+    CHECK (zmsg_send (&msg, self->socket) == 0);
+    free (header);
+    free (body);
+    return req->request_id;
+}
+
+//  Receives the next reply into reply (to clear with wp_reply_clear), or
+//  returns false if none comes within timeout_ms.
+static bool
+s_recv (s_client_t *self, wp_reply_t *reply, int timeout_ms)
+{
+    zsock_set_rcvtimeo (self->socket, timeout_ms);
+    zmsg_t *msg = zmsg_recv (self->socket);
+    if (!msg)
+        return false;
+    CHECK (zmsg_size (msg) == 2);
+    zframe_t *header = zmsg_first (msg);
+    zframe_t *body = zmsg_next (msg);
+    char errbuf [256];
+    wp_reply_init (reply);
+    CHECK (wp_reply_decode_header (reply, zframe_data (header), zframe_size (header),
+                                   errbuf, sizeof errbuf) == WP_OK);
+    CHECK (reply->request_id > 0 && reply->request_id < self->next_id);
+    if (reply->status == WP_OK)
+        CHECK (wp_reply_decode_body (reply, self->methods [reply->request_id],
+                                     zframe_data (body), zframe_size (body),
+                                     errbuf, sizeof errbuf) == WP_OK);
+    zmsg_destroy (&msg);
+    return true;
+}
+
+//  Sends req and returns the status of its reply; *reply_out (may be NULL)
+//  gets the reply.
+static wp_status
+s_call (s_client_t *self, wp_request_t *req, wp_reply_t *reply_out)
+{
+    uint64_t id = s_send (self, req);
+    wp_reply_t reply;
+    CHECK (s_recv (self, &reply, 20000));
+    CHECK (reply.request_id == id);
+    wp_status status = reply.status;
+    if (reply_out)
+        *reply_out = reply;
+    else
+        wp_reply_clear (&reply);
+    return status;
+}
+
+static uint8_t s_data [] = { 0x2a };            //  msgpack 42
+
+static wp_request_t
+s_push_request (const char *pool, const char *id, wp_push_entry_t *entry)
+{
+    wp_request_t req;
+    wp_request_init (&req);
+    req.method = WP_METHOD_PUSH;
+    req.pool = (char *) pool;
+    *entry = (wp_push_entry_t) { s_data, sizeof s_data, id, -1 };
+    req.entries = entry;
+    req.entry_count = 1;
+    return req;
+}
+
+static wp_status
+s_push (s_client_t *client, const char *pool, const char *id)
+{
+    wp_push_entry_t entry;
+    wp_request_t req = s_push_request (pool, id, &entry);
+    return s_call (client, &req, NULL);
+}
+
+static wp_status
+s_get (s_client_t *client, const char *pool, const char *id)
+{
+    wp_request_t req;
+    wp_request_init (&req);
+    req.method = WP_METHOD_GET;
+    req.pool = (char *) pool;
+    req.id = (char *) id;
+    return s_call (client, &req, NULL);
+}
+
+static uint64_t
+s_size (s_client_t *client, const char *pool)
+{
+    wp_request_t req;
+    wp_request_init (&req);
+    req.method = WP_METHOD_SIZE;
+    req.pool = (char *) pool;
+    wp_reply_t reply;
+    CHECK (s_call (client, &req, &reply) == WP_OK);
+    uint64_t size = reply.count;
+    wp_reply_clear (&reply);
+    return size;
+}
+
+//  The value of a broker counter, from Broker.Stats.
+static uint64_t
+s_counter (s_client_t *client, const char *name)
+{
+    wp_request_t req;
+    wp_request_init (&req);
+    req.method = WP_METHOD_STATS;
+    wp_reply_t reply;
+    CHECK (s_call (client, &req, &reply) == WP_OK);
+    CHECK (reply.stats);
+    uint64_t value = UINT64_MAX;
+    for (size_t i = 0; i < reply.stats->counter_count; i++)
+        if (streq (reply.stats->counters [i].name, name))
+            value = reply.stats->counters [i].value;
+    wp_reply_clear (&reply);
+    CHECK (value != UINT64_MAX);
+    return value;
+}
+
+static void
+s_command (zactor_t *broker, const char *command, const char *arg)
+{
+    zstr_sendx (broker, command, arg, NULL);
+    CHECK (zsock_wait (broker) == 0);
+}
+
+static zactor_t *
+s_broker (const char *store, const char *endpoint)
+{
+    wp_broker_config_t cfg = WP_BROKER_CONFIG_DEFAULT;
+    cfg.store = store;
+    cfg.log_level = 0;
+    char *error = NULL;
+    zactor_t *broker = wp_broker_new (&cfg, &error);
+    if (!broker)
+        fprintf (stderr, "cannot start the broker: %s\n", error);
+    CHECK (broker);
+    CHECK (wp_broker_bind (broker, endpoint) >= 0);
+    return broker;
+}
+
+static zactor_t *
+s_faulty_broker (const char *endpoint)
+{
+    wp_broker_config_t cfg = WP_BROKER_CONFIG_DEFAULT;
+    cfg.store = "faulty";
+    cfg.log_level = 0;
+    wp_store_t *store = s_faulty_new ();
+    zactor_t *broker = wp_broker_new_with_store (&cfg, &store);
+    CHECK (broker && !store);
+    CHECK (wp_broker_bind (broker, endpoint) == 0);
+    return broker;
+}
+
+//  ---------------------------------------------------------------------
+//  The tests
+
+//  Requests waiting together run in one batch: pipelined pushes from
+//  several sockets share commits. inproc delivers a message to the
+//  broker's socket as zmq_send returns, so PAUSE/RESUME make one batch.
+static void
+s_test_group_commit (void)
+{
+    zactor_t *broker = s_broker ("memory", "inproc://wp-broker-group");
+    s_client_t *clients [4];
+    for (int k = 0; k < 4; k++)
+        clients [k] = s_client_new ("inproc://wp-broker-group");
+    CHECK (s_counter (clients [0], "commits") >= 1);
+    uint64_t batches_before = s_counter (clients [0], "batches");
+
+    s_command (broker, "PAUSE", NULL);
+    char ids [4][50][16];
+    uint64_t first [4];
+    for (int k = 0; k < 4; k++) {
+        first [k] = clients [k]->next_id;
+        for (int i = 0; i < 50; i++) {
+            snprintf (ids [k][i], sizeof ids [k][i], "g%d-%d", k, i);
+            wp_push_entry_t entry;
+            wp_request_t req = s_push_request ("group", ids [k][i], &entry);
+            s_send (clients [k], &req);
+        }
+    }
+    s_command (broker, "RESUME", NULL);
+    for (int k = 0; k < 4; k++) {
+        bool seen [50] = { false };
+        for (int i = 0; i < 50; i++) {
+            wp_reply_t reply;
+            CHECK (s_recv (clients [k], &reply, 20000));
+            CHECK (reply.status == WP_OK);
+            size_t index = reply.request_id - first [k];
+            CHECK (index < 50 && !seen [index]);
+            seen [index] = true;
+            CHECK (reply.id_count == 1 && streq (reply.ids [0], ids [k][index]));
+            wp_reply_clear (&reply);
+        }
+    }
+    CHECK (s_size (clients [0], "group") == 200);
+    uint64_t batches = s_counter (clients [0], "batches") - batches_before;
+    printf ("group commit: 200 pushes in %" PRIu64 " batches, largest %" PRIu64 "\n",
+            batches, s_counter (clients [0], "batch_max_seen"));
+    CHECK (s_counter (clients [0], "batch_max_seen") > 1);
+    CHECK (batches < 200);
+    for (int k = 0; k < 4; k++)
+        s_client_destroy (&clients [k]);
+    zactor_destroy (&broker);
+}
+
+//  A bad request fails alone; the others of its batch commit.
+static void
+s_test_fails_alone (void)
+{
+    zactor_t *broker = s_broker ("memory", "inproc://wp-broker-alone");
+    s_client_t *client = s_client_new ("inproc://wp-broker-alone");
+    s_command (broker, "PAUSE", NULL);
+    wp_push_entry_t entry_a, entry_b, many [2];
+    wp_request_t push_a = s_push_request ("alone", "a", &entry_a);
+    wp_request_t push_b = s_push_request ("alone", "b", &entry_b);
+    wp_request_t complete, push_many;
+    wp_request_init (&complete);
+    complete.method = WP_METHOD_COMPLETE;
+    complete.pool = (char *) "alone";
+    complete.id = (char *) "nope";
+    wp_request_init (&push_many);
+    push_many.method = WP_METHOD_PUSH_MANY;
+    push_many.pool = (char *) "alone";
+    many [0] = (wp_push_entry_t) { s_data, sizeof s_data, "m1", -1 };
+    many [1] = (wp_push_entry_t) { s_data, sizeof s_data, "m2", -1 };
+    push_many.entries = many;
+    push_many.entry_count = 2;
+    wp_request_t fail_ = complete;
+    fail_.method = WP_METHOD_FAIL;
+
+    uint64_t id_a = s_send (client, &push_a);
+    uint64_t id_complete = s_send (client, &complete);
+    uint64_t id_fail = s_send (client, &fail_);
+    uint64_t id_b = s_send (client, &push_b);
+    uint64_t id_many = s_send (client, &push_many);
+    s_command (broker, "RESUME", NULL);
+    wp_status status [16] = { 0 };
+    for (int i = 0; i < 5; i++) {
+        wp_reply_t reply;
+        CHECK (s_recv (client, &reply, 20000));
+        status [reply.request_id] = reply.status;
+        wp_reply_clear (&reply);
+    }
+    CHECK (status [id_a] == WP_OK);
+    CHECK (status [id_complete] == WP_NOT_FOUND);
+    CHECK (status [id_fail] == WP_NOT_FOUND);
+    CHECK (status [id_b] == WP_OK);
+    CHECK (status [id_many] == WP_OK);
+    CHECK (s_get (client, "alone", "a") == WP_OK);
+    CHECK (s_get (client, "alone", "b") == WP_OK);
+    CHECK (s_get (client, "alone", "m2") == WP_OK);
+    CHECK (s_counter (client, "batch_max_seen") >= 5);
+    CHECK (s_counter (client, "requests.WorkPool.Complete.NOT_FOUND") == 1);
+    s_client_destroy (&client);
+    zactor_destroy (&broker);
+}
+
+//  A failed commit: every request of the batch that could change
+//  something gets the commit's error; reads keep their answers; a parked
+//  claim served in that batch waits again and is served by the next push.
+static void
+s_test_commit_failure (void)
+{
+    zactor_t *broker = s_faulty_broker ("inproc://wp-broker-commit");
+    s_client_t *client = s_client_new ("inproc://wp-broker-commit");
+    s_client_t *waiter = s_client_new ("inproc://wp-broker-commit");
+    CHECK (s_push (client, "cf", "before") == WP_OK);
+
+    __atomic_store_n (&s_fail_commit, 1, __ATOMIC_SEQ_CST);
+    s_command (broker, "PAUSE", NULL);
+    wp_push_entry_t entry;
+    wp_request_t push = s_push_request ("cf", "lost", &entry);
+    wp_request_t size;
+    wp_request_init (&size);
+    size.method = WP_METHOD_SIZE;
+    size.pool = (char *) "cf";
+    uint64_t id_push = s_send (client, &push);
+    uint64_t id_size = s_send (client, &size);
+    s_command (broker, "RESUME", NULL);
+    for (int i = 0; i < 2; i++) {
+        wp_reply_t reply;
+        CHECK (s_recv (client, &reply, 20000));
+        if (reply.request_id == id_push) {
+            CHECK (reply.status == WP_UNAVAILABLE);
+            CHECK (strstr (reply.message, "injected commit failure"));
+        }
+        else {
+            CHECK (reply.request_id == id_size);
+            CHECK (reply.status == WP_OK);
+        }
+        wp_reply_clear (&reply);
+    }
+    __atomic_store_n (&s_fail_commit, 0, __ATOMIC_SEQ_CST);
+    CHECK (s_get (client, "cf", "lost") == WP_NOT_FOUND);
+    CHECK (s_counter (client, "commit_failures") == 1);
+
+    //  A parked claim served in a failed batch waits again
+    CHECK (s_size (client, "cf") == 1);
+    wp_request_t claim;
+    wp_request_init (&claim);
+    claim.method = WP_METHOD_CLAIM;
+    claim.pool = (char *) "cf-wait";
+    claim.worker_id = (char *) "waiter";
+    claim.wait = 30;
+    uint64_t id_claim = s_send (waiter, &claim);
+    while (s_counter (client, "parked") == 0)
+        zclock_sleep (5);
+    __atomic_store_n (&s_fail_commit, 1, __ATOMIC_SEQ_CST);
+    CHECK (s_push (client, "cf-wait", "w1") == WP_UNAVAILABLE);
+    __atomic_store_n (&s_fail_commit, 0, __ATOMIC_SEQ_CST);
+    CHECK (s_counter (client, "parked") == 1);
+    wp_reply_t reply;
+    CHECK (!s_recv (waiter, &reply, 100));
+    CHECK (s_push (client, "cf-wait", "w2") == WP_OK);
+    CHECK (s_recv (waiter, &reply, 20000));
+    CHECK (reply.request_id == id_claim && reply.status == WP_OK);
+    CHECK (reply.item && streq (reply.item->id, "w2"));
+    wp_reply_clear (&reply);
+
+    //  A claim parked by a failing batch is answered with the failure
+    __atomic_store_n (&s_fail_commit, 1, __ATOMIC_SEQ_CST);
+    CHECK (s_call (waiter, &claim, NULL) == WP_UNAVAILABLE);
+    __atomic_store_n (&s_fail_commit, 0, __ATOMIC_SEQ_CST);
+    CHECK (s_counter (client, "parked") == 0);
+
+    s_client_destroy (&client);
+    s_client_destroy (&waiter);
+    zactor_destroy (&broker);
+}
+
+//  A PushMany whose second push fails after the first succeeded: the batch
+//  runs again without it, so it leaves no trace and the others commit.
+static void
+s_test_partial_failure (void)
+{
+    zactor_t *broker = s_faulty_broker ("inproc://wp-broker-partial");
+    s_client_t *client = s_client_new ("inproc://wp-broker-partial");
+    __atomic_store_n (&s_fail_push_id, "y", __ATOMIC_SEQ_CST);
+    s_command (broker, "PAUSE", NULL);
+    wp_push_entry_t entry_1, entry_2, many [3];
+    wp_request_t push_1 = s_push_request ("part", "a1", &entry_1);
+    wp_request_t push_2 = s_push_request ("part", "a2", &entry_2);
+    wp_request_t push_many;
+    wp_request_init (&push_many);
+    push_many.method = WP_METHOD_PUSH_MANY;
+    push_many.pool = (char *) "part";
+    many [0] = (wp_push_entry_t) { s_data, sizeof s_data, "x", -1 };
+    many [1] = (wp_push_entry_t) { s_data, sizeof s_data, "y", -1 };
+    many [2] = (wp_push_entry_t) { s_data, sizeof s_data, "z", -1 };
+    push_many.entries = many;
+    push_many.entry_count = 3;
+    uint64_t id_1 = s_send (client, &push_1);
+    uint64_t id_many = s_send (client, &push_many);
+    uint64_t id_2 = s_send (client, &push_2);
+    s_command (broker, "RESUME", NULL);
+    wp_status status [16] = { 0 };
+    for (int i = 0; i < 3; i++) {
+        wp_reply_t reply;
+        CHECK (s_recv (client, &reply, 20000));
+        status [reply.request_id] = reply.status;
+        wp_reply_clear (&reply);
+    }
+    __atomic_store_n (&s_fail_push_id, NULL, __ATOMIC_SEQ_CST);
+    CHECK (status [id_1] == WP_OK);
+    CHECK (status [id_many] == WP_INTERNAL);
+    CHECK (status [id_2] == WP_OK);
+    CHECK (s_get (client, "part", "x") == WP_NOT_FOUND);
+    CHECK (s_get (client, "part", "a1") == WP_OK);
+    CHECK (s_get (client, "part", "a2") == WP_OK);
+    CHECK (s_size (client, "part") == 2);
+    CHECK (s_counter (client, "reruns") == 1);
+    s_client_destroy (&client);
+    zactor_destroy (&broker);
+}
+
+//  A request whose timeout passes before it runs is not run.
+static void
+s_test_deadline (void)
+{
+    zactor_t *broker = s_broker ("memory", "inproc://wp-broker-deadline");
+    s_client_t *client = s_client_new ("inproc://wp-broker-deadline");
+    s_command (broker, "STALL", "100");
+    wp_push_entry_t entry;
+    wp_request_t push = s_push_request ("dl", "late", &entry);
+    push.timeout_ms = 10;
+    CHECK (s_call (client, &push, NULL) == WP_DEADLINE_EXCEEDED);
+    push.timeout_ms = 20000;
+    push.entries [0].id = (char *) "on-time";
+    CHECK (s_call (client, &push, NULL) == WP_OK);
+    s_command (broker, "STALL", "0");
+    CHECK (s_get (client, "dl", "late") == WP_NOT_FOUND);
+    CHECK (s_get (client, "dl", "on-time") == WP_OK);
+    s_client_destroy (&client);
+    zactor_destroy (&broker);
+}
+
+//  tcp binds, PORT, a bind that fails, a store that cannot open, a reply
+//  to a client that has gone, and $TERM answering a parked claim.
+static void
+s_test_actor (const char *tmp)
+{
+    wp_broker_config_t cfg = WP_BROKER_CONFIG_DEFAULT;
+    cfg.store = "nonsense";
+    char *error = NULL;
+    CHECK (wp_broker_new (&cfg, &error) == NULL);
+    CHECK (error && strstr (error, "nonsense"));
+    free (error);
+
+    char store [512];
+    snprintf (store, sizeof store, "sqlite:%s/actor.db", tmp);
+    zactor_t *broker = s_broker (store, "tcp://127.0.0.1:*");
+    zstr_send (broker, "PORT");
+    char *port_text = zstr_recv (broker);
+    int port = atoi (port_text);
+    zstr_free (&port_text);
+    CHECK (port > 0);
+    CHECK (wp_broker_bind (broker, "tcp://no-such-interface-name:1") == -1);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    s_client_t *client = s_client_new (endpoint);
+    CHECK (s_push (client, "actor", "one") == WP_OK);
+
+    //  A client that sends and goes before the reply: the reply is dropped
+    uint64_t dropped = s_counter (client, "replies_dropped");
+    s_command (broker, "PAUSE", NULL);
+    s_client_t *quitter = s_client_new (endpoint);
+    wp_request_t ping;
+    wp_request_init (&ping);
+    ping.method = WP_METHOD_PING;
+    s_send (quitter, &ping);
+    zsock_set_linger (quitter->socket, 2000);
+    s_client_destroy (&quitter);
+    zclock_sleep (500);         //  for the request to arrive and the connection to close
+    s_command (broker, "RESUME", NULL);
+    CHECK (s_counter (client, "replies_dropped") == dropped + 1);
+
+    //  $TERM answers a parked claim with no item
+    wp_request_t claim;
+    wp_request_init (&claim);
+    claim.method = WP_METHOD_CLAIM;
+    claim.pool = (char *) "idle";
+    claim.worker_id = (char *) "w";
+    claim.wait = 600;
+    uint64_t id_claim = s_send (client, &claim);
+    while (s_counter (client, "parked") == 0)
+        zclock_sleep (5);
+    zactor_destroy (&broker);
+    wp_reply_t reply;
+    CHECK (s_recv (client, &reply, 20000));
+    CHECK (reply.request_id == id_claim && reply.status == WP_OK && reply.item == NULL);
+    wp_reply_clear (&reply);
+    s_client_destroy (&client);
+
+    //  The store was closed cleanly: a new broker finds the item
+    broker = s_broker (store, "inproc://wp-broker-reopen");
+    client = s_client_new ("inproc://wp-broker-reopen");
+    CHECK (s_get (client, "actor", "one") == WP_OK);
+    s_client_destroy (&client);
+    zactor_destroy (&broker);
+}
+
+int
+main (void)
+{
+    char tmp [] = "/tmp/wp-broker-actor-XXXXXX";
+    CHECK (mkdtemp (tmp));
+    s_test_group_commit ();
+    s_test_fails_alone ();
+    s_test_commit_failure ();
+    s_test_partial_failure ();
+    s_test_deadline ();
+    s_test_actor (tmp);
+    char command [128];
+    snprintf (command, sizeof command, "rm -rf '%s'", tmp);
+    CHECK (system (command) == 0);
+    printf ("broker_actor: ok\n");
+    return 0;
+}

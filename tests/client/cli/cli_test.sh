@@ -1,0 +1,533 @@
+#!/usr/bin/env bash
+#   cli_test.sh: the command line `workpool`, every command's success and
+#   error paths, from the outside: exit codes, stdout (checked as JSON with
+#   python3), stderr's one line "workpool: STATUS: message", --help of every
+#   command, bad JSON, missing and extra arguments, unknown commands and
+#   options, and the WORKPOOL_ENDPOINT variable.
+#
+#   The same checks run against a workpoold broker on a temporary ipc://
+#   endpoint (when WORKPOOLD is given) and against sqlite:PATH, plus the
+#   few that make sense on "memory" (a store that lives for one command).
+#
+#   usage: cli_test.sh WORKPOOL [WORKPOOLD] [local|broker|all]
+#   local: the command line, memory and sqlite; broker: the broker; all: both
+#   (the default; without WORKPOOLD, the broker part is skipped).
+set -u
+
+WP=${1:?usage: cli_test.sh WORKPOOL [WORKPOOLD] [local|broker|all]}
+WPD=${2:-}
+PART=${3:-all}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/wp-cli-test.XXXXXX")
+BROKER_PID=
+CHECKS=0
+
+cleanup () {
+    if [ -n "$BROKER_PID" ]; then
+        kill "$BROKER_PID" 2>/dev/null
+        wait "$BROKER_PID" 2>/dev/null
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+die () {
+    echo "FAIL: $*" >&2
+    echo "  command: workpool ${LAST_ARGS:-}" >&2
+    echo "  exit:    ${rc:-}" >&2
+    echo "  stdout:  ${out:-}" >&2
+    echo "  stderr:  ${err:-}" >&2
+    exit 1
+}
+
+#   run ARGS...: runs workpool; sets out, err, rc
+run () {
+    LAST_ARGS="$*"
+    "$WP" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
+    rc=$?
+    out=$(cat "$TMP/out")
+    err=$(cat "$TMP/err")
+}
+
+#   run_in INPUT ARGS...: as run, with INPUT on stdin
+run_in () {
+    local input=$1
+    shift
+    LAST_ARGS="$* <<< $input"
+    printf '%s' "$input" | "$WP" "$@" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    out=$(cat "$TMP/out")
+    err=$(cat "$TMP/err")
+}
+
+#   ok ARGS...: the command succeeds, silent on stderr
+ok () {
+    run "$@"
+    CHECKS=$((CHECKS + 1))
+    [ "$rc" -eq 0 ] || die "expected success"
+    [ -z "$err" ] || die "expected nothing on stderr"
+}
+
+#   fails CODE STATUS ARGS...: exits CODE, nothing on stdout, and one line
+#   "workpool: STATUS: message" on stderr
+fails () {
+    local code=$1 status=$2
+    shift 2
+    run "$@"
+    check_failure "$code" "$status"
+}
+
+check_failure () {
+    local code=$1 status=$2
+    CHECKS=$((CHECKS + 1))
+    [ "$rc" -eq "$code" ] || die "expected exit $code"
+    [ -z "$out" ] || die "expected nothing on stdout"
+    [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || die "expected one line on stderr"
+    [[ "$err" =~ ^workpool:\ $status:\ .+ ]] || die "expected 'workpool: $status: message'"
+}
+
+#   usage ARGS...: a command-line mistake: exit 2, INVALID_ARGUMENT
+usage () {
+    fails 2 INVALID_ARGUMENT "$@"
+}
+
+#   is TEXT: stdout is exactly TEXT
+is () {
+    CHECKS=$((CHECKS + 1))
+    [ "$out" = "$1" ] || die "expected stdout '$1'"
+}
+
+#   json EXPR: stdout is one line of JSON, v, and the Python EXPR holds
+json () {
+    CHECKS=$((CHECKS + 1))
+    [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] || die "expected one line on stdout"
+    OUT="$out" python3 -c '
+import json, os, re, sys, datetime
+v = json.loads(os.environ["OUT"])
+def t(s):   # an RFC 3339 UTC time with microseconds, as a datetime
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", s), s
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")
+sys.exit(0 if eval(sys.argv[1]) else 1)' "$1" || die "expected JSON where: $1"
+}
+
+UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
+ITEM_KEYS='["id","pool","data","status","claimed_by","claimed_at","lease_expires_at","attempts","max_retries","result","error","created_at"]'
+WORKER_KEYS='["worker_id","host","pid","capabilities","pool_id","started_at","status","last_heartbeat","current_task_id","heartbeat_interval_seconds","metadata"]'
+COMMANDS="push claim complete fail size release get register heartbeat status worker workers stats ping"
+
+# ---------------------------------------------------------------------------
+#   What needs no backend: help, usage errors
+
+check_command_line () {
+    ok --help
+    [[ "$out" == usage:\ workpool* ]] || die "--help starts with usage"
+    for command in $COMMANDS; do
+        [[ "$out" == *"  $command "* ]] || die "--help lists $command"
+    done
+    [[ "$out" == *"WORKPOOL_ENDPOINT"* && "$out" == *"sqlite:PATH"* ]] || die "--help: endpoints"
+    [[ "$out" == *"15  NOT_FOUND"* && "$out" == *"24  UNAVAILABLE"* ]] || die "--help: exit codes"
+    ok -h
+    ok help
+    [[ "$out" == usage:\ workpool* ]] || die "help is --help"
+    for command in $COMMANDS; do
+        ok "$command" --help
+        [[ "$out" == "usage: workpool [GLOBAL OPTIONS] $command"* ]] || die "$command --help"
+        local text=$out
+        ok help "$command"
+        [ "$out" = "$text" ] || die "help $command is $command --help"
+        #   --help wins over every other mistake, wherever it stands
+        ok --endpoint nowhere "$command" --bogus --help extra
+        [ "$out" = "$text" ] || die "$command --bogus --help"
+    done
+    ok --version
+    [[ "$out" =~ ^workpool\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || die "--version"
+
+    usage
+    [[ "$err" == *"a command is required"* ]] || die "no command"
+    usage bogus
+    [[ "$err" == *"unknown command 'bogus'"* ]] || die "unknown command"
+    usage help bogus
+    usage bogus --help
+    usage --bogus
+    [[ "$err" == *"unknown option '--bogus'"* ]] || die "unknown option"
+    usage push jobs 1 --bogus
+    [[ "$err" == *"see workpool push --help"* ]] || die "usage error names the command"
+    usage push jobs -5
+    [[ "$err" == *"put -- before"* ]] || die "hint for a negative JSON number"
+    usage push jobs 1 --worker w
+    [[ "$err" == *"push does not take --worker"* ]] || die "option of another command"
+    usage size jobs --id x
+    usage get jobs x --max-retries 1
+    usage workers --metadata '{}'
+    usage push jobs 1 --id a --id b
+    [[ "$err" == *"--id given twice"* ]] || die "option twice"
+    usage push jobs 1 --id
+    [[ "$err" == *"--id needs a value"* ]] || die "option without value"
+    usage claim jobs --worker
+    [[ "$err" == *"--worker needs a value"* ]] || die "--worker without value"
+
+    #   Missing and extra arguments, for every command
+    usage push
+    [[ "$err" == *"push needs POOL"* ]] || die "push needs POOL"
+    usage push jobs
+    [[ "$err" == *"push needs JSON"* ]] || die "push needs JSON"
+    usage push jobs 1 2
+    [[ "$err" == *"unexpected argument '2'"* ]] || die "extra argument"
+    usage claim
+    usage claim jobs
+    [[ "$err" == *"claim needs --worker W"* ]] || die "claim needs --worker"
+    usage claim jobs extra --worker w
+    usage complete jobs
+    usage complete jobs id 1 2
+    usage fail jobs
+    usage fail jobs id why more
+    usage size
+    usage size jobs more
+    usage release jobs
+    usage release jobs w more
+    usage get jobs
+    usage get jobs id more
+    usage register
+    usage register w more
+    usage heartbeat
+    usage heartbeat w more
+    usage status w
+    usage status w active more
+    usage worker
+    usage worker w more
+    usage workers more
+    usage stats more
+    usage ping more
+
+    #   Numbers
+    usage push jobs 1 --max-retries -1
+    usage push jobs 1 --max-retries x
+    usage push jobs 1 --max-retries 1.5
+    usage claim jobs --worker w --wait -1
+    usage claim jobs --worker w --wait soon
+    usage claim jobs --worker w --lease 0
+    usage claim jobs --worker w --lease inf
+    usage claim jobs --worker w --lease nan
+    usage register w --heartbeat 0
+    usage register w --pid -3
+    usage register w --pid 12x
+    usage workers --stale -1
+    usage workers --capability a --capability b
+    [[ "$err" == *"one --capability"* ]] || die "one capability"
+    usage --timeout 0 ping
+    usage --timeout x ping
+    usage ping --timeout -1
+
+    #   JSON that does not parse or cannot be encoded
+    usage push jobs '{bad'
+    [[ "$err" == *"JSON is not valid JSON: line 1 column"* ]] || die "bad JSON names where"
+    usage push jobs ''
+    usage push jobs '{"a":1,"a":2}'
+    [[ "$err" == *"duplicate"* ]] || die "duplicate keys"
+    usage push jobs "'single'"
+    usage push jobs '[1,]'
+    usage push jobs 'nul'
+    usage push jobs '1 2'
+    usage push jobs '18446744073709551616'
+    usage push jobs '{"$bin":"not base64!"}'
+    [[ "$err" == *"base64"* ]] || die "bad \$bin"
+    usage push jobs '{"$bin":7}'
+    usage push jobs '{"$ext":300,"$bin":""}'
+    usage push jobs "$(python3 -c 'print("[" * 33 + "]" * 33)')"
+    [[ "$err" == *"nested deeper than 32"* ]] || die "too deep"
+    usage complete jobs id '{oops'
+    [[ "$err" == *"RESULT_JSON is not valid JSON"* ]] || die "bad result JSON"
+    usage heartbeat w --metadata '[1]'
+    [[ "$err" == *"must be a JSON object"* ]] || die "metadata not an object"
+    usage heartbeat w --metadata '{'
+    usage register w --metadata '"x"'
+    run_in '{"a":' push jobs -
+    check_failure 2 INVALID_ARGUMENT
+    [[ "$err" == *"line 1"* ]] || die "bad JSON on stdin"
+
+    #   Mistakes are found before the backend is touched
+    usage --endpoint bogus:x push jobs '{bad'
+    usage --endpoint "sqlite:$TMP/never.db" push jobs 1 --max-retries x
+    usage --endpoint "sqlite:$TMP/never.db" heartbeat w --metadata '[]'
+    [ ! -e "$TMP/never.db" ] || die "a usage error created the SQLite file"
+
+    #   A backend that cannot be opened
+    fails 13 INVALID_ARGUMENT --endpoint bogus:x ping
+    [[ "$err" == *"bogus:x"* ]] || die "unknown backend named"
+    fails 13 INVALID_ARGUMENT --endpoint '' ping
+    run --endpoint "sqlite:$TMP/no/such/dir/x.db" ping
+    [ "$rc" -gt 10 ] || die "an sqlite path that cannot be opened fails"
+    check_failure "$rc" '[A-Z_]+'
+}
+
+# ---------------------------------------------------------------------------
+#   Every command against one backend (WORKPOOL_ENDPOINT set by the caller).
+#   KIND is what ping names it.
+
+check_backend () {
+    local kind=$1
+    local pool="jobs-$kind"
+
+    ok ping
+    json "v['backend'] == '$kind' and v['server'] and t(v['time'])"
+
+    #   push, size, get
+    ok size "$pool"
+    is 0
+    ok push "$pool" '{"task":"first","n":1}'
+    [[ "$out" =~ $UUID_RE ]] || die "push prints a UUID v4"
+    local first=$out
+    ok push "$pool" '"second"' --id second --max-retries 1
+    is second
+    ok push "$pool" '"changed"' --id second
+    is second                                   # a duplicate: the id, nothing changes
+    ok size "$pool"
+    is 2
+    ok get "$pool" "$first"
+    json "list(v) == $ITEM_KEYS"
+    json "v['id'] == '$first' and v['pool'] == '$pool' and v['data'] == {'task': 'first', 'n': 1}"
+    json "v['status'] == 'pending' and v['attempts'] == 0 and v['max_retries'] == 3"
+    json "v['claimed_by'] is None and v['claimed_at'] is None and v['lease_expires_at'] is None"
+    json "v['result'] is None and v['error'] is None and t(v['created_at'])"
+    ok get "$pool" second
+    json "v['data'] == 'second' and v['max_retries'] == 1"
+    fails 15 NOT_FOUND get "$pool" nothing
+    [[ "$err" == *"nothing"* ]] || die "NOT_FOUND names the id"
+    fails 13 INVALID_ARGUMENT size ''
+    fails 13 INVALID_ARGUMENT push "$(printf 'p%.0s' $(seq 256))" 1
+    fails 13 INVALID_ARGUMENT push "$pool" 1 --id ''
+
+    #   Values both ways: every JSON type, reserved shapes, unicode, stdin
+    local value='{"s":"h\u00e9llo \u4e2d \ud83d\ude00","i":-42,"big":9223372036854775807,"r":0.1,"t":true,"f":false,"n":null,"a":[[],{}],"bin":{"$bin":"AAEC/w=="},"ext":{"$ext":5,"$bin":"AQ=="},"nul":"a\u0000b"}'
+    ok push "$pool" "$value" --id values
+    ok get "$pool" values
+    VALUE=$value json "v['data'] == json.loads(os.environ['VALUE'])"
+    json "isinstance(v['data']['r'], float) and v['data']['r'] == 0.1"
+    run_in '[1, "from stdin"]' push "$pool" - --id stdin
+    [ "$rc" -eq 0 ] && [ "$out" = stdin ] || die "push from stdin"
+    ok get "$pool" stdin
+    json "v['data'] == [1, 'from stdin']"
+    ok push "$pool" --id negative -- -5
+    ok get "$pool" negative
+    json "v['data'] == -5"
+    ok push "$pool" "$(python3 -c 'print("[" * 32 + "]" * 32)')" --id deep
+    ok get "$pool" deep
+    json "v['data'] == eval('[' * 32 + ']' * 32)"
+
+    #   claim: oldest first, every field, null when empty
+    ok claim "$pool" --worker w1
+    json "list(v) == $ITEM_KEYS"
+    json "v['id'] == '$first' and v['status'] == 'claimed' and v['claimed_by'] == 'w1'"
+    json "t(v['lease_expires_at']) - t(v['claimed_at']) == datetime.timedelta(seconds=300)"
+    ok claim "$pool" --lease 60 --worker w1
+    json "v['id'] == 'second'"
+    json "t(v['lease_expires_at']) - t(v['claimed_at']) == datetime.timedelta(seconds=60)"
+    for id in values stdin negative deep; do
+        ok claim "$pool" --worker w2
+        json "v['id'] == '$id'"
+    done
+    ok size "$pool"
+    is 0
+    ok claim "$pool" --worker w1
+    is null
+    ok claim "$pool" --worker w1 --wait 0.2
+    is null
+    fails 13 INVALID_ARGUMENT claim "$pool" --worker ''
+
+    #   complete: result stored, preconditions
+    fails 19 FAILED_PRECONDITION complete "$pool" "$first" --worker w2
+    ok complete "$pool" "$first" '{"answer":42}' --worker w1
+    is ''
+    ok get "$pool" "$first"
+    json "v['status'] == 'done' and v['result'] == {'answer': 42}"
+    fails 19 FAILED_PRECONDITION complete "$pool" "$first" --worker w1
+    fails 19 FAILED_PRECONDITION complete "$pool" "$first"
+    fails 15 NOT_FOUND complete "$pool" nothing
+    run_in '{"from":"stdin"}' complete "$pool" values - --worker w2
+    [ "$rc" -eq 0 ] || die "complete with the result on stdin"
+    ok get "$pool" values
+    json "v['status'] == 'done' and v['result'] == {'from': 'stdin'}"
+    ok complete "$pool" stdin                   # no result, no worker
+    ok get "$pool" stdin
+    json "v['status'] == 'done' and v['result'] is None"
+
+    #   fail: attempts, error, pending then poisoned (max_retries 1 on 'second')
+    fails 19 FAILED_PRECONDITION fail "$pool" second --worker w2
+    ok fail "$pool" second 'it broke' --worker w1
+    is poisoned
+    ok get "$pool" second
+    json "v['status'] == 'poisoned' and v['attempts'] == 1 and v['error'] == 'it broke'"
+    fails 19 FAILED_PRECONDITION fail "$pool" second
+    fails 15 NOT_FOUND fail "$pool" nothing
+    ok fail "$pool" negative
+    is pending
+    ok get "$pool" negative
+    json "v['status'] == 'pending' and v['attempts'] == 1 and v['error'] is None"
+    json "v['claimed_by'] is None"
+
+    #   release: w2 still holds 'deep'; claim 'negative' again for it
+    ok claim "$pool" --worker w2
+    json "v['id'] == 'negative'"
+    ok release "$pool" w2
+    is 2
+    ok release "$pool" w2
+    is 0
+    ok size "$pool"
+    is 2
+    ok get "$pool" negative
+    json "v['status'] == 'pending' and v['attempts'] == 1"
+    fails 13 INVALID_ARGUMENT release "$pool" ''
+
+    #   Workers
+    ok worker "wk-$kind"
+    is null
+    #   Intervals of an hour: nobody is declared lost while the test runs
+    ok register "wk-$kind" --capability gpu --capability cpu --pool "$pool" --host h1 \
+                --pid 4242 --heartbeat 3600 --metadata '{"zone":"a","n":[1]}'
+    json "list(v) == $WORKER_KEYS"
+    json "v['worker_id'] == 'wk-$kind' and v['host'] == 'h1' and v['pid'] == 4242"
+    json "v['capabilities'] == ['gpu', 'cpu'] and v['pool_id'] == '$pool'"
+    json "v['status'] == 'active' and v['heartbeat_interval_seconds'] == 3600.0"
+    json "v['metadata'] == {'zone': 'a', 'n': [1]} and t(v['started_at']) and t(v['last_heartbeat'])"
+    json "v['current_task_id'] is None"
+    ok register "bare-$kind" --heartbeat 3600
+    json "v['host'] is None and v['pid'] is None and v['capabilities'] == [] and v['pool_id'] is None"
+    json "v['metadata'] == {} and v['current_task_id'] is None"
+    ok worker "wk-$kind"
+    json "v['worker_id'] == 'wk-$kind' and v['status'] == 'active'"
+    ok heartbeat "wk-$kind" --metadata '{"n":2,"load":0.5}'
+    is ''
+    ok heartbeat "wk-$kind"
+    ok worker "wk-$kind"
+    json "v['metadata'] == {'zone': 'a', 'n': 2, 'load': 0.5}"
+    fails 15 NOT_FOUND heartbeat "nobody-$kind"
+    fails 15 NOT_FOUND status "nobody-$kind" active
+    ok worker "nobody-$kind"
+    is null
+    ok status "bare-$kind" terminating
+    is ''
+    ok worker "bare-$kind"
+    json "v['status'] == 'terminating'"
+    fails 13 INVALID_ARGUMENT status "bare-$kind" ''
+
+    ok workers
+    json "[w['worker_id'] for w in v] == ['bare-$kind', 'wk-$kind']"
+    json "all(list(w) == $WORKER_KEYS for w in v)"
+    ok workers --status active
+    json "[w['worker_id'] for w in v] == ['wk-$kind']"
+    ok workers --status active --status terminating
+    json "len(v) == 2"
+    ok workers --status lost
+    is '[]'
+    ok workers --capability gpu
+    json "[w['worker_id'] for w in v] == ['wk-$kind']"
+    ok workers --capability tpu
+    is '[]'
+    ok workers --pool "$pool" --status active --capability cpu
+    json "[w['worker_id'] for w in v] == ['wk-$kind']"
+    ok workers --stale 3600
+    is '[]'
+    ok workers --stale 0
+    json "len(v) == 2"
+
+    #   A worker silent for twice its interval is lost; its heartbeat is refused
+    ok register "brief-$kind" --heartbeat 0.05
+    sleep 0.5
+    ok workers --status lost
+    json "[w['worker_id'] for w in v] == ['brief-$kind']"
+    fails 19 FAILED_PRECONDITION heartbeat "brief-$kind"
+    [[ "$err" == *"regist"* ]] || die "a lost worker is told to register again"
+    ok register "brief-$kind"
+    ok heartbeat "brief-$kind"
+
+    #   current_task_id follows a claim by a registered worker
+    ok claim "$pool" --worker "wk-$kind"
+    local held
+    held=$(OUT="$out" python3 -c 'import json, os; print(json.loads(os.environ["OUT"])["id"])')
+    ok worker "wk-$kind"
+    json "v['current_task_id'] == '$held'"
+
+    #   stats
+    ok stats
+    json "set(v) == {'pools', 'workers', 'counters'}"
+    json "{'pool': '$pool', 'pending': 1, 'claimed': 1, 'done': 3, 'poisoned': 1} in v['pools']"
+    json "v['workers'].get('active') == 2 and v['workers'].get('terminating') == 1"
+
+    #   WORKPOOL_ENDPOINT is what the commands above used; --endpoint wins
+    ok --endpoint "sqlite:$TMP/other-$kind.db" size "$pool"
+    is 0
+    ok size "$pool"
+    is 1
+}
+
+#   The memory store lives as long as one command
+check_memory () {
+    ok --endpoint memory ping
+    json "v['backend'] == 'memory'"
+    ok --endpoint memory push jobs '{"a":1}'
+    [[ "$out" =~ $UUID_RE ]] || die "push on memory"
+    ok --endpoint memory size jobs
+    is 0
+    ok --endpoint memory claim jobs --worker w
+    is null
+    fails 15 NOT_FOUND --endpoint memory get jobs x
+    ok --endpoint memory workers
+    is '[]'
+    ok --endpoint memory register w
+    json "list(v) == $WORKER_KEYS and v['worker_id'] == 'w' and v['status'] == 'active'"
+    json "v['host'] is None and v['pid'] is None and v['capabilities'] == [] and v['pool_id'] is None"
+    json "v['heartbeat_interval_seconds'] == 10.0 and v['metadata'] == {}"
+    ok --endpoint memory stats
+    json "v == {'pools': [], 'workers': {}, 'counters': {}}"
+}
+
+#   What only a broker does: its name, counters, being away
+check_broker_only () {
+    ok ping
+    json "v['server'].startswith('workpoold')"
+    ok stats
+    json "len(v['counters']) > 0"
+    fails 24 UNAVAILABLE --endpoint "ipc://$TMP/nobody.ipc" --timeout 0.3 ping
+    fails 24 UNAVAILABLE --endpoint "ipc://$TMP/nobody.ipc" --timeout 0.3 push jobs 1
+    #   A waiting claim is answered when a push comes
+    (sleep 0.3; "$WP" push waiting '"late"' --id late >/dev/null) &
+    local pusher=$!
+    ok claim waiting --worker w --wait 30
+    wait "$pusher"
+    json "v['id'] == 'late' and v['data'] == 'late'"
+}
+
+# ---------------------------------------------------------------------------
+
+unset WORKPOOL_ENDPOINT
+if [ "$PART" != broker ]; then
+    check_command_line
+    echo "command line: ok"
+    check_memory
+    echo "memory: ok"
+    export WORKPOOL_ENDPOINT="sqlite:$TMP/cli.db"
+    check_backend sqlite
+    echo "sqlite: ok"
+fi
+
+if [ "$PART" != local ] && [ -n "$WPD" ]; then
+    "$WPD" --bind "ipc://$TMP/broker.ipc" --db "$TMP/broker.db" --log-level error \
+        2>"$TMP/broker.log" &
+    BROKER_PID=$!
+    export WORKPOOL_ENDPOINT="ipc://$TMP/broker.ipc"
+    for _ in $(seq 100); do
+        "$WP" --timeout 0.2 ping >/dev/null 2>&1 && break
+        kill -0 "$BROKER_PID" 2>/dev/null || { cat "$TMP/broker.log" >&2; die "workpoold died"; }
+    done
+    check_backend remote
+    check_broker_only
+    kill "$BROKER_PID"
+    wait "$BROKER_PID"
+    status=$?
+    BROKER_PID=
+    [ "$status" -eq 0 ] || { cat "$TMP/broker.log" >&2; die "workpoold exited $status"; }
+    echo "broker: ok"
+elif [ "$PART" != local ]; then
+    echo "broker: workpoold not given, skipped"
+fi
+
+echo "cli_test: OK ($CHECKS checks)"

@@ -20,11 +20,17 @@ s_be (const uint8_t *p, size_t n)
 //  nests deeper than WP_MP_DEPTH_MAX, or a count cannot fit in what remains.
 //  Recursion is bounded by the depth limit; the loop by the bytes, since
 //  every element takes at least one.
+//  Why a walk stopped, for the message
+typedef enum { S_ENDS_EARLY = 1, S_BAD_BYTE, S_TOO_DEEP, S_COUNT_TOO_BIG } s_fault;
+
 static int
-s_walk (const uint8_t *data, size_t size, size_t *pos, int depth)
+s_walk (const uint8_t *data, size_t size, size_t *pos, int depth, s_fault *fault)
 {
-    if (*pos >= size)
+    if (*pos >= size) {
+        *fault = S_ENDS_EARLY;
         return -1;
+    }
+    size_t start = *pos;        //  where the value begins, for messages
     uint8_t type = data [(*pos)++];
     size_t remaining = size - *pos;
     uint64_t skip = 0;              //  bytes of payload after the header
@@ -66,11 +72,16 @@ s_walk (const uint8_t *data, size_t size, size_t *pos, int depth)
             case 0xd8: skip = 17; break;
             case 0xdc: case 0xde: len_bytes = 2; container = true; break;
             case 0xdd: case 0xdf: len_bytes = 4; container = true; break;
-            default: return -1;                                 //  0xc1
+            default:                                            //  0xc1
+                *pos = start;
+                *fault = S_BAD_BYTE;
+                return -1;
         }
         if (len_bytes) {
-            if (remaining < len_bytes)
+            if (remaining < len_bytes) {
+                *fault = S_ENDS_EARLY;
                 return -1;
+            }
             uint64_t n = s_be (data + *pos, len_bytes);
             *pos += len_bytes;
             remaining -= len_bytes;
@@ -84,15 +95,25 @@ s_walk (const uint8_t *data, size_t size, size_t *pos, int depth)
         }
     }
     if (!container) {
-        if (skip > remaining)
+        if (skip > remaining) {
+            *fault = S_ENDS_EARLY;
             return -1;
+        }
         *pos += skip;
         return 0;
     }
-    if (depth >= WP_MP_DEPTH_MAX || elements > remaining)
+    if (depth >= WP_MP_DEPTH_MAX) {
+        *pos = start;
+        *fault = S_TOO_DEEP;
         return -1;
+    }
+    if (elements > remaining) {
+        *pos = start;
+        *fault = S_COUNT_TOO_BIG;
+        return -1;
+    }
     for (uint64_t i = 0; i < elements; i++)
-        if (s_walk (data, size, pos, depth + 1))
+        if (s_walk (data, size, pos, depth + 1, fault))
             return -1;
     return 0;
 }
@@ -101,7 +122,8 @@ size_t
 wp_mp_value_size (const uint8_t *data, size_t size)
 {
     size_t pos = 0;
-    if (!data || s_walk (data, size, &pos, 0))
+    s_fault fault;
+    if (!data || s_walk (data, size, &pos, 0, &fault))
         return 0;
     return pos;
 }
@@ -114,14 +136,27 @@ wp_mp_unpack (msgpack_unpacked *result, const uint8_t *data, size_t size,
         snprintf (errbuf, errlen, "empty frame");
         return -1;
     }
-    size_t value_size = wp_mp_value_size (data, size);
-    if (value_size == 0) {
-        snprintf (errbuf, errlen, "not a complete msgpack value (truncated, invalid"
-                  " or nested deeper than %d)", WP_MP_DEPTH_MAX);
+    size_t pos = 0;
+    s_fault fault = 0;
+    if (s_walk (data, size, &pos, 0, &fault)) {
+        if (fault == S_ENDS_EARLY)
+            snprintf (errbuf, errlen, "not a complete msgpack value (the %zu bytes end inside it)",
+                      size);
+        else
+        if (fault == S_BAD_BYTE)
+            snprintf (errbuf, errlen, "not msgpack (byte 0x%02x at offset %zu)", data [pos], pos);
+        else
+        if (fault == S_TOO_DEEP)
+            snprintf (errbuf, errlen, "msgpack nested deeper than %d (at offset %zu)",
+                      WP_MP_DEPTH_MAX, pos);
+        else
+            snprintf (errbuf, errlen, "msgpack container at offset %zu claims more elements"
+                      " than the %zu bytes of the frame can hold", pos, size);
         return -1;
     }
-    if (value_size != size) {
-        snprintf (errbuf, errlen, "%zu bytes after the msgpack value", size - value_size);
+    if (pos != size) {
+        snprintf (errbuf, errlen, "%zu byte%s after the msgpack value", size - pos,
+                  size - pos == 1 ? "": "s");
         return -1;
     }
     size_t offset = 0;

@@ -62,7 +62,13 @@
     at a time. Give each thread its own: wp_backend_open, or wp_backend_dup,
     which also works for "memory" (the copies share that one store). A
     broker handle owns one ZeroMQ DEALER socket (czmq); a process that
-    forks must open its handles after the fork.  */
+    forks must open its handles after the fork.
+
+    Signals. czmq, underneath, catches SIGINT and SIGTERM by default and
+    sets zsys_interrupted; a claim waiting when the signal comes returns
+    WP_CANCELLED, and wp_runner_run stops after the item in hand (its
+    wp_runner_destroy still releases and says "terminated"). Call zsys_handler_set (NULL) before the first
+    open (or set ZSYS_SIGHANDLER=false) to keep your own handlers.  */
 #ifndef WORKPOOL_H_INCLUDED
 #define WORKPOOL_H_INCLUDED
 

@@ -684,6 +684,11 @@ wp_remote_store_new (const char *endpoint, double timeout_seconds, wp_status *st
     zsock_set_immediate (sock, 1);
     zsock_set_reconnect_ivl (sock, 100);
     zsock_set_reconnect_ivl_max (sock, 1000);
+    //  ZMTP heartbeats drop a connection whose broker vanished without a
+    //  word (host down, cable out), so IMMEDIATE stops writing to it and
+    //  safe requests go out again on the next connection
+    zsock_set_heartbeat_ivl (sock, 1000);
+    zsock_set_heartbeat_timeout (sock, 5000);
     if (zsock_connect (sock, "%s", endpoint) == -1) {
         if (status)
             *status = WP_INVALID_ARGUMENT;

@@ -10,7 +10,8 @@
     there (a request is written only to a live connection, so "never sent"
     is known for sure and reported WP_UNAVAILABLE at the deadline), and
     ZMQ_LINGER 0 lets destroy return at once. Replies are matched by request
-    id; a reply to an earlier call that gave up is read and dropped.
+    id; a reply to an earlier call that gave up is read and dropped. ZMTP
+    heartbeats (1 s, 5 s timeout) notice a broker that vanished silently.
 
     Not supported over the wire: begin/commit (the broker groups commits
     itself), reap, next_due, purge (the broker does them on its timer):

@@ -312,7 +312,7 @@ wp_runner_run (wp_runner_t *self, const char *pool_name, wp_runner_fn *fn, void 
             //  someone else, whose result counts. Others: broker away.
             zsys_warning ("workpool: worker %s: %s %s failed: %s: %s", worker_id, what,
                           item->id, wp_strerror (rc), wp_backend_errmsg (self->backend));
-        if (rc == WP_DEADLINE_EXCEEDED || rc == WP_UNAVAILABLE)
+        if (rc == WP_DEADLINE_EXCEEDED || rc == WP_UNAVAILABLE || rc == WP_CANCELLED)
             //  We cannot know whether it took effect; whatever we may still
             //  hold goes back to pending rather than wait for its lease.
             wp_pool_release_by_worker (pool, worker_id, NULL);

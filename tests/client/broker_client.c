@@ -18,29 +18,47 @@
             exit (1); } \
         zclock_sleep (20); } } while (0)
 
+//  Where a broker comes back: the same tcp port, or the same ipc path
 typedef struct {
-    char *store;
+    const char *store;
+    const char *ipc;            //  ipc endpoint, or NULL for tcp on port
     int port;
-    int delay_ms;
+    int delay_ms;               //  for s_start_later
     zactor_t *broker;
-} s_restart_t;
+} s_where_t;
+
+static zactor_t *
+s_up (s_where_t *where)
+{
+    return where->ipc ? ct_broker_start_at (where->store, 0, 0, where->ipc)
+                      : ct_broker_start (where->store, 0, 0, where->port, NULL);
+}
 
 static void *
 s_start_later (void *arg)
 {
-    s_restart_t *restart = arg;
-    zclock_sleep (restart->delay_ms);
-    restart->broker = ct_broker_start (restart->store, 0, 0, restart->port, NULL);
+    s_where_t *where = arg;
+    zclock_sleep (where->delay_ms);
+    where->broker = s_up (where);
     return NULL;
 }
 
 static void
-s_restart (const char *dir)
+s_restart (const char *dir, bool ipc)
 {
-    char *store = zsys_sprintf ("sqlite:%s/restart.db", dir);
+    char *store = zsys_sprintf ("sqlite:%s/restart-%s.db", dir, ipc ? "ipc" : "tcp");
+    s_where_t where = { store, NULL, 0, 300, NULL };
     char *endpoint;
-    zactor_t *broker = ct_broker_start (store, 0, 0, 0, &endpoint);
-    int port = ct_endpoint_port (endpoint);
+    zactor_t *broker;
+    if (ipc) {
+        endpoint = zsys_sprintf ("ipc://%s/broker.sock", dir);
+        where.ipc = endpoint;
+        broker = s_up (&where);
+    }
+    else {
+        broker = ct_broker_start (store, 0, 0, 0, &endpoint);
+        where.port = ct_endpoint_port (endpoint);
+    }
     wp_backend_t *backend = ct_open (endpoint, 20);
     wp_pool_t *pool = wp_backend_pool (backend, "jobs");
     uint8_t data [9];
@@ -49,7 +67,7 @@ s_restart (const char *dir)
 
     //  Restarted between two calls: the next call goes through
     zactor_destroy (&broker);
-    broker = ct_broker_start (store, 0, 0, port, NULL);
+    broker = s_up (&where);
     uint64_t size = 0;
     CT_OK (backend, wp_pool_size (pool, &size));
     CT_CHECK (size == 1);
@@ -66,16 +84,15 @@ s_restart (const char *dir)
 
     //  Down when the call starts, back before its deadline: it goes through
     wp_backend_set_timeout (backend, 20);
-    s_restart_t restart = { store, port, 300, NULL };
     pthread_t thread;
-    pthread_create (&thread, NULL, s_start_later, &restart);
+    pthread_create (&thread, NULL, s_start_later, &where);
     CT_OK (backend, wp_pool_complete (pool, id, NULL, 0, "w1"));
     pthread_join (thread, NULL);
     CT_OK (backend, wp_pool_get (pool, id, &item));
     CT_CHECK (item->status == WP_ITEM_DONE);
     wp_item_destroy (&item);
 
-    zactor_destroy (&restart.broker);
+    zactor_destroy (&where.broker);
     free (id);
     wp_pool_destroy (&pool);
     wp_backend_destroy (&backend);
@@ -190,8 +207,10 @@ int
 main (void)
 {
     char *dir = ct_tempdir ("broker-client");
-    s_restart (dir);
-    printf ("ok - restart\n");
+    s_restart (dir, false);
+    printf ("ok - restart (tcp)\n");
+    s_restart (dir, true);
+    printf ("ok - restart (ipc)\n");
     s_reregister ();
     printf ("ok - re-register\n");
     s_heartbeat_while_busy ();

@@ -2,7 +2,10 @@
 #include "client_util.h"
 #include "wp_broker.h"
 
+#include <arpa/inet.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,9 +34,8 @@ ct_rmtree (const char *path)
         nftw (path, s_remove, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-zactor_t *
-ct_broker_start (const char *store, double heartbeat, double lease, int port,
-                 char **endpoint_p)
+static zactor_t *
+s_broker_new (const char *store, double heartbeat, double lease)
 {
     wp_broker_config_t config = WP_BROKER_CONFIG_DEFAULT;
     config.store = store;
@@ -48,6 +50,43 @@ ct_broker_start (const char *store, double heartbeat, double lease, int port,
         fprintf (stderr, "cannot start a broker on %s: %s\n", store, error ? error : "?");
         exit (1);
     }
+    return broker;
+}
+
+zactor_t *
+ct_broker_start_at (const char *store, double heartbeat, double lease, const char *endpoint)
+{
+    zactor_t *broker = s_broker_new (store, heartbeat, lease);
+    if (wp_broker_bind (broker, endpoint) < 0) {
+        fprintf (stderr, "cannot bind a broker to %s\n", endpoint);
+        exit (1);
+    }
+    return broker;
+}
+
+int
+ct_dead_port (int *fd_p)
+{
+    //  Bound without SO_REUSEADDR and never listening: a connect is refused,
+    //  and no other socket can take the port meanwhile
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = 0,
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    socklen_t size = sizeof address;
+    if (fd < 0 || bind (fd, (struct sockaddr *) &address, sizeof address)
+    ||  getsockname (fd, (struct sockaddr *) &address, &size)) {
+        perror ("ct_dead_port");
+        exit (1);
+    }
+    *fd_p = fd;
+    return ntohs (address.sin_port);
+}
+
+zactor_t *
+ct_broker_start (const char *store, double heartbeat, double lease, int port,
+                 char **endpoint_p)
+{
+    zactor_t *broker = s_broker_new (store, heartbeat, lease);
     char *bind = port ? zsys_sprintf ("tcp://127.0.0.1:%d", port)
                       : strdup ("tcp://127.0.0.1:*");
     //  A port just freed by a broker's restart may take a moment to bind

@@ -36,6 +36,16 @@ void ct_rmtree (const char *path);
 zactor_t *ct_broker_start (const char *store, double heartbeat, double lease, int port,
                            char **endpoint_p);
 
+//  Starts a broker as ct_broker_start does, bound to endpoint exactly (an
+//  ipc:// path in the test's directory can be bound again after a restart
+//  without racing other programs for a tcp port).
+zactor_t *ct_broker_start_at (const char *store, double heartbeat, double lease,
+                              const char *endpoint);
+
+//  Reserves a tcp port on 127.0.0.1 where nothing listens: connections are
+//  refused and nobody else can bind it while *fd_p stays open. Returns the port.
+int ct_dead_port (int *fd_p);
+
 //  The port of a tcp endpoint.
 int ct_endpoint_port (const char *endpoint);
 

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 //  ---------------------------------------------------------------------
 //  The fake broker
@@ -271,10 +272,8 @@ s_remote (const char *endpoint, double timeout, double retry)
 static void
 s_no_broker (void)
 {
-    //  A port that was just free
-    zsock_t *probe = zsock_new (ZMQ_ROUTER);
-    int port = zsock_bind (probe, "tcp://127.0.0.1:*");
-    zsock_destroy (&probe);
+    int fd;
+    int port = ct_dead_port (&fd);
     char *endpoint = zsys_sprintf ("tcp://127.0.0.1:%d", port);
     wp_store_t *store = s_remote (endpoint, 0.3, 0.05);
     uint64_t size;
@@ -296,6 +295,7 @@ s_no_broker (void)
     CT_STORE (store, WP_UNIMPLEMENTED, wp_store_purge (store, 1, NULL));
     wp_store_destroy (&store);
     free (endpoint);
+    close (fd);
 
     //  The same through the public API, ipc included
     char *dir = ct_tempdir ("nobroker");

@@ -103,11 +103,11 @@ s_restart (const char *dir, bool ipc)
 //  The runner registers again after the broker restarted on memory (the
 //  worker is unknown there) and after it was declared lost
 static void
-s_reregister (void)
+s_reregister (const char *dir)
 {
-    char *endpoint;
-    zactor_t *broker = ct_broker_start ("memory", 0, 0, 0, &endpoint);
-    int port = ct_endpoint_port (endpoint);
+    //  ipc: the restarted broker cannot lose its address to another program
+    char *endpoint = zsys_sprintf ("ipc://%s/reregister.sock", dir);
+    zactor_t *broker = ct_broker_start_at ("memory", 0, 0, endpoint);
     wp_backend_t *backend = ct_open (endpoint, 5);
     wp_runner_options_t options = { .worker_id = "phoenix", .heartbeat_interval = 0.2 };
     wp_runner_t *runner = wp_runner_new (backend, &options, NULL, NULL);
@@ -116,7 +116,7 @@ s_reregister (void)
     CT_CHECK (wp_runner_registrations (runner) == 1);
 
     zactor_destroy (&broker);
-    broker = ct_broker_start ("memory", 0, 0, port, NULL);
+    broker = ct_broker_start_at ("memory", 0, 0, endpoint);
     CT_EVENTUALLY (wp_runner_registrations (runner) == 2);
     wp_worker_t *worker = NULL;
     CT_OK (backend, wp_backend_get_worker (backend, "phoenix", &worker));
@@ -211,7 +211,7 @@ main (void)
     printf ("ok - restart (tcp)\n");
     s_restart (dir, true);
     printf ("ok - restart (ipc)\n");
-    s_reregister ();
+    s_reregister (dir);
     printf ("ok - re-register\n");
     s_heartbeat_while_busy ();
     printf ("ok - heartbeat while busy\n");

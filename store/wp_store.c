@@ -28,12 +28,36 @@ wp_store_now (wp_store_t *self)
     return self->clock ? self->clock (self->clock_arg) : wp_time_now ();
 }
 
+//  A store that threads share (the memory store) keeps its error message per
+//  thread, tagged with the store, so one thread never reads or clears
+//  another's; the others keep it in the store.
+static __thread const wp_store_t *s_error_store;
+static __thread char s_error_text [sizeof ((wp_store_t *) 0)->errmsg];
+
+static char *
+s_errbuf (wp_store_t *self)
+{
+    if (!self->thread_shared)
+        return self->errmsg;
+    s_error_store = self;
+    return s_error_text;
+}
+
+static void
+s_clear_error (wp_store_t *self)
+{
+    if (self->thread_shared)
+        s_error_store = NULL;
+    else
+        self->errmsg [0] = 0;
+}
+
 wp_status
 wp_store_error (wp_store_t *self, wp_status status, const char *format, ...)
 {
     va_list args;
     va_start (args, format);
-    vsnprintf (self->errmsg, sizeof self->errmsg, format, args);
+    vsnprintf (s_errbuf (self), sizeof self->errmsg, format, args);
     va_end (args);
     return status;
 }
@@ -50,6 +74,8 @@ wp_store_destroy (wp_store_t **self_p)
 const char *
 wp_store_errmsg (wp_store_t *self)
 {
+    if (self->thread_shared)
+        return s_error_store == self? s_error_text: "";
     return self->errmsg;
 }
 
@@ -77,14 +103,14 @@ s_check_name (wp_store_t *self, const char *what, const char *name)
 wp_status
 wp_store_begin (wp_store_t *self)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     return self->ops->begin (self);
 }
 
 wp_status
 wp_store_commit (wp_store_t *self)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     return self->ops->commit (self);
 }
 
@@ -98,7 +124,7 @@ wp_status
 wp_store_push (wp_store_t *self, const char *pool, const wp_push_entry_t *entry,
                char **id_out, bool *duplicate)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     CHECK (s_check_name (self, "pool", pool));
     if (!entry || !id_out)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "push needs an entry");
@@ -117,7 +143,7 @@ wp_status
 wp_store_claim (wp_store_t *self, const char *pool, const char *worker_id,
                 double lease, wp_item_t **item_out)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     CHECK (s_check_name (self, "pool", pool));
     CHECK (s_check_name (self, "worker_id", worker_id));
     if (!item_out)
@@ -131,7 +157,7 @@ wp_status
 wp_store_complete (wp_store_t *self, const char *pool, const char *id,
                    const uint8_t *result, size_t result_size, const char *worker_id)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     CHECK (s_check_name (self, "pool", pool));
     CHECK (s_check_name (self, "id", id));
     if (worker_id)
@@ -145,7 +171,7 @@ wp_status
 wp_store_fail (wp_store_t *self, const char *pool, const char *id,
                const char *error, const char *worker_id, wp_item_state *state_out)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     CHECK (s_check_name (self, "pool", pool));
     CHECK (s_check_name (self, "id", id));
     if (worker_id)
@@ -156,7 +182,7 @@ wp_store_fail (wp_store_t *self, const char *pool, const char *id,
 wp_status
 wp_store_size (wp_store_t *self, const char *pool, uint64_t *size_out)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     CHECK (s_check_name (self, "pool", pool));
     if (!size_out)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "size needs an out-parameter");
@@ -167,7 +193,7 @@ wp_status
 wp_store_release_by_worker (wp_store_t *self, const char *pool,
                             const char *worker_id, uint64_t *count_out)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     CHECK (s_check_name (self, "pool", pool));
     CHECK (s_check_name (self, "worker_id", worker_id));
     uint64_t count = 0;
@@ -180,7 +206,7 @@ wp_store_release_by_worker (wp_store_t *self, const char *pool,
 wp_status
 wp_store_get (wp_store_t *self, const char *pool, const char *id, wp_item_t **item_out)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     CHECK (s_check_name (self, "pool", pool));
     CHECK (s_check_name (self, "id", id));
     if (!item_out)
@@ -191,7 +217,7 @@ wp_store_get (wp_store_t *self, const char *pool, const char *id, wp_item_t **it
 wp_status
 wp_store_renew (wp_store_t *self, const char *worker_id, double lease, uint64_t *count_out)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     CHECK (s_check_name (self, "worker_id", worker_id));
     if (lease != lease || lease > 1e9)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "lease must be a number of seconds");
@@ -205,7 +231,7 @@ wp_store_renew (wp_store_t *self, const char *worker_id, double lease, uint64_t 
 wp_status
 wp_store_register (wp_store_t *self, const wp_worker_t *worker, wp_worker_t **worker_out)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     if (!worker)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "register needs a worker");
     CHECK (s_check_name (self, "worker_id", worker->worker_id));
@@ -224,7 +250,7 @@ wp_store_register (wp_store_t *self, const wp_worker_t *worker, wp_worker_t **wo
 wp_status
 wp_store_heartbeat (wp_store_t *self, const char *worker_id, const wp_meta_t *metadata)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     CHECK (s_check_name (self, "worker_id", worker_id));
     return self->ops->heartbeat (self, worker_id, metadata);
 }
@@ -232,7 +258,7 @@ wp_store_heartbeat (wp_store_t *self, const char *worker_id, const wp_meta_t *me
 wp_status
 wp_store_update_status (wp_store_t *self, const char *worker_id, const char *status)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     CHECK (s_check_name (self, "worker_id", worker_id));
     CHECK (s_check_name (self, "status", status));
     return self->ops->update_status (self, worker_id, status);
@@ -241,7 +267,7 @@ wp_store_update_status (wp_store_t *self, const char *worker_id, const char *sta
 wp_status
 wp_store_get_worker (wp_store_t *self, const char *worker_id, wp_worker_t **worker_out)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     CHECK (s_check_name (self, "worker_id", worker_id));
     if (!worker_out)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "get_worker needs an out-parameter");
@@ -252,7 +278,7 @@ wp_status
 wp_store_list_workers (wp_store_t *self, const wp_worker_filter_t *filter,
                        wp_worker_list_t **list_out)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     static const wp_worker_filter_t all = WP_WORKER_FILTER_ALL;
     if (!filter)
         filter = &all;
@@ -269,7 +295,7 @@ wp_store_list_workers (wp_store_t *self, const wp_worker_filter_t *filter,
 wp_status
 wp_store_reap (wp_store_t *self, wp_reap_t *out)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     wp_reap_t reap = { 0 };
     wp_status rc = self->ops->reap (self, &reap);
     if (rc == WP_OK && out)
@@ -280,7 +306,7 @@ wp_store_reap (wp_store_t *self, wp_reap_t *out)
 wp_status
 wp_store_next_due (wp_store_t *self, int64_t *next_out)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     if (!next_out)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "next_due needs an out-parameter");
     return self->ops->next_due (self, next_out);
@@ -289,7 +315,7 @@ wp_store_next_due (wp_store_t *self, int64_t *next_out)
 wp_status
 wp_store_purge (wp_store_t *self, double older_than, uint64_t *count_out)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     if (older_than < 0 || older_than != older_than)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "older_than must be 0 or more seconds");
     uint64_t count = 0;
@@ -302,7 +328,7 @@ wp_store_purge (wp_store_t *self, double older_than, uint64_t *count_out)
 wp_status
 wp_store_stats (wp_store_t *self, wp_stats_t **stats_out)
 {
-    self->errmsg [0] = 0;
+    s_clear_error (self);
     if (!stats_out)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "stats needs an out-parameter");
     return self->ops->stats (self, stats_out);

@@ -48,7 +48,9 @@ struct _wp_store_t {
     wp_store_config_t config;       //  with defaults filled in
     int64_t (*clock) (void *arg);   //  NULL: wp_time_now
     void *clock_arg;
-    char errmsg [512];
+    bool thread_shared;             //  threads share this store: errors are
+                                    //  kept per thread (see wp_store_error)
+    char errmsg [512];              //  the latest error, unless thread_shared
 };
 
 //  Fills self's common part: ops, config with defaults applied.

@@ -1489,6 +1489,7 @@ wp_store_memory_new (const wp_store_config_t *cfg)
 {
     s_memory_t *self = (s_memory_t *) s_alloc (sizeof *self);
     wp_store_init (&self->base, &s_memory_ops, cfg);
+    self->base.thread_shared = true;
     if (pthread_mutex_init (&self->mutex, NULL) != 0)
         abort ();
     s_heap_init (&self->leases, s_lease_before, s_item_slot);

@@ -14,7 +14,8 @@
     commit); a call that fails still changes nothing, the others keep their
     effects; nothing is durable until wp_store_commit returns WP_OK. A store
     is not thread-safe: one thread at a time (the memory store excepted, see
-    wp_store_memory_new).
+    wp_store_memory_new: there a group a thread opens is the store's, and
+    other threads' calls join it until it commits or rolls back).
 
     Expiry: every call that claims or reads items or workers first applies
     what is due (expired leases, stale workers declared lost); wp_store_reap
@@ -133,7 +134,8 @@ wp_status wp_store_register (wp_store_t *self, const wp_worker_t *worker,
                              wp_worker_t **worker_out);
 
 //  Updates last_heartbeat, merges metadata (may be NULL) key by key and
-//  renews the worker's leases. Unknown: WP_NOT_FOUND; declared lost:
+//  renews the worker's leases (each by the length it was claimed with, so a
+//  heartbeat never shortens a lease). Unknown: WP_NOT_FOUND; declared lost:
 //  WP_FAILED_PRECONDITION (the worker must register again).
 wp_status wp_store_heartbeat (wp_store_t *self, const char *worker_id,
                               const wp_meta_t *metadata);

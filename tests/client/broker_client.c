@@ -25,13 +25,26 @@ typedef struct {
     int port;
     int delay_ms;               //  for s_start_later
     zactor_t *broker;
+    int hold;                   //  tcp: the socket holding the port while down
 } s_where_t;
 
+//  Starts the broker again at its address.
 static zactor_t *
 s_up (s_where_t *where)
 {
-    return where->ipc ? ct_broker_start_at (where->store, 0, 0, where->ipc)
-                      : ct_broker_start (where->store, 0, 0, where->port, NULL);
+    if (where->ipc)
+        return ct_broker_start_at (where->store, 0, 0, where->ipc);
+    ct_release_port (where->hold);
+    return ct_broker_start (where->store, 0, 0, where->port, NULL);
+}
+
+//  Stops the broker, keeping its address from other programs.
+static void
+s_down (s_where_t *where, zactor_t **broker_p)
+{
+    zactor_destroy (broker_p);
+    if (!where->ipc)
+        where->hold = ct_hold_port (where->port);
 }
 
 static void *
@@ -47,7 +60,7 @@ static void
 s_restart (const char *dir, bool ipc)
 {
     char *store = zsys_sprintf ("sqlite:%s/restart-%s.db", dir, ipc ? "ipc" : "tcp");
-    s_where_t where = { store, NULL, 0, 300, NULL };
+    s_where_t where = { store, NULL, 0, 300, NULL, -1 };
     char *endpoint;
     zactor_t *broker;
     if (ipc) {
@@ -66,7 +79,7 @@ s_restart (const char *dir, bool ipc)
     CT_OK (backend, wp_pool_push (pool, data, ct_pack_uint (data, 7), &id));
 
     //  Restarted between two calls: the next call goes through
-    zactor_destroy (&broker);
+    s_down (&where, &broker);
     broker = s_up (&where);
     uint64_t size = 0;
     CT_OK (backend, wp_pool_size (pool, &size));
@@ -77,7 +90,7 @@ s_restart (const char *dir, bool ipc)
     wp_item_destroy (&item);
 
     //  Down: the call gives up at its deadline
-    zactor_destroy (&broker);
+    s_down (&where, &broker);
     wp_backend_set_timeout (backend, 0.5);
     wp_status rc = wp_pool_complete (pool, id, NULL, 0, "w1");
     CT_CHECK (rc == WP_UNAVAILABLE || rc == WP_DEADLINE_EXCEEDED);

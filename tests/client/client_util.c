@@ -3,6 +3,7 @@
 #include "wp_broker.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -80,6 +81,29 @@ ct_dead_port (int *fd_p)
     }
     *fd_p = fd;
     return ntohs (address.sin_port);
+}
+
+int
+ct_hold_port (int port)
+{
+    //  Listening (REUSEADDR, as libzmq binds) shuts out every other bind;
+    //  the broker's TIME_WAIT connections on the port do not get in the way
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    int on = 1;
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons (port),
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    if (fd < 0 || bind (fd, (struct sockaddr *) &address, sizeof address) || listen (fd, 64)) {
+        fprintf (stderr, "cannot hold port %d: %s\n", port, strerror (errno));
+        exit (1);
+    }
+    return fd;
+}
+
+void
+ct_release_port (int fd)
+{
+    close (fd);
 }
 
 zactor_t *

@@ -46,6 +46,12 @@ zactor_t *ct_broker_start_at (const char *store, double heartbeat, double lease,
 //  refused and nobody else can bind it while *fd_p stays open. Returns the port.
 int ct_dead_port (int *fd_p);
 
+//  Holds tcp port on 127.0.0.1 while a broker is down, so that no other
+//  program's ephemeral bind takes it (connections get no ZeroMQ handshake).
+//  Returns the socket to pass to ct_release_port before the broker binds again.
+int ct_hold_port (int port);
+void ct_release_port (int fd);
+
 //  The port of a tcp endpoint.
 int ct_endpoint_port (const char *endpoint);
 

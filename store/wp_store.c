@@ -134,8 +134,8 @@ wp_store_push (wp_store_t *self, const char *pool, const wp_push_entry_t *entry,
         CHECK (s_check_name (self, "id", entry->id));
     if (entry->max_retries < -1)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "max_retries must be 0 or more");
-    if (entry->max_retries > UINT32_MAX)
-        return wp_store_error (self, WP_INVALID_ARGUMENT, "max_retries is too large");
+    if (entry->max_retries > INT32_MAX)      //  the wire's bound, so every backend agrees
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "max_retries must be at most 2147483647");
     return self->ops->push (self, pool, entry, id_out, duplicate);
 }
 

@@ -3,7 +3,7 @@
     One interface, several implementations: the memory store and the SQLite
     store here, and the remote store in client/ that forwards every call to a
     broker. All show exactly the behaviour of docs/semantics.md; one
-    conformance suite (tests/store/conformance.c) runs against each.
+    conformance suite (tests/store/conformance/) runs against each.
 
     Every call returns a wp_status; on failure wp_store_errmsg() says why in
     words, and the call changed nothing. Out-parameters are written only on

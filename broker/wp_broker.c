@@ -537,6 +537,10 @@ s_run_calls (s_broker_t *self, wp_exec_env_t *env)
         s_implicit_heartbeat (self, call);
         switch (wp_call_execute (call, env)) {
             case WP_EXEC_DONE:
+                //  Now, before the next call of the batch can take what
+                //  this one made pending: the longest waiting come first
+                s_serve_parked (self, env, false);
+                zhashx_purge (self->woken);
                 break;
             case WP_EXEC_PARK:
                 s_park (self, i);

@@ -605,6 +605,64 @@ s_test_partial_failure (void)
     zactor_destroy (&broker);
 }
 
+//  Within a batch, a push goes to the claim that has waited longest, not
+//  to a claim that comes after the push in the same batch; and a claim
+//  that parks early in a batch is served by a push later in it.
+static void
+s_test_wake_in_batch (void)
+{
+    zactor_t *broker = s_broker ("memory", "inproc://wp-broker-wake");
+    s_client_t *client = s_client_new ("inproc://wp-broker-wake");
+    s_client_t *waiter = s_client_new ("inproc://wp-broker-wake");
+    wp_request_t claim;
+    wp_request_init (&claim);
+    claim.method = WP_METHOD_CLAIM;
+    claim.pool = (char *) "wake";
+    claim.worker_id = (char *) "waiter";
+    claim.wait = 30;
+    uint64_t id_parked = s_send (waiter, &claim);
+    while (s_counter (client, "parked") == 0)
+        zclock_sleep (5);
+
+    s_command (broker, "PAUSE", NULL);
+    wp_push_entry_t entry_1, entry_2;
+    wp_request_t push_1 = s_push_request ("wake", "i1", &entry_1);
+    wp_request_t push_2 = s_push_request ("wake", "i2", &entry_2);
+    wp_request_t at_once = claim;
+    at_once.worker_id = (char *) "eager";
+    at_once.wait = 0;
+    wp_request_t late_waiter = claim;
+    late_waiter.worker_id = (char *) "late";
+    uint64_t id_push_1 = s_send (client, &push_1);
+    uint64_t id_at_once = s_send (client, &at_once);
+    uint64_t id_late = s_send (client, &late_waiter);
+    uint64_t id_push_2 = s_send (client, &push_2);
+    s_command (broker, "RESUME", NULL);
+
+    wp_reply_t reply;
+    CHECK (s_recv (waiter, &reply, 20000));
+    CHECK (reply.request_id == id_parked && reply.status == WP_OK);
+    CHECK (reply.item && streq (reply.item->id, "i1"));
+    wp_reply_clear (&reply);
+    for (int i = 0; i < 4; i++) {
+        CHECK (s_recv (client, &reply, 20000));
+        CHECK (reply.status == WP_OK);
+        if (reply.request_id == id_at_once)
+            CHECK (reply.item == NULL);
+        else
+        if (reply.request_id == id_late)
+            CHECK (reply.item && streq (reply.item->id, "i2")
+                   && streq (reply.item->claimed_by, "late"));
+        else
+            CHECK (reply.request_id == id_push_1 || reply.request_id == id_push_2);
+        wp_reply_clear (&reply);
+    }
+    CHECK (s_counter (client, "parked") == 0);
+    s_client_destroy (&client);
+    s_client_destroy (&waiter);
+    zactor_destroy (&broker);
+}
+
 //  A request whose timeout passes before it runs is not run.
 static void
 s_test_deadline (void)
@@ -700,6 +758,7 @@ main (void)
     s_test_fails_alone ();
     s_test_commit_failure ();
     s_test_partial_failure ();
+    s_test_wake_in_batch ();
     s_test_deadline ();
     s_test_actor (tmp);
     char command [128];

@@ -110,7 +110,9 @@ typedef struct {
 
 //  Sets every field to its empty value (stale_threshold -1, pointers NULL).
 void wp_request_init (wp_request_t *self);
-//  Frees what self owns and re-initializes it.
+//  Frees what self owns and re-initializes it. Call it on decoded requests
+//  (also after a failed decode: partial fields are freed) or on requests
+//  whose every pointer is heap-owned; never on one holding borrowed pointers.
 void wp_request_clear (wp_request_t *self);
 
 //  Encodes the header and body of a request into fresh buffers (caller owns
@@ -132,7 +134,9 @@ wp_status wp_request_decode_header (wp_request_t *self, const uint8_t *data, siz
                                     bool *replyable, char *errbuf, size_t errlen);
 
 //  Decodes the body of self->method into self. Returns WP_OK, or
-//  WP_INVALID_ARGUMENT with a message naming the field.
+//  WP_INVALID_ARGUMENT with a message naming the field. A nil body counts
+//  as {}; a field given as nil counts as absent. Register's fields go to
+//  self->worker (its worker_id is also copied to self->worker_id).
 wp_status wp_request_decode_body (wp_request_t *self, const uint8_t *data, size_t size,
                                   char *errbuf, size_t errlen);
 
@@ -166,7 +170,9 @@ void wp_reply_init (wp_reply_t *self);
 void wp_reply_clear (wp_reply_t *self);
 
 //  Encodes a reply to method (the body is empty unless self->status is OK).
-//  Caller owns *header_p and *body_p. Returns 0, or -1 (nothing allocated).
+//  Caller owns *header_p and *body_p. Returns 0, or -1 (nothing allocated)
+//  if a field the reply needs is missing. The message is sent as "" on OK,
+//  else cut to WP_PROTO_MESSAGE_MAX bytes with invalid UTF-8 replaced by '?'.
 int wp_reply_encode (const wp_reply_t *self, wp_method method,
                      uint8_t **header_p, size_t *header_size,
                      uint8_t **body_p, size_t *body_size);
@@ -177,7 +183,9 @@ wp_status wp_reply_decode_header (wp_reply_t *self, const uint8_t *data, size_t 
                                   char *errbuf, size_t errlen);
 
 //  Decodes the body of a reply to method. Returns WP_OK, or
-//  WP_INVALID_ARGUMENT with a message.
+//  WP_INVALID_ARGUMENT with a message. Reads self->status (set by
+//  wp_reply_decode_header): the body of a non-OK reply is only checked to
+//  be a map (or nil).
 wp_status wp_reply_decode_body (wp_reply_t *self, wp_method method,
                                 const uint8_t *data, size_t size,
                                 char *errbuf, size_t errlen);

@@ -329,6 +329,9 @@ pt_reply (wp_method method, bool full, wp_reply_t *reply)
 //  ---------------------------------------------------------------------
 //  Comparisons
 
+static bool s_differ (char *why, size_t len, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
 static bool
 s_differ (char *why, size_t len, const char *format, ...)
 {

@@ -18,14 +18,15 @@ WP=${1:?usage: cli_test.sh WORKPOOL [WORKPOOLD] [local|broker|all]}
 WPD=${2:-}
 PART=${3:-all}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/wp-cli-test.XXXXXX")
-BROKER_PID=
+BROKER_PID=                 # the broker of the checks
+SLOW_PID=                   # a broker that answers late
 CHECKS=0
 
 cleanup () {
-    if [ -n "$BROKER_PID" ]; then
-        kill "$BROKER_PID" 2>/dev/null
-        wait "$BROKER_PID" 2>/dev/null
-    fi
+    for pid in $BROKER_PID $SLOW_PID; do
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -249,6 +250,13 @@ check_command_line () {
     usage --endpoint "sqlite:$TMP/never.db" push jobs 1 --max-retries x
     usage --endpoint "sqlite:$TMP/never.db" heartbeat w --metadata '[]'
     [ ! -e "$TMP/never.db" ] || die "a usage error created the SQLite file"
+
+    #   Output that cannot be written: exit 1, said on stderr
+    "$WP" --endpoint memory size jobs >&- 2>"$TMP/err"
+    rc=$?
+    CHECKS=$((CHECKS + 1))
+    [ "$rc" -eq 1 ] && grep -q "^workpool: UNKNOWN: cannot write the output" "$TMP/err" \
+        || die "stdout closed: exit $rc, $(cat "$TMP/err")"
 
     #   A backend that cannot be opened
     fails 13 INVALID_ARGUMENT --endpoint bogus:x ping
@@ -488,6 +496,20 @@ check_broker_only () {
     json "len(v['counters']) > 0"
     fails 24 UNAVAILABLE --endpoint "ipc://$TMP/nobody.ipc" --timeout 0.3 ping
     fails 24 UNAVAILABLE --endpoint "ipc://$TMP/nobody.ipc" --timeout 0.3 push jobs 1
+    #   --timeout bounds a call the broker is slow to answer
+    "$WPD" --bind "ipc://$TMP/slow.ipc" --db "$TMP/slow.db" --log-level error \
+        --test-stall-ms 3000 2>>"$TMP/broker.log" &
+    SLOW_PID=$!
+    for _ in $(seq 100); do
+        "$WP" --endpoint "ipc://$TMP/slow.ipc" --timeout 10 ping >/dev/null 2>&1 && break
+    done
+    fails 14 DEADLINE_EXCEEDED --endpoint "ipc://$TMP/slow.ipc" --timeout 0.3 size jobs
+    ok --endpoint "ipc://$TMP/slow.ipc" --timeout 20 size jobs
+    is 0
+    kill "$SLOW_PID"
+    wait "$SLOW_PID"
+    SLOW_PID=
+
     #   A waiting claim is answered when a push comes
     (sleep 0.3; "$WP" push waiting '"late"' --id late >/dev/null) &
     local pusher=$!

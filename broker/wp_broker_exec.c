@@ -151,14 +151,17 @@ s_push (wp_call_t *call, wp_exec_env_t *env)
 }
 
 //  Claims up to want items for the call into its reply. Returns how many,
-//  or -1 if the first claim failed (reply is the error).
+//  or -1 if the first claim failed (reply is the error). A ClaimMany stops
+//  early once its items carry max_message bytes of data, so that a reply
+//  stays within twice the request limit (what a client accepts, like us)
+//  however large the items are.
 static int
 s_claim_into (wp_call_t *call, wp_exec_env_t *env, size_t want)
 {
     wp_request_t *req = &call->request;
     wp_reply_t *reply = &call->reply;
-    size_t got = 0;
-    while (got < want) {
+    size_t got = 0, bytes = 0;
+    while (got < want && bytes < env->config->max_message) {
         wp_item_t *item = NULL;
         wp_status rc = wp_store_claim (env->store, req->pool, req->worker_id, req->lease, &item);
         if (rc != WP_OK) {
@@ -170,6 +173,7 @@ s_claim_into (wp_call_t *call, wp_exec_env_t *env, size_t want)
         }
         if (!item)
             break;
+        bytes += item->data_size + item->result_size;
         if (req->method == WP_METHOD_CLAIM_MANY) {
             if (!reply->items)
                 reply->items = wp_item_list_new ();

@@ -351,6 +351,14 @@ def case_malformed(workpoold, tmp):
         big.close()
         still_serving("a frame over the transport limit")
         check(c.ok("WorkPool.Size", {"pool": "big"})["size"] == 0, "huge request ran")
+
+        # A ClaimMany stops once its items carry max_message bytes of data
+        for i in range(5):
+            c.ok("WorkPool.Push", {"pool": "fat", "data": pack(b"y" * 3000)})
+        body = c.ok("WorkPool.ClaimMany", {"pool": "fat", "worker_id": "w", "max": 5})
+        check(len(body["items"]) == 2, "claim many of large items took %d" % len(body["items"]))
+        body = c.ok("WorkPool.ClaimMany", {"pool": "fat", "worker_id": "w", "max": 5})
+        check(len(body["items"]) == 2, "the next claim many took %d" % len(body["items"]))
     finally:
         c.close()
         daemon.stop()

@@ -60,6 +60,20 @@ s_expect_pack_error (const char *text, const char *why)
     json_decref (json);
 }
 
+//  The compact JSON text of json (which is consumed) must be expected
+static void
+s_expect_text (json_t *json, const char *expected)
+{
+    CHECK (json);
+    char *text = json_dumps (json, JSON_COMPACT | JSON_ENCODE_ANY);
+    CHECK (text);
+    if (strcmp (text, expected))
+        fprintf (stderr, "got %s\nexpected %s\n", text, expected);
+    CHECK (strcmp (text, expected) == 0);
+    free (text);
+    json_decref (json);
+}
+
 //  msgpack bytes -> compact JSON text must be expected (NULL: must fail)
 static void
 s_expect_json (const char *bytes, size_t size, const char *expected)
@@ -71,23 +85,7 @@ s_expect_json (const char *bytes, size_t size, const char *expected)
     }
     if (!json)
         fprintf (stderr, "no JSON for %s\n", expected);
-    CHECK (json);
-    char *text = json_dumps (json, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (strcmp (text, expected))
-        fprintf (stderr, "got %s, expected %s\n", text, expected);
-    CHECK (strcmp (text, expected) == 0);
-    free (text);
-    json_decref (json);
-}
-
-//  Compact JSON text of a value we own, consumed
-static char *
-s_dump (json_t *json)
-{
-    char *text = json_dumps (json, JSON_COMPACT | JSON_ENCODE_ANY);
-    CHECK (text);
-    json_decref (json);
-    return text;
+    s_expect_text (json, expected);
 }
 
 static void
@@ -243,7 +241,7 @@ s_test_from_msgpack (void)
     s_expect_json ("\x82\xa1" "b\x01\xa1" "a\x02", 7, "{\"b\":1,\"a\":2}");
     //  Keys that are not strings: their JSON text
     s_expect_json ("\x85\x01\xa1x\xc0\x02\xc3\x03\x92\x01\x02\x04\xc4\x01\x00\x05", 16,
-                   "{\"1\":\"x\",\"null\":2,\"true\":3,\"[1,2]\":4,\"{\\\"$bin\\\":\\\"AA==\\\"}\":5}");
+        "{\"1\":\"x\",\"null\":2,\"true\":3,\"[1,2]\":4,\"{\\\"$bin\\\":\\\"AA==\\\"}\":5}");
     //  A key not UTF-8
     s_expect_json ("\x81\xa1\xff\x01", 4, "{\"{\\\"$bin\\\":\\\"/w==\\\"}\":1}");
     //  Keys equal once converted: the last wins
@@ -278,18 +276,12 @@ s_test_from_msgpack (void)
     CHECK (wp_json_from_msgpack ((const uint8_t *) deep, 33) == NULL);
 
     //  wp_json_from_data never fails
-    char *text = s_dump (wp_json_from_data (NULL, 0));
-    CHECK (strcmp (text, "null") == 0);
-    free (text);
-    text = s_dump (wp_json_from_data ((const uint8_t *) "\x01\x02", 2));
-    CHECK (strcmp (text, "{\"$raw\":\"AQI=\"}") == 0);
-    free (text);
-    text = s_dump (wp_json_from_data ((const uint8_t *) deep, 33));
-    CHECK (strncmp (text, "{\"$raw\":\"kZGR", 12) == 0);
-    free (text);
-    text = s_dump (wp_json_from_data ((const uint8_t *) "\x81\xa1k\x90", 4));
-    CHECK (strcmp (text, "{\"k\":[]}") == 0);
-    free (text);
+    s_expect_text (wp_json_from_data (NULL, 0), "null");
+    s_expect_text (wp_json_from_data ((const uint8_t *) "\x01\x02", 2), "{\"$raw\":\"AQI=\"}");
+    json = wp_json_from_data ((const uint8_t *) deep, 33);
+    CHECK (strncmp (json_string_value (json_object_get (json, "$raw")), "kZGR", 4) == 0);
+    json_decref (json);
+    s_expect_text (wp_json_from_data ((const uint8_t *) "\x81\xa1k\x90", 4), "{\"k\":[]}");
 }
 
 //  JSON -> msgpack -> JSON gives the same value
@@ -373,16 +365,11 @@ s_test_records (void)
     item->data_size = 3;
     item->max_retries = 3;
     item->created_at = 1795671540123456;
-    char *text = s_dump (wp_json_from_item (item));
-    const char *expected =
+    s_expect_text (wp_json_from_item (item),
         "{\"id\":\"i1\",\"pool\":\"jobs\",\"data\":{\"$raw\":\"gaFu\"},\"status\":\"pending\","
         "\"claimed_by\":null,\"claimed_at\":null,\"lease_expires_at\":null,\"attempts\":0,"
-        "\"max_retries\":3,\"result\":null,\"error\":null,"
-        "\"created_at\":\"2026-11-26T05:39:00.123456Z\"}";
-    if (strcmp (text, expected))
-        fprintf (stderr, "item: %s\n", text);
-    CHECK (strcmp (text, expected) == 0);
-    free (text);
+                   "\"max_retries\":3,\"result\":null,\"error\":null,"
+                   "\"created_at\":\"2026-11-26T05:39:00.123456Z\"}");
 
     //  A done item with everything set
     item->data_size = 4;
@@ -395,17 +382,12 @@ s_test_records (void)
     item->result [0] = 0x2a;
     item->result_size = 1;
     item->error = strdup ("boom \"quoted\"");
-    text = s_dump (wp_json_from_item (item));
-    expected =
-        "{\"id\":\"i1\",\"pool\":\"jobs\",\"data\":{\"n\":1},\"status\":\"done\","
-        "\"claimed_by\":\"w1\",\"claimed_at\":\"2026-11-26T05:39:01.000000Z\","
-        "\"lease_expires_at\":\"2026-11-26T05:44:01.000000Z\",\"attempts\":2,"
-        "\"max_retries\":3,\"result\":42,\"error\":\"boom \\\"quoted\\\"\","
-        "\"created_at\":\"2026-11-26T05:39:00.123456Z\"}";
-    if (strcmp (text, expected))
-        fprintf (stderr, "item: %s\n", text);
-    CHECK (strcmp (text, expected) == 0);
-    free (text);
+    s_expect_text (wp_json_from_item (item),
+                   "{\"id\":\"i1\",\"pool\":\"jobs\",\"data\":{\"n\":1},\"status\":\"done\","
+                   "\"claimed_by\":\"w1\",\"claimed_at\":\"2026-11-26T05:39:01.000000Z\","
+                   "\"lease_expires_at\":\"2026-11-26T05:44:01.000000Z\",\"attempts\":2,"
+                   "\"max_retries\":3,\"result\":42,\"error\":\"boom \\\"quoted\\\"\","
+                   "\"created_at\":\"2026-11-26T05:39:00.123456Z\"}");
     //  A string field that is not UTF-8 keeps its bytes
     free (item->error);
     item->error = strdup ("\xff");
@@ -421,16 +403,11 @@ s_test_records (void)
     worker->started_at = 1795671540000000;
     worker->last_heartbeat = 1795671540000000;
     worker->heartbeat_interval = 10;
-    text = s_dump (wp_json_from_worker (worker));
-    expected =
+    s_expect_text (wp_json_from_worker (worker),
         "{\"worker_id\":\"w1\",\"host\":null,\"pid\":null,\"capabilities\":[],\"pool_id\":null,"
-        "\"started_at\":\"2026-11-26T05:39:00.000000Z\",\"status\":\"active\","
-        "\"last_heartbeat\":\"2026-11-26T05:39:00.000000Z\",\"current_task_id\":null,"
-        "\"heartbeat_interval_seconds\":10.0,\"metadata\":{}}";
-    if (strcmp (text, expected))
-        fprintf (stderr, "worker: %s\n", text);
-    CHECK (strcmp (text, expected) == 0);
-    free (text);
+                   "\"started_at\":\"2026-11-26T05:39:00.000000Z\",\"status\":\"active\","
+                   "\"last_heartbeat\":\"2026-11-26T05:39:00.000000Z\",\"current_task_id\":null,"
+                   "\"heartbeat_interval_seconds\":10.0,\"metadata\":{}}");
 
     //  ... and with everything
     worker->host = strdup ("h");
@@ -442,23 +419,17 @@ s_test_records (void)
     worker->heartbeat_interval = 2.5;
     wp_meta_set (&worker->metadata, "load", (const uint8_t *) "\xcb\x3f\xe0\0\0\0\0\0\0", 9);
     wp_meta_set (&worker->metadata, "raw", (const uint8_t *) "\xc1", 1);
-    text = s_dump (wp_json_from_worker (worker));
-    expected =
+    s_expect_text (wp_json_from_worker (worker),
         "{\"worker_id\":\"w1\",\"host\":\"h\",\"pid\":42,\"capabilities\":[\"gpu\",\"cpu\"],"
         "\"pool_id\":\"p\",\"started_at\":\"2026-11-26T05:39:00.000000Z\",\"status\":\"active\","
-        "\"last_heartbeat\":\"2026-11-26T05:39:00.000000Z\",\"current_task_id\":\"i1\","
-        "\"heartbeat_interval_seconds\":2.5,\"metadata\":{\"load\":0.5,\"raw\":{\"$raw\":\"wQ==\"}}}";
-    if (strcmp (text, expected))
-        fprintf (stderr, "worker: %s\n", text);
-    CHECK (strcmp (text, expected) == 0);
-    free (text);
+                   "\"last_heartbeat\":\"2026-11-26T05:39:00.000000Z\",\"current_task_id\":\"i1\","
+        "\"heartbeat_interval_seconds\":2.5,"
+        "\"metadata\":{\"load\":0.5,\"raw\":{\"$raw\":\"wQ==\"}}}");
     wp_worker_destroy (&worker);
 
     //  Statistics
     wp_stats_t *stats = wp_stats_new ();
-    text = s_dump (wp_json_from_stats (stats));
-    CHECK (strcmp (text, "{\"pools\":[],\"workers\":{},\"counters\":{}}") == 0);
-    free (text);
+    s_expect_text (wp_json_from_stats (stats), "{\"pools\":[],\"workers\":{},\"counters\":{}}");
     stats->pools = calloc (1, sizeof (wp_pool_stats_t));
     stats->pools [0] = (wp_pool_stats_t) { strdup ("jobs"), 1, 2, 3, UINT64_MAX };
     stats->pool_count = 1;
@@ -469,20 +440,13 @@ s_test_records (void)
     stats->counters [0] = (wp_counter_t) { strdup ("requests"), 7 };
     stats->counters [1] = (wp_counter_t) { strdup ("\xff"), 8 };
     stats->counter_count = 2;
-    text = s_dump (wp_json_from_stats (stats));
-    expected =
-        "{\"pools\":[{\"pool\":\"jobs\",\"pending\":1,\"claimed\":2,\"done\":3,"
-        "\"poisoned\":1.8446744073709552e19}],\"workers\":{\"active\":4},"
-        "\"counters\":{\"requests\":7,\"{\\\"$bin\\\":\\\"/w==\\\"}\":8}}";
-    if (strcmp (text, expected))
-        fprintf (stderr, "stats: %s\n", text);
-    CHECK (strcmp (text, expected) == 0);
-    free (text);
+    s_expect_text (wp_json_from_stats (stats),
+                   "{\"pools\":[{\"pool\":\"jobs\",\"pending\":1,\"claimed\":2,\"done\":3,"
+                   "\"poisoned\":1.8446744073709552e19}],\"workers\":{\"active\":4},"
+                   "\"counters\":{\"requests\":7,\"{\\\"$bin\\\":\\\"/w==\\\"}\":8}}");
     wp_stats_destroy (&stats);
 
-    text = s_dump (wp_json_from_time (0));
-    CHECK (strcmp (text, "null") == 0);
-    free (text);
+    s_expect_text (wp_json_from_time (0), "null");
 }
 
 int

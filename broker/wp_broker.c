@@ -27,6 +27,7 @@
 #define S_HEARTBEAT_EVERY_US    1000000     //  implicit heartbeats: at most one per second per worker
 #define S_HOUSEKEEPING_MAX_US   60000000    //  reap at least this often, whatever the store says
 #define S_RETRY_AFTER_FAILURE_US 1000000    //  after a failed housekeeping commit
+#define S_DUE_AGAIN_US          50000       //  when a reap leaves something due
 #define S_ROUTER_SNDHWM         100000      //  replies queued to one client before drops
 #define S_ROUTER_RCVHWM         10000       //  requests queued from one client before it waits
 #define S_ROUTER_LINGER_MS      500         //  to flush the last replies on stop
@@ -590,8 +591,8 @@ s_fail_batch (s_broker_t *self, wp_status rc, const char *message, bool ran)
         wp_call_set_error (call, rc, message);
         failed++;
     }
-    s_log (self, 0, "%s failed: %s: %s; %zu requests answered with it",
-           ran ? "commit" : "begin", wp_strerror (rc), message, failed);
+    s_log (self, 0, "%s failed: %s: %s; answered %zu request%s with it",
+           ran ? "commit" : "begin", wp_strerror (rc), message, failed, failed == 1 ? "" : "s");
 }
 
 //  Sends the replies of a turn whose transaction committed (or failed, with
@@ -694,6 +695,10 @@ s_run (s_broker_t *self, bool housekeeping)
                 s_log (self, 1, "purged %" PRIu64 " done or poisoned items older than %gs",
                        purged, self->config.retain_done);
             self->next_housekeeping = now + S_HOUSEKEEPING_MAX_US;
+            //  What the reap left due stays due: look again shortly, not
+            //  in a tight loop
+            if (self->next_due && self->next_due <= now)
+                self->next_due = now + S_DUE_AGAIN_US;
             if (purge)
                 self->next_purge = now + s_purge_period (self);
         }

@@ -159,9 +159,9 @@ class Daemon:
                 if self.process.poll() is not None:
                     raise TestFailure("workpoold exited with %d:\n%s"
                                       % (self.process.returncode, self.log()))
-                request_id = probe.send("Broker.Ping")
-                reply = probe.recv(0.5)
-                if reply is not None and reply.request_id == request_id:
+                # Any answer will do: a busy machine may answer late
+                probe.send("Broker.Ping")
+                if probe.recv(0.5) is not None:
                     break
                 if time.monotonic() > deadline:
                     raise TestFailure("workpoold did not answer a ping:\n" + self.log())

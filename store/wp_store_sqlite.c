@@ -344,6 +344,9 @@ wp_sqlite_enter (wp_sqlite_t *self, bool write)
     self->savepoint = false;
     wp_status status;
     if (self->in_group) {
+        //  Whatever ended the group behind our back, no call may run
+        //  outside it thinking it is inside
+        s_check_group (self, WP_ABORTED);
         if (self->group_status)
             return wp_store_error (&self->base, self->group_status,
                                    "the transaction was rolled back: %s", self->group_errmsg);

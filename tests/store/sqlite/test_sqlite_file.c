@@ -773,6 +773,72 @@ s_expiry_across_connections (const char *dir)
     wp_store_destroy (&b);
 }
 
+//  A full disk (a page limit here) is an error the caller can see, not a
+//  crash: a push too big for it fails with RESOURCE_EXHAUSTED and changes
+//  nothing; in a group, either the group survives the failed call or
+//  SQLite rolled it all back and commit says so; once there is room the
+//  store works on.
+static void
+s_disk_full_is_an_error (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/full.db", dir);
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    sqlitetest_push (store, "p", "a");
+    sqlite3 *db = s_store_db (store);
+    int64_t pages = s_query_int (db, "PRAGMA page_count");
+    char sql [64];
+    snprintf (sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long) pages + 2);
+    s_exec (db, sql);
+
+    size_t big_size = 64 * 1024;
+    uint8_t *big = calloc (1, big_size);
+    CHECK (big);
+    big [0] = 0xc6;                                 //  msgpack bin 32
+    wp_push_entry_t entry = { big, big_size, "big", -1 };
+    char *id = NULL;
+    CHECK_RC (store, wp_store_push (store, "p", &entry, &id, NULL), WP_RESOURCE_EXHAUSTED);
+    CHECK (strstr (wp_store_errmsg (store), "full"));
+    wp_item_t *item = NULL;
+    CHECK_RC (store, wp_store_get (store, "p", "big", &item), WP_NOT_FOUND);
+
+    CHECK_OK (store, wp_store_begin (store));
+    sqlitetest_push (store, "p", "b");
+    CHECK_RC (store, wp_store_push (store, "p", &entry, &id, NULL), WP_RESOURCE_EXHAUSTED);
+    wp_status committed = wp_store_commit (store);
+    printf ("# full disk in a group: %s\n", committed == WP_OK? "the group survived"
+                                                                : "SQLite rolled it back");
+    if (committed == WP_OK) {
+        item = s_get (store, "p", "b");
+        wp_item_destroy (&item);
+    }
+    else {
+        CHECK_INT (committed, WP_RESOURCE_EXHAUSTED);
+        CHECK_RC (store, wp_store_get (store, "p", "b", &item), WP_NOT_FOUND);
+    }
+    CHECK_RC (store, wp_store_get (store, "p", "big", &item), WP_NOT_FOUND);
+
+    //  A group SQLite ended on its own: every call until commit fails,
+    //  none runs outside the group, commit reports it
+    CHECK_OK (store, wp_store_begin (store));
+    sqlitetest_push (store, "p", "c");
+    s_exec (db, "ROLLBACK");
+    CHECK_RC (store, wp_store_push (store, "p", &entry, &id, NULL), WP_ABORTED);
+    CHECK (strstr (wp_store_errmsg (store), "rolled back"));
+    CHECK_RC (store, wp_store_size (store, "p", &(uint64_t) { 0 }), WP_ABORTED);
+    CHECK_RC (store, wp_store_commit (store), WP_ABORTED);
+    CHECK_RC (store, wp_store_get (store, "p", "c", &item), WP_NOT_FOUND);
+
+    s_exec (db, "PRAGMA max_page_count = 1073741823");
+    CHECK_OK (store, wp_store_push (store, "p", &entry, &id, NULL));
+    free (id);
+    free (big);
+    item = s_claim (store, "p", "w", 0);
+    CHECK_STR (item->id, "a");
+    wp_item_destroy (&item);
+    wp_store_destroy (&store);
+}
+
 //  ---------------------------------------------------------------------
 
 typedef struct {
@@ -793,6 +859,7 @@ static const s_case_t s_cases [] = {
     { "group_rollback_and_reap", s_group_rollback_and_reap },
     { "purge", s_purge },
     { "expiry_across_connections", s_expiry_across_connections },
+    { "disk_full_is_an_error", s_disk_full_is_an_error },
 };
 
 int

@@ -121,9 +121,11 @@ wp_sqlite_stmt (wp_sqlite_t *self, wp_sqlite_stmt_id id)
 wp_status
 wp_sqlite_run (wp_sqlite_t *self, sqlite3_stmt *stmt, const char *doing)
 {
-    int rc = sqlite3_step (stmt);
+    int rc;
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+        ;
     wp_status status = WP_OK;
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    if (rc != SQLITE_DONE)
         status = wp_sqlite_error (self, rc, doing);
     sqlite3_reset (stmt);
     return status;
@@ -331,7 +333,8 @@ s_check_group (wp_sqlite_t *self, wp_status status)
         if (self->base.errmsg [0])
             memcpy (self->group_errmsg, self->base.errmsg, sizeof self->group_errmsg);
         else
-            strcpy (self->group_errmsg, "the transaction was rolled back");
+            strcpy (self->group_errmsg, "SQLite ended it (an I/O error, a full disk, or a "
+                                        "ROLLBACK outside the store)");
         memset (&self->group_reaped, 0, sizeof self->group_reaped);
     }
 }

@@ -263,8 +263,8 @@ s_check_entry (wp_store_t *self, const wp_push_entry_t *entry)
     }
     if (entry->max_retries < -1)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "max_retries must be 0 or more");
-    if (entry->max_retries > UINT32_MAX)
-        return wp_store_error (self, WP_INVALID_ARGUMENT, "max_retries is too large");
+    if (entry->max_retries > INT32_MAX)      //  as wp_store.c: the wire's bound
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "max_retries must be at most 2147483647");
     return WP_OK;
 }
 

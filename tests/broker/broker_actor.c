@@ -295,6 +295,34 @@ s_push_request (const char *pool, const char *id, wp_push_entry_t *entry)
     return req;
 }
 
+//  A PushMany of count entries, each with the given ids (borrowed).
+static wp_request_t
+s_push_many_request (const char *pool, const char **ids, wp_push_entry_t *entries, size_t count)
+{
+    wp_request_t req;
+    wp_request_init (&req);
+    req.method = WP_METHOD_PUSH_MANY;
+    req.pool = (char *) pool;
+    for (size_t i = 0; i < count; i++)
+        entries [i] = (wp_push_entry_t) { s_data, sizeof s_data, ids [i], -1 };
+    req.entries = entries;
+    req.entry_count = count;
+    return req;
+}
+
+//  Receives count replies, recording each one's status by request id.
+static void
+s_collect (s_client_t *client, int count, wp_status *status, size_t status_size)
+{
+    for (int i = 0; i < count; i++) {
+        wp_reply_t reply;
+        CHECK (s_recv (client, &reply, 20000));
+        CHECK (reply.request_id < status_size);
+        status [reply.request_id] = reply.status;
+        wp_reply_clear (&reply);
+    }
+}
+
 static wp_status
 s_push (s_client_t *client, const char *pool, const char *id)
 {
@@ -450,13 +478,8 @@ s_test_fails_alone (void)
     complete.method = WP_METHOD_COMPLETE;
     complete.pool = (char *) "alone";
     complete.id = (char *) "nope";
-    wp_request_init (&push_many);
-    push_many.method = WP_METHOD_PUSH_MANY;
-    push_many.pool = (char *) "alone";
-    many [0] = (wp_push_entry_t) { s_data, sizeof s_data, "m1", -1 };
-    many [1] = (wp_push_entry_t) { s_data, sizeof s_data, "m2", -1 };
-    push_many.entries = many;
-    push_many.entry_count = 2;
+    const char *many_ids [] = { "m1", "m2" };
+    push_many = s_push_many_request ("alone", many_ids, many, 2);
     wp_request_t fail_ = complete;
     fail_.method = WP_METHOD_FAIL;
 
@@ -467,12 +490,7 @@ s_test_fails_alone (void)
     uint64_t id_many = s_send (client, &push_many);
     s_command (broker, "RESUME", NULL);
     wp_status status [16] = { 0 };
-    for (int i = 0; i < 5; i++) {
-        wp_reply_t reply;
-        CHECK (s_recv (client, &reply, 20000));
-        status [reply.request_id] = reply.status;
-        wp_reply_clear (&reply);
-    }
+    s_collect (client, 5, status, 16);
     CHECK (status [id_a] == WP_OK);
     CHECK (status [id_complete] == WP_NOT_FOUND);
     CHECK (status [id_fail] == WP_NOT_FOUND);
@@ -572,26 +590,14 @@ s_test_partial_failure (void)
     wp_push_entry_t entry_1, entry_2, many [3];
     wp_request_t push_1 = s_push_request ("part", "a1", &entry_1);
     wp_request_t push_2 = s_push_request ("part", "a2", &entry_2);
-    wp_request_t push_many;
-    wp_request_init (&push_many);
-    push_many.method = WP_METHOD_PUSH_MANY;
-    push_many.pool = (char *) "part";
-    many [0] = (wp_push_entry_t) { s_data, sizeof s_data, "x", -1 };
-    many [1] = (wp_push_entry_t) { s_data, sizeof s_data, "y", -1 };
-    many [2] = (wp_push_entry_t) { s_data, sizeof s_data, "z", -1 };
-    push_many.entries = many;
-    push_many.entry_count = 3;
+    const char *many_ids [] = { "x", "y", "z" };
+    wp_request_t push_many = s_push_many_request ("part", many_ids, many, 3);
     uint64_t id_1 = s_send (client, &push_1);
     uint64_t id_many = s_send (client, &push_many);
     uint64_t id_2 = s_send (client, &push_2);
     s_command (broker, "RESUME", NULL);
     wp_status status [16] = { 0 };
-    for (int i = 0; i < 3; i++) {
-        wp_reply_t reply;
-        CHECK (s_recv (client, &reply, 20000));
-        status [reply.request_id] = reply.status;
-        wp_reply_clear (&reply);
-    }
+    s_collect (client, 3, status, 16);
     __atomic_store_n (&s_fail_push_id, NULL, __ATOMIC_SEQ_CST);
     CHECK (status [id_1] == WP_OK);
     CHECK (status [id_many] == WP_INTERNAL);

@@ -709,6 +709,22 @@ def case_daemon(workpoold, tmp):
     r = run("--db", tmp, "--bind", "ipc://%s/x.ipc" % tmp)
     check(r.returncode == 1, "a store that cannot open: %d %r" % (r.returncode, r.stderr))
 
+    # The store's settings reach it
+    daemon = Daemon(workpoold, tmp, "--sync", "full", "--lease", "5", "--heartbeat", "2",
+                    "--retain-done", "0").start()
+    try:
+        c = Client(daemon.endpoint)
+        worker = c.ok("Registry.Register", {"worker_id": "w"})["worker"]
+        check(worker["heartbeat_interval_seconds"] == 2.0, "--heartbeat: %r" % worker)
+        c.ok("WorkPool.Push", {"pool": "s", "data": data(1)})
+        item = claimed_item(c.ok("WorkPool.Claim", {"pool": "s", "worker_id": "w"}))
+        seconds = lambda t: time.mktime(time.strptime(t[:19], "%Y-%m-%dT%H:%M:%S")) + float(t[19:-1])
+        lease = seconds(item["lease_expires_at"]) - seconds(item["claimed_at"])
+        check(abs(lease - 5.0) < 1e-3, "--lease: %r" % item)
+        c.close()
+    finally:
+        daemon.stop()
+
     # tcp on a free port, with the memory store, two endpoints
     daemon = Daemon(workpoold, tmp, "--bind", "ipc://%s/second.ipc" % tmp, "--log-level", "debug",
                     store="memory", bind="tcp://127.0.0.1:*").start()

@@ -11,6 +11,7 @@
     deferred transaction and only take the write lock when expiry is due.  */
 #include "wp_store_sqlite_int.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -727,12 +728,19 @@ static int
 s_identify (sqlite3 *db, const char *path, s_file_kind *kind, int64_t *version,
             s_failure_t *failure)
 {
+    //  One snapshot for the three reads: another process may be creating
+    //  the store right now
     int64_t application_id, objects;
-    int rc = s_query_int (db, "PRAGMA application_id", &application_id);
+    bool own_read = sqlite3_get_autocommit (db);
+    int rc = own_read? sqlite3_exec (db, "BEGIN", NULL, NULL, NULL): SQLITE_OK;
+    if (rc == SQLITE_OK)
+        rc = s_query_int (db, "PRAGMA application_id", &application_id);
     if (rc == SQLITE_OK)
         rc = s_query_int (db, "PRAGMA user_version", version);
     if (rc == SQLITE_OK)
         rc = s_query_int (db, "SELECT count(*) FROM sqlite_schema", &objects);
+    if (own_read && !sqlite3_get_autocommit (db))
+        sqlite3_exec (db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return s_fail_open (failure, db, rc, path, "reading its header");
     if (application_id == WP_SQLITE_APPLICATION_ID) {
@@ -787,6 +795,52 @@ s_migrate (sqlite3 *db, const char *path, s_failure_t *failure)
     return 0;
 }
 
+//  Returns whether the file's journal mode is WAL (reading it).
+static int
+s_journal_mode (sqlite3 *db, const char *sql, bool *wal)
+{
+    sqlite3_stmt *stmt;
+    int rc = sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step (stmt);
+        if (rc == SQLITE_ROW) {
+            const char *mode = (const char *) sqlite3_column_text (stmt, 0);
+            *wal = mode && strcmp (mode, "wal") == 0;
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize (stmt);
+    if (rc == SQLITE_NOMEM)
+        abort ();
+    return rc;
+}
+
+//  Puts the file in WAL mode, unless it is already (every store but a new
+//  one). Switching needs a lock that SQLite does not always wait for when
+//  several processes create the same file at once, so a busy switch is
+//  retried until the busy timeout has passed.
+static int
+s_set_wal (sqlite3 *db, int busy_timeout_ms)
+{
+    bool wal = false;
+    int rc = s_journal_mode (db, "PRAGMA journal_mode", &wal);
+    for (int waited_ms = 0, pause_ms = 1; rc == SQLITE_OK && !wal; ) {
+        rc = s_journal_mode (db, "PRAGMA journal_mode = WAL", &wal);
+        if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+            if (waited_ms >= busy_timeout_ms)
+                break;
+            usleep ((useconds_t) pause_ms * 1000);
+            waited_ms += pause_ms;
+            pause_ms = pause_ms < 32? pause_ms * 2: 32;
+            rc = SQLITE_OK;
+        }
+        else
+        if (rc == SQLITE_OK && !wal)
+            rc = SQLITE_CANTOPEN;           //  a file system without shared memory
+    }
+    return rc;
+}
+
 //  Opens and prepares self->db; on failure fills failure.
 static int
 s_open (wp_sqlite_t *self, const char *path, s_failure_t *failure)
@@ -805,16 +859,7 @@ s_open (wp_sqlite_t *self, const char *path, s_failure_t *failure)
         return -1;
 
     //  Only now that the file is known to be ours (or empty) may we write.
-    sqlite3_stmt *stmt;
-    rc = sqlite3_prepare_v2 (self->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step (stmt);
-        if (rc == SQLITE_ROW) {
-            const char *mode = (const char *) sqlite3_column_text (stmt, 0);
-            rc = mode && strcmp (mode, "wal") == 0? SQLITE_OK: SQLITE_CANTOPEN;
-        }
-    }
-    sqlite3_finalize (stmt);
+    rc = s_set_wal (self->db, self->base.config.busy_timeout_ms);
     if (rc != SQLITE_OK)
         return s_fail_open (failure, self->db, rc, path, "switching it to WAL");
     rc = sqlite3_exec (self->db, self->base.config.sync_full? "PRAGMA synchronous = FULL"
@@ -835,6 +880,15 @@ s_open (wp_sqlite_t *self, const char *path, s_failure_t *failure)
                            i, path, sqlite3_errmsg (self->db));
     }
     return 0;
+}
+
+//  Whether the file behind db is a store (read through its WAL).
+static bool
+s_initialised (sqlite3 *db)
+{
+    int64_t application_id = 0;
+    return db && s_query_int (db, "PRAGMA application_id", &application_id) == SQLITE_OK
+        && application_id == WP_SQLITE_APPLICATION_ID;
 }
 
 //  Removes what a failed open created: the file and SQLite's companions.
@@ -863,15 +917,22 @@ wp_store_sqlite_new (const char *path, const wp_store_config_t *cfg,
         s_fail (&failure, WP_FAILED_PRECONDITION, "'%s' is a directory, not a workpool store",
                 path);
     else {
-        bool existed = stat (path, &st) == 0;
+        //  Made here rather than by SQLite, so we know whether we made it
+        int fd = open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        bool created = fd >= 0;
+        if (created)
+            close (fd);
         self = calloc (1, sizeof *self);
         if (!self)
             abort ();
         wp_store_init (&self->base, &s_ops, cfg);
         if (s_open (self, path, &failure)) {
+            //  A file we made, unless another process opening it at the
+            //  same time has made it a store meanwhile
+            bool remove = created && !s_initialised (self->db);
             s_destroy (&self->base);
             self = NULL;
-            if (!existed)
+            if (remove)
                 s_unlink_created (path);
         }
     }

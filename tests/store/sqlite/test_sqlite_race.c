@@ -4,7 +4,8 @@
     it claimed in its own file. The parent then checks that every item was
     claimed by exactly one process, that the store shows all 20,000 done,
     and that each item's claimed_by and result name the process that
-    recorded it. With the argument "group", claims and completions run in
+    recorded it. First, the same eight processes race to create the file.
+    With the argument "group", claims and completions run in
     group transactions (begin, up to 8 claims, commit; begin, completes,
     commit), as the broker's group commit does.
 
@@ -92,6 +93,56 @@ s_child (const char *path, int index, bool group, const char *record_path)
     _exit (0);
 }
 
+//  Eight processes, released at once, open a file that does not exist yet
+//  and push one item each: one of them creates and initialises it, the
+//  others wait for it, and every push lands.
+static void
+s_race_to_create (const char *path)
+{
+    int gate [2];
+    CHECK (pipe (gate) == 0);
+    pid_t pids [S_PROCS];
+    for (int index = 0; index < S_PROCS; index++) {
+        pids [index] = fork ();
+        CHECK (pids [index] >= 0);
+        if (pids [index] == 0) {
+            close (gate [1]);
+            char byte;
+            if (read (gate [0], &byte, 1) != 0)     //  returns at EOF: all go
+                _exit (2);
+            wp_store_config_t cfg = { .busy_timeout_ms = 60000 };
+            wp_status status;
+            char *message = NULL;
+            wp_store_t *store = wp_store_sqlite_new (path, &cfg, &status, &message);
+            if (!store) {
+                fprintf (stderr, "opener %d: %s: %s\n", index, wp_strerror (status), message);
+                _exit (1);
+            }
+            char id [16];
+            snprintf (id, sizeof id, "opener-%d", index);
+            static const uint8_t data [] = { 0xc0 };
+            wp_push_entry_t entry = { data, sizeof data, id, -1 };
+            char *id_out = NULL;
+            CHILD_CHECK (store, wp_store_push (store, "openers", &entry, &id_out, NULL));
+            free (id_out);
+            wp_store_destroy (&store);
+            _exit (0);
+        }
+    }
+    close (gate [0]);
+    close (gate [1]);
+    for (int index = 0; index < S_PROCS; index++) {
+        int wstatus;
+        CHECK (waitpid (pids [index], &wstatus, 0) == pids [index]);
+        CHECK (WIFEXITED (wstatus) && WEXITSTATUS (wstatus) == 0);
+    }
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    uint64_t size = 0;
+    CHECK_OK (store, wp_store_size (store, "openers", &size));
+    CHECK_INT (size, S_PROCS);
+    wp_store_destroy (&store);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -99,6 +150,7 @@ main (int argc, char *argv [])
     char dir [64], path [128];
     sqlitetest_dir_new (dir);
     snprintf (path, sizeof path, "%s/race.db", dir);
+    s_race_to_create (path);
 
     wp_store_t *store = sqlitetest_open (path, NULL);
     static const uint8_t data [] = { 0xc0 };
@@ -170,9 +222,10 @@ main (int argc, char *argv [])
     store = sqlitetest_open (path, NULL);
     wp_stats_t *stats = NULL;
     CHECK_OK (store, wp_store_stats (store, &stats));
-    CHECK_INT (stats->pool_count, 1);
-    CHECK_INT (stats->pools [0].done, S_ITEMS);
-    CHECK_INT (stats->pools [0].pending + stats->pools [0].claimed + stats->pools [0].poisoned, 0);
+    CHECK_INT (stats->pool_count, 2);                   //  "openers", "race"
+    CHECK_STR (stats->pools [1].pool, "race");
+    CHECK_INT (stats->pools [1].done, S_ITEMS);
+    CHECK_INT (stats->pools [1].pending + stats->pools [1].claimed + stats->pools [1].poisoned, 0);
     wp_stats_destroy (&stats);
     for (int i = 0; i < S_ITEMS; i++) {
         char id [16], worker [16];

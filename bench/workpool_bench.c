@@ -50,6 +50,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -245,6 +246,51 @@ s_check (wp_status status, wp_backend_t *backend, const char *what)
 {
     if (status != WP_OK)
         wp_bench_die ("%s: %s: %s", what, wp_strerror (status), wp_backend_errmsg (backend));
+}
+
+//  The broker's group-commit counters, to show how many requests each
+//  commit carried (the broker counts from its start: take differences)
+typedef struct {
+    uint64_t batches;           //  turns of the loop that ran requests
+    uint64_t batched_requests;  //  requests those turns ran
+    uint64_t commits;
+    uint64_t batch_max_seen;
+} s_counters_t;
+
+static s_counters_t
+s_counters (wp_backend_t *backend)
+{
+    s_counters_t counters = { 0 };
+    wp_stats_t *stats = NULL;
+    s_check (wp_backend_stats (backend, &stats), backend, "stats");
+    for (size_t i = 0; i < stats->counter_count; i++) {
+        const wp_counter_t *counter = &stats->counters [i];
+        if (streq (counter->name, "batches"))
+            counters.batches = counter->value;
+        else
+        if (streq (counter->name, "batched_requests"))
+            counters.batched_requests = counter->value;
+        else
+        if (streq (counter->name, "commits"))
+            counters.commits = counter->value;
+        else
+        if (streq (counter->name, "batch_max_seen"))
+            counters.batch_max_seen = counter->value;
+    }
+    wp_stats_destroy (&stats);
+    return counters;
+}
+
+//  Prints the group commit figures between two readings, as JSON members
+static void
+s_print_commits (s_counters_t before, s_counters_t after)
+{
+    uint64_t batches = after.batches - before.batches;
+    uint64_t requests = after.batched_requests - before.batched_requests;
+    printf (",\"broker_commits\":%" PRIu64 ",\"broker_requests_per_batch\":%.2f,"
+            "\"broker_batch_max\":%" PRIu64,
+            after.commits - before.commits,
+            batches? (double) requests / (double) batches: 0.0, after.batch_max_seen);
 }
 
 //  ---------------------------------------------------------------------
@@ -455,6 +501,7 @@ s_run_workload (void)
     wp_bench_samples_t push, cycle;
     wp_bench_samples_init (&push, (size_t) s_opt.jobs);
     wp_bench_samples_init (&cycle, (size_t) s_opt.jobs);
+    s_counters_t before = s_counters (workers [0].backend);
     double push_time = s_push_phase (producers, s_opt.jobs, &push);
     double drain_time = s_phase (workers, s_opt.workers, s_worker, &cycle);
     long drained = 0;
@@ -468,17 +515,20 @@ s_run_workload (void)
     if (left != 0)
         wp_bench_die ("%lu items still pending after the drain", (unsigned long) left);
     long peak_rss = s_env.server? wp_bench_peak_rss_kb (s_env.server): -1;
+    s_counters_t after = s_counters (workers [0].backend);
 
     printf ("{\"bench\":\"workpool\",\"label\":\"%s\",\"mode\":\"%s\",\"batch\":%d,",
             s_opt.label? s_opt.label: s_mode_names [s_opt.mode], s_mode_names [s_opt.mode],
             s_opt.mode == s_MODE_BATCH? s_opt.batch: 1);
     s_print_settings ();
     printf (",\"push_per_s\":%.0f,\"drain_per_s\":%.0f,\"push_p50_us\":%.1f,\"push_p99_us\":%.1f,"
-            "\"cycle_p50_us\":%.1f,\"cycle_p99_us\":%.1f,\"broker_peak_rss_kb\":%ld}\n",
+            "\"cycle_p50_us\":%.1f,\"cycle_p99_us\":%.1f,\"broker_peak_rss_kb\":%ld",
             (double) s_opt.jobs / push_time, (double) s_opt.jobs / drain_time,
             wp_bench_samples_quantile (&push, 0.5), wp_bench_samples_quantile (&push, 0.99),
             wp_bench_samples_quantile (&cycle, 0.5), wp_bench_samples_quantile (&cycle, 0.99),
             peak_rss);
+    s_print_commits (before, after);
+    printf ("}\n");
     wp_bench_samples_free (&push);
     wp_bench_samples_free (&cycle);
     s_conns_close (producers, s_opt.producers);

@@ -150,7 +150,7 @@ wp_time_parse (const char *text, size_t len, int64_t *t)
     if (!text || !t)
         return -1;
     size_t pos = 0;
-    int year, month, day, hour, minute, second;
+    int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;   //  set for GCC -O2, which cannot see s_digits always writes them on success
     if (s_digits (text, len, &pos, 4, &year) || s_char (text, len, &pos, '-')
     ||  s_digits (text, len, &pos, 2, &month) || s_char (text, len, &pos, '-')
     ||  s_digits (text, len, &pos, 2, &day) || s_char (text, len, &pos, 'T')
@@ -184,7 +184,7 @@ wp_time_parse (const char *text, size_t len, int64_t *t)
         if (pos >= len || (text [pos] != '+' && text [pos] != '-'))
             return -1;
         int sign = text [pos++] == '-' ? -1: 1;
-        int off_hour, off_minute;
+        int off_hour = 0, off_minute = 0;
         if (s_digits (text, len, &pos, 2, &off_hour) || s_char (text, len, &pos, ':')
         ||  s_digits (text, len, &pos, 2, &off_minute) || off_hour > 23 || off_minute > 59)
             return -1;

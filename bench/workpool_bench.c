@@ -17,6 +17,9 @@
       batch  PushMany of K jobs; drain: ClaimMany of up to K, then one
              Complete per item (the library has no pipelined or batched
              complete, so a batch drain costs 1 + K round trips per K items);
+             with --pipeline the K Completes go back to back on a raw DEALER
+             of the bench's own and their replies are collected after (2
+             round trips per K items: what a CompleteMany would allow);
       fused  one Push per job; drain: CompleteAndClaim, one round trip per
              item (a Claim starts each worker).
     The percentiles: push_* is one push request's round trip (a PushMany in
@@ -81,6 +84,7 @@ static struct {
     int payload;                //  bytes of each item's data (a msgpack bin)
     s_mode_t mode;
     int batch;                  //  K of batch mode
+    bool pipeline;              //  batch drain: completes pipelined on a raw DEALER
     bool sync_full;
     const char *store;          //  "sqlite" or "memory"
     const char *transport;      //  "tcp" or "ipc" (--spawn)
@@ -306,6 +310,7 @@ typedef struct {
     long done;                  //  items drained by this worker
     long drain_max;             //  stop after this many (scale mode); 0: until empty
     wp_bench_samples_t samples; //  round trips of the phase
+    void *dealer;               //  raw socket of --pipeline, or NULL
 } s_conn_t;
 
 static long s_next_job;         //  next job to push (atomic)
@@ -329,6 +334,8 @@ s_conns_close (s_conn_t *conns, int count)
     for (int i = 0; i < count; i++) {
         wp_pool_destroy (&conns [i].pool);
         wp_backend_destroy (&conns [i].backend);
+        if (conns [i].dealer)
+            zmq_close (conns [i].dealer);
         wp_bench_samples_free (&conns [i].samples);
     }
 }
@@ -381,6 +388,67 @@ s_drain_more (s_conn_t *self)
     return self->drain_max == 0 || self->done < self->drain_max;
 }
 
+//  Completes every item of a batch with Complete requests sent back to
+//  back on a raw DEALER, then collects the replies (the protocol matches
+//  them by request id). The library has no batched or asynchronous
+//  complete; this shows what one would give.
+static void *s_pipeline_context;        //  of the raw DEALERs of --pipeline
+static pthread_mutex_t s_pipeline_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+s_complete_pipelined (s_conn_t *self, wp_item_list_t *items)
+{
+    if (!self->dealer) {
+        pthread_mutex_lock (&s_pipeline_lock);
+        if (!s_pipeline_context)
+            s_pipeline_context = zmq_ctx_new ();
+        pthread_mutex_unlock (&s_pipeline_lock);
+        self->dealer = zmq_socket (s_pipeline_context, ZMQ_DEALER);
+        int linger = 0;
+        zmq_setsockopt (self->dealer, ZMQ_LINGER, &linger, sizeof linger);
+        if (zmq_connect (self->dealer, s_env.endpoint))
+            wp_bench_die ("connect %s: %s", s_env.endpoint, zmq_strerror (errno));
+    }
+    for (size_t i = 0; i < items->count; i++) {
+        wp_request_t request;
+        wp_request_init (&request);
+        request.request_id = i + 1;
+        request.method = WP_METHOD_COMPLETE;
+        request.pool = s_env.pool;
+        request.id = items->items [i]->id;
+        request.worker_id = self->worker_id;
+        uint8_t *header, *body;
+        size_t header_size, body_size;
+        if (wp_request_encode (&request, &header, &header_size, &body, &body_size))
+            wp_bench_die ("cannot encode a complete request");
+        if (zmq_send (self->dealer, header, header_size, ZMQ_SNDMORE) < 0
+        ||  zmq_send (self->dealer, body, body_size, 0) < 0)
+            wp_bench_die ("send: %s", zmq_strerror (errno));
+        free (header);
+        free (body);
+    }
+    for (size_t i = 0; i < items->count; i++) {
+        zmq_msg_t header, body;
+        zmq_msg_init (&header);
+        zmq_msg_init (&body);
+        if (zmq_msg_recv (&header, self->dealer, 0) < 0 || !zmq_msg_more (&header)
+        ||  zmq_msg_recv (&body, self->dealer, 0) < 0)
+            wp_bench_die ("a complete's reply is not two frames");
+        wp_reply_t reply;
+        wp_reply_init (&reply);
+        char errbuf [256];
+        if (wp_reply_decode_header (&reply, zmq_msg_data (&header), zmq_msg_size (&header),
+                                    errbuf, sizeof errbuf) != WP_OK)
+            wp_bench_die ("a complete's reply is malformed: %s", errbuf);
+        if (reply.status != WP_OK)
+            wp_bench_die ("complete: %s: %s", wp_strerror ((int) reply.status),
+                          reply.message? reply.message: "");
+        wp_reply_clear (&reply);
+        zmq_msg_close (&header);
+        zmq_msg_close (&body);
+    }
+}
+
 static void *
 s_worker (void *arg)
 {
@@ -422,10 +490,13 @@ s_worker (void *arg)
             s_check (wp_pool_claim_many (self->pool, self->worker_id, (size_t) max, NULL, &items),
                      self->backend, "claim_many");
             size_t count = items->count;
-            for (size_t i = 0; i < count; i++)
-                s_check (wp_pool_complete (self->pool, items->items [i]->id, NULL, 0,
-                                           self->worker_id),
-                         self->backend, "complete");
+            if (s_opt.pipeline)
+                s_complete_pipelined (self, items);
+            else
+                for (size_t i = 0; i < count; i++)
+                    s_check (wp_pool_complete (self->pool, items->items [i]->id, NULL, 0,
+                                               self->worker_id),
+                             self->backend, "complete");
             wp_item_list_destroy (&items);
             if (count == 0)
                 break;
@@ -517,9 +588,11 @@ s_run_workload (void)
     long peak_rss = s_env.server? wp_bench_peak_rss_kb (s_env.server): -1;
     s_counters_t after = s_counters (workers [0].backend);
 
-    printf ("{\"bench\":\"workpool\",\"label\":\"%s\",\"mode\":\"%s\",\"batch\":%d,",
+    printf ("{\"bench\":\"workpool\",\"label\":\"%s\",\"mode\":\"%s\",\"batch\":%d,"
+            "\"pipelined_completes\":%s,",
             s_opt.label? s_opt.label: s_mode_names [s_opt.mode], s_mode_names [s_opt.mode],
-            s_opt.mode == s_MODE_BATCH? s_opt.batch: 1);
+            s_opt.mode == s_MODE_BATCH? s_opt.batch: 1,
+            s_opt.pipeline && s_opt.mode == s_MODE_BATCH? "true": "false");
     s_print_settings ();
     printf (",\"push_per_s\":%.0f,\"drain_per_s\":%.0f,\"push_p50_us\":%.1f,\"push_p99_us\":%.1f,"
             "\"cycle_p50_us\":%.1f,\"cycle_p99_us\":%.1f,\"broker_peak_rss_kb\":%ld",
@@ -535,6 +608,8 @@ s_run_workload (void)
     s_conns_close (workers, s_opt.workers);
     free (producers);
     free (workers);
+    if (s_pipeline_context)
+        zmq_ctx_term (s_pipeline_context);
 }
 
 //  ---------------------------------------------------------------------
@@ -823,7 +898,8 @@ s_usage (void)
         "usage: workpool-bench [--endpoint E | --spawn] [--producers P] [--workers W]\n"
         "         [--jobs N] [--payload BYTES] [--mode sync|batch|fused] [--batch K]\n"
         "         [--sync normal|full] [--store sqlite|memory] [--transport tcp|ipc]\n"
-        "         [--io-threads N] [--label NAME] [--broker PATH] [--echo-server PATH]\n"
+        "         [--io-threads N] [--pipeline] [--label NAME] [--broker PATH]\n"
+        "         [--echo-server PATH]\n"
         "         [--echo | --latency | --scale]\n"
         "Runs the standard workload (or the echo ceiling, latency or scale measurement)\n"
         "and prints one JSON line last. See the header of bench/workpool_bench.c.\n");
@@ -860,6 +936,7 @@ main (int argc, char **argv)
         { "label", required_argument, NULL, 'l' },
         { "broker", required_argument, NULL, 'B' },
         { "echo-server", required_argument, NULL, 'C' },
+        { "pipeline", no_argument, NULL, 'P' },
         { "echo", no_argument, NULL, 'e' },
         { "latency", no_argument, NULL, 'L' },
         { "scale", no_argument, NULL, 'G' },
@@ -888,6 +965,7 @@ main (int argc, char **argv)
             case 'l': s_opt.label = optarg; break;
             case 'B': s_opt.broker_path = optarg; break;
             case 'C': s_opt.echo_path = optarg; break;
+            case 'P': s_opt.pipeline = true; break;
             case 'e': s_opt.run = s_RUN_ECHO; break;
             case 'L': s_opt.run = s_RUN_LATENCY; break;
             case 'G': s_opt.run = s_RUN_SCALE; break;

@@ -486,8 +486,16 @@ s_restart_keeps_everything (const char *dir)
     wp_worker_add_capability (spec, "cpu");
     spec->pool_id = strdup ("p");
     spec->heartbeat_interval = 1000;
+    //  A value that is not one msgpack value would make the stored map
+    //  unreadable: refused
+    wp_meta_set (&spec->metadata, "k", (const uint8_t *) "\xa1v\x01", 3);
+    CHECK_RC (store, wp_store_register (store, spec, NULL), WP_INVALID_ARGUMENT);
     wp_meta_set (&spec->metadata, "k", (const uint8_t *) "\xa1v", 2);
     CHECK_OK (store, wp_store_register (store, spec, NULL));
+    wp_meta_t bad = { NULL, 0 };
+    wp_meta_set (&bad, "k", (const uint8_t *) "\xa2v", 2);
+    CHECK_RC (store, wp_store_heartbeat (store, "w", &bad), WP_INVALID_ARGUMENT);
+    wp_meta_clear (&bad);
     wp_worker_destroy (&spec);
 
     wp_item_t *item = s_claim (store, "p", "w", 600);            //  a: stays claimed

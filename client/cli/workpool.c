@@ -109,8 +109,6 @@ struct _s_cli_t {
     wp_backend_t *backend;
 };
 
-static const s_command_t s_commands [];
-
 //  ---------------------------------------------------------------------
 //  Errors and output
 
@@ -305,87 +303,6 @@ s_take_option (s_cli_t *cli, int opt, const char *value)
             break;
     }
     return 0;
-}
-
-static const s_command_t *
-s_command_find (const char *name)
-{
-    for (const s_command_t *command = s_commands; command->name; command++)
-        if (streq (command->name, name))
-            return command;
-    return NULL;
-}
-
-//  ---------------------------------------------------------------------
-//  Help
-
-static void
-s_help_command (const s_command_t *command)
-{
-    printf ("usage: workpool [GLOBAL OPTIONS] %s %s\n\n%s\n%s",
-            command->name, command->synopsis, command->summary, command->help);
-    printf ("\nGlobal options (before or after the command): --endpoint E, --timeout SECONDS.\n"
-            "Errors: one line on stderr, \"workpool: STATUS: message\"; exit codes in"
-            " workpool --help.\n");
-}
-
-static void
-s_help_main (void)
-{
-    printf (
-"usage: workpool [--endpoint E] [--timeout SECONDS] COMMAND [ARGS] [OPTIONS]\n"
-"\n"
-"The command line of workpool, a work-queue broker: queue JSON values in pools,\n"
-"claim and complete them, register workers, list them. JSON in, JSON out.\n"
-"\n"
-"Commands:\n");
-    for (const s_command_t *command = s_commands; command->name; command++)
-        printf ("  %-10s %s\n", command->name, command->summary);
-    printf (
-"  help       workpool help COMMAND is workpool COMMAND --help\n"
-"\n"
-"Global options:\n"
-"  --endpoint E       the backend (default: $WORKPOOL_ENDPOINT, else %s):\n"
-"                     tcp://HOST:PORT or ipc://PATH  a workpoold broker;\n"
-"                     sqlite:PATH  the SQLite store at PATH, opened in this process\n"
-"                                  (no broker needed; shared with every process that\n"
-"                                  opens the same file);\n"
-"                     memory       a memory store that lives as long as this command\n"
-"  --timeout SECONDS  how long a call may take (default 30); a claim's --wait\n"
-"                     comes on top\n"
-"  --help             this text; COMMAND --help: the command's\n"
-"  --version          the version\n"
-"\n"
-"Output: one JSON value per command on stdout, compact, on one line (ids, item\n"
-"states and counts print bare, as the text a shell wants). Items and workers\n"
-"print as objects with every field; times as RFC 3339 UTC strings; unset as null.\n"
-"\n"
-"Values: item data and results are msgpack on the wire; JSON converts both ways\n"
-"(objects, arrays, strings, integers, reals, true, false, null). A JSON argument\n"
-"given as - is read from stdin; put -- before one that starts with -.\n"
-"  {\"$bin\": \"BASE64\"}                a msgpack bin (standard base64, padded)\n"
-"  {\"$ext\": TYPE, \"$bin\": \"BASE64\"}  a msgpack ext\n"
-"These two shapes go both ways, so printed data pushes back unchanged. On output\n"
-"only: a string that is not UTF-8 prints as {\"$bin\"}; a map key that is not a\n"
-"string as its JSON text (1 -> \"1\"); NaN and infinities as \"NaN\", \"Infinity\",\n"
-"\"-Infinity\"; an unsigned integer above 2^63-1 as a real; bytes that are not one\n"
-"msgpack value (pushed by another client) as {\"$raw\": \"BASE64\"}. Values nest at\n"
-"most 32 arrays/objects deep.\n"
-"\n"
-"Errors: one line on stderr, \"workpool: STATUS: message\", STATUS a gRPC code name.\n"
-"Exit codes:\n"
-"   0  success (a claim that found nothing prints null and succeeds)\n"
-"   1  the output could not be written\n"
-"   2  the command line is wrong: unknown command or option, missing or extra\n"
-"      argument, a bad number, JSON that does not parse (STATUS INVALID_ARGUMENT)\n"
-"  10 + the status code the backend returned:\n",
-        S_DEFAULT_ENDPOINT);
-    for (int status = 1; status < WP_STATUS_COUNT; status++)
-        printf ("  %2d  %s%s", S_EXIT_STATUS + status, wp_strerror (status),
-                status % 4 == 0 || status == WP_STATUS_COUNT - 1 ? "\n" : "");
-    printf (
-"      (e.g. 15 NOT_FOUND: no such item or worker; 19 FAILED_PRECONDITION: the item\n"
-"      is not claimed, or not by --worker; 24 UNAVAILABLE: no broker answered)\n");
 }
 
 //  ---------------------------------------------------------------------
@@ -727,8 +644,89 @@ static const s_command_t s_commands [] = {
       "",
       "Check that the backend answers; prints {backend, server, time}.",
       "\nExit 24 (UNAVAILABLE) when no broker answers within --timeout.\n" },
-    { NULL }
+    { NULL, NULL, { NULL }, 0, 0, NULL, NULL, NULL }
 };
+
+//  ---------------------------------------------------------------------
+//  Help
+
+static void
+s_help_command (const s_command_t *command)
+{
+    printf ("usage: workpool [GLOBAL OPTIONS] %s %s\n\n%s\n%s",
+            command->name, command->synopsis, command->summary, command->help);
+    printf ("\nGlobal options (before or after the command): --endpoint E, --timeout SECONDS.\n"
+            "Errors: one line on stderr, \"workpool: STATUS: message\"; exit codes in"
+            " workpool --help.\n");
+}
+
+static void
+s_help_main (void)
+{
+    printf (
+"usage: workpool [--endpoint E] [--timeout SECONDS] COMMAND [ARGS] [OPTIONS]\n"
+"\n"
+"The command line of workpool, a work-queue broker: queue JSON values in pools,\n"
+"claim and complete them, register workers, list them. JSON in, JSON out.\n"
+"\n"
+"Commands:\n");
+    for (const s_command_t *command = s_commands; command->name; command++)
+        printf ("  %-10s %s\n", command->name, command->summary);
+    printf (
+"  help       workpool help COMMAND is workpool COMMAND --help\n"
+"\n"
+"Global options:\n"
+"  --endpoint E       the backend (default: $WORKPOOL_ENDPOINT, else %s):\n"
+"                     tcp://HOST:PORT or ipc://PATH  a workpoold broker;\n"
+"                     sqlite:PATH  the SQLite store at PATH, opened in this process\n"
+"                                  (no broker needed; shared with every process that\n"
+"                                  opens the same file);\n"
+"                     memory       a memory store that lives as long as this command\n"
+"  --timeout SECONDS  how long a call may take (default 30); a claim's --wait\n"
+"                     comes on top\n"
+"  --help             this text (COMMAND --help: that command's)\n"
+"  --version          the version\n"
+"\n"
+"Output: one JSON value per command on stdout, compact, on one line (ids, item\n"
+"states and counts print bare, as the text a shell wants). Items and workers\n"
+"print as objects with every field; times as RFC 3339 UTC strings; unset as null.\n"
+"\n"
+"Values: item data and results are msgpack on the wire; JSON converts both ways\n"
+"(objects, arrays, strings, integers, reals, true, false, null). A JSON argument\n"
+"given as - is read from stdin; put -- before one that starts with -.\n"
+"  {\"$bin\": \"BASE64\"}                a msgpack bin (standard base64, padded)\n"
+"  {\"$ext\": TYPE, \"$bin\": \"BASE64\"}  a msgpack ext\n"
+"These two shapes go both ways, so printed data pushes back unchanged. On output\n"
+"only: a string that is not UTF-8 prints as {\"$bin\"}; a map key that is not a\n"
+"string as its JSON text (1 -> \"1\"); NaN and infinities as \"NaN\", \"Infinity\",\n"
+"\"-Infinity\"; an unsigned integer above 2^63-1 as a real; bytes that are not one\n"
+"msgpack value (pushed by another client) as {\"$raw\": \"BASE64\"}. Values nest at\n"
+"most 32 arrays/objects deep.\n"
+"\n"
+"Errors: one line on stderr, \"workpool: STATUS: message\", STATUS a gRPC code name.\n"
+"Exit codes:\n"
+"   0  success (a claim that found nothing prints null and succeeds)\n"
+"   1  the output could not be written\n"
+"   2  the command line is wrong: unknown command or option, missing or extra\n"
+"      argument, a bad number, JSON that does not parse (STATUS INVALID_ARGUMENT)\n"
+"  10 + the status code the backend returned:\n",
+        S_DEFAULT_ENDPOINT);
+    for (int status = 1; status < WP_STATUS_COUNT; status++)
+        printf ("  %2d  %s%s", S_EXIT_STATUS + status, wp_strerror (status),
+                status % 4 == 0 || status == WP_STATUS_COUNT - 1 ? "\n" : "");
+    printf (
+"      (e.g. 15 NOT_FOUND: no such item or worker; 19 FAILED_PRECONDITION: the item\n"
+"      is not claimed, or not by --worker; 24 UNAVAILABLE: no broker answered)\n");
+}
+
+static const s_command_t *
+s_command_find (const char *name)
+{
+    for (const s_command_t *command = s_commands; command->name; command++)
+        if (streq (command->name, name))
+            return command;
+    return NULL;
+}
 
 //  ---------------------------------------------------------------------
 //  Main

@@ -5,10 +5,11 @@
     Every call is framed by wp_sqlite_enter / wp_sqlite_leave:
       enter  begins a transaction unless a group (wp_store_begin) is open,
              applies whatever expiry is due (kept even if the call then
-             fails), and for a writing call opens SAVEPOINT op;
-      leave  releases the savepoint on success or rolls it back on failure
-             (so a failing call changes nothing), then commits unless a
-             group is open.
+             fails), and for a writing call in a group, or after expiry
+             applied something, opens SAVEPOINT op;
+      leave  on failure rolls back to the savepoint, or the whole call's
+             transaction if there is none (so a failing call changes
+             nothing), then commits unless a group is open.
     A call computes its results into locals and hands them to the caller
     only when leave returned WP_OK: nothing is reported that was not
     committed.  */

@@ -670,6 +670,44 @@ s_group_rollback_and_reap (const char *dir)
     wp_store_destroy (&store);
 }
 
+//  A call that fails outside a group still commits the expiry it applied
+//  on its way in: another connection sees it, and reap reports it.
+static void
+s_failed_call_keeps_expiry (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/keep.db", dir);
+    s_clock_t clock = { 1700000000 * SECOND };
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    wp_store_t *other = sqlitetest_open (path, NULL);
+    wp_store_set_clock (store, s_clock_read, &clock);
+    wp_store_set_clock (other, s_clock_read, &(s_clock_t) { 0 });   //  never due
+    sqlitetest_push (store, "p", "a");
+    sqlitetest_push (store, "p", "b");
+    wp_item_t *item = s_claim (store, "p", "w", 1);
+    wp_item_destroy (&item);
+    item = s_claim (store, "p", "w", 60);
+    wp_item_destroy (&item);
+    clock.now += 2 * SECOND;
+    CHECK_RC (store, wp_store_complete (store, "p", "a", NULL, 0, "w"), WP_FAILED_PRECONDITION);
+    item = s_get (other, "p", "a");
+    CHECK_INT (item->status, WP_ITEM_PENDING);
+    CHECK_STR (item->error, "lease expired");
+    wp_item_destroy (&item);
+    wp_reap_t reap;
+    CHECK_OK (store, wp_store_reap (store, &reap));
+    CHECK_INT (reap.leases_expired, 1);
+
+    //  With nothing due, a failing call changes nothing either
+    CHECK_RC (store, wp_store_complete (store, "p", "b", NULL, 0, "v"), WP_FAILED_PRECONDITION);
+    item = s_get (other, "p", "b");
+    CHECK_INT (item->status, WP_ITEM_CLAIMED);
+    CHECK_STR (item->claimed_by, "w");
+    wp_item_destroy (&item);
+    wp_store_destroy (&store);
+    wp_store_destroy (&other);
+}
+
 //  Purge deletes by last change, keeps the counters right, frees the ids,
 //  and is undone by a rollback.
 static void
@@ -865,6 +903,7 @@ static const s_case_t s_cases [] = {
     { "restart_keeps_everything", s_restart_keeps_everything },
     { "group_commit_and_rollback", s_group_commit_and_rollback },
     { "group_rollback_and_reap", s_group_rollback_and_reap },
+    { "failed_call_keeps_expiry", s_failed_call_keeps_expiry },
     { "purge", s_purge },
     { "expiry_across_connections", s_expiry_across_connections },
     { "disk_full_is_an_error", s_disk_full_is_an_error },

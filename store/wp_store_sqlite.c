@@ -173,7 +173,7 @@ s_due_times (wp_sqlite_t *self, int64_t *lease, int64_t *stale)
 static wp_status
 s_next_due (wp_sqlite_t *self, int64_t *next_out)
 {
-    int64_t lease, stale;
+    int64_t lease = 0, stale = 0;
     wp_status status = s_due_times (self, &lease, &stale);
     if (status == WP_OK)
         *next_out = lease && (!stale || lease < stale)? lease: stale;
@@ -258,7 +258,7 @@ static wp_status
 s_apply_due (wp_sqlite_t *self)
 {
     while (true) {
-        int64_t lease, stale;
+        int64_t lease = 0, stale = 0;
         wp_status status = s_due_times (self, &lease, &stale);
         if (status)
             return status;
@@ -740,7 +740,7 @@ s_identify (sqlite3 *db, const char *path, s_file_kind *kind, int64_t *version,
 {
     //  One snapshot for the three reads: another process may be creating
     //  the store right now
-    int64_t application_id, objects;
+    int64_t application_id = 0, objects = 0;
     bool own_read = sqlite3_get_autocommit (db);
     int rc = own_read? sqlite3_exec (db, "BEGIN", NULL, NULL, NULL): SQLITE_OK;
     if (rc == SQLITE_OK)

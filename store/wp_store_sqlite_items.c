@@ -88,7 +88,7 @@ wp_sqlite_push (wp_store_t *base, const char *pool, const wp_push_entry_t *entry
             abort ();
         wp_uuid_new (id);
     }
-    int64_t pool_id;
+    int64_t pool_id = 0;
     bool existed = false;
     status = s_pool_id (self, pool, &pool_id);
     if (status == WP_OK) {

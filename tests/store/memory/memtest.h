@@ -4,31 +4,7 @@
 #ifndef WP_MEMTEST_H_INCLUDED
 #define WP_MEMTEST_H_INCLUDED
 
-#include "wp_store.h"
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define CHECK(cond) do { \
-    if (!(cond)) { \
-        fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-        abort (); \
-    } \
-} while (0)
-
-//  Checks that a store call returns expect, printing the store's message if not
-#define CHECK_RC(store, call, expect) do { \
-    wp_status rc_ = (call); \
-    if (rc_ != (expect)) { \
-        fprintf (stderr, "%s:%d: %s returned %s (%s), expected %s\n", __FILE__, __LINE__, \
-                 #call, wp_strerror (rc_), wp_store_errmsg (store), wp_strerror (expect)); \
-        abort (); \
-    } \
-} while (0)
-
-#define CHECK_OK(store, call) CHECK_RC (store, call, WP_OK)
-
-#define SECOND INT64_C(1000000)
+#include "wp_test.h"
 
 //  A clock the test sets; starts in 2023 so times look real
 typedef struct {

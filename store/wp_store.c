@@ -2,6 +2,7 @@
     backend must make identically (so the conformance suite sees the same
     status and the same words whichever store is underneath).  */
 #include "wp_store_impl.h"
+#include "wp_msgpack.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,23 @@ s_check_name (wp_store_t *self, const char *what, const char *name)
     if (wp_name_check (name))
         return wp_store_error (self, WP_INVALID_ARGUMENT,
                                "%s must be 1 to %d bytes of UTF-8", what, WP_NAME_MAX);
+    return WP_OK;
+}
+
+//  Every metadata value must be exactly one msgpack value: a store keeps
+//  the map as one encoded blob, which a stray byte would make unreadable.
+static wp_status
+s_check_metadata (wp_store_t *self, const wp_meta_t *metadata)
+{
+    for (size_t i = 0; metadata && i < metadata->count; i++) {
+        const wp_meta_entry_t *entry = &metadata->entries [i];
+        if (!entry->key)
+            return wp_store_error (self, WP_INVALID_ARGUMENT, "a metadata key is NULL");
+        if (!entry->value || entry->value_size == 0
+        ||  wp_mp_value_size (entry->value, entry->value_size) != entry->value_size)
+            return wp_store_error (self, WP_INVALID_ARGUMENT,
+                                   "metadata value of '%.255s' is not one msgpack value", entry->key);
+    }
     return WP_OK;
 }
 
@@ -244,6 +262,7 @@ wp_store_register (wp_store_t *self, const wp_worker_t *worker, wp_worker_t **wo
     for (size_t i = 0; i < worker->capability_count; i++)
         if (!worker->capabilities [i] || !worker->capabilities [i][0])
             return wp_store_error (self, WP_INVALID_ARGUMENT, "capabilities must be non-empty strings");
+    CHECK (s_check_metadata (self, &worker->metadata));
     return self->ops->register_worker (self, worker, worker_out);
 }
 
@@ -252,6 +271,7 @@ wp_store_heartbeat (wp_store_t *self, const char *worker_id, const wp_meta_t *me
 {
     s_clear_error (self);
     CHECK (s_check_name (self, "worker_id", worker_id));
+    CHECK (s_check_metadata (self, metadata));
     return self->ops->heartbeat (self, worker_id, metadata);
 }
 

@@ -9,29 +9,9 @@
     (last_heartbeat + 2 x interval + 1), kept in a column so that finding
     lost workers is one range over a partial index.  */
 #include "wp_store_sqlite_int.h"
-#include "wp_msgpack.h"
 #include <stdlib.h>
 #include <string.h>
 
-//  Metadata is stored as one msgpack map, so each value must be exactly one
-//  msgpack value (or empty, stored as nil): a stray byte would shift every
-//  entry after it. What comes off the wire always is; a caller in-process
-//  is checked here rather than finding its worker unreadable later.
-static wp_status
-s_meta_check (wp_sqlite_t *self, const wp_meta_t *metadata)
-{
-    for (size_t i = 0; metadata && i < metadata->count; i++) {
-        const wp_meta_entry_t *entry = &metadata->entries [i];
-        if (!entry->key)
-            return wp_store_error (&self->base, WP_INVALID_ARGUMENT, "a metadata key is NULL");
-        if (entry->value_size
-        &&  (!entry->value
-         ||  wp_mp_value_size (entry->value, entry->value_size) != entry->value_size))
-            return wp_store_error (&self->base, WP_INVALID_ARGUMENT,
-                                   "metadata value of '%s' is not one msgpack value", entry->key);
-    }
-    return WP_OK;
-}
 
 //  The first microsecond at which a worker last heard from at heartbeat
 //  is stale: its heartbeat is then more than 2 x interval old.
@@ -118,9 +98,7 @@ wp_status
 wp_sqlite_register (wp_store_t *base, const wp_worker_t *worker, wp_worker_t **worker_out)
 {
     wp_sqlite_t *self = (wp_sqlite_t *) base;
-    wp_status status = s_meta_check (self, &worker->metadata);
-    if (status == WP_OK)
-        status = wp_sqlite_enter (self, true);
+    wp_status status = wp_sqlite_enter (self, true);
     if (status)
         return status;
     double interval = worker->heartbeat_interval > 0? worker->heartbeat_interval
@@ -223,9 +201,7 @@ wp_status
 wp_sqlite_heartbeat (wp_store_t *base, const char *worker_id, const wp_meta_t *metadata)
 {
     wp_sqlite_t *self = (wp_sqlite_t *) base;
-    wp_status status = s_meta_check (self, metadata);
-    if (status == WP_OK)
-        status = wp_sqlite_enter (self, true);
+    wp_status status = wp_sqlite_enter (self, true);
     if (status)
         return status;
     return wp_sqlite_leave (self, true, s_heartbeat (self, worker_id, metadata));

@@ -35,7 +35,10 @@
       --echo     the transport's ceiling: W DEALER connections send N
                  requests to workpool-echo, each the bytes of a Push of the
                  payload, one at a time per connection; requests/s and the
-                 round trip.
+                 round trip. --idle-us N pauses N microseconds before each
+                 request, so both ends sleep between requests as they do in
+                 --latency (the fair baseline for it: waking idle threads
+                 costs more than passing work to busy ones).
       --latency  one worker parked in a waiting claim, one producer pushing
                  one item at a time (after the worker has parked again); the
                  push-to-delivery time, from CLOCK_MONOTONIC stamps carried
@@ -85,6 +88,7 @@ static struct {
     s_mode_t mode;
     int batch;                  //  K of batch mode
     bool pipeline;              //  batch drain: completes pipelined on a raw DEALER
+    int idle_us;                //  echo: pause between a connection's requests
     bool sync_full;
     const char *store;          //  "sqlite" or "memory"
     const char *transport;      //  "tcp" or "ipc" (--spawn)
@@ -823,6 +827,8 @@ s_echo_client (void *arg)
     s_gate_note (&s_echo.ready);
     s_gate_await (&s_echo.started, 1);
     while (__atomic_fetch_add (&s_echo.next, 1, __ATOMIC_RELAXED) < s_opt.jobs) {
+        if (s_opt.idle_us)
+            usleep ((useconds_t) s_opt.idle_us);
         double start = wp_bench_now ();
         s_echo_roundtrip (dealer);
         wp_bench_samples_add (&self->samples, (wp_bench_now () - start) * 1e6);
@@ -876,10 +882,11 @@ s_run_echo (void)
         wp_bench_samples_free (&conns [i].samples);
     }
     printf ("{\"bench\":\"echo\",\"label\":\"%s\",\"transport\":\"%s\",\"io_threads\":%d,"
-            "\"connections\":%d,\"requests\":%ld,\"payload\":%d,\"message_bytes\":%zu,"
+            "\"connections\":%d,\"idle_us\":%d,\"requests\":%ld,\"payload\":%d,\"message_bytes\":%zu,"
             "\"echo_per_s\":%.0f,\"rtt_p50_us\":%.1f,\"rtt_p99_us\":%.1f}\n",
             s_opt.label? s_opt.label: "echo", s_opt.transport, s_opt.io_threads,
-            s_opt.workers, s_opt.jobs, s_opt.payload, s_echo.header_size + s_echo.body_size,
+            s_opt.workers, s_opt.idle_us, s_opt.jobs, s_opt.payload,
+            s_echo.header_size + s_echo.body_size,
             (double) s_opt.jobs / elapsed,
             wp_bench_samples_quantile (&all, 0.5), wp_bench_samples_quantile (&all, 0.99));
     wp_bench_samples_free (&all);
@@ -898,7 +905,7 @@ s_usage (void)
         "usage: workpool-bench [--endpoint E | --spawn] [--producers P] [--workers W]\n"
         "         [--jobs N] [--payload BYTES] [--mode sync|batch|fused] [--batch K]\n"
         "         [--sync normal|full] [--store sqlite|memory] [--transport tcp|ipc]\n"
-        "         [--io-threads N] [--pipeline] [--label NAME] [--broker PATH]\n"
+        "         [--io-threads N] [--pipeline] [--idle-us N] [--label NAME] [--broker PATH]\n"
         "         [--echo-server PATH]\n"
         "         [--echo | --latency | --scale]\n"
         "Runs the standard workload (or the echo ceiling, latency or scale measurement)\n"
@@ -937,6 +944,7 @@ main (int argc, char **argv)
         { "broker", required_argument, NULL, 'B' },
         { "echo-server", required_argument, NULL, 'C' },
         { "pipeline", no_argument, NULL, 'P' },
+        { "idle-us", required_argument, NULL, 'I' },
         { "echo", no_argument, NULL, 'e' },
         { "latency", no_argument, NULL, 'L' },
         { "scale", no_argument, NULL, 'G' },
@@ -966,6 +974,7 @@ main (int argc, char **argv)
             case 'B': s_opt.broker_path = optarg; break;
             case 'C': s_opt.echo_path = optarg; break;
             case 'P': s_opt.pipeline = true; break;
+            case 'I': s_opt.idle_us = (int) s_number (optarg, 0, 1000000, "idle-us"); break;
             case 'e': s_opt.run = s_RUN_ECHO; break;
             case 'L': s_opt.run = s_RUN_LATENCY; break;
             case 'G': s_opt.run = s_RUN_SCALE; break;

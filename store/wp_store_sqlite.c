@@ -855,7 +855,7 @@ s_set_wal (sqlite3 *db, int busy_timeout_ms)
 static int
 s_open (wp_sqlite_t *self, const char *path, s_failure_t *failure)
 {
-    int rc = sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    int rc = sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK)
         return s_fail_open (failure, self->db, rc, path, "opening it");
     sqlite3_extended_result_codes (self->db, 1);
@@ -869,6 +869,8 @@ s_open (wp_sqlite_t *self, const char *path, s_failure_t *failure)
         return -1;
 
     //  Only now that the file is known to be ours (or empty) may we write.
+    if (kind == S_FILE_EMPTY)
+        sqlite3_exec (self->db, "PRAGMA page_size = 1024", NULL, NULL, NULL);
     rc = s_set_wal (self->db, self->base.config.busy_timeout_ms);
     if (rc != SQLITE_OK)
         return s_fail_open (failure, self->db, rc, path, "switching it to WAL");

@@ -122,24 +122,39 @@ wp_sqlite_claim (wp_store_t *base, const char *pool, const char *worker_id,
     wp_status status = wp_sqlite_enter (self, true);
     if (status)
         return status;
-    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_CLAIM);
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_CLAIM_NEXT);
     wp_sqlite_bind_text (stmt, 1, pool);
-    wp_sqlite_bind_text (stmt, 2, worker_id);
-    sqlite3_bind_int64 (stmt, 3, self->now);
-    sqlite3_bind_int64 (stmt, 4, wp_sqlite_us (lease > 0? lease: base->config.lease));
     wp_item_t *item = NULL;
     int64_t seq = 0;
     int rc = sqlite3_step (stmt);
     if (rc == SQLITE_ROW) {
         item = s_item_read (stmt, pool);
         seq = sqlite3_column_int64 (stmt, 0);
-        //  RETURNING has made its change once the first row is out; step
-        //  to the end so the statement is finished before the next one.
-        rc = sqlite3_step (stmt);
     }
+    else
     if (rc != SQLITE_DONE)
-        status = wp_sqlite_error (self, rc, "claiming");
+        status = wp_sqlite_error (self, rc, "finding a pending item");
     sqlite3_reset (stmt);
+    if (status == WP_OK && item) {
+        int64_t lease_us = wp_sqlite_us (lease > 0? lease: base->config.lease);
+        stmt = wp_sqlite_stmt (self, WP_SQL_CLAIM);
+        sqlite3_bind_int64 (stmt, 1, seq);
+        wp_sqlite_bind_text (stmt, 2, worker_id);
+        sqlite3_bind_int64 (stmt, 3, self->now);
+        sqlite3_bind_int64 (stmt, 4, lease_us);
+        status = wp_sqlite_run (self, stmt, "claiming");
+        //  The write lock is held since the SELECT: the row is still ours
+        if (status == WP_OK && sqlite3_changes (self->db) != 1)
+            status = wp_store_error (base, WP_INTERNAL, "item '%s' changed under the write lock",
+                                     item->id);
+        if (status == WP_OK) {
+            item->status = WP_ITEM_CLAIMED;
+            free (item->claimed_by);
+            item->claimed_by = wp_sqlite_strdup (worker_id);
+            item->claimed_at = self->now;
+            item->lease_expires_at = self->now + lease_us;
+        }
+    }
     if (status == WP_OK && item) {
         stmt = wp_sqlite_stmt (self, WP_SQL_TASK_SET);
         wp_sqlite_bind_text (stmt, 1, worker_id);

@@ -67,6 +67,15 @@
     "done = done " sign " (" state " = 2), " \
     "poisoned = poisoned " sign " (" state " = 3)"
 
+//  An item moving from OLD.status to NEW.status in its pool (an item never
+//  changes pool): one UPDATE of the pool's row, where two would cost a
+//  second trigger step on every claim and complete.
+#define WP_SQLITE_COUNT_MOVE \
+    "pending = pending + (NEW.status = 0) - (OLD.status = 0), " \
+    "claimed = claimed + (NEW.status = 1) - (OLD.status = 1), " \
+    "done = done + (NEW.status = 2) - (OLD.status = 2), " \
+    "poisoned = poisoned + (NEW.status = 3) - (OLD.status = 3)"
+
 //  Version 2: per-pool counters kept by triggers (so size and stats never
 //  count rows), and the indexes every hot statement needs.
 #define WP_SQLITE_MIGRATION_2 \
@@ -85,10 +94,8 @@
     "END;" \
     "CREATE TRIGGER items_count_update AFTER UPDATE OF status ON items" \
     "    WHEN OLD.status <> NEW.status BEGIN" \
-    "    UPDATE pools SET " WP_SQLITE_COUNT_DELTA ("+", "NEW.status") \
+    "    UPDATE pools SET " WP_SQLITE_COUNT_MOVE \
     "     WHERE pool_id = NEW.pool_id;" \
-    "    UPDATE pools SET " WP_SQLITE_COUNT_DELTA ("-", "OLD.status") \
-    "     WHERE pool_id = OLD.pool_id;" \
     "END;" \
     "CREATE TRIGGER items_count_delete AFTER DELETE ON items BEGIN" \
     "    UPDATE pools SET " WP_SQLITE_COUNT_DELTA ("-", "OLD.status") \
@@ -156,12 +163,16 @@
     X (PUSH, \
         "INSERT INTO items (pool_id, id, data, status, max_retries, created_at, updated_at)" \
         " VALUES (?1, ?2, ?3, 0, ?4, ?5, ?5) ON CONFLICT (pool_id, id) DO NOTHING") \
+    /*  A claim reads the oldest pending row, then takes it with an UPDATE  */ \
+    /*  guarded by its status. Both run under the write lock (BEGIN        */ \
+    /*  IMMEDIATE or the broker's group), so no other connection can take  */ \
+    /*  the row in between; RETURNING would cost an ephemeral table.       */ \
+    X (CLAIM_NEXT, \
+        "SELECT " WP_SQLITE_ITEM_COLUMNS " FROM items WHERE pool_id = " WP_SQLITE_POOL \
+        " AND status = 0 ORDER BY seq LIMIT 1") \
     X (CLAIM, \
         "UPDATE items SET status = 1, claimed_by = ?2, claimed_at = ?3, lease_us = ?4," \
-        " lease_expires_at = ?3 + ?4, updated_at = ?3" \
-        " WHERE seq = (SELECT seq FROM items WHERE pool_id = " WP_SQLITE_POOL \
-        "              AND status = 0 ORDER BY seq LIMIT 1) AND status = 0" \
-        " RETURNING " WP_SQLITE_ITEM_COLUMNS) \
+        " lease_expires_at = ?3 + ?4, updated_at = ?3 WHERE seq = ?1 AND status = 0") \
     X (TASK_SET,        "UPDATE workers SET current_item = ?2 WHERE worker_id = ?1") \
     X (TASK_CLEAR, \
         "UPDATE workers SET current_item = NULL WHERE worker_id = ?1 AND current_item = ?2") \

@@ -27,7 +27,8 @@ typedef struct {
 } s_expect_t;
 
 static const s_expect_t s_expected [] = {
-    { "CLAIM",          { "items_pending", "INTEGER PRIMARY KEY" } },
+    { "CLAIM_NEXT",     { "items_pending" } },
+    { "CLAIM",          { "INTEGER PRIMARY KEY" } },
     { "SIZE",           { "sqlite_autoindex_pools_1" } },
     { "RELEASE_TASKS",  { "items_claimed", "workers" } },
     { "RELEASE_ITEMS",  { "items_claimed" } },

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
+#include <sqlite3.h>
 
 #ifndef WP_VERSION
 #   define WP_VERSION "0"
@@ -93,6 +94,9 @@ main (int argc, char *argv [])
 {
     enum { OPT_BIND = 1, OPT_DB, OPT_STORE, OPT_SYNC, OPT_LEASE, OPT_HEARTBEAT, OPT_RETAIN, OPT_MAX_MESSAGE,
            OPT_BATCH_MAX, OPT_LOG_LEVEL, OPT_STALL, OPT_VERSION, OPT_HELP };
+    //  SQLite's memory statistics take a global mutex on every allocation;
+    //  the daemon reads none of them (process-wide, so set here, not in the store)
+    sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
     static const struct option options [] = {
         { "bind",          required_argument, NULL, OPT_BIND },
         { "db",            required_argument, NULL, OPT_DB },

@@ -18,6 +18,9 @@
 //  a higher version is refused; a lower one is migrated step by step.
 #define WP_SQLITE_SCHEMA_VERSION 2
 
+//  WAL pages that trigger a checkpoint (16 MB of 1 KiB pages).
+#define WP_SQLITE_CHECKPOINT_PAGES 16000
+
 //  Migration step N takes a file from user_version N-1 to N; it runs inside
 //  the transaction that also sets user_version (see store/SCHEMA.md).
 

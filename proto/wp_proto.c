@@ -27,6 +27,7 @@ static const struct {
     [WP_METHOD_LIST_WORKERS]       = { "Registry.List", false },
     [WP_METHOD_STATS]              = { "Broker.Stats", false },
     [WP_METHOD_PING]               = { "Broker.Ping", false },
+    [WP_METHOD_COMPLETE_MANY]      = { "WorkPool.CompleteMany", true },
 };
 
 const char *
@@ -86,6 +87,11 @@ wp_request_clear (wp_request_t *self)
         free ((void *) self->entries [i].id);
     }
     free (self->entries);
+    for (size_t i = 0; i < self->completion_count; i++) {
+        free ((void *) self->completions [i].id);
+        free ((void *) self->completions [i].result);
+    }
+    free (self->completions);
     free (self->result);
     free (self->error);
     wp_worker_destroy (&self->worker);
@@ -115,5 +121,7 @@ wp_reply_clear (wp_reply_t *self)
     wp_worker_list_destroy (&self->workers);
     wp_stats_destroy (&self->stats);
     free (self->server);
+    free (self->entry_statuses);
+    s_free_strings (self->entry_messages, self->entry_count);
     wp_reply_init (self);
 }

@@ -62,6 +62,7 @@ typedef enum {
     WP_METHOD_LIST_WORKERS,         //  "Registry.List"
     WP_METHOD_STATS,                //  "Broker.Stats"
     WP_METHOD_PING,                 //  "Broker.Ping"
+    WP_METHOD_COMPLETE_MANY,        //  "WorkPool.CompleteMany" (last: numbers above stay)
     WP_METHOD_COUNT
 } wp_method;
 
@@ -106,6 +107,8 @@ typedef struct {
     char *capability;               //  List filter
     char *pool_id;                  //  List filter
     double stale_threshold;         //  List filter; < 0: none
+    wp_complete_entry_t *completions;   //  CompleteMany (1..WP_BATCH_MAX);
+    size_t completion_count;        //  decoded entries own their pointers
 } wp_request_t;
 
 //  Sets every field to its empty value (stale_threshold -1, pointers NULL).
@@ -164,6 +167,10 @@ typedef struct {
     char *server;                   //  Broker.Ping: "workpoold 0.1.0"
     int64_t time;                   //  Broker.Ping: the broker's clock
     uint64_t max_message;           //  Broker.Ping: largest request accepted
+    wp_status *entry_statuses;      //  CompleteMany: one status per entry
+    char **entry_messages;          //  CompleteMany: one per entry, "" on OK
+                                    //  (NULL encodes as "")
+    size_t entry_count;             //  CompleteMany: entries of both arrays
 } wp_reply_t;
 
 void wp_reply_init (wp_reply_t *self);

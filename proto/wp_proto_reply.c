@@ -291,6 +291,27 @@ s_encode_body (const wp_reply_t *self, wp_method method, msgpack_packer *pk)
                 else
                     msgpack_pack_false (pk);
             return 0;
+        case WP_METHOD_COMPLETE_MANY:
+            if (self->entry_count == 0 || !self->entry_statuses)
+                return -1;
+            for (size_t i = 0; i < self->entry_count; i++)
+                if ((unsigned) self->entry_statuses [i] > WP_UNAUTHENTICATED)
+                    return -1;
+            msgpack_pack_map (pk, 2);
+            wp_mp_pack_cstr (pk, "statuses");
+            msgpack_pack_array (pk, self->entry_count);
+            for (size_t i = 0; i < self->entry_count; i++)
+                msgpack_pack_uint32 (pk, (uint32_t) self->entry_statuses [i]);
+            wp_mp_pack_cstr (pk, "messages");
+            msgpack_pack_array (pk, self->entry_count);
+            for (size_t i = 0; i < self->entry_count; i++) {
+                const char *message = self->entry_messages && self->entry_statuses [i] != WP_OK
+                                    ? self->entry_messages [i]: NULL;
+                char *clean = s_clean_message (message ? message: "");
+                wp_mp_pack_cstr (pk, clean);
+                free (clean);
+            }
+            return 0;
         case WP_METHOD_CLAIM:
         case WP_METHOD_COMPLETE_AND_CLAIM:
         case WP_METHOD_GET:
@@ -523,11 +544,12 @@ s_decode_body (wp_reply_t *self, wp_method method, wp_pf_t *e, const msgpack_obj
     //  Every reply field any method has, so one map read serves them all
     enum { R_ID, R_DUPLICATE, R_IDS, R_DUPLICATES, R_ITEM, R_ITEMS, R_STATUS, R_SIZE,
            R_RELEASED, R_RENEWED, R_WORKER, R_WORKERS, R_POOLS, R_WORKER_COUNTS,
-           R_COUNTERS, R_VERSION, R_SERVER, R_TIME, R_MAX_MESSAGE, R_COUNT };
+           R_COUNTERS, R_VERSION, R_SERVER, R_TIME, R_MAX_MESSAGE, R_STATUSES, R_MESSAGES,
+           R_COUNT };
     static const char *const names [R_COUNT] = {
         "id", "duplicate", "ids", "duplicates", "item", "items", "status", "size",
         "released", "renewed", "worker", "workers", "pools", "workers", "counters",
-        "version", "server", "time", "max_message"
+        "version", "server", "time", "max_message", "statuses", "messages"
     };
     const msgpack_object *f [R_COUNT];
     if (wp_pf_map (e, root, "body", true, names, R_COUNT, f))
@@ -561,6 +583,31 @@ s_decode_body (wp_reply_t *self, wp_method method, wp_pf_t *e, const msgpack_obj
                     return -1;
                 snprintf (field, sizeof field, "duplicates[%u]", i);
                 if (wp_pf_bool (e, &duplicates->ptr [i], field, true, &self->duplicates [i]))
+                    return -1;
+            }
+            return 0;
+        }
+        case WP_METHOD_COMPLETE_MANY: {
+            const msgpack_object_array *statuses = NULL, *messages = NULL;
+            if (wp_pf_array (e, f [R_STATUSES], "statuses", true, 1, WP_BATCH_MAX, &statuses)
+            ||  wp_pf_array (e, f [R_MESSAGES], "messages", true, 1, WP_BATCH_MAX, &messages))
+                return -1;
+            if (statuses->size != messages->size)
+                return wp_pf_fail (e, "fields 'statuses' and 'messages' must have the same length");
+            self->entry_statuses = wp_pf_alloc (statuses->size * sizeof (wp_status));
+            self->entry_messages = wp_pf_alloc (statuses->size * sizeof (char *));
+            memset (self->entry_messages, 0, statuses->size * sizeof (char *));
+            self->entry_count = statuses->size;
+            for (uint32_t i = 0; i < statuses->size; i++) {
+                char field [32];
+                uint64_t code;
+                snprintf (field, sizeof field, "statuses[%u]", i);
+                if (wp_pf_uint (e, &statuses->ptr [i], field, true, 0, WP_UNAUTHENTICATED, &code))
+                    return -1;
+                self->entry_statuses [i] = (wp_status) code;
+                snprintf (field, sizeof field, "messages[%u]", i);
+                if (wp_pf_text (e, &messages->ptr [i], field, true, WP_PROTO_MESSAGE_MAX,
+                                &self->entry_messages [i]))
                     return -1;
             }
             return 0;

@@ -32,6 +32,8 @@ static const char *const s_field_names [F_COUNT] = {
 
 //  The keys of one PushMany entry (and of Push's body, for the same fields)
 static const char *const s_entry_names [3] = { "data", "id", "max_retries" };
+//  The keys of one CompleteMany entry
+static const char *const s_completion_names [2] = { "id", "result" };
 
 //  ---------------------------------------------------------------------
 //  Header
@@ -167,6 +169,39 @@ s_decode_entry (wp_pf_t *e, const msgpack_object *const *f, const char *prefix,
     return wp_pf_int (e, f [2], field, false, 0, WP_PROTO_MAX_RETRIES_MAX, &entry->max_retries);
 }
 
+//  Reads CompleteMany's items into self->completions.
+static int
+s_decode_completions (wp_request_t *self, wp_pf_t *e, const msgpack_object *o)
+{
+    const msgpack_object_array *items = NULL;
+    if (wp_pf_array (e, o, "items", true, 1, WP_BATCH_MAX, &items))
+        return -1;
+    self->completions = wp_pf_alloc (items->size * sizeof *self->completions);
+    memset (self->completions, 0, items->size * sizeof *self->completions);
+    self->completion_count = items->size;
+    for (uint32_t i = 0; i < items->size; i++) {
+        wp_complete_entry_t *entry = &self->completions [i];
+        char what [32], field [48];
+        snprintf (what, sizeof what, "field 'items[%u]'", i);
+        const msgpack_object *ef [2];
+        if (wp_pf_map (e, &items->ptr [i], what, false, s_completion_names, 2, ef))
+            return -1;
+        char *id = NULL;
+        snprintf (field, sizeof field, "items[%u].id", i);
+        int rc = wp_pf_name (e, ef [0], field, true, &id);
+        entry->id = id;
+        if (rc)
+            return -1;
+        uint8_t *result = NULL;
+        snprintf (field, sizeof field, "items[%u].result", i);
+        rc = wp_pf_bin (e, ef [1], field, false, true, &result, &entry->result_size);
+        entry->result = result;
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
 static int
 s_decode_wait_lease (wp_request_t *self, wp_pf_t *e, const msgpack_object **f)
 {
@@ -276,6 +311,10 @@ s_decode_body (wp_request_t *self, wp_pf_t *e, const msgpack_object *root)
             ||  wp_pf_bin (e, f [F_RESULT], "result", false, true, &self->result, &self->result_size))
                 return -1;
             return s_decode_wait_lease (self, e, f);
+        case WP_METHOD_COMPLETE_MANY:
+            return wp_pf_name (e, f [F_POOL], "pool", true, &self->pool)
+                || wp_pf_name (e, f [F_WORKER_ID], "worker_id", false, &self->worker_id)
+                || s_decode_completions (self, e, f [F_ITEMS]) ? -1: 0;
         case WP_METHOD_SIZE:
             return wp_pf_name (e, f [F_POOL], "pool", true, &self->pool);
         case WP_METHOD_RELEASE_BY_WORKER:
@@ -491,6 +530,28 @@ s_encode_body (const wp_request_t *self, msgpack_packer *pk)
                 wp_mp_pack_bin (pk, self->result, self->result_size);
             }
             s_pack_wait_lease (pk, self);
+            return 0;
+        case WP_METHOD_COMPLETE_MANY:
+            if (!self->pool || self->completion_count == 0 || !self->completions)
+                return -1;
+            for (size_t i = 0; i < self->completion_count; i++)
+                if (!self->completions [i].id)
+                    return -1;
+            msgpack_pack_map (pk, 2 + (self->worker_id != NULL));
+            s_pack_kv_str (pk, "pool", self->pool);
+            if (self->worker_id)
+                s_pack_kv_str (pk, "worker_id", self->worker_id);
+            wp_mp_pack_cstr (pk, "items");
+            msgpack_pack_array (pk, self->completion_count);
+            for (size_t i = 0; i < self->completion_count; i++) {
+                const wp_complete_entry_t *entry = &self->completions [i];
+                msgpack_pack_map (pk, 1 + (entry->result != NULL));
+                s_pack_kv_str (pk, "id", entry->id);
+                if (entry->result) {
+                    wp_mp_pack_cstr (pk, "result");
+                    wp_mp_pack_bin (pk, entry->result, entry->result_size);
+                }
+            }
             return 0;
         case WP_METHOD_SIZE:
             if (!self->pool)

@@ -18,7 +18,7 @@ extern "C" {
 #endif
 
 #define WP_NAME_MAX         255     //  bytes in a pool name, item id, worker id
-#define WP_BATCH_MAX        1000    //  items in one PushMany / ClaimMany
+#define WP_BATCH_MAX        1000    //  items in one PushMany / ClaimMany / CompleteMany
 #define WP_DEFAULT_MAX_RETRIES 3
 #define WP_DEFAULT_LEASE_S      300.0
 #define WP_DEFAULT_HEARTBEAT_S  10.0
@@ -102,6 +102,14 @@ typedef struct {
     const char *id;             //  NULL: the backend makes a UUID v4
     int64_t max_retries;        //  -1: the default (3); < -1 is invalid
 } wp_push_entry_t;
+
+//  One entry of a batch completion (CompleteMany): the item and its result.
+//  Pointers are borrowed: the completion does not take ownership.
+typedef struct {
+    const char *id;             //  the item (required)
+    const uint8_t *result;      //  msgpack value; NULL: none (non-empty when given)
+    size_t result_size;
+} wp_complete_entry_t;
 
 //  ---------------------------------------------------------------------
 //  Workers

@@ -29,7 +29,7 @@ METHODS = [
     "WorkPool.Complete", "WorkPool.Fail", "WorkPool.CompleteAndClaim", "WorkPool.Size",
     "WorkPool.ReleaseByWorker", "WorkPool.Get", "WorkPool.Renew", "Registry.Register",
     "Registry.Heartbeat", "Registry.UpdateStatus", "Registry.Get", "Registry.List",
-    "Broker.Stats", "Broker.Ping",
+    "Broker.Stats", "Broker.Ping", "WorkPool.CompleteMany",
 ]
 STATUS = ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
           "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
@@ -249,6 +249,15 @@ def request_body(method, body):
         else:
             get(body, "error", text, 0, 65536)
         get(body, "worker_id", name)
+    elif method == "WorkPool.CompleteMany":
+        get(body, "pool", name, **R)
+        get(body, "worker_id", name)
+        items = get(body, "items", array, 1, BATCH_MAX, **R)
+        for i, entry in enumerate(items):
+            if not isinstance(entry, dict):
+                fail("items[%d]" % i, "a map")
+            get(entry, "id", lambda v, f: name(v, "items[%d].%s" % (i, f)), required=True)
+            get(entry, "result", lambda v, f: binary(v, "items[%d].%s" % (i, f), True))
     elif method == "WorkPool.CompleteAndClaim":
         get(body, "pool", name, **R)
         get(body, "id", name, **R)
@@ -382,6 +391,16 @@ def reply_body(method, body):
             name(i, "ids[]")
         for d in dups:
             boolean(d, "duplicates[]")
+    elif method == "WorkPool.CompleteMany":
+        exact_keys(body, ["statuses", "messages"])
+        statuses = get(body, "statuses", array, 1, BATCH_MAX, **R)
+        messages = get(body, "messages", array, 1, BATCH_MAX, **R)
+        if len(statuses) != len(messages):
+            fail("messages", "as long as statuses")
+        for s in statuses:
+            uint(s, "statuses[]", 0, len(STATUS) - 1)
+        for m in messages:
+            text(m, "messages[]", 0, 1024)
     elif method in ("WorkPool.Claim", "WorkPool.CompleteAndClaim", "WorkPool.Get"):
         exact_keys(body, ["item"])
         get(body, "item", item, required=method == "WorkPool.Get")

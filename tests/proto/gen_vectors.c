@@ -651,6 +651,31 @@ s_malformed_vectors (void)
                  "A metadata value nested 40 arrays deep (containers nest at most 32 deep "
                  "in a frame).", &h, &b);
 
+    s_header (&h, 6, 1, 28, "WorkPool.CompleteMany", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 3);
+    s_kv_str (pk, "pool", "jobs");
+    s_kv_str (pk, "worker_id", "w-1");
+    wp_mp_pack_cstr (pk, "items");
+    msgpack_pack_array (pk, 2);
+    msgpack_pack_map (pk, 1);
+    s_kv_str (pk, "id", "job-1");
+    msgpack_pack_map (pk, 1);
+    wp_mp_pack_cstr (pk, "result");
+    wp_mp_pack_bin (pk, (const uint8_t *) "\xa2ok", 3);
+    s_malformed ("entry-without-id", "WorkPool.CompleteMany",
+                 "CompleteMany whose second entry has no id: the whole request is refused.",
+                 &h, &b);
+
+    s_header (&h, 6, 1, 29, "WorkPool.CompleteMany", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 2);
+    s_kv_str (pk, "pool", "jobs");
+    wp_mp_pack_cstr (pk, "items");
+    msgpack_pack_array (pk, 0);
+    s_malformed ("complete-many-empty", "WorkPool.CompleteMany", "CompleteMany with no entries.",
+                 &h, &b);
+
     s_header (&h, 6, 1, 27, "Registry.List", 0);
     pk = s_frame (&b);
     msgpack_pack_map (pk, 1);

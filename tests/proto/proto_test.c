@@ -114,6 +114,22 @@ pt_request (wp_method method, bool full, wp_request_t *req)
                 req->lease = 30;
             }
             break;
+        case WP_METHOD_COMPLETE_MANY: {
+            static const char *ids [3] = { "job-1", "job-2", "job-3" };
+            req->pool = s_dup ("jobs");
+            req->completion_count = full ? 3: 1;
+            req->completions = calloc (req->completion_count, sizeof *req->completions);
+            for (size_t i = 0; i < req->completion_count; i++)
+                req->completions [i].id = s_dup (ids [i]);
+            if (full) {
+                req->worker_id = s_dup ("w-1");
+                req->completions [0].result = s_bytes (S_DATA_STR, 3);
+                req->completions [0].result_size = 3;
+                req->completions [2].result = s_bytes (S_DATA_ARRAY, 4);
+                req->completions [2].result_size = 4;
+            }
+            break;
+        }
         case WP_METHOD_SIZE:
             req->pool = s_dup ("jobs");
             break;
@@ -249,6 +265,19 @@ pt_reply (wp_method method, bool full, wp_reply_t *reply)
             for (size_t i = 0; i < reply->id_count; i++) {
                 reply->ids [i] = s_dup (ids [i]);
                 reply->duplicates [i] = i == 2;
+            }
+            break;
+        }
+        case WP_METHOD_COMPLETE_MANY: {
+            static const wp_status statuses [3] = { WP_OK, WP_NOT_FOUND, WP_FAILED_PRECONDITION };
+            static const char *messages [3] = {
+                "", "item 'job-2' not found in pool 'jobs'", "item 'job-3' is not claimed" };
+            reply->entry_count = full ? 3: 1;
+            reply->entry_statuses = malloc (reply->entry_count * sizeof (wp_status));
+            reply->entry_messages = malloc (reply->entry_count * sizeof (char *));
+            for (size_t i = 0; i < reply->entry_count; i++) {
+                reply->entry_statuses [i] = statuses [i];
+                reply->entry_messages [i] = s_dup (messages [i]);
             }
             break;
         }
@@ -423,6 +452,13 @@ pt_request_equal (const wp_request_t *a, const wp_request_t *b, char *why, size_
         ||  !s_str_eq (a->entries [i].id, b->entries [i].id)
         ||  a->entries [i].max_retries != b->entries [i].max_retries)
             return s_differ (why, len, "entry %zu differs", i);
+    if (a->completion_count != b->completion_count)
+        return s_differ (why, len, "completion counts differ");
+    for (size_t i = 0; i < a->completion_count; i++)
+        if (!s_str_eq (a->completions [i].id, b->completions [i].id)
+        ||  !s_bin_eq (a->completions [i].result, a->completions [i].result_size,
+                       b->completions [i].result, b->completions [i].result_size))
+            return s_differ (why, len, "completion %zu differs", i);
     if (!s_bin_eq (a->result, a->result_size, b->result, b->result_size)
     ||  !s_str_eq (a->error, b->error))
         return s_differ (why, len, "result or error differ");
@@ -457,6 +493,14 @@ pt_reply_equal (wp_method method, const wp_reply_t *a, const wp_reply_t *b, char
         if (!s_str_eq (a->ids [i], b->ids [i])
         ||  (a->duplicates ? a->duplicates [i]: false) != (b->duplicates ? b->duplicates [i]: false))
             return s_differ (why, len, "ids [%zu] differ", i);
+    if (a->entry_count != b->entry_count)
+        return s_differ (why, len, "entry counts differ");
+    for (size_t i = 0; i < a->entry_count; i++) {
+        const char *ae = a->entry_messages && a->entry_messages [i] ? a->entry_messages [i]: "";
+        const char *be = b->entry_messages && b->entry_messages [i] ? b->entry_messages [i]: "";
+        if (a->entry_statuses [i] != b->entry_statuses [i] || strcmp (ae, be) != 0)
+            return s_differ (why, len, "entry statuses [%zu] differ", i);
+    }
     if (!s_item_eq (a->item, b->item))
         return s_differ (why, len, "items differ");
     size_t an = a->items ? a->items->count: 0, bn = b->items ? b->items->count: 0;

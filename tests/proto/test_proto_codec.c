@@ -111,7 +111,7 @@ test_method_table (void)
     wp_method mutating [] = { WP_METHOD_PUSH, WP_METHOD_PUSH_MANY, WP_METHOD_CLAIM,
         WP_METHOD_CLAIM_MANY, WP_METHOD_COMPLETE, WP_METHOD_FAIL, WP_METHOD_COMPLETE_AND_CLAIM,
         WP_METHOD_RELEASE_BY_WORKER, WP_METHOD_RENEW, WP_METHOD_REGISTER, WP_METHOD_HEARTBEAT,
-        WP_METHOD_UPDATE_STATUS };
+        WP_METHOD_UPDATE_STATUS, WP_METHOD_COMPLETE_MANY };
     int count = 0;
     ALL_METHODS (m) {
         bool expected = false;
@@ -120,7 +120,9 @@ test_method_table (void)
         CHECKF (wp_method_mutates (m) == expected, "%s", wp_method_name (m));
         count += wp_method_mutates (m);
     }
-    CHECK (count == 12);
+    CHECK (count == 13);
+    //  Added last, so the numbers of the methods before it did not move
+    CHECK (WP_METHOD_COMPLETE_MANY == WP_METHOD_PING + 1);
     CHECK (!wp_method_mutates (WP_METHOD_UNKNOWN));
 }
 
@@ -217,6 +219,11 @@ test_encode_refusals (void)
     req.entries [1].data = NULL;
     CHECK (wp_request_encode (&req, &h, &hn, &b, &bn) == -1);
     wp_request_clear (&req);
+    pt_request (WP_METHOD_COMPLETE_MANY, true, &req);
+    free ((void *) req.completions [1].id);
+    req.completions [1].id = NULL;
+    CHECK (wp_request_encode (&req, &h, &hn, &b, &bn) == -1);
+    wp_request_clear (&req);
 
     wp_reply_t reply;
     pt_reply (WP_METHOD_FAIL, true, &reply);
@@ -228,6 +235,16 @@ test_encode_refusals (void)
     free (b);
     reply.status = 17;
     CHECK (wp_reply_encode (&reply, WP_METHOD_FAIL, &h, &hn, &b, &bn) == -1);
+    wp_reply_clear (&reply);
+
+    pt_reply (WP_METHOD_COMPLETE_MANY, true, &reply);
+    reply.entry_statuses [1] = 17;
+    CHECK (wp_reply_encode (&reply, WP_METHOD_COMPLETE_MANY, &h, &hn, &b, &bn) == -1);
+    wp_reply_clear (&reply);
+    pt_reply (WP_METHOD_COMPLETE_MANY, false, &reply);
+    free (reply.entry_statuses);
+    reply.entry_statuses = NULL;
+    CHECK (wp_reply_encode (&reply, WP_METHOD_COMPLETE_MANY, &h, &hn, &b, &bn) == -1);
     wp_reply_clear (&reply);
 
     pt_reply (WP_METHOD_GET, false, &reply);
@@ -386,6 +403,7 @@ static const struct { const char *key; unsigned kinds; } s_field_kinds [] = {
     { "renewed", K (T_UINT) }, { "worker", K (T_MAP) | K (T_NIL) }, { "workers", K (T_ARRAY) | K (T_MAP) },
     { "pools", K (T_ARRAY) }, { "counters", K (T_MAP) }, { "version", K (T_UINT) },
     { "server", K (T_STR) }, { "time", K (T_STR) }, { "max_message", K (T_UINT) },
+    { "statuses", K (T_ARRAY) }, { "messages", K (T_ARRAY) },
     { "claimed_by", K (T_STR) | K (T_NIL) }, { "claimed_at", K (T_STR) | K (T_NIL) },
     { "lease_expires_at", K (T_STR) | K (T_NIL) }, { "attempts", K (T_UINT) },
     { "created_at", K (T_STR) }, { "last_heartbeat", K (T_STR) },
@@ -862,6 +880,61 @@ test_bounds (void)
     s_str (pk, "data"); s_bin (pk, "\x01", 1);
     msgpack_pack_int (pk, 5);
     EXPECT_BODY (WP_METHOD_PUSH_MANY, b, WP_INVALID_ARGUMENT, "'items[1]' must be a map");
+    //  CompleteMany: 0 and 1001 items out, 1000 in; worker_id optional;
+    //  an entry without id, or with an empty result, is named by index
+    for (size_t c = 0; c < 4; c++) {
+        pk = s_begin (&b);
+        msgpack_pack_map (pk, 2);
+        s_str (pk, "pool"); s_str (pk, "p");
+        s_str (pk, "items");
+        msgpack_pack_array (pk, counts [c]);
+        for (size_t i = 0; i < counts [c]; i++) {
+            msgpack_pack_map (pk, 2);
+            s_str (pk, "id"); s_str (pk, "i");
+            s_str (pk, "result"); s_bin (pk, "\x01", 1);
+        }
+        EXPECT_BODY (WP_METHOD_COMPLETE_MANY, b,
+                     counts [c] >= 1 && counts [c] <= 1000 ? WP_OK: WP_INVALID_ARGUMENT, "'items'");
+    }
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 1);
+    s_str (pk, "pool"); s_str (pk, "p");
+    EXPECT_BODY (WP_METHOD_COMPLETE_MANY, b, WP_INVALID_ARGUMENT, "field 'items' is required");
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 2);
+    s_str (pk, "pool"); s_str (pk, "p");
+    s_str (pk, "items");
+    msgpack_pack_array (pk, 3);
+    for (int i = 0; i < 3; i++) {
+        msgpack_pack_map (pk, 1);
+        if (i == 1) {
+            s_str (pk, "result"); s_bin (pk, "\x01", 1);
+        }
+        else {
+            s_str (pk, "id"); s_str (pk, "i");
+        }
+    }
+    EXPECT_BODY (WP_METHOD_COMPLETE_MANY, b, WP_INVALID_ARGUMENT, "field 'items[1].id' is required");
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 2);
+    s_str (pk, "pool"); s_str (pk, "p");
+    s_str (pk, "items");
+    msgpack_pack_array (pk, 2);
+    msgpack_pack_map (pk, 1);
+    s_str (pk, "id"); s_str (pk, "i");
+    msgpack_pack_map (pk, 2);
+    s_str (pk, "id"); s_str (pk, "j");
+    s_str (pk, "result"); s_bin (pk, "", 0);
+    EXPECT_BODY (WP_METHOD_COMPLETE_MANY, b, WP_INVALID_ARGUMENT, "'items[1].result' must not be empty");
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 2);
+    s_str (pk, "pool"); s_str (pk, "p");
+    s_str (pk, "items");
+    msgpack_pack_array (pk, 2);
+    msgpack_pack_map (pk, 1);
+    s_str (pk, "id"); s_str (pk, "i");
+    s_str (pk, "i");
+    EXPECT_BODY (WP_METHOD_COMPLETE_MANY, b, WP_INVALID_ARGUMENT, "'items[1]' must be a map");
     //  List: status as one name or up to 16
     for (int n = 0; n <= 17; n += 16) {
         pk = s_begin (&b);
@@ -1165,6 +1238,11 @@ test_reply_bodies (void)
     struct { wp_method m; const char *bytes; size_t size; bool ok; const char *needle; } cases [] = {
         { WP_METHOD_PUSH_MANY, B ("\x82\xa3ids\x91\xa1x\xaa" "duplicates\x92\xc2\xc2"), false, "same length" },
         { WP_METHOD_FAIL, B ("\x81\xa6status\xa4" "done"), false, "pending or poisoned" },
+        { WP_METHOD_COMPLETE_MANY, B ("\x82\xa8statuses\x91\x00\xa8messages\x92\xa0\xa0"), false, "same length" },
+        { WP_METHOD_COMPLETE_MANY, B ("\x82\xa8statuses\x91\x11\xa8messages\x91\xa0"), false, "'statuses[0]'" },
+        { WP_METHOD_COMPLETE_MANY, B ("\x82\xa8statuses\x90\xa8messages\x90"), false, "'statuses'" },
+        { WP_METHOD_COMPLETE_MANY, B ("\x82\xa8statuses\x92\x00\x05\xa8messages\x92\xa0\xa1x"), true, NULL },
+        { WP_METHOD_COMPLETE_MANY, B ("\x80"), false, "'statuses' is required" },
         { WP_METHOD_GET, B ("\x81\xa4item\xc0"), false, "'item' is required" },
         { WP_METHOD_GET, B ("\x80"), false, "'item' is required" },
         { WP_METHOD_CLAIM, B ("\x81\xa4item\xc0"), true, NULL },

@@ -481,6 +481,7 @@ s_implicit_heartbeat (s_broker_t *self, wp_call_t *call)
         case WP_METHOD_CLAIM_MANY:
         case WP_METHOD_COMPLETE_AND_CLAIM:
         case WP_METHOD_COMPLETE:
+        case WP_METHOD_COMPLETE_MANY:
         case WP_METHOD_FAIL:
         case WP_METHOD_RENEW:
             break;

@@ -150,6 +150,49 @@ s_push (wp_call_t *call, wp_exec_env_t *env)
     return WP_EXEC_DONE;
 }
 
+//  True for the answers wp_store_complete gives about one entry (its
+//  preconditions), which CompleteMany reports per entry; any other failure
+//  is the store's and fails the whole request.
+static bool
+s_entry_outcome (wp_status rc)
+{
+    return rc == WP_OK || rc == WP_NOT_FOUND || rc == WP_FAILED_PRECONDITION
+        || rc == WP_INVALID_ARGUMENT;
+}
+
+//  CompleteMany: each entry as Complete, in order, in this transaction. A
+//  failed precondition changes nothing, so the next entries still run.
+static wp_exec_result
+s_complete_many (wp_call_t *call, wp_exec_env_t *env)
+{
+    wp_request_t *req = &call->request;
+    wp_reply_t *reply = &call->reply;
+    if (req->completion_count == 0 || req->completion_count > WP_BATCH_MAX) {
+        wp_call_set_error (call, WP_INVALID_ARGUMENT, "items must hold 1 to 1000 entries");
+        return WP_EXEC_DONE;
+    }
+    size_t count = req->completion_count;
+    reply->entry_statuses = calloc (count, sizeof *reply->entry_statuses);
+    reply->entry_messages = calloc (count, sizeof *reply->entry_messages);
+    if (!reply->entry_statuses || !reply->entry_messages)
+        abort ();
+    reply->entry_count = count;
+    bool changed = false;
+    for (size_t i = 0; i < count; i++) {
+        const wp_complete_entry_t *entry = &req->completions [i];
+        wp_status rc = wp_store_complete (env->store, req->pool, entry->id, entry->result,
+                                          entry->result_size, req->worker_id);
+        if (!s_entry_outcome (rc)) {
+            wp_call_set_error (call, rc, wp_store_errmsg (env->store));
+            return changed ? WP_EXEC_PARTIAL : WP_EXEC_DONE;
+        }
+        reply->entry_statuses [i] = rc;
+        reply->entry_messages [i] = s_strdup (rc == WP_OK ? "" : wp_store_errmsg (env->store));
+        changed |= rc == WP_OK;
+    }
+    return WP_EXEC_DONE;
+}
+
 //  Claims up to want items for the call into its reply. Returns how many,
 //  or -1 if the first claim failed (reply is the error). A ClaimMany stops
 //  early once its items carry max_message bytes of data, so that a reply
@@ -251,6 +294,9 @@ wp_call_execute (wp_call_t *call, wp_exec_env_t *env)
             rc = wp_store_complete (store, req->pool, req->id, req->result, req->result_size,
                                     req->worker_id);
             break;
+
+        case WP_METHOD_COMPLETE_MANY:
+            return s_complete_many (call, env);
 
         case WP_METHOD_FAIL:
             rc = wp_store_fail (store, req->pool, req->id, req->error, req->worker_id,

@@ -236,6 +236,98 @@ def case_methods(workpoold, tmp):
 # ---------------------------------------------------------------------------
 #  Pipelining
 
+def case_complete_many(workpoold, tmp):
+    """WorkPool.CompleteMany: each entry as Complete, reported per entry."""
+    daemon = Daemon(workpoold, tmp).start()
+    c = Client(daemon.endpoint)
+    try:
+        c.ok("WorkPool.PushMany", {"pool": "cm", "items": [
+            {"data": data(i), "id": "k%d" % i} for i in range(6)]})
+        body = c.ok("WorkPool.ClaimMany", {"pool": "cm", "worker_id": "w1", "max": 4})
+        check([it["id"] for it in body["items"]] == ["k0", "k1", "k2", "k3"], "claimed %r" % body)
+        claimed_item(c.ok("WorkPool.Claim", {"pool": "cm", "worker_id": "w2"}))     # k4
+
+        # All succeed: one status per entry, "" messages, results stored
+        body = c.ok("WorkPool.CompleteMany", {"pool": "cm", "worker_id": "w1", "items": [
+            {"id": "k0", "result": data("r0")}, {"id": "k1"}]})
+        check(body == {"statuses": [OK, OK], "messages": ["", ""]}, "complete many %r" % body)
+        check(list(body.keys()) == ["statuses", "messages"], "reply keys %r" % list(body))
+        got = c.ok("WorkPool.Get", {"pool": "cm", "id": "k0"})["item"]
+        check(got["status"] == "done" and msgpack.unpackb(got["result"], raw=False) == "r0",
+              "k0 after complete many %r" % got)
+        got = c.ok("WorkPool.Get", {"pool": "cm", "id": "k1"})["item"]
+        check(got["status"] == "done" and got["result"] is None, "k1 after complete many %r" % got)
+
+        # Mixed: a failing entry changes nothing and does not stop the others
+        body = c.ok("WorkPool.CompleteMany", {"pool": "cm", "worker_id": "w1", "items": [
+            {"id": "nope"},                         # unknown
+            {"id": "k2", "result": data("r2")},     # ok
+            {"id": "k5"},                           # pending: not claimed
+            {"id": "k4"},                           # claimed by w2
+            {"id": "k0"},                           # done already (a resend)
+            {"id": "k3"}]})                         # ok
+        check(body["statuses"] == [NOT_FOUND, OK, FAILED_PRECONDITION, FAILED_PRECONDITION,
+                                   FAILED_PRECONDITION, OK], "mixed statuses %r" % body)
+        check(len(body["messages"]) == 6 and body["messages"][1] == "" and body["messages"][5] == ""
+              and all(m for i, m in enumerate(body["messages"]) if i not in (1, 5)),
+              "mixed messages %r" % body)
+        check("nope" in body["messages"][0], "message names the id %r" % body["messages"])
+        states = {i: c.ok("WorkPool.Get", {"pool": "cm", "id": i})["item"]
+                  for i in ("k2", "k3", "k4", "k5")}
+        check(states["k2"]["status"] == "done"
+              and msgpack.unpackb(states["k2"]["result"], raw=False) == "r2", "k2 %r" % states)
+        check(states["k3"]["status"] == "done", "k3 %r" % states)
+        check(states["k4"]["status"] == "claimed" and states["k4"]["claimed_by"] == "w2",
+              "k4 of another worker changed %r" % states)
+        check(states["k5"]["status"] == "pending" and states["k5"]["result"] is None,
+              "unclaimed k5 changed %r" % states)
+
+        # Without worker_id, any claim is completed (as Complete)
+        body = c.ok("WorkPool.CompleteMany", {"pool": "cm", "items": [{"id": "k4"}]})
+        check(body == {"statuses": [OK], "messages": [""]}, "complete many, no worker %r" % body)
+
+        # Malformed: nothing changes, INVALID_ARGUMENT naming the field
+        c.ok("WorkPool.Claim", {"pool": "cm", "worker_id": "w1"})      # k5
+        bad = [({"pool": "cm", "worker_id": "w1", "items": []}, "items"),
+               ({"pool": "cm", "worker_id": "w1",
+                 "items": [{"id": "k5"}] + [{"id": "x%d" % i} for i in range(1000)]}, "items"),
+               ({"pool": "cm", "worker_id": "w1", "items": [{"id": "k5"}, {"result": data(1)}]},
+                "items[1].id"),
+               ({"pool": "cm", "worker_id": "w1", "items": [{"id": "k5", "result": b""}]},
+                "items[0].result"),
+               ({"pool": "cm", "worker_id": "w1", "items": [{"id": "k5"}, "k6"]}, "items[1]"),
+               ({"worker_id": "w1", "items": [{"id": "k5"}]}, "pool"),
+               ({"pool": "cm", "worker_id": "", "items": [{"id": "k5"}]}, "worker_id")]
+        for body, field in bad:
+            r = c.call("WorkPool.CompleteMany", body)
+            check(r.status == INVALID_ARGUMENT and field in r.message and r.body == {},
+                  "bad complete many (%s): %r" % (field, r))
+        got = c.ok("WorkPool.Get", {"pool": "cm", "id": "k5"})["item"]
+        check(got["status"] == "claimed", "a malformed complete many changed k5 %r" % got)
+        body = c.ok("WorkPool.CompleteMany", {"pool": "cm", "worker_id": "w1",
+                                              "items": [{"id": "k5"}]})
+        check(body["statuses"] == [OK], "k5 at last %r" % body)
+
+        # 1000 entries in one request
+        c.ok("WorkPool.PushMany", {"pool": "big", "items": [
+            {"data": data(i), "id": "b%d" % i} for i in range(1000)]})
+        got = c.ok("WorkPool.ClaimMany", {"pool": "big", "worker_id": "w1", "max": 1000})
+        check(len(got["items"]) == 1000, "claimed 1000")
+        body = c.ok("WorkPool.CompleteMany", {"pool": "big", "worker_id": "w1", "items": [
+            {"id": "b%d" % i} for i in range(1000)]})
+        check(body["statuses"] == [OK] * 1000, "1000 completed")
+        pools = {p["pool"]: p for p in c.ok("Broker.Stats")["pools"]}
+        check(pools["big"]["done"] == 1000 and pools["big"]["claimed"] == 0, "big %r" % pools["big"])
+        check(pools["cm"]["done"] == 6, "cm %r" % pools["cm"])
+        counters = c.counters()
+        check(counters.get("requests.WorkPool.CompleteMany.OK") == 5
+              and counters.get("requests.WorkPool.CompleteMany.INVALID_ARGUMENT") == len(bad),
+              "counters %r" % counters)
+    finally:
+        c.close()
+        daemon.stop()
+
+
 def case_pipeline(workpoold, tmp):
     daemon = Daemon(workpoold, tmp).start()
     c = Client(daemon.endpoint)

@@ -47,12 +47,12 @@
     - push and push_many: every entry carries an id; the client makes a
       UUID v4 for entries that have none, and reports a duplicate of an id
       it made itself as not duplicate (it can only be its own retry);
-    - complete and fail only when given a worker_id: the broker then
+    - complete, complete_many and fail only when given a worker_id: the broker then
       refuses them on an item held by anyone else; if the retry is refused
       because the first attempt already took effect, the client finds that
       out with a get and reports the first attempt's success.
-    Claims (claim, claim_many, complete_and_claim), and complete/fail
-    without a worker_id, are never sent twice: a second claim could take a
+    Claims (claim, claim_many, complete_and_claim), and complete,
+    complete_many and fail without a worker_id, are never sent twice: a second claim could take a
     second item the caller never hears of. If such a request went out and
     its reply was lost, the call returns WP_DEADLINE_EXCEEDED; an item it
     may have claimed stays claimed by worker_id until its lease expires,
@@ -198,6 +198,16 @@ wp_status wp_pool_claim_many (wp_pool_t *self, const char *worker_id, size_t max
 //  claimed by another worker: WP_FAILED_PRECONDITION.
 wp_status wp_pool_complete (wp_pool_t *self, const char *id, const void *result,
                             size_t result_size, const char *worker_id);
+
+//  Completes count entries (1..WP_BATCH_MAX, each {id, result (may be NULL,
+//  else non-empty, copied)}) as wp_pool_complete would, in order, in one request
+//  (in-process: one transaction). WP_OK when the batch was processed, even if
+//  entries failed: statuses_out (may be NULL) is the caller's array of count
+//  statuses, one per entry (WP_NOT_FOUND, WP_FAILED_PRECONDITION as for
+//  wp_pool_complete). A bad argument or entry: WP_INVALID_ARGUMENT, nothing done.
+wp_status wp_pool_complete_many (wp_pool_t *self, const wp_complete_entry_t *entries,
+                                 size_t count, const char *worker_id,
+                                 wp_status *statuses_out);
 
 //  Fails item id with error (may be NULL): attempts += 1, then poisoned if
 //  attempts >= max_retries, else pending again; *state_out (may be NULL) is

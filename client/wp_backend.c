@@ -534,6 +534,69 @@ wp_pool_complete (wp_pool_t *self, const char *id, const void *result, size_t re
                                                 result_size, worker_id));
 }
 
+//  In-process complete_many: the entries in one transaction, each as
+//  wp_store_complete. A failed precondition is that entry's status (it
+//  changed nothing); any other failure is the store's and undoes the batch.
+static wp_status
+s_complete_many_local (wp_pool_t *self, const wp_complete_entry_t *entries, size_t count,
+                       const char *worker_id, wp_status *statuses_out)
+{
+    wp_backend_t *backend = self->backend;
+    wp_store_t *store = backend->store;
+    for (size_t i = 0; i < count; i++) {
+        if (!entries [i].id || wp_name_check (entries [i].id))
+            return s_error (backend, WP_INVALID_ARGUMENT, entries [i].id
+                            ? "items[%zu]: id must be 1 to %d bytes of UTF-8"
+                            : "items[%zu]: id is required", i, WP_NAME_MAX);
+        if (entries [i].result && entries [i].result_size == 0)
+            return s_error (backend, WP_INVALID_ARGUMENT, "items[%zu]: result must not be empty", i);
+    }
+    if (worker_id && wp_name_check (worker_id))
+        return s_error (backend, WP_INVALID_ARGUMENT, "worker_id must be 1 to %d bytes of UTF-8",
+                        WP_NAME_MAX);
+    wp_status rc = wp_store_begin (store);
+    if (rc != WP_OK)
+        return rc;
+    //  Out-parameters are written only on success: collect, then copy
+    wp_status *statuses = calloc (count, sizeof *statuses);
+    if (!statuses)
+        abort ();
+    for (size_t i = 0; i < count && rc == WP_OK; i++) {
+        statuses [i] = wp_store_complete (store, self->name, entries [i].id, entries [i].result,
+                                          entries [i].result_size, worker_id);
+        if (statuses [i] != WP_OK && statuses [i] != WP_NOT_FOUND
+        &&  statuses [i] != WP_FAILED_PRECONDITION) {
+            rc = s_error (backend, statuses [i], "items[%zu]: %s", i, wp_store_errmsg (store));
+            wp_store_rollback (store);
+        }
+    }
+    if (rc == WP_OK)
+        rc = wp_store_commit (store);
+    if (rc == WP_OK && statuses_out)
+        memcpy (statuses_out, statuses, count * sizeof *statuses);
+    free (statuses);
+    return rc;
+}
+
+wp_status
+wp_pool_complete_many (wp_pool_t *self, const wp_complete_entry_t *entries, size_t count,
+                       const char *worker_id, wp_status *statuses_out)
+{
+    wp_backend_t *backend = self->backend;
+    s_enter (backend);
+    wp_status rc;
+    if (!entries || count < 1 || count > WP_BATCH_MAX)
+        rc = s_error (backend, WP_INVALID_ARGUMENT,
+                      "complete_many needs 1 to %d entries", WP_BATCH_MAX);
+    else
+    if (backend->remote)
+        rc = wp_remote_store_complete_many (backend->store, self->name, entries, count,
+                                            worker_id, statuses_out);
+    else
+        rc = s_complete_many_local (self, entries, count, worker_id, statuses_out);
+    return s_leave (backend, rc);
+}
+
 wp_status
 wp_pool_fail (wp_pool_t *self, const char *id, const char *error, const char *worker_id,
               wp_item_state *state_out)

@@ -843,6 +843,67 @@ wp_remote_store_push_many (wp_store_t *base, const char *pool, const wp_push_ent
     return s_push_entries ((s_remote_t *) base, pool, entries, count, true, ids_out, duplicates);
 }
 
+//  The checks the broker makes of a CompleteMany entry, so that a bad one is
+//  refused before anything is sent, in the same words as the other calls.
+static wp_status
+s_check_completion (wp_store_t *self, const wp_complete_entry_t *entry, size_t index)
+{
+    wp_status rc = s_check_name (self, "id", entry->id);
+    if (rc == WP_OK && entry->result && entry->result_size == 0)
+        rc = wp_store_error (self, WP_INVALID_ARGUMENT, "result must not be empty");
+    if (rc != WP_OK) {
+        char saved [sizeof self->errmsg];
+        memcpy (saved, self->errmsg, sizeof saved);
+        wp_store_error (self, rc, "items[%zu]: %s", index, saved);
+    }
+    return rc;
+}
+
+wp_status
+wp_remote_store_complete_many (wp_store_t *base, const char *pool,
+                               const wp_complete_entry_t *entries, size_t count,
+                               const char *worker_id, wp_status *statuses_out)
+{
+    s_remote_t *self = (s_remote_t *) base;
+    base->errmsg [0] = 0;
+    wp_status rc = s_check_name (base, "pool", pool);
+    if (rc == WP_OK && worker_id)
+        rc = s_check_name (base, "worker_id", worker_id);
+    if (rc != WP_OK)
+        return rc;
+    if (!entries || count < 1 || count > WP_BATCH_MAX)
+        return wp_store_error (base, WP_INVALID_ARGUMENT,
+                               "complete_many needs 1 to %d entries", WP_BATCH_MAX);
+    for (size_t i = 0; i < count; i++)
+        if ((rc = s_check_completion (base, &entries [i], i)) != WP_OK)
+            return rc;
+    wp_request_t request = s_request (WP_METHOD_COMPLETE_MANY);
+    request.pool = (char *) pool;
+    request.worker_id = (char *) worker_id;
+    request.completions = (wp_complete_entry_t *) entries;
+    request.completion_count = count;
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    bool resent;
+    rc = s_call (self, &request, worker_id ? S_RESEND : S_ONCE, 0, &reply, &resent);
+    if (rc == WP_OK && reply.entry_count != count)
+        rc = wp_store_error (base, WP_INTERNAL, "the broker answered %zu statuses for %zu entries",
+                             reply.entry_count, count);
+    if (rc == WP_OK)
+        for (size_t i = 0; i < count; i++) {
+            wp_status status = reply.entry_statuses [i];
+            //  As for complete: a resend refused because the first copy
+            //  already completed the entry is that first copy's success
+            if (status == WP_FAILED_PRECONDITION && resent
+            &&  s_first_copy_won (self, pool, entries [i].id, worker_id, true, NULL, NULL))
+                status = WP_OK;
+            if (statuses_out)
+                statuses_out [i] = status;
+        }
+    wp_reply_clear (&reply);
+    return rc;
+}
+
 wp_status
 wp_remote_store_ping (wp_store_t *base, char **server_out, int64_t *time_out)
 {

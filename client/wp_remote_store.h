@@ -73,6 +73,14 @@ wp_status wp_remote_store_push_many (wp_store_t *self, const char *pool,
                                      const wp_push_entry_t *entries, size_t count,
                                      char **ids_out, bool *duplicates);
 
+//  WorkPool.CompleteMany: each of count entries (1..WP_BATCH_MAX) completed
+//  as wp_store_complete would, in one request. WP_OK when the broker ran the
+//  request; statuses_out (may be NULL) is the caller's array of count
+//  statuses, one per entry. A malformed request changes nothing:
+//  WP_INVALID_ARGUMENT naming the entry. Resent only when worker_id is given.
+wp_status wp_remote_store_complete_many (wp_store_t *self, const char *pool,
+                                         const wp_complete_entry_t *entries, size_t count,
+                                         const char *worker_id, wp_status *statuses_out);
 //  Broker.Ping. *server_out (may be NULL; caller frees), *time_out (may be NULL).
 wp_status wp_remote_store_ping (wp_store_t *self, char **server_out, int64_t *time_out);
 

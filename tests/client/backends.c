@@ -185,6 +185,94 @@ s_pool_calls (wp_backend_t *backend)
     wp_pool_destroy (&pool);
 }
 
+//  CompleteMany: each entry as complete, per-entry statuses, one batch
+static void
+s_complete_many (wp_backend_t *backend)
+{
+    wp_pool_t *pool = wp_backend_pool (backend, "batch");
+    const char *ids [5] = { "c0", "c1", "c2", "c3", "c4" };
+    wp_push_entry_t pushes [5];
+    uint8_t datas [5][9];
+    for (int i = 0; i < 5; i++)
+        pushes [i] = (wp_push_entry_t) { datas [i], ct_pack_uint (datas [i], i), ids [i], -1 };
+    char *made [5] = { 0 };
+    CT_OK (backend, wp_pool_push_many (pool, pushes, 5, made, NULL));
+    for (int i = 0; i < 5; i++)
+        zstr_free (&made [i]);
+    wp_item_list_t *list = NULL;
+    CT_OK (backend, wp_pool_claim_many (pool, "w1", 3, NULL, &list));       //  c0 c1 c2
+    CT_CHECK (list->count == 3);
+    wp_item_list_destroy (&list);
+    wp_item_t *item = s_claim (backend, pool, "w2", 0);                     //  c3
+    CT_CHECK (item && streq (item->id, "c3"));
+    wp_item_destroy (&item);
+
+    //  Mixed outcomes: unknown, another worker's, unclaimed fail alone
+    uint8_t result [9];
+    size_t result_size = ct_pack_uint (result, 4242);
+    wp_complete_entry_t entries [6] = {
+        { "c0", result, result_size }, { "nope", NULL, 0 }, { "c1", NULL, 0 },
+        { "c3", NULL, 0 }, { "c4", NULL, 0 }, { "c2", result, result_size } };
+    wp_status statuses [6];
+    memset (statuses, 0xff, sizeof statuses);
+    CT_OK (backend, wp_pool_complete_many (pool, entries, 6, "w1", statuses));
+    wp_status expected [6] = { WP_OK, WP_NOT_FOUND, WP_OK, WP_FAILED_PRECONDITION,
+                               WP_FAILED_PRECONDITION, WP_OK };
+    for (int i = 0; i < 6; i++)
+        CT_CHECK (statuses [i] == expected [i]);
+    CT_OK (backend, wp_pool_get (pool, "c0", &item));
+    CT_CHECK (item->status == WP_ITEM_DONE && item->result_size == result_size
+              && memcmp (item->result, result, result_size) == 0);
+    wp_item_destroy (&item);
+    CT_OK (backend, wp_pool_get (pool, "c1", &item));
+    CT_CHECK (item->status == WP_ITEM_DONE && !item->result);
+    wp_item_destroy (&item);
+    CT_OK (backend, wp_pool_get (pool, "c3", &item));
+    CT_CHECK (item->status == WP_ITEM_CLAIMED && streq (item->claimed_by, "w2"));
+    wp_item_destroy (&item);
+    CT_OK (backend, wp_pool_get (pool, "c4", &item));
+    CT_CHECK (item->status == WP_ITEM_PENDING);
+    wp_item_destroy (&item);
+
+    //  Again: done now, so refused; statuses may be NULL
+    CT_OK (backend, wp_pool_complete_many (pool, entries, 1, "w1", statuses));
+    CT_CHECK (statuses [0] == WP_FAILED_PRECONDITION);
+    CT_OK (backend, wp_pool_complete_many (pool, entries + 3, 1, "w2", NULL));
+
+    //  Bad arguments change nothing
+    item = s_claim (backend, pool, "w1", 0);                                //  c4
+    CT_CHECK (item && streq (item->id, "c4"));
+    wp_item_destroy (&item);
+    wp_complete_entry_t bad [2] = { { "c4", NULL, 0 }, { NULL, NULL, 0 } };
+    CT_STATUS (backend, WP_INVALID_ARGUMENT, wp_pool_complete_many (pool, bad, 2, "w1", statuses));
+    CT_CHECK (strstr (wp_backend_errmsg (backend), "items[1]"));
+    bad [1] = (wp_complete_entry_t) { "c9", result, 0 };
+    CT_STATUS (backend, WP_INVALID_ARGUMENT, wp_pool_complete_many (pool, bad, 2, "w1", statuses));
+    CT_STATUS (backend, WP_INVALID_ARGUMENT, wp_pool_complete_many (pool, bad, 1, "", statuses));
+    CT_STATUS (backend, WP_INVALID_ARGUMENT, wp_pool_complete_many (pool, bad, 0, "w1", statuses));
+    CT_STATUS (backend, WP_INVALID_ARGUMENT,
+               wp_pool_complete_many (pool, bad, WP_BATCH_MAX + 1, "w1", statuses));
+    CT_STATUS (backend, WP_INVALID_ARGUMENT, wp_pool_complete_many (pool, NULL, 1, "w1", statuses));
+    CT_OK (backend, wp_pool_get (pool, "c4", &item));
+    CT_CHECK (item->status == WP_ITEM_CLAIMED);
+    wp_item_destroy (&item);
+    CT_OK (backend, wp_pool_complete_many (pool, bad, 1, "w1", statuses));
+    CT_CHECK (statuses [0] == WP_OK);
+
+    wp_stats_t *stats = NULL;
+    CT_OK (backend, wp_backend_stats (backend, &stats));
+    bool seen = false;
+    for (size_t i = 0; i < stats->pool_count; i++)
+        if (streq (stats->pools [i].pool, "batch")) {
+            seen = true;
+            CT_CHECK (stats->pools [i].done == 5 && stats->pools [i].pending == 0
+                      && stats->pools [i].claimed == 0);
+        }
+    CT_CHECK (seen);
+    wp_stats_destroy (&stats);
+    wp_pool_destroy (&pool);
+}
+
 //  The registration calls
 static void
 s_registration_calls (wp_backend_t *backend)
@@ -365,6 +453,7 @@ s_exercise (const char *spec)
     CT_CHECK (server && *server && time > 0);
     free (server);
     s_pool_calls (backend);
+    s_complete_many (backend);
     s_registration_calls (backend);
     s_waiting_claim (backend);
     s_runner (backend);

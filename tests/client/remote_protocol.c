@@ -211,6 +211,21 @@ s_first_copy (s_fake_t *fake, const wp_request_t *request, int nth, wp_reply_t *
         reply->message = s_strdup ("item is not claimed");
         return true;
     }
+    //  CompleteMany: likewise per entry ("nope" is unknown)
+    if (request->method == WP_METHOD_COMPLETE_MANY) {
+        if (nth == 1)
+            return false;
+        size_t count = request->completion_count;
+        reply->entry_statuses = calloc (count, sizeof (wp_status));
+        reply->entry_messages = calloc (count, sizeof (char *));
+        reply->entry_count = count;
+        for (size_t i = 0; i < count; i++) {
+            bool unknown = streq (request->completions [i].id, "nope");
+            reply->entry_statuses [i] = unknown ? WP_NOT_FOUND : WP_FAILED_PRECONDITION;
+            reply->entry_messages [i] = s_strdup (unknown ? "not found" : "item is not claimed");
+        }
+        return true;
+    }
     if (request->method == WP_METHOD_GET) {
         wp_item_t *item = wp_item_new ();
         item->id = s_strdup (request->id);
@@ -350,6 +365,14 @@ s_silent_broker (void)
     //  With the worker named, a complete is safe to send again
     CT_STORE (store, WP_DEADLINE_EXCEEDED, wp_store_complete (store, "p", "i", NULL, 0, "w"));
     CT_CHECK (s_count (&fake, WP_METHOD_COMPLETE) >= 3);
+    //  CompleteMany likewise: once without the worker, again with it
+    wp_complete_entry_t entry = { "i", NULL, 0 };
+    CT_STORE (store, WP_DEADLINE_EXCEEDED,
+              wp_remote_store_complete_many (store, "p", &entry, 1, NULL, NULL));
+    CT_CHECK (s_count (&fake, WP_METHOD_COMPLETE_MANY) == 1);
+    CT_STORE (store, WP_DEADLINE_EXCEEDED,
+              wp_remote_store_complete_many (store, "p", &entry, 1, "w", NULL));
+    CT_CHECK (s_count (&fake, WP_METHOD_COMPLETE_MANY) >= 3);
     //  A waiting claim's deadline is its wait on top of the timeout
     wp_remote_store_set_timeout (store, 0.2);
     CT_STORE (store, WP_DEADLINE_EXCEEDED,
@@ -417,6 +440,16 @@ s_first_copy_broker (void)
     CT_STORE (store, WP_OK, wp_store_fail (store, "p", "failed", "boom", "w1", &state));
     CT_CHECK (state == WP_ITEM_PENDING);
     CT_STORE (store, WP_FAILED_PRECONDITION, wp_store_fail (store, "p", "failed", "other", "w1", &state));
+    //  CompleteMany: each refused entry of the resend is checked with a get
+    wp_complete_entry_t entries [3] = { { "done-by-me", NULL, 0 }, { "done-by-other", NULL, 0 },
+                                        { "nope", NULL, 0 } };
+    wp_status statuses [3];
+    int gets = s_count (&fake, WP_METHOD_GET);
+    CT_STORE (store, WP_OK, wp_remote_store_complete_many (store, "p", entries, 3, "w1", statuses));
+    CT_CHECK (statuses [0] == WP_OK && statuses [1] == WP_FAILED_PRECONDITION
+              && statuses [2] == WP_NOT_FOUND);
+    CT_CHECK (s_count (&fake, WP_METHOD_COMPLETE_MANY) == 2
+              && s_count (&fake, WP_METHOD_GET) == gets + 2);
     wp_store_destroy (&store);
     s_fake_stop (&actor, &fake);
     free (endpoint);

@@ -15,11 +15,11 @@
     Modes say how each side talks to the broker:
       sync   one Push per job; drain: Claim, then Complete (2 round trips);
       batch  PushMany of K jobs; drain: ClaimMany of up to K, then one
-             Complete per item (the library has no pipelined or batched
-             complete, so a batch drain costs 1 + K round trips per K items);
-             with --pipeline the K Completes go back to back on a raw DEALER
-             of the bench's own and their replies are collected after (2
-             round trips per K items: what a CompleteMany would allow);
+             CompleteMany of them (wp_pool_complete_many): 2 round trips per
+             K items; with --pipeline the K items are completed instead by K
+             Completes sent back to back on a raw DEALER of the bench's own,
+             their replies collected after (the same 2 round trips, K
+             requests for the broker instead of one);
       fused  one Push per job; drain: CompleteAndClaim, one round trip per
              item (a Claim starts each worker).
     The percentiles: push_* is one push request's round trip (a PushMany in
@@ -392,10 +392,26 @@ s_drain_more (s_conn_t *self)
     return self->drain_max == 0 || self->done < self->drain_max;
 }
 
+//  Completes every item of a batch with one CompleteMany; each must succeed.
+static void
+s_complete_many (s_conn_t *self, wp_item_list_t *items)
+{
+    wp_complete_entry_t entries [WP_BATCH_MAX];
+    wp_status statuses [WP_BATCH_MAX];
+    for (size_t i = 0; i < items->count; i++)
+        entries [i] = (wp_complete_entry_t) { items->items [i]->id, NULL, 0 };
+    s_check (wp_pool_complete_many (self->pool, entries, items->count, self->worker_id, statuses),
+             self->backend, "complete_many");
+    for (size_t i = 0; i < items->count; i++)
+        if (statuses [i] != WP_OK)
+            wp_bench_die ("complete_many: item %s: %s", items->items [i]->id,
+                          wp_strerror (statuses [i]));
+}
+
 //  Completes every item of a batch with Complete requests sent back to
 //  back on a raw DEALER, then collects the replies (the protocol matches
-//  them by request id). The library has no batched or asynchronous
-//  complete; this shows what one would give.
+//  them by request id). The library has no asynchronous complete; this
+//  compares K pipelined Completes with one CompleteMany.
 static void *s_pipeline_context;        //  of the raw DEALERs of --pipeline
 static pthread_mutex_t s_pipeline_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -497,10 +513,8 @@ s_worker (void *arg)
             if (s_opt.pipeline)
                 s_complete_pipelined (self, items);
             else
-                for (size_t i = 0; i < count; i++)
-                    s_check (wp_pool_complete (self->pool, items->items [i]->id, NULL, 0,
-                                               self->worker_id),
-                             self->backend, "complete");
+            if (count > 0)
+                s_complete_many (self, items);
             wp_item_list_destroy (&items);
             if (count == 0)
                 break;

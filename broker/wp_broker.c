@@ -300,9 +300,11 @@ s_read_batch (s_broker_t *self)
             count++;
         }
         call->received = wp_time_now ();
-        if (count > 0)
-            s_note_peer (call, &frames [0]);
         bool keep = s_decode (self, call, frames + 0, count < 2 ? count : 2, total);
+        //  Only a claim that may park needs to know its connection later;
+        //  the fstat is kept off every other request
+        if (keep && count > 0 && !call->final && call->request.wait > 0)
+            s_note_peer (call, &frames [0]);
         //  s_decode sees at most two frames; a third one is still a wrong count
         if (keep && count > 2 && !call->final) {
             char errbuf [128];

@@ -282,10 +282,18 @@ s_apply_due (wp_sqlite_t *self)
 static wp_status
 s_expire (wp_sqlite_t *self)
 {
+    if (self->in_group && self->group_due && self->now < self->group_due)
+        return WP_OK;
     int64_t next;
     wp_status status = s_next_due (self, &next);
-    if (status || next == 0 || next > self->now)
+    if (status)
         return status;
+    if (next == 0 || next > self->now) {
+        if (self->in_group)
+            self->group_due = next? next: INT64_MAX;
+        return WP_OK;
+    }
+    self->group_due = 0;
     status = s_run (self, WP_SQL_SAVEPOINT, "opening a savepoint");
     if (status)
         return status;
@@ -338,6 +346,19 @@ s_check_group (wp_sqlite_t *self, wp_status status)
                                         "ROLLBACK outside the store)");
         memset (&self->group_reaped, 0, sizeof self->group_reaped);
     }
+}
+
+void
+wp_sqlite_due_changed (wp_sqlite_t *self)
+{
+    self->group_due = 0;
+}
+
+void
+wp_sqlite_due_before (wp_sqlite_t *self, int64_t when)
+{
+    if (self->group_due > when)
+        self->group_due = when;
 }
 
 wp_status
@@ -459,6 +480,7 @@ s_begin (wp_store_t *base)
     if (status)
         return status;
     self->in_group = true;
+    self->group_due = 0;
     self->group_status = WP_OK;
     memset (&self->group_reaped, 0, sizeof self->group_reaped);
     return WP_OK;

@@ -25,6 +25,9 @@ typedef struct {
     sqlite3 *db;                        //  our connection to the file
     sqlite3_stmt *stmt [WP_SQL_COUNT];  //  prepared once at open
     bool in_group;                      //  between wp_store_begin and commit
+    int64_t group_due;                  //  in a group: nothing falls due before
+                                        //  this time (0: unknown, ask the file);
+                                        //  see wp_sqlite_due_changed
     wp_status group_status;             //  not OK once SQLite rolled the group
                                         //  back on its own (I/O error, full disk)
     char group_errmsg [512];            //  why, for the calls that follow
@@ -42,6 +45,15 @@ wp_status wp_sqlite_enter (wp_sqlite_t *self, bool write);
 //  Ends a call whose outcome so far is rc; returns the final status (rc, or
 //  the commit's failure).
 wp_status wp_sqlite_leave (wp_sqlite_t *self, bool write, wp_status rc);
+
+//  A group holds the write lock, so only its own calls change when leases
+//  and workers fall due: expiry is then checked against group_due without
+//  a query. A claim lowers group_due to its lease's end
+//  (wp_sqlite_due_before); a call that renews leases or changes workers'
+//  staleness forgets it (wp_sqlite_due_changed). Completes, fails and
+//  releases only remove due times, which leaves group_due early: safe.
+void wp_sqlite_due_changed (wp_sqlite_t *self);
+void wp_sqlite_due_before (wp_sqlite_t *self, int64_t when);
 
 //  Returns statement id, reset and with its bindings cleared.
 sqlite3_stmt *wp_sqlite_stmt (wp_sqlite_t *self, wp_sqlite_stmt_id id);

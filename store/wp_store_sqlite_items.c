@@ -148,6 +148,7 @@ wp_sqlite_claim (wp_store_t *base, const char *pool, const char *worker_id,
             status = wp_store_error (base, WP_INTERNAL, "item '%s' changed under the write lock",
                                      item->id);
         if (status == WP_OK) {
+            wp_sqlite_due_before (self, self->now + lease_us);
             item->status = WP_ITEM_CLAIMED;
             free (item->claimed_by);
             item->claimed_by = wp_sqlite_strdup (worker_id);
@@ -358,6 +359,7 @@ wp_sqlite_renew (wp_store_t *base, const char *worker_id, double lease, uint64_t
     wp_status status = wp_sqlite_enter (self, true);
     if (status)
         return status;
+    wp_sqlite_due_changed (self);
     sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_RENEW);
     wp_sqlite_bind_text (stmt, 1, worker_id);
     sqlite3_bind_int64 (stmt, 2, wp_sqlite_us (lease > 0? lease: base->config.lease));

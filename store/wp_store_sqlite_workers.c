@@ -101,6 +101,7 @@ wp_sqlite_register (wp_store_t *base, const wp_worker_t *worker, wp_worker_t **w
     wp_status status = wp_sqlite_enter (self, true);
     if (status)
         return status;
+    wp_sqlite_due_changed (self);
     double interval = worker->heartbeat_interval > 0? worker->heartbeat_interval
                                                     : base->config.heartbeat;
     uint8_t *caps, *meta;
@@ -204,6 +205,7 @@ wp_sqlite_heartbeat (wp_store_t *base, const char *worker_id, const wp_meta_t *m
     wp_status status = wp_sqlite_enter (self, true);
     if (status)
         return status;
+    wp_sqlite_due_changed (self);
     return wp_sqlite_leave (self, true, s_heartbeat (self, worker_id, metadata));
 }
 
@@ -214,6 +216,7 @@ wp_sqlite_update_status (wp_store_t *base, const char *worker_id, const char *st
     wp_status status = wp_sqlite_enter (self, true);
     if (status)
         return status;
+    wp_sqlite_due_changed (self);
     sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_UPDATE_STATUS);
     wp_sqlite_bind_text (stmt, 1, worker_id);
     wp_sqlite_bind_text (stmt, 2, state);

@@ -1,0 +1,96 @@
+/*  test_sqlite_group_expiry: inside a group the SQLite store skips its
+    expiry query while it knows nothing can be due (wp_sqlite_due_changed);
+    these cases would fail if that knowledge went stale: a claim's lease,
+    a renewal, a re-registration and a status change made inside the same
+    group must all be honoured by the group's later calls.  */
+#include "sqlitetest.h"
+
+typedef struct {
+    int64_t now;
+} s_clock_t;
+
+static int64_t
+s_clock_read (void *arg)
+{
+    return ((s_clock_t *) arg)->now;
+}
+
+static wp_item_t *
+s_get (wp_store_t *store, const char *id)
+{
+    wp_item_t *item = NULL;
+    CHECK_OK (store, wp_store_get (store, "jobs", id, &item));
+    return item;
+}
+
+int
+main (void)
+{
+    char dir [64], path [128];
+    sqlitetest_dir_new (dir);
+    snprintf (path, sizeof path, "%s/store.db", dir);
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    s_clock_t clock = { INT64_C (1700000000) * SECOND };
+    wp_store_set_clock (store, s_clock_read, &clock);
+
+    //  A lease claimed inside the group lapses inside the group
+    CHECK_OK (store, wp_store_begin (store));
+    sqlitetest_push (store, "jobs", "a");
+    wp_item_t *item = NULL;
+    CHECK_OK (store, wp_store_claim (store, "jobs", "w1", 1.0, &item));
+    CHECK_STR (item->id, "a");
+    wp_item_destroy (&item);
+    clock.now += 2 * SECOND;
+    item = s_get (store, "a");
+    CHECK_INT (item->status, WP_ITEM_PENDING);
+    CHECK_INT (item->attempts, 1);
+    CHECK_STR (item->error, "lease expired");
+    wp_item_destroy (&item);
+    CHECK_OK (store, wp_store_commit (store));
+
+    //  A renewal inside the group moves the lease's end later
+    CHECK_OK (store, wp_store_begin (store));
+    CHECK_OK (store, wp_store_claim (store, "jobs", "w1", 1.0, &item));
+    wp_item_destroy (&item);
+    CHECK_OK (store, wp_store_renew (store, "w1", 10.0, NULL));
+    clock.now += 2 * SECOND;
+    item = s_get (store, "a");
+    CHECK_INT (item->status, WP_ITEM_CLAIMED);
+    wp_item_destroy (&item);
+    //  ... and a shorter one moves it earlier
+    CHECK_OK (store, wp_store_renew (store, "w1", 1.0, NULL));
+    clock.now += 2 * SECOND;
+    item = s_get (store, "a");
+    CHECK_INT (item->status, WP_ITEM_PENDING);
+    CHECK_INT (item->attempts, 2);
+    wp_item_destroy (&item);
+    CHECK_OK (store, wp_store_commit (store));
+
+    //  A worker made active inside the group goes stale inside it: a
+    //  register with a short interval, then a status change that makes a
+    //  stale worker active again
+    wp_worker_t *worker = wp_worker_new ();
+    worker->worker_id = strdup ("w2");
+    worker->heartbeat_interval = 1.0;
+    CHECK_OK (store, wp_store_begin (store));
+    CHECK_OK (store, wp_store_register (store, worker, NULL));
+    wp_worker_t *got = NULL;
+    CHECK_OK (store, wp_store_get_worker (store, "w2", &got));
+    CHECK_STR (got->status, "active");
+    wp_worker_destroy (&got);
+    clock.now += 3 * SECOND;
+    CHECK_OK (store, wp_store_get_worker (store, "w2", &got));
+    CHECK_STR (got->status, "lost");
+    wp_worker_destroy (&got);
+    CHECK_OK (store, wp_store_update_status (store, "w2", "active"));
+    CHECK_OK (store, wp_store_get_worker (store, "w2", &got));
+    CHECK_STR (got->status, "lost");            //  stale since long: lost again at once
+    wp_worker_destroy (&got);
+    CHECK_OK (store, wp_store_commit (store));
+
+    wp_worker_destroy (&worker);
+    wp_store_destroy (&store);
+    sqlitetest_remove (dir);
+    printf ("test_sqlite_group_expiry: OK\n");
+    return 0;
+}

@@ -320,9 +320,12 @@ typedef struct {
 static long s_next_job;         //  next job to push (atomic)
 static long s_push_jobs;        //  jobs to push in this phase
 
-static void
-s_conns_open (s_conn_t *conns, int count, const char *role)
+static s_conn_t *
+s_conns_open (int count, const char *role)
 {
+    s_conn_t *conns = calloc ((size_t) count, sizeof *conns);
+    if (!conns)
+        abort ();
     for (int i = 0; i < count; i++) {
         conns [i].index = i;
         conns [i].backend = s_connect ();
@@ -330,6 +333,7 @@ s_conns_open (s_conn_t *conns, int count, const char *role)
         snprintf (conns [i].worker_id, sizeof conns [i].worker_id, "bench-%s-%d", role, i);
         wp_bench_samples_init (&conns [i].samples, (size_t) s_opt.jobs + 1);
     }
+    return conns;
 }
 
 static void
@@ -342,6 +346,7 @@ s_conns_close (s_conn_t *conns, int count)
             zmq_close (conns [i].dealer);
         wp_bench_samples_free (&conns [i].samples);
     }
+    free (conns);
 }
 
 static void *
@@ -580,12 +585,8 @@ s_print_settings (void)
 static void
 s_run_workload (void)
 {
-    s_conn_t *producers = calloc ((size_t) s_opt.producers, sizeof *producers);
-    s_conn_t *workers = calloc ((size_t) s_opt.workers, sizeof *workers);
-    if (!producers || !workers)
-        abort ();
-    s_conns_open (producers, s_opt.producers, "p");
-    s_conns_open (workers, s_opt.workers, "w");
+    s_conn_t *producers = s_conns_open (s_opt.producers, "p");
+    s_conn_t *workers = s_conns_open (s_opt.workers, "w");
 
     wp_bench_samples_t push, cycle;
     wp_bench_samples_init (&push, (size_t) s_opt.jobs);
@@ -624,8 +625,6 @@ s_run_workload (void)
     wp_bench_samples_free (&cycle);
     s_conns_close (producers, s_opt.producers);
     s_conns_close (workers, s_opt.workers);
-    free (producers);
-    free (workers);
     if (s_pipeline_context)
         zmq_ctx_term (s_pipeline_context);
 }
@@ -638,12 +637,8 @@ s_run_scale (void)
 {
     static const long levels [] = { 10000, 100000, 1000000 };
     const int level_count = (int) (sizeof levels / sizeof levels [0]);
-    s_conn_t *producers = calloc ((size_t) s_opt.producers, sizeof *producers);
-    s_conn_t *workers = calloc ((size_t) s_opt.workers, sizeof *workers);
-    if (!producers || !workers)
-        abort ();
-    s_conns_open (producers, s_opt.producers, "p");
-    s_conns_open (workers, s_opt.workers, "w");
+    s_conn_t *producers = s_conns_open (s_opt.producers, "p");
+    s_conn_t *workers = s_conns_open (s_opt.workers, "w");
     double rates [3];
     long rss [3];
     long drained_at [3];
@@ -693,8 +688,6 @@ s_run_scale (void)
             rates [level_count - 1] / rates [0], peak_rss);
     s_conns_close (producers, s_opt.producers);
     s_conns_close (workers, s_opt.workers);
-    free (producers);
-    free (workers);
 }
 
 //  ---------------------------------------------------------------------
@@ -761,11 +754,10 @@ s_latency_worker (void *arg)
 static void
 s_run_latency (void)
 {
-    s_conn_t producer = { 0 }, worker = { 0 };
-    s_conns_open (&producer, 1, "p");
-    s_conns_open (&worker, 1, "w");
+    s_conn_t *producer = s_conns_open (1, "p");
+    s_conn_t *worker = s_conns_open (1, "w");
     wp_bench_samples_init (&s_latency.samples, (size_t) s_opt.jobs);
-    if (pthread_create (&worker.thread, NULL, s_latency_worker, &worker))
+    if (pthread_create (&worker->thread, NULL, s_latency_worker, worker))
         wp_bench_die ("cannot start a thread");
     uint8_t *data = malloc ((size_t) s_opt.payload);
     if (!data)
@@ -778,12 +770,12 @@ s_run_latency (void)
         usleep (s_opt.sync_full? 5000: 2000);
         char *id = NULL;
         s_payload_fill (data, wp_bench_now_ns (), n);
-        s_check (wp_pool_push (producer.pool, data, (size_t) s_opt.payload, &id),
-                 producer.backend, "push");
+        s_check (wp_pool_push (producer->pool, data, (size_t) s_opt.payload, &id),
+                 producer->backend, "push");
         free (id);
         s_gate_await (&s_latency.received, n + 1);
     }
-    pthread_join (worker.thread, NULL);
+    pthread_join (worker->thread, NULL);
     free (data);
     s_opt.producers = s_opt.workers = 1;
     printf ("{\"bench\":\"workpool\",\"label\":\"%s\",\"mode\":\"latency\",",
@@ -794,8 +786,8 @@ s_run_latency (void)
             wp_bench_samples_quantile (&s_latency.samples, 0.5),
             wp_bench_samples_quantile (&s_latency.samples, 0.99));
     wp_bench_samples_free (&s_latency.samples);
-    s_conns_close (&producer, 1);
-    s_conns_close (&worker, 1);
+    s_conns_close (producer, 1);
+    s_conns_close (worker, 1);
 }
 
 //  ---------------------------------------------------------------------

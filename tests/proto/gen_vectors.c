@@ -280,67 +280,69 @@ s_fields_summary (wp_method m, bool full, bool request)
                 : "the smallest OK reply (nil item/worker, empty lists, zero counts)";
 }
 
+//  Encodes the full or minimal fixture of one method's request or OK reply;
+//  exits if it does not encode. Caller owns *h and *b.
+static void
+s_encode_fixture (wp_method m, bool full, bool request,
+                  uint8_t **h, size_t *hn, uint8_t **b, size_t *bn)
+{
+    int rc;
+    if (request) {
+        wp_request_t req;
+        pt_request (m, full, &req);
+        rc = wp_request_encode (&req, h, hn, b, bn);
+        wp_request_clear (&req);
+    }
+    else {
+        wp_reply_t reply;
+        pt_reply (m, full, &reply);
+        rc = wp_reply_encode (&reply, m, h, hn, b, bn);
+        wp_reply_clear (&reply);
+    }
+    if (rc) {
+        fprintf (stderr, "%s: %sfixture does not encode\n", wp_method_name (m),
+                 request ? "": "reply ");
+        exit (1);
+    }
+}
+
+//  Emits one good vector of a method's request or OK reply
+static void
+s_emit_good (wp_method m, bool full, bool request,
+             uint8_t *h, size_t hn, uint8_t *b, size_t bn)
+{
+    const char *method = wp_method_name (m);
+    const char *kind = request ? "request": "reply";
+    char name [128], summary [512];
+    snprintf (name, sizeof name, "%s.%s%s", method, kind, full ? "": ".minimal");
+    if (request)
+        snprintf (summary, sizeof summary, "A %s request: %s.", method,
+                  s_fields_summary (m, full, true));
+    else
+        snprintf (summary, sizeof summary, "The OK reply to %s: %s.", method,
+                  s_fields_summary (m, full, false));
+    s_emit (name, kind, method, summary, h, hn, b, bn, NULL, NULL, 0, NULL);
+}
+
 static void
 s_good_vectors (void)
 {
     fprintf (s_readme, "## Requests and replies of every method\n\n");
-    for (wp_method m = WP_METHOD_PUSH; m < WP_METHOD_COUNT; m++) {
-        const char *method = wp_method_name (m);
-        uint8_t *full_h, *full_b, *h, *b;
-        size_t full_hn, full_bn, hn, bn;
-        for (int full = 1; full >= 0; full--) {
-            wp_request_t req;
-            pt_request (m, full, &req);
-            if (wp_request_encode (&req, &h, &hn, &b, &bn)) {
-                fprintf (stderr, "%s: fixture does not encode\n", method);
-                exit (1);
-            }
-            wp_request_clear (&req);
-            if (full) {
-                full_h = h, full_hn = hn, full_b = b, full_bn = bn;
-            }
+    for (wp_method m = WP_METHOD_PUSH; m < WP_METHOD_COUNT; m++)
+        for (int request = 1; request >= 0; request--) {
+            uint8_t *full_h, *full_b, *h, *b;
+            size_t full_hn, full_bn, hn, bn;
+            s_encode_fixture (m, true, request, &full_h, &full_hn, &full_b, &full_bn);
+            s_emit_good (m, true, request, full_h, full_hn, full_b, full_bn);
             //  A minimal vector only where it differs from the full one's body
-            if (full || bn != full_bn || memcmp (b, full_b, bn)) {
-                char name [128], summary [512];
-                snprintf (name, sizeof name, "%s.request%s", method, full ? "": ".minimal");
-                snprintf (summary, sizeof summary, "A %s request: %s.", method,
-                          s_fields_summary (m, full, true));
-                s_emit (name, "request", method, summary, h, hn, b, bn, NULL, NULL, 0, NULL);
-            }
-            if (!full) {
-                free (h);
-                free (b);
-            }
+            s_encode_fixture (m, false, request, &h, &hn, &b, &bn);
+            if (bn != full_bn || memcmp (b, full_b, bn))
+                s_emit_good (m, false, request, h, hn, b, bn);
+            free (h);
+            free (b);
+            free (full_h);
+            free (full_b);
         }
-        free (full_h);
-        free (full_b);
-        for (int full = 1; full >= 0; full--) {
-            wp_reply_t reply;
-            pt_reply (m, full, &reply);
-            if (wp_reply_encode (&reply, m, &h, &hn, &b, &bn)) {
-                fprintf (stderr, "%s: reply fixture does not encode\n", method);
-                exit (1);
-            }
-            wp_reply_clear (&reply);
-            if (full) {
-                full_h = h, full_hn = hn, full_b = b, full_bn = bn;
-            }
-            if (full || bn != full_bn || memcmp (b, full_b, bn)) {
-                char name [128], summary [512];
-                snprintf (name, sizeof name, "%s.reply%s", method, full ? "": ".minimal");
-                snprintf (summary, sizeof summary, "The OK reply to %s: %s.", method,
-                          s_fields_summary (m, full, false));
-                s_emit (name, "reply", method, summary, h, hn, b, bn, NULL, NULL, 0, NULL);
-            }
-            if (!full) {
-                free (h);
-                free (b);
-            }
-        }
-        free (full_h);
-        free (full_b);
-        (void) full_hn;
-    }
 }
 
 static void

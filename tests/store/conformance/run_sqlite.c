@@ -2,44 +2,17 @@
     a fresh database file in its own mkdtemp directory, removed afterwards.
     Usage: run_sqlite [CASE | PREFIX*]  */
 #include "conformance.h"
-#include <dirent.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include "wp_test.h"
 
 typedef struct {
     char dir [64];              //  the current case's directory, or ""
 } s_sqlite_ctx_t;
 
-//  Removes dir and the files in it (the database, its -wal and -shm).
-static void
-s_remove_dir (const char *dir)
-{
-    DIR *handle = opendir (dir);
-    if (handle) {
-        struct dirent *entry;
-        while ((entry = readdir (handle)))
-            if (strcmp (entry->d_name, ".") && strcmp (entry->d_name, "..")) {
-                char path [512];
-                snprintf (path, sizeof path, "%s/%s", dir, entry->d_name);
-                unlink (path);
-            }
-        closedir (handle);
-    }
-    rmdir (dir);
-}
-
 static wp_store_t *
 s_open (void *ctx)
 {
     s_sqlite_ctx_t *self = ctx;
-    snprintf (self->dir, sizeof self->dir, "/tmp/wp-conformance-XXXXXX");
-    if (!mkdtemp (self->dir)) {
-        perror ("mkdtemp");
-        self->dir [0] = 0;
-        return NULL;
-    }
+    wp_test_dir_new (self->dir, "wp-conformance");
     char path [128];
     snprintf (path, sizeof path, "%s/store.db", self->dir);
     wp_status status = WP_OK;
@@ -49,7 +22,7 @@ s_open (void *ctx)
         fprintf (stderr, "cannot open %s: %s %s\n", path, wp_strerror (status),
                  message ? message : "");
         free (message);
-        s_remove_dir (self->dir);
+        wp_test_remove (self->dir);
         self->dir [0] = 0;
     }
     return store;
@@ -61,7 +34,7 @@ s_close (wp_store_t **store, void *ctx)
     s_sqlite_ctx_t *self = ctx;
     wp_store_destroy (store);
     if (self->dir [0])
-        s_remove_dir (self->dir);
+        wp_test_remove (self->dir);
     self->dir [0] = 0;
 }
 

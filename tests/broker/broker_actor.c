@@ -7,12 +7,8 @@
 #include "wp_broker.h"
 #include "wp_proto.h"
 #include "wp_store_impl.h"
+#include "wp_test.h"
 #include <inttypes.h>
-#include <unistd.h>
-
-#define CHECK(cond) do { if (!(cond)) { \
-    fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-    exit (1); } } while (0)
 
 //  ---------------------------------------------------------------------
 //  A store that forwards to a memory store, with faults on demand
@@ -762,8 +758,8 @@ s_test_actor (const char *tmp)
 int
 main (void)
 {
-    char tmp [] = "/tmp/wp-broker-actor-XXXXXX";
-    CHECK (mkdtemp (tmp));
+    char tmp [64];
+    wp_test_dir_new (tmp, "wp-broker-actor");
     s_test_group_commit ();
     s_test_fails_alone ();
     s_test_commit_failure ();
@@ -771,9 +767,7 @@ main (void)
     s_test_wake_in_batch ();
     s_test_deadline ();
     s_test_actor (tmp);
-    char command [128];
-    snprintf (command, sizeof command, "rm -rf '%s'", tmp);
-    CHECK (system (command) == 0);
+    wp_test_remove (tmp);
     printf ("broker_actor: ok\n");
     return 0;
 }

@@ -1,10 +1,10 @@
 /*  client_util: helpers shared by the client tests (see client_util.h).  */
 #include "client_util.h"
 #include "wp_broker.h"
+#include "../wp_test.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <string.h>
@@ -22,17 +22,11 @@ ct_tempdir (const char *name)
     return path;
 }
 
-static int
-s_remove (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove (path);
-}
-
 void
 ct_rmtree (const char *path)
 {
     if (path)
-        nftw (path, s_remove, 16, FTW_DEPTH | FTW_PHYS);
+        wp_test_remove (path);
 }
 
 static zactor_t *

@@ -221,8 +221,9 @@ s_note_peer (wp_call_t *call, zmq_msg_t *frame)
     }
 }
 
-//  Decodes a received request into call; answers what is malformed. Returns
-//  false if no reply is possible (the call is to be dropped).
+//  Decodes a received request into call; answers what is malformed. count
+//  is how many frames came after the routing id; frames holds the first two
+//  of them. Returns false if no reply is possible (the call is to be dropped).
 static bool
 s_decode (s_broker_t *self, wp_call_t *call, zmq_msg_t *frames, size_t count, size_t total)
 {
@@ -300,19 +301,11 @@ s_read_batch (s_broker_t *self)
             count++;
         }
         call->received = wp_time_now ();
-        bool keep = s_decode (self, call, frames + 0, count < 2 ? count : 2, total);
+        bool keep = s_decode (self, call, frames, count, total);
         //  Only a claim that may park needs to know its connection later;
         //  the fstat is kept off every other request
-        if (keep && count > 0 && !call->final && call->request.wait > 0)
+        if (keep && !call->final && call->request.wait > 0)
             s_note_peer (call, &frames [0]);
-        //  s_decode sees at most two frames; a third one is still a wrong count
-        if (keep && count > 2 && !call->final) {
-            char errbuf [128];
-            snprintf (errbuf, sizeof errbuf,
-                      "a request is 2 frames (header and body); this one has %zu", count);
-            wp_call_set_error (call, WP_INVALID_ARGUMENT, errbuf);
-            call->final = true;
-        }
         for (size_t i = 0; i < count && i < 2; i++)
             zmq_msg_close (&frames [i]);
         if (!keep) {

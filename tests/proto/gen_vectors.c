@@ -286,20 +286,7 @@ static void
 s_encode_fixture (wp_method m, bool full, bool request,
                   uint8_t **h, size_t *hn, uint8_t **b, size_t *bn)
 {
-    int rc;
-    if (request) {
-        wp_request_t req;
-        pt_request (m, full, &req);
-        rc = wp_request_encode (&req, h, hn, b, bn);
-        wp_request_clear (&req);
-    }
-    else {
-        wp_reply_t reply;
-        pt_reply (m, full, &reply);
-        rc = wp_reply_encode (&reply, m, h, hn, b, bn);
-        wp_reply_clear (&reply);
-    }
-    if (rc) {
+    if (pt_encode (m, full, request, h, hn, b, bn)) {
         fprintf (stderr, "%s: %sfixture does not encode\n", wp_method_name (m),
                  request ? "": "reply ");
         exit (1);

@@ -430,6 +430,26 @@ s_worker_eq (const wp_worker_t *a, const wp_worker_t *b)
         && s_meta_eq (&a->metadata, &b->metadata);
 }
 
+int
+pt_encode (wp_method method, bool full, bool request,
+           uint8_t **header, size_t *header_size, uint8_t **body, size_t *body_size)
+{
+    int rc;
+    if (request) {
+        wp_request_t req;
+        pt_request (method, full, &req);
+        rc = wp_request_encode (&req, header, header_size, body, body_size);
+        wp_request_clear (&req);
+    }
+    else {
+        wp_reply_t reply;
+        pt_reply (method, full, &reply);
+        rc = wp_reply_encode (&reply, method, header, header_size, body, body_size);
+        wp_reply_clear (&reply);
+    }
+    return rc;
+}
+
 bool
 pt_request_equal (const wp_request_t *a, const wp_request_t *b, char *why, size_t len)
 {

@@ -40,6 +40,12 @@ void pt_request (wp_method method, bool full, wp_request_t *req);
 //  field set, lists non-empty; else nils and empty lists).
 void pt_reply (wp_method method, bool full, wp_reply_t *reply);
 
+//  Encodes the fixture request (request) or OK reply of method, as built by
+//  pt_request / pt_reply. Returns 0, or -1 if it does not encode. Caller owns
+//  *header and *body.
+int pt_encode (wp_method method, bool full, bool request,
+               uint8_t **header, size_t *header_size, uint8_t **body, size_t *body_size);
+
 //  Compare what the codec carries; on a difference write it into why.
 bool pt_request_equal (const wp_request_t *a, const wp_request_t *b, char *why, size_t len);
 bool pt_reply_equal (wp_method method, const wp_reply_t *a, const wp_reply_t *b,

@@ -301,68 +301,58 @@ test_reply_message (void)
     wp_reply_clear (&reply);
 }
 
+//  Decodes the first len bytes of frame, from a copy of exactly that size
+//  (so ASan sees overreads), as the header or body of a request or reply of
+//  method m. Sets *replyable for a request header.
+static wp_status
+s_decode_prefix (wp_method m, bool request, bool header, const uint8_t *frame, size_t len,
+                 bool *replyable)
+{
+    char err [256];
+    uint8_t *copy = malloc (len + 1);
+    memcpy (copy, frame, len);
+    wp_status rc;
+    if (request) {
+        wp_request_t back;
+        wp_request_init (&back);
+        if (!header)
+            back.method = m;        //  a body is decoded for the header's method
+        rc = header ? wp_request_decode_header (&back, copy, len, replyable, err, sizeof err)
+                    : wp_request_decode_body (&back, copy, len, err, sizeof err);
+        wp_request_clear (&back);
+    }
+    else {
+        wp_reply_t back;
+        wp_reply_init (&back);
+        rc = header ? wp_reply_decode_header (&back, copy, len, err, sizeof err)
+                    : wp_reply_decode_body (&back, m, copy, len, err, sizeof err);
+        wp_reply_clear (&back);
+    }
+    free (copy);
+    return rc;
+}
+
 //  Every prefix of a good message is an error, never a crash.
 static void
 test_truncation (void)
 {
-    ALL_METHODS (m) {
-        wp_request_t req;
-        pt_request (m, true, &req);
-        uint8_t *h, *b;
-        size_t hn, bn;
-        CHECK (wp_request_encode (&req, &h, &hn, &b, &bn) == 0);
-        wp_request_clear (&req);
-        char err [256];
-        for (size_t len = 0; len < hn; len++) {
-            wp_request_t back;
-            wp_request_init (&back);
-            bool replyable = true;
-            uint8_t *copy = malloc (len + 1);       //  exact size, so ASan sees overreads
-            memcpy (copy, h, len);
-            CHECK (wp_request_decode_header (&back, copy, len, &replyable, err, sizeof err)
-                   == WP_INVALID_ARGUMENT);
-            CHECK (!replyable);
-            free (copy);
-            wp_request_clear (&back);
+    ALL_METHODS (m)
+        for (int request = 1; request >= 0; request--) {
+            uint8_t *h, *b;
+            size_t hn, bn;
+            CHECK (pt_encode (m, true, request, &h, &hn, &b, &bn) == 0);
+            for (size_t len = 0; len < hn; len++) {
+                bool replyable = true;
+                CHECK (s_decode_prefix (m, request, true, h, len, &replyable)
+                       == WP_INVALID_ARGUMENT);
+                if (request)
+                    CHECK (!replyable);
+            }
+            for (size_t len = 0; len < bn; len++)
+                CHECK (s_decode_prefix (m, request, false, b, len, NULL) == WP_INVALID_ARGUMENT);
+            free (h);
+            free (b);
         }
-        for (size_t len = 0; len < bn; len++) {
-            wp_request_t back;
-            wp_request_init (&back);
-            back.method = m;
-            uint8_t *copy = malloc (len + 1);
-            memcpy (copy, b, len);
-            CHECK (wp_request_decode_body (&back, copy, len, err, sizeof err) == WP_INVALID_ARGUMENT);
-            free (copy);
-            wp_request_clear (&back);
-        }
-        free (h);
-        free (b);
-
-        wp_reply_t reply;
-        pt_reply (m, true, &reply);
-        CHECK (wp_reply_encode (&reply, m, &h, &hn, &b, &bn) == 0);
-        wp_reply_clear (&reply);
-        for (size_t len = 0; len < hn; len++) {
-            wp_reply_t back;
-            wp_reply_init (&back);
-            uint8_t *copy = malloc (len + 1);
-            memcpy (copy, h, len);
-            CHECK (wp_reply_decode_header (&back, copy, len, err, sizeof err) == WP_INVALID_ARGUMENT);
-            free (copy);
-            wp_reply_clear (&back);
-        }
-        for (size_t len = 0; len < bn; len++) {
-            wp_reply_t back;
-            wp_reply_init (&back);
-            uint8_t *copy = malloc (len + 1);
-            memcpy (copy, b, len);
-            CHECK (wp_reply_decode_body (&back, m, copy, len, err, sizeof err) == WP_INVALID_ARGUMENT);
-            free (copy);
-            wp_reply_clear (&back);
-        }
-        free (h);
-        free (b);
-    }
 }
 
 //  ---------------------------------------------------------------------
@@ -558,32 +548,21 @@ static void
 test_wrong_types (void)
 {
     ALL_METHODS (m) {
-        uint8_t *h, *b;
-        size_t hn, bn;
-        wp_request_t req;
-        pt_request (m, true, &req);
-        CHECK (wp_request_encode (&req, &h, &hn, &b, &bn) == 0);
-        wp_request_clear (&req);
-        s_wrong_types (true, m, b, bn);
-        free (h);
-        free (b);
-        wp_reply_t reply;
-        pt_reply (m, true, &reply);
-        CHECK (wp_reply_encode (&reply, m, &h, &hn, &b, &bn) == 0);
-        wp_reply_clear (&reply);
-        s_wrong_types (false, m, b, bn);
-        free (h);
-        free (b);
+        for (int request = 1; request >= 0; request--) {
+            uint8_t *h, *b;
+            size_t hn, bn;
+            CHECK (pt_encode (m, true, request, &h, &hn, &b, &bn) == 0);
+            s_wrong_types (request, m, b, bn);
+            free (h);
+            free (b);
+        }
     }
     CHECKF (s_type_cases > 500, "only %d wrong-type cases", s_type_cases);
 
     //  Request header elements, each given every kind
-    wp_request_t req;
-    pt_request (WP_METHOD_PUSH, true, &req);
     uint8_t *h, *b;
     size_t hn, bn;
-    CHECK (wp_request_encode (&req, &h, &hn, &b, &bn) == 0);
-    wp_request_clear (&req);
+    CHECK (pt_encode (WP_METHOD_PUSH, true, true, &h, &hn, &b, &bn) == 0);
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
     char err [512];
@@ -631,10 +610,7 @@ test_wrong_types (void)
     free (b);
 
     //  Reply header elements
-    wp_reply_t reply;
-    pt_reply (WP_METHOD_PUSH, true, &reply);
-    CHECK (wp_reply_encode (&reply, WP_METHOD_PUSH, &h, &hn, &b, &bn) == 0);
-    wp_reply_clear (&reply);
+    CHECK (pt_encode (WP_METHOD_PUSH, true, false, &h, &hn, &b, &bn) == 0);
     msgpack_unpacked_init (&unpacked);
     CHECK (wp_mp_unpack (&unpacked, h, hn, err, sizeof err) == 0);
     for (int e = 0; e < 5; e++)
@@ -1464,18 +1440,7 @@ test_garbage (void)
         for (int side = 0; side < 4; side++) {
             uint8_t *h, *b;
             size_t hn, bn;
-            if (side < 2) {
-                wp_request_t req;
-                pt_request (m, true, &req);
-                CHECK (wp_request_encode (&req, &h, &hn, &b, &bn) == 0);
-                wp_request_clear (&req);
-            }
-            else {
-                wp_reply_t reply;
-                pt_reply (m, true, &reply);
-                CHECK (wp_reply_encode (&reply, m, &h, &hn, &b, &bn) == 0);
-                wp_reply_clear (&reply);
-            }
+            CHECK (pt_encode (m, true, side < 2, &h, &hn, &b, &bn) == 0);
             const uint8_t *base = side % 2 ? b: h;
             size_t base_size = side % 2 ? bn: hn;
             for (int i = 0; i < 400; i++) {

@@ -1,6 +1,7 @@
 /*  wp_test: what the C tests share: checks that stop the test at the first
-    failure (naming the line, and the store's message for store calls), and
-    a temporary directory per test, removed with everything in it.  */
+    failure (naming the line, and the store's message for store calls), a
+    clock the test moves by hand, and a temporary directory per test,
+    removed with everything in it.  */
 #ifndef WP_TEST_H_INCLUDED
 #define WP_TEST_H_INCLUDED
 
@@ -51,6 +52,18 @@
 } while (0)
 
 #define SECOND INT64_C(1000000)
+
+//  A clock the test moves by hand (wp_store_set_clock (store,
+//  wp_test_clock_read, &clock)); now is in microseconds
+typedef struct {
+    int64_t now;
+} wp_test_clock_t;
+
+static inline int64_t
+wp_test_clock_read (void *arg)
+{
+    return ((wp_test_clock_t *) arg)->now;
+}
 
 //  Makes a fresh directory under /tmp into dir (at least 64 bytes); prefix
 //  names the test ("wp-sqlite").

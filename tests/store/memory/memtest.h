@@ -1,21 +1,11 @@
 /*  memtest: the few helpers the memory store's tests share: checks that
     stop the test at the first failure (naming the line and the store's
-    message), a clock the test moves by hand, and push/claim shorthands.  */
+    message) and the hand-moved clock, from wp_test.h, and push/claim
+    shorthands.  */
 #ifndef WP_MEMTEST_H_INCLUDED
 #define WP_MEMTEST_H_INCLUDED
 
 #include "wp_test.h"
-
-//  A clock the test sets; starts in 2023 so times look real
-typedef struct {
-    int64_t now;
-} memtest_clock_t;
-
-static inline int64_t
-memtest_clock_read (void *arg)
-{
-    return ((memtest_clock_t *) arg)->now;
-}
 
 //  Pushes a one-byte value with the given id and max_retries (-1: default)
 static inline void

@@ -122,9 +122,9 @@ s_register (wp_store_t *store, const char *worker_id, const char *host, double i
 static void
 test_rollback_undoes_group (void)
 {
-    memtest_clock_t clock = { T0 };
+    wp_test_clock_t clock = { T0 };
     wp_store_t *store = wp_store_memory_new (NULL);
-    wp_store_set_clock (store, memtest_clock_read, &clock);
+    wp_store_set_clock (store, wp_test_clock_read, &clock);
     static const uint8_t result [] = { 0x2a };
 
     //  A store with an item in every state and two workers
@@ -208,9 +208,9 @@ test_rollback_undoes_group (void)
 static void
 test_rollback_restores_reap_totals (void)
 {
-    memtest_clock_t clock = { T0 };
+    wp_test_clock_t clock = { T0 };
     wp_store_t *store = wp_store_memory_new (NULL);
-    wp_store_set_clock (store, memtest_clock_read, &clock);
+    wp_store_set_clock (store, wp_test_clock_read, &clock);
     memtest_push (store, "p", "a", -1);
     CHECK_CLAIM (store, "p", "w1", 5, "a");
 
@@ -245,9 +245,9 @@ test_rollback_restores_reap_totals (void)
 static void
 test_commit_and_misuse (void)
 {
-    memtest_clock_t clock = { T0 };
+    wp_test_clock_t clock = { T0 };
     wp_store_t *store = wp_store_memory_new (NULL);
-    wp_store_set_clock (store, memtest_clock_read, &clock);
+    wp_store_set_clock (store, wp_test_clock_read, &clock);
     CHECK_RC (store, wp_store_commit (store), WP_FAILED_PRECONDITION);
     wp_store_rollback (store);                  //  nothing open: nothing happens
     CHECK_OK (store, wp_store_begin (store));
@@ -294,10 +294,10 @@ test_commit_and_misuse (void)
 static void
 test_reap_with_clock (void)
 {
-    memtest_clock_t clock = { T0 };
+    wp_test_clock_t clock = { T0 };
     wp_store_config_t cfg = { .lease = 30 };
     wp_store_t *store = wp_store_memory_new (&cfg);
-    wp_store_set_clock (store, memtest_clock_read, &clock);
+    wp_store_set_clock (store, wp_test_clock_read, &clock);
     int64_t next;
     CHECK_OK (store, wp_store_next_due (store, &next));
     CHECK (next == 0);
@@ -417,9 +417,9 @@ test_reap_with_clock (void)
 static void
 test_lost_workers_poison (void)
 {
-    memtest_clock_t clock = { T0 };
+    wp_test_clock_t clock = { T0 };
     wp_store_t *store = wp_store_memory_new (NULL);
-    wp_store_set_clock (store, memtest_clock_read, &clock);
+    wp_store_set_clock (store, wp_test_clock_read, &clock);
     memtest_push (store, "p", "a", 2);
     for (int round = 0; round < 2; round++) {
         s_register (store, "w", NULL, 1);
@@ -442,9 +442,9 @@ test_lost_workers_poison (void)
 static void
 test_purge_by_age (void)
 {
-    memtest_clock_t clock = { T0 };
+    wp_test_clock_t clock = { T0 };
     wp_store_t *store = wp_store_memory_new (NULL);
-    wp_store_set_clock (store, memtest_clock_read, &clock);
+    wp_store_set_clock (store, wp_test_clock_read, &clock);
     memtest_push (store, "p", "a", -1);
     memtest_push (store, "p", "b", 0);
     memtest_push (store, "p", "c", -1);
@@ -509,9 +509,9 @@ test_purge_by_age (void)
 static void
 test_returned_items_keep_their_place (void)
 {
-    memtest_clock_t clock = { T0 };
+    wp_test_clock_t clock = { T0 };
     wp_store_t *store = wp_store_memory_new (NULL);
-    wp_store_set_clock (store, memtest_clock_read, &clock);
+    wp_store_set_clock (store, wp_test_clock_read, &clock);
     const char *ids [] = { "a", "b", "c", "d", "e", "f" };
     for (int i = 0; i < 6; i++)
         memtest_push (store, "p", ids [i], -1);
@@ -653,9 +653,9 @@ s_check_lookups (wp_store_t *store, char **ids, int from_pending, int step)
 static void
 test_many_items (void)
 {
-    memtest_clock_t clock = { T0 };
+    wp_test_clock_t clock = { T0 };
     wp_store_t *store = wp_store_memory_new (NULL);
-    wp_store_set_clock (store, memtest_clock_read, &clock);
+    wp_store_set_clock (store, wp_test_clock_read, &clock);
     char **ids = calloc (MANY, sizeof (char *));
     CHECK (ids);
     static const uint8_t data [] = { 0x01 };

@@ -17,16 +17,6 @@
 //  ---------------------------------------------------------------------
 //  Helpers
 
-typedef struct {
-    int64_t now;
-} s_clock_t;
-
-static int64_t
-s_clock_read (void *arg)
-{
-    return ((s_clock_t *) arg)->now;
-}
-
 static void
 s_exec (sqlite3 *db, const char *sql)
 {
@@ -466,9 +456,9 @@ s_restart_keeps_everything (const char *dir)
 {
     char path [128];
     snprintf (path, sizeof path, "%s/restart.db", dir);
-    s_clock_t clock = { 1700000000 * SECOND + 123456 };
+    wp_test_clock_t clock = { 1700000000 * SECOND + 123456 };
     wp_store_t *store = sqlitetest_open (path, NULL);
-    wp_store_set_clock (store, s_clock_read, &clock);
+    wp_store_set_clock (store, wp_test_clock_read, &clock);
     static const char *ids [] = { "a", "b", "c", "d" };
     for (int i = 0; i < 4; i++) {
         uint8_t data [] = { 0x92, 0x01, (uint8_t) i };
@@ -523,7 +513,7 @@ s_restart_keeps_everything (const char *dir)
     wp_store_destroy (&store);
 
     store = sqlitetest_open (path, NULL);
-    wp_store_set_clock (store, s_clock_read, &clock);
+    wp_store_set_clock (store, wp_test_clock_read, &clock);
     for (int i = 0; i < 4; i++) {
         wp_item_t *after = s_get (store, "p", ids [i]);
         s_items_equal (before [i], after);
@@ -635,9 +625,9 @@ s_group_rollback_and_reap (const char *dir)
 {
     char path [128];
     snprintf (path, sizeof path, "%s/reap.db", dir);
-    s_clock_t clock = { 1700000000 * SECOND };
+    wp_test_clock_t clock = { 1700000000 * SECOND };
     wp_store_t *store = sqlitetest_open (path, NULL);
-    wp_store_set_clock (store, s_clock_read, &clock);
+    wp_store_set_clock (store, wp_test_clock_read, &clock);
     sqlitetest_push (store, "p", "a");
     wp_item_t *item = s_claim (store, "p", "w", 1);
     wp_item_destroy (&item);
@@ -677,11 +667,11 @@ s_failed_call_keeps_expiry (const char *dir)
 {
     char path [128];
     snprintf (path, sizeof path, "%s/keep.db", dir);
-    s_clock_t clock = { 1700000000 * SECOND };
+    wp_test_clock_t clock = { 1700000000 * SECOND };
     wp_store_t *store = sqlitetest_open (path, NULL);
     wp_store_t *other = sqlitetest_open (path, NULL);
-    wp_store_set_clock (store, s_clock_read, &clock);
-    wp_store_set_clock (other, s_clock_read, &(s_clock_t) { 0 });   //  never due
+    wp_store_set_clock (store, wp_test_clock_read, &clock);
+    wp_store_set_clock (other, wp_test_clock_read, &(wp_test_clock_t) { 0 });   //  never due
     sqlitetest_push (store, "p", "a");
     sqlitetest_push (store, "p", "b");
     wp_item_t *item = s_claim (store, "p", "w", 1);
@@ -715,9 +705,9 @@ s_purge (const char *dir)
 {
     char path [128];
     snprintf (path, sizeof path, "%s/purge.db", dir);
-    s_clock_t clock = { 1700000000 * SECOND };
+    wp_test_clock_t clock = { 1700000000 * SECOND };
     wp_store_t *store = sqlitetest_open (path, NULL);
-    wp_store_set_clock (store, s_clock_read, &clock);
+    wp_store_set_clock (store, wp_test_clock_read, &clock);
     static const char *ids [] = { "a", "b", "c", "d", "e" };
     for (int i = 0; i < 5; i++)
         sqlitetest_push (store, "p", ids [i]);
@@ -775,8 +765,8 @@ s_expiry_across_connections (const char *dir)
     snprintf (path, sizeof path, "%s/cross.db", dir);
     wp_store_t *a = sqlitetest_open (path, NULL);
     wp_store_t *b = sqlitetest_open (path, NULL);
-    s_clock_t ahead = { wp_time_now () + 1000 * SECOND };
-    wp_store_set_clock (b, s_clock_read, &ahead);
+    wp_test_clock_t ahead = { wp_time_now () + 1000 * SECOND };
+    wp_store_set_clock (b, wp_test_clock_read, &ahead);
 
     wp_worker_t *spec = wp_worker_new ();
     spec->worker_id = strdup ("w");

@@ -5,16 +5,6 @@
     group must all be honoured by the group's later calls.  */
 #include "sqlitetest.h"
 
-typedef struct {
-    int64_t now;
-} s_clock_t;
-
-static int64_t
-s_clock_read (void *arg)
-{
-    return ((s_clock_t *) arg)->now;
-}
-
 static wp_item_t *
 s_get (wp_store_t *store, const char *id)
 {
@@ -30,8 +20,8 @@ main (void)
     sqlitetest_dir_new (dir);
     snprintf (path, sizeof path, "%s/store.db", dir);
     wp_store_t *store = sqlitetest_open (path, NULL);
-    s_clock_t clock = { INT64_C (1700000000) * SECOND };
-    wp_store_set_clock (store, s_clock_read, &clock);
+    wp_test_clock_t clock = { INT64_C (1700000000) * SECOND };
+    wp_store_set_clock (store, wp_test_clock_read, &clock);
 
     //  A lease claimed inside the group lapses inside the group
     CHECK_OK (store, wp_store_begin (store));

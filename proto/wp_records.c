@@ -8,18 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  Allocation that aborts rather than return NULL.
-static void *
-s_alloc (size_t size)
-{
-    void *p = calloc (1, size ? size: 1);
-    if (!p) {
-        fprintf (stderr, "wp_records: out of memory\n");
-        abort ();
-    }
-    return p;
-}
-
+//  Resizes p to count elements of elem bytes; overflow or out of memory aborts.
 static void *
 s_grow (void *p, size_t count, size_t elem)
 {
@@ -37,12 +26,7 @@ s_grow (void *p, size_t count, size_t elem)
 static char *
 s_strdup (const char *s)
 {
-    if (!s)
-        return NULL;
-    size_t len = strlen (s) + 1;
-    char *copy = s_alloc (len);
-    memcpy (copy, s, len);
-    return copy;
+    return s ? wp_pf_strndup (s, strlen (s)): NULL;
 }
 
 static uint8_t *
@@ -50,7 +34,7 @@ s_memdup (const uint8_t *data, size_t size)
 {
     if (!data)
         return NULL;
-    uint8_t *copy = s_alloc (size);
+    uint8_t *copy = wp_pf_alloc (size);
     if (size)
         memcpy (copy, data, size);
     return copy;
@@ -83,7 +67,7 @@ wp_item_state_from_name (const char *name)
 wp_item_t *
 wp_item_new (void)
 {
-    return s_alloc (sizeof (wp_item_t));
+    return wp_pf_alloc (sizeof (wp_item_t));
 }
 
 wp_item_t *
@@ -121,7 +105,7 @@ wp_item_destroy (wp_item_t **self_p)
 wp_item_list_t *
 wp_item_list_new (void)
 {
-    return s_alloc (sizeof (wp_item_list_t));
+    return wp_pf_alloc (sizeof (wp_item_list_t));
 }
 
 void
@@ -243,7 +227,7 @@ wp_meta_decode (wp_meta_t *self, const uint8_t *buf, size_t size)
 wp_worker_t *
 wp_worker_new (void)
 {
-    wp_worker_t *self = s_alloc (sizeof (wp_worker_t));
+    wp_worker_t *self = wp_pf_alloc (sizeof (wp_worker_t));
     self->pid = -1;
     return self;
 }
@@ -299,7 +283,7 @@ wp_worker_destroy (wp_worker_t **self_p)
 wp_worker_list_t *
 wp_worker_list_new (void)
 {
-    return s_alloc (sizeof (wp_worker_list_t));
+    return wp_pf_alloc (sizeof (wp_worker_list_t));
 }
 
 void
@@ -332,7 +316,7 @@ wp_worker_list_destroy (wp_worker_list_t **self_p)
 wp_stats_t *
 wp_stats_new (void)
 {
-    return s_alloc (sizeof (wp_stats_t));
+    return wp_pf_alloc (sizeof (wp_stats_t));
 }
 
 void

@@ -7,6 +7,8 @@
     again without it: a request fails alone and leaves no trace).  */
 #include "wp_broker_impl.h"
 
+#include <assert.h>
+
 #ifndef WP_VERSION
 #   define WP_VERSION "0"
 #endif
@@ -92,46 +94,15 @@ s_reply_ids (wp_reply_t *reply, size_t count)
         abort ();
 }
 
-//  The checks wp_store_push makes, made for every entry before the first
-//  push so that a PushMany with one bad entry pushes nothing.
-static wp_status
-s_check_entry (const wp_push_entry_t *entry, const char *where, char *errbuf, size_t errlen)
-{
-    if (!entry->data || entry->data_size == 0)
-        snprintf (errbuf, errlen, "%sdata is required", where);
-    else
-    if (entry->id && wp_name_check (entry->id))
-        snprintf (errbuf, errlen, "%sid must be 1 to %d bytes of UTF-8", where, WP_NAME_MAX);
-    else
-    if (entry->max_retries < -1 || entry->max_retries > (int64_t) UINT32_MAX)
-        snprintf (errbuf, errlen, "%smax_retries must be 0 to %u", where, UINT32_MAX);
-    else
-        return WP_OK;
-    return WP_INVALID_ARGUMENT;
-}
-
 static wp_exec_result
 s_push (wp_call_t *call, wp_exec_env_t *env)
 {
     wp_request_t *req = &call->request;
     wp_reply_t *reply = &call->reply;
-    if (req->entry_count == 0) {
-        wp_call_set_error (call, WP_INVALID_ARGUMENT, "items must hold 1 or more items");
-        return WP_EXEC_DONE;
-    }
-    if (wp_name_check (req->pool ? req->pool : "")) {
-        wp_call_set_error (call, WP_INVALID_ARGUMENT, "pool must be 1 to 255 bytes of UTF-8");
-        return WP_EXEC_DONE;
-    }
-    char where [32] = "", errbuf [128];
-    for (size_t i = 0; i < req->entry_count; i++) {
-        if (req->method == WP_METHOD_PUSH_MANY)
-            snprintf (where, sizeof where, "items[%zu]: ", i);
-        if (s_check_entry (&req->entries [i], where, errbuf, sizeof errbuf) != WP_OK) {
-            wp_call_set_error (call, WP_INVALID_ARGUMENT, errbuf);
-            return WP_EXEC_DONE;
-        }
-    }
+    //  wp_request_decode_body has checked the pool, the count and every
+    //  entry as wp_store_push would, so a PushMany with a bad entry never
+    //  gets here; a store failure half-way is PARTIAL and rolled back.
+    assert (req->entry_count > 0);
     s_reply_ids (reply, req->entry_count);
     bool woken = false;
     for (size_t i = 0; i < req->entry_count; i++) {
@@ -167,10 +138,7 @@ s_complete_many (wp_call_t *call, wp_exec_env_t *env)
 {
     wp_request_t *req = &call->request;
     wp_reply_t *reply = &call->reply;
-    if (req->completion_count == 0 || req->completion_count > WP_BATCH_MAX) {
-        wp_call_set_error (call, WP_INVALID_ARGUMENT, "items must hold 1 to 1000 entries");
-        return WP_EXEC_DONE;
-    }
+    //  (wp_request_decode_body has checked the count: 1 to WP_BATCH_MAX)
     size_t count = req->completion_count;
     reply->entry_statuses = calloc (count, sizeof *reply->entry_statuses);
     reply->entry_messages = calloc (count, sizeof *reply->entry_messages);

@@ -38,9 +38,8 @@ wp_pf_strndup (const char *text, size_t len)
     return copy;
 }
 
-//  True if the str object is valid UTF-8 without NUL, of min..max bytes.
-static bool
-s_text_ok (const msgpack_object *o, size_t min, size_t max)
+bool
+wp_pf_text_ok (const msgpack_object *o, size_t min, size_t max)
 {
     return o->type == MSGPACK_OBJECT_STR
         && o->via.str.size >= min && o->via.str.size <= max
@@ -104,7 +103,7 @@ int
 wp_pf_name (wp_pf_t *e, const msgpack_object *o, const char *field, bool required, char **out)
 {
     S_PRESENCE (o, field, required);
-    if (!s_text_ok (o, 1, WP_NAME_MAX))
+    if (!wp_pf_text_ok (o, 1, WP_NAME_MAX))
         return wp_pf_fail (e, "field '%s' must be a string of 1 to %d bytes of UTF-8"
                            " without NUL", field, WP_NAME_MAX);
     *out = wp_pf_strndup (o->via.str.ptr, o->via.str.size);
@@ -116,7 +115,7 @@ wp_pf_text (wp_pf_t *e, const msgpack_object *o, const char *field, bool require
             size_t max, char **out)
 {
     S_PRESENCE (o, field, required);
-    if (!s_text_ok (o, 0, max))
+    if (!wp_pf_text_ok (o, 0, max))
         return wp_pf_fail (e, "field '%s' must be a string of at most %zu bytes of UTF-8"
                            " without NUL", field, max);
     *out = wp_pf_strndup (o->via.str.ptr, o->via.str.size);
@@ -271,7 +270,7 @@ wp_pf_meta (wp_pf_t *e, const msgpack_object *o, const char *field, size_t max, 
     if (map->size > max)
         return wp_pf_fail (e, "field '%s' must have at most %zu entries", field, max);
     for (uint32_t i = 0; i < map->size; i++)
-        if (!s_text_ok (&map->ptr [i].key, 0, WP_NAME_MAX))
+        if (!wp_pf_text_ok (&map->ptr [i].key, 0, WP_NAME_MAX))
             return wp_pf_fail (e, "field '%s' has a key that is not a string of at most %d"
                                " bytes of UTF-8 without NUL", field, WP_NAME_MAX);
     out->entries = wp_pf_alloc (map->size * sizeof *out->entries);

@@ -21,6 +21,9 @@ typedef struct {
 //  Writes the message and returns -1.
 int wp_pf_fail (wp_pf_t *e, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
 
+//  True if o is a str of min..max bytes of valid UTF-8 without NUL.
+bool wp_pf_text_ok (const msgpack_object *o, size_t min, size_t max);
+
 //  Reads a map (nil counts as empty when nil_ok): keys must be strings and
 //  distinct; out [i] gets the value of key names [i], or NULL if absent or
 //  nil. what names the map in messages ("body", "field 'item'").

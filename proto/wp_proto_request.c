@@ -93,9 +93,7 @@ wp_request_decode_header (wp_request_t *self, const uint8_t *data, size_t size,
         goto done;
     }
     const msgpack_object *method = &element [3];
-    if (method->type != MSGPACK_OBJECT_STR || method->via.str.size == 0
-    ||  method->via.str.size > WP_NAME_MAX || memchr (method->via.str.ptr, 0, method->via.str.size)
-    ||  !wp_mp_utf8_valid (method->via.str.ptr, method->via.str.size)) {
+    if (!wp_pf_text_ok (method, 1, WP_NAME_MAX)) {
         wp_pf_fail (&e, "header method must be a string of 1 to %d bytes of UTF-8 without NUL",
                     WP_NAME_MAX);
         goto done;

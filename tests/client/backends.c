@@ -170,14 +170,9 @@ s_pool_calls (wp_backend_t *backend)
     //  Stats: 6 done, 2 poisoned... as counted above
     wp_stats_t *stats = NULL;
     CT_OK (backend, wp_backend_stats (backend, &stats));
-    bool seen = false;
-    for (size_t i = 0; i < stats->pool_count; i++)
-        if (streq (stats->pools [i].pool, POOL)) {
-            seen = true;
-            CT_CHECK (stats->pools [i].pending == 0 && stats->pools [i].claimed == 0);
-            CT_CHECK (stats->pools [i].done == 7 && stats->pools [i].poisoned == 1);
-        }
-    CT_CHECK (seen);
+    const wp_pool_stats_t *counts = ct_pool_stats (stats, POOL);
+    CT_CHECK (counts->pending == 0 && counts->claimed == 0);
+    CT_CHECK (counts->done == 7 && counts->poisoned == 1);
     wp_stats_destroy (&stats);
     free (a);
     free (b);
@@ -261,14 +256,8 @@ s_complete_many (wp_backend_t *backend)
 
     wp_stats_t *stats = NULL;
     CT_OK (backend, wp_backend_stats (backend, &stats));
-    bool seen = false;
-    for (size_t i = 0; i < stats->pool_count; i++)
-        if (streq (stats->pools [i].pool, "batch")) {
-            seen = true;
-            CT_CHECK (stats->pools [i].done == 5 && stats->pools [i].pending == 0
-                      && stats->pools [i].claimed == 0);
-        }
-    CT_CHECK (seen);
+    const wp_pool_stats_t *counts = ct_pool_stats (stats, "batch");
+    CT_CHECK (counts->done == 5 && counts->pending == 0 && counts->claimed == 0);
     wp_stats_destroy (&stats);
     wp_pool_destroy (&pool);
 }
@@ -429,9 +418,8 @@ s_runner (wp_backend_t *backend)
 
     wp_stats_t *stats = NULL;
     CT_OK (backend, wp_backend_stats (backend, &stats));
-    for (size_t i = 0; i < stats->pool_count; i++)
-        if (streq (stats->pools [i].pool, "run"))
-            CT_CHECK (stats->pools [i].done == 5 && stats->pools [i].poisoned == 5);
+    const wp_pool_stats_t *counts = ct_pool_stats (stats, "run");
+    CT_CHECK (counts->done == 5 && counts->poisoned == 5);
     wp_stats_destroy (&stats);
     wp_pool_destroy (&pool);
 

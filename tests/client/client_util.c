@@ -163,6 +163,16 @@ ct_unpack_uint (const uint8_t *buf, size_t size)
     exit (1);
 }
 
+const wp_pool_stats_t *
+ct_pool_stats (const wp_stats_t *stats, const char *pool)
+{
+    for (size_t i = 0; i < stats->pool_count; i++)
+        if (strcmp (stats->pools [i].pool, pool) == 0)
+            return &stats->pools [i];
+    fprintf (stderr, "no pool '%s' in the stats\n", pool);
+    exit (1);
+}
+
 wp_backend_t *
 ct_open (const char *spec, double timeout)
 {

@@ -60,6 +60,9 @@ size_t ct_pack_uint (uint8_t *buf, uint64_t value);
 //  Reads a msgpack unsigned integer; exits the test if it is not one.
 uint64_t ct_unpack_uint (const uint8_t *buf, size_t size);
 
+//  The counts of pool in stats; exits the test if stats has no such pool.
+const wp_pool_stats_t *ct_pool_stats (const wp_stats_t *stats, const char *pool);
+
 //  Opens spec with a timeout of seconds, or exits the test.
 wp_backend_t *ct_open (const char *spec, double timeout);
 

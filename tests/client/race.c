@@ -212,15 +212,10 @@ main (int argc, char *argv [])
     //  And by the broker: all done, each with its result and right worker
     wp_stats_t *stats = NULL;
     CT_OK (backend, wp_backend_stats (backend, &stats));
-    bool seen = false;
-    for (size_t i = 0; i < stats->pool_count; i++)
-        if (streq (stats->pools [i].pool, POOL)) {
-            seen = true;
-            CT_CHECK (stats->pools [i].done == (uint64_t) items);
-            CT_CHECK (stats->pools [i].pending == 0 && stats->pools [i].claimed == 0);
-            CT_CHECK (stats->pools [i].poisoned == 0);
-        }
-    CT_CHECK (seen);
+    const wp_pool_stats_t *counts = ct_pool_stats (stats, POOL);
+    CT_CHECK (counts->done == (uint64_t) items);
+    CT_CHECK (counts->pending == 0 && counts->claimed == 0);
+    CT_CHECK (counts->poisoned == 0);
     wp_stats_destroy (&stats);
     for (int i = 0; i < items; i++) {
         wp_item_t *item = NULL;

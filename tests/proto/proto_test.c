@@ -450,6 +450,34 @@ pt_encode (wp_method method, bool full, bool request,
     return rc;
 }
 
+wp_status
+pt_decode_prefix (wp_method m, bool request, bool header, const uint8_t *frame, size_t len,
+                  bool *replyable)
+{
+    char err [256];
+    uint8_t *copy = malloc (len + 1);
+    memcpy (copy, frame, len);
+    wp_status rc;
+    if (request) {
+        wp_request_t back;
+        wp_request_init (&back);
+        if (!header)
+            back.method = m;        //  a body is decoded for the header's method
+        rc = header ? wp_request_decode_header (&back, copy, len, replyable, err, sizeof err)
+                    : wp_request_decode_body (&back, copy, len, err, sizeof err);
+        wp_request_clear (&back);
+    }
+    else {
+        wp_reply_t back;
+        wp_reply_init (&back);
+        rc = header ? wp_reply_decode_header (&back, copy, len, err, sizeof err)
+                    : wp_reply_decode_body (&back, m, copy, len, err, sizeof err);
+        wp_reply_clear (&back);
+    }
+    free (copy);
+    return rc;
+}
+
 bool
 pt_request_equal (const wp_request_t *a, const wp_request_t *b, char *why, size_t len)
 {

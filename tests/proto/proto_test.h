@@ -46,6 +46,12 @@ void pt_reply (wp_method method, bool full, wp_reply_t *reply);
 int pt_encode (wp_method method, bool full, bool request,
                uint8_t **header, size_t *header_size, uint8_t **body, size_t *body_size);
 
+//  Decodes the first len bytes of frame, from a copy of exactly that size
+//  (so ASan sees overreads), as the header or body of a request or reply of
+//  method m. Sets *replyable for a request header.
+wp_status pt_decode_prefix (wp_method m, bool request, bool header, const uint8_t *frame,
+                            size_t len, bool *replyable);
+
 //  Compare what the codec carries; on a difference write it into why.
 bool pt_request_equal (const wp_request_t *a, const wp_request_t *b, char *why, size_t len);
 bool pt_reply_equal (wp_method method, const wp_reply_t *a, const wp_reply_t *b,

@@ -301,37 +301,6 @@ test_reply_message (void)
     wp_reply_clear (&reply);
 }
 
-//  Decodes the first len bytes of frame, from a copy of exactly that size
-//  (so ASan sees overreads), as the header or body of a request or reply of
-//  method m. Sets *replyable for a request header.
-static wp_status
-s_decode_prefix (wp_method m, bool request, bool header, const uint8_t *frame, size_t len,
-                 bool *replyable)
-{
-    char err [256];
-    uint8_t *copy = malloc (len + 1);
-    memcpy (copy, frame, len);
-    wp_status rc;
-    if (request) {
-        wp_request_t back;
-        wp_request_init (&back);
-        if (!header)
-            back.method = m;        //  a body is decoded for the header's method
-        rc = header ? wp_request_decode_header (&back, copy, len, replyable, err, sizeof err)
-                    : wp_request_decode_body (&back, copy, len, err, sizeof err);
-        wp_request_clear (&back);
-    }
-    else {
-        wp_reply_t back;
-        wp_reply_init (&back);
-        rc = header ? wp_reply_decode_header (&back, copy, len, err, sizeof err)
-                    : wp_reply_decode_body (&back, m, copy, len, err, sizeof err);
-        wp_reply_clear (&back);
-    }
-    free (copy);
-    return rc;
-}
-
 //  Every prefix of a good message is an error, never a crash.
 static void
 test_truncation (void)
@@ -343,13 +312,13 @@ test_truncation (void)
             CHECK (pt_encode (m, true, request, &h, &hn, &b, &bn) == 0);
             for (size_t len = 0; len < hn; len++) {
                 bool replyable = true;
-                CHECK (s_decode_prefix (m, request, true, h, len, &replyable)
+                CHECK (pt_decode_prefix (m, request, true, h, len, &replyable)
                        == WP_INVALID_ARGUMENT);
                 if (request)
                     CHECK (!replyable);
             }
             for (size_t len = 0; len < bn; len++)
-                CHECK (s_decode_prefix (m, request, false, b, len, NULL) == WP_INVALID_ARGUMENT);
+                CHECK (pt_decode_prefix (m, request, false, b, len, NULL) == WP_INVALID_ARGUMENT);
             free (h);
             free (b);
         }

@@ -127,40 +127,16 @@ s_truncations (const pt_vector_t *v)
     bool strict = v->expect == NULL;
     wp_method m = s_method (v);
     bool request = strcmp (v->kind, "request") == 0;
-    char err [512];
     for (int frame = 0; frame < 2; frame++) {
         const uint8_t *data = frame ? v->body: v->header;
         size_t size = frame ? v->body_size: v->header_size;
         for (size_t len = 0; len < size; len++) {
-            uint8_t *copy = malloc (len + 1);
-            memcpy (copy, data, len);
-            wp_status rc;
-            if (request && frame == 0) {
-                wp_request_t req;
-                wp_request_init (&req);
-                bool replyable;
-                rc = wp_request_decode_header (&req, copy, len, &replyable, err, sizeof err);
+            bool replyable = false;
+            wp_status rc = pt_decode_prefix (m, request, frame == 0, data, len, &replyable);
+            if (request && frame == 0)
                 CHECK (!replyable || !strict);
-                wp_request_clear (&req);
-            }
-            else
-            if (request) {
-                wp_request_t req;
-                wp_request_init (&req);
-                req.method = m;
-                rc = wp_request_decode_body (&req, copy, len, err, sizeof err);
-                wp_request_clear (&req);
-            }
-            else {
-                wp_reply_t reply;
-                wp_reply_init (&reply);
-                rc = frame ? wp_reply_decode_body (&reply, m, copy, len, err, sizeof err)
-                           : wp_reply_decode_header (&reply, copy, len, err, sizeof err);
-                wp_reply_clear (&reply);
-            }
             CHECKF (rc == WP_INVALID_ARGUMENT || !strict, "%s: %s cut to %zu bytes gave %s", v->name,
                     frame ? "body": "header", len, wp_strerror (rc));
-            free (copy);
         }
     }
 }

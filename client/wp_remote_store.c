@@ -268,6 +268,16 @@ s_check_entry (wp_store_t *self, const wp_push_entry_t *entry)
     return WP_OK;
 }
 
+//  Prefixes the error just set with the index of the batch entry it is
+//  about. Returns rc.
+static wp_status
+s_item_error (wp_store_t *self, wp_status rc, size_t index)
+{
+    char saved [sizeof self->errmsg];
+    memcpy (saved, self->errmsg, sizeof saved);
+    return wp_store_error (self, rc, "items[%zu]: %s", index, saved);
+}
+
 //  ---------------------------------------------------------------------
 //  The store's operations
 
@@ -835,11 +845,8 @@ wp_remote_store_push_many (wp_store_t *base, const char *pool, const wp_push_ent
         return wp_store_error (base, WP_INVALID_ARGUMENT,
                                "push_many needs 1 to %d entries and an id array", WP_BATCH_MAX);
     for (size_t i = 0; i < count; i++)
-        if ((rc = s_check_entry (base, &entries [i])) != WP_OK) {
-            char saved [sizeof base->errmsg];
-            memcpy (saved, base->errmsg, sizeof saved);
-            return wp_store_error (base, rc, "items[%zu]: %s", i, saved);
-        }
+        if ((rc = s_check_entry (base, &entries [i])) != WP_OK)
+            return s_item_error (base, rc, i);
     return s_push_entries ((s_remote_t *) base, pool, entries, count, true, ids_out, duplicates);
 }
 
@@ -851,12 +858,7 @@ s_check_completion (wp_store_t *self, const wp_complete_entry_t *entry, size_t i
     wp_status rc = s_check_name (self, "id", entry->id);
     if (rc == WP_OK && entry->result && entry->result_size == 0)
         rc = wp_store_error (self, WP_INVALID_ARGUMENT, "result must not be empty");
-    if (rc != WP_OK) {
-        char saved [sizeof self->errmsg];
-        memcpy (saved, self->errmsg, sizeof saved);
-        wp_store_error (self, rc, "items[%zu]: %s", index, saved);
-    }
-    return rc;
+    return rc == WP_OK ? rc : s_item_error (self, rc, index);
 }
 
 wp_status

@@ -652,9 +652,8 @@ s_run (s_broker_t *self, bool housekeeping)
             s_undo_parked (self);
             s_forget_heartbeats (self);
             zhashx_purge (self->woken);
-            for (size_t i = 0; i < self->batch_size; i++)
-                if (self->batch [i] && !self->batch [i]->final)
-                    wp_call_reset_reply (self->batch [i]);
+            //  (the calls that are not final get a fresh reply when they
+            //  run again, from wp_call_execute or s_fail_batch)
             self->counters.reruns++;
             continue;
         }

@@ -161,16 +161,18 @@ s_complete_many (wp_call_t *call, wp_exec_env_t *env)
     return WP_EXEC_DONE;
 }
 
-//  Claims up to want items for the call into its reply. Returns how many,
-//  or -1 if the first claim failed (reply is the error). A ClaimMany stops
+//  Claims the items the call asks for (Claim: one; ClaimMany: up to max)
+//  into its reply. Returns how many, or -1 if the first claim failed
+//  (reply is the error). A ClaimMany stops
 //  early once its items carry max_message bytes of data, so that a reply
 //  stays within twice the request limit (what a client accepts, like us)
 //  however large the items are.
 static int
-s_claim_into (wp_call_t *call, wp_exec_env_t *env, size_t want)
+s_claim_into (wp_call_t *call, wp_exec_env_t *env)
 {
     wp_request_t *req = &call->request;
     wp_reply_t *reply = &call->reply;
+    size_t want = req->method == WP_METHOD_CLAIM_MANY ? req->max : 1;
     size_t got = 0, bytes = 0;
     while (got < want && bytes < env->config->max_message) {
         wp_item_t *item = NULL;
@@ -201,12 +203,10 @@ s_claim_into (wp_call_t *call, wp_exec_env_t *env, size_t want)
 static wp_exec_result
 s_claim (wp_call_t *call, wp_exec_env_t *env, bool completed)
 {
-    wp_request_t *req = &call->request;
-    size_t want = req->method == WP_METHOD_CLAIM_MANY ? req->max : 1;
-    int got = s_claim_into (call, env, want);
+    int got = s_claim_into (call, env);
     if (got < 0)
         return completed ? WP_EXEC_PARTIAL : WP_EXEC_DONE;
-    if (got == 0 && req->wait > 0)
+    if (got == 0 && call->request.wait > 0)
         return WP_EXEC_PARK;
     if (got == 0)
         wp_call_set_no_item (call);
@@ -216,9 +216,8 @@ s_claim (wp_call_t *call, wp_exec_env_t *env, bool completed)
 int
 wp_call_claim_parked (wp_call_t *call, wp_exec_env_t *env)
 {
-    wp_request_t *req = &call->request;
-    size_t want = req->method == WP_METHOD_CLAIM_MANY ? req->max : 1;
-    return s_claim_into (call, env, want) < 0 ? -1 : call->reply.item || call->reply.items ? 1 : 0;
+    int got = s_claim_into (call, env);
+    return got < 0 ? -1 : got > 0;
 }
 
 static wp_exec_result

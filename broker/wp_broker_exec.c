@@ -37,15 +37,6 @@ wp_call_destroy (wp_call_t **self_p)
     *self_p = NULL;
 }
 
-static char *
-s_strdup (const char *text)
-{
-    char *copy = strdup (text ? text : "");
-    if (!copy)
-        abort ();
-    return copy;
-}
-
 void
 wp_call_reset_reply (wp_call_t *self)
 {
@@ -59,7 +50,7 @@ wp_call_set_error (wp_call_t *self, wp_status status, const char *message)
 {
     wp_call_reset_reply (self);
     self->reply.status = status;
-    self->reply.message = s_strdup (message);
+    self->reply.message = wp_strdup (message ? message : "");
 }
 
 void
@@ -155,7 +146,7 @@ s_complete_many (wp_call_t *call, wp_exec_env_t *env)
             return changed ? WP_EXEC_PARTIAL : WP_EXEC_DONE;
         }
         reply->entry_statuses [i] = rc;
-        reply->entry_messages [i] = s_strdup (rc == WP_OK ? "" : wp_store_errmsg (env->store));
+        reply->entry_messages [i] = wp_strdup (rc == WP_OK ? "" : wp_store_errmsg (env->store));
         changed |= rc == WP_OK;
     }
     return WP_EXEC_DONE;
@@ -321,7 +312,7 @@ wp_call_execute (wp_call_t *call, wp_exec_env_t *env)
             return s_stats (call, env);
 
         case WP_METHOD_PING:
-            reply->server = s_strdup ("workpoold " WP_VERSION);
+            reply->server = wp_strdup ("workpoold " WP_VERSION);
             reply->time = wp_time_now ();
             reply->max_message = env->config->max_message;
             break;

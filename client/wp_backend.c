@@ -42,15 +42,6 @@ struct _wp_pool_t {
 //  ---------------------------------------------------------------------
 //  Helpers
 
-static char *
-s_strdup (const char *text)
-{
-    char *copy = strdup (text);
-    if (!copy)
-        abort ();
-    return copy;
-}
-
 static wp_status
 s_error (wp_backend_t *self, wp_status status, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
@@ -92,7 +83,7 @@ s_set_failure (wp_status *status, char **message, wp_status rc, const char *text
     if (status)
         *status = rc;
     if (message)
-        *message = s_strdup (text);
+        *message = wp_strdup (text);
 }
 
 static bool
@@ -149,7 +140,7 @@ wp_backend_open (const char *spec, const wp_backend_options_t *opts, wp_status *
     wp_backend_t *self = calloc (1, sizeof *self);
     if (!self)
         abort ();
-    self->spec = s_strdup (spec);
+    self->spec = wp_strdup (spec);
     self->options = options;
     self->store = store;
     self->remote = wp_remote_store_is (store);
@@ -177,7 +168,7 @@ wp_backend_dup (wp_backend_t *self, wp_status *status, char **message)
     wp_backend_t *copy = calloc (1, sizeof *copy);
     if (!copy)
         abort ();
-    copy->spec = s_strdup (self->spec);
+    copy->spec = wp_strdup (self->spec);
     copy->options = self->options;
     copy->store = self->store;
     copy->timeout = self->timeout;
@@ -246,7 +237,7 @@ wp_backend_ping (wp_backend_t *self, char **server_out, int64_t *time_out)
         rc = wp_remote_store_ping (self->store, server_out, time_out);
     else {
         if (server_out)
-            *server_out = s_strdup (wp_backend_kind (self));
+            *server_out = wp_strdup (wp_backend_kind (self));
         if (time_out)
             *time_out = wp_time_now ();
     }
@@ -321,7 +312,7 @@ wp_backend_pool (wp_backend_t *self, const char *name)
     if (!pool)
         abort ();
     pool->backend = self;
-    pool->name = s_strdup (name);
+    pool->name = wp_strdup (name);
     return pool;
 }
 

@@ -29,15 +29,6 @@ struct _wp_runner_t {
     atomic_uint_least64_t registrations;
 };
 
-static char *
-s_strdup (const char *text)
-{
-    char *copy = strdup (text);
-    if (!copy)
-        abort ();
-    return copy;
-}
-
 //  Registers self->registration on backend, counting it.
 static wp_status
 s_register (wp_runner_t *self, wp_backend_t *backend)
@@ -114,7 +105,7 @@ s_fail_new (wp_status *status, char **message, wp_status rc, const char *text)
     if (status)
         *status = rc;
     if (message)
-        *message = s_strdup (text);
+        *message = wp_strdup (text);
 }
 
 wp_runner_t *
@@ -150,19 +141,19 @@ wp_runner_new (wp_backend_t *backend, const wp_runner_options_t *opts, wp_status
         snprintf (host, sizeof host, "localhost");
     wp_worker_t *worker = wp_worker_new ();
     if (options.worker_id)
-        worker->worker_id = s_strdup (options.worker_id);
+        worker->worker_id = wp_strdup (options.worker_id);
     else {
         char uuid [WP_UUID_LEN + 1];
         wp_uuid_new (uuid);
         worker->worker_id = zsys_sprintf ("%.200s-%d-%.8s", host, (int) getpid (), uuid);
     }
-    worker->host = s_strdup (host);
+    worker->host = wp_strdup (host);
     worker->pid = options.pid ? options.pid : getpid ();
     for (size_t i = 0; i < options.capability_count; i++)
         if (options.capabilities [i])
             wp_worker_add_capability (worker, options.capabilities [i]);
     if (options.pool_id)
-        worker->pool_id = s_strdup (options.pool_id);
+        worker->pool_id = wp_strdup (options.pool_id);
     worker->started_at = wp_time_now ();
     worker->heartbeat_interval = options.heartbeat_interval > 0
                                ? options.heartbeat_interval : WP_DEFAULT_HEARTBEAT_S;
@@ -269,7 +260,7 @@ wp_runner_run (wp_runner_t *self, const char *pool_name, wp_runner_fn *fn, void 
         return WP_INVALID_ARGUMENT;
     }
     free (self->pool);
-    self->pool = s_strdup (pool_name);
+    self->pool = wp_strdup (pool_name);
     wp_claim_options_t claim = { self->wait, self->lease };
     wp_item_t *item = NULL;
     wp_status result = WP_OK;

@@ -23,8 +23,8 @@ s_grow (void *p, size_t count, size_t elem)
     return q;
 }
 
-static char *
-s_strdup (const char *s)
+char *
+wp_strdup (const char *s)
 {
     return s ? wp_pf_strndup (s, strlen (s)): NULL;
 }
@@ -77,12 +77,12 @@ wp_item_dup (const wp_item_t *self)
         return NULL;
     wp_item_t *copy = wp_item_new ();
     *copy = *self;
-    copy->id = s_strdup (self->id);
-    copy->pool = s_strdup (self->pool);
+    copy->id = wp_strdup (self->id);
+    copy->pool = wp_strdup (self->pool);
     copy->data = s_memdup (self->data, self->data_size);
-    copy->claimed_by = s_strdup (self->claimed_by);
+    copy->claimed_by = wp_strdup (self->claimed_by);
     copy->result = s_memdup (self->result, self->result_size);
-    copy->error = s_strdup (self->error);
+    copy->error = wp_strdup (self->error);
     return copy;
 }
 
@@ -156,7 +156,7 @@ wp_meta_set (wp_meta_t *self, const char *key, const uint8_t *value, size_t size
     else {
         self->entries = s_grow (self->entries, self->count + 1, sizeof *self->entries);
         entry = &self->entries [self->count++];
-        entry->key = s_strdup (key);
+        entry->key = wp_strdup (key);
     }
     entry->value = copy;
     entry->value_size = size;
@@ -239,15 +239,15 @@ wp_worker_dup (const wp_worker_t *self)
         return NULL;
     wp_worker_t *copy = wp_worker_new ();
     *copy = *self;
-    copy->worker_id = s_strdup (self->worker_id);
-    copy->host = s_strdup (self->host);
+    copy->worker_id = wp_strdup (self->worker_id);
+    copy->host = wp_strdup (self->host);
     copy->capabilities = NULL;
     copy->capability_count = 0;
     for (size_t i = 0; i < self->capability_count; i++)
         wp_worker_add_capability (copy, self->capabilities [i]);
-    copy->pool_id = s_strdup (self->pool_id);
-    copy->status = s_strdup (self->status);
-    copy->current_task_id = s_strdup (self->current_task_id);
+    copy->pool_id = wp_strdup (self->pool_id);
+    copy->status = wp_strdup (self->status);
+    copy->current_task_id = wp_strdup (self->current_task_id);
     copy->metadata = (wp_meta_t) { NULL, 0 };
     wp_meta_copy (&copy->metadata, &self->metadata);
     return copy;
@@ -258,7 +258,7 @@ wp_worker_add_capability (wp_worker_t *self, const char *capability)
 {
     self->capabilities = s_grow (self->capabilities, self->capability_count + 1,
                                  sizeof *self->capabilities);
-    self->capabilities [self->capability_count++] = s_strdup (capability);
+    self->capabilities [self->capability_count++] = wp_strdup (capability);
 }
 
 void

@@ -39,6 +39,10 @@ char *wp_time_format (int64_t t, char *buf);
 //  into *t. Returns 0, or -1 on any malformed input (nothing is written).
 int wp_time_parse (const char *text, size_t len, int64_t *t);
 
+//  Returns a copy of text, or NULL if text is NULL; aborts on out of
+//  memory. Caller owns return value.
+char *wp_strdup (const char *text);
+
 //  Writes a fresh random UUID v4 in canonical text to buf (WP_UUID_LEN + 1).
 void wp_uuid_new (char *buf);
 

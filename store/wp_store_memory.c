@@ -43,17 +43,6 @@ s_alloc (size_t size)
     return mem;
 }
 
-static char *
-s_strdup (const char *text)
-{
-    if (!text)
-        return NULL;
-    char *copy = strdup (text);
-    if (!copy)
-        abort ();
-    return copy;
-}
-
 static uint8_t *
 s_memdup (const uint8_t *data, size_t size)
 {
@@ -491,7 +480,7 @@ s_pool_require (s_memory_t *self, const char *name)
     s_pool_t *pool = s_pool_lookup (self, name);
     if (!pool) {
         pool = (s_pool_t *) s_alloc (sizeof *pool);
-        pool->name = s_strdup (name);
+        pool->name = wp_strdup (name);
         s_heap_init (&pool->pending, s_pending_before, s_item_slot);
         s_map_insert (&self->pools, pool->name, pool);
     }
@@ -532,7 +521,7 @@ s_holder_add (s_memory_t *self, s_item_t *item)
     s_holder_t *holder = (s_holder_t *) s_map_lookup (&self->holders, item->rec.claimed_by);
     if (!holder) {
         holder = (s_holder_t *) s_alloc (sizeof *holder);
-        holder->worker_id = s_strdup (item->rec.claimed_by);
+        holder->worker_id = wp_strdup (item->rec.claimed_by);
         s_map_insert (&self->holders, holder->worker_id, holder);
     }
     item->holder = holder;
@@ -622,14 +611,14 @@ s_item_save (s_memory_t *self, s_item_t *item)
     s_undo_t *undo = s_undo_add (self, S_UNDO_ITEM);
     undo->item = item;
     undo->status = item->rec.status;
-    undo->claimed_by = s_strdup (item->rec.claimed_by);
+    undo->claimed_by = wp_strdup (item->rec.claimed_by);
     undo->claimed_at = item->rec.claimed_at;
     undo->lease_expires_at = item->rec.lease_expires_at;
     undo->lease_us = item->lease_us;
     undo->attempts = item->rec.attempts;
     undo->result = s_memdup (item->rec.result, item->rec.result_size);
     undo->result_size = item->rec.result_size;
-    undo->error = s_strdup (item->rec.error);
+    undo->error = wp_strdup (item->rec.error);
     undo->updated_at = item->updated_at;
 }
 
@@ -802,7 +791,7 @@ s_item_fail (s_memory_t *self, s_item_t *item, const char *error)
     if (item->rec.attempts < UINT32_MAX)
         item->rec.attempts++;
     free (item->rec.error);
-    item->rec.error = s_strdup (error);
+    item->rec.error = wp_strdup (error);
     item->rec.status = item->rec.attempts >= item->rec.max_retries
                      ? WP_ITEM_POISONED: WP_ITEM_PENDING;
     s_item_clear_claim (item, item->rec.status == WP_ITEM_POISONED);
@@ -873,7 +862,7 @@ s_worker_lose (s_memory_t *self, s_worker_t *worker)
 {
     s_worker_change_begin (self, worker);
     free (worker->rec->status);
-    worker->rec->status = s_strdup ("lost");
+    worker->rec->status = wp_strdup ("lost");
     s_worker_change_end (self, worker);
     self->reaped.workers_lost++;
 
@@ -989,7 +978,7 @@ s_push (wp_store_t *base, const char *pool_name, const wp_push_entry_t *entry,
     if (entry->id) {
         s_item_t *existing = s_item_lookup (self, pool_name, entry->id);
         if (existing) {
-            *id_out = s_strdup (existing->rec.id);
+            *id_out = wp_strdup (existing->rec.id);
             if (duplicate)
                 *duplicate = true;
             return s_leave (self, WP_OK);
@@ -998,11 +987,11 @@ s_push (wp_store_t *base, const char *pool_name, const wp_push_entry_t *entry,
     s_pool_t *pool = s_pool_require (self, pool_name);
     s_item_t *item = (s_item_t *) s_alloc (sizeof *item);
     if (entry->id)
-        item->rec.id = s_strdup (entry->id);
+        item->rec.id = wp_strdup (entry->id);
     else {
         while (s_map_lookup (&pool->items, uuid))
             wp_uuid_new (uuid);
-        item->rec.id = s_strdup (uuid);
+        item->rec.id = wp_strdup (uuid);
     }
     item->rec.pool = pool->name;
     item->rec.data = s_memdup (entry->data, entry->data_size);
@@ -1020,7 +1009,7 @@ s_push (wp_store_t *base, const char *pool_name, const wp_push_entry_t *entry,
         item->txn_mark = self->txn_id;
         s_undo_add (self, S_UNDO_ITEM_NEW)->item = item;
     }
-    *id_out = s_strdup (item->rec.id);
+    *id_out = wp_strdup (item->rec.id);
     if (duplicate)
         *duplicate = false;
     return s_leave (self, WP_OK);
@@ -1040,7 +1029,7 @@ s_claim (wp_store_t *base, const char *pool_name, const char *worker_id,
     int64_t lease_us = s_usec (lease > 0 ? lease : self->base.config.lease);
     s_item_change_begin (self, item);
     item->rec.status = WP_ITEM_CLAIMED;
-    item->rec.claimed_by = s_strdup (worker_id);
+    item->rec.claimed_by = wp_strdup (worker_id);
     item->rec.claimed_at = self->now;
     item->rec.lease_expires_at = s_time_add (self->now, lease_us);
     item->lease_us = lease_us;
@@ -1050,7 +1039,7 @@ s_claim (wp_store_t *base, const char *pool_name, const char *worker_id,
     if (worker) {
         s_worker_save (self, worker);
         free (worker->rec->current_task_id);
-        worker->rec->current_task_id = s_strdup (item->rec.id);
+        worker->rec->current_task_id = wp_strdup (item->rec.id);
     }
     *item_out = wp_item_dup (&item->rec);
     return s_leave (self, WP_OK);
@@ -1169,7 +1158,7 @@ s_register (wp_store_t *base, const wp_worker_t *worker, wp_worker_t **worker_ou
     s_memory_t *self = s_enter (base);
     wp_worker_t *rec = wp_worker_dup (worker);
     free (rec->status);
-    rec->status = s_strdup (s_active);
+    rec->status = wp_strdup (s_active);
     rec->last_heartbeat = self->now;
     if (rec->started_at == 0)
         rec->started_at = self->now;
@@ -1190,7 +1179,7 @@ s_register (wp_store_t *base, const wp_worker_t *worker, wp_worker_t **worker_ou
     }
     else {
         entry = (s_worker_t *) s_alloc (sizeof *entry);
-        entry->id = s_strdup (worker->worker_id);
+        entry->id = wp_strdup (worker->worker_id);
         entry->rec = rec;
         entry->heap_pos = S_NOWHERE;
         s_map_insert (&self->workers, entry->id, entry);
@@ -1234,7 +1223,7 @@ s_update_status (wp_store_t *base, const char *worker_id, const char *status)
         return s_leave (self, wp_store_error (base, WP_NOT_FOUND, "no worker '%s'", worker_id));
     s_worker_change_begin (self, worker);
     free (worker->rec->status);
-    worker->rec->status = s_strdup (status);
+    worker->rec->status = wp_strdup (status);
     s_worker_change_end (self, worker);
     return s_leave (self, WP_OK);
 }
@@ -1396,7 +1385,7 @@ s_stats (wp_store_t *base, wp_stats_t **stats_out)
         if (pool->items.count == 0)
             continue;
         wp_pool_stats_t *entry = &stats->pools [stats->pool_count++];
-        entry->pool = s_strdup (pool->name);
+        entry->pool = wp_strdup (pool->name);
         entry->pending = pool->count [WP_ITEM_PENDING];
         entry->claimed = pool->count [WP_ITEM_CLAIMED];
         entry->done = pool->count [WP_ITEM_DONE];
@@ -1414,7 +1403,7 @@ s_stats (wp_store_t *base, wp_stats_t **stats_out)
             if (strcmp (stats->workers [i].status, worker->rec->status) == 0)
                 break;
         if (i == stats->worker_status_count) {
-            stats->workers [i].status = s_strdup (worker->rec->status);
+            stats->workers [i].status = wp_strdup (worker->rec->status);
             stats->worker_status_count++;
         }
         stats->workers [i].count++;

@@ -23,15 +23,6 @@
 //  ---------------------------------------------------------------------
 //  Small helpers
 
-char *
-wp_sqlite_strdup (const char *text)
-{
-    char *copy = strdup (text);
-    if (!copy)
-        abort ();
-    return copy;
-}
-
 int64_t
 wp_sqlite_us (double seconds)
 {
@@ -69,7 +60,7 @@ wp_sqlite_column_strdup (sqlite3_stmt *stmt, int col)
 {
     const char *text = (const char *) sqlite3_column_text (stmt, col);
     if (text)
-        return wp_sqlite_strdup (text);
+        return wp_strdup (text);
     if (sqlite3_errcode (sqlite3_db_handle (stmt)) == SQLITE_NOMEM)
         abort ();
     return NULL;
@@ -700,7 +691,7 @@ s_fail (s_failure_t *failure, wp_status status, const char *format, ...)
 static int
 s_fail_open (s_failure_t *failure, sqlite3 *db, int rc, const char *path, const char *doing)
 {
-    char *dir = wp_sqlite_strdup (path);
+    char *dir = wp_strdup (path);
     char *slash = strrchr (dir, '/');
     if (!slash)
         strcpy (dir, ".");
@@ -981,6 +972,6 @@ wp_store_sqlite_new (const char *path, const wp_store_config_t *cfg,
     if (status)
         *status = failure.status;
     if (message)
-        *message = wp_sqlite_strdup (failure.message);
+        *message = wp_strdup (failure.message);
     return NULL;
 }

@@ -80,9 +80,6 @@ char *wp_sqlite_column_strdup (sqlite3_stmt *stmt, int col);
 //  with times never overflow.
 int64_t wp_sqlite_us (double seconds);
 
-//  strdup that aborts on out of memory. Caller owns return value.
-char *wp_sqlite_strdup (const char *text);
-
 //  The operations, with wp_store_ops_t's signatures: items in
 //  wp_store_sqlite_items.c, workers in wp_store_sqlite_workers.c.
 wp_status wp_sqlite_push (wp_store_t *base, const char *pool, const wp_push_entry_t *entry,

@@ -35,7 +35,7 @@ s_item_read (sqlite3_stmt *stmt, const char *pool)
 {
     wp_item_t *item = wp_item_new ();
     item->id = wp_sqlite_column_strdup (stmt, 1);
-    item->pool = wp_sqlite_strdup (pool);
+    item->pool = wp_strdup (pool);
     item->data = s_column_blob (stmt, 2, &item->data_size);
     item->status = (wp_item_state) sqlite3_column_int (stmt, 3);
     item->claimed_by = wp_sqlite_column_strdup (stmt, 4);
@@ -81,7 +81,7 @@ wp_sqlite_push (wp_store_t *base, const char *pool, const wp_push_entry_t *entry
         return status;
     char *id;
     if (entry->id)
-        id = wp_sqlite_strdup (entry->id);
+        id = wp_strdup (entry->id);
     else {
         id = malloc (WP_UUID_LEN + 1);
         if (!id)
@@ -151,7 +151,7 @@ wp_sqlite_claim (wp_store_t *base, const char *pool, const char *worker_id,
             wp_sqlite_due_before (self, self->now + lease_us);
             item->status = WP_ITEM_CLAIMED;
             free (item->claimed_by);
-            item->claimed_by = wp_sqlite_strdup (worker_id);
+            item->claimed_by = wp_strdup (worker_id);
             item->claimed_at = self->now;
             item->lease_expires_at = self->now + lease_us;
         }

@@ -225,46 +225,18 @@ s_request (wp_method method)
 //  Argument checks for the calls wp_store.c does not dispatch (same words)
 
 static wp_status
-s_check_name (wp_store_t *self, const char *what, const char *name)
-{
-    if (!name)
-        return wp_store_error (self, WP_INVALID_ARGUMENT, "%s is required", what);
-    if (wp_name_check (name))
-        return wp_store_error (self, WP_INVALID_ARGUMENT,
-                               "%s must be 1 to %d bytes of UTF-8", what, WP_NAME_MAX);
-    return WP_OK;
-}
-
-static wp_status
 s_check_claim (wp_store_t *self, const char *pool, const char *worker_id, double wait,
                double lease)
 {
-    wp_status rc = s_check_name (self, "pool", pool);
+    wp_status rc = wp_store_check_name (self, "pool", pool);
     if (rc == WP_OK)
-        rc = s_check_name (self, "worker_id", worker_id);
+        rc = wp_store_check_name (self, "worker_id", worker_id);
     if (rc != WP_OK)
         return rc;
     if (wait != wait || wait < 0 || wait > 3600)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "wait must be 0 to 3600 seconds");
     if (lease != lease || lease > 1e9)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "lease must be a number of seconds");
-    return WP_OK;
-}
-
-static wp_status
-s_check_entry (wp_store_t *self, const wp_push_entry_t *entry)
-{
-    if (!entry->data || entry->data_size == 0)
-        return wp_store_error (self, WP_INVALID_ARGUMENT, "data is required");
-    if (entry->id) {
-        wp_status rc = s_check_name (self, "id", entry->id);
-        if (rc != WP_OK)
-            return rc;
-    }
-    if (entry->max_retries < -1)
-        return wp_store_error (self, WP_INVALID_ARGUMENT, "max_retries must be 0 or more");
-    if (entry->max_retries > INT32_MAX)      //  as wp_store.c: the wire's bound
-        return wp_store_error (self, WP_INVALID_ARGUMENT, "max_retries must be at most 2147483647");
     return WP_OK;
 }
 
@@ -816,7 +788,7 @@ wp_remote_store_complete_and_claim (wp_store_t *base, const char *pool, const ch
     base->errmsg [0] = 0;
     wp_status rc = s_check_claim (base, pool, worker_id, wait, lease);
     if (rc == WP_OK)
-        rc = s_check_name (base, "id", id);
+        rc = wp_store_check_name (base, "id", id);
     if (rc != WP_OK)
         return rc;
     if (!item_out)
@@ -838,14 +810,14 @@ wp_remote_store_push_many (wp_store_t *base, const char *pool, const wp_push_ent
                            size_t count, char **ids_out, bool *duplicates)
 {
     base->errmsg [0] = 0;
-    wp_status rc = s_check_name (base, "pool", pool);
+    wp_status rc = wp_store_check_name (base, "pool", pool);
     if (rc != WP_OK)
         return rc;
     if (!entries || !ids_out || count < 1 || count > WP_BATCH_MAX)
         return wp_store_error (base, WP_INVALID_ARGUMENT,
                                "push_many needs 1 to %d entries and an id array", WP_BATCH_MAX);
     for (size_t i = 0; i < count; i++)
-        if ((rc = s_check_entry (base, &entries [i])) != WP_OK)
+        if ((rc = wp_store_check_entry (base, &entries [i])) != WP_OK)
             return s_item_error (base, rc, i);
     return s_push_entries ((s_remote_t *) base, pool, entries, count, true, ids_out, duplicates);
 }
@@ -855,7 +827,7 @@ wp_remote_store_push_many (wp_store_t *base, const char *pool, const wp_push_ent
 static wp_status
 s_check_completion (wp_store_t *self, const wp_complete_entry_t *entry, size_t index)
 {
-    wp_status rc = s_check_name (self, "id", entry->id);
+    wp_status rc = wp_store_check_name (self, "id", entry->id);
     if (rc == WP_OK && entry->result && entry->result_size == 0)
         rc = wp_store_error (self, WP_INVALID_ARGUMENT, "result must not be empty");
     return rc == WP_OK ? rc : s_item_error (self, rc, index);
@@ -868,9 +840,9 @@ wp_remote_store_complete_many (wp_store_t *base, const char *pool,
 {
     s_remote_t *self = (s_remote_t *) base;
     base->errmsg [0] = 0;
-    wp_status rc = s_check_name (base, "pool", pool);
+    wp_status rc = wp_store_check_name (base, "pool", pool);
     if (rc == WP_OK && worker_id)
-        rc = s_check_name (base, "worker_id", worker_id);
+        rc = wp_store_check_name (base, "worker_id", worker_id);
     if (rc != WP_OK)
         return rc;
     if (!entries || count < 1 || count > WP_BATCH_MAX)

@@ -87,9 +87,8 @@ wp_store_set_clock (wp_store_t *self, int64_t (*now) (void *arg), void *arg)
     self->clock_arg = arg;
 }
 
-//  Checks a name argument; on failure sets errmsg and returns non-OK.
-static wp_status
-s_check_name (wp_store_t *self, const char *what, const char *name)
+wp_status
+wp_store_check_name (wp_store_t *self, const char *what, const char *name)
 {
     if (!name)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "%s is required", what);
@@ -139,21 +138,28 @@ wp_store_rollback (wp_store_t *self)
 }
 
 wp_status
-wp_store_push (wp_store_t *self, const char *pool, const wp_push_entry_t *entry,
-               char **id_out, bool *duplicate)
+wp_store_check_entry (wp_store_t *self, const wp_push_entry_t *entry)
 {
-    s_clear_error (self);
-    CHECK (s_check_name (self, "pool", pool));
-    if (!entry || !id_out)
-        return wp_store_error (self, WP_INVALID_ARGUMENT, "push needs an entry");
     if (!entry->data || entry->data_size == 0)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "data is required");
     if (entry->id)
-        CHECK (s_check_name (self, "id", entry->id));
+        CHECK (wp_store_check_name (self, "id", entry->id));
     if (entry->max_retries < -1)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "max_retries must be 0 or more");
     if (entry->max_retries > INT32_MAX)      //  the wire's bound, so every backend agrees
         return wp_store_error (self, WP_INVALID_ARGUMENT, "max_retries must be at most 2147483647");
+    return WP_OK;
+}
+
+wp_status
+wp_store_push (wp_store_t *self, const char *pool, const wp_push_entry_t *entry,
+               char **id_out, bool *duplicate)
+{
+    s_clear_error (self);
+    CHECK (wp_store_check_name (self, "pool", pool));
+    if (!entry || !id_out)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "push needs an entry");
+    CHECK (wp_store_check_entry (self, entry));
     return self->ops->push (self, pool, entry, id_out, duplicate);
 }
 
@@ -162,8 +168,8 @@ wp_store_claim (wp_store_t *self, const char *pool, const char *worker_id,
                 double lease, wp_item_t **item_out)
 {
     s_clear_error (self);
-    CHECK (s_check_name (self, "pool", pool));
-    CHECK (s_check_name (self, "worker_id", worker_id));
+    CHECK (wp_store_check_name (self, "pool", pool));
+    CHECK (wp_store_check_name (self, "worker_id", worker_id));
     if (!item_out)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "claim needs an out-parameter");
     if (lease != lease || lease > 1e9)
@@ -176,10 +182,10 @@ wp_store_complete (wp_store_t *self, const char *pool, const char *id,
                    const uint8_t *result, size_t result_size, const char *worker_id)
 {
     s_clear_error (self);
-    CHECK (s_check_name (self, "pool", pool));
-    CHECK (s_check_name (self, "id", id));
+    CHECK (wp_store_check_name (self, "pool", pool));
+    CHECK (wp_store_check_name (self, "id", id));
     if (worker_id)
-        CHECK (s_check_name (self, "worker_id", worker_id));
+        CHECK (wp_store_check_name (self, "worker_id", worker_id));
     if (!result)
         result_size = 0;
     return self->ops->complete (self, pool, id, result, result_size, worker_id);
@@ -190,10 +196,10 @@ wp_store_fail (wp_store_t *self, const char *pool, const char *id,
                const char *error, const char *worker_id, wp_item_state *state_out)
 {
     s_clear_error (self);
-    CHECK (s_check_name (self, "pool", pool));
-    CHECK (s_check_name (self, "id", id));
+    CHECK (wp_store_check_name (self, "pool", pool));
+    CHECK (wp_store_check_name (self, "id", id));
     if (worker_id)
-        CHECK (s_check_name (self, "worker_id", worker_id));
+        CHECK (wp_store_check_name (self, "worker_id", worker_id));
     return self->ops->fail (self, pool, id, error, worker_id, state_out);
 }
 
@@ -201,7 +207,7 @@ wp_status
 wp_store_size (wp_store_t *self, const char *pool, uint64_t *size_out)
 {
     s_clear_error (self);
-    CHECK (s_check_name (self, "pool", pool));
+    CHECK (wp_store_check_name (self, "pool", pool));
     if (!size_out)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "size needs an out-parameter");
     return self->ops->size (self, pool, size_out);
@@ -212,8 +218,8 @@ wp_store_release_by_worker (wp_store_t *self, const char *pool,
                             const char *worker_id, uint64_t *count_out)
 {
     s_clear_error (self);
-    CHECK (s_check_name (self, "pool", pool));
-    CHECK (s_check_name (self, "worker_id", worker_id));
+    CHECK (wp_store_check_name (self, "pool", pool));
+    CHECK (wp_store_check_name (self, "worker_id", worker_id));
     uint64_t count = 0;
     wp_status rc = self->ops->release_by_worker (self, pool, worker_id, &count);
     if (rc == WP_OK && count_out)
@@ -225,8 +231,8 @@ wp_status
 wp_store_get (wp_store_t *self, const char *pool, const char *id, wp_item_t **item_out)
 {
     s_clear_error (self);
-    CHECK (s_check_name (self, "pool", pool));
-    CHECK (s_check_name (self, "id", id));
+    CHECK (wp_store_check_name (self, "pool", pool));
+    CHECK (wp_store_check_name (self, "id", id));
     if (!item_out)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "get needs an out-parameter");
     return self->ops->get (self, pool, id, item_out);
@@ -236,7 +242,7 @@ wp_status
 wp_store_renew (wp_store_t *self, const char *worker_id, double lease, uint64_t *count_out)
 {
     s_clear_error (self);
-    CHECK (s_check_name (self, "worker_id", worker_id));
+    CHECK (wp_store_check_name (self, "worker_id", worker_id));
     if (lease != lease || lease > 1e9)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "lease must be a number of seconds");
     uint64_t count = 0;
@@ -252,9 +258,9 @@ wp_store_register (wp_store_t *self, const wp_worker_t *worker, wp_worker_t **wo
     s_clear_error (self);
     if (!worker)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "register needs a worker");
-    CHECK (s_check_name (self, "worker_id", worker->worker_id));
+    CHECK (wp_store_check_name (self, "worker_id", worker->worker_id));
     if (worker->pool_id)
-        CHECK (s_check_name (self, "pool_id", worker->pool_id));
+        CHECK (wp_store_check_name (self, "pool_id", worker->pool_id));
     if (worker->heartbeat_interval < 0 || worker->heartbeat_interval != worker->heartbeat_interval
     ||  worker->heartbeat_interval > 1e9)
         return wp_store_error (self, WP_INVALID_ARGUMENT,
@@ -270,7 +276,7 @@ wp_status
 wp_store_heartbeat (wp_store_t *self, const char *worker_id, const wp_meta_t *metadata)
 {
     s_clear_error (self);
-    CHECK (s_check_name (self, "worker_id", worker_id));
+    CHECK (wp_store_check_name (self, "worker_id", worker_id));
     CHECK (s_check_metadata (self, metadata));
     return self->ops->heartbeat (self, worker_id, metadata);
 }
@@ -279,8 +285,8 @@ wp_status
 wp_store_update_status (wp_store_t *self, const char *worker_id, const char *status)
 {
     s_clear_error (self);
-    CHECK (s_check_name (self, "worker_id", worker_id));
-    CHECK (s_check_name (self, "status", status));
+    CHECK (wp_store_check_name (self, "worker_id", worker_id));
+    CHECK (wp_store_check_name (self, "status", status));
     return self->ops->update_status (self, worker_id, status);
 }
 
@@ -288,7 +294,7 @@ wp_status
 wp_store_get_worker (wp_store_t *self, const char *worker_id, wp_worker_t **worker_out)
 {
     s_clear_error (self);
-    CHECK (s_check_name (self, "worker_id", worker_id));
+    CHECK (wp_store_check_name (self, "worker_id", worker_id));
     if (!worker_out)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "get_worker needs an out-parameter");
     return self->ops->get_worker (self, worker_id, worker_out);

@@ -59,6 +59,14 @@ void wp_store_init (wp_store_t *self, const wp_store_ops_t *ops, const wp_store_
 //  The store's clock.
 int64_t wp_store_now (wp_store_t *self);
 
+//  The argument checks every backend makes alike (wp_store.c does them
+//  before dispatching; an implementation's own batch calls reuse them):
+//  a name (pool, id, worker_id, ...) must pass wp_name_check; a push entry
+//  needs data, an optional valid id, and -1 <= max_retries <= 2^31-1.
+//  On failure they set errmsg and return WP_INVALID_ARGUMENT.
+wp_status wp_store_check_name (wp_store_t *self, const char *what, const char *name);
+wp_status wp_store_check_entry (wp_store_t *self, const wp_push_entry_t *entry);
+
 //  Sets errmsg (printf-style) and returns status, for "return wp_store_error
 //  (self, WP_NOT_FOUND, "no item '%s'", id);".
 wp_status wp_store_error (wp_store_t *self, wp_status status, const char *format, ...)

@@ -3,7 +3,7 @@
 
     workpool-bench [--endpoint E | --spawn] --producers P --workers W
                    --jobs N --payload BYTES [--mode sync|batch|fused]
-                   [--batch K] [--sync normal|full] [--store sqlite|memory]
+                   [--batch K] [--sync normal|full] [--store sqlite|image|memory]
                    [--transport tcp|ipc] [--io-threads N] [--label NAME]
                    [--echo | --latency | --scale]
 
@@ -90,7 +90,7 @@ static struct {
     bool pipeline;              //  batch drain: completes pipelined on a raw DEALER
     int idle_us;                //  echo: pause between a connection's requests
     bool sync_full;
-    const char *store;          //  "sqlite" or "memory"
+    const char *store;          //  "sqlite", "image" or "memory"
     const char *transport;      //  "tcp" or "ipc" (--spawn)
     int io_threads;             //  ZeroMQ I/O threads on both sides; 0: default
     const char *label;
@@ -910,7 +910,7 @@ s_usage (void)
     fprintf (stderr,
         "usage: workpool-bench [--endpoint E | --spawn] [--producers P] [--workers W]\n"
         "         [--jobs N] [--payload BYTES] [--mode sync|batch|fused] [--batch K]\n"
-        "         [--sync normal|full] [--store sqlite|memory] [--transport tcp|ipc]\n"
+        "         [--sync normal|full] [--store sqlite|image|memory] [--transport tcp|ipc]\n"
         "         [--io-threads N] [--pipeline] [--idle-us N] [--label NAME] [--broker PATH]\n"
         "         [--echo-server PATH]\n"
         "         [--echo | --latency | --scale]\n"
@@ -996,8 +996,9 @@ main (int argc, char **argv)
                 s_opt.sync_full = strcmp (optarg, "full") == 0;
                 break;
             case 's':
-                if (strcmp (optarg, "sqlite") && strcmp (optarg, "memory"))
-                    wp_bench_die ("--store is sqlite or memory");
+                if (strcmp (optarg, "sqlite") && strcmp (optarg, "image")
+                &&  strcmp (optarg, "memory"))
+                    wp_bench_die ("--store is sqlite, image or memory");
                 s_opt.store = optarg;
                 break;
             case 't':

@@ -26,8 +26,12 @@ s_usage (FILE *out)
         "  --bind ENDPOINT        listen on ENDPOINT, tcp://HOST:PORT or ipc://PATH;\n"
         "                         repeatable (default " S_BIND_DEFAULT ")\n"
         "  --db PATH              SQLite file of the store (default ./workpool.db)\n"
-        "  --store sqlite|memory  keep the queues in the SQLite file (default) or in\n"
-        "                         memory (lost when the broker stops)\n"
+        "  --store KIND           where the queues live (default sqlite):\n"
+        "                           sqlite  in the SQLite file, indexed there\n"
+        "                           image   in memory, every commit written to the\n"
+        "                                   SQLite file and loaded from it at start\n"
+        "                                   (faster; every item held is in RAM)\n"
+        "                           memory  in memory only (lost when the broker stops)\n"
         "  --sync normal|full     SQLite durability: normal survives a broker crash,\n"
         "                         full also a power loss (default normal)\n"
         "  --lease SECONDS        lease of a claim that asks for none (default 300)\n"
@@ -117,7 +121,7 @@ main (int argc, char *argv [])
     const char *binds [S_BIND_MAX];
     int bind_count = 0;
     const char *db = "./workpool.db";
-    bool memory = false;
+    const char *store_kind = "sqlite";
     long long stall_ms = 0;
 
     opterr = 0;
@@ -137,13 +141,11 @@ main (int argc, char *argv [])
                 db = optarg;
                 break;
             case OPT_STORE:
-                if (streq (optarg, "memory"))
-                    memory = true;
+                if (streq (optarg, "memory") || streq (optarg, "sqlite")
+                ||  streq (optarg, "image"))
+                    store_kind = optarg;
                 else
-                if (streq (optarg, "sqlite"))
-                    memory = false;
-                else
-                    s_bad_flag ("--store is sqlite or memory, not '%s'", optarg);
+                    s_bad_flag ("--store is sqlite, image or memory, not '%s'", optarg);
                 break;
             case OPT_SYNC:
                 if (streq (optarg, "full"))
@@ -202,10 +204,10 @@ main (int argc, char *argv [])
         binds [bind_count++] = S_BIND_DEFAULT;
 
     char *store = NULL;
-    if (memory)
+    if (streq (store_kind, "memory"))
         store = strdup ("memory");
     else
-    if (asprintf (&store, "sqlite:%s", db) < 0)
+    if (asprintf (&store, "%s:%s", store_kind, db) < 0)
         store = NULL;
     if (!store)
         abort ();

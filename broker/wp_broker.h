@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 typedef struct {
-    const char *store;          //  "memory" or "sqlite:PATH"
+    const char *store;          //  "memory", "sqlite:PATH" or "image:PATH"
     bool sync_full;             //  SQLite synchronous=FULL (power-loss safe)
     double lease;               //  default lease, seconds
     double heartbeat;           //  default heartbeat interval of workers that state none

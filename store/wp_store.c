@@ -359,3 +359,34 @@ wp_store_stats (wp_store_t *self, wp_stats_t **stats_out)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "stats needs an out-parameter");
     return self->ops->stats (self, stats_out);
 }
+
+void
+wp_store_caps_encode (const wp_worker_t *worker, uint8_t **blob_p, size_t *size_p)
+{
+    size_t size = 1;
+    for (size_t i = 0; i < worker->capability_count; i++)
+        size += strlen (worker->capabilities [i]) + 1;
+    uint8_t *blob = malloc (size);
+    if (!blob)
+        abort ();
+    size_t at = 0;
+    blob [at++] = 0;
+    for (size_t i = 0; i < worker->capability_count; i++) {
+        size_t length = strlen (worker->capabilities [i]) + 1;
+        memcpy (blob + at, worker->capabilities [i], length);
+        at += length;
+    }
+    *blob_p = blob;
+    *size_p = size;
+}
+
+bool
+wp_store_caps_decode (wp_worker_t *worker, const void *blob, size_t size)
+{
+    const char *caps = blob;
+    if (!caps || size == 0 || caps [0] != 0 || caps [size - 1] != 0)
+        return false;
+    for (size_t at = 1; at < size; at += strlen (caps + at) + 1)
+        wp_worker_add_capability (worker, caps + at);
+    return true;
+}

@@ -67,6 +67,13 @@ int64_t wp_store_now (wp_store_t *self);
 wp_status wp_store_check_name (wp_store_t *self, const char *what, const char *name);
 wp_status wp_store_check_entry (wp_store_t *self, const wp_push_entry_t *entry);
 
+//  A worker's capabilities as the SQLite-backed stores keep them: one blob,
+//  each capability followed by a NUL, after a leading NUL ("\0gpu\0cpu\0"),
+//  so "has capability c" is one instr () for "\0c\0". Caller owns *blob_p.
+//  decode adds blob's capabilities to worker; false if blob is not one.
+void wp_store_caps_encode (const wp_worker_t *worker, uint8_t **blob_p, size_t *size_p);
+bool wp_store_caps_decode (wp_worker_t *worker, const void *blob, size_t size);
+
 //  Sets errmsg (printf-style) and returns status, for "return wp_store_error
 //  (self, WP_NOT_FOUND, "no item '%s'", id);".
 wp_status wp_store_error (wp_store_t *self, wp_status status, const char *format, ...)

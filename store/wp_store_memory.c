@@ -25,7 +25,7 @@
     A call that fails checks before it changes anything. What lazy expiry
     applied on the way stays: it is the store catching up with the clock,
     and the next call would apply it anyway.  */
-#include "wp_store_impl.h"
+#include "wp_store_memory_int.h"
 #include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -345,6 +345,7 @@ struct _s_item_t {
     s_holder_t *holder;         //  while claimed: the claimant's list
     s_item_t *prev, *next;      //  neighbours in that list
     uint64_t txn_mark;          //  group in which its prior state was saved
+    bool purged;                //  purged in the open group (freed at commit)
 };
 
 struct _s_pool_t {
@@ -414,6 +415,7 @@ typedef struct {
     s_undo_t *undo;             //  the group's undo log, oldest first
     size_t undo_count;
     size_t undo_capacity;
+    const wp_memory_journal_t *journal;     //  commits go through it, or NULL
 } s_memory_t;
 
 static const char *s_active = "active";
@@ -729,6 +731,7 @@ s_undo_apply (s_memory_t *self, s_undo_t *undo)
             s_item_free (item);
             break;
         case S_UNDO_ITEM_PURGED: {
+            item->purged = false;
             s_map_insert (&item->pool->items, item->rec.id, item);
             s_item_index (self, item);
             break;
@@ -929,6 +932,45 @@ s_begin (wp_store_t *base)
     return s_leave (self, WP_OK);
 }
 
+static void s_rollback_locked (s_memory_t *self);
+
+//  Hands the group's changes to the journal, each item and worker once in
+//  its state now; the undo log names each the first time it changed.
+static wp_status
+s_journal_write (s_memory_t *self)
+{
+    const wp_memory_journal_t *journal = self->journal;
+    if (!journal || self->undo_count == 0)
+        return WP_OK;
+    wp_status rc = journal->begin (journal->arg);
+    for (size_t i = 0; i < self->undo_count && rc == WP_OK; i++) {
+        s_undo_t *undo = &self->undo [i];
+        s_item_t *item = undo->item;
+        if (undo->kind == S_UNDO_ITEM_PURGED)
+            rc = journal->item_gone (journal->arg, item->seq);
+        else
+        if (undo->kind == S_UNDO_WORKER)
+            rc = journal->worker (journal->arg, undo->worker->rec);
+        else
+        if (!item->purged) {
+            wp_memory_item_image_t image = {
+                .pool = item->pool->name,
+                .rec = &item->rec,
+                .seq = item->seq,
+                .lease_us = item->lease_us,
+                .updated_at = item->updated_at,
+                .is_new = undo->kind == S_UNDO_ITEM_NEW,
+            };
+            rc = journal->item (journal->arg, &image);
+        }
+    }
+    if (rc == WP_OK)
+        rc = journal->commit (journal->arg);
+    if (rc != WP_OK)
+        journal->rollback (journal->arg);
+    return rc;
+}
+
 static wp_status
 s_commit (wp_store_t *base)
 {
@@ -937,6 +979,11 @@ s_commit (wp_store_t *base)
     if (!self->in_txn)
         return s_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
                                               "no transaction is open"));
+    wp_status rc = s_journal_write (self);
+    if (rc != WP_OK) {
+        s_rollback_locked (self);
+        return s_leave (self, rc);
+    }
     s_undo_discard (self, true);
     self->in_txn = false;
     return s_leave (self, WP_OK);
@@ -1336,8 +1383,10 @@ s_purge (wp_store_t *base, double older_than, uint64_t *count_out)
     while ((item = (s_item_t *) s_heap_top (&self->finished)) && item->updated_at < cutoff) {
         s_item_unindex (self, item);
         s_map_delete (&item->pool->items, item->rec.id);
-        if (self->in_txn)
+        if (self->in_txn) {
+            item->purged = true;
             s_undo_add (self, S_UNDO_ITEM_PURGED)->item = item;
+        }
         else
             s_item_free (item);
         count++;
@@ -1472,6 +1521,51 @@ static const wp_store_ops_t s_memory_ops = {
     .purge = s_purge,
     .stats = s_stats,
 };
+
+wp_store_t *
+wp_store_memory_new_journaled (const wp_store_config_t *cfg, const wp_memory_journal_t *journal)
+{
+    wp_store_t *base = wp_store_memory_new (cfg);
+    ((s_memory_t *) base)->journal = journal;
+    base->thread_shared = false;
+    return base;
+}
+
+void
+wp_store_memory_load_item (wp_store_t *base, const char *pool_name, wp_item_t **rec_p,
+                           uint64_t seq, int64_t lease_us, int64_t updated_at)
+{
+    s_memory_t *self = (s_memory_t *) base;
+    s_pool_t *pool = s_pool_require (self, pool_name);
+    s_item_t *item = (s_item_t *) s_alloc (sizeof *item);
+    item->rec = **rec_p;
+    free (item->rec.pool);
+    item->rec.pool = pool->name;
+    free (*rec_p);
+    *rec_p = NULL;
+    item->pool = pool;
+    item->seq = seq;
+    item->lease_us = lease_us;
+    item->updated_at = updated_at;
+    item->heap_pos = S_NOWHERE;
+    if (seq >= self->next_seq)
+        self->next_seq = seq + 1;
+    s_map_insert (&pool->items, item->rec.id, item);
+    s_item_index (self, item);
+}
+
+void
+wp_store_memory_load_worker (wp_store_t *base, wp_worker_t **rec_p)
+{
+    s_memory_t *self = (s_memory_t *) base;
+    s_worker_t *entry = (s_worker_t *) s_alloc (sizeof *entry);
+    entry->rec = *rec_p;
+    *rec_p = NULL;
+    entry->id = wp_strdup (entry->rec->worker_id);
+    entry->heap_pos = S_NOWHERE;
+    s_map_insert (&self->workers, entry->id, entry);
+    s_worker_change_end (self, entry);
+}
 
 wp_store_t *
 wp_store_memory_new (const wp_store_config_t *cfg)

@@ -13,10 +13,12 @@ wp_store_open (const char *spec, const wp_store_config_t *cfg,
         return wp_store_memory_new (cfg);
     if (spec && strncmp (spec, "sqlite:", 7) == 0 && spec [7])
         return wp_store_sqlite_new (spec + 7, cfg, status, message);
+    if (spec && strncmp (spec, "image:", 6) == 0 && spec [6])
+        return wp_store_image_new (spec + 6, cfg, status, message);
     if (status)
         *status = WP_INVALID_ARGUMENT;
     if (message) {
-        const char *text = "backend must be \"memory\" or \"sqlite:PATH\"";
+        const char *text = "backend must be \"memory\", \"sqlite:PATH\" or \"image:PATH\"";
         *message = strdup (text);
         if (!*message)
             abort ();

@@ -10,6 +10,7 @@
     is one guarded UPDATE in that transaction. Reading calls run in a
     deferred transaction and only take the write lock when expiry is due.  */
 #include "wp_store_sqlite_int.h"
+#include "wp_sqlite_file.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -67,8 +68,8 @@ wp_sqlite_column_strdup (sqlite3_stmt *stmt, int col)
 }
 
 //  Maps a SQLite result code to the status a caller can act on.
-static wp_status
-s_status_of (int rc)
+wp_status
+wp_sqlite_status_of (int rc)
 {
     switch (rc & 0xff) {
         case SQLITE_NOMEM:
@@ -95,7 +96,7 @@ s_status_of (int rc)
 wp_status
 wp_sqlite_error (wp_sqlite_t *self, int rc, const char *doing)
 {
-    wp_status status = s_status_of (rc);
+    wp_status status = wp_sqlite_status_of (rc);
     const char *text = sqlite3_errcode (self->db) == rc? sqlite3_errmsg (self->db)
                                                        : sqlite3_errstr (rc);
     return wp_store_error (&self->base, status, "sqlite: %s (while %s)", text, doing);
@@ -664,18 +665,8 @@ static const char *const s_migrations [WP_SQLITE_SCHEMA_VERSION + 1] = {
     WP_SQLITE_MIGRATION_2,
 };
 
-//  An open that is failing: what to tell the caller.
-typedef struct {
-    wp_status status;
-    char message [512];
-} s_failure_t;
-
-static int
-s_fail (s_failure_t *failure, wp_status status, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static int
-s_fail (s_failure_t *failure, wp_status status, const char *format, ...)
+int
+wp_sqlite_open_failed (wp_sqlite_failure_t *failure, wp_status status, const char *format, ...)
 {
     va_list args;
     va_start (args, format);
@@ -688,8 +679,8 @@ s_fail (s_failure_t *failure, wp_status status, const char *format, ...)
 //  Explains a failure to open or write path: a missing directory or
 //  missing permission is the usual cause, and says more than SQLite's
 //  "unable to open database file".
-static int
-s_fail_open (s_failure_t *failure, sqlite3 *db, int rc, const char *path, const char *doing)
+int
+wp_sqlite_open_failed_io (wp_sqlite_failure_t *failure, sqlite3 *db, int rc, const char *path, const char *doing)
 {
     char *dir = wp_strdup (path);
     char *slash = strrchr (dir, '/');
@@ -703,29 +694,29 @@ s_fail_open (s_failure_t *failure, sqlite3 *db, int rc, const char *path, const 
     struct stat st;
     int result;
     if (stat (dir, &st) || !S_ISDIR (st.st_mode))
-        result = s_fail (failure, WP_NOT_FOUND, "cannot open '%s': no directory '%s'", path, dir);
+        result = wp_sqlite_open_failed (failure, WP_NOT_FOUND, "cannot open '%s': no directory '%s'", path, dir);
     else
     if (access (dir, W_OK | X_OK))
-        result = s_fail (failure, WP_PERMISSION_DENIED,
+        result = wp_sqlite_open_failed (failure, WP_PERMISSION_DENIED,
                          "cannot open '%s': directory '%s' is not writable", path, dir);
     else
     if (access (path, F_OK) == 0 && access (path, R_OK | W_OK))
-        result = s_fail (failure, WP_PERMISSION_DENIED,
+        result = wp_sqlite_open_failed (failure, WP_PERMISSION_DENIED,
                          "cannot open '%s': the file is not readable and writable", path);
     else
     if ((rc & 0xff) == SQLITE_NOTADB)
-        result = s_fail (failure, WP_FAILED_PRECONDITION,
+        result = wp_sqlite_open_failed (failure, WP_FAILED_PRECONDITION,
                          "'%s' is not a workpool store: not a SQLite database", path);
     else
-        result = s_fail (failure, s_status_of (rc), "cannot open '%s' (%s): %s", path, doing,
+        result = wp_sqlite_open_failed (failure, wp_sqlite_status_of (rc), "cannot open '%s' (%s): %s", path, doing,
                          db? sqlite3_errmsg (db): sqlite3_errstr (rc));
     free (dir);
     return result;
 }
 
 //  Runs a one-row, one-integer query (a PRAGMA) into *value.
-static int
-s_query_int (sqlite3 *db, const char *sql, int64_t *value)
+int
+wp_sqlite_query_int (sqlite3 *db, const char *sql, int64_t *value)
 {
     sqlite3_stmt *stmt;
     int rc = sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL);
@@ -749,7 +740,7 @@ typedef enum { S_FILE_EMPTY, S_FILE_OURS } s_file_kind;
 //  schema version) or empty; anything else fails, changing nothing.
 static int
 s_identify (sqlite3 *db, const char *path, s_file_kind *kind, int64_t *version,
-            s_failure_t *failure)
+            wp_sqlite_failure_t *failure)
 {
     //  One snapshot for the three reads: another process may be creating
     //  the store right now
@@ -757,18 +748,18 @@ s_identify (sqlite3 *db, const char *path, s_file_kind *kind, int64_t *version,
     bool own_read = sqlite3_get_autocommit (db);
     int rc = own_read? sqlite3_exec (db, "BEGIN", NULL, NULL, NULL): SQLITE_OK;
     if (rc == SQLITE_OK)
-        rc = s_query_int (db, "PRAGMA application_id", &application_id);
+        rc = wp_sqlite_query_int (db, "PRAGMA application_id", &application_id);
     if (rc == SQLITE_OK)
-        rc = s_query_int (db, "PRAGMA user_version", version);
+        rc = wp_sqlite_query_int (db, "PRAGMA user_version", version);
     if (rc == SQLITE_OK)
-        rc = s_query_int (db, "SELECT count(*) FROM sqlite_schema", &objects);
+        rc = wp_sqlite_query_int (db, "SELECT count(*) FROM sqlite_schema", &objects);
     if (own_read && !sqlite3_get_autocommit (db))
         sqlite3_exec (db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
-        return s_fail_open (failure, db, rc, path, "reading its header");
+        return wp_sqlite_open_failed_io (failure, db, rc, path, "reading its header");
     if (application_id == WP_SQLITE_APPLICATION_ID) {
         if (*version > WP_SQLITE_SCHEMA_VERSION)
-            return s_fail (failure, WP_FAILED_PRECONDITION,
+            return wp_sqlite_open_failed (failure, WP_FAILED_PRECONDITION,
                            "'%s' has schema version %lld, newer than this workpool reads (%d): "
                            "use a newer workpool", path, (long long) *version,
                            WP_SQLITE_SCHEMA_VERSION);
@@ -779,7 +770,7 @@ s_identify (sqlite3 *db, const char *path, s_file_kind *kind, int64_t *version,
         *kind = S_FILE_EMPTY;
         return 0;
     }
-    return s_fail (failure, WP_FAILED_PRECONDITION,
+    return wp_sqlite_open_failed (failure, WP_FAILED_PRECONDITION,
                    "'%s' is not a workpool store: a SQLite database of another application "
                    "(application_id %lld, user_version %lld)", path,
                    (long long) application_id, (long long) *version);
@@ -789,11 +780,11 @@ s_identify (sqlite3 *db, const char *path, s_file_kind *kind, int64_t *version,
 //  header is read again under the write lock: another process may have
 //  initialised or migrated the file since we looked.
 static int
-s_migrate (sqlite3 *db, const char *path, s_failure_t *failure)
+s_migrate (sqlite3 *db, const char *path, wp_sqlite_failure_t *failure)
 {
     int rc = sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
-        return s_fail_open (failure, db, rc, path, "locking it to migrate");
+        return wp_sqlite_open_failed_io (failure, db, rc, path, "locking it to migrate");
     s_file_kind kind;
     int64_t version;
     if (s_identify (db, path, &kind, &version, failure)) {
@@ -811,7 +802,7 @@ s_migrate (sqlite3 *db, const char *path, s_failure_t *failure)
     if (rc == SQLITE_OK)
         rc = sqlite3_exec (db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        s_fail_open (failure, db, rc, path, "migrating its schema");
+        wp_sqlite_open_failed_io (failure, db, rc, path, "migrating its schema");
         sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
@@ -866,15 +857,15 @@ s_set_wal (sqlite3 *db, int busy_timeout_ms)
 
 //  Opens and prepares self->db; on failure fills failure.
 static int
-s_open (wp_sqlite_t *self, const char *path, s_failure_t *failure)
+s_open (wp_sqlite_t *self, const char *path, wp_sqlite_failure_t *failure)
 {
     int rc = sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK)
-        return s_fail_open (failure, self->db, rc, path, "opening it");
+        return wp_sqlite_open_failed_io (failure, self->db, rc, path, "opening it");
     sqlite3_extended_result_codes (self->db, 1);
     sqlite3_busy_timeout (self->db, self->base.config.busy_timeout_ms);
     if (sqlite3_db_readonly (self->db, "main") == 1)
-        return s_fail (failure, WP_PERMISSION_DENIED, "cannot open '%s': the file is read-only",
+        return wp_sqlite_open_failed (failure, WP_PERMISSION_DENIED, "cannot open '%s': the file is read-only",
                        path);
     s_file_kind kind;
     int64_t version;
@@ -886,12 +877,12 @@ s_open (wp_sqlite_t *self, const char *path, s_failure_t *failure)
         sqlite3_exec (self->db, "PRAGMA page_size = 1024", NULL, NULL, NULL);
     rc = s_set_wal (self->db, self->base.config.busy_timeout_ms);
     if (rc != SQLITE_OK)
-        return s_fail_open (failure, self->db, rc, path, "switching it to WAL");
+        return wp_sqlite_open_failed_io (failure, self->db, rc, path, "switching it to WAL");
     rc = sqlite3_exec (self->db, self->base.config.sync_full? "PRAGMA synchronous = FULL"
                                                             : "PRAGMA synchronous = NORMAL",
                        NULL, NULL, NULL);
     if (rc != SQLITE_OK)
-        return s_fail_open (failure, self->db, rc, path, "setting synchronous");
+        return wp_sqlite_open_failed_io (failure, self->db, rc, path, "setting synchronous");
     if (kind == S_FILE_EMPTY || version < WP_SQLITE_SCHEMA_VERSION)
         if (s_migrate (self->db, path, failure))
             return -1;
@@ -901,7 +892,7 @@ s_open (wp_sqlite_t *self, const char *path, s_failure_t *failure)
         if (rc == SQLITE_NOMEM)
             abort ();
         if (rc != SQLITE_OK)
-            return s_fail (failure, WP_INTERNAL, "cannot prepare statement %d of '%s': %s",
+            return wp_sqlite_open_failed (failure, WP_INTERNAL, "cannot prepare statement %d of '%s': %s",
                            i, path, sqlite3_errmsg (self->db));
     }
     //  A checkpoint runs inside the commit that crosses this many WAL pages
@@ -918,13 +909,13 @@ static bool
 s_initialised (sqlite3 *db)
 {
     int64_t application_id = 0;
-    return db && s_query_int (db, "PRAGMA application_id", &application_id) == SQLITE_OK
+    return db && wp_sqlite_query_int (db, "PRAGMA application_id", &application_id) == SQLITE_OK
         && application_id == WP_SQLITE_APPLICATION_ID;
 }
 
 //  Removes what a failed open created: the file and SQLite's companions.
-static void
-s_unlink_created (const char *path)
+void
+wp_sqlite_unlink_created (const char *path)
 {
     static const char *const suffixes [] = { "", "-wal", "-shm", "-journal" };
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes [0]; i++) {
@@ -938,14 +929,14 @@ wp_store_t *
 wp_store_sqlite_new (const char *path, const wp_store_config_t *cfg,
                      wp_status *status, char **message)
 {
-    s_failure_t failure = { WP_OK, "" };
+    wp_sqlite_failure_t failure = { WP_OK, "" };
     wp_sqlite_t *self = NULL;
     struct stat st;
     if (!path || !*path)
-        s_fail (&failure, WP_INVALID_ARGUMENT, "the SQLite store needs a file path");
+        wp_sqlite_open_failed (&failure, WP_INVALID_ARGUMENT, "the SQLite store needs a file path");
     else
     if (stat (path, &st) == 0 && S_ISDIR (st.st_mode))
-        s_fail (&failure, WP_FAILED_PRECONDITION, "'%s' is a directory, not a workpool store",
+        wp_sqlite_open_failed (&failure, WP_FAILED_PRECONDITION, "'%s' is a directory, not a workpool store",
                 path);
     else {
         //  Made here rather than by SQLite, so we know whether we made it
@@ -964,7 +955,7 @@ wp_store_sqlite_new (const char *path, const wp_store_config_t *cfg,
             s_destroy (&self->base);
             self = NULL;
             if (remove)
-                s_unlink_created (path);
+                wp_sqlite_unlink_created (path);
         }
     }
     if (self)

@@ -1,9 +1,8 @@
 /*  wp_store_sqlite_workers: the registration calls of the SQLite store
     (register, heartbeat, update_status, get_worker, list_workers).
 
-    A worker's capabilities are one blob: each capability followed by a NUL,
-    after a leading NUL ("\0gpu\0cpu\0"), so "has capability c" is one
-    instr () for "\0c\0" and the list comes back in registered order.
+    A worker's capabilities are one blob (wp_store_caps_encode), so "has
+    capability c" is one instr () and the list comes back in registered order.
     Metadata is one blob, the msgpack map of wp_meta_encode. stale_at is the
     first microsecond at which an active worker counts as lost
     (last_heartbeat + 2 x interval + 1), kept in a column so that finding
@@ -21,27 +20,6 @@ s_stale_at (int64_t heartbeat, double interval)
     return heartbeat + wp_sqlite_us (2 * interval) + 1;
 }
 
-//  Encodes capabilities as described above. Caller owns *blob_p.
-static void
-s_capabilities_encode (const wp_worker_t *worker, uint8_t **blob_p, size_t *size_p)
-{
-    size_t size = 1;
-    for (size_t i = 0; i < worker->capability_count; i++)
-        size += strlen (worker->capabilities [i]) + 1;
-    uint8_t *blob = malloc (size);
-    if (!blob)
-        abort ();
-    size_t at = 0;
-    blob [at++] = 0;
-    for (size_t i = 0; i < worker->capability_count; i++) {
-        size_t length = strlen (worker->capabilities [i]) + 1;
-        memcpy (blob + at, worker->capabilities [i], length);
-        at += length;
-    }
-    *blob_p = blob;
-    *size_p = size;
-}
-
 //  Builds a worker from a row of WP_SQLITE_WORKER_COLUMNS into *worker_p
 //  (caller owns). A blob that does not decode is data loss.
 static wp_status
@@ -51,11 +29,8 @@ s_worker_read (wp_sqlite_t *self, sqlite3_stmt *stmt, wp_worker_t **worker_p)
     worker->worker_id = wp_sqlite_column_strdup (stmt, 0);
     worker->host = wp_sqlite_column_strdup (stmt, 1);
     worker->pid = sqlite3_column_type (stmt, 2) == SQLITE_NULL? -1: sqlite3_column_int64 (stmt, 2);
-    const char *caps = (const char *) sqlite3_column_blob (stmt, 3);
-    size_t size = (size_t) sqlite3_column_bytes (stmt, 3);
-    bool ok = caps && size > 0 && caps [0] == 0 && caps [size - 1] == 0;
-    for (size_t at = 1; ok && at < size; at += strlen (caps + at) + 1)
-        wp_worker_add_capability (worker, caps + at);
+    bool ok = wp_store_caps_decode (worker, sqlite3_column_blob (stmt, 3),
+                                    (size_t) sqlite3_column_bytes (stmt, 3));
     worker->pool_id = wp_sqlite_column_strdup (stmt, 4);
     worker->started_at = sqlite3_column_int64 (stmt, 5);
     worker->status = wp_sqlite_column_strdup (stmt, 6);
@@ -63,7 +38,7 @@ s_worker_read (wp_sqlite_t *self, sqlite3_stmt *stmt, wp_worker_t **worker_p)
     worker->current_task_id = wp_sqlite_column_strdup (stmt, 8);
     worker->heartbeat_interval = sqlite3_column_double (stmt, 9);
     const uint8_t *meta = sqlite3_column_blob (stmt, 10);
-    size = (size_t) sqlite3_column_bytes (stmt, 10);
+    size_t size = (size_t) sqlite3_column_bytes (stmt, 10);
     //  An empty blob is an empty map (SQLite hands it back as NULL)
     if (ok && size > 0 && (!meta || wp_meta_decode (&worker->metadata, meta, size)))
         ok = false;
@@ -106,7 +81,7 @@ wp_sqlite_register (wp_store_t *base, const wp_worker_t *worker, wp_worker_t **w
                                                     : base->config.heartbeat;
     uint8_t *caps, *meta;
     size_t caps_size, meta_size;
-    s_capabilities_encode (worker, &caps, &caps_size);
+    wp_store_caps_encode (worker, &caps, &caps_size);
     wp_meta_encode (&worker->metadata, &meta, &meta_size);
 
     sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_WORKER_PUT);

@@ -131,7 +131,9 @@ class Daemon:
 
     started = []        # every daemon started, so a failing test can kill them
 
-    def __init__(self, binary, workdir, *args, store="sqlite", bind=None):
+    # WP_TEST_STORE runs the daemons of a test on another store ("image")
+    def __init__(self, binary, workdir, *args, store=os.environ.get("WP_TEST_STORE", "sqlite"),
+                 bind=None):
         self.binary = binary
         self.workdir = workdir
         self.args = list(args)

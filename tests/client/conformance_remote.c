@@ -1,8 +1,9 @@
 /*  conformance_remote: the conformance suite, unchanged, against the remote
     store: each case gets a fresh broker started in-process on an ephemeral
-    tcp port over a fresh store (memory by default; "sqlite" as the second
-    argument puts each case's broker on a SQLite file in its own directory).
-    Usage: conformance_remote [CASE | PREFIX* | all] [memory | sqlite]  */
+    tcp port over a fresh store (memory by default; "sqlite" or "image" as
+    the second argument puts each case's broker on that store's file in its
+    own directory).
+    Usage: conformance_remote [CASE | PREFIX* | all] [memory | sqlite | image]  */
 #include "conformance.h"
 #include "client_util.h"
 #include "wp_remote_store.h"
@@ -10,9 +11,9 @@
 #include <string.h>
 
 typedef struct {
-    bool sqlite;                //  brokers keep their store in a SQLite file
+    const char *kind;           //  the brokers' store: memory, sqlite or image
     zactor_t *broker;           //  the current case's broker
-    char *dir;                  //  its directory (SQLite), or NULL
+    char *dir;                  //  its directory (a store with a file), or NULL
 } s_remote_ctx_t;
 
 static wp_store_t *
@@ -20,9 +21,9 @@ s_open (void *ctx)
 {
     s_remote_ctx_t *self = ctx;
     char *store = NULL;
-    if (self->sqlite) {
+    if (!streq (self->kind, "memory")) {
         self->dir = ct_tempdir ("conformance-remote");
-        store = zsys_sprintf ("sqlite:%s/broker.db", self->dir);
+        store = zsys_sprintf ("%s:%s/broker.db", self->kind, self->dir);
     }
     char *endpoint = NULL;
     self->broker = ct_broker_start (store ? store : "memory", 0, 0, 0, &endpoint);
@@ -56,9 +57,11 @@ int
 main (int argc, char *argv [])
 {
     const char *only = argc > 1 && strcmp (argv [1], "all") ? argv [1] : NULL;
-    s_remote_ctx_t ctx = { .sqlite = argc > 2 && streq (argv [2], "sqlite") };
+    s_remote_ctx_t ctx = { .kind = argc > 2 ? argv [2] : "memory" };
+    char name [64];
+    snprintf (name, sizeof name, "remote (broker on %s)", ctx.kind);
     wp_conformance_backend_t backend = {
-        .name = ctx.sqlite ? "remote (broker on sqlite)" : "remote (broker on memory)",
+        .name = name,
         .open = s_open,
         .close = s_close,
         .ctx = &ctx,

@@ -4,7 +4,7 @@
     given and every completion the broker acknowledged; afterwards every
     item was claimed once and completed once (the logs), and the broker
     holds each one done with its result (stats and get).
-    Usage: race [memory | sqlite] [ITEMS] [WORKERS]
+    Usage: race [memory | sqlite | image] [ITEMS] [WORKERS]
            race worker ENDPOINT INDEX LOGFILE   (what the parent runs)  */
 #include "client_util.h"
 
@@ -125,13 +125,14 @@ main (int argc, char *argv [])
 {
     if (argc == 5 && streq (argv [1], "worker"))
         return s_worker_main (argv [2], atoi (argv [3]), argv [4]);
-    bool sqlite = argc > 1 && streq (argv [1], "sqlite");
+    const char *kind = argc > 1 ? argv [1] : "memory";
     int items = argc > 2 ? atoi (argv [2]) : 20000;
     int workers = argc > 3 ? atoi (argv [3]) : 16;
     CT_CHECK (items > 0 && workers > 0 && workers < 1000);
 
     char *dir = ct_tempdir ("race");
-    char *store = sqlite ? zsys_sprintf ("sqlite:%s/broker.db", dir) : strdup ("memory");
+    char *store = streq (kind, "memory") ? strdup ("memory")
+                : zsys_sprintf ("%s:%s/broker.db", kind, dir);
     char *endpoint;
     zactor_t *broker = ct_broker_start (store, 0, 0, 0, &endpoint);
     wp_backend_t *backend = ct_open (endpoint, 60);

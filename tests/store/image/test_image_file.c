@@ -1,0 +1,920 @@
+/*  test_image_file: the image store's file. A commit whose image cannot be
+    written (a trigger in the file refuses the row) fails and is rolled back
+    in memory too, solo calls and groups alike; one process owns a file, and
+    a second opener, in this process or another, is refused while the first
+    goes on; files that are not an image (a SQLite store's, another
+    application's, text, a newer version, a directory, a missing directory)
+    are refused and left as they were; damaged rows fail the open with
+    WP_DATA_LOSS; and everything a commit acknowledged is there after a
+    restart, down to leases, claimants and metadata, while a group left open
+    at destroy and purged items are not, even when a group purges an item
+    and pushes its id again. Each case has its own directory.
+
+    Usage: test_image_file [CASE]  */
+#include "wp_test.h"
+#include <errno.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+
+//  PRAGMA application_id of an image file ("wpim")
+#define S_APPLICATION_ID 0x7770696D
+
+static const uint8_t s_data [] = { 0xa1, 'x' };        //  msgpack "x"
+
+//  ---------------------------------------------------------------------
+//  Helpers
+
+static wp_store_t *
+s_open (const char *path, wp_test_clock_t *clock)
+{
+    wp_status status = WP_OK;
+    char *message = NULL;
+    wp_store_t *store = wp_store_image_new (path, NULL, &status, &message);
+    if (!store) {
+        fprintf (stderr, "cannot open %s: %s: %s\n", path, wp_strerror (status),
+                 message ? message : "");
+        abort ();
+    }
+    if (clock)
+        wp_store_set_clock (store, wp_test_clock_read, clock);
+    return store;
+}
+
+//  Opening path must fail with status and a message containing words.
+static void
+s_expect_refused (const char *path, const wp_store_config_t *cfg, wp_status expect,
+                  const char *words)
+{
+    wp_status status = WP_OK;
+    char *message = NULL;
+    wp_store_t *store = wp_store_image_new (path, cfg, &status, &message);
+    if (store || status != expect || !message || !strstr (message, words)) {
+        fprintf (stderr, "opening %s: got %s '%s', expected %s with '%s'\n", path,
+                 store ? "a store" : wp_strerror (status), message ? message : "(no message)",
+                 wp_strerror (expect), words);
+        abort ();
+    }
+    free (message);
+}
+
+static sqlite3 *
+s_raw_open (const char *path)
+{
+    sqlite3 *db;
+    CHECK (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)
+           == SQLITE_OK);
+    return db;
+}
+
+static void
+s_exec (sqlite3 *db, const char *sql)
+{
+    char *error = NULL;
+    if (sqlite3_exec (db, sql, NULL, NULL, &error) != SQLITE_OK) {
+        fprintf (stderr, "%s: %s\n", sql, error);
+        abort ();
+    }
+}
+
+//  Runs sql on the file at path with a connection of its own
+static void
+s_raw_exec (const char *path, const char *sql)
+{
+    sqlite3 *db = s_raw_open (path);
+    s_exec (db, sql);
+    CHECK (sqlite3_close (db) == SQLITE_OK);
+}
+
+static int64_t
+s_query_int (sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *stmt;
+    CHECK (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) == SQLITE_OK);
+    CHECK (sqlite3_step (stmt) == SQLITE_ROW);
+    int64_t value = sqlite3_column_int64 (stmt, 0);
+    sqlite3_finalize (stmt);
+    return value;
+}
+
+static int64_t
+s_raw_query_int (const char *path, const char *sql)
+{
+    sqlite3 *db = s_raw_open (path);
+    int64_t value = s_query_int (db, sql);
+    CHECK (sqlite3_close (db) == SQLITE_OK);
+    return value;
+}
+
+//  Reads a whole file. Caller frees.
+static char *
+s_slurp (const char *path, size_t *size)
+{
+    FILE *file = fopen (path, "rb");
+    CHECK (file);
+    CHECK (fseek (file, 0, SEEK_END) == 0);
+    long length = ftell (file);
+    CHECK (length >= 0);
+    rewind (file);
+    char *bytes = malloc ((size_t) length + 1);
+    CHECK (bytes);
+    CHECK (fread (bytes, 1, (size_t) length, file) == (size_t) length);
+    fclose (file);
+    *size = (size_t) length;
+    return bytes;
+}
+
+//  Counts the entries of dir (besides . and ..).
+static int
+s_entries (const char *dir)
+{
+    DIR *handle = opendir (dir);
+    CHECK (handle);
+    int count = 0;
+    struct dirent *entry;
+    while ((entry = readdir (handle)))
+        count += strcmp (entry->d_name, ".") && strcmp (entry->d_name, "..");
+    closedir (handle);
+    return count;
+}
+
+//  Opening path must be refused as s_expect_refused says and leave the
+//  file byte for byte as it was, with no companion file left behind.
+static void
+s_expect_refused_untouched (const char *dir, const char *path, wp_status expect,
+                            const char *words)
+{
+    size_t size_before, size_after;
+    char *before = s_slurp (path, &size_before);
+    int entries = s_entries (dir);
+    s_expect_refused (path, NULL, expect, words);
+    char *after = s_slurp (path, &size_after);
+    CHECK (size_before == size_after && memcmp (before, after, size_before) == 0);
+    CHECK_INT (s_entries (dir), entries);
+    free (before);
+    free (after);
+}
+
+static void
+s_push (wp_store_t *store, const char *pool, const char *id)
+{
+    wp_push_entry_t entry = { s_data, sizeof s_data, id, -1 };
+    char *id_out = NULL;
+    bool duplicate = true;
+    CHECK_OK (store, wp_store_push (store, pool, &entry, &id_out, &duplicate));
+    CHECK_STR (id_out, id);
+    CHECK (!duplicate);
+    free (id_out);
+}
+
+static wp_item_t *
+s_get (wp_store_t *store, const char *pool, const char *id)
+{
+    wp_item_t *item = NULL;
+    CHECK_OK (store, wp_store_get (store, pool, id, &item));
+    CHECK (item);
+    return item;
+}
+
+static void
+s_absent (wp_store_t *store, const char *pool, const char *id)
+{
+    wp_item_t *item = NULL;
+    CHECK_RC (store, wp_store_get (store, pool, id, &item), WP_NOT_FOUND);
+    CHECK (!item);
+}
+
+static uint64_t
+s_size (wp_store_t *store, const char *pool)
+{
+    uint64_t size = 0;
+    CHECK_OK (store, wp_store_size (store, pool, &size));
+    return size;
+}
+
+static wp_item_t *
+s_claim (wp_store_t *store, const char *pool, const char *worker, double lease)
+{
+    wp_item_t *item = NULL;
+    CHECK_OK (store, wp_store_claim (store, pool, worker, lease, &item));
+    CHECK (item);
+    return item;
+}
+
+static wp_worker_t *
+s_get_worker (wp_store_t *store, const char *worker_id)
+{
+    wp_worker_t *worker = NULL;
+    CHECK_OK (store, wp_store_get_worker (store, worker_id, &worker));
+    CHECK (worker);
+    return worker;
+}
+
+//  The store's message after a commit its image refused
+static void
+s_check_image_error (wp_store_t *store)
+{
+    const char *message = wp_store_errmsg (store);
+    if (!strstr (message, "image") || !strstr (message, "injected")) {
+        fprintf (stderr, "unexpected message: '%s'\n", message);
+        abort ();
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Cases
+
+//  A commit whose image cannot be written fails, and the memory store
+//  rolls back with it: the memory never holds what the file does not.
+static void
+s_unwritable_commit_rolls_back (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/poison.db", dir);
+    wp_test_clock_t clock = { INT64_C (1700000000) * SECOND };
+    wp_store_t *store = s_open (path, &clock);
+    s_push (store, "p", "first");
+    wp_worker_t *spec = wp_worker_new ();
+    spec->worker_id = wp_strdup ("w");
+    CHECK_OK (store, wp_store_register (store, spec, NULL));
+    wp_worker_destroy (&spec);
+    s_push (store, "p", "sticky");
+    wp_store_destroy (&store);
+
+    //  The file refuses an item 'poison', and refuses to mark 'sticky' done
+    s_raw_exec (path,
+        "CREATE TRIGGER poison BEFORE INSERT ON items WHEN NEW.id = 'poison' "
+        "BEGIN SELECT RAISE (ABORT, 'injected'); END;"
+        "CREATE TRIGGER sticky BEFORE UPDATE ON items WHEN OLD.id = 'sticky' AND NEW.status = 2 "
+        "BEGIN SELECT RAISE (ABORT, 'injected'); END;");
+
+    store = s_open (path, &clock);
+    CHECK_INT (s_size (store, "p"), 2);
+    //  A claim whose lease lapses just before the next call
+    s_push (store, "l", "lapse");
+    wp_item_t *item = s_claim (store, "l", "w", 1);
+    wp_item_destroy (&item);
+    clock.now += 2 * SECOND;
+
+    //  A solo push: refused, and gone from memory too. The expiry it
+    //  applied on its way went with it, and is applied (and counted) once,
+    //  by the next call
+    wp_push_entry_t entry = { s_data, sizeof s_data, "poison", -1 };
+    char *id = NULL;
+    wp_status status = wp_store_push (store, "p", &entry, &id, NULL);
+    CHECK (status != WP_OK);
+    CHECK (!id);
+    s_check_image_error (store);
+    wp_reap_t reap;
+    CHECK_OK (store, wp_store_reap (store, &reap));
+    CHECK_INT (reap.leases_expired, 1);
+    CHECK_INT (reap.requeued, 1);
+    item = s_get (store, "l", "lapse");
+    CHECK_INT (item->status, WP_ITEM_PENDING);
+    CHECK_INT (item->attempts, 1);
+    wp_item_destroy (&item);
+    s_absent (store, "p", "poison");
+    CHECK_INT (s_size (store, "p"), 2);
+    wp_stats_t *stats = NULL;
+    CHECK_OK (store, wp_store_stats (store, &stats));
+    CHECK_INT (stats->pool_count, 2);
+    CHECK_STR (stats->pools [1].pool, "p");
+    CHECK_INT (stats->pools [1].pending, 2);
+    wp_stats_destroy (&stats);
+
+    //  In a group the push itself succeeds (nothing is written before
+    //  commit); the commit fails and takes 'a' with it
+    CHECK_OK (store, wp_store_begin (store));
+    s_push (store, "p", "a");
+    CHECK_OK (store, wp_store_push (store, "p", &entry, &id, NULL));
+    CHECK_STR (id, "poison");
+    free (id);
+    id = NULL;
+    CHECK_INT (s_size (store, "p"), 4);
+    status = wp_store_commit (store);
+    CHECK (status != WP_OK);
+    s_check_image_error (store);
+    s_absent (store, "p", "a");
+    s_absent (store, "p", "poison");
+    CHECK_INT (s_size (store, "p"), 2);
+    //  The group is over: there is nothing left to commit
+    CHECK_RC (store, wp_store_commit (store), WP_FAILED_PRECONDITION);
+
+    //  The next group commits as usual
+    CHECK_OK (store, wp_store_begin (store));
+    s_push (store, "p", "b");
+    CHECK_OK (store, wp_store_commit (store));
+
+    //  An update the file refuses: completing 'sticky' fails, and the claim
+    //  and the worker's current task are as they were before the call
+    item = s_claim (store, "p", "w", 30);
+    CHECK_STR (item->id, "first");
+    wp_item_destroy (&item);
+    item = s_claim (store, "p", "w", 30);
+    CHECK_STR (item->id, "sticky");
+    int64_t lease_expires_at = item->lease_expires_at;
+    wp_item_destroy (&item);
+    clock.now += SECOND;
+    status = wp_store_complete (store, "p", "sticky", s_data, sizeof s_data, "w");
+    CHECK (status != WP_OK);
+    s_check_image_error (store);
+    item = s_get (store, "p", "sticky");
+    CHECK_INT (item->status, WP_ITEM_CLAIMED);
+    CHECK_STR (item->claimed_by, "w");
+    CHECK_INT (item->lease_expires_at, lease_expires_at);
+    CHECK (!item->result);
+    wp_item_destroy (&item);
+    wp_worker_t *worker = s_get_worker (store, "w");
+    CHECK_STR (worker->current_task_id, "sticky");
+    wp_worker_destroy (&worker);
+    //  Failing it instead is no status 2: the file takes that
+    wp_item_state state = WP_ITEM_DONE;
+    CHECK_OK (store, wp_store_fail (store, "p", "sticky", "nope", "w", &state));
+    CHECK_INT (state, WP_ITEM_PENDING);
+    CHECK_OK (store, wp_store_complete (store, "p", "first", NULL, 0, "w"));
+    wp_store_destroy (&store);
+
+    //  The file holds exactly what was acknowledged
+    store = s_open (path, &clock);
+    item = s_get (store, "p", "b");
+    CHECK_INT (item->status, WP_ITEM_PENDING);
+    wp_item_destroy (&item);
+    s_absent (store, "p", "a");
+    s_absent (store, "p", "poison");
+    item = s_get (store, "p", "sticky");
+    CHECK_INT (item->status, WP_ITEM_PENDING);
+    CHECK_INT (item->attempts, 1);
+    CHECK_STR (item->error, "nope");
+    CHECK (!item->claimed_by);
+    wp_item_destroy (&item);
+    item = s_get (store, "p", "first");
+    CHECK_INT (item->status, WP_ITEM_DONE);
+    wp_item_destroy (&item);
+    item = s_get (store, "l", "lapse");
+    CHECK_INT (item->attempts, 1);
+    CHECK_STR (item->error, "lease expired");
+    wp_item_destroy (&item);
+    worker = s_get_worker (store, "w");
+    CHECK (!worker->current_task_id);
+    wp_worker_destroy (&worker);
+    CHECK_INT (s_size (store, "p"), 2);
+    wp_store_destroy (&store);
+    CHECK_INT (s_raw_query_int (path, "SELECT count(*) FROM items"), 4);
+}
+
+//  Waits for a byte on fd, then tries to open path: exits 0 if refused
+//  with WP_UNAVAILABLE, 1 if it opened, 2 on any other outcome.
+static void
+s_second_process (const char *path, int fd)
+{
+    char go;
+    if (read (fd, &go, 1) != 1)
+        _exit (2);
+    wp_store_config_t cfg = { .busy_timeout_ms = 100 };
+    wp_status status = WP_OK;
+    char *message = NULL;
+    wp_store_t *store = wp_store_image_new (path, &cfg, &status, &message);
+    if (store)
+        _exit (1);
+    _exit (status == WP_UNAVAILABLE && message && strstr (message, "another process") ? 0 : 2);
+}
+
+//  One owner per file: a second opener, in this process or in another, is
+//  refused with WP_UNAVAILABLE, and the first goes on as if nothing happened.
+static void
+s_one_owner (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/owned.db", dir);
+    //  The other process forks before this one opens anything, so that its
+    //  SQLite knows nothing of this process's locks: the kernel's must stop it
+    int fds [2];
+    CHECK (pipe (fds) == 0);
+    pid_t pid = fork ();
+    CHECK (pid >= 0);
+    if (pid == 0) {
+        close (fds [1]);
+        s_second_process (path, fds [0]);
+    }
+    close (fds [0]);
+
+    wp_store_t *store = s_open (path, NULL);
+    s_push (store, "p", "a");
+    wp_store_config_t cfg = { .busy_timeout_ms = 100 };
+    s_expect_refused (path, &cfg, WP_UNAVAILABLE, "another process");
+    s_expect_refused (path, &cfg, WP_UNAVAILABLE, "another process");
+    //  The refused opener closed its connection: the lock must still hold
+    CHECK (write (fds [1], "g", 1) == 1);
+    close (fds [1]);
+    int wstatus;
+    CHECK (waitpid (pid, &wstatus, 0) == pid);
+    CHECK (WIFEXITED (wstatus));
+    CHECK_INT (WEXITSTATUS (wstatus), 0);
+
+    //  The owner goes on
+    s_push (store, "p", "b");
+    wp_item_t *item = s_claim (store, "p", "w", 0);
+    CHECK_STR (item->id, "a");
+    wp_item_destroy (&item);
+    CHECK_OK (store, wp_store_complete (store, "p", "a", NULL, 0, "w"));
+    wp_store_destroy (&store);
+
+    //  Closed, the file opens again, with everything the owner committed
+    store = s_open (path, NULL);
+    item = s_get (store, "p", "a");
+    CHECK_INT (item->status, WP_ITEM_DONE);
+    wp_item_destroy (&item);
+    CHECK_INT (s_size (store, "p"), 1);
+    wp_store_destroy (&store);
+    CHECK_INT (s_entries (dir), 1);
+}
+
+//  Files that are not an image are refused, and left as they were.
+static void
+s_foreign_files_are_refused (const char *dir)
+{
+    char path [128];
+    char spec [160];
+    //  A SQLite store's file: the message says how to open it
+    snprintf (path, sizeof path, "%s/store.db", dir);
+    wp_status status = WP_OK;
+    char *message = NULL;
+    wp_store_t *store = wp_store_sqlite_new (path, NULL, &status, &message);
+    CHECK (store);
+    s_push (store, "p", "kept");
+    wp_store_destroy (&store);
+    snprintf (spec, sizeof spec, "sqlite:%s", path);
+    s_expect_refused (path, NULL, WP_FAILED_PRECONDITION, spec);
+    store = wp_store_sqlite_new (path, NULL, &status, &message);
+    CHECK (store);
+    wp_item_t *item = s_get (store, "p", "kept");
+    wp_item_destroy (&item);
+    wp_store_destroy (&store);
+    //  The backend string says the same
+    snprintf (spec, sizeof spec, "image:%s", path);
+    CHECK (!wp_store_open (spec, NULL, &status, &message));
+    CHECK_INT (status, WP_FAILED_PRECONDITION);
+    CHECK (message && strstr (message, "sqlite:"));
+    free (message);
+
+    //  Another application's database, with its own id or none
+    snprintf (path, sizeof path, "%s/other.db", dir);
+    s_raw_exec (path, "PRAGMA application_id = 42; CREATE TABLE items (id TEXT);"
+                      "INSERT INTO items VALUES ('mine');");
+    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "application_id 42");
+    snprintf (path, sizeof path, "%s/other-noid.db", dir);
+    s_raw_exec (path, "CREATE TABLE t (x); INSERT INTO t VALUES (1);");
+    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "another application");
+    CHECK_INT (s_raw_query_int (path, "SELECT x FROM t"), 1);
+
+    //  Not SQLite at all
+    snprintf (path, sizeof path, "%s/notes.txt", dir);
+    FILE *file = fopen (path, "w");
+    CHECK (file);
+    for (int i = 0; i < 200; i++)
+        fprintf (file, "line %d: this is not a database\n", i);
+    fclose (file);
+    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "not a workpool store");
+
+    //  An image from a newer workpool, refused untouched; as it was, it opens
+    snprintf (path, sizeof path, "%s/future.db", dir);
+    store = s_open (path, NULL);
+    s_push (store, "p", "a");
+    wp_store_destroy (&store);
+    s_raw_exec (path, "PRAGMA user_version = 2");
+    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "version 2");
+    s_raw_exec (path, "PRAGMA user_version = 1");
+    store = s_open (path, NULL);
+    item = s_get (store, "p", "a");
+    wp_item_destroy (&item);
+    wp_store_destroy (&store);
+}
+
+//  Paths that cannot be an image fail with a status that says why, and
+//  leave nothing behind.
+static void
+s_bad_paths (const char *dir)
+{
+    char path [160];
+    snprintf (path, sizeof path, "%s/missing/image.db", dir);
+    s_expect_refused (path, NULL, WP_NOT_FOUND, "no directory");
+    snprintf (path, sizeof path, "%s/missing", dir);
+    CHECK (access (path, F_OK) != 0 && errno == ENOENT);
+    snprintf (path, sizeof path, "%s/sub", dir);
+    CHECK (mkdir (path, 0700) == 0);
+    s_expect_refused (path, NULL, WP_FAILED_PRECONDITION, "is a directory");
+    CHECK_INT (s_entries (path), 0);
+    s_expect_refused ("", NULL, WP_INVALID_ARGUMENT, "path");
+    CHECK (!wp_store_image_new (NULL, NULL, NULL, NULL));
+    CHECK_INT (s_entries (dir), 1);
+}
+
+//  Makes an image at path with an item in every state and a worker with
+//  capabilities and metadata.
+static void
+s_make_image (const char *path)
+{
+    wp_store_t *store = s_open (path, NULL);
+    wp_worker_t *spec = wp_worker_new ();
+    spec->worker_id = wp_strdup ("w");
+    wp_worker_add_capability (spec, "gpu");
+    wp_meta_set (&spec->metadata, "k", (const uint8_t *) "\x01", 1);
+    CHECK_OK (store, wp_store_register (store, spec, NULL));
+    wp_worker_destroy (&spec);
+    s_push (store, "p", "a");
+    s_push (store, "p", "b");
+    s_push (store, "p", "c");
+    s_push (store, "p", "d");
+    wp_item_t *item = s_claim (store, "p", "w", 0);
+    wp_item_destroy (&item);
+    item = s_claim (store, "p", "w", 0);
+    wp_item_destroy (&item);
+    item = s_claim (store, "p", "w", 0);
+    wp_item_destroy (&item);
+    CHECK_OK (store, wp_store_complete (store, "p", "b", s_data, sizeof s_data, "w"));
+    wp_push_entry_t entry = { s_data, sizeof s_data, "e", 0 };
+    char *id = NULL;
+    CHECK_OK (store, wp_store_push (store, "p", &entry, &id, NULL));
+    free (id);
+    wp_store_destroy (&store);
+}
+
+//  A row that does not decode fails the open with WP_DATA_LOSS and leaves
+//  the file as it was; repaired, it opens.
+static void
+s_damaged_rows (const char *dir)
+{
+    static const struct {
+        const char *damage;
+        const char *repair;
+    } cases [] = {
+        { "UPDATE items SET status = 9 WHERE id = 'd'",
+          "UPDATE items SET status = 0 WHERE id = 'd'" },
+        { "UPDATE items SET status = -1 WHERE id = 'd'",
+          "UPDATE items SET status = 0 WHERE id = 'd'" },
+        //  Claimed, but by nobody
+        { "UPDATE items SET claimed_by = NULL WHERE id = 'a'",
+          "UPDATE items SET claimed_by = 'w' WHERE id = 'a'" },
+        { "UPDATE items SET id = '' WHERE id = 'd'",
+          "UPDATE items SET id = 'd' WHERE id = ''" },
+        { "UPDATE items SET pool = '' WHERE id = 'd'",
+          "UPDATE items SET pool = 'p' WHERE id = 'd'" },
+        { "UPDATE items SET data = x'' WHERE id = 'd'",
+          "UPDATE items SET data = x'a178' WHERE id = 'd'" },
+        { "UPDATE items SET attempts = -1 WHERE id = 'd'",
+          "UPDATE items SET attempts = 0 WHERE id = 'd'" },
+        { "UPDATE items SET max_retries = 4294967296 WHERE id = 'd'",
+          "UPDATE items SET max_retries = 3 WHERE id = 'd'" },
+        //  Capabilities are "\0gpu\0"; metadata one msgpack map
+        { "UPDATE workers SET capabilities = x'67707500'",
+          "UPDATE workers SET capabilities = x'0067707500'" },
+        { "UPDATE workers SET metadata = x'c1'",
+          "UPDATE workers SET metadata = x'81a16b01'" },
+        { "UPDATE workers SET worker_id = ''",
+          "UPDATE workers SET worker_id = 'w'" },
+    };
+    char path [128];
+    snprintf (path, sizeof path, "%s/damaged.db", dir);
+    s_make_image (path);
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        s_raw_exec (path, cases [i].damage);
+        s_expect_refused_untouched (dir, path, WP_DATA_LOSS, "damaged");
+        s_raw_exec (path, cases [i].repair);
+        wp_store_t *store = s_open (path, NULL);
+        wp_item_t *item = s_get (store, "p", "a");
+        CHECK_INT (item->status, WP_ITEM_CLAIMED);
+        CHECK_STR (item->claimed_by, "w");
+        wp_item_destroy (&item);
+        item = s_get (store, "p", "d");
+        CHECK_INT (item->status, WP_ITEM_PENDING);
+        CHECK (item->data_size == sizeof s_data && memcmp (item->data, s_data, 2) == 0);
+        CHECK_INT (item->attempts, 0);
+        CHECK_INT (item->max_retries, 3);
+        wp_item_destroy (&item);
+        wp_worker_t *worker = s_get_worker (store, "w");
+        CHECK_INT (worker->capability_count, 1);
+        CHECK_STR (worker->capabilities [0], "gpu");
+        CHECK_INT (worker->metadata.count, 1);
+        wp_worker_destroy (&worker);
+        wp_store_destroy (&store);
+    }
+}
+
+//  Everything a commit acknowledged is there after a restart, and works
+//  on from there: claims (their leases, their claimants, the worker's
+//  current task), attempts and errors, results, workers and their
+//  metadata, push order. Purged items are gone from the file itself.
+static void
+s_restart_keeps_everything (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/restart.db", dir);
+    wp_test_clock_t clock = { INT64_C (1700000000) * SECOND };
+    int64_t t0 = clock.now;
+    wp_store_t *store = s_open (path, &clock);
+
+    wp_worker_t *spec = wp_worker_new ();
+    spec->worker_id = wp_strdup ("w");
+    spec->host = wp_strdup ("host-1");
+    spec->pid = 4242;
+    wp_worker_add_capability (spec, "gpu");
+    wp_worker_add_capability (spec, "big");
+    spec->pool_id = wp_strdup ("p");
+    spec->heartbeat_interval = 5;
+    wp_meta_set (&spec->metadata, "k", (const uint8_t *) "\x01", 1);
+    CHECK_OK (store, wp_store_register (store, spec, NULL));
+    wp_worker_destroy (&spec);
+
+    for (int i = 0; i < 6; i++) {
+        char id [8];
+        snprintf (id, sizeof id, "i%d", i);
+        s_push (store, "p", id);
+        clock.now += 1000;
+    }
+    //  One item in another pool, pushed without an id
+    wp_push_entry_t entry = { s_data, sizeof s_data, NULL, 1 };
+    char *other = NULL;
+    CHECK_OK (store, wp_store_push (store, "q", &entry, &other, NULL));
+
+    //  i0 done; i1 failed once, then claimed by v; i2 claimed by w with a
+    //  60 s lease; x (its own pool) poisoned after two failures
+    wp_item_t *item = s_claim (store, "p", "w", 0);
+    CHECK_STR (item->id, "i0");
+    wp_item_destroy (&item);
+    static const uint8_t result [] = { 0x92, 0x01, 0x00, 0x02 };
+    CHECK_OK (store, wp_store_complete (store, "p", "i0", result, sizeof result, "w"));
+    item = s_claim (store, "p", "w", 0);
+    CHECK_STR (item->id, "i1");
+    wp_item_destroy (&item);
+    wp_item_state state;
+    CHECK_OK (store, wp_store_fail (store, "p", "i1", "boom", "w", &state));
+    CHECK_INT (state, WP_ITEM_PENDING);
+    entry = (wp_push_entry_t) { s_data, sizeof s_data, "x", 2 };
+    char *id = NULL;
+    CHECK_OK (store, wp_store_begin (store));
+    CHECK_OK (store, wp_store_push (store, "x", &entry, &id, NULL));
+    free (id);
+    CHECK_OK (store, wp_store_commit (store));
+    for (int i = 0; i < 2; i++) {
+        item = s_claim (store, "x", "v", 0);
+        wp_item_destroy (&item);
+        //  The last error is "", which is not NULL
+        CHECK_OK (store, wp_store_fail (store, "x", "x", i ? "" : "first", "v", &state));
+        CHECK_INT (state, i ? WP_ITEM_POISONED : WP_ITEM_PENDING);
+    }
+    //  i1 went back to its place, before i2
+    item = s_claim (store, "p", "v", 0);
+    CHECK_STR (item->id, "i1");
+    wp_item_destroy (&item);
+    item = s_claim (store, "p", "w", 60);
+    CHECK_STR (item->id, "i2");
+    int64_t claimed_at = item->claimed_at;
+    wp_item_destroy (&item);
+
+    wp_meta_t meta = { NULL, 0 };
+    wp_meta_set (&meta, "load", (const uint8_t *) "\x05", 1);
+    wp_meta_set (&meta, "k", (const uint8_t *) "\xa1y", 2);
+    clock.now += SECOND;
+    CHECK_OK (store, wp_store_heartbeat (store, "w", &meta));
+    wp_meta_clear (&meta);
+    int64_t heartbeat = clock.now;
+
+    //  A group left open at destroy reaches nothing
+    CHECK_OK (store, wp_store_begin (store));
+    s_push (store, "p", "uncommitted");
+    CHECK_OK (store, wp_store_complete (store, "p", "i2", NULL, 0, "w"));
+    wp_store_destroy (&store);
+
+    store = s_open (path, &clock);
+    s_absent (store, "p", "uncommitted");
+    item = s_get (store, "p", "i0");
+    CHECK_INT (item->status, WP_ITEM_DONE);
+    CHECK_STR (item->claimed_by, "w");
+    CHECK (item->result_size == sizeof result && memcmp (item->result, result, sizeof result) == 0);
+    CHECK_INT (item->lease_expires_at, 0);
+    CHECK_INT (item->created_at, t0);
+    wp_item_destroy (&item);
+    item = s_get (store, "p", "i1");
+    CHECK_INT (item->status, WP_ITEM_CLAIMED);
+    CHECK_STR (item->claimed_by, "v");
+    CHECK_INT (item->attempts, 1);
+    CHECK_STR (item->error, "boom");
+    CHECK_INT (item->max_retries, 3);
+    CHECK_INT (item->created_at, t0 + 1000);
+    wp_item_destroy (&item);
+    item = s_get (store, "p", "i2");
+    CHECK_INT (item->status, WP_ITEM_CLAIMED);
+    CHECK_STR (item->claimed_by, "w");
+    CHECK_INT (item->claimed_at, claimed_at);
+    //  The heartbeat renewed the lease by its length, 60 s
+    CHECK_INT (item->lease_expires_at, heartbeat + 60 * SECOND);
+    wp_item_destroy (&item);
+    item = s_get (store, "x", "x");
+    CHECK_INT (item->status, WP_ITEM_POISONED);
+    CHECK_INT (item->attempts, 2);
+    CHECK_INT (item->max_retries, 2);
+    CHECK_STR (item->error, "");            //  not NULL
+    CHECK_STR (item->claimed_by, "v");
+    wp_item_destroy (&item);
+    item = s_get (store, "q", other);
+    CHECK_INT (item->status, WP_ITEM_PENDING);
+    CHECK_INT (item->max_retries, 1);
+    CHECK (!item->claimed_by && !item->error && !item->result);
+    wp_item_destroy (&item);
+    wp_worker_t *worker = s_get_worker (store, "w");
+    CHECK_STR (worker->host, "host-1");
+    CHECK_INT (worker->pid, 4242);
+    CHECK_INT (worker->capability_count, 2);
+    CHECK_STR (worker->capabilities [0], "gpu");
+    CHECK_STR (worker->capabilities [1], "big");
+    CHECK_STR (worker->pool_id, "p");
+    CHECK_INT (worker->started_at, t0);
+    CHECK_STR (worker->status, "active");
+    CHECK_INT (worker->last_heartbeat, heartbeat);
+    CHECK_STR (worker->current_task_id, "i2");
+    CHECK (worker->heartbeat_interval == 5);
+    CHECK_INT (worker->metadata.count, 2);
+    const wp_meta_entry_t *value = wp_meta_get (&worker->metadata, "k");
+    CHECK (value && value->value_size == 2 && memcmp (value->value, "\xa1y", 2) == 0);
+    value = wp_meta_get (&worker->metadata, "load");
+    CHECK (value && value->value_size == 1 && value->value [0] == 5);
+    wp_worker_destroy (&worker);
+
+    //  The loaded claims are indexed: by claimant, by lease, by staleness
+    uint64_t count = 0;
+    CHECK_OK (store, wp_store_release_by_worker (store, "p", "v", &count));
+    CHECK_INT (count, 1);
+    //  Pending order survives, and new pushes go after the old ones
+    s_push (store, "p", "new");
+    item = s_claim (store, "p", "v", 2);
+    CHECK_STR (item->id, "i1");
+    wp_item_destroy (&item);
+    item = s_claim (store, "p", "v", 2);
+    CHECK_STR (item->id, "i3");
+    wp_item_destroy (&item);
+    wp_store_destroy (&store);
+
+    //  v's 2 s leases lapse while the store is closed; w goes quiet for
+    //  more than twice its interval and is declared lost
+    clock.now += 11 * SECOND;
+    store = s_open (path, &clock);
+    wp_reap_t reap;
+    CHECK_OK (store, wp_store_reap (store, &reap));
+    CHECK_INT (reap.leases_expired, 2);
+    CHECK_INT (reap.workers_lost, 1);
+    CHECK_INT (reap.requeued, 3);
+    worker = s_get_worker (store, "w");
+    CHECK_STR (worker->status, "lost");
+    CHECK (!worker->current_task_id);
+    wp_worker_destroy (&worker);
+    item = s_get (store, "p", "i2");
+    CHECK_INT (item->status, WP_ITEM_PENDING);
+    CHECK_STR (item->error, "worker lost");
+    CHECK_INT (item->attempts, 1);
+    wp_item_destroy (&item);
+    item = s_get (store, "p", "i3");
+    CHECK_STR (item->error, "lease expired");
+    wp_item_destroy (&item);
+    CHECK_RC (store, wp_store_heartbeat (store, "w", NULL), WP_FAILED_PRECONDITION);
+    wp_store_destroy (&store);
+
+    //  Which the file holds as well; then purge the finished items
+    store = s_open (path, &clock);
+    CHECK_INT (s_size (store, "p"), 6);
+    worker = s_get_worker (store, "w");
+    CHECK_STR (worker->status, "lost");
+    wp_worker_destroy (&worker);
+    CHECK_OK (store, wp_store_purge (store, 1, &count));
+    CHECK_INT (count, 2);                   //  i0 and x
+    s_absent (store, "p", "i0");
+    s_absent (store, "x", "x");
+    wp_store_destroy (&store);
+    CHECK_INT (s_raw_query_int (path, "SELECT count(*) FROM items"), 7);
+    CHECK_INT (s_raw_query_int (path, "SELECT count(*) FROM items WHERE id IN ('i0', 'x')"), 0);
+
+    store = s_open (path, &clock);
+    s_absent (store, "p", "i0");
+    s_absent (store, "x", "x");
+    wp_stats_t *stats = NULL;
+    CHECK_OK (store, wp_store_stats (store, &stats));
+    CHECK_INT (stats->pool_count, 2);
+    CHECK_STR (stats->pools [0].pool, "p");
+    CHECK_INT (stats->pools [0].pending, 6);
+    CHECK_INT (stats->pools [0].done + stats->pools [0].poisoned + stats->pools [0].claimed, 0);
+    CHECK_STR (stats->pools [1].pool, "q");
+    CHECK_INT (stats->pools [1].pending, 1);
+    wp_stats_destroy (&stats);
+    wp_store_destroy (&store);
+    free (other);
+
+    //  The file is an image: its id, its version, WAL
+    sqlite3 *db = s_raw_open (path);
+    CHECK_INT (s_query_int (db, "PRAGMA application_id"), S_APPLICATION_ID);
+    CHECK_INT (s_query_int (db, "PRAGMA user_version"), 1);
+    sqlite3_stmt *stmt;
+    CHECK (sqlite3_prepare_v2 (db, "PRAGMA journal_mode", -1, &stmt, NULL) == SQLITE_OK);
+    CHECK (sqlite3_step (stmt) == SQLITE_ROW);
+    CHECK_STR ((const char *) sqlite3_column_text (stmt, 0), "wal");
+    sqlite3_finalize (stmt);
+    sqlite3_close (db);
+}
+
+//  Purge and push in one group. An item purged and pushed again under its
+//  id is a new row in place of the old one; an item pushed and purged in
+//  the same group never reaches the file. Rolled back, a purge undoes.
+static void
+s_group_purge_and_repush (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/repush.db", dir);
+    wp_test_clock_t clock = { INT64_C (1700000000) * SECOND };
+    wp_store_t *store = s_open (path, &clock);
+    s_push (store, "p", "a");
+    wp_item_t *item = s_claim (store, "p", "w", 0);
+    wp_item_destroy (&item);
+    CHECK_OK (store, wp_store_complete (store, "p", "a", s_data, sizeof s_data, "w"));
+    clock.now += 10 * SECOND;
+
+    static const uint8_t other [] = { 0xa1, 'y' };
+    wp_push_entry_t entry = { other, sizeof other, "a", -1 };
+    char *id = NULL;
+    bool duplicate = true;
+    uint64_t count = 0;
+    CHECK_OK (store, wp_store_begin (store));
+    CHECK_OK (store, wp_store_purge (store, 1, &count));
+    CHECK_INT (count, 1);
+    s_absent (store, "p", "a");
+    CHECK_OK (store, wp_store_push (store, "p", &entry, &id, &duplicate));
+    CHECK (!duplicate);
+    free (id);
+    wp_store_rollback (store);
+    item = s_get (store, "p", "a");
+    CHECK_INT (item->status, WP_ITEM_DONE);
+    CHECK (item->data_size == sizeof s_data && memcmp (item->data, s_data, sizeof s_data) == 0);
+    wp_item_destroy (&item);
+
+    CHECK_OK (store, wp_store_begin (store));
+    CHECK_OK (store, wp_store_purge (store, 1, &count));
+    CHECK_INT (count, 1);
+    //  The second 'a' lives and dies inside the group
+    s_push (store, "p", "a");
+    item = s_claim (store, "p", "w", 0);
+    CHECK_STR (item->id, "a");
+    wp_item_destroy (&item);
+    CHECK_OK (store, wp_store_complete (store, "p", "a", s_data, sizeof s_data, "w"));
+    clock.now += 1;
+    CHECK_OK (store, wp_store_purge (store, 0, &count));
+    CHECK_INT (count, 1);
+    //  The third stays
+    CHECK_OK (store, wp_store_push (store, "p", &entry, &id, &duplicate));
+    CHECK (!duplicate);
+    free (id);
+    CHECK_OK (store, wp_store_commit (store));
+    wp_store_destroy (&store);
+
+    CHECK_INT (s_raw_query_int (path, "SELECT count(*) FROM items"), 1);
+    store = s_open (path, &clock);
+    item = s_get (store, "p", "a");
+    CHECK_INT (item->status, WP_ITEM_PENDING);
+    CHECK (item->data_size == sizeof other && memcmp (item->data, other, sizeof other) == 0);
+    CHECK (!item->claimed_by && !item->result);
+    CHECK_INT (item->created_at, clock.now);
+    wp_item_destroy (&item);
+    CHECK_INT (s_size (store, "p"), 1);
+    wp_store_destroy (&store);
+}
+
+//  ---------------------------------------------------------------------
+
+typedef struct {
+    const char *name;
+    void (*run) (const char *dir);
+} s_case_t;
+
+static const s_case_t s_cases [] = {
+    { "unwritable_commit_rolls_back", s_unwritable_commit_rolls_back },
+    { "one_owner", s_one_owner },
+    { "foreign_files_are_refused", s_foreign_files_are_refused },
+    { "bad_paths", s_bad_paths },
+    { "damaged_rows", s_damaged_rows },
+    { "restart_keeps_everything", s_restart_keeps_everything },
+    { "group_purge_and_repush", s_group_purge_and_repush },
+};
+
+int
+main (int argc, char *argv [])
+{
+    const char *only = argc > 1 ? argv [1] : NULL;
+    int ran = 0;
+    for (size_t i = 0; i < sizeof s_cases / sizeof s_cases [0]; i++) {
+        if (only && strcmp (only, s_cases [i].name))
+            continue;
+        char dir [64];
+        wp_test_dir_new (dir, "wp-image-file");
+        s_cases [i].run (dir);
+        wp_test_remove (dir);
+        printf ("ok - %s\n", s_cases [i].name);
+        ran++;
+    }
+    CHECK (ran > 0);
+    return 0;
+}

@@ -984,7 +984,27 @@ s_commit (wp_store_t *base)
         s_rollback_locked (self);
         return s_leave (self, rc);
     }
+    //  A pool the group's purges emptied goes once the log is done with it
+    //  (a broker purges only inside groups; without this its pools would
+    //  pile up). Each is unlinked from the map once, then freed.
+    s_pool_t **empty = NULL;
+    size_t empty_count = 0;
+    for (size_t i = 0; i < self->undo_count; i++) {
+        if (self->undo [i].kind != S_UNDO_ITEM_PURGED)
+            continue;
+        s_pool_t *pool = self->undo [i].item->pool;
+        if (pool->items.count == 0 && s_map_lookup (&self->pools, pool->name) == pool) {
+            s_map_delete (&self->pools, pool->name);
+            empty = (s_pool_t **) realloc (empty, (empty_count + 1) * sizeof (s_pool_t *));
+            if (!empty)
+                abort ();
+            empty [empty_count++] = pool;
+        }
+    }
     s_undo_discard (self, true);
+    for (size_t i = 0; i < empty_count; i++)
+        s_pool_free (empty [i]);
+    free (empty);
     self->in_txn = false;
     return s_leave (self, WP_OK);
 }

@@ -30,8 +30,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-//  "wpim": PRAGMA application_id of an image file
-#define S_APPLICATION_ID 0x7770696D
 #define S_SCHEMA_VERSION 1
 
 //  See wp_store_sqlite_sql.h: checkpoint stalls are rarer with a long WAL.
@@ -713,7 +711,7 @@ s_open (s_image_t *self, const char *path, wp_sqlite_failure_t *failure)
         return wp_sqlite_open_failed (failure, WP_FAILED_PRECONDITION,
             "'%s' is a SQLite store's file, not an image store's: open it as sqlite:%s",
             path, path);
-    if (!empty && application_id != S_APPLICATION_ID)
+    if (!empty && application_id != WP_IMAGE_APPLICATION_ID)
         return wp_sqlite_open_failed (failure, WP_FAILED_PRECONDITION,
             "'%s' is not a workpool store: a SQLite database of another application "
             "(application_id %lld)", path, (long long) application_id);
@@ -724,7 +722,7 @@ s_open (s_image_t *self, const char *path, wp_sqlite_failure_t *failure)
     if (empty) {
         char sql [128];
         snprintf (sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
-                  S_APPLICATION_ID, S_SCHEMA_VERSION);
+                  WP_IMAGE_APPLICATION_ID, S_SCHEMA_VERSION);
         rc = sqlite3_exec (self->db, S_SCHEMA, NULL, NULL, NULL);
         if (rc == SQLITE_OK)
             rc = sqlite3_exec (self->db, sql, NULL, NULL, NULL);

@@ -770,6 +770,10 @@ s_identify (sqlite3 *db, const char *path, s_file_kind *kind, int64_t *version,
         *kind = S_FILE_EMPTY;
         return 0;
     }
+    if (application_id == WP_IMAGE_APPLICATION_ID)
+        return wp_sqlite_open_failed (failure, WP_FAILED_PRECONDITION,
+                                      "'%s' is an image store's file, not a SQLite store's: "
+                                      "open it as image:%s", path, path);
     return wp_sqlite_open_failed (failure, WP_FAILED_PRECONDITION,
                    "'%s' is not a workpool store: a SQLite database of another application "
                    "(application_id %lld, user_version %lld)", path,

@@ -14,6 +14,10 @@
 //  "wpol": PRAGMA application_id of every workpool store file.
 #define WP_SQLITE_APPLICATION_ID 0x77706F6C
 
+//  "wpim": PRAGMA application_id of the image store's files
+//  (wp_store_image.c), named here so that each store can tell the other's.
+#define WP_IMAGE_APPLICATION_ID 0x7770696D
+
 //  The schema version this build writes (PRAGMA user_version). A file with
 //  a higher version is refused; a lower one is migrated step by step.
 #define WP_SQLITE_SCHEMA_VERSION 2

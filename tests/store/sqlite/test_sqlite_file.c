@@ -249,6 +249,22 @@ s_foreign_files_are_refused (const char *dir)
     s_exec (db, "PRAGMA application_id = 42");
     sqlite3_close (db);
     s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "application_id 42");
+
+    //  The image store's file: refused, and the message names the right store
+    snprintf (path, sizeof path, "%s/image.db", dir);
+    wp_status status;
+    char *message = NULL;
+    wp_store_t *image = wp_store_image_new (path, NULL, &status, &message);
+    CHECK (image);
+    static const uint8_t data [] = { 0xa1, 'x' };
+    wp_push_entry_t entry = { data, sizeof data, "kept", -1 };
+    char *id = NULL;
+    CHECK_OK (image, wp_store_push (image, "p", &entry, &id, NULL));
+    free (id);
+    wp_store_destroy (&image);
+    char hint [160];
+    snprintf (hint, sizeof hint, "open it as image:%s", path);
+    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, hint);
 }
 
 //  A store written by a newer workpool is refused, untouched.

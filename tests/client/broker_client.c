@@ -4,10 +4,11 @@
     it is back within the deadline, or UNAVAILABLE when it is not; and the
     worker helper: registers again when the broker forgot it (restarted on
     memory) or declared it lost, and keeps heartbeating while its callback
-    runs past the stale threshold.  */
+    runs past the stale threshold; and SIGINT ends a waiting call.  */
 #include "client_util.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 
 //  Waits (bounded) until cond holds; fails the test if it never does.
@@ -216,6 +217,39 @@ s_heartbeat_while_busy (void)
     free (endpoint);
 }
 
+static void *
+s_interrupt_later (void *arg)
+{
+    zclock_sleep (300);
+    pthread_kill (*(pthread_t *) arg, SIGINT);
+    return NULL;
+}
+
+//  SIGINT (czmq's handler sets zsys_interrupted) ends a call that waits for
+//  its reply with CANCELLED, long before the wait it asked for
+static void
+s_interrupted_wait (void)
+{
+    char *endpoint;
+    zactor_t *broker = ct_broker_start ("memory", 0, 0, 0, &endpoint);
+    wp_backend_t *backend = ct_open (endpoint, 20);
+    wp_pool_t *pool = wp_backend_pool (backend, "idle");
+    pthread_t self = pthread_self (), thread;
+    pthread_create (&thread, NULL, s_interrupt_later, &self);
+    int64_t started = zclock_mono ();
+    wp_claim_options_t wait = { .wait = 20 };
+    wp_item_t *item = NULL;
+    CT_STATUS (backend, WP_CANCELLED, wp_pool_claim (pool, "w1", &wait, &item));
+    CT_CHECK (zclock_mono () - started < 10000);
+    pthread_join (thread, NULL);
+    zsys_interrupted = 0;
+    CT_CHECK (!item);
+    wp_pool_destroy (&pool);
+    wp_backend_destroy (&backend);
+    zactor_destroy (&broker);
+    free (endpoint);
+}
+
 int
 main (void)
 {
@@ -228,6 +262,8 @@ main (void)
     printf ("ok - re-register\n");
     s_heartbeat_while_busy ();
     printf ("ok - heartbeat while busy\n");
+    s_interrupted_wait ();
+    printf ("ok - interrupted wait\n");
     ct_rmtree (dir);
     free (dir);
     return 0;

@@ -255,14 +255,16 @@ s_solo_begin (s_image_t *self)
 }
 
 //  Ends a call whose outcome is status: outside a group, commits whatever
-//  the call changed, expiry included, even when the call itself failed.
+//  the call changed, expiry included, even when the call itself failed. A
+//  failed commit is the answer then: the call's own failure may rest on
+//  expiry the commit took back, and the message is the commit's.
 static wp_status
 s_solo_end (s_image_t *self, wp_status status)
 {
     status = s_from_memory (self, status);
     if (!self->in_group) {
         wp_status committed = s_from_memory (self, MEMORY (self)->commit (self->memory));
-        if (status == WP_OK)
+        if (committed != WP_OK)
             status = committed;
     }
     return status;
@@ -589,10 +591,12 @@ s_column_blob (sqlite3_stmt *stmt, int col, size_t *size_p)
     return copy;
 }
 
-//  Loads one row of S_ITEM_COLUMNS; -1 if the row is not a valid item
+//  Loads one row of S_ITEM_COLUMNS; -1 if the row is not a valid item, or
+//  its pool already holds its id
 static int
 s_load_item (s_image_t *self, sqlite3_stmt *stmt)
 {
+    int64_t seq = sqlite3_column_int64 (stmt, 0);
     const char *pool = (const char *) sqlite3_column_text (stmt, 1);
     int64_t status = sqlite3_column_int64 (stmt, 4);
     int64_t attempts = sqlite3_column_int64 (stmt, 9);
@@ -609,18 +613,18 @@ s_load_item (s_image_t *self, sqlite3_stmt *stmt)
     rec->result = s_column_blob (stmt, 11, &rec->result_size);
     rec->error = s_column_strdup (stmt, 12);
     rec->created_at = sqlite3_column_int64 (stmt, 13);
-    bool valid = pool && wp_name_check (pool) == 0 && rec->id && wp_name_check (rec->id) == 0
+    bool valid = seq >= 0
+              && pool && wp_name_check (pool) == 0 && rec->id && wp_name_check (rec->id) == 0
               && rec->data && status >= WP_ITEM_PENDING && status <= WP_ITEM_POISONED
               && attempts >= 0 && attempts <= UINT32_MAX
               && max_retries >= 0 && max_retries <= UINT32_MAX
               && (status != WP_ITEM_CLAIMED || rec->claimed_by);
-    if (!valid) {
-        wp_item_destroy (&rec);
-        return -1;
-    }
-    wp_store_memory_load_item (self->memory, pool, &rec, (uint64_t) sqlite3_column_int64 (stmt, 0),
-                               sqlite3_column_int64 (stmt, 7), sqlite3_column_int64 (stmt, 14));
-    return 0;
+    if (valid && wp_store_memory_load_item (self->memory, pool, &rec, (uint64_t) seq,
+                                            sqlite3_column_int64 (stmt, 7),
+                                            sqlite3_column_int64 (stmt, 14)) == 0)
+        return 0;
+    wp_item_destroy (&rec);
+    return -1;
 }
 
 //  Loads one row of S_WORKER_COLUMNS; -1 if the row is not a valid worker
@@ -795,7 +799,10 @@ wp_store_image_new (const char *path, const wp_store_config_t *cfg,
         if (s_open (self, path, &failure)) {
             s_destroy (&self->base);
             self = NULL;
-            if (created)
+            //  A file we made, unless another opener locked it before we
+            //  could (WP_UNAVAILABLE): it is that process's store now, and
+            //  unlinking it would leave it committing to a deleted file
+            if (created && failure.status != WP_UNAVAILABLE)
                 wp_sqlite_unlink_created (path);
         }
     }

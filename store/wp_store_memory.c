@@ -1551,12 +1551,14 @@ wp_store_memory_new_journaled (const wp_store_config_t *cfg, const wp_memory_jou
     return base;
 }
 
-void
+int
 wp_store_memory_load_item (wp_store_t *base, const char *pool_name, wp_item_t **rec_p,
                            uint64_t seq, int64_t lease_us, int64_t updated_at)
 {
     s_memory_t *self = (s_memory_t *) base;
     s_pool_t *pool = s_pool_require (self, pool_name);
+    if (s_map_lookup (&pool->items, (*rec_p)->id))
+        return -1;
     s_item_t *item = (s_item_t *) s_alloc (sizeof *item);
     item->rec = **rec_p;
     free (item->rec.pool);
@@ -1572,6 +1574,7 @@ wp_store_memory_load_item (wp_store_t *base, const char *pool_name, wp_item_t **
         self->next_seq = seq + 1;
     s_map_insert (&pool->items, item->rec.id, item);
     s_item_index (self, item);
+    return 0;
 }
 
 void

@@ -46,9 +46,10 @@ wp_store_t *wp_store_memory_new_journaled (const wp_store_config_t *cfg,
 
 //  Loading, before the first call: adds an item in the state rec gives,
 //  taking the buffers rec points to (rec->pool is ignored) and nulling
-//  *rec_p. seq must be unique; later pushes get higher ones.
-void wp_store_memory_load_item (wp_store_t *self, const char *pool, wp_item_t **rec_p,
-                                uint64_t seq, int64_t lease_us, int64_t updated_at);
+//  *rec_p. seq must be unique; later pushes get higher ones. Returns -1,
+//  taking nothing, if the pool already holds an item with rec's id.
+int wp_store_memory_load_item (wp_store_t *self, const char *pool, wp_item_t **rec_p,
+                               uint64_t seq, int64_t lease_us, int64_t updated_at);
 
 //  Loading: adds a worker record as it was stored, taking it (nulls *rec_p).
 void wp_store_memory_load_worker (wp_store_t *self, wp_worker_t **rec_p);

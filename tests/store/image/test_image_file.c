@@ -13,7 +13,9 @@
     Usage: test_image_file [CASE]  */
 #include "wp_test.h"
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <time.h>
 #include <sys/wait.h>
 
 //  PRAGMA application_id of an image file ("wpim")
@@ -361,6 +363,40 @@ s_unwritable_commit_rolls_back (const char *dir)
     CHECK_INT (s_raw_query_int (path, "SELECT count(*) FROM items"), 4);
 }
 
+//  A solo call that fails on a state its own expiry made, and whose commit
+//  then fails too: the caller hears of the commit, status and words alike,
+//  not of a state the file never held.
+static void
+s_failed_call_failed_commit (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/both.db", dir);
+    wp_test_clock_t clock = { INT64_C (1700000000) * SECOND };
+    wp_store_t *store = s_open (path, &clock);
+    s_push (store, "p", "a");
+    wp_item_t *item = s_claim (store, "p", "w", 1);
+    wp_item_destroy (&item);
+    wp_store_destroy (&store);
+    //  The file refuses to let 'a' leave its claim
+    s_raw_exec (path,
+        "CREATE TRIGGER keep BEFORE UPDATE ON items WHEN OLD.id = 'a' AND NEW.status != 1 "
+        "BEGIN SELECT RAISE (ABORT, 'injected'); END;");
+    store = s_open (path, &clock);
+    clock.now += 2 * SECOND;
+    //  The lease lapsed: the call requeues 'a' on its way, so 'a' is not
+    //  claimed; the commit of that requeue fails and takes it back
+    wp_status status = wp_store_complete (store, "p", "a", NULL, 0, "w");
+    CHECK (status != WP_OK);
+    CHECK (status != WP_FAILED_PRECONDITION);
+    s_check_image_error (store);
+    //  An unknown id likewise: the words go with the status
+    status = wp_store_complete (store, "p", "nope", NULL, 0, "w");
+    CHECK (status != WP_OK);
+    CHECK (status != WP_NOT_FOUND);
+    s_check_image_error (store);
+    wp_store_destroy (&store);
+}
+
 //  Waits for a byte on fd, then tries to open path: exits 0 if refused
 //  with WP_UNAVAILABLE, 1 if it opened, 2 on any other outcome.
 static void
@@ -426,6 +462,75 @@ s_one_owner (const char *dir)
     CHECK_INT (s_size (store, "p"), 1);
     wp_store_destroy (&store);
     CHECK_INT (s_entries (dir), 1);
+}
+
+//  The other opener of s_racing_creators: a connection that waits (up to
+//  2 s) for the file to appear, without creating it, then takes its lock as
+//  the image store does.
+typedef struct {
+    const char *path;
+    sqlite3 *db;                //  out: the connection, closed by the test
+    bool locked;                //  out: it took the lock
+} s_racer_t;
+
+static void *
+s_racer (void *arg)
+{
+    s_racer_t *racer = arg;
+    struct timespec start, now;
+    clock_gettime (CLOCK_MONOTONIC, &start);
+    while (sqlite3_open_v2 (racer->path, &racer->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        sqlite3_close (racer->db);
+        racer->db = NULL;
+        clock_gettime (CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec > 2)
+            return NULL;
+    }
+    racer->locked = sqlite3_exec (racer->db, "PRAGMA locking_mode = EXCLUSIVE; BEGIN IMMEDIATE",
+                                  NULL, NULL, NULL) == SQLITE_OK;
+    if (!racer->locked) {
+        //  Refused, as a refused store does: close, and so drop the shared
+        //  lock that EXCLUSIVE mode keeps even after a failed BEGIN
+        sqlite3_close (racer->db);
+        racer->db = NULL;
+    }
+    return NULL;
+}
+
+//  Two openers of a new path at once: the image store creates the file, and
+//  another connection may lock it first. The store is then refused, and
+//  must leave the file to the one that holds it, though it made it.
+static void
+s_racing_creators (const char *dir)
+{
+    wp_store_config_t cfg = { .busy_timeout_ms = 20 };
+    int refused = 0;
+    for (int round = 0; round < 300 && refused < 5; round++) {
+        char path [128];
+        snprintf (path, sizeof path, "%s/race-%d.db", dir, round);
+        s_racer_t racer = { path, NULL, false };
+        pthread_t thread;
+        CHECK (pthread_create (&thread, NULL, s_racer, &racer) == 0);
+        wp_status status = WP_OK;
+        char *message = NULL;
+        wp_store_t *store = wp_store_image_new (path, &cfg, &status, &message);
+        CHECK (pthread_join (thread, NULL) == 0);
+        if (store) {
+            CHECK (!racer.locked);
+            wp_store_destroy (&store);
+        }
+        else {
+            CHECK_INT (status, WP_UNAVAILABLE);
+            CHECK (racer.locked);
+            //  The holder's file is still there
+            CHECK (access (path, F_OK) == 0);
+            refused++;
+        }
+        free (message);
+        sqlite3_close (racer.db);
+    }
+    if (refused == 0)
+        printf ("# racing_creators: the other opener never won the race\n");
 }
 
 //  Files that are not an image are refused, and left as they were.
@@ -564,6 +669,13 @@ s_damaged_rows (const char *dir)
           "UPDATE items SET attempts = 0 WHERE id = 'd'" },
         { "UPDATE items SET max_retries = 4294967296 WHERE id = 'd'",
           "UPDATE items SET max_retries = 3 WHERE id = 'd'" },
+        //  An id twice in one pool; a push order before the first push
+        { "INSERT INTO items SELECT seq + 1000, pool, id, data, status, claimed_by, claimed_at, "
+          "lease_us, lease_expires_at, attempts, max_retries, result, error, created_at, "
+          "updated_at FROM items WHERE id = 'd'",
+          "DELETE FROM items WHERE seq >= 1000" },
+        { "UPDATE items SET seq = -7 WHERE id = 'd'",
+          "UPDATE items SET seq = 900 WHERE id = 'd'" },
         //  Capabilities are "\0gpu\0"; metadata one msgpack map
         { "UPDATE workers SET capabilities = x'67707500'",
           "UPDATE workers SET capabilities = x'0067707500'" },
@@ -892,7 +1004,9 @@ typedef struct {
 
 static const s_case_t s_cases [] = {
     { "unwritable_commit_rolls_back", s_unwritable_commit_rolls_back },
+    { "failed_call_failed_commit", s_failed_call_failed_commit },
     { "one_owner", s_one_owner },
+    { "racing_creators", s_racing_creators },
     { "foreign_files_are_refused", s_foreign_files_are_refused },
     { "bad_paths", s_bad_paths },
     { "damaged_rows", s_damaged_rows },

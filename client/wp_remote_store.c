@@ -188,6 +188,11 @@ s_call (s_remote_t *self, wp_request_t *request, s_resend resend, double extra_w
             if (rc == -1 && errno == EINTR && zsys_interrupted)
                 return wp_store_error (store, WP_CANCELLED, "%s interrupted",
                                        wp_method_name (request->method));
+            //  Anything but "nothing came" (ETERM: the context is ending)
+            //  would fail again at once: the loop would spin to the deadline
+            if (rc == -1 && errno != EAGAIN && errno != EINTR)
+                return wp_store_error (store, WP_INTERNAL, "cannot receive from %s: %s",
+                                       self->endpoint, zmq_strerror (errno));
             if (rc == -1)
                 break;
             if (rc == 1)

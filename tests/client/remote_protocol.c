@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 //  ---------------------------------------------------------------------
@@ -480,9 +481,51 @@ s_error_broker (void)
     free (endpoint);
 }
 
+static void *
+s_end_context_later (void *context)
+{
+    zclock_sleep (300);
+    zmq_ctx_shutdown (context);
+    return NULL;
+}
+
+//  The context ending under a call that waits for its reply (every read
+//  then fails with ETERM) ends the call with INTERNAL at once, not after a
+//  busy loop to its deadline. In a child process, forked before this
+//  process touches ZeroMQ: the context is gone for good afterwards.
+static void
+s_context_ends (void)
+{
+    pid_t pid = fork ();
+    CT_CHECK (pid >= 0);
+    if (pid == 0) {
+        s_fake_t fake;
+        char *endpoint;
+        s_fake_start (&fake, s_silent, &endpoint);
+        wp_store_t *store = s_remote (endpoint, 10, 0.1);
+        pthread_t thread;
+        CT_CHECK (pthread_create (&thread, NULL, s_end_context_later, zsys_init ()) == 0);
+        int64_t start = zclock_mono ();
+        wp_item_t *item = NULL;
+        wp_status rc = wp_store_claim (store, "p", "w", 0, &item);
+        int64_t took = zclock_mono () - start;
+        if (rc != WP_INTERNAL || took > 5000) {
+            fprintf (stderr, "claim returned %s (%s) after %lld ms, expected INTERNAL at once\n",
+                     wp_strerror (rc), wp_store_errmsg (store), (long long) took);
+            _exit (1);
+        }
+        _exit (0);
+    }
+    int wstatus;
+    CT_CHECK (waitpid (pid, &wstatus, 0) == pid);
+    CT_CHECK (WIFEXITED (wstatus) && WEXITSTATUS (wstatus) == 0);
+}
+
 int
 main (void)
 {
+    s_context_ends ();
+    printf ("ok - context ends\n");
     s_no_broker ();
     printf ("ok - no broker\n");
     s_silent_broker ();

@@ -19,6 +19,19 @@ wp_pf_fail (wp_pf_t *e, const char *format, ...)
     return -1;
 }
 
+int
+wp_pf_nested (wp_pf_t *e, const char *what, int rc)
+{
+    //  Every reader's message begins "field 'NAME"
+    static const char lead [] = "field '";
+    if (rc && e->errbuf && e->errlen && strncmp (e->errbuf, lead, sizeof lead - 1) == 0) {
+        char *rest = wp_pf_strndup (e->errbuf + sizeof lead - 1, strlen (e->errbuf) - (sizeof lead - 1));
+        snprintf (e->errbuf, e->errlen, "%s%s.%s", lead, what, rest);
+        free (rest);
+    }
+    return rc;
+}
+
 void *
 wp_pf_alloc (size_t size)
 {

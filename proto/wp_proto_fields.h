@@ -21,6 +21,13 @@ typedef struct {
 //  Writes the message and returns -1.
 int wp_pf_fail (wp_pf_t *e, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
 
+//  Names the field of a failed reader (rc -1) as a field of the record
+//  what ("field 'id' ..." becomes "field 'items[1].id' ..."); returns rc.
+//  Readers of a nested record get the bare field name, and the path is
+//  written only when a message is: formatting it for every field of every
+//  record cost more than decoding the record.
+int wp_pf_nested (wp_pf_t *e, const char *what, int rc);
+
 //  True if o is a str of min..max bytes of valid UTF-8 without NUL.
 bool wp_pf_text_ok (const msgpack_object *o, size_t min, size_t max);
 

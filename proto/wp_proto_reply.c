@@ -151,7 +151,7 @@ s_pack_item (msgpack_packer *pk, const wp_item_t *item)
 static int
 s_decode_item (wp_pf_t *e, const msgpack_object *o, const char *what, wp_item_t **item_p)
 {
-    char where [64], field [96];
+    char where [64];
     snprintf (where, sizeof where, "field '%s'", what);
     const msgpack_object *f [S_ITEM_FIELDS];
     if (wp_pf_map (e, o, where, false, s_item_fields, S_ITEM_FIELDS, f))
@@ -159,7 +159,7 @@ s_decode_item (wp_pf_t *e, const msgpack_object *o, const char *what, wp_item_t 
     wp_item_t *item = *item_p = wp_item_new ();
     char *status = NULL;
     uint64_t attempts = 0, max_retries = 0;
-    #define S_FIELD(i) (snprintf (field, sizeof field, "%s.%s", what, s_item_fields [i]), field)
+    #define S_FIELD(i) s_item_fields [i]
     int rc = wp_pf_name (e, f [0], S_FIELD (0), true, &item->id)
           || wp_pf_name (e, f [1], S_FIELD (1), true, &item->pool)
           || wp_pf_bin (e, f [2], S_FIELD (2), true, false, &item->data, &item->data_size)
@@ -172,6 +172,7 @@ s_decode_item (wp_pf_t *e, const msgpack_object *o, const char *what, wp_item_t 
           || wp_pf_bin (e, f [9], S_FIELD (9), false, false, &item->result, &item->result_size)
           || wp_pf_text (e, f [10], S_FIELD (10), false, WP_PROTO_ERROR_MAX, &item->error)
           || wp_pf_time (e, f [11], S_FIELD (11), true, &item->created_at) ? -1: 0;
+    wp_pf_nested (e, what, rc);
     if (rc == 0) {
         int state = wp_item_state_from_name (status);
         if (state < 0)
@@ -229,13 +230,13 @@ s_pack_worker (msgpack_packer *pk, const wp_worker_t *worker)
 static int
 s_decode_worker (wp_pf_t *e, const msgpack_object *o, const char *what, wp_worker_t **worker_p)
 {
-    char where [64], field [96];
+    char where [64];
     snprintf (where, sizeof where, "field '%s'", what);
     const msgpack_object *f [S_WORKER_FIELDS];
     if (wp_pf_map (e, o, where, false, s_worker_fields, S_WORKER_FIELDS, f))
         return -1;
     wp_worker_t *worker = *worker_p = wp_worker_new ();
-    #define S_FIELD(i) (snprintf (field, sizeof field, "%s.%s", what, s_worker_fields [i]), field)
+    #define S_FIELD(i) s_worker_fields [i]
     //  Counts are not bounded here as in Register: heartbeats merge
     //  metadata, so a record may hold more than one request could carry
     int rc = wp_pf_name (e, f [0], S_FIELD (0), true, &worker->worker_id)
@@ -252,7 +253,7 @@ s_decode_worker (wp_pf_t *e, const msgpack_object *o, const char *what, wp_worke
                            &worker->heartbeat_interval)
           || wp_pf_meta (e, f [10], S_FIELD (10), UINT32_MAX, &worker->metadata) ? -1: 0;
     #undef S_FIELD
-    return rc;
+    return wp_pf_nested (e, what, rc);
 }
 
 //  ---------------------------------------------------------------------

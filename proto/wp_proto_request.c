@@ -144,27 +144,36 @@ done:
 //  ---------------------------------------------------------------------
 //  Body
 
-//  Reads one push entry (Push's body or one of PushMany's items).
+//  Reads one push entry (Push's body or one of PushMany's items; the
+//  caller names the item in a message, wp_pf_nested).
 static int
-s_decode_entry (wp_pf_t *e, const msgpack_object *const *f, const char *prefix,
-                wp_push_entry_t *entry)
+s_decode_entry (wp_pf_t *e, const msgpack_object *const *f, wp_push_entry_t *entry)
 {
-    char field [64];
     uint8_t *data = NULL;
     char *id = NULL;
-    snprintf (field, sizeof field, "%sdata", prefix);
-    int rc = wp_pf_bin (e, f [0], field, true, true, &data, &entry->data_size);
+    int rc = wp_pf_bin (e, f [0], "data", true, true, &data, &entry->data_size);
     entry->data = data;
     if (rc)
         return -1;
-    snprintf (field, sizeof field, "%sid", prefix);
-    rc = wp_pf_name (e, f [1], field, false, &id);
+    rc = wp_pf_name (e, f [1], "id", false, &id);
     entry->id = id;
     if (rc)
         return -1;
     entry->max_retries = -1;
-    snprintf (field, sizeof field, "%smax_retries", prefix);
-    return wp_pf_int (e, f [2], field, false, 0, WP_PROTO_MAX_RETRIES_MAX, &entry->max_retries);
+    return wp_pf_int (e, f [2], "max_retries", false, 0, WP_PROTO_MAX_RETRIES_MAX,
+                      &entry->max_retries);
+}
+
+//  Names items [i] in the message of a failed reader; returns rc.
+static int
+s_nested_item (wp_pf_t *e, uint32_t i, int rc)
+{
+    if (rc) {
+        char what [32];
+        snprintf (what, sizeof what, "items[%u]", i);
+        wp_pf_nested (e, what, rc);
+    }
+    return rc;
 }
 
 //  Reads CompleteMany's items into self->completions.
@@ -179,22 +188,20 @@ s_decode_completions (wp_request_t *self, wp_pf_t *e, const msgpack_object *o)
     self->completion_count = items->size;
     for (uint32_t i = 0; i < items->size; i++) {
         wp_complete_entry_t *entry = &self->completions [i];
-        char what [32], field [48];
+        char what [32];
         snprintf (what, sizeof what, "field 'items[%u]'", i);
         const msgpack_object *ef [2];
         if (wp_pf_map (e, &items->ptr [i], what, false, s_completion_names, 2, ef))
             return -1;
         char *id = NULL;
-        snprintf (field, sizeof field, "items[%u].id", i);
-        int rc = wp_pf_name (e, ef [0], field, true, &id);
+        int rc = wp_pf_name (e, ef [0], "id", true, &id);
         entry->id = id;
-        if (rc)
+        if (s_nested_item (e, i, rc))
             return -1;
         uint8_t *result = NULL;
-        snprintf (field, sizeof field, "items[%u].result", i);
-        rc = wp_pf_bin (e, ef [1], field, false, true, &result, &entry->result_size);
+        rc = wp_pf_bin (e, ef [1], "result", false, true, &result, &entry->result_size);
         entry->result = result;
-        if (rc)
+        if (s_nested_item (e, i, rc))
             return -1;
     }
     return 0;
@@ -260,7 +267,7 @@ s_decode_body (wp_request_t *self, wp_pf_t *e, const msgpack_object *root)
             self->entries = wp_pf_alloc (sizeof *self->entries);
             self->entry_count = 1;
             const msgpack_object *ef [3] = { f [F_DATA], f [F_ID], f [F_MAX_RETRIES] };
-            return s_decode_entry (e, ef, "", &self->entries [0]);
+            return s_decode_entry (e, ef, &self->entries [0]);
         }
         case WP_METHOD_PUSH_MANY: {
             const msgpack_object_array *items = NULL;
@@ -270,12 +277,11 @@ s_decode_body (wp_request_t *self, wp_pf_t *e, const msgpack_object *root)
             self->entries = wp_pf_alloc (items->size * sizeof *self->entries);
             self->entry_count = items->size;
             for (uint32_t i = 0; i < items->size; i++) {
-                char what [32], prefix [32];
+                char what [32];
                 snprintf (what, sizeof what, "field 'items[%u]'", i);
-                snprintf (prefix, sizeof prefix, "items[%u].", i);
                 const msgpack_object *ef [3];
                 if (wp_pf_map (e, &items->ptr [i], what, false, s_entry_names, 3, ef)
-                ||  s_decode_entry (e, ef, prefix, &self->entries [i]))
+                ||  s_nested_item (e, i, s_decode_entry (e, ef, &self->entries [i])))
                     return -1;
             }
             return 0;

@@ -1253,6 +1253,37 @@ test_reply_bodies (void)
     CHECK (reply.item && !reply.item->claimed_by && !reply.item->result && !reply.item->error);
     wp_reply_clear (&reply);
     free (buf.data);
+    //  A bad field of a nested item is named by its whole path, and so is
+    //  a key a record holds twice
+    for (int twice = 0; twice < 2; twice++) {
+        pk = s_begin (&buf);
+        msgpack_pack_map (pk, 1);
+        s_str (pk, "items");
+        msgpack_pack_array (pk, 2);
+        msgpack_pack_object (pk, unpacked.data.via.map.ptr [0].val);
+        msgpack_pack_map (pk, item->size + (uint32_t) twice);
+        for (uint32_t i = 0; i < item->size; i++) {
+            msgpack_pack_object (pk, item->ptr [i].key);
+            if (item->ptr [i].key.via.str.size == 2 && memcmp (item->ptr [i].key.via.str.ptr, "id", 2) == 0
+            &&  !twice)
+                msgpack_pack_int (pk, 5);
+            else
+                msgpack_pack_object (pk, item->ptr [i].val);
+        }
+        if (twice) {
+            s_str (pk, "id");
+            s_str (pk, "again");
+        }
+        s_end (&buf);
+        wp_reply_init (&reply);
+        CHECK (wp_reply_decode_body (&reply, WP_METHOD_CLAIM_MANY, buf.data, buf.size, err,
+                                     sizeof err) == WP_INVALID_ARGUMENT);
+        const char *expect = twice ? "field 'items[1]' has the key 'id' twice"
+                                   : "field 'items[1].id' must be a string of 1 to 255 bytes";
+        CHECKF (strncmp (err, expect, strlen (expect)) == 0, "nested message: '%s'", err);
+        wp_reply_clear (&reply);
+        free (buf.data);
+    }
     msgpack_unpacked_destroy (&unpacked);
     free (h);
     free (b);

@@ -11,7 +11,7 @@
     and pushes its id again. Each case has its own directory.
 
     Usage: test_image_file [CASE]  */
-#include "wp_test.h"
+#include "../filetest.h"
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -42,118 +42,22 @@ s_open (const char *path, wp_test_clock_t *clock)
     return store;
 }
 
-//  Opening path must fail with status and a message containing words.
-static void
-s_expect_refused (const char *path, const wp_store_config_t *cfg, wp_status expect,
-                  const char *words)
-{
-    wp_status status = WP_OK;
-    char *message = NULL;
-    wp_store_t *store = wp_store_image_new (path, cfg, &status, &message);
-    if (store || status != expect || !message || !strstr (message, words)) {
-        fprintf (stderr, "opening %s: got %s '%s', expected %s with '%s'\n", path,
-                 store ? "a store" : wp_strerror (status), message ? message : "(no message)",
-                 wp_strerror (expect), words);
-        abort ();
-    }
-    free (message);
-}
-
-static sqlite3 *
-s_raw_open (const char *path)
-{
-    sqlite3 *db;
-    CHECK (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)
-           == SQLITE_OK);
-    return db;
-}
-
-static void
-s_exec (sqlite3 *db, const char *sql)
-{
-    char *error = NULL;
-    if (sqlite3_exec (db, sql, NULL, NULL, &error) != SQLITE_OK) {
-        fprintf (stderr, "%s: %s\n", sql, error);
-        abort ();
-    }
-}
-
 //  Runs sql on the file at path with a connection of its own
 static void
 s_raw_exec (const char *path, const char *sql)
 {
-    sqlite3 *db = s_raw_open (path);
-    s_exec (db, sql);
+    sqlite3 *db = filetest_raw_open (path);
+    filetest_exec (db, sql);
     CHECK (sqlite3_close (db) == SQLITE_OK);
-}
-
-static int64_t
-s_query_int (sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *stmt;
-    CHECK (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) == SQLITE_OK);
-    CHECK (sqlite3_step (stmt) == SQLITE_ROW);
-    int64_t value = sqlite3_column_int64 (stmt, 0);
-    sqlite3_finalize (stmt);
-    return value;
 }
 
 static int64_t
 s_raw_query_int (const char *path, const char *sql)
 {
-    sqlite3 *db = s_raw_open (path);
-    int64_t value = s_query_int (db, sql);
+    sqlite3 *db = filetest_raw_open (path);
+    int64_t value = filetest_query_int (db, sql);
     CHECK (sqlite3_close (db) == SQLITE_OK);
     return value;
-}
-
-//  Reads a whole file. Caller frees.
-static char *
-s_slurp (const char *path, size_t *size)
-{
-    FILE *file = fopen (path, "rb");
-    CHECK (file);
-    CHECK (fseek (file, 0, SEEK_END) == 0);
-    long length = ftell (file);
-    CHECK (length >= 0);
-    rewind (file);
-    char *bytes = malloc ((size_t) length + 1);
-    CHECK (bytes);
-    CHECK (fread (bytes, 1, (size_t) length, file) == (size_t) length);
-    fclose (file);
-    *size = (size_t) length;
-    return bytes;
-}
-
-//  Counts the entries of dir (besides . and ..).
-static int
-s_entries (const char *dir)
-{
-    DIR *handle = opendir (dir);
-    CHECK (handle);
-    int count = 0;
-    struct dirent *entry;
-    while ((entry = readdir (handle)))
-        count += strcmp (entry->d_name, ".") && strcmp (entry->d_name, "..");
-    closedir (handle);
-    return count;
-}
-
-//  Opening path must be refused as s_expect_refused says and leave the
-//  file byte for byte as it was, with no companion file left behind.
-static void
-s_expect_refused_untouched (const char *dir, const char *path, wp_status expect,
-                            const char *words)
-{
-    size_t size_before, size_after;
-    char *before = s_slurp (path, &size_before);
-    int entries = s_entries (dir);
-    s_expect_refused (path, NULL, expect, words);
-    char *after = s_slurp (path, &size_after);
-    CHECK (size_before == size_after && memcmp (before, after, size_before) == 0);
-    CHECK_INT (s_entries (dir), entries);
-    free (before);
-    free (after);
 }
 
 static void
@@ -166,15 +70,6 @@ s_push (wp_store_t *store, const char *pool, const char *id)
     CHECK_STR (id_out, id);
     CHECK (!duplicate);
     free (id_out);
-}
-
-static wp_item_t *
-s_get (wp_store_t *store, const char *pool, const char *id)
-{
-    wp_item_t *item = NULL;
-    CHECK_OK (store, wp_store_get (store, pool, id, &item));
-    CHECK (item);
-    return item;
 }
 
 static void
@@ -191,15 +86,6 @@ s_size (wp_store_t *store, const char *pool)
     uint64_t size = 0;
     CHECK_OK (store, wp_store_size (store, pool, &size));
     return size;
-}
-
-static wp_item_t *
-s_claim (wp_store_t *store, const char *pool, const char *worker, double lease)
-{
-    wp_item_t *item = NULL;
-    CHECK_OK (store, wp_store_claim (store, pool, worker, lease, &item));
-    CHECK (item);
-    return item;
 }
 
 static wp_worker_t *
@@ -253,7 +139,7 @@ s_unwritable_commit_rolls_back (const char *dir)
     CHECK_INT (s_size (store, "p"), 2);
     //  A claim whose lease lapses just before the next call
     s_push (store, "l", "lapse");
-    wp_item_t *item = s_claim (store, "l", "w", 1);
+    wp_item_t *item = filetest_claim (store, "l", "w", 1);
     wp_item_destroy (&item);
     clock.now += 2 * SECOND;
 
@@ -270,7 +156,7 @@ s_unwritable_commit_rolls_back (const char *dir)
     CHECK_OK (store, wp_store_reap (store, &reap));
     CHECK_INT (reap.leases_expired, 1);
     CHECK_INT (reap.requeued, 1);
-    item = s_get (store, "l", "lapse");
+    item = filetest_get (store, "l", "lapse");
     CHECK_INT (item->status, WP_ITEM_PENDING);
     CHECK_INT (item->attempts, 1);
     wp_item_destroy (&item);
@@ -308,10 +194,10 @@ s_unwritable_commit_rolls_back (const char *dir)
 
     //  An update the file refuses: completing 'sticky' fails, and the claim
     //  and the worker's current task are as they were before the call
-    item = s_claim (store, "p", "w", 30);
+    item = filetest_claim (store, "p", "w", 30);
     CHECK_STR (item->id, "first");
     wp_item_destroy (&item);
-    item = s_claim (store, "p", "w", 30);
+    item = filetest_claim (store, "p", "w", 30);
     CHECK_STR (item->id, "sticky");
     int64_t lease_expires_at = item->lease_expires_at;
     wp_item_destroy (&item);
@@ -319,7 +205,7 @@ s_unwritable_commit_rolls_back (const char *dir)
     status = wp_store_complete (store, "p", "sticky", s_data, sizeof s_data, "w");
     CHECK (status != WP_OK);
     s_check_image_error (store);
-    item = s_get (store, "p", "sticky");
+    item = filetest_get (store, "p", "sticky");
     CHECK_INT (item->status, WP_ITEM_CLAIMED);
     CHECK_STR (item->claimed_by, "w");
     CHECK_INT (item->lease_expires_at, lease_expires_at);
@@ -337,21 +223,21 @@ s_unwritable_commit_rolls_back (const char *dir)
 
     //  The file holds exactly what was acknowledged
     store = s_open (path, &clock);
-    item = s_get (store, "p", "b");
+    item = filetest_get (store, "p", "b");
     CHECK_INT (item->status, WP_ITEM_PENDING);
     wp_item_destroy (&item);
     s_absent (store, "p", "a");
     s_absent (store, "p", "poison");
-    item = s_get (store, "p", "sticky");
+    item = filetest_get (store, "p", "sticky");
     CHECK_INT (item->status, WP_ITEM_PENDING);
     CHECK_INT (item->attempts, 1);
     CHECK_STR (item->error, "nope");
     CHECK (!item->claimed_by);
     wp_item_destroy (&item);
-    item = s_get (store, "p", "first");
+    item = filetest_get (store, "p", "first");
     CHECK_INT (item->status, WP_ITEM_DONE);
     wp_item_destroy (&item);
-    item = s_get (store, "l", "lapse");
+    item = filetest_get (store, "l", "lapse");
     CHECK_INT (item->attempts, 1);
     CHECK_STR (item->error, "lease expired");
     wp_item_destroy (&item);
@@ -374,7 +260,7 @@ s_failed_call_failed_commit (const char *dir)
     wp_test_clock_t clock = { INT64_C (1700000000) * SECOND };
     wp_store_t *store = s_open (path, &clock);
     s_push (store, "p", "a");
-    wp_item_t *item = s_claim (store, "p", "w", 1);
+    wp_item_t *item = filetest_claim (store, "p", "w", 1);
     wp_item_destroy (&item);
     wp_store_destroy (&store);
     //  The file refuses to let 'a' leave its claim
@@ -436,8 +322,8 @@ s_one_owner (const char *dir)
     wp_store_t *store = s_open (path, NULL);
     s_push (store, "p", "a");
     wp_store_config_t cfg = { .busy_timeout_ms = 100 };
-    s_expect_refused (path, &cfg, WP_UNAVAILABLE, "another process");
-    s_expect_refused (path, &cfg, WP_UNAVAILABLE, "another process");
+    filetest_expect_refused (wp_store_image_new, path, &cfg, WP_UNAVAILABLE, "another process");
+    filetest_expect_refused (wp_store_image_new, path, &cfg, WP_UNAVAILABLE, "another process");
     //  The refused opener closed its connection: the lock must still hold
     CHECK (write (fds [1], "g", 1) == 1);
     close (fds [1]);
@@ -448,7 +334,7 @@ s_one_owner (const char *dir)
 
     //  The owner goes on
     s_push (store, "p", "b");
-    wp_item_t *item = s_claim (store, "p", "w", 0);
+    wp_item_t *item = filetest_claim (store, "p", "w", 0);
     CHECK_STR (item->id, "a");
     wp_item_destroy (&item);
     CHECK_OK (store, wp_store_complete (store, "p", "a", NULL, 0, "w"));
@@ -456,12 +342,12 @@ s_one_owner (const char *dir)
 
     //  Closed, the file opens again, with everything the owner committed
     store = s_open (path, NULL);
-    item = s_get (store, "p", "a");
+    item = filetest_get (store, "p", "a");
     CHECK_INT (item->status, WP_ITEM_DONE);
     wp_item_destroy (&item);
     CHECK_INT (s_size (store, "p"), 1);
     wp_store_destroy (&store);
-    CHECK_INT (s_entries (dir), 1);
+    CHECK_INT (filetest_entries (dir), 1);
 }
 
 //  The other opener of s_racing_creators: a connection that waits (up to
@@ -548,10 +434,10 @@ s_foreign_files_are_refused (const char *dir)
     s_push (store, "p", "kept");
     wp_store_destroy (&store);
     snprintf (spec, sizeof spec, "sqlite:%s", path);
-    s_expect_refused (path, NULL, WP_FAILED_PRECONDITION, spec);
+    filetest_expect_refused (wp_store_image_new, path, NULL, WP_FAILED_PRECONDITION, spec);
     store = wp_store_sqlite_new (path, NULL, &status, &message);
     CHECK (store);
-    wp_item_t *item = s_get (store, "p", "kept");
+    wp_item_t *item = filetest_get (store, "p", "kept");
     wp_item_destroy (&item);
     wp_store_destroy (&store);
     //  The backend string says the same
@@ -565,10 +451,10 @@ s_foreign_files_are_refused (const char *dir)
     snprintf (path, sizeof path, "%s/other.db", dir);
     s_raw_exec (path, "PRAGMA application_id = 42; CREATE TABLE items (id TEXT);"
                       "INSERT INTO items VALUES ('mine');");
-    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "application_id 42");
+    filetest_expect_refused_untouched (wp_store_image_new, dir, path, WP_FAILED_PRECONDITION, "application_id 42");
     snprintf (path, sizeof path, "%s/other-noid.db", dir);
     s_raw_exec (path, "CREATE TABLE t (x); INSERT INTO t VALUES (1);");
-    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "another application");
+    filetest_expect_refused_untouched (wp_store_image_new, dir, path, WP_FAILED_PRECONDITION, "another application");
     CHECK_INT (s_raw_query_int (path, "SELECT x FROM t"), 1);
 
     //  Not SQLite at all
@@ -578,7 +464,7 @@ s_foreign_files_are_refused (const char *dir)
     for (int i = 0; i < 200; i++)
         fprintf (file, "line %d: this is not a database\n", i);
     fclose (file);
-    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "not a workpool store");
+    filetest_expect_refused_untouched (wp_store_image_new, dir, path, WP_FAILED_PRECONDITION, "not a workpool store");
 
     //  An image from a newer workpool, refused untouched; as it was, it opens
     snprintf (path, sizeof path, "%s/future.db", dir);
@@ -586,10 +472,10 @@ s_foreign_files_are_refused (const char *dir)
     s_push (store, "p", "a");
     wp_store_destroy (&store);
     s_raw_exec (path, "PRAGMA user_version = 2");
-    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "version 2");
+    filetest_expect_refused_untouched (wp_store_image_new, dir, path, WP_FAILED_PRECONDITION, "version 2");
     s_raw_exec (path, "PRAGMA user_version = 1");
     store = s_open (path, NULL);
-    item = s_get (store, "p", "a");
+    item = filetest_get (store, "p", "a");
     wp_item_destroy (&item);
     wp_store_destroy (&store);
 }
@@ -601,16 +487,16 @@ s_bad_paths (const char *dir)
 {
     char path [160];
     snprintf (path, sizeof path, "%s/missing/image.db", dir);
-    s_expect_refused (path, NULL, WP_NOT_FOUND, "no directory");
+    filetest_expect_refused (wp_store_image_new, path, NULL, WP_NOT_FOUND, "no directory");
     snprintf (path, sizeof path, "%s/missing", dir);
     CHECK (access (path, F_OK) != 0 && errno == ENOENT);
     snprintf (path, sizeof path, "%s/sub", dir);
     CHECK (mkdir (path, 0700) == 0);
-    s_expect_refused (path, NULL, WP_FAILED_PRECONDITION, "is a directory");
-    CHECK_INT (s_entries (path), 0);
-    s_expect_refused ("", NULL, WP_INVALID_ARGUMENT, "path");
+    filetest_expect_refused (wp_store_image_new, path, NULL, WP_FAILED_PRECONDITION, "is a directory");
+    CHECK_INT (filetest_entries (path), 0);
+    filetest_expect_refused (wp_store_image_new, "", NULL, WP_INVALID_ARGUMENT, "path");
     CHECK (!wp_store_image_new (NULL, NULL, NULL, NULL));
-    CHECK_INT (s_entries (dir), 1);
+    CHECK_INT (filetest_entries (dir), 1);
 }
 
 //  Makes an image at path with an item in every state and a worker with
@@ -629,11 +515,11 @@ s_make_image (const char *path)
     s_push (store, "p", "b");
     s_push (store, "p", "c");
     s_push (store, "p", "d");
-    wp_item_t *item = s_claim (store, "p", "w", 0);
+    wp_item_t *item = filetest_claim (store, "p", "w", 0);
     wp_item_destroy (&item);
-    item = s_claim (store, "p", "w", 0);
+    item = filetest_claim (store, "p", "w", 0);
     wp_item_destroy (&item);
-    item = s_claim (store, "p", "w", 0);
+    item = filetest_claim (store, "p", "w", 0);
     wp_item_destroy (&item);
     CHECK_OK (store, wp_store_complete (store, "p", "b", s_data, sizeof s_data, "w"));
     wp_push_entry_t entry = { s_data, sizeof s_data, "e", 0 };
@@ -689,14 +575,14 @@ s_damaged_rows (const char *dir)
     s_make_image (path);
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         s_raw_exec (path, cases [i].damage);
-        s_expect_refused_untouched (dir, path, WP_DATA_LOSS, "damaged");
+        filetest_expect_refused_untouched (wp_store_image_new, dir, path, WP_DATA_LOSS, "damaged");
         s_raw_exec (path, cases [i].repair);
         wp_store_t *store = s_open (path, NULL);
-        wp_item_t *item = s_get (store, "p", "a");
+        wp_item_t *item = filetest_get (store, "p", "a");
         CHECK_INT (item->status, WP_ITEM_CLAIMED);
         CHECK_STR (item->claimed_by, "w");
         wp_item_destroy (&item);
-        item = s_get (store, "p", "d");
+        item = filetest_get (store, "p", "d");
         CHECK_INT (item->status, WP_ITEM_PENDING);
         CHECK (item->data_size == sizeof s_data && memcmp (item->data, s_data, 2) == 0);
         CHECK_INT (item->attempts, 0);
@@ -749,12 +635,12 @@ s_restart_keeps_everything (const char *dir)
 
     //  i0 done; i1 failed once, then claimed by v; i2 claimed by w with a
     //  60 s lease; x (its own pool) poisoned after two failures
-    wp_item_t *item = s_claim (store, "p", "w", 0);
+    wp_item_t *item = filetest_claim (store, "p", "w", 0);
     CHECK_STR (item->id, "i0");
     wp_item_destroy (&item);
     static const uint8_t result [] = { 0x92, 0x01, 0x00, 0x02 };
     CHECK_OK (store, wp_store_complete (store, "p", "i0", result, sizeof result, "w"));
-    item = s_claim (store, "p", "w", 0);
+    item = filetest_claim (store, "p", "w", 0);
     CHECK_STR (item->id, "i1");
     wp_item_destroy (&item);
     wp_item_state state;
@@ -767,17 +653,17 @@ s_restart_keeps_everything (const char *dir)
     free (id);
     CHECK_OK (store, wp_store_commit (store));
     for (int i = 0; i < 2; i++) {
-        item = s_claim (store, "x", "v", 0);
+        item = filetest_claim (store, "x", "v", 0);
         wp_item_destroy (&item);
         //  The last error is "", which is not NULL
         CHECK_OK (store, wp_store_fail (store, "x", "x", i ? "" : "first", "v", &state));
         CHECK_INT (state, i ? WP_ITEM_POISONED : WP_ITEM_PENDING);
     }
     //  i1 went back to its place, before i2
-    item = s_claim (store, "p", "v", 0);
+    item = filetest_claim (store, "p", "v", 0);
     CHECK_STR (item->id, "i1");
     wp_item_destroy (&item);
-    item = s_claim (store, "p", "w", 60);
+    item = filetest_claim (store, "p", "w", 60);
     CHECK_STR (item->id, "i2");
     int64_t claimed_at = item->claimed_at;
     wp_item_destroy (&item);
@@ -798,14 +684,14 @@ s_restart_keeps_everything (const char *dir)
 
     store = s_open (path, &clock);
     s_absent (store, "p", "uncommitted");
-    item = s_get (store, "p", "i0");
+    item = filetest_get (store, "p", "i0");
     CHECK_INT (item->status, WP_ITEM_DONE);
     CHECK_STR (item->claimed_by, "w");
     CHECK (item->result_size == sizeof result && memcmp (item->result, result, sizeof result) == 0);
     CHECK_INT (item->lease_expires_at, 0);
     CHECK_INT (item->created_at, t0);
     wp_item_destroy (&item);
-    item = s_get (store, "p", "i1");
+    item = filetest_get (store, "p", "i1");
     CHECK_INT (item->status, WP_ITEM_CLAIMED);
     CHECK_STR (item->claimed_by, "v");
     CHECK_INT (item->attempts, 1);
@@ -813,21 +699,21 @@ s_restart_keeps_everything (const char *dir)
     CHECK_INT (item->max_retries, 3);
     CHECK_INT (item->created_at, t0 + 1000);
     wp_item_destroy (&item);
-    item = s_get (store, "p", "i2");
+    item = filetest_get (store, "p", "i2");
     CHECK_INT (item->status, WP_ITEM_CLAIMED);
     CHECK_STR (item->claimed_by, "w");
     CHECK_INT (item->claimed_at, claimed_at);
     //  The heartbeat renewed the lease by its length, 60 s
     CHECK_INT (item->lease_expires_at, heartbeat + 60 * SECOND);
     wp_item_destroy (&item);
-    item = s_get (store, "x", "x");
+    item = filetest_get (store, "x", "x");
     CHECK_INT (item->status, WP_ITEM_POISONED);
     CHECK_INT (item->attempts, 2);
     CHECK_INT (item->max_retries, 2);
     CHECK_STR (item->error, "");            //  not NULL
     CHECK_STR (item->claimed_by, "v");
     wp_item_destroy (&item);
-    item = s_get (store, "q", other);
+    item = filetest_get (store, "q", other);
     CHECK_INT (item->status, WP_ITEM_PENDING);
     CHECK_INT (item->max_retries, 1);
     CHECK (!item->claimed_by && !item->error && !item->result);
@@ -857,10 +743,10 @@ s_restart_keeps_everything (const char *dir)
     CHECK_INT (count, 1);
     //  Pending order survives, and new pushes go after the old ones
     s_push (store, "p", "new");
-    item = s_claim (store, "p", "v", 2);
+    item = filetest_claim (store, "p", "v", 2);
     CHECK_STR (item->id, "i1");
     wp_item_destroy (&item);
-    item = s_claim (store, "p", "v", 2);
+    item = filetest_claim (store, "p", "v", 2);
     CHECK_STR (item->id, "i3");
     wp_item_destroy (&item);
     wp_store_destroy (&store);
@@ -878,12 +764,12 @@ s_restart_keeps_everything (const char *dir)
     CHECK_STR (worker->status, "lost");
     CHECK (!worker->current_task_id);
     wp_worker_destroy (&worker);
-    item = s_get (store, "p", "i2");
+    item = filetest_get (store, "p", "i2");
     CHECK_INT (item->status, WP_ITEM_PENDING);
     CHECK_STR (item->error, "worker lost");
     CHECK_INT (item->attempts, 1);
     wp_item_destroy (&item);
-    item = s_get (store, "p", "i3");
+    item = filetest_get (store, "p", "i3");
     CHECK_STR (item->error, "lease expired");
     wp_item_destroy (&item);
     CHECK_RC (store, wp_store_heartbeat (store, "w", NULL), WP_FAILED_PRECONDITION);
@@ -919,9 +805,9 @@ s_restart_keeps_everything (const char *dir)
     free (other);
 
     //  The file is an image: its id, its version, WAL
-    sqlite3 *db = s_raw_open (path);
-    CHECK_INT (s_query_int (db, "PRAGMA application_id"), S_APPLICATION_ID);
-    CHECK_INT (s_query_int (db, "PRAGMA user_version"), 1);
+    sqlite3 *db = filetest_raw_open (path);
+    CHECK_INT (filetest_query_int (db, "PRAGMA application_id"), S_APPLICATION_ID);
+    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), 1);
     sqlite3_stmt *stmt;
     CHECK (sqlite3_prepare_v2 (db, "PRAGMA journal_mode", -1, &stmt, NULL) == SQLITE_OK);
     CHECK (sqlite3_step (stmt) == SQLITE_ROW);
@@ -941,7 +827,7 @@ s_group_purge_and_repush (const char *dir)
     wp_test_clock_t clock = { INT64_C (1700000000) * SECOND };
     wp_store_t *store = s_open (path, &clock);
     s_push (store, "p", "a");
-    wp_item_t *item = s_claim (store, "p", "w", 0);
+    wp_item_t *item = filetest_claim (store, "p", "w", 0);
     wp_item_destroy (&item);
     CHECK_OK (store, wp_store_complete (store, "p", "a", s_data, sizeof s_data, "w"));
     clock.now += 10 * SECOND;
@@ -959,7 +845,7 @@ s_group_purge_and_repush (const char *dir)
     CHECK (!duplicate);
     free (id);
     wp_store_rollback (store);
-    item = s_get (store, "p", "a");
+    item = filetest_get (store, "p", "a");
     CHECK_INT (item->status, WP_ITEM_DONE);
     CHECK (item->data_size == sizeof s_data && memcmp (item->data, s_data, sizeof s_data) == 0);
     wp_item_destroy (&item);
@@ -969,7 +855,7 @@ s_group_purge_and_repush (const char *dir)
     CHECK_INT (count, 1);
     //  The second 'a' lives and dies inside the group
     s_push (store, "p", "a");
-    item = s_claim (store, "p", "w", 0);
+    item = filetest_claim (store, "p", "w", 0);
     CHECK_STR (item->id, "a");
     wp_item_destroy (&item);
     CHECK_OK (store, wp_store_complete (store, "p", "a", s_data, sizeof s_data, "w"));
@@ -985,7 +871,7 @@ s_group_purge_and_repush (const char *dir)
 
     CHECK_INT (s_raw_query_int (path, "SELECT count(*) FROM items"), 1);
     store = s_open (path, &clock);
-    item = s_get (store, "p", "a");
+    item = filetest_get (store, "p", "a");
     CHECK_INT (item->status, WP_ITEM_PENDING);
     CHECK (item->data_size == sizeof other && memcmp (item->data, other, sizeof other) == 0);
     CHECK (!item->claimed_by && !item->result);

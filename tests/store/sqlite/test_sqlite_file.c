@@ -9,6 +9,7 @@
 
     Usage: test_sqlite_file [CASE]  */
 #include "sqlitetest.h"
+#include "../filetest.h"
 #include "wp_store_sqlite_int.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -17,124 +18,11 @@
 //  ---------------------------------------------------------------------
 //  Helpers
 
-static void
-s_exec (sqlite3 *db, const char *sql)
-{
-    char *error = NULL;
-    if (sqlite3_exec (db, sql, NULL, NULL, &error) != SQLITE_OK) {
-        fprintf (stderr, "%s: %s\n", sql, error);
-        abort ();
-    }
-}
-
-static int64_t
-s_query_int (sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *stmt;
-    CHECK (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) == SQLITE_OK);
-    CHECK (sqlite3_step (stmt) == SQLITE_ROW);
-    int64_t value = sqlite3_column_int64 (stmt, 0);
-    sqlite3_finalize (stmt);
-    return value;
-}
-
-static sqlite3 *
-s_raw_open (const char *path)
-{
-    sqlite3 *db;
-    CHECK (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)
-           == SQLITE_OK);
-    return db;
-}
-
 //  The store's own connection, for its per-connection settings.
 static sqlite3 *
 s_store_db (wp_store_t *store)
 {
     return ((wp_sqlite_t *) store)->db;
-}
-
-//  Reads a whole file. Caller frees.
-static char *
-s_slurp (const char *path, size_t *size)
-{
-    FILE *file = fopen (path, "rb");
-    CHECK (file);
-    CHECK (fseek (file, 0, SEEK_END) == 0);
-    long length = ftell (file);
-    CHECK (length >= 0);
-    rewind (file);
-    char *bytes = malloc ((size_t) length + 1);
-    CHECK (bytes);
-    CHECK (fread (bytes, 1, (size_t) length, file) == (size_t) length);
-    fclose (file);
-    *size = (size_t) length;
-    return bytes;
-}
-
-//  Counts the entries of dir (besides . and ..).
-static int
-s_entries (const char *dir)
-{
-    DIR *handle = opendir (dir);
-    CHECK (handle);
-    int count = 0;
-    struct dirent *entry;
-    while ((entry = readdir (handle)))
-        count += strcmp (entry->d_name, ".") && strcmp (entry->d_name, "..");
-    closedir (handle);
-    return count;
-}
-
-//  Opening path must fail with status and a message containing words.
-static void
-s_expect_refused (const char *path, const wp_store_config_t *cfg, wp_status expect,
-                  const char *words)
-{
-    wp_status status = WP_OK;
-    char *message = NULL;
-    wp_store_t *store = wp_store_sqlite_new (path, cfg, &status, &message);
-    if (store || status != expect || !message || !strstr (message, words)) {
-        fprintf (stderr, "opening %s: got %s '%s', expected %s with '%s'\n", path,
-                 store? "a store": wp_strerror (status), message? message: "(no message)",
-                 wp_strerror (expect), words);
-        abort ();
-    }
-    free (message);
-}
-
-//  Opening path must be refused as above and leave the file byte for byte
-//  as it was, with no companion file left behind.
-static void
-s_expect_refused_untouched (const char *dir, const char *path, wp_status expect,
-                            const char *words)
-{
-    size_t size_before, size_after;
-    char *before = s_slurp (path, &size_before);
-    int entries = s_entries (dir);
-    s_expect_refused (path, NULL, expect, words);
-    char *after = s_slurp (path, &size_after);
-    CHECK (size_before == size_after && memcmp (before, after, size_before) == 0);
-    CHECK_INT (s_entries (dir), entries);
-    free (before);
-    free (after);
-}
-
-static wp_item_t *
-s_get (wp_store_t *store, const char *pool, const char *id)
-{
-    wp_item_t *item = NULL;
-    CHECK_OK (store, wp_store_get (store, pool, id, &item));
-    return item;
-}
-
-static wp_item_t *
-s_claim (wp_store_t *store, const char *pool, const char *worker, double lease)
-{
-    wp_item_t *item = NULL;
-    CHECK_OK (store, wp_store_claim (store, pool, worker, lease, &item));
-    CHECK (item);
-    return item;
 }
 
 static void
@@ -167,13 +55,13 @@ s_new_file_and_pragmas (const char *dir)
     char path [128];
     snprintf (path, sizeof path, "%s/new.db", dir);
     wp_store_t *store = sqlitetest_open (path, NULL);
-    CHECK_INT (s_query_int (s_store_db (store), "PRAGMA synchronous"), 1);        //  NORMAL
-    CHECK_INT (s_query_int (s_store_db (store), "PRAGMA busy_timeout"), 5000);
+    CHECK_INT (filetest_query_int (s_store_db (store), "PRAGMA synchronous"), 1);        //  NORMAL
+    CHECK_INT (filetest_query_int (s_store_db (store), "PRAGMA busy_timeout"), 5000);
     wp_store_destroy (&store);
 
-    sqlite3 *db = s_raw_open (path);
-    CHECK_INT (s_query_int (db, "PRAGMA application_id"), WP_SQLITE_APPLICATION_ID);
-    CHECK_INT (s_query_int (db, "PRAGMA user_version"), WP_SQLITE_SCHEMA_VERSION);
+    sqlite3 *db = filetest_raw_open (path);
+    CHECK_INT (filetest_query_int (db, "PRAGMA application_id"), WP_SQLITE_APPLICATION_ID);
+    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), WP_SQLITE_SCHEMA_VERSION);
     sqlite3_stmt *stmt;
     CHECK (sqlite3_prepare_v2 (db, "PRAGMA journal_mode", -1, &stmt, NULL) == SQLITE_OK);
     CHECK (sqlite3_step (stmt) == SQLITE_ROW);
@@ -183,8 +71,8 @@ s_new_file_and_pragmas (const char *dir)
 
     wp_store_config_t cfg = { .sync_full = true, .busy_timeout_ms = 1234 };
     store = sqlitetest_open (path, &cfg);
-    CHECK_INT (s_query_int (s_store_db (store), "PRAGMA synchronous"), 2);        //  FULL
-    CHECK_INT (s_query_int (s_store_db (store), "PRAGMA busy_timeout"), 1234);
+    CHECK_INT (filetest_query_int (s_store_db (store), "PRAGMA synchronous"), 2);        //  FULL
+    CHECK_INT (filetest_query_int (s_store_db (store), "PRAGMA busy_timeout"), 1234);
     sqlitetest_push (store, "p", "a");
     wp_store_destroy (&store);
 
@@ -195,7 +83,7 @@ s_new_file_and_pragmas (const char *dir)
     char *message = NULL;
     store = wp_store_open (spec, NULL, &status, &message);
     CHECK (store);
-    wp_item_t *item = s_get (store, "p", "a");
+    wp_item_t *item = filetest_get (store, "p", "a");
     wp_item_destroy (&item);
     wp_store_destroy (&store);
 }
@@ -212,8 +100,8 @@ s_empty_file_is_initialised (const char *dir)
     wp_store_t *store = sqlitetest_open (path, NULL);
     sqlitetest_push (store, "p", "a");
     wp_store_destroy (&store);
-    sqlite3 *db = s_raw_open (path);
-    CHECK_INT (s_query_int (db, "PRAGMA user_version"), WP_SQLITE_SCHEMA_VERSION);
+    sqlite3 *db = filetest_raw_open (path);
+    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), WP_SQLITE_SCHEMA_VERSION);
     sqlite3_close (db);
 }
 
@@ -228,27 +116,27 @@ s_foreign_files_are_refused (const char *dir)
     for (int i = 0; i < 200; i++)
         fprintf (file, "line %d: this is not a database\n", i);
     fclose (file);
-    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "not a workpool store");
+    filetest_expect_refused_untouched (wp_store_sqlite_new, dir, path, WP_FAILED_PRECONDITION, "not a workpool store");
 
     //  Another application's database, in rollback and in WAL mode
     snprintf (path, sizeof path, "%s/other.db", dir);
-    sqlite3 *db = s_raw_open (path);
-    s_exec (db, "CREATE TABLE items (id TEXT); INSERT INTO items VALUES ('mine');");
+    sqlite3 *db = filetest_raw_open (path);
+    filetest_exec (db, "CREATE TABLE items (id TEXT); INSERT INTO items VALUES ('mine');");
     sqlite3_close (db);
-    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "another application");
+    filetest_expect_refused_untouched (wp_store_sqlite_new, dir, path, WP_FAILED_PRECONDITION, "another application");
 
     snprintf (path, sizeof path, "%s/other-wal.db", dir);
-    db = s_raw_open (path);
-    s_exec (db, "PRAGMA journal_mode = WAL; CREATE TABLE t (x); INSERT INTO t VALUES (1);");
+    db = filetest_raw_open (path);
+    filetest_exec (db, "PRAGMA journal_mode = WAL; CREATE TABLE t (x); INSERT INTO t VALUES (1);");
     sqlite3_close (db);
-    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "another application");
+    filetest_expect_refused_untouched (wp_store_sqlite_new, dir, path, WP_FAILED_PRECONDITION, "another application");
 
     //  Another application's id on an otherwise empty database
     snprintf (path, sizeof path, "%s/other-id.db", dir);
-    db = s_raw_open (path);
-    s_exec (db, "PRAGMA application_id = 42");
+    db = filetest_raw_open (path);
+    filetest_exec (db, "PRAGMA application_id = 42");
     sqlite3_close (db);
-    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "application_id 42");
+    filetest_expect_refused_untouched (wp_store_sqlite_new, dir, path, WP_FAILED_PRECONDITION, "application_id 42");
 
     //  The image store's file: refused, and the message names the right store
     snprintf (path, sizeof path, "%s/image.db", dir);
@@ -264,7 +152,7 @@ s_foreign_files_are_refused (const char *dir)
     wp_store_destroy (&image);
     char hint [160];
     snprintf (hint, sizeof hint, "open it as image:%s", path);
-    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, hint);
+    filetest_expect_refused_untouched (wp_store_sqlite_new, dir, path, WP_FAILED_PRECONDITION, hint);
 }
 
 //  A store written by a newer workpool is refused, untouched.
@@ -276,12 +164,12 @@ s_future_version_is_refused (const char *dir)
     wp_store_t *store = sqlitetest_open (path, NULL);
     sqlitetest_push (store, "p", "a");
     wp_store_destroy (&store);
-    sqlite3 *db = s_raw_open (path);
+    sqlite3 *db = filetest_raw_open (path);
     char sql [64];
     snprintf (sql, sizeof sql, "PRAGMA user_version = %d", WP_SQLITE_SCHEMA_VERSION + 1);
-    s_exec (db, sql);
+    filetest_exec (db, sql);
     sqlite3_close (db);
-    s_expect_refused_untouched (dir, path, WP_FAILED_PRECONDITION, "newer than this workpool");
+    filetest_expect_refused_untouched (wp_store_sqlite_new, dir, path, WP_FAILED_PRECONDITION, "newer than this workpool");
 }
 
 //  A version 1 file (tables without counters and indexes) with items in
@@ -292,14 +180,14 @@ s_migrates_version_1 (const char *dir)
 {
     char path [128];
     snprintf (path, sizeof path, "%s/v1.db", dir);
-    sqlite3 *db = s_raw_open (path);
-    s_exec (db, "BEGIN");
-    s_exec (db, WP_SQLITE_MIGRATION_1);
+    sqlite3 *db = filetest_raw_open (path);
+    filetest_exec (db, "BEGIN");
+    filetest_exec (db, WP_SQLITE_MIGRATION_1);
     char sql [512];
     snprintf (sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 1",
               WP_SQLITE_APPLICATION_ID);
-    s_exec (db, sql);
-    s_exec (db,
+    filetest_exec (db, sql);
+    filetest_exec (db,
         "INSERT INTO pools (pool_id, name) VALUES (7, 'p');"
         "INSERT INTO items (seq, pool_id, id, data, status, claimed_by, claimed_at, lease_us,"
         "  lease_expires_at, attempts, max_retries, result, error, created_at, updated_at) VALUES"
@@ -309,12 +197,12 @@ s_migrates_version_1 (const char *dir)
         " (4, 7, 'd', x'a164', 0, NULL, NULL, NULL, NULL, 0, 3, NULL, NULL, 112, 112),"
         " (5, 7, 'e', x'a165', 3, 'w', 140, NULL, NULL, 3, 3, NULL, 'boom', 113, 160);");
     //  metadata {"k": 1}; capabilities gpu, cpu; heartbeat and lease in 2096
-    s_exec (db,
+    filetest_exec (db,
         "INSERT INTO workers (worker_id, host, pid, capabilities, pool_id, started_at, status,"
         "  last_heartbeat, heartbeat_interval, stale_at, current_item, metadata) VALUES"
         " ('w', 'h', 42, x'0067707500637075' || x'00', 'p', 90, 'active', 4000000000000000, 10,"
         "  4000000020000001, 2, x'81a16b01');");
-    s_exec (db, "COMMIT");
+    filetest_exec (db, "COMMIT");
     sqlite3_close (db);
 
     wp_store_t *store = sqlitetest_open (path, NULL);
@@ -330,11 +218,11 @@ s_migrates_version_1 (const char *dir)
     CHECK_INT (stats->pools [0].poisoned, 1);
     wp_stats_destroy (&stats);
 
-    wp_item_t *item = s_get (store, "p", "b");
+    wp_item_t *item = filetest_get (store, "p", "b");
     CHECK_STR (item->claimed_by, "w");
     CHECK_INT (item->lease_expires_at, 4000000000000200);
     wp_item_destroy (&item);
-    item = s_get (store, "p", "c");
+    item = filetest_get (store, "p", "c");
     CHECK (item->result_size == 3 && memcmp (item->result, "\xa2ok", 3) == 0);
     wp_item_destroy (&item);
     wp_worker_t *worker = NULL;
@@ -349,10 +237,10 @@ s_migrates_version_1 (const char *dir)
     wp_worker_destroy (&worker);
 
     //  Push order survives, and the counters keep up from here on
-    item = s_claim (store, "p", "v", 0);
+    item = filetest_claim (store, "p", "v", 0);
     CHECK_STR (item->id, "a");
     wp_item_destroy (&item);
-    item = s_claim (store, "p", "v", 0);
+    item = filetest_claim (store, "p", "v", 0);
     CHECK_STR (item->id, "d");
     wp_item_destroy (&item);
     CHECK_OK (store, wp_store_claim (store, "p", "v", 0, &item));
@@ -364,18 +252,18 @@ s_migrates_version_1 (const char *dir)
     CHECK_INT (size, 1);
     wp_store_destroy (&store);
 
-    db = s_raw_open (path);
-    CHECK_INT (s_query_int (db, "PRAGMA user_version"), WP_SQLITE_SCHEMA_VERSION);
-    CHECK_INT (s_query_int (db, "SELECT count(*) FROM sqlite_schema WHERE name = 'items_pending'"),
+    db = filetest_raw_open (path);
+    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), WP_SQLITE_SCHEMA_VERSION);
+    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM sqlite_schema WHERE name = 'items_pending'"),
                1);
-    CHECK_INT (s_query_int (db, "SELECT pending FROM pools WHERE name = 'p'"), 1);
+    CHECK_INT (filetest_query_int (db, "SELECT pending FROM pools WHERE name = 'p'"), 1);
     sqlite3_close (db);
 
     //  A file of ours at version 0 (never initialised) is brought up too
     snprintf (path, sizeof path, "%s/v0.db", dir);
-    db = s_raw_open (path);
+    db = filetest_raw_open (path);
     snprintf (sql, sizeof sql, "PRAGMA application_id = %d", WP_SQLITE_APPLICATION_ID);
-    s_exec (db, sql);
+    filetest_exec (db, sql);
     sqlite3_close (db);
     store = sqlitetest_open (path, NULL);
     sqlitetest_push (store, "p", "a");
@@ -389,18 +277,18 @@ s_bad_paths (const char *dir)
 {
     char path [160];
     snprintf (path, sizeof path, "%s/missing/store.db", dir);
-    s_expect_refused (path, NULL, WP_NOT_FOUND, "no directory");
+    filetest_expect_refused (wp_store_sqlite_new, path, NULL, WP_NOT_FOUND, "no directory");
     snprintf (path, sizeof path, "%s/plain", dir);
     FILE *file = fopen (path, "w");
     CHECK (file);
     fclose (file);
     snprintf (path, sizeof path, "%s/plain/store.db", dir);
-    s_expect_refused (path, NULL, WP_NOT_FOUND, "no directory");
+    filetest_expect_refused (wp_store_sqlite_new, path, NULL, WP_NOT_FOUND, "no directory");
     snprintf (path, sizeof path, "%s/sub", dir);
     CHECK (mkdir (path, 0700) == 0);
-    s_expect_refused (path, NULL, WP_FAILED_PRECONDITION, "is a directory");
-    s_expect_refused ("", NULL, WP_INVALID_ARGUMENT, "path");
-    CHECK_INT (s_entries (dir), 2);
+    filetest_expect_refused (wp_store_sqlite_new, path, NULL, WP_FAILED_PRECONDITION, "is a directory");
+    filetest_expect_refused (wp_store_sqlite_new, "", NULL, WP_INVALID_ARGUMENT, "path");
+    CHECK_INT (filetest_entries (dir), 2);
 }
 
 //  Permission checks, run as a user the files deny. Returns 0 if all held.
@@ -410,13 +298,13 @@ s_permission_checks (const char *dir)
     char path [160];
     //  A read-only store in a writable directory
     snprintf (path, sizeof path, "%s/rofile/store.db", dir);
-    s_expect_refused (path, NULL, WP_PERMISSION_DENIED, "read-only");
+    filetest_expect_refused (wp_store_sqlite_new, path, NULL, WP_PERMISSION_DENIED, "read-only");
     //  A store in a directory we may not write (WAL needs its -shm there)
     snprintf (path, sizeof path, "%s/rodir/store.db", dir);
-    s_expect_refused (path, NULL, WP_PERMISSION_DENIED, "not writable");
+    filetest_expect_refused (wp_store_sqlite_new, path, NULL, WP_PERMISSION_DENIED, "not writable");
     //  A new store there
     snprintf (path, sizeof path, "%s/rodir/new.db", dir);
-    s_expect_refused (path, NULL, WP_PERMISSION_DENIED, "not writable");
+    filetest_expect_refused (wp_store_sqlite_new, path, NULL, WP_PERMISSION_DENIED, "not writable");
     CHECK (access (path, F_OK) != 0);
     return 0;
 }
@@ -443,7 +331,7 @@ s_permissions (const char *dir)
     CHECK (chmod (dir, 0755) == 0);
 
     size_t size_before;
-    char *before = s_slurp (path, &size_before);
+    char *before = filetest_slurp (path, &size_before);
     //  Root may write anything: check as nobody, in a child
     pid_t pid = fork ();
     CHECK (pid >= 0);
@@ -459,7 +347,7 @@ s_permissions (const char *dir)
     else
         CHECK (WIFEXITED (wstatus) && WEXITSTATUS (wstatus) == 0);
     size_t size_after;
-    char *after = s_slurp (path, &size_after);
+    char *after = filetest_slurp (path, &size_after);
     CHECK (size_before == size_after && memcmp (before, after, size_before) == 0);
     free (before);
     free (after);
@@ -504,24 +392,24 @@ s_restart_keeps_everything (const char *dir)
     wp_meta_clear (&bad);
     wp_worker_destroy (&spec);
 
-    wp_item_t *item = s_claim (store, "p", "w", 600);            //  a: stays claimed
+    wp_item_t *item = filetest_claim (store, "p", "w", 600);            //  a: stays claimed
     wp_item_destroy (&item);
-    item = s_claim (store, "p", "x", 0);                          //  b: done
+    item = filetest_claim (store, "p", "x", 0);                          //  b: done
     CHECK_OK (store, wp_store_complete (store, "p", "b", (const uint8_t *) "\xa2ok", 3, "x"));
     wp_item_destroy (&item);
-    item = s_claim (store, "p", "w", 0);                          //  c: failed once
+    item = filetest_claim (store, "p", "w", 0);                          //  c: failed once
     wp_item_destroy (&item);
-    item = s_claim (store, "p", "w", 0);                          //  d: poisoned
+    item = filetest_claim (store, "p", "w", 0);                          //  d: poisoned
     CHECK_OK (store, wp_store_fail (store, "p", "d", "fatal", "w", NULL));
     CHECK_OK (store, wp_store_fail (store, "p", "c", "boom", "w", NULL));
     wp_item_destroy (&item);
-    item = s_claim (store, "p", "w", 900);                        //  c again: current task
+    item = filetest_claim (store, "p", "w", 900);                        //  c again: current task
     CHECK_STR (item->id, "c");
     wp_item_destroy (&item);
 
     wp_item_t *before [4];
     for (int i = 0; i < 4; i++)
-        before [i] = s_get (store, "p", ids [i]);
+        before [i] = filetest_get (store, "p", ids [i]);
     wp_worker_t *worker_before = NULL;
     CHECK_OK (store, wp_store_get_worker (store, "w", &worker_before));
     int64_t due_before = 0;
@@ -531,7 +419,7 @@ s_restart_keeps_everything (const char *dir)
     store = sqlitetest_open (path, NULL);
     wp_store_set_clock (store, wp_test_clock_read, &clock);
     for (int i = 0; i < 4; i++) {
-        wp_item_t *after = s_get (store, "p", ids [i]);
+        wp_item_t *after = filetest_get (store, "p", ids [i]);
         s_items_equal (before [i], after);
         wp_item_destroy (&after);
         wp_item_destroy (&before [i]);
@@ -565,11 +453,11 @@ s_restart_keeps_everything (const char *dir)
 
     //  The persisted lease of a lapses at its time, after the restart
     clock.now = due - 1;
-    item = s_get (store, "p", "a");
+    item = filetest_get (store, "p", "a");
     CHECK_INT (item->status, WP_ITEM_CLAIMED);
     wp_item_destroy (&item);
     clock.now = due;
-    item = s_get (store, "p", "a");
+    item = filetest_get (store, "p", "a");
     CHECK_INT (item->status, WP_ITEM_PENDING);
     CHECK_STR (item->error, "lease expired");
     wp_item_destroy (&item);
@@ -600,17 +488,17 @@ s_group_commit_and_rollback (const char *dir)
     CHECK_RC (b, wp_store_get (b, "p", "x", &(wp_item_t *) { NULL }), WP_NOT_FOUND);
     CHECK_RC (a, wp_store_complete (a, "p", "nothing", NULL, 0, NULL), WP_NOT_FOUND);
     CHECK_RC (a, wp_store_fail (a, "p", "y", "e", NULL, NULL), WP_FAILED_PRECONDITION);
-    wp_item_t *item = s_claim (a, "p", "w", 0);
+    wp_item_t *item = filetest_claim (a, "p", "w", 0);
     CHECK_STR (item->id, "x");
     wp_item_destroy (&item);
     CHECK_RC (a, wp_store_begin (a), WP_FAILED_PRECONDITION);
     CHECK_OK (a, wp_store_commit (a));
     CHECK_RC (a, wp_store_commit (a), WP_FAILED_PRECONDITION);
 
-    item = s_get (b, "p", "x");
+    item = filetest_get (b, "p", "x");
     CHECK_INT (item->status, WP_ITEM_CLAIMED);
     wp_item_destroy (&item);
-    item = s_get (b, "p", "y");
+    item = filetest_get (b, "p", "y");
     CHECK_INT (item->status, WP_ITEM_PENDING);
     CHECK_INT (item->attempts, 0);
     wp_item_destroy (&item);
@@ -645,7 +533,7 @@ s_group_rollback_and_reap (const char *dir)
     wp_store_t *store = sqlitetest_open (path, NULL);
     wp_store_set_clock (store, wp_test_clock_read, &clock);
     sqlitetest_push (store, "p", "a");
-    wp_item_t *item = s_claim (store, "p", "w", 1);
+    wp_item_t *item = filetest_claim (store, "p", "w", 1);
     wp_item_destroy (&item);
     clock.now += 2 * SECOND;
     CHECK_OK (store, wp_store_begin (store));
@@ -660,7 +548,7 @@ s_group_rollback_and_reap (const char *dir)
     CHECK_OK (store, wp_store_reap (store, &reap));
     CHECK_INT (reap.leases_expired + reap.requeued, 0);
 
-    item = s_claim (store, "p", "w", 1);
+    item = filetest_claim (store, "p", "w", 1);
     wp_item_destroy (&item);
     clock.now += 2 * SECOND;
     CHECK_OK (store, wp_store_begin (store));
@@ -670,7 +558,7 @@ s_group_rollback_and_reap (const char *dir)
     CHECK_OK (store, wp_store_commit (store));
     CHECK_OK (store, wp_store_reap (store, &reap));
     CHECK_INT (reap.leases_expired, 1);
-    item = s_get (store, "p", "a");
+    item = filetest_get (store, "p", "a");
     CHECK_INT (item->attempts, 2);
     wp_item_destroy (&item);
     wp_store_destroy (&store);
@@ -690,13 +578,13 @@ s_failed_call_keeps_expiry (const char *dir)
     wp_store_set_clock (other, wp_test_clock_read, &(wp_test_clock_t) { 0 });   //  never due
     sqlitetest_push (store, "p", "a");
     sqlitetest_push (store, "p", "b");
-    wp_item_t *item = s_claim (store, "p", "w", 1);
+    wp_item_t *item = filetest_claim (store, "p", "w", 1);
     wp_item_destroy (&item);
-    item = s_claim (store, "p", "w", 60);
+    item = filetest_claim (store, "p", "w", 60);
     wp_item_destroy (&item);
     clock.now += 2 * SECOND;
     CHECK_RC (store, wp_store_complete (store, "p", "a", NULL, 0, "w"), WP_FAILED_PRECONDITION);
-    item = s_get (other, "p", "a");
+    item = filetest_get (other, "p", "a");
     CHECK_INT (item->status, WP_ITEM_PENDING);
     CHECK_STR (item->error, "lease expired");
     wp_item_destroy (&item);
@@ -706,7 +594,7 @@ s_failed_call_keeps_expiry (const char *dir)
 
     //  With nothing due, a failing call changes nothing either
     CHECK_RC (store, wp_store_complete (store, "p", "b", NULL, 0, "v"), WP_FAILED_PRECONDITION);
-    item = s_get (other, "p", "b");
+    item = filetest_get (other, "p", "b");
     CHECK_INT (item->status, WP_ITEM_CLAIMED);
     CHECK_STR (item->claimed_by, "w");
     wp_item_destroy (&item);
@@ -728,7 +616,7 @@ s_purge (const char *dir)
     for (int i = 0; i < 5; i++)
         sqlitetest_push (store, "p", ids [i]);
     for (int i = 0; i < 3; i++) {
-        wp_item_t *item = s_claim (store, "p", "w", 0);
+        wp_item_t *item = filetest_claim (store, "p", "w", 0);
         if (i < 2)
             CHECK_OK (store, wp_store_complete (store, "p", item->id, NULL, 0, "w"));
         wp_item_destroy (&item);
@@ -737,13 +625,13 @@ s_purge (const char *dir)
     for (int i = 0; i < 3; i++) {
         wp_item_t *item = NULL;
         if (i > 0) {
-            item = s_claim (store, "p", "w", 0);
+            item = filetest_claim (store, "p", "w", 0);
             CHECK_STR (item->id, "c");
             wp_item_destroy (&item);
         }
         CHECK_OK (store, wp_store_fail (store, "p", "c", "no", "w", NULL));
     }
-    wp_item_t *item = s_get (store, "p", "c");
+    wp_item_t *item = filetest_get (store, "p", "c");
     CHECK_INT (item->status, WP_ITEM_POISONED);
     wp_item_destroy (&item);
 
@@ -757,7 +645,7 @@ s_purge (const char *dir)
     CHECK_OK (store, wp_store_purge (store, 50, &count));
     CHECK_INT (count, 3);
     wp_store_rollback (store);
-    item = s_get (store, "p", "a");
+    item = filetest_get (store, "p", "a");
     wp_item_destroy (&item);
     CHECK_OK (store, wp_store_purge (store, 50, &count));
     CHECK_INT (count, 3);
@@ -791,9 +679,9 @@ s_expiry_across_connections (const char *dir)
     wp_worker_destroy (&spec);
     sqlitetest_push (a, "p", "x");
     sqlitetest_push (a, "p", "y");
-    wp_item_t *item = s_claim (a, "p", "v", 10);
+    wp_item_t *item = filetest_claim (a, "p", "v", 10);
     wp_item_destroy (&item);
-    item = s_claim (a, "p", "w", 3600);
+    item = filetest_claim (a, "p", "w", 3600);
     wp_item_destroy (&item);
 
     uint64_t size = 0;
@@ -801,10 +689,10 @@ s_expiry_across_connections (const char *dir)
     CHECK_INT (size, 0);
     CHECK_OK (b, wp_store_size (b, "p", &size));
     CHECK_INT (size, 2);
-    item = s_get (a, "p", "x");
+    item = filetest_get (a, "p", "x");
     CHECK_STR (item->error, "lease expired");
     wp_item_destroy (&item);
-    item = s_get (a, "p", "y");
+    item = filetest_get (a, "p", "y");
     CHECK_STR (item->error, "worker lost");
     CHECK_INT (item->attempts, 1);
     wp_item_destroy (&item);
@@ -838,10 +726,10 @@ s_disk_full_is_an_error (const char *dir)
     wp_store_t *store = sqlitetest_open (path, NULL);
     sqlitetest_push (store, "p", "a");
     sqlite3 *db = s_store_db (store);
-    int64_t pages = s_query_int (db, "PRAGMA page_count");
+    int64_t pages = filetest_query_int (db, "PRAGMA page_count");
     char sql [64];
     snprintf (sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long) pages + 2);
-    s_exec (db, sql);
+    filetest_exec (db, sql);
 
     size_t big_size = 64 * 1024;
     uint8_t *big = calloc (1, big_size);
@@ -861,7 +749,7 @@ s_disk_full_is_an_error (const char *dir)
     printf ("# full disk in a group: %s\n", committed == WP_OK? "the group survived"
                                                                 : "SQLite rolled it back");
     if (committed == WP_OK) {
-        item = s_get (store, "p", "b");
+        item = filetest_get (store, "p", "b");
         wp_item_destroy (&item);
     }
     else {
@@ -874,18 +762,18 @@ s_disk_full_is_an_error (const char *dir)
     //  none runs outside the group, commit reports it
     CHECK_OK (store, wp_store_begin (store));
     sqlitetest_push (store, "p", "c");
-    s_exec (db, "ROLLBACK");
+    filetest_exec (db, "ROLLBACK");
     CHECK_RC (store, wp_store_push (store, "p", &entry, &id, NULL), WP_ABORTED);
     CHECK (strstr (wp_store_errmsg (store), "rolled back"));
     CHECK_RC (store, wp_store_size (store, "p", &(uint64_t) { 0 }), WP_ABORTED);
     CHECK_RC (store, wp_store_commit (store), WP_ABORTED);
     CHECK_RC (store, wp_store_get (store, "p", "c", &item), WP_NOT_FOUND);
 
-    s_exec (db, "PRAGMA max_page_count = 1073741823");
+    filetest_exec (db, "PRAGMA max_page_count = 1073741823");
     CHECK_OK (store, wp_store_push (store, "p", &entry, &id, NULL));
     free (id);
     free (big);
-    item = s_claim (store, "p", "w", 0);
+    item = filetest_claim (store, "p", "w", 0);
     CHECK_STR (item->id, "a");
     wp_item_destroy (&item);
     wp_store_destroy (&store);

@@ -1,0 +1,134 @@
+/*  filetest: what the tests of the two file-backed stores (the SQLite store,
+    tests/store/sqlite; the image store, tests/store/image) share: raw SQLite
+    access to a store's file, a file's bytes, a directory's entries, opens
+    that must be refused, and the item calls a test makes in passing. Every
+    helper stops the test at the first failure.  */
+#ifndef WP_FILETEST_H_INCLUDED
+#define WP_FILETEST_H_INCLUDED
+
+#include "wp_test.h"
+#include <dirent.h>
+#include <sqlite3.h>
+
+//  wp_store_sqlite_new or wp_store_image_new
+typedef wp_store_t *(filetest_open_fn) (const char *path, const wp_store_config_t *cfg,
+                                        wp_status *status, char **message);
+
+//  A connection of the test's own to the file at path
+static inline sqlite3 *
+filetest_raw_open (const char *path)
+{
+    sqlite3 *db;
+    CHECK (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)
+           == SQLITE_OK);
+    return db;
+}
+
+static inline void
+filetest_exec (sqlite3 *db, const char *sql)
+{
+    char *error = NULL;
+    if (sqlite3_exec (db, sql, NULL, NULL, &error) != SQLITE_OK) {
+        fprintf (stderr, "%s: %s\n", sql, error);
+        abort ();
+    }
+}
+
+//  The integer of sql's first row and column
+static inline int64_t
+filetest_query_int (sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *stmt;
+    CHECK (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) == SQLITE_OK);
+    CHECK (sqlite3_step (stmt) == SQLITE_ROW);
+    int64_t value = sqlite3_column_int64 (stmt, 0);
+    sqlite3_finalize (stmt);
+    return value;
+}
+
+//  Reads a whole file. Caller frees.
+static inline char *
+filetest_slurp (const char *path, size_t *size)
+{
+    FILE *file = fopen (path, "rb");
+    CHECK (file);
+    CHECK (fseek (file, 0, SEEK_END) == 0);
+    long length = ftell (file);
+    CHECK (length >= 0);
+    rewind (file);
+    char *bytes = malloc ((size_t) length + 1);
+    CHECK (bytes);
+    CHECK (fread (bytes, 1, (size_t) length, file) == (size_t) length);
+    fclose (file);
+    *size = (size_t) length;
+    return bytes;
+}
+
+//  Counts the entries of dir (besides . and ..).
+static inline int
+filetest_entries (const char *dir)
+{
+    DIR *handle = opendir (dir);
+    CHECK (handle);
+    int count = 0;
+    struct dirent *entry;
+    while ((entry = readdir (handle)))
+        count += strcmp (entry->d_name, ".") && strcmp (entry->d_name, "..");
+    closedir (handle);
+    return count;
+}
+
+//  Opening path with open must fail with status and a message containing words.
+static inline void
+filetest_expect_refused (filetest_open_fn *open, const char *path, const wp_store_config_t *cfg,
+                         wp_status expect, const char *words)
+{
+    wp_status status = WP_OK;
+    char *message = NULL;
+    wp_store_t *store = open (path, cfg, &status, &message);
+    if (store || status != expect || !message || !strstr (message, words)) {
+        fprintf (stderr, "opening %s: got %s '%s', expected %s with '%s'\n", path,
+                 store ? "a store" : wp_strerror (status), message ? message : "(no message)",
+                 wp_strerror (expect), words);
+        abort ();
+    }
+    free (message);
+}
+
+//  Opening path must be refused as above and leave the file byte for byte
+//  as it was, with no companion file left behind.
+static inline void
+filetest_expect_refused_untouched (filetest_open_fn *open, const char *dir, const char *path,
+                                   wp_status expect, const char *words)
+{
+    size_t size_before, size_after;
+    char *before = filetest_slurp (path, &size_before);
+    int entries = filetest_entries (dir);
+    filetest_expect_refused (open, path, NULL, expect, words);
+    char *after = filetest_slurp (path, &size_after);
+    CHECK (size_before == size_after && memcmp (before, after, size_before) == 0);
+    CHECK_INT (filetest_entries (dir), entries);
+    free (before);
+    free (after);
+}
+
+static inline wp_item_t *
+filetest_get (wp_store_t *store, const char *pool, const char *id)
+{
+    wp_item_t *item = NULL;
+    CHECK_OK (store, wp_store_get (store, pool, id, &item));
+    CHECK (item);
+    return item;
+}
+
+//  Claims the oldest pending item, which must be there
+static inline wp_item_t *
+filetest_claim (wp_store_t *store, const char *pool, const char *worker, double lease)
+{
+    wp_item_t *item = NULL;
+    CHECK_OK (store, wp_store_claim (store, pool, worker, lease, &item));
+    CHECK (item);
+    return item;
+}
+
+#endif

@@ -35,7 +35,7 @@
 //  See wp_store_sqlite_sql.h: checkpoint stalls are rarer with a long WAL.
 #define S_CHECKPOINT_PAGES 16000
 
-//  SQLite's default page size, 4 KiB. Unlike the SQLite store's files, 1 KiB
+//  The file keeps SQLite's default page size, 4 KiB. Unlike the SQLite store's, 1 KiB
 //  pages did not pay here: a group's rows sit on few pages, and each WAL
 //  frame is two pwrite()s, so smaller pages meant twice the system calls
 //  (measured: batch push 187k/s with 1 KiB pages, 251k/s with 4 KiB,

@@ -679,6 +679,14 @@ wp_sqlite_open_failed (wp_sqlite_failure_t *failure, wp_status status, const cha
 //  Explains a failure to open or write path: a missing directory or
 //  missing permission is the usual cause, and says more than SQLite's
 //  "unable to open database file".
+//  SQLite's words for rc: the connection's message if it is rc's (a later
+//  call, a finalize say, resets it to "not an error"), else rc's own
+static const char *
+s_open_errmsg (sqlite3 *db, int rc)
+{
+    return db && sqlite3_extended_errcode (db) == rc? sqlite3_errmsg (db): sqlite3_errstr (rc);
+}
+
 int
 wp_sqlite_open_failed_io (wp_sqlite_failure_t *failure, sqlite3 *db, int rc, const char *path, const char *doing)
 {
@@ -709,7 +717,7 @@ wp_sqlite_open_failed_io (wp_sqlite_failure_t *failure, sqlite3 *db, int rc, con
                          "'%s' is not a workpool store: not a SQLite database", path);
     else
         result = wp_sqlite_open_failed (failure, wp_sqlite_status_of (rc), "cannot open '%s' (%s): %s", path, doing,
-                         db? sqlite3_errmsg (db): sqlite3_errstr (rc));
+                         s_open_errmsg (db, rc));
     free (dir);
     return result;
 }

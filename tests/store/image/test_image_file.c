@@ -324,6 +324,9 @@ s_one_owner (const char *dir)
     wp_store_config_t cfg = { .busy_timeout_ms = 100 };
     filetest_expect_refused (wp_store_image_new, path, &cfg, WP_UNAVAILABLE, "another process");
     filetest_expect_refused (wp_store_image_new, path, &cfg, WP_UNAVAILABLE, "another process");
+    //  The SQLite store cannot even read the header of a file an image
+    //  store holds, and says so in SQLite's words
+    filetest_expect_refused (wp_store_sqlite_new, path, &cfg, WP_UNAVAILABLE, "database is locked");
     //  The refused opener closed its connection: the lock must still hold
     CHECK (write (fds [1], "g", 1) == 1);
     close (fds [1]);

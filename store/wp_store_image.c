@@ -568,29 +568,6 @@ s_clock (void *arg)
     return wp_store_now ((wp_store_t *) arg);
 }
 
-static char *
-s_column_strdup (sqlite3_stmt *stmt, int col)
-{
-    const char *text = (const char *) sqlite3_column_text (stmt, col);
-    return text? wp_strdup (text): NULL;
-}
-
-static uint8_t *
-s_column_blob (sqlite3_stmt *stmt, int col, size_t *size_p)
-{
-    const void *blob = sqlite3_column_blob (stmt, col);
-    size_t size = (size_t) sqlite3_column_bytes (stmt, col);
-    *size_p = 0;
-    if (!blob || size == 0)
-        return NULL;
-    uint8_t *copy = malloc (size);
-    if (!copy)
-        abort ();
-    memcpy (copy, blob, size);
-    *size_p = size;
-    return copy;
-}
-
 //  Loads one row of S_ITEM_COLUMNS; -1 if the row is not a valid item, or
 //  its pool already holds its id
 static int
@@ -602,16 +579,16 @@ s_load_item (s_image_t *self, sqlite3_stmt *stmt)
     int64_t attempts = sqlite3_column_int64 (stmt, 9);
     int64_t max_retries = sqlite3_column_int64 (stmt, 10);
     wp_item_t *rec = wp_item_new ();
-    rec->id = s_column_strdup (stmt, 2);
-    rec->data = s_column_blob (stmt, 3, &rec->data_size);
+    rec->id = wp_sqlite_column_strdup (stmt, 2);
+    rec->data = wp_sqlite_column_blob (stmt, 3, &rec->data_size);
     rec->status = (wp_item_state) status;
-    rec->claimed_by = s_column_strdup (stmt, 5);
+    rec->claimed_by = wp_sqlite_column_strdup (stmt, 5);
     rec->claimed_at = sqlite3_column_int64 (stmt, 6);
     rec->lease_expires_at = sqlite3_column_int64 (stmt, 8);
     rec->attempts = (uint32_t) attempts;
     rec->max_retries = (uint32_t) max_retries;
-    rec->result = s_column_blob (stmt, 11, &rec->result_size);
-    rec->error = s_column_strdup (stmt, 12);
+    rec->result = wp_sqlite_column_blob (stmt, 11, &rec->result_size);
+    rec->error = wp_sqlite_column_strdup (stmt, 12);
     rec->created_at = sqlite3_column_int64 (stmt, 13);
     bool valid = seq >= 0
               && pool && wp_name_check (pool) == 0 && rec->id && wp_name_check (rec->id) == 0
@@ -632,16 +609,16 @@ static int
 s_load_worker (s_image_t *self, sqlite3_stmt *stmt)
 {
     wp_worker_t *rec = wp_worker_new ();
-    rec->worker_id = s_column_strdup (stmt, 0);
-    rec->host = s_column_strdup (stmt, 1);
+    rec->worker_id = wp_sqlite_column_strdup (stmt, 0);
+    rec->host = wp_sqlite_column_strdup (stmt, 1);
     rec->pid = sqlite3_column_int64 (stmt, 2);
     bool valid = wp_store_caps_decode (rec, sqlite3_column_blob (stmt, 3),
                                        (size_t) sqlite3_column_bytes (stmt, 3));
-    rec->pool_id = s_column_strdup (stmt, 4);
+    rec->pool_id = wp_sqlite_column_strdup (stmt, 4);
     rec->started_at = sqlite3_column_int64 (stmt, 5);
-    rec->status = s_column_strdup (stmt, 6);
+    rec->status = wp_sqlite_column_strdup (stmt, 6);
     rec->last_heartbeat = sqlite3_column_int64 (stmt, 7);
-    rec->current_task_id = s_column_strdup (stmt, 8);
+    rec->current_task_id = wp_sqlite_column_strdup (stmt, 8);
     rec->heartbeat_interval = sqlite3_column_double (stmt, 9);
     const uint8_t *meta = sqlite3_column_blob (stmt, 10);
     size_t meta_size = (size_t) sqlite3_column_bytes (stmt, 10);

@@ -10,7 +10,6 @@
     is one guarded UPDATE in that transaction. Reading calls run in a
     deferred transaction and only take the write lock when expiry is due.  */
 #include "wp_store_sqlite_int.h"
-#include "wp_sqlite_file.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -65,6 +64,24 @@ wp_sqlite_column_strdup (sqlite3_stmt *stmt, int col)
     if (sqlite3_errcode (sqlite3_db_handle (stmt)) == SQLITE_NOMEM)
         abort ();
     return NULL;
+}
+
+uint8_t *
+wp_sqlite_column_blob (sqlite3_stmt *stmt, int col, size_t *size)
+{
+    const void *blob = sqlite3_column_blob (stmt, col);
+    *size = (size_t) sqlite3_column_bytes (stmt, col);
+    if (!blob || *size == 0) {
+        if (sqlite3_errcode (sqlite3_db_handle (stmt)) == SQLITE_NOMEM)
+            abort ();
+        *size = 0;
+        return NULL;
+    }
+    uint8_t *copy = malloc (*size);
+    if (!copy)
+        abort ();
+    memcpy (copy, blob, *size);
+    return copy;
 }
 
 //  Maps a SQLite result code to the status a caller can act on.

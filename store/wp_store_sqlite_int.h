@@ -18,6 +18,7 @@
 
 #include "wp_store_impl.h"
 #include "wp_store_sqlite_sql.h"
+#include "wp_sqlite_file.h"
 #include <sqlite3.h>
 
 typedef struct {
@@ -71,10 +72,6 @@ wp_status wp_sqlite_error (wp_sqlite_t *self, int rc, const char *doing);
 void wp_sqlite_bind_text (sqlite3_stmt *stmt, int index, const char *text);
 //  Binds a blob (copied) or, when size is 0, NULL.
 void wp_sqlite_bind_blob (sqlite3_stmt *stmt, int index, const void *blob, size_t size);
-
-//  Returns a copy of column col as a string, or NULL if it is NULL.
-//  Caller owns return value.
-char *wp_sqlite_column_strdup (sqlite3_stmt *stmt, int col);
 
 //  Returns seconds as microseconds, rounded, clamped to +/- 2^60 so sums
 //  with times never overflow.

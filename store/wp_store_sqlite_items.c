@@ -10,25 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  Returns a copy of a blob column (NULL and *size 0 if it is NULL).
-static uint8_t *
-s_column_blob (sqlite3_stmt *stmt, int col, size_t *size)
-{
-    const void *blob = sqlite3_column_blob (stmt, col);
-    *size = (size_t) sqlite3_column_bytes (stmt, col);
-    if (!blob || *size == 0) {
-        if (sqlite3_errcode (sqlite3_db_handle (stmt)) == SQLITE_NOMEM)
-            abort ();
-        *size = 0;
-        return NULL;
-    }
-    uint8_t *copy = malloc (*size);
-    if (!copy)
-        abort ();
-    memcpy (copy, blob, *size);
-    return copy;
-}
-
 //  Builds an item from a row of WP_SQLITE_ITEM_COLUMNS. Caller owns it.
 static wp_item_t *
 s_item_read (sqlite3_stmt *stmt, const char *pool)
@@ -36,14 +17,14 @@ s_item_read (sqlite3_stmt *stmt, const char *pool)
     wp_item_t *item = wp_item_new ();
     item->id = wp_sqlite_column_strdup (stmt, 1);
     item->pool = wp_strdup (pool);
-    item->data = s_column_blob (stmt, 2, &item->data_size);
+    item->data = wp_sqlite_column_blob (stmt, 2, &item->data_size);
     item->status = (wp_item_state) sqlite3_column_int (stmt, 3);
     item->claimed_by = wp_sqlite_column_strdup (stmt, 4);
     item->claimed_at = sqlite3_column_int64 (stmt, 5);
     item->lease_expires_at = sqlite3_column_int64 (stmt, 6);
     item->attempts = (uint32_t) sqlite3_column_int64 (stmt, 7);
     item->max_retries = (uint32_t) sqlite3_column_int64 (stmt, 8);
-    item->result = s_column_blob (stmt, 9, &item->result_size);
+    item->result = wp_sqlite_column_blob (stmt, 9, &item->result_size);
     item->error = wp_sqlite_column_strdup (stmt, 10);
     item->created_at = sqlite3_column_int64 (stmt, 11);
     return item;

@@ -8,7 +8,12 @@
 
 #include "wp_test.h"
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 //  wp_store_sqlite_new or wp_store_image_new
 typedef wp_store_t *(filetest_open_fn) (const char *path, const wp_store_config_t *cfg,
@@ -129,6 +134,67 @@ filetest_claim (wp_store_t *store, const char *pool, const char *worker, double 
     CHECK_OK (store, wp_store_claim (store, pool, worker, lease, &item));
     CHECK (item);
     return item;
+}
+
+//  The crash tests' harness: runs child (path, round, fd) in a process of
+//  its own, which writes a line to fd for each change it got acknowledged
+//  and never returns; reads those lines until a random number of them
+//  (1 to 2000), SIGKILLs the child after a random pause of up to 3 ms
+//  (somewhere inside a call or a commit), and returns every line it read,
+//  NUL-terminated (caller frees). Fails the test if the child ended on its
+//  own. Lines are single write()s under PIPE_BUF: each is whole or absent.
+static inline char *
+filetest_kill_midway (void (*child) (const char *path, int round, int fd), const char *path,
+                      int round)
+{
+    int fds [2];
+    CHECK (pipe (fds) == 0);
+    pid_t pid = fork ();
+    CHECK (pid >= 0);
+    if (pid == 0) {
+        close (fds [0]);
+        child (path, round, fds [1]);
+        _exit (1);
+    }
+    close (fds [1]);
+
+    size_t target = 1 + (size_t) (rand () % 2000);
+    size_t size = 0, capacity = 4096, lines = 0;
+    char *acked = malloc (capacity);
+    CHECK (acked);
+    bool killed = false;
+    while (true) {
+        if (!killed && lines >= target) {
+            struct timespec pause = { 0, (rand () % 3000) * 1000L };
+            nanosleep (&pause, NULL);
+            CHECK (kill (pid, SIGKILL) == 0);
+            killed = true;
+        }
+        if (capacity - size < 2048) {
+            capacity *= 2;
+            acked = realloc (acked, capacity);
+            CHECK (acked);
+        }
+        ssize_t got = read (fds [0], acked + size, capacity - size - 1);
+        if (got < 0 && errno == EINTR)
+            continue;
+        CHECK (got >= 0);
+        if (got == 0)
+            break;
+        for (ssize_t i = 0; i < got; i++)
+            lines += acked [size + (size_t) i] == '\n';
+        size += (size_t) got;
+    }
+    acked [size] = 0;
+    close (fds [0]);
+    int wstatus;
+    CHECK (waitpid (pid, &wstatus, 0) == pid);
+    if (!WIFSIGNALED (wstatus) || WTERMSIG (wstatus) != SIGKILL) {
+        fprintf (stderr, "round %d: the child ended on its own (wait status %d)\n",
+                 round, wstatus);
+        abort ();
+    }
+    return acked;
 }
 
 #endif

@@ -12,7 +12,7 @@
     acknowledged completion is done with its result, that no item is held
     twice (no two rows for one id, the stats adding up to the rows), and
     that the claim the child may have died holding can be released.  */
-#include "wp_test.h"
+#include "../filetest.h"
 #include <errno.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -166,54 +166,10 @@ main (void)
 
     size_t pushed_total = 0, done_total = 0;
     for (int round = 0; round < S_ROUNDS; round++) {
-        int fds [2];
-        CHECK (pipe (fds) == 0);
-        pid_t pid = fork ();
-        CHECK (pid >= 0);
-        if (pid == 0) {
-            close (fds [0]);
-            s_child (path, round, fds [1]);
-        }
-        close (fds [1]);
-
-        //  Read acknowledgements until a random number of them, then kill
-        //  after a random pause: somewhere inside a push or a commit.
-        size_t target = 1 + (size_t) (rand () % 2000);
-        size_t size = 0, capacity = 4096, lines = 0;
-        char *acked = malloc (capacity);
-        CHECK (acked);
-        bool killed = false;
-        while (true) {
-            if (!killed && lines >= target) {
-                struct timespec pause = { 0, (rand () % 3000) * 1000L };
-                nanosleep (&pause, NULL);
-                CHECK (kill (pid, SIGKILL) == 0);
-                killed = true;
-            }
-            if (capacity - size < 2048) {
-                capacity *= 2;
-                acked = realloc (acked, capacity);
-                CHECK (acked);
-            }
-            ssize_t got = read (fds [0], acked + size, capacity - size - 1);
-            if (got < 0 && errno == EINTR)
-                continue;
-            CHECK (got >= 0);
-            if (got == 0)
-                break;
-            for (ssize_t i = 0; i < got; i++)
-                lines += acked [size + (size_t) i] == '\n';
-            size += (size_t) got;
-        }
-        acked [size] = 0;
-        close (fds [0]);
-        int wstatus;
-        CHECK (waitpid (pid, &wstatus, 0) == pid);
-        if (!WIFSIGNALED (wstatus) || WTERMSIG (wstatus) != SIGKILL) {
-            fprintf (stderr, "round %d: the child ended on its own (wait status %d)\n",
-                     round, wstatus);
-            abort ();
-        }
+        char *acked = filetest_kill_midway (s_child, path, round);
+        size_t lines = 0;
+        for (const char *c = acked; *c; c++)
+            lines += *c == '\n';
 
         s_file_t file;
         s_check_file (path, &file);

@@ -197,4 +197,31 @@ filetest_kill_midway (void (*child) (const char *path, int round, int fd), const
     return acked;
 }
 
+//  One case of a file test; run gets a fresh directory, removed afterwards.
+typedef struct {
+    const char *name;
+    void (*run) (const char *dir);
+} filetest_case_t;
+
+//  Runs the case named only, or every case if only is NULL, each in a
+//  fresh directory under /tmp whose name starts with prefix; fails the
+//  test if no case has that name. Returns main's exit code.
+static inline int
+filetest_run (const filetest_case_t *cases, size_t count, const char *only, const char *prefix)
+{
+    int ran = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (only && strcmp (only, cases [i].name))
+            continue;
+        char dir [64];
+        wp_test_dir_new (dir, prefix);
+        cases [i].run (dir);
+        wp_test_remove (dir);
+        printf ("ok - %s\n", cases [i].name);
+        ran++;
+    }
+    CHECK (ran > 0);
+    return 0;
+}
+
 #endif

@@ -886,12 +886,7 @@ s_group_purge_and_repush (const char *dir)
 
 //  ---------------------------------------------------------------------
 
-typedef struct {
-    const char *name;
-    void (*run) (const char *dir);
-} s_case_t;
-
-static const s_case_t s_cases [] = {
+static const filetest_case_t s_cases [] = {
     { "unwritable_commit_rolls_back", s_unwritable_commit_rolls_back },
     { "failed_call_failed_commit", s_failed_call_failed_commit },
     { "one_owner", s_one_owner },
@@ -906,18 +901,6 @@ static const s_case_t s_cases [] = {
 int
 main (int argc, char *argv [])
 {
-    const char *only = argc > 1 ? argv [1] : NULL;
-    int ran = 0;
-    for (size_t i = 0; i < sizeof s_cases / sizeof s_cases [0]; i++) {
-        if (only && strcmp (only, s_cases [i].name))
-            continue;
-        char dir [64];
-        wp_test_dir_new (dir, "wp-image-file");
-        s_cases [i].run (dir);
-        wp_test_remove (dir);
-        printf ("ok - %s\n", s_cases [i].name);
-        ran++;
-    }
-    CHECK (ran > 0);
-    return 0;
+    return filetest_run (s_cases, sizeof s_cases / sizeof s_cases [0], argc > 1 ? argv [1] : NULL,
+                         "wp-image-file");
 }

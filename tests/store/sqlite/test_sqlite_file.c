@@ -781,12 +781,7 @@ s_disk_full_is_an_error (const char *dir)
 
 //  ---------------------------------------------------------------------
 
-typedef struct {
-    const char *name;
-    void (*run) (const char *dir);
-} s_case_t;
-
-static const s_case_t s_cases [] = {
+static const filetest_case_t s_cases [] = {
     { "new_file_and_pragmas", s_new_file_and_pragmas },
     { "empty_file_is_initialised", s_empty_file_is_initialised },
     { "foreign_files_are_refused", s_foreign_files_are_refused },
@@ -806,18 +801,6 @@ static const s_case_t s_cases [] = {
 int
 main (int argc, char *argv [])
 {
-    const char *only = argc > 1? argv [1]: NULL;
-    int ran = 0;
-    for (size_t i = 0; i < sizeof s_cases / sizeof s_cases [0]; i++) {
-        if (only && strcmp (only, s_cases [i].name))
-            continue;
-        char dir [64];
-        sqlitetest_dir_new (dir);
-        s_cases [i].run (dir);
-        sqlitetest_remove (dir);
-        printf ("ok - %s\n", s_cases [i].name);
-        ran++;
-    }
-    CHECK (ran > 0);
-    return 0;
+    return filetest_run (s_cases, sizeof s_cases / sizeof s_cases [0], argc > 1 ? argv [1] : NULL,
+                         "wp-sqlite");
 }

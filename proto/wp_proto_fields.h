@@ -4,7 +4,8 @@
     Every reader takes the msgpack object of one field (NULL when the key
     was absent or its value nil), checks its type and bounds, and copies it
     out; on failure it writes a message naming the field into the context
-    and returns -1. Copies are malloc'ed and owned by the caller; a reader
+    and returns -1; the message begins "field 'NAME" (wp_pf_nested relies
+    on it). Copies are malloc'ed and owned by the caller; a reader
     overwrites *out without freeing it, so it must hold nothing.  */
 #ifndef WP_PROTO_FIELDS_H_INCLUDED
 #define WP_PROTO_FIELDS_H_INCLUDED

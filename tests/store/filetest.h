@@ -83,14 +83,15 @@ filetest_entries (const char *dir)
     return count;
 }
 
-//  Opening path with open must fail with status and a message containing words.
+//  Opening path with opener must fail with status and a message containing
+//  words.
 static inline void
-filetest_expect_refused (filetest_open_fn *open, const char *path, const wp_store_config_t *cfg,
-                         wp_status expect, const char *words)
+filetest_expect_refused (filetest_open_fn *opener, const char *path,
+                         const wp_store_config_t *cfg, wp_status expect, const char *words)
 {
     wp_status status = WP_OK;
     char *message = NULL;
-    wp_store_t *store = open (path, cfg, &status, &message);
+    wp_store_t *store = opener (path, cfg, &status, &message);
     if (store || status != expect || !message || !strstr (message, words)) {
         fprintf (stderr, "opening %s: got %s '%s', expected %s with '%s'\n", path,
                  store ? "a store" : wp_strerror (status), message ? message : "(no message)",
@@ -103,13 +104,13 @@ filetest_expect_refused (filetest_open_fn *open, const char *path, const wp_stor
 //  Opening path must be refused as above and leave the file byte for byte
 //  as it was, with no companion file left behind.
 static inline void
-filetest_expect_refused_untouched (filetest_open_fn *open, const char *dir, const char *path,
-                                   wp_status expect, const char *words)
+filetest_expect_refused_untouched (filetest_open_fn *opener, const char *dir,
+                                   const char *path, wp_status expect, const char *words)
 {
     size_t size_before, size_after;
     char *before = filetest_slurp (path, &size_before);
     int entries = filetest_entries (dir);
-    filetest_expect_refused (open, path, NULL, expect, words);
+    filetest_expect_refused (opener, path, NULL, expect, words);
     char *after = filetest_slurp (path, &size_after);
     CHECK (size_before == size_after && memcmp (before, after, size_before) == 0);
     CHECK_INT (filetest_entries (dir), entries);

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,4 +206,24 @@ long
 wp_bench_rss_kb (pid_t pid)
 {
     return s_status_field (pid, "VmRSS");
+}
+
+double
+wp_bench_cpu_seconds (pid_t pid)
+{
+    char path [64], line [1024];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    bool read = fgets (line, sizeof line, file) != NULL;
+    fclose (file);
+    //  utime and stime are fields 14 and 15; the command name (field 2)
+    //  may hold spaces and parentheses, so count from its closing one
+    char *rest = read ? strrchr (line, ')') : NULL;
+    unsigned long long utime, stime;
+    if (!rest || sscanf (rest + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                         &utime, &stime) != 2)
+        return -1;
+    return (double) (utime + stime) / (double) sysconf (_SC_CLK_TCK);
 }

@@ -55,5 +55,8 @@ void wp_bench_rmtree (const char *path);
 long wp_bench_peak_rss_kb (pid_t pid);
 //  The current resident set (VmRSS) of process pid in KiB, or -1.
 long wp_bench_rss_kb (pid_t pid);
+//  The CPU time (user + system, every thread) process pid has used, in
+//  seconds, or -1.
+double wp_bench_cpu_seconds (pid_t pid);
 
 #endif

@@ -25,6 +25,11 @@
     The percentiles: push_* is one push request's round trip (a PushMany in
     batch mode); cycle_* is the time to claim and complete one item (sync,
     fused), or one whole batch, ClaimMany and its completes (batch).
+    With --spawn, broker_cpu_us_per_request is the CPU time (user + system,
+    all its threads) the broker used per request it ran, push and drain
+    together; --echo reports the echo server's as server_cpu_us_per_request.
+    On a machine where the clients share the cores, that is what the rate
+    comes down to.
 
     --spawn starts workpoold (a separate process, the honest measurement) on
     a fresh database in a temporary folder, on a loopback TCP port or an
@@ -592,6 +597,7 @@ s_run_workload (void)
     wp_bench_samples_init (&push, (size_t) s_opt.jobs);
     wp_bench_samples_init (&cycle, (size_t) s_opt.jobs);
     s_counters_t before = s_counters (workers [0].backend);
+    double cpu_before = s_env.server? wp_bench_cpu_seconds (s_env.server): -1;
     double push_time = s_push_phase (producers, s_opt.jobs, &push);
     double drain_time = s_phase (workers, s_opt.workers, s_worker, &cycle);
     long drained = 0;
@@ -605,7 +611,13 @@ s_run_workload (void)
     if (left != 0)
         wp_bench_die ("%lu items still pending after the drain", (unsigned long) left);
     long peak_rss = s_env.server? wp_bench_peak_rss_kb (s_env.server): -1;
+    double cpu_after = s_env.server? wp_bench_cpu_seconds (s_env.server): -1;
     s_counters_t after = s_counters (workers [0].backend);
+    uint64_t requests = after.batched_requests - before.batched_requests;
+    //  The broker's CPU (both its threads, user and system) per request it
+    //  ran: on 2 cores shared with the clients, what sets the rate
+    double cpu_us = cpu_before >= 0 && cpu_after >= 0 && requests
+                  ? (cpu_after - cpu_before) * 1e6 / (double) requests: -1;
 
     printf ("{\"bench\":\"workpool\",\"label\":\"%s\",\"mode\":\"%s\",\"batch\":%d,"
             "\"pipelined_completes\":%s,",
@@ -619,6 +631,7 @@ s_run_workload (void)
             wp_bench_samples_quantile (&push, 0.5), wp_bench_samples_quantile (&push, 0.99),
             wp_bench_samples_quantile (&cycle, 0.5), wp_bench_samples_quantile (&cycle, 0.99),
             peak_rss);
+    printf (",\"broker_cpu_us_per_request\":%.1f", cpu_us);
     s_print_commits (before, after);
     printf ("}\n");
     wp_bench_samples_free (&push);
@@ -876,6 +889,7 @@ s_run_echo (void)
             wp_bench_die ("cannot start a thread");
     //  Start the clock once every connection has made its first round trip
     s_gate_await (&s_echo.ready, s_opt.workers);
+    double cpu_before = s_env.server? wp_bench_cpu_seconds (s_env.server): -1;
     double start = wp_bench_now ();
     s_gate_note (&s_echo.started);
     wp_bench_samples_t all;
@@ -883,18 +897,22 @@ s_run_echo (void)
     for (int i = 0; i < s_opt.workers; i++)
         pthread_join (conns [i].thread, NULL);
     double elapsed = wp_bench_now () - start;
+    double cpu_after = s_env.server? wp_bench_cpu_seconds (s_env.server): -1;
     for (int i = 0; i < s_opt.workers; i++) {
         wp_bench_samples_merge (&all, &conns [i].samples);
         wp_bench_samples_free (&conns [i].samples);
     }
     printf ("{\"bench\":\"echo\",\"label\":\"%s\",\"transport\":\"%s\",\"io_threads\":%d,"
             "\"connections\":%d,\"idle_us\":%d,\"requests\":%ld,\"payload\":%d,\"message_bytes\":%zu,"
-            "\"echo_per_s\":%.0f,\"rtt_p50_us\":%.1f,\"rtt_p99_us\":%.1f}\n",
+            "\"echo_per_s\":%.0f,\"rtt_p50_us\":%.1f,\"rtt_p99_us\":%.1f,"
+            "\"server_cpu_us_per_request\":%.1f}\n",
             s_opt.label? s_opt.label: "echo", s_opt.transport, s_opt.io_threads,
             s_opt.workers, s_opt.idle_us, s_opt.jobs, s_opt.payload,
             s_echo.header_size + s_echo.body_size,
             (double) s_opt.jobs / elapsed,
-            wp_bench_samples_quantile (&all, 0.5), wp_bench_samples_quantile (&all, 0.99));
+            wp_bench_samples_quantile (&all, 0.5), wp_bench_samples_quantile (&all, 0.99),
+            cpu_before >= 0 && cpu_after >= 0
+            ? (cpu_after - cpu_before) * 1e6 / (double) s_opt.jobs: -1.0);
     wp_bench_samples_free (&all);
     free (conns);
     zmq_ctx_term (s_echo.context);

@@ -578,6 +578,14 @@ s_push_phase (s_conn_t *producers, long jobs, wp_bench_samples_t *samples)
     return s_phase (producers, s_opt.producers, s_producer, samples);
 }
 
+//  Microseconds of CPU per request from two wp_bench_cpu_seconds readings
+//  over count requests; -1 if either reading failed or nothing ran.
+static double
+s_cpu_us_per_request (double before, double after, double count)
+{
+    return before >= 0 && after >= 0 && count > 0? (after - before) * 1e6 / count: -1;
+}
+
 static void
 s_print_settings (void)
 {
@@ -613,11 +621,10 @@ s_run_workload (void)
     long peak_rss = s_env.server? wp_bench_peak_rss_kb (s_env.server): -1;
     double cpu_after = s_env.server? wp_bench_cpu_seconds (s_env.server): -1;
     s_counters_t after = s_counters (workers [0].backend);
-    uint64_t requests = after.batched_requests - before.batched_requests;
     //  The broker's CPU (both its threads, user and system) per request it
     //  ran: on 2 cores shared with the clients, what sets the rate
-    double cpu_us = cpu_before >= 0 && cpu_after >= 0 && requests
-                  ? (cpu_after - cpu_before) * 1e6 / (double) requests: -1;
+    double cpu_us = s_cpu_us_per_request (cpu_before, cpu_after,
+                                          (double) (after.batched_requests - before.batched_requests));
 
     printf ("{\"bench\":\"workpool\",\"label\":\"%s\",\"mode\":\"%s\",\"batch\":%d,"
             "\"pipelined_completes\":%s,",
@@ -911,8 +918,7 @@ s_run_echo (void)
             s_echo.header_size + s_echo.body_size,
             (double) s_opt.jobs / elapsed,
             wp_bench_samples_quantile (&all, 0.5), wp_bench_samples_quantile (&all, 0.99),
-            cpu_before >= 0 && cpu_after >= 0
-            ? (cpu_after - cpu_before) * 1e6 / (double) s_opt.jobs: -1.0);
+            s_cpu_us_per_request (cpu_before, cpu_after, (double) s_opt.jobs));
     wp_bench_samples_free (&all);
     free (conns);
     zmq_ctx_term (s_echo.context);

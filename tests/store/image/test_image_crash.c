@@ -105,17 +105,6 @@ s_child (const char *path, int round, int fd)
     }
 }
 
-static int64_t
-s_query_int (sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *stmt;
-    CHECK (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) == SQLITE_OK);
-    CHECK (sqlite3_step (stmt) == SQLITE_ROW);
-    int64_t value = sqlite3_column_int64 (stmt, 0);
-    sqlite3_finalize (stmt);
-    return value;
-}
-
 //  What the file holds, read raw as a crashed broker leaves it
 typedef struct {
     int64_t rows;
@@ -134,22 +123,22 @@ s_check_file (const char *path, s_file_t *file)
     CHECK (sqlite3_step (stmt) == SQLITE_ROW);
     CHECK_STR ((const char *) sqlite3_column_text (stmt, 0), "ok");
     sqlite3_finalize (stmt);
-    file->rows = s_query_int (db, "SELECT count(*) FROM items");
-    CHECK_INT (s_query_int (db, "SELECT count(*) FROM (SELECT DISTINCT pool, id FROM items)"),
+    file->rows = filetest_query_int (db, "SELECT count(*) FROM items");
+    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM (SELECT DISTINCT pool, id FROM items)"),
                file->rows);
-    CHECK_INT (s_query_int (db, "SELECT count(*) FROM items WHERE status NOT BETWEEN 0 AND 3"),
+    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM items WHERE status NOT BETWEEN 0 AND 3"),
                0);
     for (int state = 0; state < 4; state++) {
         char sql [80];
         snprintf (sql, sizeof sql, "SELECT count(*) FROM items WHERE status = %d", state);
-        file->by_state [state] = s_query_int (db, sql);
+        file->by_state [state] = filetest_query_int (db, sql);
     }
     //  Only the child claims, and done items keep it as their claimant
-    CHECK_INT (s_query_int (db, "SELECT count(*) FROM items WHERE status = 1 "
+    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM items WHERE status = 1 "
                                 "AND (claimed_by IS NOT 'child' OR lease_expires_at = 0)"), 0);
-    CHECK_INT (s_query_int (db, "SELECT count(*) FROM items WHERE status = 0 "
+    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM items WHERE status = 0 "
                                 "AND (claimed_by IS NOT NULL OR result IS NOT NULL)"), 0);
-    CHECK_INT (s_query_int (db, "SELECT count(*) FROM items WHERE status = 2 "
+    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM items WHERE status = 2 "
                                 "AND (claimed_by IS NOT 'child' OR result IS NULL)"), 0);
     CHECK (sqlite3_close (db) == SQLITE_OK);
 }

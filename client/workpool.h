@@ -234,6 +234,41 @@ wp_status wp_pool_release_by_worker (wp_pool_t *self, const char *worker_id,
 //  Unknown id: WP_NOT_FOUND.
 wp_status wp_pool_get (wp_pool_t *self, const char *id, wp_item_t **item_out);
 
+//  ---------------------------------------------------------------------
+//  Inspection and lifecycle (dead letters): admin verbs
+
+//  One page of the pool's items whose status is one of statuses
+//  (status_count 0: any), oldest first. limit 1..WP_LIST_MAX (0: 100);
+//  cursor NULL for the first page, else the *cursor_out of the page before.
+//  *items_out (caller owns) never NULL on WP_OK; *cursor_out (caller owns,
+//  may be NULL) is the next page's cursor, or NULL at the end.
+wp_status wp_pool_list (wp_pool_t *self, const wp_item_state *statuses, size_t status_count,
+                        size_t limit, const char *cursor, wp_item_list_t **items_out,
+                        char **cursor_out);
+
+//  Returns a poisoned or done item to pending with attempts 0 (its last
+//  error kept). Unknown: WP_NOT_FOUND; pending or claimed:
+//  WP_FAILED_PRECONDITION.
+wp_status wp_pool_retry (wp_pool_t *self, const char *id);
+
+//  Returns every poisoned item to pending, in one transaction. *count_out
+//  (may be NULL): how many.
+wp_status wp_pool_retry_all (wp_pool_t *self, uint64_t *count_out);
+
+//  Removes a pending or poisoned item. Unknown: WP_NOT_FOUND; claimed or
+//  done: WP_FAILED_PRECONDITION.
+wp_status wp_pool_cancel (wp_pool_t *self, const char *id);
+
+//  Removes every item whose status is one of statuses (pending, done,
+//  poisoned; never claimed: WP_INVALID_ARGUMENT). *count_out (may be NULL).
+wp_status wp_pool_purge (wp_pool_t *self, const wp_item_state *statuses, size_t status_count,
+                         uint64_t *count_out);
+
+//  A paused pool takes pushes; its claims find nothing (waiting claims keep
+//  waiting) until it is resumed. Durable.
+wp_status wp_pool_pause (wp_pool_t *self);
+wp_status wp_pool_resume (wp_pool_t *self);
+
 //  Renews the lease of every claim worker_id holds in every pool to now +
 //  lease (<= 0: the default). *count_out (may be NULL): how many.
 wp_status wp_backend_renew (wp_backend_t *self, const char *worker_id, double lease,

@@ -18,6 +18,7 @@
 
 #include "wp_status.h"
 #include "wp_records.h"
+#include "wp_limits.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,21 +27,6 @@ extern "C" {
 #define WP_PROTO_VERSION        1
 #define WP_PROTO_REQUEST_SIG    "WPQ"   //  first element of a request header
 #define WP_PROTO_REPLY_SIG      "WPR"   //  first element of a reply header
-#define WP_PROTO_MESSAGE_MAX    1024    //  bytes of a reply's status message
-#define WP_PROTO_META_MAX       64      //  entries of request metadata
-
-//  Bounds the decoders enforce (PROTOCOL.md gives each with its field)
-#define WP_PROTO_NAME_MAX        255        //  pool, id, worker_id, ... (= WP_NAME_MAX)
-#define WP_PROTO_META_VALUE_MAX  1024       //  bytes of a header metadata value
-#define WP_PROTO_ERROR_MAX       65536      //  bytes of Fail's error text
-#define WP_PROTO_HOST_MAX        255        //  bytes of Register's host
-#define WP_PROTO_SERVER_MAX      255        //  bytes of Ping's server
-#define WP_PROTO_CAPABILITIES_MAX 64        //  capabilities in a Register
-#define WP_PROTO_STATUSES_MAX    16         //  statuses in a List filter
-#define WP_PROTO_MAX_RETRIES_MAX 2147483647 //  Push's max_retries
-#define WP_PROTO_WAIT_MAX        3600.0     //  seconds of wait_seconds
-#define WP_PROTO_LEASE_MAX       604800.0   //  seconds of lease_seconds
-#define WP_PROTO_HEARTBEAT_MAX   86400.0    //  seconds of heartbeat_interval_seconds
 
 typedef enum {
     WP_METHOD_UNKNOWN = 0,
@@ -62,7 +48,13 @@ typedef enum {
     WP_METHOD_LIST_WORKERS,         //  "Registry.List"
     WP_METHOD_STATS,                //  "Broker.Stats"
     WP_METHOD_PING,                 //  "Broker.Ping"
-    WP_METHOD_COMPLETE_MANY,        //  "WorkPool.CompleteMany" (last: numbers above stay)
+    WP_METHOD_COMPLETE_MANY,        //  "WorkPool.CompleteMany" (numbers above stay)
+    WP_METHOD_LIST_ITEMS,           //  "WorkPool.List"
+    WP_METHOD_RETRY,                //  "WorkPool.Retry"
+    WP_METHOD_CANCEL,               //  "WorkPool.Cancel"
+    WP_METHOD_PURGE,                //  "WorkPool.Purge"
+    WP_METHOD_PAUSE,                //  "WorkPool.Pause"
+    WP_METHOD_RESUME,               //  "WorkPool.Resume"
     WP_METHOD_COUNT
 } wp_method;
 
@@ -102,13 +94,16 @@ typedef struct {
     wp_worker_t *worker;            //  Register
     wp_meta_t metadata;             //  Heartbeat (and Register, in worker)
     char *status;                   //  UpdateStatus
-    char **statuses;                //  List filter
-    size_t status_count;
+    char **statuses;                //  Registry.List filter; WorkPool.List and
+    size_t status_count;            //  Purge: item statuses (names)
     char *capability;               //  List filter
     char *pool_id;                  //  List filter
     double stale_threshold;         //  List filter; < 0: none
     wp_complete_entry_t *completions;   //  CompleteMany (1..WP_BATCH_MAX);
     size_t completion_count;        //  decoded entries own their pointers
+    uint32_t limit;                 //  WorkPool.List: 1..WP_LIST_MAX; 0: WP_LIST_DEFAULT
+    char *cursor;                   //  WorkPool.List: where the page starts; NULL: the start
+    bool all;                       //  WorkPool.Retry: every poisoned item (id NULL)
 } wp_request_t;
 
 //  Sets every field to its empty value (stale_threshold -1, pointers NULL).
@@ -157,10 +152,11 @@ typedef struct {
     bool *duplicates;
     size_t id_count;
     wp_item_t *item;                //  Claim, CompleteAndClaim, Get; NULL: no item
-    wp_item_list_t *items;          //  ClaimMany; NULL encodes as []
+    wp_item_list_t *items;          //  ClaimMany, WorkPool.List; NULL encodes as []
+    char *cursor;                   //  WorkPool.List: the next page; NULL: no more
     wp_item_state item_state;       //  Fail: the item's new state
     uint64_t count;                 //  Size (size), ReleaseByWorker (released),
-                                    //  Renew (renewed)
+                                    //  Renew (renewed), Retry (retried), Purge (purged)
     wp_worker_t *worker;            //  Register, Registry.Get; NULL: no worker
     wp_worker_list_t *workers;      //  Registry.List; NULL encodes as []
     wp_stats_t *stats;              //  Broker.Stats
@@ -179,7 +175,7 @@ void wp_reply_clear (wp_reply_t *self);
 //  Encodes a reply to method (the body is empty unless self->status is OK).
 //  Caller owns *header_p and *body_p. Returns 0, or -1 (nothing allocated)
 //  if a field the reply needs is missing. The message is sent as "" on OK,
-//  else cut to WP_PROTO_MESSAGE_MAX bytes with invalid UTF-8 replaced by '?'.
+//  else cut to WP_MESSAGE_TEXT_MAX bytes with invalid UTF-8 replaced by '?'.
 int wp_reply_encode (const wp_reply_t *self, wp_method method,
                      uint8_t **header_p, size_t *header_size,
                      uint8_t **body_p, size_t *body_size);

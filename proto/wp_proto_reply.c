@@ -14,13 +14,13 @@
 //  ---------------------------------------------------------------------
 //  Header
 
-//  Copies message into at most WP_PROTO_MESSAGE_MAX bytes of valid UTF-8
+//  Copies message into at most WP_MESSAGE_TEXT_MAX bytes of valid UTF-8
 //  without NUL: a message may quote client input, and the reply must stay
 //  decodable whatever it holds. Caller frees.
 static char *
 s_clean_message (const char *message)
 {
-    size_t len = strnlen (message, WP_PROTO_MESSAGE_MAX);
+    size_t len = strnlen (message, WP_MESSAGE_TEXT_MAX);
     char *clean = wp_pf_strndup (message, len);
     //  Replace each byte that does not start a valid sequence with '?'
     size_t i = 0;
@@ -75,7 +75,7 @@ wp_reply_decode_header (wp_reply_t *self, const uint8_t *data, size_t size,
     ||  wp_pf_uint (&e, &element [3], "status", true, 0, WP_STATUS_COUNT - 1, &status))
         goto done;
     char *message = NULL;
-    if (wp_pf_text (&e, &element [4], "message", true, WP_PROTO_MESSAGE_MAX, &message))
+    if (wp_pf_text (&e, &element [4], "message", true, WP_MESSAGE_TEXT_MAX, &message))
         goto done;
     free (self->message);
     self->message = message;
@@ -170,7 +170,7 @@ s_decode_item (wp_pf_t *e, const msgpack_object *o, const char *what, wp_item_t 
           || wp_pf_uint (e, f [7], S_FIELD (7), true, 0, UINT32_MAX, &attempts)
           || wp_pf_uint (e, f [8], S_FIELD (8), true, 0, UINT32_MAX, &max_retries)
           || wp_pf_bin (e, f [9], S_FIELD (9), false, false, &item->result, &item->result_size)
-          || wp_pf_text (e, f [10], S_FIELD (10), false, WP_PROTO_ERROR_MAX, &item->error)
+          || wp_pf_text (e, f [10], S_FIELD (10), false, WP_ERROR_MAX, &item->error)
           || wp_pf_time (e, f [11], S_FIELD (11), true, &item->created_at) ? -1: 0;
     wp_pf_nested (e, what, rc);
     if (rc == 0) {
@@ -240,7 +240,7 @@ s_decode_worker (wp_pf_t *e, const msgpack_object *o, const char *what, wp_worke
     //  Counts are not bounded here as in Register: heartbeats merge
     //  metadata, so a record may hold more than one request could carry
     int rc = wp_pf_name (e, f [0], S_FIELD (0), true, &worker->worker_id)
-          || wp_pf_text (e, f [1], S_FIELD (1), false, WP_PROTO_HOST_MAX, &worker->host)
+          || wp_pf_text (e, f [1], S_FIELD (1), false, WP_HOST_MAX, &worker->host)
           || wp_pf_int (e, f [2], S_FIELD (2), false, 0, INT64_MAX, &worker->pid)
           || wp_pf_names (e, f [3], S_FIELD (3), UINT32_MAX, &worker->capabilities,
                           &worker->capability_count)
@@ -607,7 +607,7 @@ s_decode_body (wp_reply_t *self, wp_method method, wp_pf_t *e, const msgpack_obj
                     return -1;
                 self->entry_statuses [i] = (wp_status) code;
                 snprintf (field, sizeof field, "messages[%u]", i);
-                if (wp_pf_text (e, &messages->ptr [i], field, true, WP_PROTO_MESSAGE_MAX,
+                if (wp_pf_text (e, &messages->ptr [i], field, true, WP_MESSAGE_TEXT_MAX,
                                 &self->entry_messages [i]))
                     return -1;
             }
@@ -690,7 +690,7 @@ s_decode_body (wp_reply_t *self, wp_method method, wp_pf_t *e, const msgpack_obj
         case WP_METHOD_PING: {
             uint64_t version;
             return wp_pf_uint (e, f [R_VERSION], "version", true, 0, UINT64_MAX, &version)
-                || wp_pf_text (e, f [R_SERVER], "server", true, WP_PROTO_SERVER_MAX, &self->server)
+                || wp_pf_text (e, f [R_SERVER], "server", true, WP_SERVER_MAX, &self->server)
                 || wp_pf_time (e, f [R_TIME], "time", true, &self->time)
                 || wp_pf_uint (e, f [R_MAX_MESSAGE], "max_message", true, 0, UINT64_MAX,
                                &self->max_message) ? -1: 0;

@@ -107,8 +107,8 @@ wp_request_decode_header (wp_request_t *self, const uint8_t *data, size_t size,
         goto done;
     if (meta->type == MSGPACK_OBJECT_MAP) {
         const msgpack_object_map *map = &meta->via.map;
-        if (map->size > WP_PROTO_META_MAX) {
-            wp_pf_fail (&e, "header metadata must have at most %d entries", WP_PROTO_META_MAX);
+        if (map->size > WP_META_MAX) {
+            wp_pf_fail (&e, "header metadata must have at most %d entries", WP_META_MAX);
             goto done;
         }
         self->meta_keys = wp_pf_alloc (map->size * sizeof (char *));
@@ -118,7 +118,7 @@ wp_request_decode_header (wp_request_t *self, const uint8_t *data, size_t size,
             if (wp_pf_name (&e, &map->ptr [i].key, "header metadata key", true, &key))
                 goto done;
             if (wp_pf_text (&e, &map->ptr [i].val, "header metadata value", true,
-                            WP_PROTO_META_VALUE_MAX, &value)) {
+                            WP_META_VALUE_MAX, &value)) {
                 free (key);
                 goto done;
             }
@@ -160,7 +160,7 @@ s_decode_entry (wp_pf_t *e, const msgpack_object *const *f, wp_push_entry_t *ent
     if (rc)
         return -1;
     entry->max_retries = -1;
-    return wp_pf_int (e, f [2], "max_retries", false, 0, WP_PROTO_MAX_RETRIES_MAX,
+    return wp_pf_int (e, f [2], "max_retries", false, 0, WP_MAX_RETRIES_MAX,
                       &entry->max_retries);
 }
 
@@ -210,9 +210,9 @@ s_decode_completions (wp_request_t *self, wp_pf_t *e, const msgpack_object *o)
 static int
 s_decode_wait_lease (wp_request_t *self, wp_pf_t *e, const msgpack_object **f)
 {
-    if (wp_pf_number (e, f [F_WAIT], "wait_seconds", false, 0, false, WP_PROTO_WAIT_MAX, &self->wait))
+    if (wp_pf_number (e, f [F_WAIT], "wait_seconds", false, 0, false, WP_WAIT_MAX, &self->wait))
         return -1;
-    return wp_pf_number (e, f [F_LEASE], "lease_seconds", false, 0, true, WP_PROTO_LEASE_MAX,
+    return wp_pf_number (e, f [F_LEASE], "lease_seconds", false, 0, true, WP_LEASE_MAX,
                          &self->lease);
 }
 
@@ -228,8 +228,8 @@ s_decode_status_filter (wp_request_t *self, wp_pf_t *e, const msgpack_object *o)
     }
     if (o->type != MSGPACK_OBJECT_ARRAY)
         return wp_pf_fail (e, "field 'status' must be a string or an array of at most %d strings",
-                           WP_PROTO_STATUSES_MAX);
-    return wp_pf_names (e, o, "status", WP_PROTO_STATUSES_MAX, &self->statuses, &self->status_count);
+                           WP_STATUSES_MAX);
+    return wp_pf_names (e, o, "status", WP_STATUSES_MAX, &self->statuses, &self->status_count);
 }
 
 static int
@@ -237,15 +237,15 @@ s_decode_register (wp_request_t *self, wp_pf_t *e, const msgpack_object **f)
 {
     wp_worker_t *worker = self->worker = wp_worker_new ();
     if (wp_pf_name (e, f [F_WORKER_ID], "worker_id", true, &worker->worker_id)
-    ||  wp_pf_text (e, f [F_HOST], "host", false, WP_PROTO_HOST_MAX, &worker->host)
+    ||  wp_pf_text (e, f [F_HOST], "host", false, WP_HOST_MAX, &worker->host)
     ||  wp_pf_int (e, f [F_PID], "pid", false, 0, INT64_MAX, &worker->pid)
-    ||  wp_pf_names (e, f [F_CAPABILITIES], "capabilities", WP_PROTO_CAPABILITIES_MAX,
+    ||  wp_pf_names (e, f [F_CAPABILITIES], "capabilities", WP_CAPABILITIES_MAX,
                      &worker->capabilities, &worker->capability_count)
     ||  wp_pf_name (e, f [F_POOL_ID], "pool_id", false, &worker->pool_id)
     ||  wp_pf_time (e, f [F_STARTED_AT], "started_at", false, &worker->started_at)
     ||  wp_pf_number (e, f [F_HEARTBEAT], "heartbeat_interval_seconds", false, 0, true,
-                      WP_PROTO_HEARTBEAT_MAX, &worker->heartbeat_interval)
-    ||  wp_pf_meta (e, f [F_METADATA], "metadata", WP_PROTO_META_MAX, &worker->metadata))
+                      WP_HEARTBEAT_MAX, &worker->heartbeat_interval)
+    ||  wp_pf_meta (e, f [F_METADATA], "metadata", WP_META_MAX, &worker->metadata))
         return -1;
     //  Also at the top, so the broker finds the worker id where it does for other methods
     self->worker_id = wp_pf_strndup (worker->worker_id, strlen (worker->worker_id));
@@ -306,7 +306,7 @@ s_decode_body (wp_request_t *self, wp_pf_t *e, const msgpack_object *root)
         case WP_METHOD_FAIL:
             return wp_pf_name (e, f [F_POOL], "pool", true, &self->pool)
                 || wp_pf_name (e, f [F_ID], "id", true, &self->id)
-                || wp_pf_text (e, f [F_ERROR], "error", false, WP_PROTO_ERROR_MAX, &self->error)
+                || wp_pf_text (e, f [F_ERROR], "error", false, WP_ERROR_MAX, &self->error)
                 || wp_pf_name (e, f [F_WORKER_ID], "worker_id", false, &self->worker_id) ? -1: 0;
         case WP_METHOD_COMPLETE_AND_CLAIM:
             if (wp_pf_name (e, f [F_POOL], "pool", true, &self->pool)
@@ -330,12 +330,12 @@ s_decode_body (wp_request_t *self, wp_pf_t *e, const msgpack_object *root)
         case WP_METHOD_RENEW:
             return wp_pf_name (e, f [F_WORKER_ID], "worker_id", true, &self->worker_id)
                 || wp_pf_number (e, f [F_LEASE], "lease_seconds", false, 0, true,
-                                 WP_PROTO_LEASE_MAX, &self->lease) ? -1: 0;
+                                 WP_LEASE_MAX, &self->lease) ? -1: 0;
         case WP_METHOD_REGISTER:
             return s_decode_register (self, e, f);
         case WP_METHOD_HEARTBEAT:
             return wp_pf_name (e, f [F_WORKER_ID], "worker_id", true, &self->worker_id)
-                || wp_pf_meta (e, f [F_METADATA], "metadata", WP_PROTO_META_MAX,
+                || wp_pf_meta (e, f [F_METADATA], "metadata", WP_META_MAX,
                                &self->metadata) ? -1: 0;
         case WP_METHOD_UPDATE_STATUS:
             return wp_pf_name (e, f [F_WORKER_ID], "worker_id", true, &self->worker_id)

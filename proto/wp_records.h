@@ -13,15 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wp_limits.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define WP_NAME_MAX         255     //  bytes in a pool name, item id, worker id
-#define WP_BATCH_MAX        1000    //  items in one PushMany / ClaimMany / CompleteMany
-#define WP_DEFAULT_MAX_RETRIES 3
-#define WP_DEFAULT_LEASE_S      300.0
-#define WP_DEFAULT_HEARTBEAT_S  10.0
 #define WP_UUID_LEN         36      //  canonical text of a UUID v4
 
 //  ---------------------------------------------------------------------
@@ -199,6 +196,7 @@ typedef struct {
 typedef struct {
     char *pool;
     uint64_t pending, claimed, done, poisoned;
+    bool paused;                //  claims on the pool find nothing (wp_store_set_paused)
 } wp_pool_stats_t;
 
 typedef struct {
@@ -212,7 +210,8 @@ typedef struct {
 } wp_counter_t;
 
 typedef struct {
-    wp_pool_stats_t *pools;         //  one per pool that holds any item
+    wp_pool_stats_t *pools;         //  one per pool that holds any item or is paused,
+                                    //  by name
     size_t pool_count;
     wp_status_count_t *workers;     //  workers by status
     size_t worker_status_count;

@@ -2,7 +2,7 @@
 
     One interface, several implementations: the memory store and the SQLite
     store here, and the remote store in client/ that forwards every call to a
-    broker. All show exactly the behaviour of docs/semantics.md; one
+    broker. All show exactly the behaviour of docs/SEMANTICS.md; one
     conformance suite (tests/store/conformance/) runs against each.
 
     Every call returns a wp_status; on failure wp_store_errmsg() says why in
@@ -133,6 +133,92 @@ wp_status wp_store_get (wp_store_t *self, const char *pool, const char *id,
 //  lease (<= 0: the default). *count_out (may be NULL): how many.
 wp_status wp_store_renew (wp_store_t *self, const char *worker_id, double lease,
                           uint64_t *count_out);
+
+//  ---------------------------------------------------------------------
+//  Batches. Each is one implementation (wp_store.c, on the calls above)
+//  that every backend runs, unless it forwards the whole batch (the remote
+//  store sends one request), so in-process and remote behave alike. Each is
+//  atomic like any call: outside a group it commits alone; inside one it
+//  runs under a savepoint, and if it fails it changes nothing.
+
+//  Pushes count entries (1..WP_BATCH_MAX) as wp_store_push would, all or
+//  nothing. ids_out is the caller's array of count pointers (each then the
+//  caller's); duplicates (may be NULL) the caller's array of count bools. A
+//  bad entry: WP_INVALID_ARGUMENT naming its index ("items[3]: ..."),
+//  nothing pushed.
+wp_status wp_store_push_many (wp_store_t *self, const char *pool,
+                              const wp_push_entry_t *entries, size_t count,
+                              char **ids_out, bool *duplicates);
+
+//  Claims up to max (1..WP_BATCH_MAX) pending items, oldest first, stopping
+//  early once the items claimed carry max_bytes of data and result (0: no
+//  cap), so a reply stays within a message limit. *items_out (caller owns)
+//  may be empty; never NULL on WP_OK.
+wp_status wp_store_claim_many (wp_store_t *self, const char *pool, const char *worker_id,
+                               size_t max, double lease, size_t max_bytes,
+                               wp_item_list_t **items_out);
+
+//  Completes count entries (1..WP_BATCH_MAX) as wp_store_complete would, in
+//  order. A bad entry or worker_id: WP_INVALID_ARGUMENT naming the index,
+//  nothing done. Otherwise WP_OK, and each entry's outcome (WP_OK,
+//  WP_NOT_FOUND, WP_FAILED_PRECONDITION) in statuses_out [i] (may be NULL)
+//  with its message in messages_out [i] (may be NULL; "" on OK; caller owns
+//  each). Any other failure is the store's: the whole batch changes nothing.
+wp_status wp_store_complete_many (wp_store_t *self, const char *pool,
+                                  const wp_complete_entry_t *entries, size_t count,
+                                  const char *worker_id, wp_status *statuses_out,
+                                  char **messages_out);
+
+//  Completes id (held by worker_id, required) and claims the next item as
+//  wp_store_claim, atomically. If the complete fails, nothing is claimed and
+//  its status is returned. *item_out as for wp_store_claim.
+wp_status wp_store_complete_and_claim (wp_store_t *self, const char *pool, const char *id,
+                                       const uint8_t *result, size_t result_size,
+                                       const char *worker_id, double lease,
+                                       wp_item_t **item_out);
+
+//  ---------------------------------------------------------------------
+//  Inspection and lifecycle (dead letters). Admin verbs: under CURVE only
+//  the admin role may call the ones that change state.
+
+//  Pages through the items of pool whose status is one of statuses
+//  (status_count 0: any), oldest first (push order). limit: 1..WP_LIST_MAX,
+//  0 for WP_LIST_DEFAULT. cursor: NULL for the first page, else the
+//  *cursor_out of the page before (opaque text, at most WP_CURSOR_MAX bytes;
+//  a malformed one is WP_INVALID_ARGUMENT). *items_out (caller owns) holds
+//  each item as wp_store_get returns it; *cursor_out (caller owns) is where
+//  the next page starts, or NULL when there is no more. Costs O(log n +
+//  limit) however many items the pool holds.
+wp_status wp_store_list_items (wp_store_t *self, const char *pool,
+                               const wp_item_state *statuses, size_t status_count,
+                               size_t limit, const char *cursor,
+                               wp_item_list_t **items_out, char **cursor_out);
+
+//  Returns a poisoned or done item to pending: attempts 0, result cleared,
+//  error kept until the next failure, claim order by its push order as
+//  ever. Unknown id: WP_NOT_FOUND; pending or claimed: WP_FAILED_PRECONDITION.
+wp_status wp_store_retry (wp_store_t *self, const char *pool, const char *id);
+
+//  Returns every poisoned item of pool to pending as wp_store_retry does,
+//  in one transaction. *count_out (may be NULL): how many.
+wp_status wp_store_retry_all (wp_store_t *self, const char *pool, uint64_t *count_out);
+
+//  Removes a pending or poisoned item (its id may then be pushed again).
+//  Unknown id: WP_NOT_FOUND; claimed (a worker may be halfway) or done:
+//  WP_FAILED_PRECONDITION.
+wp_status wp_store_cancel (wp_store_t *self, const char *pool, const char *id);
+
+//  Removes every item of pool whose status is one of statuses (1 or more
+//  of pending, done, poisoned; claimed is WP_INVALID_ARGUMENT). *count_out
+//  (may be NULL): how many.
+wp_status wp_store_purge_pool (wp_store_t *self, const char *pool,
+                               const wp_item_state *statuses, size_t status_count,
+                               uint64_t *count_out);
+
+//  Pauses (paused true) or resumes pool: a paused pool takes pushes, but
+//  its claims find nothing until it is resumed. Durable; a pool never
+//  pushed to may be paused. wp_store_stats lists paused pools.
+wp_status wp_store_set_paused (wp_store_t *self, const char *pool, bool paused);
 
 //  ---------------------------------------------------------------------
 //  Registration

@@ -41,6 +41,43 @@ typedef struct {
     wp_status (*next_due) (wp_store_t *self, int64_t *next_out);
     wp_status (*purge) (wp_store_t *self, double older_than, uint64_t *count_out);
     wp_status (*stats) (wp_store_t *self, wp_stats_t **stats_out);
+
+    //  Savepoints, for the batch calls of wp_store.c inside a group: mark
+    //  what is done so far, then release the mark or undo back to it.
+    //  Called only while a group (begin) is open; one mark at a time.
+    wp_status (*savepoint) (wp_store_t *self);
+    void (*release) (wp_store_t *self);
+    void (*rollback_to) (wp_store_t *self);
+
+    //  Inspection and lifecycle (wp_store.h says what each does)
+    wp_status (*list_items) (wp_store_t *self, const char *pool,
+                             const wp_item_state *statuses, size_t status_count,
+                             size_t limit, const char *cursor,
+                             wp_item_list_t **items_out, char **cursor_out);
+    wp_status (*retry) (wp_store_t *self, const char *pool, const char *id);
+    wp_status (*retry_all) (wp_store_t *self, const char *pool, uint64_t *count_out);
+    wp_status (*cancel) (wp_store_t *self, const char *pool, const char *id);
+    wp_status (*purge_pool) (wp_store_t *self, const char *pool,
+                             const wp_item_state *statuses, size_t status_count,
+                             uint64_t *count_out);
+    wp_status (*set_paused) (wp_store_t *self, const char *pool, bool paused);
+
+    //  Optional (NULL: wp_store.c builds the batch from the calls above): a
+    //  backend that forwards a whole batch at once (the remote store)
+    wp_status (*push_many) (wp_store_t *self, const char *pool,
+                            const wp_push_entry_t *entries, size_t count,
+                            char **ids_out, bool *duplicates);
+    wp_status (*claim_many) (wp_store_t *self, const char *pool, const char *worker_id,
+                             size_t max, double lease, size_t max_bytes,
+                             wp_item_list_t **items_out);
+    wp_status (*complete_many) (wp_store_t *self, const char *pool,
+                                const wp_complete_entry_t *entries, size_t count,
+                                const char *worker_id, wp_status *statuses_out,
+                                char **messages_out);
+    wp_status (*complete_and_claim) (wp_store_t *self, const char *pool, const char *id,
+                                     const uint8_t *result, size_t result_size,
+                                     const char *worker_id, double lease,
+                                     wp_item_t **item_out);
 } wp_store_ops_t;
 
 struct _wp_store_t {
@@ -48,6 +85,7 @@ struct _wp_store_t {
     wp_store_config_t config;       //  with defaults filled in
     int64_t (*clock) (void *arg);   //  NULL: wp_time_now
     void *clock_arg;
+    bool in_group;                  //  between begin and commit/rollback (wp_store.c)
     bool thread_shared;             //  threads share this store: errors are
                                     //  kept per thread (see wp_store_error)
     char errmsg [512];              //  the latest error, unless thread_shared

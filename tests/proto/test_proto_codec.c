@@ -162,14 +162,14 @@ test_round_trips (void)
     pt_request (WP_METHOD_PUSH, false, &req);
     req.request_id = UINT64_MAX;
     req.timeout_ms = UINT32_MAX;
-    ((wp_push_entry_t *) req.entries) [0].max_retries = WP_PROTO_MAX_RETRIES_MAX;
+    ((wp_push_entry_t *) req.entries) [0].max_retries = WP_MAX_RETRIES_MAX;
     pt_request_round_trip (&req);
     ((wp_push_entry_t *) req.entries) [0].max_retries = 0;
     pt_request_round_trip (&req);
     wp_request_clear (&req);
 
     pt_request (WP_METHOD_CLAIM, true, &req);
-    req.wait = WP_PROTO_WAIT_MAX;
+    req.wait = WP_WAIT_MAX;
     req.lease = 1e-9;
     pt_request_round_trip (&req);
     wp_request_clear (&req);
@@ -261,7 +261,7 @@ test_encode_refusals (void)
     wp_reply_clear (&reply);
 }
 
-//  A reply message is cut to WP_PROTO_MESSAGE_MAX on a character boundary
+//  A reply message is cut to WP_MESSAGE_TEXT_MAX on a character boundary
 //  and made valid UTF-8, so a client can always read it.
 static void
 test_reply_message (void)
@@ -272,7 +272,7 @@ test_reply_message (void)
     reply.message = malloc (3000);
     memset (reply.message, 'x', 2999);
     reply.message [2999] = 0;
-    memcpy (reply.message + WP_PROTO_MESSAGE_MAX - 1, "\xc3\xa9", 2);   //  é across the cut
+    memcpy (reply.message + WP_MESSAGE_TEXT_MAX - 1, "\xc3\xa9", 2);   //  é across the cut
     memcpy (reply.message + 10, "\xff\xc3", 2);                          //  invalid bytes
     uint8_t *h, *b;
     size_t hn, bn;
@@ -281,7 +281,7 @@ test_reply_message (void)
     wp_reply_init (&back);
     char err [256] = "";
     CHECKF (wp_reply_decode_header (&back, h, hn, err, sizeof err) == WP_OK, "%s", err);
-    CHECK (back.message && strlen (back.message) <= WP_PROTO_MESSAGE_MAX);
+    CHECK (back.message && strlen (back.message) <= WP_MESSAGE_TEXT_MAX);
     CHECK (back.message && back.message [10] == '?' && back.message [11] == '?');
     CHECK (back.status == WP_INVALID_ARGUMENT);
     free (h);
@@ -743,7 +743,7 @@ test_bounds (void)
     pk = s_begin (&b);
     msgpack_pack_map (pk, 3);
     s_str (pk, "worker_id"); s_str (pk, "w");
-    s_str (pk, "host"); s_strn (pk, long_name, WP_PROTO_HOST_MAX + 1);
+    s_str (pk, "host"); s_strn (pk, long_name, WP_HOST_MAX + 1);
     s_str (pk, "pid"); msgpack_pack_int (pk, 1);
     EXPECT_BODY (WP_METHOD_REGISTER, b, WP_INVALID_ARGUMENT, "'host'");
     pk = s_begin (&b);
@@ -761,7 +761,7 @@ test_bounds (void)
         EXPECT_BODY (WP_METHOD_REGISTER, b, i == 0 ? WP_OK: WP_INVALID_ARGUMENT, "'started_at'");
     }
     //  Fail's error: 65536 bytes in, 65537 out, NUL out
-    for (size_t len = WP_PROTO_ERROR_MAX; len <= WP_PROTO_ERROR_MAX + 1; len++) {
+    for (size_t len = WP_ERROR_MAX; len <= WP_ERROR_MAX + 1; len++) {
         char *text = malloc (len);
         memset (text, 'e', len);
         pk = s_begin (&b);
@@ -769,7 +769,7 @@ test_bounds (void)
         s_str (pk, "pool"); s_str (pk, "p");
         s_str (pk, "id"); s_str (pk, "i");
         s_str (pk, "error"); s_strn (pk, text, len);
-        EXPECT_BODY (WP_METHOD_FAIL, b, len == WP_PROTO_ERROR_MAX ? WP_OK: WP_INVALID_ARGUMENT, "'error'");
+        EXPECT_BODY (WP_METHOD_FAIL, b, len == WP_ERROR_MAX ? WP_OK: WP_INVALID_ARGUMENT, "'error'");
         free (text);
     }
     pk = s_begin (&b);
@@ -1120,9 +1120,9 @@ test_headers (void)
         s_strn (pk, metas [i].value, metas [i].value_len);
         EXPECT_HEADER (b, metas [i].ok ? WP_OK: WP_INVALID_ARGUMENT, true, "metadata");
     }
-    char *long_value = malloc (WP_PROTO_META_VALUE_MAX + 1);
-    memset (long_value, 'v', WP_PROTO_META_VALUE_MAX + 1);
-    for (size_t len = WP_PROTO_META_VALUE_MAX; len <= WP_PROTO_META_VALUE_MAX + 1; len++) {
+    char *long_value = malloc (WP_META_VALUE_MAX + 1);
+    memset (long_value, 'v', WP_META_VALUE_MAX + 1);
+    for (size_t len = WP_META_VALUE_MAX; len <= WP_META_VALUE_MAX + 1; len++) {
         pk = s_begin (&b);
         msgpack_pack_array (pk, 6);
         s_str (pk, "WPQ"); msgpack_pack_int (pk, 1); msgpack_pack_int (pk, 3);
@@ -1130,7 +1130,7 @@ test_headers (void)
         msgpack_pack_map (pk, 1);
         s_str (pk, "k");
         s_strn (pk, long_value, len);
-        EXPECT_HEADER (b, len == WP_PROTO_META_VALUE_MAX ? WP_OK: WP_INVALID_ARGUMENT, true,
+        EXPECT_HEADER (b, len == WP_META_VALUE_MAX ? WP_OK: WP_INVALID_ARGUMENT, true,
                        "metadata value");
     }
     free (long_value);

@@ -12,6 +12,7 @@
 
     Usage: test_image_file [CASE]  */
 #include "../filetest.h"
+#include "wp_store_impl.h"
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -474,13 +475,26 @@ s_foreign_files_are_refused (const char *dir)
     store = s_open (path, NULL);
     s_push (store, "p", "a");
     wp_store_destroy (&store);
+    s_raw_exec (path, "PRAGMA user_version = 3");
+    filetest_expect_refused_untouched (wp_store_image_new, dir, path, WP_FAILED_PRECONDITION, "version 3");
     s_raw_exec (path, "PRAGMA user_version = 2");
-    filetest_expect_refused_untouched (wp_store_image_new, dir, path, WP_FAILED_PRECONDITION, "version 2");
-    s_raw_exec (path, "PRAGMA user_version = 1");
     store = s_open (path, NULL);
     item = filetest_get (store, "p", "a");
     wp_item_destroy (&item);
     wp_store_destroy (&store);
+
+    //  An image of version 1 (before pools could be paused) gains the pools
+    //  table, keeps its items, and remembers a pause from then on
+    s_raw_exec (path, "DROP TABLE pools; PRAGMA user_version = 1");
+    store = s_open (path, NULL);
+    item = filetest_get (store, "p", "a");
+    wp_item_destroy (&item);
+    CHECK_OK (store, store->ops->set_paused (store, "p", true));
+    wp_store_destroy (&store);
+    sqlite3 *db = filetest_raw_open (path);
+    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), 2);
+    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM pools"), 1);
+    sqlite3_close (db);
 }
 
 //  Paths that cannot be an image fail with a status that says why, and
@@ -810,7 +824,7 @@ s_restart_keeps_everything (const char *dir)
     //  The file is an image: its id, its version, WAL
     sqlite3 *db = filetest_raw_open (path);
     CHECK_INT (filetest_query_int (db, "PRAGMA application_id"), S_APPLICATION_ID);
-    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), 1);
+    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), 2);
     sqlite3_stmt *stmt;
     CHECK (sqlite3_prepare_v2 (db, "PRAGMA journal_mode", -1, &stmt, NULL) == SQLITE_OK);
     CHECK (sqlite3_step (stmt) == SQLITE_ROW);

@@ -30,7 +30,7 @@ static void
 s_place (wp_mem_heap_t *heap, size_t index, void *elem)
 {
     heap->elems [index] = elem;
-    *heap->slot (elem) = index;
+    *heap->slot (elem) = (uint32_t) index;
 }
 
 static void
@@ -80,6 +80,8 @@ void
 wp_mem_heap_push (wp_mem_heap_t *heap, void *elem)
 {
     if (heap->count == heap->capacity) {
+        if (heap->capacity >= WP_MEM_NOWHERE / 2)
+            abort ();       //  beyond what a 32-bit index names
         heap->capacity = heap->capacity ? heap->capacity * 2 : 16;
         heap->elems = realloc (heap->elems, heap->capacity * sizeof (void *));
         if (!heap->elems)

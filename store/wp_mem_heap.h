@@ -10,9 +10,11 @@
 #include <stdint.h>
 
 typedef bool (wp_mem_before_fn) (const void *a, const void *b);
-typedef size_t *(wp_mem_slot_fn) (void *elem);
+typedef uint32_t *(wp_mem_slot_fn) (void *elem);
 
-#define WP_MEM_NOWHERE SIZE_MAX     //  heap index of an element in no heap
+//  An element's index is 32 bits (4 billion elements of a heap is far more
+//  than a store's memory holds): it packs beside a flag in the item
+#define WP_MEM_NOWHERE UINT32_MAX   //  heap index of an element in no heap
 
 typedef struct {
     void **elems;

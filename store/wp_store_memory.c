@@ -2,23 +2,26 @@
     is gone when the store is destroyed; one mutex serializes every call, so
     threads may share a store.
 
-    Layout. Pools by name; in each pool the items by id, and its pending
-    items in a binary heap ordered by a sequence number given at push, so the
-    oldest pending item is claimed in O(log n) and an item that returns to
-    pending takes its old place. Claimed items sit in one heap ordered by
-    lease expiry and in a list per claiming worker (a "holder", registered or
-    not); done and poisoned items sit in one heap ordered by their last
-    change, for purge. Active workers sit in a heap ordered by the time they
-    go stale. An item is in exactly one heap, the one its state names, so
-    every state change is "unindex, change, index", and whatever falls due
-    next is at the top of a heap: checking for due work costs nothing when
-    nothing is due.
+    Layout. Pools by name; in each pool the items by id, and per status an
+    ordered index by the sequence number given at push (wp_mem_tree): the
+    oldest pending item is the first of the pending index, an item that
+    returns to pending takes its old place, and List walks the indexes of
+    the statuses asked for, merged, from the cursor's seq. Claimed items
+    also sit in one heap ordered by lease expiry and in a list per
+    claiming worker (a "holder", registered or not); done and poisoned
+    items in one heap ordered by their last change, for purge. Active
+    workers sit in a heap ordered by the time they go stale. Every state
+    change is "unindex, change, index", and whatever falls due next is at
+    the top of a heap: checking for due work costs nothing when nothing is
+    due. A paused pool keeps its items; claims on it find nothing.
 
     Groups. Outside begin/commit nothing is logged. Inside, the first change
-    to an item or worker in the group saves its prior state in an undo log;
-    items pushed in the group are logged as new and items purged in it are
-    kept until commit. Rollback restores the log newest first, re-indexing
-    each item and worker, and restores the reap totals as they were at begin.
+    to an item, worker or pool's paused flag in an epoch saves its prior
+    state in the undo log (wp_mem_undo); items pushed are logged as new and
+    items removed are kept until commit. Rollback restores the log newest
+    first, re-indexing each item and worker, and restores the reap totals as
+    they were at begin. A savepoint marks the log and starts a new epoch, so
+    rollback_to restores everything changed since the mark as it was there.
     A transaction belongs to the store, not to a thread: while one is open,
     every thread's calls join it.
 
@@ -102,11 +105,11 @@ struct _s_item_t {
     uint64_t seq;               //  push order: the status index's key
     int64_t updated_at;         //  time of the last change, for purge
     int64_t lease_us;           //  while claimed: the lease length asked for
-    size_t heap_pos;            //  claimed: in self->leases; done, poisoned:
-                                //  in self->finished
-    s_holder_t *holder;         //  while claimed: the claimant's list
-    s_item_t *prev, *next;      //  neighbours in that list
+    s_item_t *prev, *next;      //  while claimed: neighbours in the list of
+                                //  the holder of rec.claimed_by
     uint64_t txn_mark;          //  epoch in which its prior state was saved
+    uint32_t heap_pos;          //  claimed: in self->leases; done, poisoned:
+                                //  in self->finished
     bool purged;                //  removed in the open group (freed at commit)
 };
 
@@ -132,7 +135,7 @@ typedef struct {
     char *id;                   //  key in self->workers; rec is replaced
     wp_worker_t *rec;           //  the record
     int64_t stale_at;           //  last_heartbeat + 2 x heartbeat interval
-    size_t heap_pos;            //  in self->stale while status is "active"
+    uint32_t heap_pos;          //  in self->stale while status is "active"
     uint64_t txn_mark;          //  epoch in which its prior state was saved
 } s_worker_t;
 
@@ -164,13 +167,13 @@ static const char *s_active = "active";
 
 //  Orders; ties go to the older item so results are deterministic
 
-static size_t *
+static uint32_t *
 s_item_slot (void *elem)
 {
     return &((s_item_t *) elem)->heap_pos;
 }
 
-static size_t *
+static uint32_t *
 s_worker_slot (void *elem)
 {
     return &((s_worker_t *) elem)->heap_pos;
@@ -274,7 +277,6 @@ s_holder_add (s_memory_t *self, s_item_t *item)
         holder->worker_id = wp_strdup (item->rec.claimed_by);
         wp_mem_map_insert (&self->holders, holder->worker_id, holder);
     }
-    item->holder = holder;
     item->prev = NULL;
     item->next = holder->first;
     if (holder->first)
@@ -286,7 +288,9 @@ s_holder_add (s_memory_t *self, s_item_t *item)
 static void
 s_holder_remove (s_memory_t *self, s_item_t *item)
 {
-    s_holder_t *holder = item->holder;
+    //  An item's holder is found by its claimant, not kept in every item
+    s_holder_t *holder = (s_holder_t *) wp_mem_map_lookup (&self->holders, item->rec.claimed_by);
+    assert (holder);
     if (item->prev)
         item->prev->next = item->next;
     else
@@ -294,7 +298,6 @@ s_holder_remove (s_memory_t *self, s_item_t *item)
     if (item->next)
         item->next->prev = item->prev;
     item->prev = item->next = NULL;
-    item->holder = NULL;
     if (--holder->count == 0) {
         wp_mem_map_delete (&self->holders, holder->worker_id);
         free (holder->worker_id);

@@ -489,6 +489,7 @@ s_begin (wp_store_t *base)
     if (status)
         return status;
     self->in_group = true;
+    self->batch = false;
     self->group_due = 0;
     self->group_status = WP_OK;
     memset (&self->group_reaped, 0, sizeof self->group_reaped);
@@ -524,6 +525,54 @@ s_rollback (wp_store_t *base)
         self->in_group = false;
         s_abandon (self);
     }
+}
+
+//  Savepoints, for wp_store.c's batches inside a group. What the store
+//  keeps in memory about the group must follow an undo as the file does:
+//  the reap totals go back to what they were at the mark, and group_due is
+//  forgotten (expiry the batch applied is undone, so its items are due
+//  again). The current tasks and the per-pool counters live in the file.
+
+static wp_status
+s_savepoint (wp_store_t *base)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    s_check_group (self, WP_ABORTED);
+    if (self->group_status)
+        return wp_store_error (base, self->group_status,
+                               "the transaction was rolled back: %s", self->group_errmsg);
+    wp_status status = s_run (self, WP_SQL_BATCH_SAVEPOINT, "opening a savepoint");
+    if (status) {
+        s_check_group (self, status);
+        return status;
+    }
+    self->batch = true;
+    self->batch_reaped = self->group_reaped;
+    return WP_OK;
+}
+
+static void
+s_release (wp_store_t *base)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    if (self->batch && !sqlite3_get_autocommit (self->db))
+        s_check_group (self, s_run (self, WP_SQL_BATCH_RELEASE, "releasing a savepoint"));
+    self->batch = false;
+}
+
+static void
+s_rollback_to (wp_store_t *base)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    if (self->batch && !sqlite3_get_autocommit (self->db)) {
+        wp_status status = s_run (self, WP_SQL_BATCH_ROLLBACK_TO, "undoing a batch");
+        if (status == WP_OK)
+            status = s_run (self, WP_SQL_BATCH_RELEASE, "undoing a batch");
+        s_check_group (self, status);
+    }
+    self->batch = false;
+    self->group_reaped = self->batch_reaped;
+    self->group_due = 0;
 }
 
 //  ---------------------------------------------------------------------
@@ -591,6 +640,7 @@ s_stats_read (wp_sqlite_t *self, wp_stats_t *stats)
         pool->claimed = (uint64_t) sqlite3_column_int64 (stmt, 2);
         pool->done = (uint64_t) sqlite3_column_int64 (stmt, 3);
         pool->poisoned = (uint64_t) sqlite3_column_int64 (stmt, 4);
+        pool->paused = sqlite3_column_int (stmt, 5) != 0;
     }
     sqlite3_reset (stmt);
     if (rc != SQLITE_DONE)
@@ -667,6 +717,15 @@ static const wp_store_ops_t s_ops = {
     .next_due = s_next_due_op,
     .purge = s_purge,
     .stats = s_stats,
+    .savepoint = s_savepoint,
+    .release = s_release,
+    .rollback_to = s_rollback_to,
+    .list_items = wp_sqlite_list_items,
+    .retry = wp_sqlite_retry,
+    .retry_all = wp_sqlite_retry_all,
+    .cancel = wp_sqlite_cancel,
+    .purge_pool = wp_sqlite_purge_pool,
+    .set_paused = wp_sqlite_set_paused,
 };
 
 #define WP_SQLITE_STRING_(name, sql) sql,
@@ -680,6 +739,7 @@ static const char *const s_migrations [WP_SQLITE_SCHEMA_VERSION + 1] = {
     NULL,
     WP_SQLITE_MIGRATION_1,
     WP_SQLITE_MIGRATION_2,
+    WP_SQLITE_MIGRATION_3,
 };
 
 int

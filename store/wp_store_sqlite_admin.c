@@ -98,7 +98,8 @@ wp_sqlite_list_items (wp_store_t *base, const char *pool,
     status = wp_sqlite_leave (self, false, status);
     //  Each state's run holds its first limit + 1 items, so the first
     //  limit + 1 of the merge are the page and whether another follows
-    qsort (rows, count, sizeof *rows, s_row_compare);
+    if (count > 1)
+        qsort (rows, count, sizeof *rows, s_row_compare);
     wp_item_list_t *items = wp_item_list_new ();
     char *next = NULL;
     for (size_t i = 0; i < count; i++) {

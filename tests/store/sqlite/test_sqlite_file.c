@@ -254,8 +254,11 @@ s_migrates_version_1 (const char *dir)
 
     db = filetest_raw_open (path);
     CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), WP_SQLITE_SCHEMA_VERSION);
-    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM sqlite_schema WHERE name = 'items_pending'"),
+    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM sqlite_schema WHERE name = 'items_status'"),
                1);
+    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM sqlite_schema WHERE name = 'items_pending'"),
+               0);
+    CHECK_INT (filetest_query_int (db, "SELECT paused FROM pools WHERE name = 'p'"), 0);
     CHECK_INT (filetest_query_int (db, "SELECT pending FROM pools WHERE name = 'p'"), 1);
     sqlite3_close (db);
 

@@ -12,7 +12,6 @@
 
     Usage: test_image_file [CASE]  */
 #include "../filetest.h"
-#include "wp_store_impl.h"
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -489,7 +488,7 @@ s_foreign_files_are_refused (const char *dir)
     store = s_open (path, NULL);
     item = filetest_get (store, "p", "a");
     wp_item_destroy (&item);
-    CHECK_OK (store, store->ops->set_paused (store, "p", true));
+    CHECK_OK (store, wp_store_set_paused (store, "p", true));
     wp_store_destroy (&store);
     sqlite3 *db = filetest_raw_open (path);
     CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), 2);

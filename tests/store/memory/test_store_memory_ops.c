@@ -91,7 +91,7 @@ s_test_savepoints (void)
     memtest_push (store, "p", "b", -1);
     wp_worker_t spec = { .worker_id = "x", .heartbeat_interval = 1 };
     CHECK_OK (store, wp_store_register (store, &spec, NULL));
-    CHECK_OK (store, memops_set_paused (store, "p", true));
+    CHECK_OK (store, wp_store_set_paused (store, "p", true));
     clock.now += 2 * SECOND;                        //  a's lease lapses
     uint64_t size = 0;
     CHECK_OK (store, wp_store_size (store, "p", &size));
@@ -125,8 +125,8 @@ s_test_savepoints (void)
     CHECK_OK (store, wp_store_begin (store));
     CHECK_OK (store, wp_store_complete (store, "p", "lapse", NULL, 0, "w"));
     CHECK_OK (store, memops_savepoint (store));
-    CHECK_OK (store, memops_retry (store, "p", "lapse"));
-    CHECK_OK (store, memops_cancel (store, "p", "lapse"));
+    CHECK_OK (store, wp_store_retry (store, "p", "lapse"));
+    CHECK_OK (store, wp_store_cancel (store, "p", "lapse"));
     memtest_push (store, "p", "lapse", -1);         //  its id is free again
     memops_rollback_to (store);
     CHECK_INT (s_state (store, "p", "lapse"), WP_ITEM_DONE);
@@ -148,7 +148,7 @@ s_check_pages (wp_store_t *store, const char *pool, const wp_item_state *statuse
     do {
         wp_item_list_t *items = NULL;
         char *next = NULL;
-        CHECK_OK (store, memops_list (store, pool, statuses, status_count, limit, cursor,
+        CHECK_OK (store, wp_store_list_items (store, pool, statuses, status_count, limit, cursor,
                                       &items, &next));
         free (cursor);
         cursor = next;
@@ -208,16 +208,16 @@ s_test_list (void)
     //  Each item as Get returns it
     wp_item_list_t *items = NULL;
     char *next = NULL;
-    CHECK_OK (store, memops_list (store, "p", gone, 1, 1, NULL, &items, &next));
+    CHECK_OK (store, wp_store_list_items (store, "p", gone, 1, 1, NULL, &items, &next));
     CHECK_STR (items->items [0]->error, "boom");
     CHECK_INT (items->items [0]->status, WP_ITEM_POISONED);
     CHECK_STR (items->items [0]->claimed_by, "w");
     wp_item_list_destroy (&items);
     //  A cursor from another page still works after the item it names is gone
     CHECK_STR (next, "0");
-    CHECK_OK (store, memops_cancel (store, "p", "i000"));
+    CHECK_OK (store, wp_store_cancel (store, "p", "i000"));
     char *after = next;
-    CHECK_OK (store, memops_list (store, "p", gone, 1, 1, after, &items, &next));
+    CHECK_OK (store, wp_store_list_items (store, "p", gone, 1, 1, after, &items, &next));
     CHECK_STR (items->items [0]->id, "i002");
     wp_item_list_destroy (&items);
     free (after);
@@ -228,7 +228,7 @@ s_test_list (void)
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         items = NULL;
         next = NULL;
-        s_expect_error (store, memops_list (store, "p", NULL, 0, 10, bad [i], &items, &next),
+        s_expect_error (store, wp_store_list_items (store, "p", NULL, 0, 10, bad [i], &items, &next),
                         WP_INVALID_ARGUMENT, "cursor is not one this store made");
         CHECK (!items && !next);
     }
@@ -243,29 +243,29 @@ s_test_retry_cancel_purge (void)
     memtest_push (store, "p", "b", 1);
     memtest_push (store, "p", "c", 1);
     memtest_push (store, "p", "d", 1);
-    s_expect_error (store, memops_retry (store, "p", "zz"), WP_NOT_FOUND,
+    s_expect_error (store, wp_store_retry (store, "p", "zz"), WP_NOT_FOUND,
                     "no item 'zz' in pool 'p'");
-    s_expect_error (store, memops_retry (store, "q", "a"), WP_NOT_FOUND,
+    s_expect_error (store, wp_store_retry (store, "q", "a"), WP_NOT_FOUND,
                     "no item 'a' in pool 'q'");
-    s_expect_error (store, memops_retry (store, "p", "a"), WP_FAILED_PRECONDITION,
+    s_expect_error (store, wp_store_retry (store, "p", "a"), WP_FAILED_PRECONDITION,
                     "item 'a' is pending: only poisoned or done items can be retried");
-    s_expect_error (store, memops_cancel (store, "p", "zz"), WP_NOT_FOUND,
+    s_expect_error (store, wp_store_cancel (store, "p", "zz"), WP_NOT_FOUND,
                     "no item 'zz' in pool 'p'");
     CHECK_CLAIM (store, "p", "w", 0, "a");
-    s_expect_error (store, memops_retry (store, "p", "a"), WP_FAILED_PRECONDITION,
+    s_expect_error (store, wp_store_retry (store, "p", "a"), WP_FAILED_PRECONDITION,
                     "item 'a' is claimed: only poisoned or done items can be retried");
-    s_expect_error (store, memops_cancel (store, "p", "a"), WP_FAILED_PRECONDITION,
+    s_expect_error (store, wp_store_cancel (store, "p", "a"), WP_FAILED_PRECONDITION,
                     "item 'a' is claimed by 'w': a worker may be halfway; "
                     "fail or release it first");
     static const uint8_t result [] = { 0x01 };
     CHECK_OK (store, wp_store_complete (store, "p", "a", result, 1, "w"));
-    s_expect_error (store, memops_cancel (store, "p", "a"), WP_FAILED_PRECONDITION,
+    s_expect_error (store, wp_store_cancel (store, "p", "a"), WP_FAILED_PRECONDITION,
                     "item 'a' is done: purge removes finished items");
     s_poison (store, "p", "b");
     CHECK_COUNTS (store, "p", 2, 0, 1, 1);
 
     //  Retry of a done item: pending as new, in its push place
-    CHECK_OK (store, memops_retry (store, "p", "a"));
+    CHECK_OK (store, wp_store_retry (store, "p", "a"));
     wp_item_t *item = NULL;
     CHECK_OK (store, wp_store_get (store, "p", "a", &item));
     CHECK_INT (item->status, WP_ITEM_PENDING);
@@ -274,7 +274,7 @@ s_test_retry_cancel_purge (void)
     CHECK (item->claimed_by == NULL && item->claimed_at == 0 && item->lease_expires_at == 0);
     wp_item_destroy (&item);
     //  Retry of a poisoned one keeps its error
-    CHECK_OK (store, memops_retry (store, "p", "b"));
+    CHECK_OK (store, wp_store_retry (store, "p", "b"));
     CHECK_OK (store, wp_store_get (store, "p", "b", &item));
     CHECK_STR (item->error, "boom");
     CHECK_INT (item->attempts, 0);
@@ -287,31 +287,31 @@ s_test_retry_cancel_purge (void)
     s_poison (store, "p", "c");
 
     uint64_t count = 99;
-    CHECK_OK (store, memops_retry_all (store, "p", &count));
+    CHECK_OK (store, wp_store_retry_all (store, "p", &count));
     CHECK_INT (count, 2);                           //  b and c, not done a
     CHECK_COUNTS (store, "p", 3, 0, 1, 0);
-    CHECK_OK (store, memops_retry_all (store, "nowhere", &count));
+    CHECK_OK (store, wp_store_retry_all (store, "nowhere", &count));
     CHECK_INT (count, 0);
 
     //  Cancel: a pending item goes, its id may come again (a new item)
-    CHECK_OK (store, memops_cancel (store, "p", "d"));
+    CHECK_OK (store, wp_store_cancel (store, "p", "d"));
     CHECK (!s_exists (store, "p", "d"));
     memtest_push (store, "p", "d", -1);
     s_poison (store, "p", "b");
     CHECK_CLAIM (store, "p", "w", 0, "c");
     CHECK_OK (store, wp_store_fail (store, "p", "c", "x", "w", NULL));
-    CHECK_OK (store, memops_cancel (store, "p", "b"));          //  a poisoned one
+    CHECK_OK (store, wp_store_cancel (store, "p", "b"));          //  a poisoned one
     CHECK_COUNTS (store, "p", 1, 0, 1, 1);                      //  d; a; c
 
     //  Purge by status
     wp_item_state finished [] = { WP_ITEM_DONE, WP_ITEM_POISONED };
-    CHECK_OK (store, memops_purge_pool (store, "p", finished, 2, &count));
+    CHECK_OK (store, wp_store_purge_pool (store, "p", finished, 2, &count));
     CHECK_INT (count, 2);
     CHECK_COUNTS (store, "p", 1, 0, 0, 0);
-    CHECK_OK (store, memops_purge_pool (store, "nowhere", finished, 2, &count));
+    CHECK_OK (store, wp_store_purge_pool (store, "nowhere", finished, 2, &count));
     CHECK_INT (count, 0);
     wp_item_state pending [] = { WP_ITEM_PENDING };
-    CHECK_OK (store, memops_purge_pool (store, "p", pending, 1, &count));
+    CHECK_OK (store, wp_store_purge_pool (store, "p", pending, 1, &count));
     CHECK_INT (count, 1);
     wp_stats_t *stats = NULL;
     CHECK (s_pool_stats (store, "p", &stats) == NULL);          //  an empty pool goes
@@ -321,12 +321,12 @@ s_test_retry_cancel_purge (void)
 
     //  In a group, removals roll back
     CHECK_OK (store, wp_store_begin (store));
-    CHECK_OK (store, memops_purge_pool (store, "p", pending, 1, &count));
+    CHECK_OK (store, wp_store_purge_pool (store, "p", pending, 1, &count));
     CHECK_INT (count, 1);
     wp_store_rollback (store);
     CHECK_COUNTS (store, "p", 1, 0, 0, 0);
     CHECK_OK (store, wp_store_begin (store));
-    CHECK_OK (store, memops_cancel (store, "p", "a"));
+    CHECK_OK (store, wp_store_cancel (store, "p", "a"));
     CHECK_OK (store, wp_store_commit (store));
     CHECK (!s_exists (store, "p", "a"));
     wp_store_destroy (&store);
@@ -338,22 +338,22 @@ s_test_paused (void)
     wp_store_t *store = wp_store_memory_new (NULL);
     wp_stats_t *stats = NULL;
     //  A pool with no items may be paused: Stats lists it
-    CHECK_OK (store, memops_set_paused (store, "idle", true));
-    CHECK_OK (store, memops_set_paused (store, "idle", true));  //  idempotent
+    CHECK_OK (store, wp_store_set_paused (store, "idle", true));
+    CHECK_OK (store, wp_store_set_paused (store, "idle", true));  //  idempotent
     const wp_pool_stats_t *entry = s_pool_stats (store, "idle", &stats);
     CHECK (entry && entry->paused && entry->pending == 0);
     wp_stats_destroy (&stats);
-    CHECK_OK (store, memops_set_paused (store, "idle", false));
+    CHECK_OK (store, wp_store_set_paused (store, "idle", false));
     CHECK (s_pool_stats (store, "idle", &stats) == NULL);
     wp_stats_destroy (&stats);
-    CHECK_OK (store, memops_set_paused (store, "never", false));
+    CHECK_OK (store, wp_store_set_paused (store, "never", false));
     CHECK (s_pool_stats (store, "never", &stats) == NULL);
     wp_stats_destroy (&stats);
 
     memtest_push (store, "p", "a", -1);
     memtest_push (store, "p", "b", -1);
     CHECK_CLAIM (store, "p", "w", 0, "a");
-    CHECK_OK (store, memops_set_paused (store, "p", true));
+    CHECK_OK (store, wp_store_set_paused (store, "p", true));
     memtest_push (store, "p", "c", -1);             //  pushes go on
     CHECK_CLAIM (store, "p", "w", 0, NULL);         //  claims find nothing
     uint64_t size = 0;
@@ -366,7 +366,7 @@ s_test_paused (void)
     //  Purging every item of a paused pool keeps it listed, paused
     wp_item_state any [] = { WP_ITEM_PENDING, WP_ITEM_DONE };
     uint64_t count = 0;
-    CHECK_OK (store, memops_purge_pool (store, "p", any, 2, &count));
+    CHECK_OK (store, wp_store_purge_pool (store, "p", any, 2, &count));
     CHECK_INT (count, 3);
     CHECK_OK (store, wp_store_purge (store, 0, NULL));
     entry = s_pool_stats (store, "p", &stats);
@@ -376,12 +376,12 @@ s_test_paused (void)
 
     //  A pause in a group rolls back; a resume commits
     CHECK_OK (store, wp_store_begin (store));
-    CHECK_OK (store, memops_set_paused (store, "q", true));
+    CHECK_OK (store, wp_store_set_paused (store, "q", true));
     wp_store_rollback (store);
     CHECK (s_pool_stats (store, "q", &stats) == NULL);
     wp_stats_destroy (&stats);
     CHECK_OK (store, wp_store_begin (store));
-    CHECK_OK (store, memops_set_paused (store, "p", false));
+    CHECK_OK (store, wp_store_set_paused (store, "p", false));
     CHECK_CLAIM (store, "p", "w", 0, "d");
     CHECK_OK (store, wp_store_commit (store));
     entry = s_pool_stats (store, "p", &stats);

@@ -691,32 +691,44 @@ s_begin (wp_store_t *base)
 
 static void s_rollback_locked (s_memory_t *self);
 
-//  Hands the group's changes to the journal, each item, worker and pool in
-//  its state now; the undo log names each the first time it changed in an
-//  epoch (so one changed on both sides of a savepoint is written twice,
-//  alike).
+//  Hands the group's changes to the journal, each item, worker and pool
+//  once, in its state now. The undo log names each the first time it
+//  changed in an epoch, so one changed on both sides of a savepoint (a
+//  batch pushes it, the next claims it) is named twice: the pass marks
+//  what it wrote with an epoch of its own and skips it the second time.
 static wp_status
 s_journal_write (s_memory_t *self)
 {
     const wp_memory_journal_t *journal = self->journal;
     if (!journal || self->undo.count == 0)
         return WP_OK;
+    uint64_t pass = ++self->txn_id;
     wp_status rc = journal->begin (journal->arg);
     for (size_t i = 0; i < self->undo.count && rc == WP_OK; i++) {
         wp_undo_t *undo = &self->undo.entries [i];
         s_item_t *item = undo->item;
         if (undo->kind == WP_UNDO_POOL) {
             s_pool_t *pool = undo->pool;
-            rc = journal->pool (journal->arg, pool->name, pool->paused);
+            if (pool->txn_mark != pass) {
+                pool->txn_mark = pass;
+                rc = journal->pool (journal->arg, pool->name, pool->paused);
+            }
         }
         else
         if (undo->kind == WP_UNDO_ITEM_PURGED)
             rc = journal->item_gone (journal->arg, item->seq);
         else
-        if (undo->kind == WP_UNDO_WORKER)
-            rc = journal->worker (journal->arg, ((s_worker_t *) undo->worker)->rec);
+        if (undo->kind == WP_UNDO_WORKER) {
+            s_worker_t *worker = undo->worker;
+            if (worker->txn_mark != pass) {
+                worker->txn_mark = pass;
+                rc = journal->worker (journal->arg, worker->rec);
+            }
+        }
         else
-        if (!item->purged) {
+        if (!item->purged && item->txn_mark != pass) {
+            //  The first entry of an item pushed in the group is its "new"
+            item->txn_mark = pass;
             wp_memory_item_image_t image = {
                 .pool = item->pool->name,
                 .rec = &item->rec,

@@ -4,9 +4,8 @@
     Internal to store/.
 
     The journal sees each item, worker and pool (its paused flag) a group
-    changed, in its state at commit (an item pushed and then claimed in one
-    group is one new item, already claimed); one changed on both sides of a
-    savepoint may be seen twice, alike. If any journal call fails, the journal is rolled back,
+    changed once, in its state at commit (an item pushed and then claimed
+    in one group is one new item, already claimed). If any journal call fails, the journal is rolled back,
     the group is rolled back in memory, and wp_store_commit returns the
     journal's status: the memory never runs ahead of what the journal holds.
     Calls outside a group are not journaled; the image store opens a group

@@ -116,6 +116,21 @@ s_check_metadata (wp_store_t *self, const wp_meta_t *metadata)
     return WP_OK;
 }
 
+//  in_group is read and written with atomics: threads that share a store
+//  (the memory store) join the group one of them opened, so a batch on one
+//  thread reads what begin on another wrote.
+static bool
+s_in_group (wp_store_t *self)
+{
+    return __atomic_load_n (&self->in_group, __ATOMIC_ACQUIRE);
+}
+
+static void
+s_set_group (wp_store_t *self, bool in_group)
+{
+    __atomic_store_n (&self->in_group, in_group, __ATOMIC_RELEASE);
+}
+
 #define CHECK(call) do { wp_status rc_ = (call); if (rc_ != WP_OK) return rc_; } while (0)
 
 wp_status
@@ -124,7 +139,7 @@ wp_store_begin (wp_store_t *self)
     s_clear_error (self);
     wp_status rc = self->ops->begin (self);
     if (rc == WP_OK)
-        self->in_group = true;
+        s_set_group (self, true);
     return rc;
 }
 
@@ -133,7 +148,7 @@ wp_store_commit (wp_store_t *self)
 {
     s_clear_error (self);
     wp_status rc = self->ops->commit (self);
-    self->in_group = false;         //  a failed commit rolled the group back
+    s_set_group (self, false);         //  a failed commit rolled the group back
     return rc;
 }
 
@@ -141,7 +156,7 @@ void
 wp_store_rollback (wp_store_t *self)
 {
     self->ops->rollback (self);
-    self->in_group = false;
+    s_set_group (self, false);
 }
 
 //  The lease and heartbeat bounds of the limits table, in the words of the
@@ -407,7 +422,7 @@ s_entry_error (wp_store_t *self, wp_status rc, size_t index)
 static wp_status
 s_batch_begin (wp_store_t *self, bool *nested)
 {
-    *nested = self->in_group;
+    *nested = s_in_group (self);
     if (*nested) {
         if (!self->ops->savepoint)
             return s_unimplemented (self, "savepoints");
@@ -415,7 +430,7 @@ s_batch_begin (wp_store_t *self, bool *nested)
     }
     wp_status rc = self->ops->begin (self);
     if (rc == WP_OK)
-        self->in_group = true;
+        s_set_group (self, true);
     return rc;
 }
 
@@ -428,7 +443,7 @@ s_batch_end (wp_store_t *self, bool nested, wp_status rc)
         if (nested)
             self->ops->release (self);
         else {
-            self->in_group = false;
+            s_set_group (self, false);
             rc = self->ops->commit (self);
         }
         if (rc == WP_OK)
@@ -440,7 +455,7 @@ s_batch_end (wp_store_t *self, bool nested, wp_status rc)
     if (nested)
         self->ops->rollback_to (self);
     else {
-        self->in_group = false;
+        s_set_group (self, false);
         self->ops->rollback (self);
     }
     return wp_store_error (self, rc, "%s", message);

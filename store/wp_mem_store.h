@@ -104,7 +104,8 @@ typedef struct {
 
 typedef struct {
     wp_store_t base;            //  first, so wp_store_t * converts
-    pthread_mutex_t mutex;      //  held for the whole of every call
+    pthread_mutex_t mutex;      //  held for the whole of every call, and
+                                //  from savepoint to its end (recursive)
     int64_t now;                //  the clock, read once per call
     wp_mem_map_t pools;         //  name -> wp_mem_pool_t
     wp_mem_map_t holders;       //  worker id -> wp_mem_holder_t

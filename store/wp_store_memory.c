@@ -577,6 +577,7 @@ s_begin (wp_store_t *base)
 }
 
 static void s_rollback_locked (wp_mem_store_t *self);
+static void s_mark_end (wp_mem_store_t *self);
 
 //  Hands the group's changes to the journal, each item, worker and pool
 //  once, in its state now. The undo log names each the first time it
@@ -676,8 +677,19 @@ s_commit (wp_store_t *base)
         wp_mem_pool_free (empty [i]);
     free (empty);
     self->in_txn = false;
-    self->has_mark = false;
+    s_mark_end (self);
     return wp_mem_leave (self, WP_OK);
+}
+
+//  Ends the savepoint, if one is set, giving back the hold on the mutex
+//  that savepoint took; the caller holds the mutex as well
+static void
+s_mark_end (wp_mem_store_t *self)
+{
+    if (self->has_mark) {
+        self->has_mark = false;
+        pthread_mutex_unlock (&self->mutex);
+    }
 }
 
 //  Undoes the log back to index from, newest first
@@ -697,7 +709,7 @@ s_rollback_locked (wp_mem_store_t *self)
     s_undo_back_to (self, 0);
     self->reaped = self->reaped_at_begin;
     self->in_txn = false;
-    self->has_mark = false;
+    s_mark_end (self);
 }
 
 static void
@@ -710,7 +722,10 @@ s_rollback (wp_store_t *base)
 }
 
 //  Savepoints: a mark in the undo log, and a new epoch so that whatever
-//  changes after the mark is saved again, as it was at the mark
+//  changes after the mark is saved again, as it was at the mark. From
+//  savepoint to release or rollback_to the thread that set the mark keeps
+//  the (recursive) mutex: another thread's call made meanwhile would land
+//  after the mark and be undone with the batch, so it waits instead.
 static wp_status
 s_savepoint (wp_store_t *base)
 {
@@ -718,12 +733,15 @@ s_savepoint (wp_store_t *base)
     pthread_mutex_lock (&self->mutex);
     if (!self->in_txn)
         return wp_mem_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
-                                              "no transaction is open"));
+                                                   "no transaction is open"));
+    if (self->has_mark)
+        return wp_mem_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
+                                                   "a savepoint is already set"));
     self->has_mark = true;
     self->mark = self->undo.count;
     self->reaped_at_mark = self->reaped;
     self->txn_id++;
-    return wp_mem_leave (self, WP_OK);
+    return WP_OK;               //  the mutex stays held until the mark ends
 }
 
 static void
@@ -731,11 +749,11 @@ s_release (wp_store_t *base)
 {
     wp_mem_store_t *self = (wp_mem_store_t *) base;
     pthread_mutex_lock (&self->mutex);
-    self->has_mark = false;
+    s_mark_end (self);
     pthread_mutex_unlock (&self->mutex);
 }
 
-//  Undoes back to the mark, which stays set (as SQLite's ROLLBACK TO)
+//  Undoes back to the mark and ends it
 static void
 s_rollback_to (wp_store_t *base)
 {
@@ -746,6 +764,7 @@ s_rollback_to (wp_store_t *base)
         self->reaped = self->reaped_at_mark;
         self->txn_id++;
     }
+    s_mark_end (self);
     pthread_mutex_unlock (&self->mutex);
 }
 
@@ -1180,8 +1199,13 @@ wp_store_memory_new (const wp_store_config_t *cfg)
     wp_mem_store_t *self = (wp_mem_store_t *) wp_mem_alloc (sizeof *self);
     wp_store_init (&self->base, &s_memory_ops, cfg);
     self->base.thread_shared = true;
-    if (pthread_mutex_init (&self->mutex, NULL) != 0)
+    //  Recursive: a savepoint holds it across the calls of its batch
+    pthread_mutexattr_t attr;
+    if (pthread_mutexattr_init (&attr) != 0
+    ||  pthread_mutexattr_settype (&attr, PTHREAD_MUTEX_RECURSIVE) != 0
+    ||  pthread_mutex_init (&self->mutex, &attr) != 0)
         abort ();
+    pthread_mutexattr_destroy (&attr);
     wp_mem_heap_init (&self->leases, s_lease_before, s_item_slot);
     wp_mem_heap_init (&self->finished, s_finished_before, s_item_slot);
     wp_mem_heap_init (&self->stale, s_stale_before, s_worker_slot);

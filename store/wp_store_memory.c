@@ -21,7 +21,9 @@
     items removed are kept until commit. Rollback restores the log newest
     first, re-indexing each item and worker, and restores the reap totals as
     they were at begin. A savepoint marks the log and starts a new epoch, so
-    rollback_to restores everything changed since the mark as it was there.
+    rollback_to restores everything changed since the mark as it was there;
+    its thread keeps the mutex until the mark ends, so no other thread's
+    call falls inside the span a rollback_to undoes.
     A transaction belongs to the store, not to a thread: while one is open,
     every thread's calls join it.
 

@@ -26,6 +26,9 @@ typedef struct {
 } s_remote_t;
 
 static const wp_store_ops_t s_ops;
+static wp_status s_push_many (wp_store_t *base, const char *pool,
+                              const wp_push_entry_t *entries, size_t count,
+                              char **ids_out, bool *duplicates);
 static wp_status s_complete_many (wp_store_t *base, const char *pool,
                                   const wp_complete_entry_t *entries, size_t count,
                                   const char *worker_id, wp_status *statuses_out,
@@ -853,7 +856,7 @@ static const wp_store_ops_t s_ops = {
     .cancel = s_cancel,
     .purge_pool = s_purge_pool,
     .set_paused = s_set_paused,
-    .push_many = wp_remote_store_push_many,
+    .push_many = s_push_many,
     .claim_many = s_claim_many,
     .complete_many = s_complete_many,
     .complete_and_claim = s_complete_and_claim,
@@ -1019,9 +1022,11 @@ wp_remote_store_complete_and_claim (wp_store_t *base, const char *pool, const ch
     return s_claim_one ((s_remote_t *) base, &request, item_out);
 }
 
-wp_status
-wp_remote_store_push_many (wp_store_t *base, const char *pool, const wp_push_entry_t *entries,
-                           size_t count, char **ids_out, bool *duplicates)
+//  The vtable's push_many: one PushMany request (wp_store_push_many has
+//  checked the arguments; they are checked again for a direct caller).
+static wp_status
+s_push_many (wp_store_t *base, const char *pool, const wp_push_entry_t *entries,
+             size_t count, char **ids_out, bool *duplicates)
 {
     base->errmsg [0] = 0;
     wp_status rc = wp_store_check_name (base, "pool", pool);

@@ -52,12 +52,12 @@ void wp_remote_store_set_timeout (wp_store_t *self, double seconds);
 double wp_remote_store_timeout (wp_store_t *self);
 void wp_remote_store_set_retry_interval (wp_store_t *self, double seconds);
 
-//  The calls of the protocol that wp_store.h lacks (a claim that waits), and
-//  the batch calls client/wp_backend.c makes directly. Arguments are checked
-//  as wp_store.c checks the others; the same out-parameter rules hold. The
-//  vtable's claim_many and complete_and_claim are the first two without a
-//  wait; its push_many is wp_remote_store_push_many; its complete_many is
-//  wp_remote_store_complete_many that also gives each entry's message.
+//  The calls of the protocol that wp_store.h lacks: the claims that wait
+//  (client/wp_backend.c's), and CompleteMany by itself (tests/client's). Arguments are checked as wp_store.c checks the others;
+//  the same out-parameter rules hold. The vtable's claim_many and
+//  complete_and_claim are these without a wait; its complete_many is
+//  wp_remote_store_complete_many that also gives each entry's message; its
+//  push_many (one PushMany request) is reached through wp_store_push_many.
 
 //  WorkPool.Claim with wait_seconds = wait (the deadline grows by wait).
 wp_status wp_remote_store_claim_wait (wp_store_t *self, const char *pool,
@@ -76,12 +76,6 @@ wp_status wp_remote_store_complete_and_claim (wp_store_t *self, const char *pool
                                               size_t result_size, const char *worker_id,
                                               double wait, double lease,
                                               wp_item_t **item_out);
-
-//  WorkPool.PushMany. ids_out: count slots the caller owns, each filled with
-//  an id (caller frees); duplicates (may be NULL): count flags.
-wp_status wp_remote_store_push_many (wp_store_t *self, const char *pool,
-                                     const wp_push_entry_t *entries, size_t count,
-                                     char **ids_out, bool *duplicates);
 
 //  WorkPool.CompleteMany: each of count entries (1..WP_BATCH_MAX) completed
 //  as wp_store_complete would, in one request. WP_OK when the broker ran the

@@ -669,16 +669,22 @@ s_stats (wp_store_t *base, wp_stats_t **stats_out)
 //  ---------------------------------------------------------------------
 //  Inspection and lifecycle (PROTOCOL.md section 7 says which are resent)
 
-//  Points request->statuses at the names of states (names is the caller's
-//  array of at least count slots; the names are static).
+//  Points request->statuses at the names of states, each once (the store
+//  interface takes a state twice, the wire refuses it); names is the
+//  caller's array of WP_ITEM_POISONED + 1 slots; the names are static.
 static void
 s_state_names (wp_request_t *request, const wp_item_state *states, size_t count,
                const char **names)
 {
+    bool seen [WP_ITEM_POISONED + 1] = { false };
+    size_t distinct = 0;
     for (size_t i = 0; i < count; i++)
-        names [i] = wp_item_state_name (states [i]);
+        if ((unsigned) states [i] <= WP_ITEM_POISONED && !seen [states [i]]) {
+            seen [states [i]] = true;
+            names [distinct++] = wp_item_state_name (states [i]);
+        }
     request->statuses = (char **) names;
-    request->status_count = count;
+    request->status_count = distinct;
 }
 
 static wp_status
@@ -687,10 +693,9 @@ s_list_items (wp_store_t *base, const char *pool, const wp_item_state *statuses,
               wp_item_list_t **items_out, char **cursor_out)
 {
     const char *names [WP_ITEM_POISONED + 1];
-    if (status_count > WP_ITEM_POISONED + 1 || limit > WP_LIST_MAX)
-        return wp_store_error (base, WP_INVALID_ARGUMENT,
-                               "list takes at most %d statuses and %d items a page",
-                               WP_ITEM_POISONED + 1, WP_LIST_MAX);
+    if (limit > WP_LIST_MAX)
+        return wp_store_error (base, WP_INVALID_ARGUMENT, "limit must be at most %d",
+                               WP_LIST_MAX);
     wp_request_t request = s_request (WP_METHOD_LIST_ITEMS);
     request.pool = (char *) pool;
     s_state_names (&request, statuses, status_count, names);
@@ -777,10 +782,6 @@ s_purge_pool (wp_store_t *base, const char *pool, const wp_item_state *statuses,
               size_t status_count, uint64_t *count_out)
 {
     const char *names [WP_ITEM_POISONED + 1];
-    if (status_count < 1 || status_count > WP_ITEM_POISONED)
-        return wp_store_error (base, WP_INVALID_ARGUMENT,
-                               "purge takes 1 to %d of pending, done and poisoned",
-                               WP_ITEM_POISONED);
     wp_request_t request = s_request (WP_METHOD_PURGE);
     request.pool = (char *) pool;
     s_state_names (&request, statuses, status_count, names);
@@ -809,10 +810,30 @@ static wp_status
 s_claim_many (wp_store_t *base, const char *pool, const char *worker_id, size_t max,
               double lease, size_t max_bytes, wp_item_list_t **items_out)
 {
-    //  max_bytes is the broker's to apply: it caps a ClaimMany reply at its
-    //  own max_message, which is what a remote caller's cap stands for
-    (void) max_bytes;
-    return wp_remote_store_claim_many (base, pool, worker_id, max, 0, lease, items_out);
+    if (max_bytes == 0)
+        return wp_remote_store_claim_many (base, pool, worker_id, max, 0, lease, items_out);
+    //  ClaimMany carries no byte cap (the broker applies its max_message), so
+    //  a cap of the caller's is met one claim at a time: a round trip per
+    //  item, paid only by a caller that sets one. Once an item is claimed a
+    //  later failure ends the batch with what it holds, so no claim is lost.
+    wp_item_list_t *list = wp_item_list_new ();
+    size_t bytes = 0;
+    wp_status rc = WP_OK;
+    while (list->count < max && bytes < max_bytes) {
+        wp_item_t *item = NULL;
+        rc = wp_remote_store_claim_wait (base, pool, worker_id, 0, lease, &item);
+        if (rc != WP_OK || !item)
+            break;
+        bytes += item->data_size + item->result_size;
+        wp_item_list_append (list, &item);
+    }
+    if (rc != WP_OK && list->count == 0) {
+        wp_item_list_destroy (&list);
+        return rc;
+    }
+    base->errmsg [0] = 0;
+    *items_out = list;
+    return WP_OK;
 }
 
 static wp_status

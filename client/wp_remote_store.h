@@ -65,7 +65,8 @@ wp_status wp_remote_store_claim_wait (wp_store_t *self, const char *pool,
                                       wp_item_t **item_out);
 
 //  WorkPool.ClaimMany. *items_out (caller owns) may be empty. The broker caps
-//  the reply at its max_message (the vtable op's max_bytes is not sent).
+//  the reply at its max_message; the wire has no cap of the caller's, so the
+//  vtable op with max_bytes claims one item a request until it is reached.
 wp_status wp_remote_store_claim_many (wp_store_t *self, const char *pool,
                                       const char *worker_id, size_t max, double wait,
                                       double lease, wp_item_list_t **items_out);

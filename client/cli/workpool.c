@@ -631,26 +631,34 @@ s_push_many (s_cli_t *cli, wp_pool_t *pool)
             break;
         }
         line_no++;
+        if (length > 0 && line [length - 1] == '\n')
+            line [--length] = 0;    //  so the parser's positions are on line 1
         char error [256] = "";
-        json_t *json = wp_json_parse (line, (size_t) length, error, sizeof error);
+        json_t *json = NULL;
+        const char *why = "is empty";
+        if (strspn (line, " \t\r") < (size_t) length) {
+            json = wp_json_parse (line, (size_t) length, error, sizeof error);
+            why = json ? "cannot be encoded" : "is not valid JSON";
+        }
         uint8_t *buffer = NULL;
         size_t buffer_size = 0;
-        const char *why = json ? "cannot be encoded" : "is not valid JSON";
         if (json) {
             if (wp_json_to_msgpack (json, &buffer, &buffer_size, error, sizeof error))
                 buffer = NULL;
             json_decref (json);
         }
         if (!buffer) {
-            //  A value holds no newline, so the parser's "line 1" says nothing
+            //  The parser's "line 1" says nothing here: the line is the value
             const char *where = strncmp (error, "line 1 ", 7) == 0 ? error + 7 : error;
+            const char *colon = *where ? ": " : "";
             if (batch.first_line > 1)
-                rc = s_usage_error (cli, "line %" PRIu64 " %s: %s; lines 1..%" PRIu64 " were queued"
-                                    " (their ids printed), nothing from line %" PRIu64 " on",
-                                    line_no, why, where, batch.first_line - 1, batch.first_line);
+                rc = s_usage_error (cli, "line %" PRIu64 " %s%s%s; lines 1..%" PRIu64 " were"
+                                    " queued (their ids printed), nothing from line %" PRIu64
+                                    " on", line_no, why, colon, where, batch.first_line - 1,
+                                    batch.first_line);
             else
-                rc = s_usage_error (cli, "line %" PRIu64 " %s: %s; nothing was queued",
-                                    line_no, why, where);
+                rc = s_usage_error (cli, "line %" PRIu64 " %s%s%s; nothing was queued",
+                                    line_no, why, colon, where);
             break;
         }
         batch.buffers [batch.count] = buffer;
@@ -806,7 +814,7 @@ static const s_command_t s_commands [] = {
     { "push-many", s_push_many, { "POOL" }, 1,
       S_OPTS2 (S_OPT_BATCH, S_OPT_MAX_RETRIES),
       "POOL [--batch N] [--max-retries N] < VALUES",
-      "Queue the JSON values of stdin, one a line; prints their ids, in order.",
+      "Queue stdin's JSON values, one a line; prints their ids in order.",
       "\n"
       "  --batch N          values queued per request (1..1000, default 1000); a batch\n"
       "                     is one request and one commit: all of it is queued or none\n"
@@ -863,19 +871,20 @@ static const s_command_t s_commands [] = {
     { "items", s_items, { "POOL" }, 1,
       S_BIT (S_OPT_STATUS) | S_OPTS2 (S_OPT_LIMIT, S_OPT_CURSOR),
       "POOL [--status S]... [--limit N] [--cursor C]",
-      "Print POOL's items, oldest first, one JSON object a line as get prints it.",
+      "Print POOL's items, oldest first, one JSON object a line.",
       "\n"
       "  --status S         only items whose status is S: pending, claimed, done or\n"
       "                     poisoned (repeat: any of them; default: every item)\n"
       "  --limit N          print at most N items; if more remain, print\n"
       "                     \"next cursor: C\" on stderr (still exit 0)\n"
       "  --cursor C         start after the items that ended with \"next cursor: C\"\n"
-      "Without --limit every matching item is printed (read 1000 at a time).\n"
+      "Each line is the item as get prints it. Without --limit every matching item\n"
+      "is printed (read 1000 at a time).\n"
       "Dead letters, the items that failed max_retries times: --status poisoned.\n" },
     { "retry", s_retry, { "POOL", "ID" }, 1,
       S_BIT (S_OPT_ALL),
       "POOL ID | POOL --all",
-      "Return poisoned or done item ID to pending; --all: every poisoned item.",
+      "Return item ID (--all: every poisoned item) to pending.",
       "\n"
       "  --all              every poisoned item of POOL, in one transaction; prints\n"
       "                     how many\n"
@@ -891,7 +900,7 @@ static const s_command_t s_commands [] = {
     { "purge", s_purge, { "POOL" }, 1,
       S_BIT (S_OPT_STATUS),
       "POOL --status S [--status S]...",
-      "Remove every item of POOL whose status is one given; prints how many.",
+      "Remove POOL's items in the statuses given; prints how many.",
       "\n"
       "  --status S         pending, done or poisoned (required; repeat for several).\n"
       "                     claimed is refused (INVALID_ARGUMENT): a worker may be\n"
@@ -930,7 +939,7 @@ static const s_command_t s_commands [] = {
       "(register again).\n" },
     { "status", s_status, { "WORKER", "STATUS" }, 2, 0,
       "WORKER STATUS",
-      "Set WORKER's status (active, terminating, terminated, lost, or any name).",
+      "Set WORKER's status (active, terminating, terminated, lost, any).",
       "\nPrints nothing. Unknown worker: NOT_FOUND.\n" },
     { "worker", s_worker, { "WORKER" }, 1, 0,
       "WORKER",
@@ -947,7 +956,7 @@ static const s_command_t s_commands [] = {
       "  --stale SECONDS    its last heartbeat is older than SECONDS\n" },
     { "pools", s_pools, { NULL }, 0, 0,
       "",
-      "Print every pool that holds items or is paused, one JSON object a line.",
+      "Print each pool holding items or paused, one JSON object a line.",
       "\n{\"pool\", \"pending\", \"claimed\", \"done\", \"poisoned\", \"paused\"}, by name: the\n"
       "pools of stats, one a line, so that a misspelt pool name stands out.\n" },
     { "stats", s_stats, { NULL }, 0, 0,

@@ -957,8 +957,8 @@ static const s_command_t s_commands [] = {
     { "pools", s_pools, { NULL }, 0, 0,
       "",
       "Print each pool holding items or paused, one JSON object a line.",
-      "\n{\"pool\", \"pending\", \"claimed\", \"done\", \"poisoned\", \"paused\"}, by name: the\n"
-      "pools of stats, one a line, so that a misspelt pool name stands out.\n" },
+      "\n{pool, pending, claimed, done, poisoned, paused} for each, by name: the pools\n"
+      "of stats, one a line, so that a misspelt pool name stands out.\n" },
     { "stats", s_stats, { NULL }, 0, 0,
       "",
       "Print the backend's statistics as a JSON object.",

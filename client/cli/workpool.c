@@ -589,9 +589,15 @@ s_batch_push (s_cli_t *cli, wp_pool_t *pool, s_batch_t *batch)
 {
     wp_status status = wp_pool_push_many (pool, batch->entries, batch->count, batch->ids, NULL);
     if (status != WP_OK) {
-        char note [96];
-        snprintf (note, sizeof note, " (nothing from line %" PRIu64 " on was queued)",
-                  batch->first_line);
+        //  A batch is one commit, but a reply that never came may hide one
+        char note [160];
+        if (status == WP_DEADLINE_EXCEEDED)
+            snprintf (note, sizeof note, " (lines %" PRIu64 "..%" PRIu64 " may have been queued"
+                      " without their ids printed; nothing after them was)", batch->first_line,
+                      batch->first_line + batch->count - 1);
+        else
+            snprintf (note, sizeof note, " (nothing from line %" PRIu64 " on was queued)",
+                      batch->first_line);
         return s_status_error_note (cli, status, note);
     }
     for (size_t i = 0; i < batch->count; i++) {
@@ -825,8 +831,10 @@ static const s_command_t s_commands [] = {
       "sent: the batches before it were queued and their ids printed; nothing from its\n"
       "batch on was. The error names the lines queued; as many ids were printed as\n"
       "lines were queued, so `tail -n +$((IDS + 1))` of the input resumes after a fix.\n"
-      "A request that fails stops the same way (exit 10 + its status). A batch must fit\n"
-      "the broker's --max-message (1 MiB by default): lower --batch for large values.\n" },
+      "A request that fails stops the same way (exit 10 + its status); one that got no\n"
+      "reply (DEADLINE_EXCEEDED) may have queued its batch, as the error says. A batch\n"
+      "must fit the broker's --max-message (1 MiB by default): lower --batch for large\n"
+      "values.\n" },
     { "claim", s_claim, { "POOL" }, 1,
       S_BIT (S_OPT_WORKER) | S_OPTS2 (S_OPT_WAIT, S_OPT_LEASE),
       "POOL --worker W [--wait SECONDS] [--lease SECONDS]",

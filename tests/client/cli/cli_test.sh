@@ -730,6 +730,13 @@ check_lifecycle () {
     run_in '{"$bin":"!"}' push-many "$many"
     check_failure 2 INVALID_ARGUMENT
     [[ "$err" == *"line 1 cannot be encoded"* ]] || die "push-many: a value that cannot be encoded"
+    #   a batch the backend refuses (max_retries above 2^31-1): none of it queued
+    run_in $'30
+31
+32
+' push-many "$many" --batch 2 --max-retries 3000000000
+    check_failure 13 INVALID_ARGUMENT
+    [[ "$err" == *"(nothing from line 1 on was queued)" ]] || die "push-many: a refused batch"
     ok size "$many"
     is 8
 
@@ -807,6 +814,10 @@ check_broker_only () {
     fails 14 DEADLINE_EXCEEDED --endpoint "ipc://$TMP/slow.ipc" --timeout 0.3 size jobs
     ok --endpoint "ipc://$TMP/slow.ipc" --timeout 20 size jobs
     is 0
+    run_in $'1\n2\n3\n' --endpoint "ipc://$TMP/slow.ipc" --timeout 0.3 push-many jobs --batch 2
+    check_failure 14 DEADLINE_EXCEEDED
+    [[ "$err" == *"(lines 1..2 may have been queued without their ids printed; nothing after them was)" ]] \
+        || die "push-many: a batch without a reply may have been queued"
     kill "$SLOW_PID"
     wait "$SLOW_PID"
     SLOW_PID=

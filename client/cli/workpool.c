@@ -168,6 +168,24 @@ s_status_error (s_cli_t *cli, wp_status status)
     return s_status_error_note (cli, status, "");
 }
 
+//  For a command that prints nothing: its exit code.
+static int
+s_result (s_cli_t *cli, wp_status status)
+{
+    return status == WP_OK ? 0 : s_status_error (cli, status);
+}
+
+//  For a command that prints a count: prints it on success. Returns the
+//  exit code.
+static int
+s_count_result (s_cli_t *cli, wp_status status, uint64_t count)
+{
+    if (status != WP_OK)
+        return s_status_error (cli, status);
+    printf ("%" PRIu64 "\n", count);
+    return 0;
+}
+
 //  Prints json and a newline on stdout, then drops json.
 static void
 s_print (json_t *json)
@@ -424,11 +442,8 @@ s_claim (s_cli_t *cli, wp_pool_t *pool)
 static int
 s_complete (s_cli_t *cli, wp_pool_t *pool)
 {
-    wp_status status = wp_pool_complete (pool, cli->args [1], cli->result, cli->result_size,
-                                         cli->worker);
-    if (status != WP_OK)
-        return s_status_error (cli, status);
-    return 0;
+    return s_result (cli, wp_pool_complete (pool, cli->args [1], cli->result, cli->result_size,
+                                            cli->worker));
 }
 
 static int
@@ -447,23 +462,15 @@ s_fail (s_cli_t *cli, wp_pool_t *pool)
 static int
 s_size (s_cli_t *cli, wp_pool_t *pool)
 {
-    uint64_t size;
-    wp_status status = wp_pool_size (pool, &size);
-    if (status != WP_OK)
-        return s_status_error (cli, status);
-    printf ("%" PRIu64 "\n", size);
-    return 0;
+    uint64_t size = 0;
+    return s_count_result (cli, wp_pool_size (pool, &size), size);
 }
 
 static int
 s_release (s_cli_t *cli, wp_pool_t *pool)
 {
-    uint64_t count;
-    wp_status status = wp_pool_release_by_worker (pool, cli->args [1], &count);
-    if (status != WP_OK)
-        return s_status_error (cli, status);
-    printf ("%" PRIu64 "\n", count);
-    return 0;
+    uint64_t count = 0;
+    return s_count_result (cli, wp_pool_release_by_worker (pool, cli->args [1], &count), count);
 }
 
 static int
@@ -521,48 +528,36 @@ s_items (s_cli_t *cli, wp_pool_t *pool)
 static int
 s_retry (s_cli_t *cli, wp_pool_t *pool)
 {
-    if (cli->given & S_BIT (S_OPT_ALL)) {
-        uint64_t count;
-        wp_status status = wp_pool_retry_all (pool, &count);
-        if (status != WP_OK)
-            return s_status_error (cli, status);
-        printf ("%" PRIu64 "\n", count);
-        return 0;
-    }
-    wp_status status = wp_pool_retry (pool, cli->args [1]);
-    return status == WP_OK ? 0 : s_status_error (cli, status);
+    uint64_t count = 0;
+    if (cli->given & S_BIT (S_OPT_ALL))
+        return s_count_result (cli, wp_pool_retry_all (pool, &count), count);
+    return s_result (cli, wp_pool_retry (pool, cli->args [1]));
 }
 
 static int
 s_cancel (s_cli_t *cli, wp_pool_t *pool)
 {
-    wp_status status = wp_pool_cancel (pool, cli->args [1]);
-    return status == WP_OK ? 0 : s_status_error (cli, status);
+    return s_result (cli, wp_pool_cancel (pool, cli->args [1]));
 }
 
 static int
 s_purge (s_cli_t *cli, wp_pool_t *pool)
 {
-    uint64_t count;
+    uint64_t count = 0;
     wp_status status = wp_pool_purge (pool, cli->item_states, cli->status_count, &count);
-    if (status != WP_OK)
-        return s_status_error (cli, status);
-    printf ("%" PRIu64 "\n", count);
-    return 0;
+    return s_count_result (cli, status, count);
 }
 
 static int
 s_pause (s_cli_t *cli, wp_pool_t *pool)
 {
-    wp_status status = wp_pool_pause (pool);
-    return status == WP_OK ? 0 : s_status_error (cli, status);
+    return s_result (cli, wp_pool_pause (pool));
 }
 
 static int
 s_resume (s_cli_t *cli, wp_pool_t *pool)
 {
-    wp_status status = wp_pool_resume (pool);
-    return status == WP_OK ? 0 : s_status_error (cli, status);
+    return s_result (cli, wp_pool_resume (pool));
 }
 
 //  push-many's batch: the values read so far, as msgpack
@@ -713,16 +708,14 @@ s_register (s_cli_t *cli, wp_pool_t *pool)
 static int
 s_heartbeat (s_cli_t *cli, wp_pool_t *pool)
 {
-    wp_status status = wp_backend_heartbeat (cli->backend, cli->args [0],
-                                             cli->metadata ? &cli->meta : NULL);
-    return status == WP_OK ? 0 : s_status_error (cli, status);
+    return s_result (cli, wp_backend_heartbeat (cli->backend, cli->args [0],
+                                                cli->metadata ? &cli->meta : NULL));
 }
 
 static int
 s_status (s_cli_t *cli, wp_pool_t *pool)
 {
-    wp_status status = wp_backend_update_status (cli->backend, cli->args [0], cli->args [1]);
-    return status == WP_OK ? 0 : s_status_error (cli, status);
+    return s_result (cli, wp_backend_update_status (cli->backend, cli->args [0], cli->args [1]));
 }
 
 static int
@@ -762,6 +755,7 @@ s_workers (s_cli_t *cli, wp_pool_t *pool)
     return 0;
 }
 
+//  stats, and pools: the pools of stats, one a line
 static int
 s_stats (s_cli_t *cli, wp_pool_t *pool)
 {
@@ -769,20 +763,11 @@ s_stats (s_cli_t *cli, wp_pool_t *pool)
     wp_status status = wp_backend_stats (cli->backend, &stats);
     if (status != WP_OK)
         return s_status_error (cli, status);
-    s_print (wp_json_from_stats (stats));
-    wp_stats_destroy (&stats);
-    return 0;
-}
-
-static int
-s_pools (s_cli_t *cli, wp_pool_t *pool)
-{
-    wp_stats_t *stats = NULL;
-    wp_status status = wp_backend_stats (cli->backend, &stats);
-    if (status != WP_OK)
-        return s_status_error (cli, status);
-    for (size_t i = 0; i < stats->pool_count; i++)
-        s_print (wp_json_from_pool_stats (&stats->pools [i]));
+    if (streq (cli->command->name, "pools"))
+        for (size_t i = 0; i < stats->pool_count; i++)
+            s_print (wp_json_from_pool_stats (&stats->pools [i]));
+    else
+        s_print (wp_json_from_stats (stats));
     wp_stats_destroy (&stats);
     return 0;
 }
@@ -962,7 +947,7 @@ static const s_command_t s_commands [] = {
       "  --capability C     C is one of its capabilities\n"
       "  --pool P           its pool group is P\n"
       "  --stale SECONDS    its last heartbeat is older than SECONDS\n" },
-    { "pools", s_pools, { NULL }, 0, 0,
+    { "pools", s_stats, { NULL }, 0, 0,
       "",
       "Print each pool holding items or paused, one JSON object a line.",
       "\n{pool, pending, claimed, done, poisoned, paused} for each, by name: the pools\n"

@@ -175,8 +175,9 @@ s_result (s_cli_t *cli, wp_status status)
     return status == WP_OK ? 0 : s_status_error (cli, status);
 }
 
-//  For a command that prints a count: prints it on success. Returns the
-//  exit code.
+//  For a command that prints a count: prints it on success (call it after
+//  the call that sets count, not with it as an argument). Returns the exit
+//  code.
 static int
 s_count_result (s_cli_t *cli, wp_status status, uint64_t count)
 {
@@ -463,14 +464,16 @@ static int
 s_size (s_cli_t *cli, wp_pool_t *pool)
 {
     uint64_t size = 0;
-    return s_count_result (cli, wp_pool_size (pool, &size), size);
+    wp_status status = wp_pool_size (pool, &size);
+    return s_count_result (cli, status, size);
 }
 
 static int
 s_release (s_cli_t *cli, wp_pool_t *pool)
 {
     uint64_t count = 0;
-    return s_count_result (cli, wp_pool_release_by_worker (pool, cli->args [1], &count), count);
+    wp_status status = wp_pool_release_by_worker (pool, cli->args [1], &count);
+    return s_count_result (cli, status, count);
 }
 
 static int
@@ -528,9 +531,11 @@ s_items (s_cli_t *cli, wp_pool_t *pool)
 static int
 s_retry (s_cli_t *cli, wp_pool_t *pool)
 {
-    uint64_t count = 0;
-    if (cli->given & S_BIT (S_OPT_ALL))
-        return s_count_result (cli, wp_pool_retry_all (pool, &count), count);
+    if (cli->given & S_BIT (S_OPT_ALL)) {
+        uint64_t count = 0;
+        wp_status status = wp_pool_retry_all (pool, &count);
+        return s_count_result (cli, status, count);
+    }
     return s_result (cli, wp_pool_retry (pool, cli->args [1]));
 }
 

@@ -6,13 +6,16 @@
 #   (systemd-analyze verify, when there is one) and that the man pages name
 #   every command and flag the programs' --help does.
 #
-#   usage: install_test.sh BUILD_DIR LIBDIR [CFLAGS]
+#   usage: install_test.sh BUILD_DIR LIBDIR [CFLAGS [CC]]
 #   CFLAGS: what the consumer is compiled and linked with (the sanitizer
-#   flags of the build, since the library it links carries them).
+#   flags of the build, since the library it links carries them); CC the
+#   compiler of the build (default cc), whose sanitizer runtime that is.
 set -u
-BUILD=${1:?usage: install_test.sh BUILD_DIR LIBDIR [CFLAGS]}
-LIBDIR=${2:?usage: install_test.sh BUILD_DIR LIBDIR [CFLAGS]}
+USAGE="usage: install_test.sh BUILD_DIR LIBDIR [CFLAGS [CC]]"
+BUILD=${1:?$USAGE}
+LIBDIR=${2:?$USAGE}
 CFLAGS=${3:-}
+CC=${4:-cc}
 SRC=$(cd "$(dirname "$0")" && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/wp-install-test.XXXXXX")
 PREFIX=$TMP/prefix
@@ -56,7 +59,7 @@ check
 
 #   A consumer with find_package (workpool)
 cmake -S "$SRC/consumer" -B "$TMP/cmake-consumer" -DCMAKE_PREFIX_PATH="$PREFIX" \
-      -DCMAKE_C_FLAGS="$CFLAGS" -DCMAKE_EXE_LINKER_FLAGS="$CFLAGS" >"$TMP/cmake.log" 2>&1 \
+      -DCMAKE_C_COMPILER="$CC" -DCMAKE_C_FLAGS="$CFLAGS" -DCMAKE_EXE_LINKER_FLAGS="$CFLAGS" >"$TMP/cmake.log" 2>&1 \
     && cmake --build "$TMP/cmake-consumer" >>"$TMP/cmake.log" 2>&1 \
     || { cat "$TMP/cmake.log" >&2; die "the find_package consumer does not build"; }
 check
@@ -81,7 +84,7 @@ check
 check
 pkg-config --print-requires libworkpool | grep -q msgpack || die "msgpack is not in the .pc's Requires"
 # shellcheck disable=SC2046,SC2086
-cc $CFLAGS -o "$TMP/pc-consumer" "$SRC/consumer/consumer.c" \
+"$CC" $CFLAGS -o "$TMP/pc-consumer" "$SRC/consumer/consumer.c" \
    $(pkg-config --cflags --libs libworkpool) 2>"$TMP/cc.log" \
     || { cat "$TMP/cc.log" >&2; die "the pkg-config consumer does not build"; }
 check

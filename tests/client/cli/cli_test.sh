@@ -686,6 +686,9 @@ check_lifecycle () {
     ids "$paused"
     is p
     ok pause "$paused"                                   # idempotent
+    for command in pause resume items; do
+        fails 13 INVALID_ARGUMENT "$command" ''             # no such pool name
+    done
     ok resume "$paused"
     is ''
     ok resume "$paused"

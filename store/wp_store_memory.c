@@ -2,23 +2,26 @@
     is gone when the store is destroyed; one mutex serializes every call, so
     threads may share a store.
 
-    Layout. Pools by name; in each pool the items by id, and its pending
-    items in a binary heap ordered by a sequence number given at push, so the
-    oldest pending item is claimed in O(log n) and an item that returns to
-    pending takes its old place. Claimed items sit in one heap ordered by
-    lease expiry and in a list per claiming worker (a "holder", registered or
-    not); done and poisoned items sit in one heap ordered by their last
-    change, for purge. Active workers sit in a heap ordered by the time they
-    go stale. An item is in exactly one heap, the one its state names, so
-    every state change is "unindex, change, index", and whatever falls due
-    next is at the top of a heap: checking for due work costs nothing when
-    nothing is due.
+    Layout. Pools by name; in each pool the items by id, and per status an
+    ordered index by the sequence number given at push (wp_mem_tree): the
+    oldest pending item is the first of the pending index, an item that
+    returns to pending takes its old place, and List walks the indexes of
+    the statuses asked for, merged, from the cursor's seq. Claimed items
+    also sit in one heap ordered by lease expiry and in a list per
+    claiming worker (a "holder", registered or not); done and poisoned
+    items in one heap ordered by their last change, for purge. Active
+    workers sit in a heap ordered by the time they go stale. Every state
+    change is "unindex, change, index", and whatever falls due next is at
+    the top of a heap: checking for due work costs nothing when nothing is
+    due. A paused pool keeps its items; claims on it find nothing.
 
     Groups. Outside begin/commit nothing is logged. Inside, the first change
-    to an item or worker in the group saves its prior state in an undo log;
-    items pushed in the group are logged as new and items purged in it are
-    kept until commit. Rollback restores the log newest first, re-indexing
-    each item and worker, and restores the reap totals as they were at begin.
+    to an item, worker or pool's paused flag in an epoch saves its prior
+    state in the undo log (wp_mem_undo); items pushed are logged as new and
+    items removed are kept until commit. Rollback restores the log newest
+    first, re-indexing each item and worker, and restores the reap totals as
+    they were at begin. A savepoint marks the log and starts a new epoch, so
+    rollback_to restores everything changed since the mark as it was there.
     A transaction belongs to the store, not to a thread: while one is open,
     every thread's calls join it.
 
@@ -26,8 +29,15 @@
     applied on the way stays: it is the store catching up with the clock,
     and the next call would apply it anyway.  */
 #include "wp_store_memory_int.h"
+#include "wp_mem_heap.h"
+#include "wp_mem_map.h"
+#include "wp_mem_tree.h"
+#include "wp_mem_undo.h"
 #include <assert.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,253 +92,6 @@ s_time_add (int64_t a, int64_t b)
 }
 
 //  ---------------------------------------------------------------------
-//  A map from strings to pointers: open addressing, linear probing,
-//  deletion by backward shift (no tombstones), resized to keep the load
-//  between 1/8 and 7/10. Keys are not copied: each value owns the string
-//  its key points at. (czmq's zhashx also grows whenever one chain gets
-//  long, which at millions of keys cost kilobytes of table per key.)
-
-typedef struct {
-    uint64_t hash;
-    const char *key;            //  NULL: a free slot
-    void *value;
-} s_slot_t;
-
-typedef struct {
-    s_slot_t *slots;
-    size_t capacity;            //  a power of two, or 0
-    size_t count;
-} s_map_t;
-
-//  FNV-1a, then a finalizer so that the low bits, the index, mix well
-static uint64_t
-s_hash (const char *key)
-{
-    uint64_t hash = UINT64_C (14695981039346656037);
-    for (const unsigned char *p = (const unsigned char *) key; *p; p++)
-        hash = (hash ^ *p) * UINT64_C (1099511628211);
-    hash ^= hash >> 33;
-    hash *= UINT64_C (0xff51afd7ed558ccd);
-    hash ^= hash >> 33;
-    return hash;
-}
-
-//  The slot holding key, or the free slot where it would go
-static s_slot_t *
-s_map_find (const s_map_t *map, const char *key, uint64_t hash)
-{
-    size_t mask = map->capacity - 1;
-    for (size_t index = hash & mask; ; index = (index + 1) & mask) {
-        s_slot_t *slot = &map->slots [index];
-        if (!slot->key || (slot->hash == hash && strcmp (slot->key, key) == 0))
-            return slot;
-    }
-}
-
-static void
-s_map_resize (s_map_t *map, size_t capacity)
-{
-    s_slot_t *old = map->slots;
-    size_t old_capacity = map->capacity;
-    map->slots = (s_slot_t *) s_alloc (capacity * sizeof (s_slot_t));
-    map->capacity = capacity;
-    for (size_t i = 0; i < old_capacity; i++)
-        if (old [i].key)
-            *s_map_find (map, old [i].key, old [i].hash) = old [i];
-    free (old);
-}
-
-static void *
-s_map_lookup (const s_map_t *map, const char *key)
-{
-    if (map->count == 0)
-        return NULL;
-    s_slot_t *slot = s_map_find (map, key, s_hash (key));
-    return slot->key ? slot->value : NULL;
-}
-
-//  Adds key -> value; key must not be in the map
-static void
-s_map_insert (s_map_t *map, const char *key, void *value)
-{
-    if ((map->count + 1) * 10 > map->capacity * 7)
-        s_map_resize (map, map->capacity ? map->capacity * 2 : 16);
-    uint64_t hash = s_hash (key);
-    s_slot_t *slot = s_map_find (map, key, hash);
-    assert (!slot->key);
-    slot->hash = hash;
-    slot->key = key;
-    slot->value = value;
-    map->count++;
-}
-
-//  Removes key, if present. Not while walking the map with s_map_next.
-static void
-s_map_delete (s_map_t *map, const char *key)
-{
-    if (map->count == 0)
-        return;
-    s_slot_t *slot = s_map_find (map, key, s_hash (key));
-    if (!slot->key)
-        return;
-    //  Entries after the hole move back into it unless that would put them
-    //  before their home slot, so every probe run stays unbroken
-    size_t mask = map->capacity - 1;
-    size_t hole = (size_t) (slot - map->slots);
-    for (size_t index = (hole + 1) & mask; map->slots [index].key; index = (index + 1) & mask) {
-        size_t home = map->slots [index].hash & mask;
-        if (((index - home) & mask) >= ((index - hole) & mask)) {
-            map->slots [hole] = map->slots [index];
-            hole = index;
-        }
-    }
-    memset (&map->slots [hole], 0, sizeof (s_slot_t));
-    map->count--;
-    if (map->capacity > 16 && map->count * 8 < map->capacity)
-        s_map_resize (map, map->capacity / 2);
-}
-
-//  Walks the values: start with *cursor = 0; NULL at the end
-static void *
-s_map_next (const s_map_t *map, size_t *cursor)
-{
-    while (*cursor < map->capacity) {
-        s_slot_t *slot = &map->slots [(*cursor)++];
-        if (slot->key)
-            return slot->value;
-    }
-    return NULL;
-}
-
-static void
-s_map_release (s_map_t *map)
-{
-    free (map->slots);
-    memset (map, 0, sizeof *map);
-}
-
-//  ---------------------------------------------------------------------
-//  A binary min-heap of pointers; each element keeps its own index so it
-//  can be removed or re-keyed in O(log n).
-
-typedef bool (s_before_fn) (const void *a, const void *b);
-typedef size_t *(s_slot_fn) (void *elem);
-
-#define S_NOWHERE SIZE_MAX      //  heap index of an element in no heap
-
-typedef struct {
-    void **elems;
-    size_t count;
-    size_t capacity;
-    s_before_fn *before;        //  true if a must be nearer the top than b
-    s_slot_fn *slot;            //  where an element keeps its index
-} s_heap_t;
-
-static void
-s_heap_init (s_heap_t *heap, s_before_fn *before, s_slot_fn *slot)
-{
-    memset (heap, 0, sizeof *heap);
-    heap->before = before;
-    heap->slot = slot;
-}
-
-static void
-s_heap_release (s_heap_t *heap)
-{
-    free (heap->elems);
-    heap->elems = NULL;
-    heap->count = heap->capacity = 0;
-}
-
-static void *
-s_heap_top (const s_heap_t *heap)
-{
-    return heap->count ? heap->elems [0] : NULL;
-}
-
-static void
-s_heap_place (s_heap_t *heap, size_t index, void *elem)
-{
-    heap->elems [index] = elem;
-    *heap->slot (elem) = index;
-}
-
-static void
-s_heap_sift_up (s_heap_t *heap, size_t index)
-{
-    void *elem = heap->elems [index];
-    while (index > 0) {
-        size_t parent = (index - 1) / 2;
-        if (!heap->before (elem, heap->elems [parent]))
-            break;
-        s_heap_place (heap, index, heap->elems [parent]);
-        index = parent;
-    }
-    s_heap_place (heap, index, elem);
-}
-
-static void
-s_heap_sift_down (s_heap_t *heap, size_t index)
-{
-    void *elem = heap->elems [index];
-    while (true) {
-        size_t child = 2 * index + 1;
-        if (child >= heap->count)
-            break;
-        if (child + 1 < heap->count
-        &&  heap->before (heap->elems [child + 1], heap->elems [child]))
-            child++;
-        if (!heap->before (heap->elems [child], elem))
-            break;
-        s_heap_place (heap, index, heap->elems [child]);
-        index = child;
-    }
-    s_heap_place (heap, index, elem);
-}
-
-//  Restores heap order around index after its element's key changed
-static void
-s_heap_fix_at (s_heap_t *heap, size_t index)
-{
-    if (index > 0 && heap->before (heap->elems [index], heap->elems [(index - 1) / 2]))
-        s_heap_sift_up (heap, index);
-    else
-        s_heap_sift_down (heap, index);
-}
-
-static void
-s_heap_push (s_heap_t *heap, void *elem)
-{
-    if (heap->count == heap->capacity) {
-        heap->capacity = heap->capacity ? heap->capacity * 2 : 16;
-        heap->elems = realloc (heap->elems, heap->capacity * sizeof (void *));
-        if (!heap->elems)
-            abort ();
-    }
-    s_heap_place (heap, heap->count++, elem);
-    s_heap_sift_up (heap, heap->count - 1);
-}
-
-static void
-s_heap_remove (s_heap_t *heap, void *elem)
-{
-    size_t index = *heap->slot (elem);
-    assert (index < heap->count && heap->elems [index] == elem);
-    void *last = heap->elems [--heap->count];
-    if (index < heap->count) {
-        s_heap_place (heap, index, last);
-        s_heap_fix_at (heap, index);
-    }
-    *heap->slot (elem) = S_NOWHERE;
-}
-
-static void
-s_heap_fix (s_heap_t *heap, void *elem)
-{
-    s_heap_fix_at (heap, *heap->slot (elem));
-}
-
-//  ---------------------------------------------------------------------
 //  The store's records
 
 typedef struct _s_pool_t s_pool_t;
@@ -337,22 +100,27 @@ typedef struct _s_item_t s_item_t;
 
 struct _s_item_t {
     wp_item_t rec;              //  the record; rec.pool borrows pool->name
+    wp_mem_tnode_t node;        //  in pool->by_status [rec.status], by seq
     s_pool_t *pool;             //  the pool holding it
-    uint64_t seq;               //  push order: the pending heap's key
+    uint64_t seq;               //  push order: the status index's key
     int64_t updated_at;         //  time of the last change, for purge
     int64_t lease_us;           //  while claimed: the lease length asked for
-    size_t heap_pos;            //  index in the heap its state puts it in
-    s_holder_t *holder;         //  while claimed: the claimant's list
-    s_item_t *prev, *next;      //  neighbours in that list
-    uint64_t txn_mark;          //  group in which its prior state was saved
-    bool purged;                //  purged in the open group (freed at commit)
+    s_item_t *prev, *next;      //  while claimed: neighbours in the list of
+                                //  the holder of rec.claimed_by
+    uint64_t txn_mark;          //  epoch in which its prior state was saved
+    uint32_t heap_pos;          //  claimed: in self->leases; done, poisoned:
+                                //  in self->finished
+    bool purged;                //  removed in the open group (freed at commit)
 };
 
 struct _s_pool_t {
     char *name;                 //  key in self->pools
-    s_map_t items;              //  id -> s_item_t, every state
-    s_heap_t pending;           //  pending items by seq
-    uint64_t count [4];         //  items by wp_item_state
+    wp_mem_map_t items;         //  id -> s_item_t, every state
+    wp_mem_tree_t by_status [4];    //  items by wp_item_state, each by seq:
+                                    //  claims take the first pending one,
+                                    //  list walks them
+    bool paused;                //  claims find nothing
+    uint64_t txn_mark;          //  epoch in which its paused flag was saved
 };
 
 //  The claims of one worker id, in every pool (the worker need not be
@@ -367,77 +135,60 @@ typedef struct {
     char *id;                   //  key in self->workers; rec is replaced
     wp_worker_t *rec;           //  the record
     int64_t stale_at;           //  last_heartbeat + 2 x heartbeat interval
-    size_t heap_pos;            //  in self->stale while status is "active"
-    uint64_t txn_mark;          //  group in which its prior state was saved
+    uint32_t heap_pos;          //  in self->stale while status is "active"
+    uint64_t txn_mark;          //  epoch in which its prior state was saved
 } s_worker_t;
-
-typedef enum {
-    S_UNDO_ITEM,                //  item changed: saved fields restore it
-    S_UNDO_ITEM_NEW,            //  item pushed in the group: delete it
-    S_UNDO_ITEM_PURGED,         //  item purged in the group: put it back
-    S_UNDO_WORKER               //  worker changed (saved_rec) or new (NULL)
-} s_undo_kind;
-
-typedef struct {
-    s_undo_kind kind;
-    s_item_t *item;
-    s_worker_t *worker;
-    //  S_UNDO_ITEM: the fields a change may touch, owned here
-    wp_item_state status;
-    char *claimed_by;
-    int64_t claimed_at;
-    int64_t lease_expires_at;
-    int64_t lease_us;
-    uint32_t attempts;
-    uint8_t *result;
-    size_t result_size;
-    char *error;
-    int64_t updated_at;
-    //  S_UNDO_WORKER: the record before the group, NULL if it was created
-    wp_worker_t *saved_rec;
-} s_undo_t;
 
 typedef struct {
     wp_store_t base;            //  first, so wp_store_t * converts
     pthread_mutex_t mutex;      //  held for the whole of every call
     int64_t now;                //  the clock, read once per call
-    s_map_t pools;              //  name -> s_pool_t
-    s_map_t holders;            //  worker id -> s_holder_t
-    s_map_t workers;            //  worker id -> s_worker_t
-    s_heap_t leases;            //  claimed items by lease expiry
-    s_heap_t finished;          //  done and poisoned items by last change
-    s_heap_t stale;             //  active workers by stale_at
+    wp_mem_map_t pools;         //  name -> s_pool_t
+    wp_mem_map_t holders;       //  worker id -> s_holder_t
+    wp_mem_map_t workers;       //  worker id -> s_worker_t
+    wp_mem_heap_t leases;       //  claimed items by lease expiry
+    wp_mem_heap_t finished;     //  done and poisoned items by last change
+    wp_mem_heap_t stale;        //  active workers by stale_at
     uint64_t next_seq;          //  seq of the next push
     wp_reap_t reaped;           //  applied since the last wp_store_reap
     bool in_txn;                //  a group is open
-    uint64_t txn_id;            //  number of the open (or last) group
+    uint64_t txn_id;            //  epoch: bumped at begin and at each
+                                //  savepoint, so a record changed after a
+                                //  mark is saved again
     wp_reap_t reaped_at_begin;  //  reaped when the group began
-    s_undo_t *undo;             //  the group's undo log, oldest first
-    size_t undo_count;
-    size_t undo_capacity;
+    wp_mem_undo_t undo;         //  the group's undo log
+    bool has_mark;              //  a savepoint is set
+    size_t mark;                //  where it is in the undo log
+    wp_reap_t reaped_at_mark;   //  reaped when it was set
     const wp_memory_journal_t *journal;     //  commits go through it, or NULL
 } s_memory_t;
 
 static const char *s_active = "active";
 
-//  Heap orders; ties go to the older item so results are deterministic
+//  Orders; ties go to the older item so results are deterministic
 
-static size_t *
+static uint32_t *
 s_item_slot (void *elem)
 {
     return &((s_item_t *) elem)->heap_pos;
 }
 
-static size_t *
+static uint32_t *
 s_worker_slot (void *elem)
 {
     return &((s_worker_t *) elem)->heap_pos;
 }
 
-static bool
-s_pending_before (const void *a, const void *b)
+static s_item_t *
+s_item_of (const wp_mem_tnode_t *node)
 {
-    return ((const s_item_t *) a)->seq < ((const s_item_t *) b)->seq;
+    return node ? (s_item_t *) ((char *) node - offsetof (s_item_t, node)) : NULL;
+}
+
+static uint64_t
+s_item_key (const wp_mem_tnode_t *node)
+{
+    return s_item_of (node)->seq;
 }
 
 static bool
@@ -473,7 +224,7 @@ s_stale_before (const void *a, const void *b)
 static s_pool_t *
 s_pool_lookup (s_memory_t *self, const char *name)
 {
-    return (s_pool_t *) s_map_lookup (&self->pools, name);
+    return (s_pool_t *) wp_mem_map_lookup (&self->pools, name);
 }
 
 static s_pool_t *
@@ -483,8 +234,9 @@ s_pool_require (s_memory_t *self, const char *name)
     if (!pool) {
         pool = (s_pool_t *) s_alloc (sizeof *pool);
         pool->name = wp_strdup (name);
-        s_heap_init (&pool->pending, s_pending_before, s_item_slot);
-        s_map_insert (&self->pools, pool->name, pool);
+        for (int state = 0; state < 4; state++)
+            wp_mem_tree_init (&pool->by_status [state], s_item_key);
+        wp_mem_map_insert (&self->pools, pool->name, pool);
     }
     return pool;
 }
@@ -493,8 +245,7 @@ s_pool_require (s_memory_t *self, const char *name)
 static void
 s_pool_free (s_pool_t *pool)
 {
-    s_map_release (&pool->items);
-    s_heap_release (&pool->pending);
+    wp_mem_map_release (&pool->items);
     free (pool->name);
     free (pool);
 }
@@ -503,7 +254,7 @@ static s_item_t *
 s_item_lookup (s_memory_t *self, const char *pool_name, const char *id)
 {
     s_pool_t *pool = s_pool_lookup (self, pool_name);
-    return pool ? (s_item_t *) s_map_lookup (&pool->items, id) : NULL;
+    return pool ? (s_item_t *) wp_mem_map_lookup (&pool->items, id) : NULL;
 }
 
 static void
@@ -520,13 +271,12 @@ s_item_free (s_item_t *item)
 static void
 s_holder_add (s_memory_t *self, s_item_t *item)
 {
-    s_holder_t *holder = (s_holder_t *) s_map_lookup (&self->holders, item->rec.claimed_by);
+    s_holder_t *holder = (s_holder_t *) wp_mem_map_lookup (&self->holders, item->rec.claimed_by);
     if (!holder) {
         holder = (s_holder_t *) s_alloc (sizeof *holder);
         holder->worker_id = wp_strdup (item->rec.claimed_by);
-        s_map_insert (&self->holders, holder->worker_id, holder);
+        wp_mem_map_insert (&self->holders, holder->worker_id, holder);
     }
-    item->holder = holder;
     item->prev = NULL;
     item->next = holder->first;
     if (holder->first)
@@ -538,7 +288,9 @@ s_holder_add (s_memory_t *self, s_item_t *item)
 static void
 s_holder_remove (s_memory_t *self, s_item_t *item)
 {
-    s_holder_t *holder = item->holder;
+    //  An item's holder is found by its claimant, not kept in every item
+    s_holder_t *holder = (s_holder_t *) wp_mem_map_lookup (&self->holders, item->rec.claimed_by);
+    assert (holder);
     if (item->prev)
         item->prev->next = item->next;
     else
@@ -546,9 +298,8 @@ s_holder_remove (s_memory_t *self, s_item_t *item)
     if (item->next)
         item->next->prev = item->prev;
     item->prev = item->next = NULL;
-    item->holder = NULL;
     if (--holder->count == 0) {
-        s_map_delete (&self->holders, holder->worker_id);
+        wp_mem_map_delete (&self->holders, holder->worker_id);
         free (holder->worker_id);
         free (holder);
     }
@@ -558,49 +309,36 @@ s_holder_remove (s_memory_t *self, s_item_t *item)
 static void
 s_item_index (s_memory_t *self, s_item_t *item)
 {
-    item->pool->count [item->rec.status]++;
-    if (item->rec.status == WP_ITEM_PENDING)
-        s_heap_push (&item->pool->pending, item);
-    else
+    wp_mem_tree_insert (&item->pool->by_status [item->rec.status], &item->node);
     if (item->rec.status == WP_ITEM_CLAIMED) {
-        s_heap_push (&self->leases, item);
+        wp_mem_heap_push (&self->leases, item);
         s_holder_add (self, item);
     }
     else
-        s_heap_push (&self->finished, item);
+    if (item->rec.status != WP_ITEM_PENDING)
+        wp_mem_heap_push (&self->finished, item);
 }
 
 static void
 s_item_unindex (s_memory_t *self, s_item_t *item)
 {
-    item->pool->count [item->rec.status]--;
-    if (item->rec.status == WP_ITEM_PENDING)
-        s_heap_remove (&item->pool->pending, item);
-    else
+    wp_mem_tree_remove (&item->pool->by_status [item->rec.status], &item->node);
     if (item->rec.status == WP_ITEM_CLAIMED) {
-        s_heap_remove (&self->leases, item);
+        wp_mem_heap_remove (&self->leases, item);
         s_holder_remove (self, item);
     }
     else
-        s_heap_remove (&self->finished, item);
+    if (item->rec.status != WP_ITEM_PENDING)
+        wp_mem_heap_remove (&self->finished, item);
 }
 
 //  ---------------------------------------------------------------------
 //  The undo log
 
-static s_undo_t *
-s_undo_add (s_memory_t *self, s_undo_kind kind)
+static wp_undo_t *
+s_undo_add (s_memory_t *self, wp_undo_kind kind)
 {
-    if (self->undo_count == self->undo_capacity) {
-        self->undo_capacity = self->undo_capacity ? self->undo_capacity * 2 : 64;
-        self->undo = realloc (self->undo, self->undo_capacity * sizeof (s_undo_t));
-        if (!self->undo)
-            abort ();
-    }
-    s_undo_t *undo = &self->undo [self->undo_count++];
-    memset (undo, 0, sizeof *undo);
-    undo->kind = kind;
-    return undo;
+    return wp_mem_undo_add (&self->undo, kind);
 }
 
 //  Saves the item's state before its first change in the open group
@@ -610,7 +348,7 @@ s_item_save (s_memory_t *self, s_item_t *item)
     if (!self->in_txn || item->txn_mark == self->txn_id)
         return;
     item->txn_mark = self->txn_id;
-    s_undo_t *undo = s_undo_add (self, S_UNDO_ITEM);
+    wp_undo_t *undo = s_undo_add (self, WP_UNDO_ITEM);
     undo->item = item;
     undo->status = item->rec.status;
     undo->claimed_by = wp_strdup (item->rec.claimed_by);
@@ -624,13 +362,25 @@ s_item_save (s_memory_t *self, s_item_t *item)
     undo->updated_at = item->updated_at;
 }
 
+//  Saves the pool's paused flag before its first change in the epoch
+static void
+s_pool_save (s_memory_t *self, s_pool_t *pool)
+{
+    if (!self->in_txn || pool->txn_mark == self->txn_id)
+        return;
+    pool->txn_mark = self->txn_id;
+    wp_undo_t *undo = s_undo_add (self, WP_UNDO_POOL);
+    undo->pool = pool;
+    undo->paused = pool->paused;
+}
+
 static void
 s_worker_save (s_memory_t *self, s_worker_t *worker)
 {
     if (!self->in_txn || worker->txn_mark == self->txn_id)
         return;
     worker->txn_mark = self->txn_id;
-    s_undo_t *undo = s_undo_add (self, S_UNDO_WORKER);
+    wp_undo_t *undo = s_undo_add (self, WP_UNDO_WORKER);
     undo->worker = worker;
     undo->saved_rec = wp_worker_dup (worker->rec);
 }
@@ -656,8 +406,8 @@ static void
 s_worker_change_begin (s_memory_t *self, s_worker_t *worker)
 {
     s_worker_save (self, worker);
-    if (worker->heap_pos != S_NOWHERE)
-        s_heap_remove (&self->stale, worker);
+    if (worker->heap_pos != WP_MEM_NOWHERE)
+        wp_mem_heap_remove (&self->stale, worker);
 }
 
 static void
@@ -666,7 +416,7 @@ s_worker_change_end (s_memory_t *self, s_worker_t *worker)
     worker->stale_at = s_time_add (worker->rec->last_heartbeat,
                                    s_usec (2 * worker->rec->heartbeat_interval));
     if (strcmp (worker->rec->status, s_active) == 0)
-        s_heap_push (&self->stale, worker);
+        wp_mem_heap_push (&self->stale, worker);
 }
 
 static void
@@ -677,35 +427,24 @@ s_worker_free (s_worker_t *worker)
     free (worker);
 }
 
-//  Frees what the log owns; on commit that includes the purged items
+//  Drops the log entries from index from on; on commit (from 0) that
+//  frees the items the group removed
 static void
-s_undo_discard (s_memory_t *self, bool committed)
+s_undo_discard (s_memory_t *self, size_t from, bool committed)
 {
-    for (size_t i = 0; i < self->undo_count; i++) {
-        s_undo_t *undo = &self->undo [i];
-        free (undo->claimed_by);
-        free (undo->result);
-        free (undo->error);
-        wp_worker_destroy (&undo->saved_rec);
-        if (committed && undo->kind == S_UNDO_ITEM_PURGED)
-            s_item_free (undo->item);
-    }
-    self->undo_count = 0;
-    if (self->undo_capacity > 1024) {
-        //  One huge group should not pin its log forever
-        free (self->undo);
-        self->undo = NULL;
-        self->undo_capacity = 0;
-    }
+    for (size_t i = from; committed && i < self->undo.count; i++)
+        if (self->undo.entries [i].kind == WP_UNDO_ITEM_PURGED)
+            s_item_free (self->undo.entries [i].item);
+    wp_mem_undo_truncate (&self->undo, from);
 }
 
 static void
-s_undo_apply (s_memory_t *self, s_undo_t *undo)
+s_undo_apply (s_memory_t *self, wp_undo_t *undo)
 {
     s_item_t *item = undo->item;
     s_worker_t *worker = undo->worker;
     switch (undo->kind) {
-        case S_UNDO_ITEM:
+        case WP_UNDO_ITEM:
             s_item_unindex (self, item);
             free (item->rec.claimed_by);
             free (item->rec.result);
@@ -725,20 +464,23 @@ s_undo_apply (s_memory_t *self, s_undo_t *undo)
             undo->error = NULL;
             s_item_index (self, item);
             break;
-        case S_UNDO_ITEM_NEW:
+        case WP_UNDO_ITEM_NEW:
             s_item_unindex (self, item);
-            s_map_delete (&item->pool->items, item->rec.id);
+            wp_mem_map_delete (&item->pool->items, item->rec.id);
             s_item_free (item);
             break;
-        case S_UNDO_ITEM_PURGED: {
+        case WP_UNDO_ITEM_PURGED: {
             item->purged = false;
-            s_map_insert (&item->pool->items, item->rec.id, item);
+            wp_mem_map_insert (&item->pool->items, item->rec.id, item);
             s_item_index (self, item);
             break;
         }
-        case S_UNDO_WORKER:
-            if (worker->heap_pos != S_NOWHERE)
-                s_heap_remove (&self->stale, worker);
+        case WP_UNDO_POOL:
+            ((s_pool_t *) undo->pool)->paused = undo->paused;
+            break;
+        case WP_UNDO_WORKER:
+            if (worker->heap_pos != WP_MEM_NOWHERE)
+                wp_mem_heap_remove (&self->stale, worker);
             if (undo->saved_rec) {
                 wp_worker_destroy (&worker->rec);
                 worker->rec = undo->saved_rec;
@@ -746,7 +488,7 @@ s_undo_apply (s_memory_t *self, s_undo_t *undo)
                 s_worker_change_end (self, worker);
             }
             else {
-                s_map_delete (&self->workers, worker->id);
+                wp_mem_map_delete (&self->workers, worker->id);
                 s_worker_free (worker);
             }
             break;
@@ -761,7 +503,7 @@ s_undo_apply (s_memory_t *self, s_undo_t *undo)
 static void
 s_current_task_clear (s_memory_t *self, s_item_t *item)
 {
-    s_worker_t *worker = (s_worker_t *) s_map_lookup (&self->workers, item->rec.claimed_by);
+    s_worker_t *worker = (s_worker_t *) wp_mem_map_lookup (&self->workers, item->rec.claimed_by);
     if (worker && worker->rec->current_task_id
     &&  strcmp (worker->rec->current_task_id, item->rec.id) == 0) {
         s_worker_save (self, worker);
@@ -823,12 +565,27 @@ s_item_release (s_memory_t *self, s_item_t *item)
     s_item_change_end (self, item);
 }
 
+//  Removes an unclaimed item (purge, cancel): freed now outside a group,
+//  kept in the undo log until commit inside one
+static void
+s_item_remove (s_memory_t *self, s_item_t *item)
+{
+    s_item_unindex (self, item);
+    wp_mem_map_delete (&item->pool->items, item->rec.id);
+    if (self->in_txn) {
+        item->purged = true;
+        s_undo_add (self, WP_UNDO_ITEM_PURGED)->item = item;
+    }
+    else
+        s_item_free (item);
+}
+
 //  Copies the claimant's items into a fresh array (caller frees), so that
 //  the caller may change them while it walks
 static s_item_t **
 s_holder_items (s_memory_t *self, const char *worker_id, size_t *count_p)
 {
-    s_holder_t *holder = (s_holder_t *) s_map_lookup (&self->holders, worker_id);
+    s_holder_t *holder = (s_holder_t *) wp_mem_map_lookup (&self->holders, worker_id);
     *count_p = 0;
     if (!holder)
         return NULL;
@@ -845,7 +602,7 @@ s_holder_items (s_memory_t *self, const char *worker_id, size_t *count_p)
 static uint64_t
 s_renew_leases (s_memory_t *self, const char *worker_id, int64_t lease_us)
 {
-    s_holder_t *holder = (s_holder_t *) s_map_lookup (&self->holders, worker_id);
+    s_holder_t *holder = (s_holder_t *) wp_mem_map_lookup (&self->holders, worker_id);
     uint64_t count = 0;
     //  The item stays claimed by the same worker: only its lease key moves
     for (s_item_t *item = holder ? holder->first : NULL; item; item = item->next) {
@@ -854,7 +611,7 @@ s_renew_leases (s_memory_t *self, const char *worker_id, int64_t lease_us)
             item->lease_us = lease_us;
         item->rec.lease_expires_at = s_time_add (self->now, item->lease_us);
         item->updated_at = self->now;
-        s_heap_fix (&self->leases, item);
+        wp_mem_heap_fix (&self->leases, item);
         count++;
     }
     return count;
@@ -881,8 +638,8 @@ static void
 s_apply_due (s_memory_t *self)
 {
     while (true) {
-        s_item_t *item = (s_item_t *) s_heap_top (&self->leases);
-        s_worker_t *worker = (s_worker_t *) s_heap_top (&self->stale);
+        s_item_t *item = (s_item_t *) wp_mem_heap_top (&self->leases);
+        s_worker_t *worker = (s_worker_t *) wp_mem_heap_top (&self->stale);
         bool item_due = item && item->rec.lease_expires_at <= self->now;
         bool worker_due = worker && worker->stale_at < self->now;
         if (item_due && (!worker_due || item->rec.lease_expires_at <= worker->stale_at)) {
@@ -934,32 +691,51 @@ s_begin (wp_store_t *base)
 
 static void s_rollback_locked (s_memory_t *self);
 
-//  Hands the group's changes to the journal, each item and worker once in
-//  its state now; the undo log names each the first time it changed.
+//  Hands the group's changes to the journal, each item, worker and pool
+//  once, in its state now. The undo log names each the first time it
+//  changed in an epoch, so one changed on both sides of a savepoint (a
+//  batch pushes it, the next claims it) is named twice: the pass marks
+//  what it wrote with an epoch of its own and skips it the second time.
 static wp_status
 s_journal_write (s_memory_t *self)
 {
     const wp_memory_journal_t *journal = self->journal;
-    if (!journal || self->undo_count == 0)
+    if (!journal || self->undo.count == 0)
         return WP_OK;
+    uint64_t pass = ++self->txn_id;
     wp_status rc = journal->begin (journal->arg);
-    for (size_t i = 0; i < self->undo_count && rc == WP_OK; i++) {
-        s_undo_t *undo = &self->undo [i];
+    for (size_t i = 0; i < self->undo.count && rc == WP_OK; i++) {
+        wp_undo_t *undo = &self->undo.entries [i];
         s_item_t *item = undo->item;
-        if (undo->kind == S_UNDO_ITEM_PURGED)
+        if (undo->kind == WP_UNDO_POOL) {
+            s_pool_t *pool = undo->pool;
+            if (pool->txn_mark != pass) {
+                pool->txn_mark = pass;
+                rc = journal->pool (journal->arg, pool->name, pool->paused);
+            }
+        }
+        else
+        if (undo->kind == WP_UNDO_ITEM_PURGED)
             rc = journal->item_gone (journal->arg, item->seq);
         else
-        if (undo->kind == S_UNDO_WORKER)
-            rc = journal->worker (journal->arg, undo->worker->rec);
+        if (undo->kind == WP_UNDO_WORKER) {
+            s_worker_t *worker = undo->worker;
+            if (worker->txn_mark != pass) {
+                worker->txn_mark = pass;
+                rc = journal->worker (journal->arg, worker->rec);
+            }
+        }
         else
-        if (!item->purged) {
+        if (!item->purged && item->txn_mark != pass) {
+            //  The first entry of an item pushed in the group is its "new"
+            item->txn_mark = pass;
             wp_memory_item_image_t image = {
                 .pool = item->pool->name,
                 .rec = &item->rec,
                 .seq = item->seq,
                 .lease_us = item->lease_us,
                 .updated_at = item->updated_at,
-                .is_new = undo->kind == S_UNDO_ITEM_NEW,
+                .is_new = undo->kind == WP_UNDO_ITEM_NEW,
             };
             rc = journal->item (journal->arg, &image);
         }
@@ -969,6 +745,13 @@ s_journal_write (s_memory_t *self)
     if (rc != WP_OK)
         journal->rollback (journal->arg);
     return rc;
+}
+
+//  A pool with no items that is not paused is not worth keeping
+static bool
+s_pool_idle (const s_pool_t *pool)
+{
+    return pool->items.count == 0 && !pool->paused;
 }
 
 static wp_status
@@ -984,29 +767,39 @@ s_commit (wp_store_t *base)
         s_rollback_locked (self);
         return s_leave (self, rc);
     }
-    //  A pool the group's purges emptied goes once the log is done with it
-    //  (a broker purges only inside groups; without this its pools would
-    //  pile up). Each is unlinked from the map once, then freed.
+    //  A pool the group's removals (or a resume) left idle goes once the log
+    //  is done with it (a broker purges only inside groups; without this its
+    //  pools would pile up). Each is unlinked from the map once, then freed.
     s_pool_t **empty = NULL;
     size_t empty_count = 0;
-    for (size_t i = 0; i < self->undo_count; i++) {
-        if (self->undo [i].kind != S_UNDO_ITEM_PURGED)
-            continue;
-        s_pool_t *pool = self->undo [i].item->pool;
-        if (pool->items.count == 0 && s_map_lookup (&self->pools, pool->name) == pool) {
-            s_map_delete (&self->pools, pool->name);
+    for (size_t i = 0; i < self->undo.count; i++) {
+        wp_undo_t *undo = &self->undo.entries [i];
+        s_pool_t *pool = undo->kind == WP_UNDO_ITEM_PURGED ? ((s_item_t *) undo->item)->pool
+                       : undo->kind == WP_UNDO_POOL ? (s_pool_t *) undo->pool : NULL;
+        if (pool && s_pool_idle (pool) && wp_mem_map_lookup (&self->pools, pool->name) == pool) {
+            wp_mem_map_delete (&self->pools, pool->name);
             empty = (s_pool_t **) realloc (empty, (empty_count + 1) * sizeof (s_pool_t *));
             if (!empty)
                 abort ();
             empty [empty_count++] = pool;
         }
     }
-    s_undo_discard (self, true);
+    s_undo_discard (self, 0, true);
     for (size_t i = 0; i < empty_count; i++)
         s_pool_free (empty [i]);
     free (empty);
     self->in_txn = false;
+    self->has_mark = false;
     return s_leave (self, WP_OK);
+}
+
+//  Undoes the log back to index from, newest first
+static void
+s_undo_back_to (s_memory_t *self, size_t from)
+{
+    for (size_t i = self->undo.count; i-- > from; )
+        s_undo_apply (self, &self->undo.entries [i]);
+    s_undo_discard (self, from, false);
 }
 
 static void
@@ -1014,11 +807,10 @@ s_rollback_locked (s_memory_t *self)
 {
     if (!self->in_txn)
         return;
-    for (size_t i = self->undo_count; i-- > 0; )
-        s_undo_apply (self, &self->undo [i]);
-    s_undo_discard (self, false);
+    s_undo_back_to (self, 0);
     self->reaped = self->reaped_at_begin;
     self->in_txn = false;
+    self->has_mark = false;
 }
 
 static void
@@ -1027,6 +819,46 @@ s_rollback (wp_store_t *base)
     s_memory_t *self = (s_memory_t *) base;
     pthread_mutex_lock (&self->mutex);
     s_rollback_locked (self);
+    pthread_mutex_unlock (&self->mutex);
+}
+
+//  Savepoints: a mark in the undo log, and a new epoch so that whatever
+//  changes after the mark is saved again, as it was at the mark
+static wp_status
+s_savepoint (wp_store_t *base)
+{
+    s_memory_t *self = (s_memory_t *) base;
+    pthread_mutex_lock (&self->mutex);
+    if (!self->in_txn)
+        return s_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
+                                              "no transaction is open"));
+    self->has_mark = true;
+    self->mark = self->undo.count;
+    self->reaped_at_mark = self->reaped;
+    self->txn_id++;
+    return s_leave (self, WP_OK);
+}
+
+static void
+s_release (wp_store_t *base)
+{
+    s_memory_t *self = (s_memory_t *) base;
+    pthread_mutex_lock (&self->mutex);
+    self->has_mark = false;
+    pthread_mutex_unlock (&self->mutex);
+}
+
+//  Undoes back to the mark, which stays set (as SQLite's ROLLBACK TO)
+static void
+s_rollback_to (wp_store_t *base)
+{
+    s_memory_t *self = (s_memory_t *) base;
+    pthread_mutex_lock (&self->mutex);
+    if (self->in_txn && self->has_mark) {
+        s_undo_back_to (self, self->mark);
+        self->reaped = self->reaped_at_mark;
+        self->txn_id++;
+    }
     pthread_mutex_unlock (&self->mutex);
 }
 
@@ -1056,7 +888,7 @@ s_push (wp_store_t *base, const char *pool_name, const wp_push_entry_t *entry,
     if (entry->id)
         item->rec.id = wp_strdup (entry->id);
     else {
-        while (s_map_lookup (&pool->items, uuid))
+        while (wp_mem_map_lookup (&pool->items, uuid))
             wp_uuid_new (uuid);
         item->rec.id = wp_strdup (uuid);
     }
@@ -1069,12 +901,12 @@ s_push (wp_store_t *base, const char *pool_name, const wp_push_entry_t *entry,
     item->rec.created_at = self->now;
     item->pool = pool;
     item->seq = self->next_seq++;
-    item->heap_pos = S_NOWHERE;
-    s_map_insert (&pool->items, item->rec.id, item);
+    item->heap_pos = WP_MEM_NOWHERE;
+    wp_mem_map_insert (&pool->items, item->rec.id, item);
     s_item_change_end (self, item);
     if (self->in_txn) {
         item->txn_mark = self->txn_id;
-        s_undo_add (self, S_UNDO_ITEM_NEW)->item = item;
+        s_undo_add (self, WP_UNDO_ITEM_NEW)->item = item;
     }
     *id_out = wp_strdup (item->rec.id);
     if (duplicate)
@@ -1088,7 +920,8 @@ s_claim (wp_store_t *base, const char *pool_name, const char *worker_id,
 {
     s_memory_t *self = s_enter (base);
     s_pool_t *pool = s_pool_lookup (self, pool_name);
-    s_item_t *item = pool ? (s_item_t *) s_heap_top (&pool->pending) : NULL;
+    s_item_t *item = pool && !pool->paused
+                   ? s_item_of (wp_mem_tree_first (&pool->by_status [WP_ITEM_PENDING])) : NULL;
     if (!item) {
         *item_out = NULL;
         return s_leave (self, WP_OK);
@@ -1102,7 +935,7 @@ s_claim (wp_store_t *base, const char *pool_name, const char *worker_id,
     item->lease_us = lease_us;
     s_item_change_end (self, item);
 
-    s_worker_t *worker = (s_worker_t *) s_map_lookup (&self->workers, worker_id);
+    s_worker_t *worker = (s_worker_t *) wp_mem_map_lookup (&self->workers, worker_id);
     if (worker) {
         s_worker_save (self, worker);
         free (worker->rec->current_task_id);
@@ -1173,7 +1006,7 @@ s_size (wp_store_t *base, const char *pool_name, uint64_t *size_out)
 {
     s_memory_t *self = s_enter (base);
     s_pool_t *pool = s_pool_lookup (self, pool_name);
-    *size_out = pool ? pool->count [WP_ITEM_PENDING] : 0;
+    *size_out = pool ? pool->by_status [WP_ITEM_PENDING].count : 0;
     return s_leave (self, WP_OK);
 }
 
@@ -1217,6 +1050,245 @@ s_renew (wp_store_t *base, const char *worker_id, double lease, uint64_t *count_
 }
 
 //  ---------------------------------------------------------------------
+//  Inspection and lifecycle
+
+//  Outside a group an idle pool goes at once (inside, commit sees to it)
+static void
+s_pool_drop_if_idle (s_memory_t *self, s_pool_t *pool)
+{
+    if (!self->in_txn && s_pool_idle (pool)) {
+        wp_mem_map_delete (&self->pools, pool->name);
+        s_pool_free (pool);
+    }
+}
+
+//  Items of pool in the given states (each at most once, in range), the
+//  set of all four if count is 0; returns how many
+static size_t
+s_state_set (const wp_item_state *statuses, size_t count, wp_item_state set [4])
+{
+    bool seen [4] = { false, false, false, false };
+    size_t size = 0;
+    for (size_t i = 0; i < (count ? count : 4); i++) {
+        wp_item_state state = count ? statuses [i] : (wp_item_state) i;
+        if ((int) state >= 0 && state <= WP_ITEM_POISONED && !seen [state]) {
+            seen [state] = true;
+            set [size++] = state;
+        }
+    }
+    return size;
+}
+
+//  A cursor is the seq of the last item listed, in decimal
+static bool
+s_cursor_parse (const char *cursor, uint64_t *seq_out)
+{
+    size_t length = strlen (cursor);
+    if (length == 0 || length > 20)
+        return false;
+    uint64_t seq = 0;
+    for (const char *p = cursor; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        unsigned digit = (unsigned) (*p - '0');
+        if (seq > (UINT64_MAX - digit) / 10)
+            return false;
+        seq = seq * 10 + digit;
+    }
+    *seq_out = seq;
+    return true;
+}
+
+//  One walk per state in the set, merged by seq: O(log n) to start each,
+//  then O(1) amortized per item, so a page costs O(log n + limit)
+static wp_status
+s_list_items (wp_store_t *base, const char *pool_name,
+              const wp_item_state *statuses, size_t status_count,
+              size_t limit, const char *cursor,
+              wp_item_list_t **items_out, char **cursor_out)
+{
+    uint64_t after = 0;
+    if (cursor && !s_cursor_parse (cursor, &after))
+        return wp_store_error (base, WP_INVALID_ARGUMENT, "cursor is not one this store made");
+    if (limit == 0)
+        limit = WP_LIST_DEFAULT;
+    if (limit > WP_LIST_MAX)
+        limit = WP_LIST_MAX;
+    s_memory_t *self = s_enter (base);
+    wp_item_list_t *list = wp_item_list_new ();
+    char *next_cursor = NULL;
+    s_pool_t *pool = s_pool_lookup (self, pool_name);
+    wp_item_state set [4];
+    size_t set_size = s_state_set (statuses, status_count, set);
+    if (pool) {
+        wp_mem_tree_walk_t walks [4];
+        for (size_t i = 0; i < set_size; i++)
+            wp_mem_tree_walk_start (&walks [i], &pool->by_status [set [i]], cursor == NULL, after);
+        uint64_t last_seq = 0;
+        while (true) {
+            //  The smallest seq at the head of the walks
+            size_t best = set_size;
+            for (size_t i = 0; i < set_size; i++) {
+                s_item_t *head = s_item_of (wp_mem_tree_walk_peek (&walks [i]));
+                if (head && (best == set_size
+                         ||  head->seq < s_item_of (wp_mem_tree_walk_peek (&walks [best]))->seq))
+                    best = i;
+            }
+            if (best == set_size)
+                break;
+            if (list->count == limit) {
+                char text [24];
+                snprintf (text, sizeof text, "%" PRIu64, last_seq);
+                next_cursor = wp_strdup (text);
+                break;
+            }
+            s_item_t *item = s_item_of (wp_mem_tree_walk_peek (&walks [best]));
+            wp_item_t *copy = wp_item_dup (&item->rec);
+            wp_item_list_append (list, &copy);
+            last_seq = item->seq;
+            wp_mem_tree_walk_next (&walks [best]);
+        }
+        for (size_t i = 0; i < set_size; i++)
+            wp_mem_tree_walk_end (&walks [i]);
+    }
+    *items_out = list;
+    *cursor_out = next_cursor;
+    return s_leave (self, WP_OK);
+}
+
+//  Back to pending from done or poisoned, as new but for its error
+static void
+s_item_retry (s_memory_t *self, s_item_t *item)
+{
+    s_item_change_begin (self, item);
+    item->rec.status = WP_ITEM_PENDING;
+    item->rec.attempts = 0;
+    free (item->rec.result);
+    item->rec.result = NULL;
+    item->rec.result_size = 0;
+    s_item_clear_claim (item, false);
+    s_item_change_end (self, item);
+}
+
+static wp_status
+s_retry (wp_store_t *base, const char *pool_name, const char *id)
+{
+    s_memory_t *self = s_enter (base);
+    s_item_t *item = s_item_lookup (self, pool_name, id);
+    if (!item)
+        return s_leave (self, wp_store_error (base, WP_NOT_FOUND,
+                                              "no item '%s' in pool '%s'", id, pool_name));
+    if (item->rec.status != WP_ITEM_DONE && item->rec.status != WP_ITEM_POISONED)
+        return s_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
+                                              "item '%s' is %s: only poisoned or done items "
+                                              "can be retried", id,
+                                              wp_item_state_name (item->rec.status)));
+    s_item_retry (self, item);
+    return s_leave (self, WP_OK);
+}
+
+//  The items of one of pool's status indexes, in a fresh array (caller
+//  frees), so that the caller may move them while it walks
+static s_item_t **
+s_items_in (s_pool_t *pool, wp_item_state state, size_t *count_p)
+{
+    wp_mem_tree_t *tree = &pool->by_status [state];
+    s_item_t **items = (s_item_t **) s_alloc (tree->count * sizeof (s_item_t *));
+    size_t count = 0;
+    wp_mem_tree_walk_t walk;
+    wp_mem_tree_walk_start (&walk, tree, true, 0);
+    for (wp_mem_tnode_t *node; (node = wp_mem_tree_walk_peek (&walk));
+         wp_mem_tree_walk_next (&walk))
+        items [count++] = s_item_of (node);
+    wp_mem_tree_walk_end (&walk);
+    *count_p = count;
+    return items;
+}
+
+static wp_status
+s_retry_all (wp_store_t *base, const char *pool_name, uint64_t *count_out)
+{
+    s_memory_t *self = s_enter (base);
+    s_pool_t *pool = s_pool_lookup (self, pool_name);
+    size_t count = 0;
+    if (pool) {
+        s_item_t **items = s_items_in (pool, WP_ITEM_POISONED, &count);
+        for (size_t i = 0; i < count; i++)
+            s_item_retry (self, items [i]);
+        free (items);
+    }
+    *count_out = count;
+    return s_leave (self, WP_OK);
+}
+
+static wp_status
+s_cancel (wp_store_t *base, const char *pool_name, const char *id)
+{
+    s_memory_t *self = s_enter (base);
+    s_item_t *item = s_item_lookup (self, pool_name, id);
+    if (!item)
+        return s_leave (self, wp_store_error (base, WP_NOT_FOUND,
+                                              "no item '%s' in pool '%s'", id, pool_name));
+    if (item->rec.status == WP_ITEM_CLAIMED)
+        return s_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
+                                              "item '%s' is claimed by '%s': a worker may be "
+                                              "halfway; fail or release it first", id,
+                                              item->rec.claimed_by));
+    if (item->rec.status == WP_ITEM_DONE)
+        return s_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
+                                              "item '%s' is done: purge removes finished items",
+                                              id));
+    s_pool_t *pool = item->pool;
+    s_item_remove (self, item);
+    s_pool_drop_if_idle (self, pool);
+    return s_leave (self, WP_OK);
+}
+
+//  wp_store.c has refused a set naming claimed; claimed items are skipped
+//  here all the same, since a worker may be halfway
+static wp_status
+s_purge_pool (wp_store_t *base, const char *pool_name,
+              const wp_item_state *statuses, size_t status_count, uint64_t *count_out)
+{
+    s_memory_t *self = s_enter (base);
+    s_pool_t *pool = s_pool_lookup (self, pool_name);
+    uint64_t removed = 0;
+    wp_item_state set [4];
+    size_t set_size = s_state_set (statuses, status_count, set);
+    for (size_t i = 0; pool && status_count > 0 && i < set_size; i++) {
+        if (set [i] == WP_ITEM_CLAIMED)
+            continue;
+        size_t count;
+        s_item_t **items = s_items_in (pool, set [i], &count);
+        for (size_t j = 0; j < count; j++)
+            s_item_remove (self, items [j]);
+        free (items);
+        removed += count;
+    }
+    if (pool)
+        s_pool_drop_if_idle (self, pool);
+    *count_out = removed;
+    return s_leave (self, WP_OK);
+}
+
+static wp_status
+s_set_paused (wp_store_t *base, const char *pool_name, bool paused)
+{
+    s_memory_t *self = s_enter (base);
+    s_pool_t *pool = s_pool_lookup (self, pool_name);
+    if (!pool && !paused)
+        return s_leave (self, WP_OK);
+    if (!pool)
+        pool = s_pool_require (self, pool_name);
+    if (pool->paused != paused) {
+        s_pool_save (self, pool);
+        pool->paused = paused;
+    }
+    s_pool_drop_if_idle (self, pool);
+    return s_leave (self, WP_OK);
+}
+
+//  ---------------------------------------------------------------------
 //  Registration
 
 static wp_status
@@ -1236,7 +1308,7 @@ s_register (wp_store_t *base, const wp_worker_t *worker, wp_worker_t **worker_ou
     free (rec->current_task_id);
     rec->current_task_id = NULL;
 
-    s_worker_t *entry = (s_worker_t *) s_map_lookup (&self->workers, worker->worker_id);
+    s_worker_t *entry = (s_worker_t *) wp_mem_map_lookup (&self->workers, worker->worker_id);
     if (entry) {
         s_worker_change_begin (self, entry);
         rec->current_task_id = entry->rec->current_task_id;
@@ -1248,11 +1320,11 @@ s_register (wp_store_t *base, const wp_worker_t *worker, wp_worker_t **worker_ou
         entry = (s_worker_t *) s_alloc (sizeof *entry);
         entry->id = wp_strdup (worker->worker_id);
         entry->rec = rec;
-        entry->heap_pos = S_NOWHERE;
-        s_map_insert (&self->workers, entry->id, entry);
+        entry->heap_pos = WP_MEM_NOWHERE;
+        wp_mem_map_insert (&self->workers, entry->id, entry);
         if (self->in_txn) {
             entry->txn_mark = self->txn_id;
-            s_undo_add (self, S_UNDO_WORKER)->worker = entry;
+            s_undo_add (self, WP_UNDO_WORKER)->worker = entry;
         }
     }
     s_worker_change_end (self, entry);
@@ -1265,7 +1337,7 @@ static wp_status
 s_heartbeat (wp_store_t *base, const char *worker_id, const wp_meta_t *metadata)
 {
     s_memory_t *self = s_enter (base);
-    s_worker_t *worker = (s_worker_t *) s_map_lookup (&self->workers, worker_id);
+    s_worker_t *worker = (s_worker_t *) wp_mem_map_lookup (&self->workers, worker_id);
     if (!worker)
         return s_leave (self, wp_store_error (base, WP_NOT_FOUND, "no worker '%s'", worker_id));
     if (strcmp (worker->rec->status, "lost") == 0)
@@ -1285,7 +1357,7 @@ static wp_status
 s_update_status (wp_store_t *base, const char *worker_id, const char *status)
 {
     s_memory_t *self = s_enter (base);
-    s_worker_t *worker = (s_worker_t *) s_map_lookup (&self->workers, worker_id);
+    s_worker_t *worker = (s_worker_t *) wp_mem_map_lookup (&self->workers, worker_id);
     if (!worker)
         return s_leave (self, wp_store_error (base, WP_NOT_FOUND, "no worker '%s'", worker_id));
     s_worker_change_begin (self, worker);
@@ -1299,7 +1371,7 @@ static wp_status
 s_get_worker (wp_store_t *base, const char *worker_id, wp_worker_t **worker_out)
 {
     s_memory_t *self = s_enter (base);
-    s_worker_t *worker = (s_worker_t *) s_map_lookup (&self->workers, worker_id);
+    s_worker_t *worker = (s_worker_t *) wp_mem_map_lookup (&self->workers, worker_id);
     *worker_out = worker ? wp_worker_dup (worker->rec) : NULL;
     return s_leave (self, WP_OK);
 }
@@ -1348,7 +1420,7 @@ s_list_workers (wp_store_t *base, const wp_worker_filter_t *filter,
     wp_worker_t **found = (wp_worker_t **) s_alloc (
         self->workers.count * sizeof (wp_worker_t *));
     size_t worker_at = 0;
-    for (s_worker_t *worker; (worker = (s_worker_t *) s_map_next (&self->workers, &worker_at)); )
+    for (s_worker_t *worker; (worker = (s_worker_t *) wp_mem_map_next (&self->workers, &worker_at)); )
         if (s_worker_matches (self, worker->rec, filter))
             found [count++] = worker->rec;
     qsort (found, count, sizeof (wp_worker_t *), s_compare_workers);
@@ -1380,8 +1452,8 @@ s_next_due (wp_store_t *base, int64_t *next_out)
     //  No s_enter: a time already past tells the broker to reap now
     s_memory_t *self = (s_memory_t *) base;
     pthread_mutex_lock (&self->mutex);
-    s_item_t *item = (s_item_t *) s_heap_top (&self->leases);
-    s_worker_t *worker = (s_worker_t *) s_heap_top (&self->stale);
+    s_item_t *item = (s_item_t *) wp_mem_heap_top (&self->leases);
+    s_worker_t *worker = (s_worker_t *) wp_mem_heap_top (&self->stale);
     int64_t next = item ? item->rec.lease_expires_at : 0;
     if (worker) {
         //  A worker is lost once its deadline has passed, not at it
@@ -1400,15 +1472,8 @@ s_purge (wp_store_t *base, double older_than, uint64_t *count_out)
     int64_t cutoff = s_time_add (self->now, -s_usec (older_than));
     uint64_t count = 0;
     s_item_t *item;
-    while ((item = (s_item_t *) s_heap_top (&self->finished)) && item->updated_at < cutoff) {
-        s_item_unindex (self, item);
-        s_map_delete (&item->pool->items, item->rec.id);
-        if (self->in_txn) {
-            item->purged = true;
-            s_undo_add (self, S_UNDO_ITEM_PURGED)->item = item;
-        }
-        else
-            s_item_free (item);
+    while ((item = (s_item_t *) wp_mem_heap_top (&self->finished)) && item->updated_at < cutoff) {
+        s_item_remove (self, item);
         count++;
     }
     //  Empty pools go too, but not inside a group: its undo log points at them
@@ -1416,11 +1481,11 @@ s_purge (wp_store_t *base, double older_than, uint64_t *count_out)
         size_t empty = 0;
         s_pool_t **pools = (s_pool_t **) s_alloc (self->pools.count * sizeof (s_pool_t *));
         size_t pool_at = 0;
-        for (s_pool_t *pool; (pool = (s_pool_t *) s_map_next (&self->pools, &pool_at)); )
-            if (pool->items.count == 0)
+        for (s_pool_t *pool; (pool = (s_pool_t *) wp_mem_map_next (&self->pools, &pool_at)); )
+            if (s_pool_idle (pool))
                 pools [empty++] = pool;
         for (size_t i = 0; i < empty; i++) {
-            s_map_delete (&self->pools, pools [i]->name);
+            wp_mem_map_delete (&self->pools, pools [i]->name);
             s_pool_free (pools [i]);
         }
         free (pools);
@@ -1450,15 +1515,16 @@ s_stats (wp_store_t *base, wp_stats_t **stats_out)
 
     stats->pools = (wp_pool_stats_t *) s_alloc (self->pools.count * sizeof (wp_pool_stats_t));
     size_t pool_at = 0;
-    for (s_pool_t *pool; (pool = (s_pool_t *) s_map_next (&self->pools, &pool_at)); ) {
-        if (pool->items.count == 0)
+    for (s_pool_t *pool; (pool = (s_pool_t *) wp_mem_map_next (&self->pools, &pool_at)); ) {
+        if (pool->items.count == 0 && !pool->paused)
             continue;
         wp_pool_stats_t *entry = &stats->pools [stats->pool_count++];
         entry->pool = wp_strdup (pool->name);
-        entry->pending = pool->count [WP_ITEM_PENDING];
-        entry->claimed = pool->count [WP_ITEM_CLAIMED];
-        entry->done = pool->count [WP_ITEM_DONE];
-        entry->poisoned = pool->count [WP_ITEM_POISONED];
+        entry->paused = pool->paused;
+        entry->pending = pool->by_status [WP_ITEM_PENDING].count;
+        entry->claimed = pool->by_status [WP_ITEM_CLAIMED].count;
+        entry->done = pool->by_status [WP_ITEM_DONE].count;
+        entry->poisoned = pool->by_status [WP_ITEM_POISONED].count;
     }
     qsort (stats->pools, stats->pool_count, sizeof (wp_pool_stats_t), s_compare_pool_stats);
 
@@ -1466,7 +1532,7 @@ s_stats (wp_store_t *base, wp_stats_t **stats_out)
     stats->workers = (wp_status_count_t *) s_alloc (
         self->workers.count * sizeof (wp_status_count_t));
     size_t worker_at = 0;
-    for (s_worker_t *worker; (worker = (s_worker_t *) s_map_next (&self->workers, &worker_at)); ) {
+    for (s_worker_t *worker; (worker = (s_worker_t *) wp_mem_map_next (&self->workers, &worker_at)); ) {
         size_t i;
         for (i = 0; i < stats->worker_status_count; i++)
             if (strcmp (stats->workers [i].status, worker->rec->status) == 0)
@@ -1492,27 +1558,27 @@ s_destroy (wp_store_t *base)
     s_memory_t *self = (s_memory_t *) base;
     s_rollback_locked (self);
     size_t pool_at = 0;
-    for (s_pool_t *pool; (pool = (s_pool_t *) s_map_next (&self->pools, &pool_at)); ) {
+    for (s_pool_t *pool; (pool = (s_pool_t *) wp_mem_map_next (&self->pools, &pool_at)); ) {
         size_t item_at = 0;
-        for (s_item_t *item; (item = (s_item_t *) s_map_next (&pool->items, &item_at)); )
+        for (s_item_t *item; (item = (s_item_t *) wp_mem_map_next (&pool->items, &item_at)); )
             s_item_free (item);
         s_pool_free (pool);
     }
     size_t holder_at = 0;
-    for (s_holder_t *holder; (holder = (s_holder_t *) s_map_next (&self->holders, &holder_at)); ) {
+    for (s_holder_t *holder; (holder = (s_holder_t *) wp_mem_map_next (&self->holders, &holder_at)); ) {
         free (holder->worker_id);
         free (holder);
     }
     size_t worker_at = 0;
-    for (s_worker_t *worker; (worker = (s_worker_t *) s_map_next (&self->workers, &worker_at)); )
+    for (s_worker_t *worker; (worker = (s_worker_t *) wp_mem_map_next (&self->workers, &worker_at)); )
         s_worker_free (worker);
-    s_map_release (&self->pools);
-    s_map_release (&self->holders);
-    s_map_release (&self->workers);
-    s_heap_release (&self->leases);
-    s_heap_release (&self->finished);
-    s_heap_release (&self->stale);
-    free (self->undo);
+    wp_mem_map_release (&self->pools);
+    wp_mem_map_release (&self->holders);
+    wp_mem_map_release (&self->workers);
+    wp_mem_heap_release (&self->leases);
+    wp_mem_heap_release (&self->finished);
+    wp_mem_heap_release (&self->stale);
+    wp_mem_undo_release (&self->undo);
     pthread_mutex_destroy (&self->mutex);
     free (self);
 }
@@ -1540,6 +1606,15 @@ static const wp_store_ops_t s_memory_ops = {
     .next_due = s_next_due,
     .purge = s_purge,
     .stats = s_stats,
+    .savepoint = s_savepoint,
+    .release = s_release,
+    .rollback_to = s_rollback_to,
+    .list_items = s_list_items,
+    .retry = s_retry,
+    .retry_all = s_retry_all,
+    .cancel = s_cancel,
+    .purge_pool = s_purge_pool,
+    .set_paused = s_set_paused,
 };
 
 wp_store_t *
@@ -1557,7 +1632,7 @@ wp_store_memory_load_item (wp_store_t *base, const char *pool_name, wp_item_t **
 {
     s_memory_t *self = (s_memory_t *) base;
     s_pool_t *pool = s_pool_require (self, pool_name);
-    if (s_map_lookup (&pool->items, (*rec_p)->id))
+    if (wp_mem_map_lookup (&pool->items, (*rec_p)->id))
         return -1;
     s_item_t *item = (s_item_t *) s_alloc (sizeof *item);
     item->rec = **rec_p;
@@ -1569,12 +1644,19 @@ wp_store_memory_load_item (wp_store_t *base, const char *pool_name, wp_item_t **
     item->seq = seq;
     item->lease_us = lease_us;
     item->updated_at = updated_at;
-    item->heap_pos = S_NOWHERE;
+    item->heap_pos = WP_MEM_NOWHERE;
     if (seq >= self->next_seq)
         self->next_seq = seq + 1;
-    s_map_insert (&pool->items, item->rec.id, item);
+    wp_mem_map_insert (&pool->items, item->rec.id, item);
     s_item_index (self, item);
     return 0;
+}
+
+void
+wp_store_memory_load_pool (wp_store_t *base, const char *pool_name, bool paused)
+{
+    s_memory_t *self = (s_memory_t *) base;
+    s_pool_require (self, pool_name)->paused = paused;
 }
 
 void
@@ -1585,8 +1667,8 @@ wp_store_memory_load_worker (wp_store_t *base, wp_worker_t **rec_p)
     entry->rec = *rec_p;
     *rec_p = NULL;
     entry->id = wp_strdup (entry->rec->worker_id);
-    entry->heap_pos = S_NOWHERE;
-    s_map_insert (&self->workers, entry->id, entry);
+    entry->heap_pos = WP_MEM_NOWHERE;
+    wp_mem_map_insert (&self->workers, entry->id, entry);
     s_worker_change_end (self, entry);
 }
 
@@ -1598,8 +1680,8 @@ wp_store_memory_new (const wp_store_config_t *cfg)
     self->base.thread_shared = true;
     if (pthread_mutex_init (&self->mutex, NULL) != 0)
         abort ();
-    s_heap_init (&self->leases, s_lease_before, s_item_slot);
-    s_heap_init (&self->finished, s_finished_before, s_item_slot);
-    s_heap_init (&self->stale, s_stale_before, s_worker_slot);
+    wp_mem_heap_init (&self->leases, s_lease_before, s_item_slot);
+    wp_mem_heap_init (&self->finished, s_finished_before, s_item_slot);
+    wp_mem_heap_init (&self->stale, s_stale_before, s_worker_slot);
     return &self->base;
 }

@@ -44,6 +44,9 @@ int wp_pf_name (wp_pf_t *e, const msgpack_object *o, const char *field, bool req
                 char **out);
 int wp_pf_text (wp_pf_t *e, const msgpack_object *o, const char *field, bool required,
                 size_t max, char **out);
+//  A List cursor: a string of 1..WP_CURSOR_MAX bytes (as a name otherwise).
+int wp_pf_cursor (wp_pf_t *e, const msgpack_object *o, const char *field, bool required,
+                  char **out);
 int wp_pf_bin (wp_pf_t *e, const msgpack_object *o, const char *field, bool required,
                bool nonempty, uint8_t **out, size_t *size);
 int wp_pf_uint (wp_pf_t *e, const msgpack_object *o, const char *field, bool required,

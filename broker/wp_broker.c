@@ -51,8 +51,10 @@ typedef struct {
     wp_broker_config_t config;  //  with defaults filled in
     char *store_spec;           //  config.store points here
     wp_store_t *store;
-    void *context;              //  the broker's own ZeroMQ context: its ZAP handler
-                                //  serves its router alone, whatever else the process runs
+    void *context;              //  CURVE: the broker's own ZeroMQ context, so that its ZAP
+                                //  handler serves its router alone, whatever else the
+                                //  process runs; else czmq's (inproc clients can connect)
+    bool own_context;
     void *router;               //  the clients' socket, bound to every endpoint
     void *zap;                  //  CURVE: the ZAP handler (REP); NULL without CURVE
     zcert_t *cert;              //  CURVE: the broker's certificate; NULL without
@@ -1113,7 +1115,8 @@ s_broker_new (zsock_t *pipe, s_args_t *args)
     self->keys = args->keys;
     free (args);
 
-    self->context = zmq_ctx_new ();
+    self->own_context = self->cert != NULL;
+    self->context = self->own_context ? zmq_ctx_new () : zsys_init ();
     if (!self->context)
         abort ();
     self->router = zmq_socket (self->context, ZMQ_ROUTER);
@@ -1167,12 +1170,12 @@ s_broker_destroy (s_broker_t **self_p)
     free (self->parked_now.calls);
     free (self->served.calls);
     free (self->gone.calls);
-    //  Terminating the context releases every reply frame libzmq still
-    //  holds (the peers' counts reach 0) before the peers go
+    //  Frames libzmq still holds keep their peers (wp_peer.c)
     zmq_close (self->router);
     if (self->zap)
         zmq_close (self->zap);
-    zmq_ctx_term (self->context);
+    if (self->own_context)
+        zmq_ctx_term (self->context);
     wp_peers_destroy (&self->peers);
     wp_quota_destroy (&self->quota);
     wp_keys_destroy (&self->keys);

@@ -1,12 +1,14 @@
 /*  wp_peer: per-connection accounting (see wp_peer.h). A peer is freed by
     whoever drops its last reference: the table (when pruned), a call in
     flight, or a frame libzmq releases in its I/O thread; so the counts are
-    atomic, and the totals they feed live as long as the table, which is
-    destroyed only once libzmq has released everything.  */
+    atomic, and the totals they feed are freed with the last of the table
+    and its peers (a frame may outlive the table when the socket's context
+    lives on).  */
 #include "wp_peer.h"
 #include <czmq.h>
 
 typedef struct {
+    uint32_t refs;              //  atomic: the table and each peer
     uint64_t queued;            //  bytes held by libzmq for every peer (atomic)
     uint64_t released;          //  bytes released since wp_peers_take_released (atomic)
 } s_totals_t;
@@ -21,8 +23,22 @@ struct _wp_peer_t {
 
 struct _wp_peers_t {
     zhashx_t *peers;            //  hex routing id -> wp_peer_t (one reference each)
-    s_totals_t totals;
+    s_totals_t *totals;
 };
+
+static s_totals_t *
+s_totals_ref (s_totals_t *self)
+{
+    __atomic_add_fetch (&self->refs, 1, __ATOMIC_RELAXED);
+    return self;
+}
+
+static void
+s_totals_unref (s_totals_t *self)
+{
+    if (__atomic_sub_fetch (&self->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        free (self);
+}
 
 //  One frame handed to libzmq.
 typedef struct {
@@ -44,6 +60,10 @@ wp_peers_new (void)
         abort ();
     self->peers = zhashx_new ();
     zhashx_set_destructor (self->peers, s_peer_release);
+    self->totals = calloc (1, sizeof *self->totals);
+    if (!self->totals)
+        abort ();
+    self->totals->refs = 1;
     return self;
 }
 
@@ -53,6 +73,7 @@ wp_peers_destroy (wp_peers_t **self_p)
     if (!self_p || !*self_p)
         return;
     zhashx_destroy (&(*self_p)->peers);
+    s_totals_unref ((*self_p)->totals);
     free (*self_p);
     *self_p = NULL;
 }
@@ -75,7 +96,7 @@ wp_peers_get (wp_peers_t *self, const uint8_t *routing_id, size_t size)
         if (!peer)
             abort ();
         peer->refs = 1;
-        peer->totals = &self->totals;
+        peer->totals = s_totals_ref (self->totals);
         zhashx_insert (self->peers, key, peer);
     }
     return wp_peer_ref (peer);
@@ -102,13 +123,13 @@ wp_peers_size (wp_peers_t *self)
 uint64_t
 wp_peers_queued (wp_peers_t *self)
 {
-    return __atomic_load_n (&self->totals.queued, __ATOMIC_RELAXED);
+    return __atomic_load_n (&self->totals->queued, __ATOMIC_RELAXED);
 }
 
 uint64_t
 wp_peers_take_released (wp_peers_t *self)
 {
-    return __atomic_exchange_n (&self->totals.released, 0, __ATOMIC_RELAXED);
+    return __atomic_exchange_n (&self->totals->released, 0, __ATOMIC_RELAXED);
 }
 
 wp_peer_t *
@@ -123,8 +144,10 @@ wp_peer_unref (wp_peer_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    if (__atomic_sub_fetch (&(*self_p)->refs, 1, __ATOMIC_ACQ_REL) == 0)
+    if (__atomic_sub_fetch (&(*self_p)->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        s_totals_unref ((*self_p)->totals);
         free (*self_p);
+    }
     *self_p = NULL;
 }
 

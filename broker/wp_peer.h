@@ -18,8 +18,8 @@ typedef struct _wp_peers_t wp_peers_t;
 
 //  Caller owns return value.
 wp_peers_t *wp_peers_new (void);
-//  Drops the table's references and nulls *self_p. Call it after the
-//  sockets' context is terminated, when libzmq has released every frame.
+//  Drops the table's references and nulls *self_p; a peer with frames
+//  still in libzmq lives until they are released.
 void wp_peers_destroy (wp_peers_t **self_p);
 //  The peer with this routing id, made on first sight. The caller gets a
 //  reference of its own (wp_peer_unref).

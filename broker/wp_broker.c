@@ -255,7 +255,8 @@ s_decode (s_broker_t *self, wp_call_t *call, zmq_msg_t *frames, size_t count, si
     call->final = true;
     if (total > self->config.max_message) {
         snprintf (errbuf, sizeof errbuf,
-                  "request of %zu bytes is larger than this broker's limit of %zu bytes",
+                  "request of %zu bytes is larger than this broker's limit of %zu bytes "
+                  "(--max-message)",
                   total, self->config.max_message);
         wp_call_set_error (call, WP_RESOURCE_EXHAUSTED, errbuf);
     }

@@ -34,8 +34,8 @@ s_push (wp_call_t *call, wp_exec_env_t *env)
     wp_reply_t *reply = &call->reply;
     size_t count = req->entry_count;
     char message [256];
-    wp_status rc = wp_quota_check_push (env->quota, env->store, req->pool, count,
-                                        message, sizeof message);
+    wp_status rc = wp_quota_check_push (env->quota, env->store, req->pool, req->entries,
+                                        count, message, sizeof message);
     if (rc != WP_OK) {
         wp_call_set_error (call, rc, message);
         return WP_EXEC_DONE;

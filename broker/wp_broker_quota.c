@@ -61,7 +61,7 @@ s_read_pools (wp_quota_t *self, wp_store_t *store)
 
 wp_status
 wp_quota_check_push (wp_quota_t *self, wp_store_t *store, const char *pool,
-                     size_t count, char *msg, size_t size)
+                     const wp_push_entry_t *entries, size_t count, char *msg, size_t size)
 {
     wp_status rc;
     if (self->max_pending) {
@@ -71,10 +71,20 @@ wp_quota_check_push (wp_quota_t *self, wp_store_t *store, const char *pool,
             snprintf (msg, size, "%s", wp_store_errmsg (store));
             return rc;
         }
-        if (pending + count > self->max_pending) {
+        //  Near the limit, the entries whose ids the pool holds already
+        //  (a retried push: duplicates) bring nothing new and are not counted
+        size_t fresh = count;
+        for (size_t i = 0; i < count && pending + fresh > self->max_pending; i++) {
+            wp_item_t *item = NULL;
+            if (entries [i].id && wp_store_get (store, pool, entries [i].id, &item) == WP_OK
+            &&  item)
+                fresh--;
+            wp_item_destroy (&item);
+        }
+        if (pending + fresh > self->max_pending) {
             snprintf (msg, size, "pool '%s' holds %" PRIu64 " pending items: %zu more would "
                       "pass this broker's limit of %" PRIu64 " per pool (--max-pending)",
-                      pool, pending, count, self->max_pending);
+                      pool, pending, fresh, self->max_pending);
             return WP_RESOURCE_EXHAUSTED;
         }
     }

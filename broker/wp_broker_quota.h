@@ -12,11 +12,12 @@ typedef struct _wp_quota_t wp_quota_t;
 //  Caller owns return value.
 wp_quota_t *wp_quota_new (uint64_t max_pending, uint64_t max_pools);
 void wp_quota_destroy (wp_quota_t **self_p);
-//  In the open transaction, before a push of count entries to pool:
+//  In the open transaction, before a push of the count entries to pool:
 //  WP_OK; or WP_RESOURCE_EXHAUSTED with a message naming the limit's flag
-//  in msg; or the store's failure (its message in msg). Duplicates count
-//  as new entries: a push that could pass a limit is refused.
+//  in msg; or the store's failure (its message in msg). An entry whose id
+//  the pool holds (a duplicate) is not counted; one id twice in a batch is.
 wp_status wp_quota_check_push (wp_quota_t *self, wp_store_t *store, const char *pool,
-                               size_t count, char *msg, size_t size);
+                               const wp_push_entry_t *entries, size_t count,
+                               char *msg, size_t size);
 
 #endif

@@ -34,7 +34,7 @@
 #define S_ROUTER_RCVHWM         10000       //  requests queued from one client before it waits
 #define S_ROUTER_LINGER_MS      500         //  to flush the last replies on stop
 #define S_PEER_PRUNE_US         1000000     //  forget idle connections this often
-#define S_TRIM_AFTER_BYTES      (32u << 20) //  give freed reply memory back to the system
+#define S_TRIM_AFTER_BYTES      (4u << 20)  //  give freed reply memory back to the system
 #define S_TRIM_EVERY_US         1000000     //  after this much was released, at most this often
 #define S_ZAP_LOG_EVERY_US      1000000     //  a refused handshake is logged at most this often
 #define S_ZAP_ENDPOINT          "inproc://zeromq.zap.01"

@@ -124,7 +124,8 @@ wp_keys_load (const char *dir, char **error)
             abort ();
     }
     closedir (handle);
-    qsort (names, count, sizeof *names, s_compare_names);
+    if (count > 1)
+        qsort (names, count, sizeof *names, s_compare_names);
 
     wp_keys_t *self = calloc (1, sizeof *self);
     if (!self)

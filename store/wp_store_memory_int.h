@@ -5,9 +5,11 @@
 
     The journal sees each item, worker and pool (its paused flag) a group
     changed once, in its state at commit (an item pushed and then claimed
-    in one group is one new item, already claimed). If any journal call fails, the journal is rolled back,
-    the group is rolled back in memory, and wp_store_commit returns the
-    journal's status: the memory never runs ahead of what the journal holds.
+    in one group is one new item, already claimed; what a savepoint's
+    rollback_to undid is not seen at all). If any journal call fails, the
+    journal is rolled back, the group is rolled back in memory, and
+    wp_store_commit returns the journal's status: the memory never runs
+    ahead of what the journal holds.
     Calls outside a group are not journaled; the image store opens a group
     around each of them.  */
 #ifndef WP_STORE_MEMORY_INT_H_INCLUDED

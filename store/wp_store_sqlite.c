@@ -1,8 +1,11 @@
 /*  wp_store_sqlite: the SQLite store. This file opens and checks the file,
     migrates its schema, frames every call in a transaction, applies expiry,
-    and does the housekeeping calls; the item and worker calls live in
-    wp_store_sqlite_items.c and wp_store_sqlite_workers.c, the SQL in
-    wp_store_sqlite_sql.h, the schema's story in SCHEMA.md.
+    and does the housekeeping calls and the savepoints of wp_store.c's
+    batches; the item calls live in wp_store_sqlite_items.c, the inspection
+    and lifecycle calls in wp_store_sqlite_admin.c, the worker calls in
+    wp_store_sqlite_workers.c, what the image store shares in
+    wp_sqlite_file.c, the SQL in wp_store_sqlite_sql.h, the schema's story
+    in SCHEMA.md.
 
     Concurrency: every writing call runs in BEGIN IMMEDIATE (or inside the
     group's BEGIN IMMEDIATE), so processes and connections sharing the file

@@ -148,10 +148,17 @@ s_item_state (wp_sqlite_t *self, const char *pool, const char *id, int64_t *seq,
     return status;
 }
 
-wp_status
-wp_sqlite_retry (wp_store_t *base, const char *pool, const char *id)
+//  Why item id, in state (held by holder, if claimed), may not change as
+//  the call asks: WP_FAILED_PRECONDITION with errmsg set, or WP_OK.
+typedef wp_status (s_refuse_fn) (wp_sqlite_t *self, const char *id, wp_item_state state,
+                                 const char *holder);
+
+//  Runs statement (?1 the item's seq, ?2 if it has one the time) on item
+//  id of pool, unless refuse says no. Unknown id: WP_NOT_FOUND.
+static wp_status
+s_item_change (wp_sqlite_t *self, const char *pool, const char *id, s_refuse_fn *refuse,
+               wp_sqlite_stmt_id statement, const char *doing)
 {
-    wp_sqlite_t *self = (wp_sqlite_t *) base;
     wp_status status = wp_sqlite_enter (self, true);
     if (status)
         return status;
@@ -159,18 +166,35 @@ wp_sqlite_retry (wp_store_t *base, const char *pool, const char *id)
     wp_item_state state = WP_ITEM_PENDING;
     char *holder = NULL;
     status = s_item_state (self, pool, id, &seq, &state, &holder);
-    if (status == WP_OK && state != WP_ITEM_POISONED && state != WP_ITEM_DONE)
-        status = wp_store_error (base, WP_FAILED_PRECONDITION,
-                                 "item '%s' is %s: only poisoned or done items can be retried",
-                                 id, wp_item_state_name (state));
+    if (status == WP_OK)
+        status = refuse (self, id, state, holder);
     if (status == WP_OK) {
-        sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_RETRY);
+        sqlite3_stmt *stmt = wp_sqlite_stmt (self, statement);
         sqlite3_bind_int64 (stmt, 1, seq);
-        sqlite3_bind_int64 (stmt, 2, self->now);
-        status = wp_sqlite_run (self, stmt, "retrying the item");
+        if (sqlite3_bind_parameter_count (stmt) > 1)
+            sqlite3_bind_int64 (stmt, 2, self->now);
+        status = wp_sqlite_run (self, stmt, doing);
     }
     free (holder);
     return wp_sqlite_leave (self, true, status);
+}
+
+static wp_status
+s_refuse_retry (wp_sqlite_t *self, const char *id, wp_item_state state, const char *holder)
+{
+    (void) holder;
+    if (state == WP_ITEM_POISONED || state == WP_ITEM_DONE)
+        return WP_OK;
+    return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
+                           "item '%s' is %s: only poisoned or done items can be retried",
+                           id, wp_item_state_name (state));
+}
+
+wp_status
+wp_sqlite_retry (wp_store_t *base, const char *pool, const char *id)
+{
+    return s_item_change ((wp_sqlite_t *) base, pool, id, s_refuse_retry, WP_SQL_RETRY,
+                          "retrying the item");
 }
 
 wp_status
@@ -191,32 +215,24 @@ wp_sqlite_retry_all (wp_store_t *base, const char *pool, uint64_t *count_out)
     return status;
 }
 
+static wp_status
+s_refuse_cancel (wp_sqlite_t *self, const char *id, wp_item_state state, const char *holder)
+{
+    if (state == WP_ITEM_CLAIMED)
+        return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
+                               "item '%s' is claimed by '%s': a worker may be halfway;"
+                               " fail or release it first", id, holder? holder: "?");
+    if (state == WP_ITEM_DONE)
+        return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
+                               "item '%s' is done: purge removes finished items", id);
+    return WP_OK;
+}
+
 wp_status
 wp_sqlite_cancel (wp_store_t *base, const char *pool, const char *id)
 {
-    wp_sqlite_t *self = (wp_sqlite_t *) base;
-    wp_status status = wp_sqlite_enter (self, true);
-    if (status)
-        return status;
-    int64_t seq = 0;
-    wp_item_state state = WP_ITEM_PENDING;
-    char *holder = NULL;
-    status = s_item_state (self, pool, id, &seq, &state, &holder);
-    if (status == WP_OK && state == WP_ITEM_CLAIMED)
-        status = wp_store_error (base, WP_FAILED_PRECONDITION,
-                                 "item '%s' is claimed by '%s': a worker may be halfway;"
-                                 " fail or release it first", id, holder? holder: "?");
-    else
-    if (status == WP_OK && state == WP_ITEM_DONE)
-        status = wp_store_error (base, WP_FAILED_PRECONDITION,
-                                 "item '%s' is done: purge removes finished items", id);
-    if (status == WP_OK) {
-        sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_CANCEL);
-        sqlite3_bind_int64 (stmt, 1, seq);
-        status = wp_sqlite_run (self, stmt, "cancelling the item");
-    }
-    free (holder);
-    return wp_sqlite_leave (self, true, status);
+    return s_item_change ((wp_sqlite_t *) base, pool, id, s_refuse_cancel, WP_SQL_CANCEL,
+                          "cancelling the item");
 }
 
 wp_status

@@ -45,7 +45,7 @@ NAME_MAX = LIMITS["NAME_MAX"]
 BATCH_MAX = LIMITS["BATCH_MAX"]
 LIST_MAX = LIMITS["LIST_MAX"]
 CURSOR_MAX = LIMITS["CURSOR_MAX"]
-DEPTH_MAX = 32
+DEPTH_MAX = LIMITS["NESTING_MAX"]
 ITEM_STATES = ("pending", "claimed", "done", "poisoned")
 METHODS = [
     "WorkPool.Push", "WorkPool.PushMany", "WorkPool.Claim", "WorkPool.ClaimMany",
@@ -188,7 +188,7 @@ def meta(v, field, most):
     if not isinstance(v, dict) or len(v) > most:
         fail(field, "a map of at most %d entries" % most)
     for key in v:
-        text(key, field + " key", 0, NAME_MAX)
+        text(key, field + " key", 0, LIMITS["META_KEY_MAX"])
     return v
 
 

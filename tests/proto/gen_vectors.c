@@ -642,12 +642,14 @@ s_malformed_vectors (void)
     wp_mp_pack_cstr (pk, "metadata");
     msgpack_pack_map (pk, 1);
     wp_mp_pack_cstr (pk, "deep");
-    for (int i = 0; i < 40; i++)
+    for (int i = 0; i < WP_NESTING_MAX + 8; i++)
         msgpack_pack_array (pk, 1);
     msgpack_pack_nil (pk);
-    s_malformed ("nested-too-deep", "Registry.Heartbeat",
-                 "A metadata value nested 40 arrays deep (containers nest at most 32 deep "
-                 "in a frame).", &h, &b);
+    char summary [160];
+    snprintf (summary, sizeof summary, "A metadata value nested %d arrays deep (containers "
+              "nest at most WP_NESTING_MAX, %d, deep in a frame).", WP_NESTING_MAX + 8,
+              WP_NESTING_MAX);
+    s_malformed ("nested-too-deep", "Registry.Heartbeat", summary, &h, &b);
 
     s_header (&h, 6, 1, 28, "WorkPool.CompleteMany", 0);
     pk = s_frame (&b);

@@ -2368,8 +2368,8 @@ s_batch_claim_many_order_and_caps (s_case_t *t)
     CHECK_STR (s_item_ids (t, list), "i1,i2");
     CHECK_CLAIMED (list->items [0], "w", t0, t1, 300);
     CHECK_VALUE (list->items [1]->data, list->items [1]->data_size, "0123456789");
-    //  Stops once the items carry max_bytes: the item that reaches it is
-    //  the last, so one byte still claims one item
+    //  Decision: the batch stops once the items carry max_bytes, so the
+    //  item that reaches it is the last, and one byte still claims one item
     CHECK_STR (s_item_ids (t, CLAIM_MANY ("p", "w", 10, 1)), "i3");
     CHECK_STR (s_item_ids (t, CLAIM_MANY ("p", "w", 10, size + 1)), "i4,i5");
     CHECK_STR (s_item_ids (t, CLAIM_MANY ("p", "w", 10, 0)), "i6");
@@ -2416,8 +2416,8 @@ s_batch_complete_many_per_entry_outcomes (s_case_t *t)
         { "pending", NULL, 0 },
         { "c", NULL, 0 },
         { "b", NULL, 0 },
-        { "a", NULL, 0 },                       //  done by the first entry
-    };
+        { "a", NULL, 0 },                       //  Decision: done by the first entry,
+    };                                          //  so not claimed: a precondition
     wp_status statuses [6];
     char *messages [6] = { NULL };
     CHECK_STATUS (WP_OK, wp_store_complete_many (t->store, "p", entries, 6, "w",
@@ -2654,6 +2654,7 @@ s_list_filters_by_status (s_case_t *t)
     PUSH_ID ("q", "other", "other");
     const wp_item_state pending [] = { WP_ITEM_PENDING };
     const wp_item_state finished [] = { WP_ITEM_POISONED, WP_ITEM_DONE };
+    //  Decision: a state named twice is listed once
     const wp_item_state claimed_pending [] = { WP_ITEM_PENDING, WP_ITEM_CLAIMED, WP_ITEM_PENDING };
     CHECK_STR (s_item_ids (t, LIST_ITEMS ("p", pending, 1, 0, NULL, NULL)), "d,e");
     CHECK_STR (s_item_ids (t, LIST_ITEMS ("p", finished, 2, 0, NULL, NULL)), "a,b");
@@ -2840,7 +2841,8 @@ s_cancel_removes_pending_or_poisoned (s_case_t *t)
     CHECK_STATUS (WP_NOT_FOUND, wp_store_get (t->store, "p", "b", &item));
     CHECK_INT (SIZE ("p"), 1);
     CHECK_STR (s_item_ids (t, LIST_ITEMS ("p", NULL, 0, 0, NULL, NULL)), "a,c,e");
-    //  The id is free again: a new push, at the back
+    //  The id is free again: a new push, at the back (Decision: a new item,
+    //  with a new place in push order)
     bool dup = true;
     PUSH_FULL ("p", "new d", "d", -1, &dup);
     CHECK (!dup);
@@ -2926,7 +2928,9 @@ s_pause_stops_claims_only (s_case_t *t)
     CHECK_INT (stats->pool_count, 3);
     CHECK_INT (SIZE ("empty"), 0);
 
-    //  Resume: claimable again, in push order; idempotent too
+    //  Resume: claimable again, in push order; idempotent too. Decision:
+    //  resuming a pool never paused (or never named) is OK and creates
+    //  nothing, and a resumed pool without items leaves stats
     CHECK_STATUS (WP_OK, wp_store_set_paused (t->store, "p", false));
     CHECK_STATUS (WP_OK, wp_store_set_paused (t->store, "p", false));
     CHECK_STATUS (WP_OK, wp_store_set_paused (t->store, "empty", false));

@@ -971,6 +971,15 @@ s_lifecycle_is_durable (const char *dir)
     wp_store_destroy (&store);
 }
 
+//  The pause survives a restart, as in the SQLite store (the shared case)
+static void
+s_paused_survives_reopen (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/paused.db", dir);
+    filetest_paused_survives_reopen (wp_store_image_new, path);
+}
+
 //  ---------------------------------------------------------------------
 
 static const filetest_case_t s_cases [] = {
@@ -984,6 +993,7 @@ static const filetest_case_t s_cases [] = {
     { "restart_keeps_everything", s_restart_keeps_everything },
     { "group_purge_and_repush", s_group_purge_and_repush },
     { "lifecycle_is_durable", s_lifecycle_is_durable },
+    { "paused_survives_reopen", s_paused_survives_reopen },
 };
 
 int

@@ -973,6 +973,7 @@ s_savepoint (s_run_t *run)
         run->op = "rollback_to";
         memops_rollback_to (run->oracle);
         memops_rollback_to (run->image);
+        run->has_mark = false;
         run->reap_exact = run->reap_exact_at_mark;
         run->rollbacks_to++;
     }

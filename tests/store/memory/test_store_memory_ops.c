@@ -1,13 +1,16 @@
 /*  test_store_memory_ops: the memory store's savepoints (rollback_to undoes
     every kind of change back to the mark, items changed on both sides of
-    it included, and the reap totals; the mark stays until release) and its
-    lifecycle ops with their exact words: List pages in push order across
-    statuses with cursors (a full last page ends with no cursor), Retry,
-    RetryAll, Cancel, Purge by status, Pause/Resume, and the per-pool
-    counts of Stats after each. The conformance suite checks the same verbs
-    on every backend once wp_store.c dispatches them.  */
+    it included, and the reap totals, and ends the mark; one mark at a time;
+    another thread's call waits while a mark is set) and its lifecycle ops
+    with their exact words: List pages in push order across statuses with
+    cursors (a full last page ends with no cursor), Retry, RetryAll,
+    Cancel, Purge by status, Pause/Resume, and the per-pool counts of Stats
+    after each. The conformance suite checks the same verbs on every
+    backend.  */
 #include "memtest.h"
 #include "memops.h"
+#include <pthread.h>
+#include <unistd.h>
 
 #define T0 (INT64_C(1700000000) * SECOND)
 
@@ -107,33 +110,80 @@ s_test_savepoints (void)
     wp_stats_t *stats = NULL;
     CHECK (!s_pool_stats (store, "p", &stats)->paused);
     wp_stats_destroy (&stats);
-    //  The mark stays: more changes, undone back to it again
+    //  rollback_to ended the mark: another undoes nothing, a second mark may
+    //  be set, and only one at a time
     CHECK_OK (store, wp_store_complete (store, "p", "lapse", NULL, 0, "w"));
     memops_rollback_to (store);
-    CHECK_INT (s_state (store, "p", "lapse"), WP_ITEM_CLAIMED);
-    memops_release (store);
+    CHECK_INT (s_state (store, "p", "lapse"), WP_ITEM_DONE);
+    CHECK_OK (store, memops_savepoint (store));
+    CHECK_RC (store, memops_savepoint (store), WP_FAILED_PRECONDITION);
+    CHECK_STR (wp_store_errmsg (store), "a savepoint is already set");
+    CHECK_OK (store, wp_store_retry (store, "p", "lapse"));
+    memops_release (store);                         //  kept
     memops_rollback_to (store);                     //  no mark: does nothing
-    CHECK_INT (s_state (store, "p", "lapse"), WP_ITEM_CLAIMED);
+    CHECK_INT (s_state (store, "p", "lapse"), WP_ITEM_PENDING);
     CHECK_OK (store, wp_store_commit (store));
-    CHECK_INT (s_state (store, "p", "lapse"), WP_ITEM_CLAIMED);
+    CHECK_INT (s_state (store, "p", "lapse"), WP_ITEM_PENDING);
     CHECK_INT (s_state (store, "p", "a"), WP_ITEM_PENDING);
     wp_reap_t reap;
     CHECK_OK (store, wp_store_reap (store, &reap));
     CHECK_INT (reap.leases_expired, 1);             //  a's, once
 
-    //  A rollback of the whole group undoes what came before the mark too
+    //  A rollback of the whole group undoes what came before the mark too,
+    //  and ends a mark left set
+    CHECK_CLAIM (store, "p", "w", 0, "a");
     CHECK_OK (store, wp_store_begin (store));
-    CHECK_OK (store, wp_store_complete (store, "p", "lapse", NULL, 0, "w"));
+    CHECK_OK (store, wp_store_complete (store, "p", "a", NULL, 0, "w"));
     CHECK_OK (store, memops_savepoint (store));
-    CHECK_OK (store, wp_store_retry (store, "p", "lapse"));
-    CHECK_OK (store, wp_store_cancel (store, "p", "lapse"));
-    memtest_push (store, "p", "lapse", -1);         //  its id is free again
+    CHECK_OK (store, wp_store_retry (store, "p", "a"));
+    CHECK_OK (store, wp_store_cancel (store, "p", "a"));
+    memtest_push (store, "p", "a", -1);             //  its id is free again
     memops_rollback_to (store);
-    CHECK_INT (s_state (store, "p", "lapse"), WP_ITEM_DONE);
+    CHECK_INT (s_state (store, "p", "a"), WP_ITEM_DONE);
+    CHECK_OK (store, memops_savepoint (store));
+    CHECK_OK (store, wp_store_retry (store, "p", "a"));
     wp_store_rollback (store);
-    CHECK_INT (s_state (store, "p", "lapse"), WP_ITEM_CLAIMED);
+    CHECK_INT (s_state (store, "p", "a"), WP_ITEM_CLAIMED);
     CHECK_COUNTS (store, "p", 1, 1, 0, 0);
     wp_store_destroy (&store);
+}
+
+//  Another thread's call while a batch's savepoint is set waits for the
+//  mark to end, so rollback_to cannot undo it along with the batch
+typedef struct {
+    wp_store_t *store;
+    volatile int stage;         //  1: the mark is set; 2: the push returned
+} s_race_t;
+
+static void *
+s_pusher (void *arg)
+{
+    s_race_t *race = arg;
+    while (__atomic_load_n (&race->stage, __ATOMIC_ACQUIRE) < 1)
+        usleep (1000);
+    memtest_push (race->store, "p", "other", -1);
+    __atomic_store_n (&race->stage, 2, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void
+s_test_savepoint_threads (void)
+{
+    s_race_t race = { wp_store_memory_new (NULL), 0 };
+    pthread_t thread;
+    CHECK (pthread_create (&thread, NULL, s_pusher, &race) == 0);
+    CHECK_OK (race.store, wp_store_begin (race.store));
+    CHECK_OK (race.store, memops_savepoint (race.store));
+    memtest_push (race.store, "p", "batch", -1);
+    __atomic_store_n (&race.stage, 1, __ATOMIC_RELEASE);
+    usleep (50000);
+    CHECK (__atomic_load_n (&race.stage, __ATOMIC_ACQUIRE) == 1);      //  it waits
+    memops_rollback_to (race.store);
+    CHECK (pthread_join (thread, NULL) == 0);
+    CHECK_OK (race.store, wp_store_commit (race.store));
+    CHECK (!s_exists (race.store, "p", "batch"));
+    CHECK (s_exists (race.store, "p", "other"));
+    wp_store_destroy (&race.store);
 }
 
 //  Lists every page of pool in statuses with limit; checks the ids come in
@@ -394,6 +444,7 @@ int
 main (void)
 {
     s_test_savepoints ();
+    s_test_savepoint_threads ();
     s_test_list ();
     s_test_retry_cancel_purge ();
     s_test_paused ();

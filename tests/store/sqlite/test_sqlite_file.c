@@ -857,6 +857,61 @@ s_disk_full_is_an_error (const char *dir)
     wp_store_destroy (&store);
 }
 
+//  A batch whose store call fails half-way (a full disk) changes nothing:
+//  alone, its own transaction rolls back; in a group, its savepoint does,
+//  and the group's other calls stay.
+static void
+s_batch_store_failure_changes_nothing (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/full.db", dir);
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    sqlitetest_push (store, "p", "a");
+    sqlite3 *db = s_store_db (store);
+    int64_t pages = filetest_query_int (db, "PRAGMA page_count");
+    char sql [64];
+    snprintf (sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long) pages + 2);
+    filetest_exec (db, sql);
+
+    size_t big_size = 64 * 1024;
+    uint8_t *big = calloc (1, big_size);
+    CHECK (big);
+    big [0] = 0xc6;                                 //  msgpack bin 32
+    static const uint8_t small [] = { 0xa1, 's' };
+    wp_push_entry_t entries [] = {
+        { small, sizeof small, "s1", -1 },
+        { big, big_size, "big", -1 },
+    };
+    char *ids [2] = { NULL, NULL };
+    CHECK_RC (store, wp_store_push_many (store, "p", entries, 2, ids, NULL),
+              WP_RESOURCE_EXHAUSTED);
+    CHECK (strncmp (wp_store_errmsg (store), "items[1]: ", 10) == 0);
+    CHECK (!ids [0] && !ids [1]);
+    wp_item_t *item = NULL;
+    CHECK_RC (store, wp_store_get (store, "p", "s1", &item), WP_NOT_FOUND);
+
+    CHECK_OK (store, wp_store_begin (store));
+    sqlitetest_push (store, "p", "b");
+    entries [0].id = "s2";
+    CHECK_RC (store, wp_store_push_many (store, "p", entries, 2, ids, NULL),
+              WP_RESOURCE_EXHAUSTED);
+    CHECK (!ids [0] && !ids [1]);
+    wp_status committed = wp_store_commit (store);
+    if (committed == WP_OK) {
+        item = filetest_get (store, "p", "b");
+        wp_item_destroy (&item);
+    }
+    else
+        CHECK_INT (committed, WP_RESOURCE_EXHAUSTED);
+    CHECK_RC (store, wp_store_get (store, "p", "s2", &item), WP_NOT_FOUND);
+    CHECK_RC (store, wp_store_get (store, "p", "big", &item), WP_NOT_FOUND);
+    uint64_t size = 0;
+    CHECK_OK (store, wp_store_size (store, "p", &size));
+    CHECK_INT (size, committed == WP_OK? 2: 1);
+    free (big);
+    wp_store_destroy (&store);
+}
+
 //  ---------------------------------------------------------------------
 
 static const filetest_case_t s_cases [] = {
@@ -876,6 +931,7 @@ static const filetest_case_t s_cases [] = {
     { "purge", s_purge },
     { "expiry_across_connections", s_expiry_across_connections },
     { "disk_full_is_an_error", s_disk_full_is_an_error },
+    { "batch_store_failure_changes_nothing", s_batch_store_failure_changes_nothing },
 };
 
 int

@@ -1,9 +1,12 @@
 /*  workpoold: the workpool broker daemon. Parses its flags, starts the
     broker actor on the store, binds it, and waits for SIGINT or SIGTERM;
     then stops it cleanly (the batch in hand committed and answered, waiting
-    claims answered with "no item", the store closed) and exits 0.  */
+    claims answered with "no item", the store closed) and exits 0. SIGHUP
+    has the broker read its key directory again.  */
 #include "wp_broker.h"
+#include "wp_auth.h"
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -15,6 +18,20 @@
 
 #define S_BIND_DEFAULT  "tcp://127.0.0.1:5555"
 #define S_BIND_MAX      32
+#define S_STR_(x)       #x
+#define S_STR(x)        S_STR_ (x)
+//  Replies at least this large are their own mappings, returned to the
+//  system when freed (glibc would otherwise raise its threshold to the
+//  largest freed block and keep them on the heap)
+#define S_MMAP_THRESHOLD    (256 * 1024)
+
+static volatile sig_atomic_t s_reload_asked;
+
+static void
+s_on_sighup (int signum)
+{
+    s_reload_asked = 1;
+}
 
 static void
 s_usage (FILE *out)
@@ -41,13 +58,33 @@ s_usage (FILE *out)
         "                         forever (default 604800, a week)\n"
         "  --max-message BYTES    largest request accepted (default 1048576)\n"
         "  --batch-max N          most requests run in one commit (default 256)\n"
+        "\n"
+        "Security:\n"
+        "  --curve-secret FILE    the broker's czmq secret certificate: CURVE on every\n"
+        "                         endpoint (needs --keys)\n"
+        "  --keys DIR             the public certificates of the clients accepted; their\n"
+        "                         metadata says each one's role (producer, worker with\n"
+        "                         its worker_prefix, admin). SIGHUP reads DIR again\n"
+        "  --insecure             allow a tcp endpoint beyond loopback without CURVE\n"
+        "                         (anyone who can reach it can use every queue)\n"
+        "\n"
+        "Limits (0: none; a request past one is refused with RESOURCE_EXHAUSTED):\n"
+        "  --max-pending N        pending items a push may bring one pool to\n"
+        "                         (default " S_STR (WP_BROKER_MAX_PENDING_DEFAULT) ")\n"
+        "  --max-pools N          pools a push may bring the store to (default "
+                                  S_STR (WP_BROKER_MAX_POOLS_DEFAULT) ")\n"
+        "  --max-inflight N       requests of one connection being run or waiting in a\n"
+        "                         claim (default " S_STR (WP_BROKER_MAX_INFLIGHT_DEFAULT) ")\n"
+        "  --max-queued-bytes N   bytes of replies to one connection held unread before\n"
+        "                         its requests are refused (default 33554432, 32 MiB)\n"
         "  --log-level LEVEL      error, notice or debug (default notice)\n"
         "  --test-stall-ms MS     testing only: hold each batch MS milliseconds between\n"
         "                         receipt and running it\n"
         "  --version              print the version and exit\n"
         "  --help                 print this help and exit\n"
         "\n"
-        "Logs go to stderr. SIGINT or SIGTERM stops the broker cleanly.\n");
+        "Logs go to stderr. SIGINT or SIGTERM stops the broker cleanly; SIGHUP reloads\n"
+        "the key directory.\n");
 }
 
 //  Says what is wrong with the command line and exits 2.
@@ -97,7 +134,9 @@ int
 main (int argc, char *argv [])
 {
     enum { OPT_BIND = 1, OPT_DB, OPT_STORE, OPT_SYNC, OPT_LEASE, OPT_HEARTBEAT, OPT_RETAIN, OPT_MAX_MESSAGE,
-           OPT_BATCH_MAX, OPT_LOG_LEVEL, OPT_STALL, OPT_VERSION, OPT_HELP };
+           OPT_BATCH_MAX, OPT_LOG_LEVEL, OPT_STALL, OPT_VERSION, OPT_HELP, OPT_CURVE_SECRET,
+           OPT_KEYS, OPT_INSECURE, OPT_MAX_PENDING, OPT_MAX_POOLS, OPT_MAX_INFLIGHT,
+           OPT_MAX_QUEUED };
     //  SQLite's memory statistics take a global mutex on every allocation;
     //  the daemon reads none of them (process-wide, so set here, not in the store)
     sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
@@ -113,6 +152,13 @@ main (int argc, char *argv [])
         { "batch-max",     required_argument, NULL, OPT_BATCH_MAX },
         { "log-level",     required_argument, NULL, OPT_LOG_LEVEL },
         { "test-stall-ms", required_argument, NULL, OPT_STALL },
+        { "curve-secret",  required_argument, NULL, OPT_CURVE_SECRET },
+        { "keys",          required_argument, NULL, OPT_KEYS },
+        { "insecure",      no_argument,       NULL, OPT_INSECURE },
+        { "max-pending",   required_argument, NULL, OPT_MAX_PENDING },
+        { "max-pools",     required_argument, NULL, OPT_MAX_POOLS },
+        { "max-inflight",  required_argument, NULL, OPT_MAX_INFLIGHT },
+        { "max-queued-bytes", required_argument, NULL, OPT_MAX_QUEUED },
         { "version",       no_argument,       NULL, OPT_VERSION },
         { "help",          no_argument,       NULL, OPT_HELP },
         { NULL, 0, NULL, 0 }
@@ -183,6 +229,28 @@ main (int argc, char *argv [])
                 else
                     s_bad_flag ("--log-level is error, notice or debug, not '%s'", optarg);
                 break;
+            case OPT_CURVE_SECRET:
+                config.curve_secret = optarg;
+                break;
+            case OPT_KEYS:
+                config.keys_dir = optarg;
+                break;
+            case OPT_INSECURE:
+                config.insecure = true;
+                break;
+            case OPT_MAX_PENDING:
+                config.max_pending = (uint64_t) s_integer ("--max-pending", optarg, 0, 1LL << 40);
+                break;
+            case OPT_MAX_POOLS:
+                config.max_pools = (uint64_t) s_integer ("--max-pools", optarg, 0, 1LL << 40);
+                break;
+            case OPT_MAX_INFLIGHT:
+                config.max_inflight = (size_t) s_integer ("--max-inflight", optarg, 0, 1LL << 30);
+                break;
+            case OPT_MAX_QUEUED:
+                config.max_queued_bytes = (uint64_t) s_integer ("--max-queued-bytes", optarg,
+                                                                0, 1LL << 40);
+                break;
             case OPT_STALL:
                 stall_ms = s_integer ("--test-stall-ms", optarg, 0, 60000);
                 break;
@@ -202,6 +270,18 @@ main (int argc, char *argv [])
         s_bad_flag ("unexpected argument '%s'", argv [optind]);
     if (bind_count == 0)
         binds [bind_count++] = S_BIND_DEFAULT;
+    if (!config.curve_secret != !config.keys_dir)
+        s_bad_flag (config.keys_dir ? "--keys needs --curve-secret FILE, the broker's certificate"
+                                    : "--curve-secret needs --keys DIR, the clients it accepts");
+    //  Safe by default: off loopback, only CURVE, unless told otherwise
+    for (int i = 0; i < bind_count; i++)
+        if (!config.curve_secret && !config.insecure && !wp_endpoint_is_local (binds [i])) {
+            fprintf (stderr, "workpoold: refusing to listen on %s without CURVE: give "
+                     "--curve-secret FILE and --keys DIR, or --insecure to let anyone who "
+                     "can reach it use every queue\n", binds [i]);
+            return 2;
+        }
+    mallopt (M_MMAP_THRESHOLD, S_MMAP_THRESHOLD);
 
     char *store = NULL;
     if (streq (store_kind, "memory"))
@@ -223,6 +303,11 @@ main (int argc, char *argv [])
     sigemptyset (&signals);
     sigaddset (&signals, SIGINT);
     sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGHUP);
+    //  No SA_RESTART: the signal wakes the wait below at once
+    struct sigaction hup = { .sa_handler = s_on_sighup };
+    sigemptyset (&hup.sa_mask);
+    sigaction (SIGHUP, &hup, NULL);
     pthread_sigmask (SIG_BLOCK, &signals, &previous);
     char *error = NULL;
     zactor_t *broker = wp_broker_new (&config, &error);
@@ -247,11 +332,23 @@ main (int argc, char *argv [])
         zsock_wait (broker);
     }
     zsys_notice ("workpoold %s started: store %s, lease %gs, heartbeat %gs, retain-done %gs, "
-                 "max-message %zu bytes", WP_VERSION, store, config.lease, config.heartbeat,
-                 config.retain_done, config.max_message);
+                 "max-message %zu bytes, %s", WP_VERSION, store, config.lease, config.heartbeat,
+                 config.retain_done, config.max_message,
+                 config.curve_secret ? "CURVE" : "no CURVE (plaintext, any client)");
 
     zmq_pollitem_t items [] = { { zsock_resolve (broker), 0, ZMQ_POLLIN, 0 } };
     while (!zsys_interrupted) {
+        if (s_reload_asked) {
+            s_reload_asked = 0;
+            if (!config.keys_dir)
+                zsys_notice ("SIGHUP: no key directory to reload (CURVE is off)");
+            else {
+                //  The actor logs what changed, or why the keys stay as they were
+                zstr_send (broker, "RELOAD");
+                zmsg_t *reply = zmsg_recv (broker);
+                zmsg_destroy (&reply);
+            }
+        }
         if (zmq_poll (items, 1, 1000) == 1) {
             //  The actor says nothing unasked; drop whatever it is
             zmsg_t *msg = zmsg_recv (broker);

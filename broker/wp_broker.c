@@ -20,8 +20,10 @@
     that could have changed something is answered with the commit's error and
     parked claims served in it wait again.  */
 #include "wp_broker_exec.h"
+#include "wp_auth.h"
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <sys/stat.h>
 
 #define S_HEARTBEAT_EVERY_US    1000000     //  implicit heartbeats: at most one per second per worker
@@ -31,6 +33,11 @@
 #define S_ROUTER_SNDHWM         100000      //  replies queued to one client before drops
 #define S_ROUTER_RCVHWM         10000       //  requests queued from one client before it waits
 #define S_ROUTER_LINGER_MS      500         //  to flush the last replies on stop
+#define S_PEER_PRUNE_US         1000000     //  forget idle connections this often
+#define S_TRIM_AFTER_BYTES      (4u << 20)  //  give freed reply memory back to the system
+#define S_TRIM_EVERY_US         1000000     //  after this much was released, at most this often
+#define S_ZAP_LOG_EVERY_US      1000000     //  a refused handshake is logged at most this often
+#define S_ZAP_ENDPOINT          "inproc://zeromq.zap.01"
 
 //  Calls the broker refers to without owning them.
 typedef struct {
@@ -44,7 +51,23 @@ typedef struct {
     wp_broker_config_t config;  //  with defaults filled in
     char *store_spec;           //  config.store points here
     wp_store_t *store;
-    zsock_t *router;            //  the clients' socket, bound to every endpoint
+    void *context;              //  CURVE: the broker's own ZeroMQ context, so that its ZAP
+                                //  handler serves its router alone, whatever else the
+                                //  process runs; else czmq's (inproc clients can connect)
+    bool own_context;
+    void *router;               //  the clients' socket, bound to every endpoint
+    void *zap;                  //  CURVE: the ZAP handler (REP); NULL without CURVE
+    zcert_t *cert;              //  CURVE: the broker's certificate; NULL without
+    wp_keys_t *keys;            //  CURVE: the accepted keys
+    char *curve_secret;         //  config.curve_secret points here
+    char *keys_dir;             //  config.keys_dir points here
+    wp_peers_t *peers;          //  per connection: requests in flight, replies queued
+    wp_quota_t *quota;          //  limits on pushes
+    int64_t next_peer_prune;
+    uint64_t released;          //  reply bytes freed since the last malloc_trim
+    int64_t trimmed_at;
+    int64_t zap_logged_at;      //  when a refused handshake was last logged
+    uint64_t zap_unlogged;      //  refusals since, not logged
     int last_port;              //  of the latest tcp bind
     bool terminated;            //  $TERM received
     bool paused;                //  tests: requests are left unread
@@ -69,7 +92,11 @@ typedef struct {
 typedef struct {
     wp_broker_config_t config;
     char *store_spec;
+    char *curve_secret;
+    char *keys_dir;
     wp_store_t *store;
+    zcert_t *cert;
+    wp_keys_t *keys;
 } s_args_t;
 
 //  ---------------------------------------------------------------------
@@ -151,21 +178,6 @@ s_peer_alive (wp_call_t *call)
 //  ---------------------------------------------------------------------
 //  Sending
 
-static void
-s_free_buffer (void *data, void *hint)
-{
-    free (data);
-}
-
-static void
-s_send_buffer (void *socket, uint8_t *data, size_t size, int flags)
-{
-    zmq_msg_t msg;
-    zmq_msg_init_data (&msg, data, size, s_free_buffer, NULL);
-    if (zmq_msg_send (&msg, socket, flags | ZMQ_DONTWAIT) == -1)
-        zmq_msg_close (&msg);
-}
-
 //  Sends the call's reply; never blocks. A client that has gone
 //  (EHOSTUNREACH) or has too many unread replies (EAGAIN) loses it.
 static void
@@ -189,15 +201,17 @@ s_send (s_broker_t *self, wp_call_t *call)
     int status = reply->status < WP_STATUS_COUNT ? reply->status : WP_UNKNOWN;
     self->counters.requests [method][status]++;
 
-    void *router = zsock_resolve (self->router);
+    void *router = self->router;
     if (zmq_send (router, call->identity, call->identity_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
         self->counters.replies_dropped++;
         free (header);
         free (body);
         return;
     }
-    s_send_buffer (router, header, header_size, ZMQ_SNDMORE);
-    s_send_buffer (router, body, body_size, 0);
+    //  Once the routing id is taken, the other frames of the message go
+    //  into the same pipe: they cannot fail on their own
+    wp_peer_send (call->peer, router, header, header_size, ZMQ_SNDMORE);
+    wp_peer_send (call->peer, router, body, body_size, 0);
 }
 
 static void
@@ -241,7 +255,8 @@ s_decode (s_broker_t *self, wp_call_t *call, zmq_msg_t *frames, size_t count, si
     call->final = true;
     if (total > self->config.max_message) {
         snprintf (errbuf, sizeof errbuf,
-                  "request of %zu bytes is larger than this broker's limit of %zu bytes",
+                  "request of %zu bytes is larger than this broker's limit of %zu bytes "
+                  "(--max-message)",
                   total, self->config.max_message);
         wp_call_set_error (call, WP_RESOURCE_EXHAUSTED, errbuf);
     }
@@ -265,11 +280,113 @@ s_decode (s_broker_t *self, wp_call_t *call, zmq_msg_t *frames, size_t count, si
     return true;
 }
 
+//  ---------------------------------------------------------------------
+//  Admission: who is asking, and whether its connection is within limits
+
+//  Refuses call with status and message (the call is then final).
+static void
+s_refuse (wp_call_t *call, wp_status status, const char *message)
+{
+    wp_call_set_error (call, status, message);
+    call->final = true;
+}
+
+//  Checks the call's key against the key table as it is now, and the
+//  key's role. Returns false (the call refused) if it may not run.
+static bool
+s_authorized (s_broker_t *self, wp_call_t *call)
+{
+    if (!self->keys)
+        return true;
+    const wp_key_t *key = wp_keys_lookup (self->keys, call->key);
+    if (!key) {
+        s_refuse (call, WP_UNAUTHENTICATED, "key revoked: this connection's CURVE key is "
+                  "no longer in the broker's key directory");
+        return false;
+    }
+    char message [512];
+    if (wp_auth_check (key, &call->request, message, sizeof message) != WP_OK) {
+        s_refuse (call, WP_PERMISSION_DENIED, message);
+        return false;
+    }
+    return true;
+}
+
+//  A request just read: its key and role, and its connection's requests
+//  in flight (this one counted).
+static void
+s_admit (s_broker_t *self, wp_call_t *call)
+{
+    if (!s_authorized (self, call))
+        return;
+    size_t inflight = *wp_peer_inflight (call->peer);
+    if (self->config.max_inflight && inflight > self->config.max_inflight) {
+        char message [256];
+        snprintf (message, sizeof message, "this connection has %zu requests in flight, "
+                  "this broker's limit (--max-inflight); wait for replies before sending more",
+                  inflight - 1);
+        s_refuse (call, WP_RESOURCE_EXHAUSTED, message);
+        self->counters.refused_inflight++;
+    }
+}
+
+//  True if the replies to peer that libzmq holds, with those decided this
+//  turn and not yet sent, pass max_queued_bytes.
+static bool
+s_peer_full (s_broker_t *self, wp_peer_t *peer)
+{
+    return self->config.max_queued_bytes && peer
+        && wp_peer_queued (peer) + *wp_peer_pending (peer) > self->config.max_queued_bytes;
+}
+
+//  Refuses a call whose connection does not read its replies, before it
+//  runs. Returns false if it was refused.
+static bool
+s_reader_keeps_up (s_broker_t *self, wp_call_t *call)
+{
+    if (!s_peer_full (self, call->peer))
+        return true;
+    char message [256];
+    snprintf (message, sizeof message, "%" PRIu64 " bytes of replies to this connection are "
+              "unread, past this broker's limit of %" PRIu64 " (--max-queued-bytes): "
+              "read replies before sending more", wp_peer_queued (call->peer)
+              + *wp_peer_pending (call->peer), self->config.max_queued_bytes);
+    s_refuse (call, WP_RESOURCE_EXHAUSTED, message);
+    self->counters.refused_queued++;
+    return false;
+}
+
+static uint64_t
+s_item_bytes (const wp_item_t *item)
+{
+    return 512 + item->data_size + item->result_size;
+}
+
+//  What the reply of a call that ran is reckoned to weigh, before it is
+//  encoded: its items' bytes and a margin for the rest.
+static uint64_t
+s_reply_estimate (const wp_call_t *call)
+{
+    const wp_reply_t *reply = &call->reply;
+    uint64_t bytes = 128;
+    if (reply->item)
+        bytes += s_item_bytes (reply->item);
+    if (reply->items)
+        for (size_t i = 0; i < reply->items->count; i++)
+            bytes += s_item_bytes (reply->items->items [i]);
+    if (reply->workers)
+        bytes += 1024 * reply->workers->count;
+    return bytes;
+}
+
 //  Reads every request already waiting, up to batch_max, without blocking.
+//  The ROUTER queues fairly across connections (one message from each in
+//  turn), so a connection that floods takes no more of a batch than its
+//  share while others have requests waiting.
 static void
 s_read_batch (s_broker_t *self)
 {
-    void *router = zsock_resolve (self->router);
+    void *router = self->router;
     while (self->batch_size < (size_t) self->config.batch_max) {
         zmq_msg_t frames [3];       //  routing id, header, body; more are counted and closed
         zmq_msg_init (&frames [0]);
@@ -283,6 +400,8 @@ s_read_batch (s_broker_t *self)
         if (call->identity_size > sizeof call->identity)
             call->identity_size = sizeof call->identity;        //  libzmq caps it at 255
         memcpy (call->identity, zmq_msg_data (&frames [0]), call->identity_size);
+        call->peer = wp_peers_get (self->peers, call->identity, call->identity_size);
+        (*wp_peer_inflight (call->peer))++;
         bool more = zmq_msg_more (&frames [0]);
         zmq_msg_close (&frames [0]);
 
@@ -303,6 +422,13 @@ s_read_batch (s_broker_t *self)
         }
         call->received = wp_time_now ();
         bool keep = s_decode (self, call, frames, count, total);
+        if (keep && self->keys) {
+            //  The ZAP handler named the connection by its key
+            const char *user_id = zmq_msg_gets (&frames [0], "User-Id");
+            snprintf (call->key, sizeof call->key, "%s", user_id ? user_id : "");
+        }
+        if (keep && !call->final)
+            s_admit (self, call);
         //  Only a claim that may park needs to know its connection later;
         //  the fstat is kept off every other request
         if (keep && !call->final && call->request.wait > 0)
@@ -367,8 +493,8 @@ s_serve_pool (s_broker_t *self, wp_exec_env_t *env, const char *pool)
 {
     for (wp_call_t *call = wp_parked_first (self->parked, pool); call;
          call = wp_parked_next (self->parked, pool)) {
-        if (call->served || call->gone)
-            continue;
+        if (call->served || call->gone || s_peer_full (self, call->peer))
+            continue;       //  a slow reader's claim waits until it reads
         if (!s_peer_alive (call)) {
             call->gone = true;
             s_calls_add (&self->gone, call);
@@ -587,9 +713,13 @@ s_run_calls (s_broker_t *self, wp_exec_env_t *env)
             call->final = true;
             continue;
         }
+        if (!s_reader_keeps_up (self, call))
+            continue;
         s_implicit_heartbeat (self, call);
         switch (wp_call_execute (call, env)) {
             case WP_EXEC_DONE:
+                call->reply_estimate = s_reply_estimate (call);
+                *wp_peer_pending (call->peer) += call->reply_estimate;
                 //  Now, before the next call of the batch can take what
                 //  this one made pending: the longest waiting come first
                 s_serve_parked (self, env, false);
@@ -688,9 +818,12 @@ s_run (s_broker_t *self, bool housekeeping)
         if (self->stall_ms > 0)
             zclock_sleep (self->stall_ms);
     }
+    self->counters.keys = self->keys ? wp_keys_size (self->keys) : 0;
+    self->counters.peers = wp_peers_size (self->peers);
+    self->counters.reply_bytes_queued = wp_peers_queued (self->peers);
     wp_exec_env_t env = {
         .store = self->store, .config = &self->config, .counters = &self->counters,
-        .parked = self->parked, .woken = self->woken
+        .parked = self->parked, .woken = self->woken, .quota = self->quota
     };
     wp_reap_t reap = { 0 };
     uint64_t purged = 0;
@@ -782,6 +915,109 @@ s_poll_timeout (s_broker_t *self)
     return (long) ((wake - now + 999) / 1000);
 }
 
+//  Binds the router to endpoint. Returns the port (tcp), 0, or -1.
+static int
+s_bind (s_broker_t *self, const char *endpoint)
+{
+    if (!self->cert && !self->config.insecure && !wp_endpoint_is_local (endpoint)) {
+        s_log (self, 0, "refusing to listen on %s without CURVE: anyone who can reach it "
+               "could use every queue (give a certificate and a key directory, or insecure)",
+               endpoint);
+        return -1;
+    }
+    if (zmq_bind (self->router, endpoint) == -1) {
+        s_log (self, 0, "cannot bind to %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    char bound [1024] = "";
+    size_t size = sizeof bound;
+    zmq_getsockopt (self->router, ZMQ_LAST_ENDPOINT, bound, &size);
+    s_log (self, 1, "listening on %s%s", bound, self->cert ? " (CURVE)" : "");
+    if (strncmp (bound, "tcp://", 6))
+        return 0;
+    const char *colon = strrchr (bound, ':');
+    self->last_port = colon ? atoi (colon + 1) : 0;
+    return self->last_port;
+}
+
+//  Ends, with status, the waiting claims whose key was removed or whose
+//  key's role no longer allows them.
+static void
+s_recheck_parked (s_broker_t *self)
+{
+    zlistx_t *refused = zlistx_new ();
+    zlistx_t *pools = wp_parked_pools (self->parked);
+    for (const char *pool = zlistx_first (pools); pool; pool = zlistx_next (pools))
+        for (wp_call_t *call = wp_parked_first (self->parked, pool); call;
+             call = wp_parked_next (self->parked, pool)) {
+            bool was_final = call->final;
+            if (!s_authorized (self, call))
+                zlistx_add_end (refused, call);
+            call->final = was_final;
+        }
+    zlistx_destroy (&pools);
+    for (wp_call_t *call = zlistx_first (refused); call; call = zlistx_next (refused)) {
+        wp_parked_remove (self->parked, call);
+        s_send_and_destroy (self, &call);
+    }
+    if (zlistx_size (refused))
+        s_log (self, 1, "ended %zu waiting claims of keys removed or changed",
+               zlistx_size (refused));
+    zlistx_destroy (&refused);
+}
+
+//  Reads the key directory again; replies OK and the changes, or ERROR.
+static void
+s_reload (s_broker_t *self)
+{
+    if (!self->keys_dir) {
+        zstr_sendx (self->pipe, "ERROR", "no key directory to reload: CURVE is off", NULL);
+        return;
+    }
+    char *error = NULL;
+    wp_keys_t *keys = wp_keys_load (self->keys_dir, &error);
+    if (!keys) {
+        s_log (self, 0, "reloading keys: %s; the keys stay as they were", error);
+        zstr_sendx (self->pipe, "ERROR", error, NULL);
+        free (error);
+        return;
+    }
+    char *changes = wp_keys_changes (self->keys, keys);
+    wp_keys_destroy (&self->keys);
+    self->keys = keys;
+    self->counters.key_reloads++;
+    s_log (self, 1, "keys reloaded from %s: %zu keys; %s", self->keys_dir,
+           wp_keys_size (keys), changes);
+    s_recheck_parked (self);
+    zstr_sendx (self->pipe, "OK", changes, NULL);
+    free (changes);
+}
+
+//  Answers the ZAP requests waiting; logs refusals, at most one line a second.
+static void
+s_serve_zap (s_broker_t *self)
+{
+    wp_zap_outcome_t outcome;
+    while (wp_zap_handle (self->zap, self->keys, &outcome) == 0) {
+        if (outcome.accepted) {
+            self->counters.handshakes_accepted++;
+            continue;
+        }
+        self->counters.handshakes_refused++;
+        int64_t now = wp_time_now ();
+        if (now - self->zap_logged_at < S_ZAP_LOG_EVERY_US) {
+            self->zap_unlogged++;
+            continue;
+        }
+        s_log (self, 1, "refused a CURVE connection from %s, key %s: %s (and %" PRIu64
+               " more refusals since the last such line)", outcome.address,
+               *outcome.public_key ? outcome.public_key : "(none)", outcome.reason,
+               self->zap_unlogged);
+        self->zap_logged_at = now;
+        self->zap_unlogged = 0;
+    }
+}
+
 static void
 s_handle_command (s_broker_t *self)
 {
@@ -797,21 +1033,16 @@ s_handle_command (s_broker_t *self)
     else
     if (streq (command, "BIND")) {
         char *endpoint = zmsg_popstr (msg);
-        int port = endpoint ? zsock_bind (self->router, "%s", endpoint) : -1;
-        if (port == -1)
-            s_log (self, 0, "cannot bind to %s: %s", endpoint ? endpoint : "(none)",
-                   zmq_strerror (zmq_errno ()));
-        else {
-            s_log (self, 1, "listening on %s", zsock_endpoint (self->router));
-            if (port > 0)
-                self->last_port = port;
-        }
+        int port = endpoint ? s_bind (self, endpoint) : -1;
         zstr_sendf (self->pipe, "%d", port);
         zstr_free (&endpoint);
     }
     else
     if (streq (command, "PORT"))
         zstr_sendf (self->pipe, "%d", self->last_port);
+    else
+    if (streq (command, "RELOAD"))
+        s_reload (self);
     else
     if (streq (command, "PAUSE") || streq (command, "RESUME")) {
         self->paused = streq (command, "PAUSE");
@@ -834,11 +1065,19 @@ s_handle_command (s_broker_t *self)
 static void
 s_turn (s_broker_t *self)
 {
-    zmq_pollitem_t items [] = {
+    //  The ZAP handler is served while requests are paused: a test may
+    //  connect a client then
+    zmq_pollitem_t items [3] = {
         { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 },
-        { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 }
+        { self->zap, 0, ZMQ_POLLIN, 0 },
+        { self->router, 0, ZMQ_POLLIN, 0 }
     };
-    if (zmq_poll (items, self->paused ? 1 : 2, s_poll_timeout (self)) == -1) {
+    int count = 1;
+    if (self->zap)
+        count++;
+    if (!self->paused)
+        items [count++] = (zmq_pollitem_t) { self->router, 0, ZMQ_POLLIN, 0 };
+    if (zmq_poll (items, count, s_poll_timeout (self)) == -1) {
         if (zmq_errno () == ETERM)
             self->terminated = true;
         return;                 //  EINTR: a signal; the owner sends $TERM if it is ours
@@ -849,9 +1088,11 @@ s_turn (s_broker_t *self)
         if (self->terminated)
             return;
     }
+    if (self->zap && (items [1].revents & ZMQ_POLLIN))
+        s_serve_zap (self);
     int64_t now = wp_time_now ();
     s_end_waits (self, now);
-    if (items [1].revents & ZMQ_POLLIN)
+    if (!self->paused && (items [count - 1].revents & ZMQ_POLLIN))
         s_read_batch (self);
     bool housekeeping = now >= s_housekeeping_due (self);
     bool beat = wp_parked_size (self->parked) > 0 && self->next_parked_beat
@@ -871,17 +1112,41 @@ s_broker_new (zsock_t *pipe, s_args_t *args)
     self->store_spec = args->store_spec;
     self->config.store = self->store_spec;
     self->store = args->store;
+    self->curve_secret = args->curve_secret;
+    self->config.curve_secret = self->curve_secret;
+    self->keys_dir = args->keys_dir;
+    self->config.keys_dir = self->keys_dir;
+    self->cert = args->cert;
+    self->keys = args->keys;
     free (args);
 
-    self->router = zsock_new (ZMQ_ROUTER);
-    assert (self->router);
-    zsock_set_router_mandatory (self->router, 1);
-    zsock_set_sndhwm (self->router, S_ROUTER_SNDHWM);
-    zsock_set_rcvhwm (self->router, S_ROUTER_RCVHWM);
-    zsock_set_tcp_keepalive (self->router, 1);
-    zsock_set_linger (self->router, S_ROUTER_LINGER_MS);
+    self->own_context = self->cert != NULL;
+    self->context = self->own_context ? zmq_ctx_new () : zsys_init ();
+    if (!self->context)
+        abort ();
+    self->router = zmq_socket (self->context, ZMQ_ROUTER);
+    if (!self->router)
+        abort ();
+    int on = 1, sndhwm = S_ROUTER_SNDHWM, rcvhwm = S_ROUTER_RCVHWM, linger = S_ROUTER_LINGER_MS;
     int64_t maxmsgsize = (int64_t) self->config.max_message * 2;
-    zmq_setsockopt (zsock_resolve (self->router), ZMQ_MAXMSGSIZE, &maxmsgsize, sizeof maxmsgsize);
+    zmq_setsockopt (self->router, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
+    zmq_setsockopt (self->router, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);
+    zmq_setsockopt (self->router, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
+    zmq_setsockopt (self->router, ZMQ_TCP_KEEPALIVE, &on, sizeof on);
+    zmq_setsockopt (self->router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (self->router, ZMQ_MAXMSGSIZE, &maxmsgsize, sizeof maxmsgsize);
+    if (self->cert) {
+        //  The ZAP handler is bound before the router is, so no connection
+        //  is ever made without it (libzmq admits every key when none is)
+        self->zap = zmq_socket (self->context, ZMQ_REP);
+        if (!self->zap || zmq_bind (self->zap, S_ZAP_ENDPOINT))
+            abort ();
+        zmq_setsockopt (self->router, ZMQ_CURVE_SERVER, &on, sizeof on);
+        zmq_setsockopt (self->router, ZMQ_CURVE_SECRETKEY, zcert_secret_key (self->cert), 32);
+        zmq_setsockopt (self->router, ZMQ_ZAP_DOMAIN, "workpool", 8);
+    }
+    self->peers = wp_peers_new ();
+    self->quota = wp_quota_new (self->config.max_pending, self->config.max_pools);
 
     self->batch = calloc ((size_t) self->config.batch_max, sizeof *self->batch);
     if (!self->batch)
@@ -910,9 +1175,20 @@ s_broker_destroy (s_broker_t **self_p)
     free (self->parked_now.calls);
     free (self->served.calls);
     free (self->gone.calls);
-    zsock_destroy (&self->router);
+    //  Frames libzmq still holds keep their peers (wp_peer.c)
+    zmq_close (self->router);
+    if (self->zap)
+        zmq_close (self->zap);
+    if (self->own_context)
+        zmq_ctx_term (self->context);
+    wp_peers_destroy (&self->peers);
+    wp_quota_destroy (&self->quota);
+    wp_keys_destroy (&self->keys);
+    zcert_destroy (&self->cert);
     wp_store_destroy (&self->store);
     free (self->store_spec);
+    free (self->curve_secret);
+    free (self->keys_dir);
     free (self);
     *self_p = NULL;
 }
@@ -941,9 +1217,22 @@ s_broker_actor (zsock_t *pipe, void *args)
     int64_t next_prune = wp_time_now () + S_HOUSEKEEPING_MAX_US;
     while (!self->terminated) {
         s_turn (self);
-        if (zhashx_size (self->heartbeats) > 1000 && wp_time_now () >= next_prune) {
+        int64_t now = wp_time_now ();
+        if (zhashx_size (self->heartbeats) > 1000 && now >= next_prune) {
             s_prune_heartbeats (self);
-            next_prune = wp_time_now () + S_HOUSEKEEPING_MAX_US;
+            next_prune = now + S_HOUSEKEEPING_MAX_US;
+        }
+        if (now >= self->next_peer_prune) {
+            wp_peers_prune (self->peers);
+            self->next_peer_prune = now + S_PEER_PRUNE_US;
+        }
+        //  Large replies freed by libzmq's thread leave the heap high;
+        //  give it back once a good deal has been released
+        self->released += wp_peers_take_released (self->peers);
+        if (self->released >= S_TRIM_AFTER_BYTES && now - self->trimmed_at >= S_TRIM_EVERY_US) {
+            malloc_trim (0);
+            self->released = 0;
+            self->trimmed_at = now;
         }
     }
     //  Stop: the last batch is committed and answered; waits end now
@@ -977,10 +1266,57 @@ s_config_defaults (wp_broker_config_t *config)
         config->batch_max = 256;
 }
 
-zactor_t *
-wp_broker_new_with_store (const wp_broker_config_t *cfg, wp_store_t **store_p)
+static char *
+s_strdup_or_null (const char *text)
 {
-    assert (cfg && store_p && *store_p);
+    char *copy = text ? strdup (text) : NULL;
+    if (text && !copy)
+        abort ();
+    return copy;
+}
+
+//  Loads the broker's certificate and the key directory into args.
+//  Returns 0, or -1 with *error (caller frees) saying why.
+static int
+s_load_security (s_args_t *args, char **error)
+{
+    const char *secret = args->config.curve_secret, *dir = args->config.keys_dir;
+    if (!secret && !dir)
+        return 0;
+    if (!secret || !dir) {
+        *error = strdup (secret ? "a CURVE certificate needs a key directory of the clients "
+                                  "it accepts (--keys DIR)"
+                                : "a key directory needs the broker's CURVE certificate "
+                                  "(--curve-secret FILE)");
+        if (!*error)
+            abort ();
+        return -1;
+    }
+    args->cert = zcert_load (secret);
+    if (!args->cert
+    ||  streq (zcert_secret_txt (args->cert), "0000000000000000000000000000000000000000")) {
+        if (asprintf (error, "cannot use %s as the broker's CURVE certificate: %s", secret,
+                      args->cert ? "it holds no secret key" : "no czmq certificate there") < 0)
+            abort ();
+        zcert_destroy (&args->cert);
+        return -1;
+    }
+    args->keys = wp_keys_load (dir, error);
+    if (!args->keys) {
+        zcert_destroy (&args->cert);
+        return -1;
+    }
+    if (wp_keys_size (args->keys) == 0)
+        zsys_warning ("the key directory %s holds no usable key: no client can connect "
+                      "until keys are added and the broker reloads them (SIGHUP)", dir);
+    return 0;
+}
+
+//  Starts the actor on config and *store_p (taken). Returns NULL (the store
+//  destroyed) with *error if the security settings cannot be loaded.
+static zactor_t *
+s_broker_start (const wp_broker_config_t *cfg, wp_store_t **store_p, char **error)
+{
     s_args_t *args = calloc (1, sizeof *args);
     if (!args)
         abort ();
@@ -989,9 +1325,34 @@ wp_broker_new_with_store (const wp_broker_config_t *cfg, wp_store_t **store_p)
     args->store_spec = strdup (cfg->store ? cfg->store : "");
     if (!args->store_spec)
         abort ();
+    args->curve_secret = s_strdup_or_null (cfg->curve_secret);
+    args->keys_dir = s_strdup_or_null (cfg->keys_dir);
+    args->config.curve_secret = args->curve_secret;
+    args->config.keys_dir = args->keys_dir;
     args->store = *store_p;
     *store_p = NULL;
+    if (s_load_security (args, error)) {
+        wp_store_destroy (&args->store);
+        free (args->store_spec);
+        free (args->curve_secret);
+        free (args->keys_dir);
+        free (args);
+        return NULL;
+    }
     return zactor_new (s_broker_actor, args);
+}
+
+zactor_t *
+wp_broker_new_with_store (const wp_broker_config_t *cfg, wp_store_t **store_p)
+{
+    assert (cfg && store_p && *store_p);
+    char *error = NULL;
+    zactor_t *actor = s_broker_start (cfg, store_p, &error);
+    if (!actor) {
+        zsys_error ("%s", error);
+        free (error);
+    }
+    return actor;
 }
 
 zactor_t *
@@ -1017,7 +1378,15 @@ wp_broker_new (const wp_broker_config_t *cfg, char **error)
         free (message);
         return NULL;
     }
-    return wp_broker_new_with_store (&config, &store);
+    char *reason = NULL;
+    zactor_t *actor = s_broker_start (&config, &store, &reason);
+    if (!actor) {
+        if (error)
+            *error = reason;
+        else
+            free (reason);
+    }
+    return actor;
 }
 
 int

@@ -10,10 +10,17 @@
         zactor_destroy (&broker);
 
     The actor also takes these commands on its pipe (zstr_sendx):
-        BIND endpoint   replies one frame: the port (tcp), "0" (ipc), "-1" (failed)
+        BIND endpoint   replies one frame: the port (tcp), "0" (ipc), "-1" (failed;
+                        also a tcp endpoint beyond loopback without CURVE,
+                        unless the config says insecure)
         $TERM           stops: finishes and commits the batch in hand, answers
                         parked claims with "no item", closes the store.
         PORT            replies one frame: the port of the latest tcp bind, or "0".
+        RELOAD          reads the key directory again: replies "OK" and what
+                        changed, or "ERROR" and why (the keys stay as they were).
+                        A removed key's requests are refused from then on, on
+                        connections already open too; its waiting claims end
+                        with UNAUTHENTICATED.
     and, for tests that need several requests in one batch or a request that
     waits before it runs, these (each replies with a signal, zsock_wait):
         PAUSE           leaves requests unread in the socket until RESUME
@@ -40,19 +47,42 @@ typedef struct {
     size_t max_message;         //  largest request processed, bytes
     int batch_max;              //  most requests run in one commit
     int log_level;              //  0 errors, 1 notices (default), 2 debug
+    //  Security (see the Security section of proto/PROTOCOL.md)
+    const char *curve_secret;   //  czmq secret certificate file: CURVE on every endpoint; NULL: off
+    const char *keys_dir;       //  directory of the accepted clients' public certificates
+                                //  (required with curve_secret); reloaded by RELOAD
+    bool insecure;              //  may bind tcp beyond loopback without CURVE
+    //  Limits a client cannot pass (0: none); reaching one is RESOURCE_EXHAUSTED
+    uint64_t max_pending;       //  pending items a push may bring one pool to
+    uint64_t max_pools;         //  pools (holding items or paused) a push may bring the store to
+    size_t max_inflight;        //  requests of one connection read and not yet answered
+                                //  (in the batch, or waiting in a claim)
+    uint64_t max_queued_bytes;  //  bytes of replies to one connection held unsent; past it
+                                //  the connection's requests are refused until it reads
 } wp_broker_config_t;
 
-#define WP_BROKER_CONFIG_DEFAULT { "sqlite:./workpool.db", false, 300.0, 10.0, \
-                                   7 * 86400.0, 1 << 20, 256, 1 }
+#define WP_BROKER_MAX_PENDING_DEFAULT       1000000
+#define WP_BROKER_MAX_POOLS_DEFAULT         10000
+#define WP_BROKER_MAX_INFLIGHT_DEFAULT      1000
+#define WP_BROKER_MAX_QUEUED_BYTES_DEFAULT  (32u << 20)
+
+#define WP_BROKER_CONFIG_DEFAULT { .store = "sqlite:./workpool.db", .sync_full = false, \
+    .lease = 300.0, .heartbeat = 10.0, .retain_done = 7 * 86400.0, .max_message = 1 << 20, \
+    .batch_max = 256, .log_level = 1, .curve_secret = NULL, .keys_dir = NULL, \
+    .insecure = false, .max_pending = WP_BROKER_MAX_PENDING_DEFAULT, \
+    .max_pools = WP_BROKER_MAX_POOLS_DEFAULT, .max_inflight = WP_BROKER_MAX_INFLIGHT_DEFAULT, \
+    .max_queued_bytes = WP_BROKER_MAX_QUEUED_BYTES_DEFAULT }
 
 //  Starts a broker actor on cfg (copied). Returns NULL if the store cannot be
-//  opened, with *error (if error; caller frees) saying why.
+//  opened, or the certificate or the key directory read (or one is given
+//  without the other), with *error (if error; caller frees) saying why.
 //  Caller owns return value (destroy with zactor_destroy).
 zactor_t *wp_broker_new (const wp_broker_config_t *cfg, char **error);
 
 //  Starts a broker actor on cfg (copied; cfg->store is only a label) that
 //  serves *store_p, taking ownership of it and nulling *store_p: for tests
-//  that wrap a store (fault injection). Caller owns return value.
+//  that wrap a store (fault injection). Returns NULL (the store destroyed,
+//  the reason logged) where wp_broker_new would. Caller owns return value.
 zactor_t *wp_broker_new_with_store (const wp_broker_config_t *cfg, wp_store_t **store_p);
 
 //  Binds the broker to endpoint (tcp:// or ipc://; "tcp://127.0.0.1:*" picks a

@@ -33,11 +33,18 @@ s_push (wp_call_t *call, wp_exec_env_t *env)
     wp_request_t *req = &call->request;
     wp_reply_t *reply = &call->reply;
     size_t count = req->entry_count;
+    char message [256];
+    wp_status rc = wp_quota_check_push (env->quota, env->store, req->pool, req->entries,
+                                        count, message, sizeof message);
+    if (rc != WP_OK) {
+        wp_call_set_error (call, rc, message);
+        return WP_EXEC_DONE;
+    }
     reply->ids = calloc (count, sizeof *reply->ids);
     reply->duplicates = calloc (count, sizeof *reply->duplicates);
     if (!reply->ids || !reply->duplicates)
         abort ();
-    wp_status rc = wp_store_push_many (env->store, req->pool, req->entries, count,
+    rc = wp_store_push_many (env->store, req->pool, req->entries, count,
                                        reply->ids, reply->duplicates);
     if (rc != WP_OK)
         return s_store_error (call, env, rc);

@@ -5,6 +5,7 @@
 #define WP_BROKER_EXEC_H_INCLUDED
 
 #include "wp_broker.h"
+#include "wp_broker_quota.h"
 #include "wp_broker_parked.h"
 #include "wp_broker_stats.h"
 #include "wp_call.h"
@@ -22,6 +23,7 @@ typedef struct {
     const wp_counters_t *counters;  //  for Broker.Stats
     wp_parked_t *parked;            //  for Broker.Stats
     zhashx_t *woken;                //  out: pools that may have gained pending items
+    wp_quota_t *quota;              //  limits on what pushes may hold
 } wp_exec_env_t;
 
 //  Runs call->request inside the open transaction and fills call->reply.

@@ -62,6 +62,14 @@ wp_counters_export (const wp_counters_t *self, size_t parked, wp_stats_t *stats)
         { "requeued",            self->requeued },
         { "poisoned",            self->poisoned },
         { "purged",              self->purged },
+        { "handshakes_accepted", self->handshakes_accepted },
+        { "handshakes_refused",  self->handshakes_refused },
+        { "key_reloads",         self->key_reloads },
+        { "refused_inflight",    self->refused_inflight },
+        { "refused_queued",      self->refused_queued },
+        { "keys",                self->keys },
+        { "peers",               self->peers },
+        { "reply_bytes_queued",  self->reply_bytes_queued },
     };
     for (size_t i = 0; i < sizeof named / sizeof named [0]; i++)
         s_append_copy (stats, &capacity, named [i].name, named [i].value);

@@ -25,6 +25,15 @@ typedef struct {
     uint64_t requeued;
     uint64_t poisoned;
     uint64_t purged;
+    uint64_t handshakes_accepted;   //  CURVE connections the ZAP handler admitted
+    uint64_t handshakes_refused;    //  CURVE connections with a key not in the directory
+    uint64_t key_reloads;           //  key directory reads after the first
+    uint64_t refused_inflight;      //  requests refused: their connection had max_inflight
+    uint64_t refused_queued;        //  requests refused: replies to their connection unread
+                                    //  past max_queued_bytes (a slow reader)
+    uint64_t keys;                  //  now: keys accepted
+    uint64_t peers;                 //  now: connections with requests or replies in hand
+    uint64_t reply_bytes_queued;    //  now: bytes of replies held for every connection
 } wp_counters_t;
 
 //  Appends the counters, and parked (claims waiting now), to stats->counters

@@ -20,6 +20,11 @@ wp_call_destroy (wp_call_t **self_p)
     if (!self_p || !*self_p)
         return;
     wp_call_t *self = *self_p;
+    if (self->peer) {
+        (*wp_peer_inflight (self->peer))--;
+        *wp_peer_pending (self->peer) -= self->reply_estimate;
+        wp_peer_unref (&self->peer);
+    }
     wp_request_clear (&self->request);
     wp_reply_clear (&self->reply);
     free (self);

@@ -4,6 +4,8 @@
 #ifndef WP_CALL_H_INCLUDED
 #define WP_CALL_H_INCLUDED
 
+#include "wp_keys.h"
+#include "wp_peer.h"
 #include "wp_proto.h"
 #include <sys/types.h>
 
@@ -13,6 +15,9 @@
 typedef struct {
     uint8_t identity [WP_ROUTING_ID_MAX];   //  the ROUTER's routing id of the client
     size_t identity_size;
+    wp_peer_t *peer;            //  its connection's accounting (a reference); NULL: none
+    char key [WP_KEY_TEXT_SIZE];    //  CURVE: the connection's key (ZAP user id); "" without
+    uint64_t reply_estimate;    //  bytes its reply is reckoned at in the peer's pending count
     int peer_fd;                //  connection the request came on; -1: unknown (inproc)
     ino_t peer_ino;             //  that socket's inode, so a reused fd is told apart
     uint64_t turn;              //  loop turn that read it
@@ -32,7 +37,8 @@ typedef struct {
 
 //  Returns a fresh call with its request and reply initialized. Caller owns it.
 wp_call_t *wp_call_new (void);
-//  Frees the call and nulls *self_p; safe on NULL.
+//  Frees the call and nulls *self_p, taking it off its peer's requests in
+//  flight and pending bytes; safe on NULL.
 void wp_call_destroy (wp_call_t **self_p);
 //  Sets the reply of a claim that ends without an item: OK, item nil / items [].
 void wp_call_set_no_item (wp_call_t *self);

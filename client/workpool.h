@@ -58,6 +58,18 @@
     may have claimed stays claimed by worker_id until its lease expires,
     the worker is declared lost, or the worker calls release_by_worker.
 
+    Security. A broker started with CURVE (workpoold --curve-secret, see
+    proto/PROTOCOL.md section 9) takes only clients whose key it knows:
+    give options.server_key and options.cert (both, or neither). A file
+    that cannot be read as a certificate fails the open
+    (WP_INVALID_ARGUMENT, naming it). A broker that refuses the key, or a
+    CURVE broker reached without one, fails the call at once with
+    WP_UNAUTHENTICATED "authentication failed: ..."; a wrong server key
+    looks like no broker: WP_UNAVAILABLE at the deadline, its message
+    ending "(CURVE handshake failed: wrong server key?)". A key revoked
+    while connected gets WP_UNAUTHENTICATED "key revoked: ..." from the
+    broker, and a call outside the key's role WP_PERMISSION_DENIED.
+
     Threads. A handle (wp_backend_t, with its pools) is used by one thread
     at a time. Give each thread its own: wp_backend_open, or wp_backend_dup,
     which also works for "memory" (the copies share that one store). A
@@ -96,6 +108,10 @@ typedef struct {
     double heartbeat;           //  in-process: heartbeat interval of workers
                                 //  that state none; 0: 10
     bool sync_full;             //  SQLite: synchronous=FULL (power-loss safe)
+    const char *server_key;     //  broker over CURVE: the broker's public certificate
+                                //  file (czmq zcert); NULL: plaintext. Copied
+    const char *cert;           //  broker over CURVE: this client's secret certificate
+                                //  file (NAME_secret of `workpool keygen`). Copied
 } wp_backend_options_t;
 
 //  What a claim asks for. Zero (or a NULL pointer) means: return at once,

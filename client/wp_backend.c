@@ -30,7 +30,10 @@ typedef struct {
 
 struct _wp_backend_t {
     char *spec;                 //  as opened
-    wp_backend_options_t options;   //  as opened, defaults filled in
+    wp_backend_options_t options;   //  as opened, defaults filled in; its
+                                    //  server_key and cert point at ours
+    char *server_key;           //  owned copies of the options' file names, or NULL
+    char *cert;
     wp_store_t *store;          //  owned, or shared->store
     s_shared_t *shared;         //  memory store: shared with dups; else NULL
     bool remote;                //  store is a remote store
@@ -103,7 +106,9 @@ s_store_open (const char *spec, const wp_backend_options_t *options, wp_status *
               char **message)
 {
     if (s_is_endpoint (spec)) {
-        wp_store_t *store = wp_remote_store_new (spec, options->timeout, status, message);
+        wp_store_t *store = wp_remote_store_new_curve (spec, options->timeout,
+                                                       options->server_key, options->cert,
+                                                       status, message);
         if (store)
             wp_remote_store_set_retry_interval (store, options->retry_interval);
         return store;
@@ -120,6 +125,18 @@ s_store_open (const char *spec, const wp_backend_options_t *options, wp_status *
               "or a broker endpoint such as tcp://host:port or ipc://path)", spec);
     s_set_failure (status, message, WP_INVALID_ARGUMENT, text);
     return NULL;
+}
+
+//  Gives self its own copies of options's file names (the caller's may go
+//  before a dup needs them).
+static void
+s_set_options (wp_backend_t *self, const wp_backend_options_t *options)
+{
+    self->options = *options;
+    self->server_key = options->server_key ? wp_strdup (options->server_key) : NULL;
+    self->cert = options->cert ? wp_strdup (options->cert) : NULL;
+    self->options.server_key = self->server_key;
+    self->options.cert = self->cert;
 }
 
 //  ---------------------------------------------------------------------
@@ -145,7 +162,7 @@ wp_backend_open (const char *spec, const wp_backend_options_t *opts, wp_status *
     if (!self)
         abort ();
     self->spec = wp_strdup (spec);
-    self->options = options;
+    s_set_options (self, &options);
     self->store = store;
     self->remote = wp_remote_store_is (store);
     self->timeout = options.timeout;
@@ -173,7 +190,7 @@ wp_backend_dup (wp_backend_t *self, wp_status *status, char **message)
     if (!copy)
         abort ();
     copy->spec = wp_strdup (self->spec);
-    copy->options = self->options;
+    s_set_options (copy, &self->options);
     copy->store = self->store;
     copy->timeout = self->timeout;
     copy->shared = self->shared;
@@ -202,6 +219,8 @@ wp_backend_destroy (wp_backend_t **self_p)
     else
         wp_store_destroy (&self->store);
     free (self->spec);
+    free (self->server_key);
+    free (self->cert);
     free (self);
     *self_p = NULL;
 }

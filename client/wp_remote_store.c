@@ -9,6 +9,7 @@
 #include <czmq.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,15 @@ typedef struct {
     double timeout;             //  seconds, the calls' deadline in force
     double timeout_default;     //  the one given at _new
     double retry;               //  seconds before a safe request is resent
+    bool curve;                 //  CURVE keys were given
+    zsock_t *monitor;           //  PAIR: the DEALER's handshake events
+    wp_status refused;          //  the latest handshake was refused for good: the
+                                //  status to report (0: it was not)
+    char refused_text [256];    //  and why
+    bool handshake_failed;      //  a handshake failed since the latest success, for
+                                //  a reason that may pass (or a wrong server key)
+    bool reconnect;             //  libzmq gives up an endpoint whose handshake
+                                //  was refused: connect again before the next call
 } s_remote_t;
 
 static const wp_store_ops_t s_ops;
@@ -49,6 +59,93 @@ s_left (int64_t deadline)
 {
     int64_t left = deadline - zclock_usecs ();
     return left > 0 ? left / 1e6 : 0;
+}
+
+//  Reads every handshake event the monitor holds, so that self says how
+//  the latest handshake ended. The events come in order: a success clears
+//  what failures before it said.
+static void
+s_monitor_read (s_remote_t *self)
+{
+    void *handle = zsock_resolve (self->monitor);
+    while (true) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, handle, ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&frame);
+            return;
+        }
+        uint16_t event = 0;
+        uint32_t value = 0;
+        if (zmq_msg_size (&frame) >= 6) {
+            memcpy (&event, zmq_msg_data (&frame), 2);
+            memcpy (&value, (uint8_t *) zmq_msg_data (&frame) + 2, 4);
+        }
+        //  The second frame is the endpoint, ours
+        while (zmq_msg_more (&frame)) {
+            zmq_msg_close (&frame);
+            zmq_msg_init (&frame);
+            if (zmq_msg_recv (&frame, handle, 0) == -1)
+                break;
+        }
+        zmq_msg_close (&frame);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            self->refused = WP_OK;
+            self->handshake_failed = false;
+        }
+        else
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            //  The broker's ZAP handler said no (PROTOCOL.md 9.2)
+            self->refused = WP_UNAUTHENTICATED;
+            snprintf (self->refused_text, sizeof self->refused_text,
+                      "authentication failed: the broker refused this client's key "
+                      "(ZAP status %u from %s: is its public certificate in the broker's "
+                      "key directory?)", value, self->endpoint);
+        }
+        else
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+        &&  value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+            self->refused = self->curve ? WP_UNAVAILABLE : WP_UNAUTHENTICATED;
+            snprintf (self->refused_text, sizeof self->refused_text, self->curve
+                      ? "authentication failed: the broker at %s does not speak CURVE "
+                        "(started without --curve-secret?)"
+                      : "authentication failed: the broker at %s requires CURVE and this "
+                        "client offered no key (give the broker's public certificate and "
+                        "this client's secret one: server_key and cert)", self->endpoint);
+        }
+        else
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+        ||  event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            //  A CURVE broker drops a HELLO it cannot decrypt without a word:
+            //  this is all a wrong server key shows (and a broker going away)
+            self->handshake_failed = true;
+    }
+}
+
+//  If the latest handshake was refused for good, sets the store's error to
+//  why and returns its status (the next call connects again); else WP_OK.
+static wp_status
+s_refusal (s_remote_t *self)
+{
+    s_monitor_read (self);
+    if (self->refused == WP_OK)
+        return WP_OK;
+    self->reconnect = true;
+    return wp_store_error (&self->base, self->refused, "%s", self->refused_text);
+}
+
+//  Connects again after a refused handshake, which libzmq does not retry,
+//  so that a key added to the broker since (or a broker restarted with
+//  CURVE) is tried on this call.
+static void
+s_reconnect (s_remote_t *self)
+{
+    s_monitor_read (self);
+    self->refused = WP_OK;
+    self->handshake_failed = false;
+    self->reconnect = false;
+    zsock_disconnect (self->sock, "%s", self->endpoint);
+    zsock_connect (self->sock, "%s", self->endpoint);
 }
 
 //  Writes one request (header + body) if a connection is up. Returns 0 if
@@ -141,6 +238,8 @@ s_call (s_remote_t *self, wp_request_t *request, s_resend resend, double extra_w
     request->request_id = self->next_request_id++;
     if (resent)
         *resent = false;
+    if (self->reconnect)
+        s_reconnect (self);
 
     while (true) {
         int64_t now = zclock_usecs ();
@@ -173,16 +272,25 @@ s_call (s_remote_t *self, wp_request_t *request, s_resend resend, double extra_w
         int64_t timeout_ms = (until - zclock_usecs () + 999) / 1000;
         int wait_ms = timeout_ms < 1 ? 1 : timeout_ms > INT_MAX ? INT_MAX : (int) timeout_ms;
         if (blocked) {
-            //  No connection yet: wake for a reply or for room to send
-            zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN | ZMQ_POLLOUT, 0 };
-            int rc = zmq_poll (&item, 1, wait_ms);
+            //  No connection yet: a refused handshake ends the call now (no
+            //  connection will come); else wake for a reply, for room to
+            //  send, or for the outcome of a handshake
+            wp_status refused = s_refusal (self);
+            if (refused != WP_OK)
+                return refused;
+            zmq_pollitem_t items [2] = {
+                { zsock_resolve (self->sock), 0, ZMQ_POLLIN | ZMQ_POLLOUT, 0 },
+                { zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0 }
+            };
+            zmq_pollitem_t *item = &items [0];
+            int rc = zmq_poll (items, 2, wait_ms);
             if (rc == -1 && errno == EINTR && zsys_interrupted)
                 return wp_store_error (store, WP_CANCELLED, "%s interrupted",
                                        wp_method_name (request->method));
             if (rc == -1 && errno != EINTR)
                 return wp_store_error (store, WP_INTERNAL, "poll failed: %s",
                                        zmq_strerror (errno));
-            if (!(item.revents & ZMQ_POLLIN))
+            if (!(item->revents & ZMQ_POLLIN))
                 continue;
             wait_ms = 0;
         }
@@ -228,9 +336,16 @@ s_call (s_remote_t *self, wp_request_t *request, s_resend resend, double extra_w
             return WP_OK;
         }
     }
-    if (sends == 0)
-        return wp_store_error (store, WP_UNAVAILABLE, "no broker reachable at %s within %.3g s",
-                               self->endpoint, self->timeout + extra_wait);
+    if (sends == 0) {
+        wp_status refused = s_refusal (self);
+        if (refused != WP_OK)
+            return refused;
+        return wp_store_error (store, WP_UNAVAILABLE, "no broker reachable at %s within %.3g s%s",
+                               self->endpoint, self->timeout + extra_wait,
+                               !self->handshake_failed ? ""
+                               : self->curve ? " (CURVE handshake failed: wrong server key?)"
+                               : " (handshake failed: does the broker require CURVE?)");
+    }
     return wp_store_error (store, WP_DEADLINE_EXCEEDED, "no reply to %s from %s within %.3g s",
                            wp_method_name (request->method), self->endpoint,
                            self->timeout + extra_wait);
@@ -285,6 +400,8 @@ static void
 s_destroy (wp_store_t *base)
 {
     s_remote_t *self = (s_remote_t *) base;
+    zmq_socket_monitor (zsock_resolve (self->sock), NULL, 0);
+    zsock_destroy (&self->monitor);
     zsock_destroy (&self->sock);
     free (self->endpoint);
     free (self);
@@ -886,20 +1003,113 @@ static const wp_store_ops_t s_ops = {
 //  ---------------------------------------------------------------------
 //  Public
 
+//  Sets *status and *message (each if not NULL) for a failed open.
+static void
+s_open_failure (wp_status *status, char **message, wp_status code, const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+static void
+s_open_failure (wp_status *status, char **message, wp_status code, const char *format, ...)
+{
+    if (status)
+        *status = code;
+    if (message) {
+        va_list args;
+        va_start (args, format);
+        if (vasprintf (message, format, args) < 0)
+            abort ();
+        va_end (args);
+    }
+}
+
+//  Loads the certificate file path (what names the option, for errors);
+//  a secret one must hold a secret key. Returns NULL after setting the
+//  failure. Caller owns return value.
+static zcert_t *
+s_cert_load (const char *what, const char *path, bool secret, wp_status *status,
+             char **message)
+{
+    static const char *zeros = "0000000000000000000000000000000000000000";
+    //  zcert_load says nothing of why: open it first for the reason
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        s_open_failure (status, message, WP_INVALID_ARGUMENT, "%s: cannot read %s: %s",
+                        what, path, strerror (errno));
+        return NULL;
+    }
+    fclose (file);
+    //  (zcert_load reads PATH_secret instead when there is one: the same keys)
+    zcert_t *cert = zcert_load (path);
+    const char *why = NULL;
+    if (!cert || strlen (zcert_public_txt (cert)) != 40 || streq (zcert_public_txt (cert), zeros))
+        why = "is not a czmq certificate (no curve public-key)";
+    else
+    if (secret && (strlen (zcert_secret_txt (cert)) != 40
+               ||  streq (zcert_secret_txt (cert), zeros)))
+        why = "holds no secret-key (give the NAME_secret file that workpool keygen wrote)";
+    if (why) {
+        s_open_failure (status, message, WP_INVALID_ARGUMENT, "%s: %s %s", what, path, why);
+        zcert_destroy (&cert);
+    }
+    return cert;
+}
+
+//  Sets CURVE up on sock (before it connects). Returns 0, or -1 after
+//  setting the failure.
+static int
+s_curve_apply (zsock_t *sock, const char *server_key, const char *cert_path,
+               wp_status *status, char **message)
+{
+    if (!server_key || !cert_path) {
+        s_open_failure (status, message, WP_INVALID_ARGUMENT, "CURVE needs both the broker's "
+                        "public certificate (server_key) and this client's secret certificate "
+                        "(cert); %s was not given", server_key ? "cert" : "server_key");
+        return -1;
+    }
+    if (!zsys_has_curve ()) {
+        s_open_failure (status, message, WP_UNIMPLEMENTED,
+                        "this libzmq was built without CURVE (libsodium)");
+        return -1;
+    }
+    zcert_t *server = s_cert_load ("server_key", server_key, false, status, message);
+    if (!server)
+        return -1;
+    zcert_t *client = s_cert_load ("cert", cert_path, true, status, message);
+    if (!client) {
+        zcert_destroy (&server);
+        return -1;
+    }
+    zcert_apply (client, sock);
+    zsock_set_curve_serverkey (sock, zcert_public_txt (server));
+    zcert_destroy (&client);
+    zcert_destroy (&server);
+    return 0;
+}
+
 wp_store_t *
 wp_remote_store_new (const char *endpoint, double timeout_seconds, wp_status *status,
                      char **message)
 {
+    return wp_remote_store_new_curve (endpoint, timeout_seconds, NULL, NULL, status, message);
+}
+
+wp_store_t *
+wp_remote_store_new_curve (const char *endpoint, double timeout_seconds,
+                           const char *server_key, const char *cert, wp_status *status,
+                           char **message)
+{
     if (!endpoint || !*endpoint) {
-        if (status)
-            *status = WP_INVALID_ARGUMENT;
-        if (message)
-            *message = strdup ("an endpoint is required");
+        s_open_failure (status, message, WP_INVALID_ARGUMENT, "an endpoint is required");
         return NULL;
     }
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     if (!sock)
         abort ();
+    bool curve = server_key || cert;
+    if (curve && s_curve_apply (sock, server_key, cert, status, message)) {
+        zsock_destroy (&sock);
+        return NULL;
+    }
     zsock_set_linger (sock, 0);
     zsock_set_immediate (sock, 1);
     zsock_set_reconnect_ivl (sock, 100);
@@ -909,16 +1119,28 @@ wp_remote_store_new (const char *endpoint, double timeout_seconds, wp_status *st
     //  safe requests go out again on the next connection
     zsock_set_heartbeat_ivl (sock, 1000);
     zsock_set_heartbeat_timeout (sock, 5000);
+    //  The handshake's outcome, which the DEALER itself never tells: a
+    //  refused key would otherwise look like a broker that is not there.
+    //  The PAIR's unlimited receive queue keeps libzmq from ever waiting
+    //  on it; it holds a few events a reconnect, read at each blocked call.
+    zsock_t *monitor = zsock_new (ZMQ_PAIR);
+    if (!monitor)
+        abort ();
+    char monitor_endpoint [64];
+    snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://wp-remote-monitor-%p",
+              (void *) sock);
+    zsock_set_rcvhwm (monitor, 0);
+    if (zmq_socket_monitor (zsock_resolve (sock), monitor_endpoint,
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+    ||  zsock_connect (monitor, "%s", monitor_endpoint))
+        abort ();
     if (zsock_connect (sock, "%s", endpoint) == -1) {
-        if (status)
-            *status = WP_INVALID_ARGUMENT;
-        if (message) {
-            char *text;
-            if (asprintf (&text, "cannot connect to '%s': %s", endpoint,
-                          zmq_strerror (zmq_errno ())) < 0)
-                abort ();
-            *message = text;
-        }
+        s_open_failure (status, message, WP_INVALID_ARGUMENT, "cannot connect to '%s': %s",
+                        endpoint, zmq_strerror (zmq_errno ()));
+        zmq_socket_monitor (zsock_resolve (sock), NULL, 0);
+        zsock_destroy (&monitor);
         zsock_destroy (&sock);
         return NULL;
     }
@@ -930,6 +1152,8 @@ wp_remote_store_new (const char *endpoint, double timeout_seconds, wp_status *st
     if (!self->endpoint)
         abort ();
     self->sock = sock;
+    self->monitor = monitor;
+    self->curve = curve;
     //  Random start, so replies meant for an earlier handle on a reused
     //  connection identity are never taken for ours.
     self->next_request_id = ((uint64_t) randof (1 << 30) << 32) | 1;

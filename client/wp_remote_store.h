@@ -39,6 +39,21 @@ extern "C" {
 wp_store_t *wp_remote_store_new (const char *endpoint, double timeout_seconds,
                                  wp_status *status, char **message);
 
+//  As wp_remote_store_new, over CURVE (proto/PROTOCOL.md section 9):
+//  server_key is the broker's public certificate file, cert this client's
+//  secret certificate file (czmq zcert files, e.g. NAME_secret from
+//  `workpool keygen`); both NULL: plaintext. Fails with WP_INVALID_ARGUMENT
+//  naming the file when one is given without the other or cannot be read
+//  as a certificate, WP_UNIMPLEMENTED without CURVE in libzmq. A handshake
+//  the broker refuses ends a call at once: WP_UNAUTHENTICATED "authentication
+//  failed: ..." (its key is not in the broker's directory, or it offered
+//  none to a CURVE broker); a wrong server key shows only as no connection:
+//  WP_UNAVAILABLE at the deadline, "(CURVE handshake failed: wrong server
+//  key?)". Caller owns return value.
+wp_store_t *wp_remote_store_new_curve (const char *endpoint, double timeout_seconds,
+                                       const char *server_key, const char *cert,
+                                       wp_status *status, char **message);
+
 //  True if store is a remote store.
 bool wp_remote_store_is (wp_store_t *store);
 

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define S_DEFAULT_ENDPOINT  "tcp://127.0.0.1:5555"
 #define S_DEFAULT_TIMEOUT   3.0     //  seconds: a person at a prompt waits no longer
@@ -32,12 +34,14 @@ enum {
     S_OPT_ID, S_OPT_MAX_RETRIES, S_OPT_WORKER, S_OPT_WAIT, S_OPT_LEASE,
     S_OPT_CAPABILITY, S_OPT_POOL, S_OPT_HOST, S_OPT_PID, S_OPT_HEARTBEAT,
     S_OPT_METADATA, S_OPT_STATUS, S_OPT_STALE, S_OPT_LIMIT, S_OPT_CURSOR,
-    S_OPT_ALL, S_OPT_BATCH,
+    S_OPT_ALL, S_OPT_BATCH, S_OPT_SERVER_KEY, S_OPT_CERT, S_OPT_ROLE, S_OPT_WORKER_PREFIX,
+    S_OPT_SERVER,
     S_OPT_COUNT
 };
 #define S_BIT(opt) (1u << (opt))
 #define S_GLOBAL (S_BIT (S_OPT_ENDPOINT) | S_BIT (S_OPT_TIMEOUT) \
-                | S_BIT (S_OPT_HELP) | S_BIT (S_OPT_VERSION))
+                | S_BIT (S_OPT_HELP) | S_BIT (S_OPT_VERSION) \
+                | S_BIT (S_OPT_SERVER_KEY) | S_BIT (S_OPT_CERT))
 //  Options that may be given more than once
 #define S_REPEATABLE (S_BIT (S_OPT_CAPABILITY) | S_BIT (S_OPT_STATUS))
 
@@ -63,6 +67,11 @@ static const struct option s_options [] = {
     { "cursor",      required_argument, NULL, S_OPT_BASE + S_OPT_CURSOR },
     { "all",         no_argument,       NULL, S_OPT_BASE + S_OPT_ALL },
     { "batch",       required_argument, NULL, S_OPT_BASE + S_OPT_BATCH },
+    { "server-key",  required_argument, NULL, S_OPT_BASE + S_OPT_SERVER_KEY },
+    { "cert",        required_argument, NULL, S_OPT_BASE + S_OPT_CERT },
+    { "role",        required_argument, NULL, S_OPT_BASE + S_OPT_ROLE },
+    { "worker-prefix", required_argument, NULL, S_OPT_BASE + S_OPT_WORKER_PREFIX },
+    { "server",      no_argument,       NULL, S_OPT_BASE + S_OPT_SERVER },
     { NULL, 0, NULL, 0 }
 };
 
@@ -111,6 +120,10 @@ struct _s_cli_t {
     int64_t limit;                  //  --limit (>= 1)
     const char *cursor;             //  --cursor
     int64_t batch;                  //  --batch; 0: WP_BATCH_MAX
+    const char *server_key;         //  --server-key, else $WORKPOOL_SERVER_KEY; NULL: none
+    const char *cert;               //  --cert, else $WORKPOOL_CERT; NULL: none
+    const char *role;               //  keygen --role
+    const char *worker_prefix;      //  keygen --worker-prefix
     //  Inputs converted before the backend is opened
     uint8_t *data;                  //  push: JSON as msgpack
     size_t data_size;
@@ -152,8 +165,10 @@ s_status_error_note (s_cli_t *cli, wp_status status, const char *note)
 {
     const char *message = cli->backend ? wp_backend_errmsg (cli->backend) : "";
     fprintf (stderr, "workpool: %s: ", wp_strerror (status));
+    //  (unless the handshake failed: then the broker is there, the keys are wrong)
     if (status == WP_UNAVAILABLE && cli->backend && streq (wp_backend_kind (cli->backend), "remote")
-    &&  strncmp (message, S_NOT_REACHED, strlen (S_NOT_REACHED)) == 0)
+    &&  strncmp (message, S_NOT_REACHED, strlen (S_NOT_REACHED)) == 0
+    &&  !strstr (message, "handshake failed"))
         fprintf (stderr, "no broker at %s (is workpoold running?)", cli->spec);
     else
         fputs (*message ? message : "(no message)", stderr);
@@ -321,6 +336,10 @@ s_take_option (s_cli_t *cli, int opt, const char *value)
         case S_OPT_HOST:        cli->host = value; break;
         case S_OPT_METADATA:    cli->metadata = value; break;
         case S_OPT_CURSOR:      cli->cursor = value; break;
+        case S_OPT_SERVER_KEY:  cli->server_key = value; break;
+        case S_OPT_CERT:        cli->cert = value; break;
+        case S_OPT_ROLE:        cli->role = value; break;
+        case S_OPT_WORKER_PREFIX: cli->worker_prefix = value; break;
         case S_OPT_CAPABILITY:
             s_push_string (&cli->capabilities, &cli->capability_count, value);
             break;
@@ -375,7 +394,8 @@ s_open (s_cli_t *cli)
         if (!cli->spec || !*cli->spec)
             cli->spec = S_DEFAULT_ENDPOINT;
     }
-    wp_backend_options_t options = { .timeout = cli->timeout };
+    wp_backend_options_t options = { .timeout = cli->timeout, .server_key = cli->server_key,
+                                     .cert = cli->cert };
     wp_status status = WP_OK;
     char *message = NULL;
     cli->backend = wp_backend_open (cli->spec, &options, &status, &message);
@@ -390,9 +410,13 @@ s_open (s_cli_t *cli)
 
 //  Opens the backend and, for a command on a pool, the pool; runs the
 //  command. Returns the exit code.
+static int s_keygen (s_cli_t *cli, wp_pool_t *pool);
+
 static int
 s_run (s_cli_t *cli)
 {
+    if (cli->command->run == s_keygen)
+        return s_keygen (cli, NULL);
     int rc = s_open (cli);
     if (rc)
         return rc;
@@ -794,6 +818,53 @@ s_ping (s_cli_t *cli, wp_pool_t *pool)
     return 0;
 }
 
+//  Writes the key pair NAME (public) and NAME_secret in czmq's format; the
+//  options were checked by s_parse. Touches no backend.
+static int
+s_keygen (s_cli_t *cli, wp_pool_t *pool)
+{
+    const char *name = cli->args [0];
+    char *secret = zsys_sprintf ("%s_secret", name);
+    int rc = 0;
+    const char *exists = access (name, F_OK) == 0 ? name
+                       : access (secret, F_OK) == 0 ? secret : NULL;
+    if (exists) {
+        fprintf (stderr, "workpool: %s: %s exists: keygen never overwrites a key (remove it, "
+                 "or choose another NAME)\n", wp_strerror (WP_ALREADY_EXISTS), exists);
+        free (secret);
+        return S_EXIT_STATUS + WP_ALREADY_EXISTS;
+    }
+    zcert_t *cert = zcert_new ();
+    if (!cert)
+        abort ();
+    if (cli->role)
+        zcert_set_meta (cert, "role", "%s", cli->role);
+    if (cli->worker_prefix)
+        zcert_set_meta (cert, "worker_prefix", "%s", cli->worker_prefix);
+    //  The secret file readable by its owner only, from its first byte
+    mode_t mask = umask (077);
+    int saved = zcert_save_secret (cert, secret);
+    umask (mask);
+    if (saved == 0)
+        saved = zcert_save_public (cert, name);
+    if (saved) {
+        fprintf (stderr, "workpool: %s: cannot write %s and %s: %s\n", wp_strerror (WP_UNKNOWN),
+                 name, secret, strerror (errno));
+        rc = S_EXIT_STATUS + WP_UNKNOWN;
+    }
+    else {
+        json_t *json = json_pack ("{s:s, s:s, s:s, s:s?, s:s?}", "public", name, "secret", secret,
+                                  "public_key", zcert_public_txt (cert), "role", cli->role,
+                                  "worker_prefix", cli->worker_prefix);
+        if (!json)
+            abort ();
+        s_print (json);
+    }
+    zcert_destroy (&cert);
+    free (secret);
+    return rc;
+}
+
 #define S_OPTS2(a, b)   (S_BIT (a) | S_BIT (b))
 
 static const s_command_t s_commands [] = {
@@ -967,6 +1038,22 @@ static const s_command_t s_commands [] = {
       "",
       "Check that the backend answers; prints {backend, server, time}.",
       "\nExit 24 (UNAVAILABLE) when no broker answers within --timeout.\n" },
+    { "keygen", s_keygen, { "NAME" }, 1,
+      S_OPTS2 (S_OPT_ROLE, S_OPT_WORKER_PREFIX) | S_BIT (S_OPT_SERVER),
+      "NAME --role producer|worker|admin [--worker-prefix P] | NAME --server",
+      "Write a CURVE key pair: NAME (public) and NAME_secret.",
+      "\n"
+      "  --role R           what the key may do on a CURVE broker: producer (push and\n"
+      "                     read items), worker (and claim, finish and register as\n"
+      "                     the worker ids --worker-prefix allows), admin (everything)\n"
+      "  --worker-prefix P  a worker key's worker ids start with P (required with\n"
+      "                     --role worker, refused with the others)\n"
+      "  --server           the broker's own certificate (no role): workpoold\n"
+      "                     --curve-secret NAME_secret; clients --server-key NAME\n"
+      "Both files are czmq certificates (zcert). NAME goes in the broker's --keys\n"
+      "directory; NAME_secret (mode 0600) stays with the client (--cert). Never\n"
+      "overwrites: an existing NAME or NAME_secret is ALREADY_EXISTS. Prints\n"
+      "{public, secret, public_key, role, worker_prefix}. Needs no broker.\n" },
     { NULL, NULL, { NULL }, 0, 0, NULL, NULL, NULL }
 };
 
@@ -978,7 +1065,8 @@ s_help_command (const s_command_t *command)
 {
     printf ("usage: workpool [GLOBAL OPTIONS] %s %s\n\n%s\n%s",
             command->name, command->synopsis, command->summary, command->help);
-    printf ("\nGlobal options (before or after the command): --endpoint E, --timeout SECONDS.\n"
+    printf ("\nGlobal options (before or after the command): --endpoint E, --timeout SECONDS,\n"
+            "--server-key FILE, --cert FILE.\n"
             "Errors: one line on stderr, \"workpool: STATUS: message\"; exit codes in"
             " workpool --help.\n");
 }
@@ -987,7 +1075,8 @@ static void
 s_help_main (void)
 {
     printf (
-"usage: workpool [--endpoint E] [--timeout SECONDS] COMMAND [ARGS] [OPTIONS]\n"
+"usage: workpool [--endpoint E] [--timeout SECONDS] [--server-key FILE --cert FILE]\n"
+"                COMMAND [ARGS] [OPTIONS]\n"
 "\n"
 "The command line of workpool, a work-queue broker: queue JSON values in pools,\n"
 "claim and complete them, inspect and mend them (items, retry, cancel, purge,\n"
@@ -1009,6 +1098,13 @@ s_help_main (void)
 "  --timeout SECONDS  how long a call may take (default: $WORKPOOL_TIMEOUT, else\n"
 "                     3); a claim's --wait comes on top. With no broker at E,\n"
 "                     UNAVAILABLE after that long\n"
+"  --server-key FILE  a CURVE broker's public certificate (default:\n"
+"                     $WORKPOOL_SERVER_KEY); with --cert, the connection is\n"
+"                     encrypted and the broker checks the client's key\n"
+"  --cert FILE        this client's secret certificate, NAME_secret of workpool\n"
+"                     keygen (default: $WORKPOOL_CERT). A key the broker refuses:\n"
+"                     UNAUTHENTICATED (exit 26) at once; a wrong --server-key:\n"
+"                     UNAVAILABLE after --timeout\n"
 "  --help             this text (COMMAND --help: that command's)\n"
 "  --version          the version\n"
 "\n"
@@ -1161,6 +1257,35 @@ s_parse (s_cli_t *cli, int argc, char **argv)
     if (command->run == s_retry && all == (cli->arg_count == 2))
         return s_usage_error (cli, all ? "retry takes ID or --all, not both"
                                        : "retry needs ID or --all");
+    if (command->run == s_keygen) {
+        bool server = (cli->given & S_BIT (S_OPT_SERVER)) != 0;
+        if (server && (cli->role || cli->worker_prefix))
+            return s_usage_error (cli, "keygen --server makes the broker's certificate: it takes"
+                                  " no --role or --worker-prefix");
+        if (!server && !cli->role)
+            return s_usage_error (cli, "keygen needs --role producer, worker or admin"
+                                  " (or --server)");
+        if (!server && !streq (cli->role, "producer") && !streq (cli->role, "worker")
+        &&  !streq (cli->role, "admin"))
+            return s_usage_error (cli, "--role needs producer, worker or admin, not '%s'",
+                                  cli->role);
+        if (cli->role && streq (cli->role, "worker") && (!cli->worker_prefix
+                                                         || !*cli->worker_prefix))
+            return s_usage_error (cli, "keygen --role worker needs --worker-prefix P (the"
+                                  " broker skips a worker key without one)");
+        if (cli->worker_prefix && !streq (cli->role, "worker"))
+            return s_usage_error (cli, "--worker-prefix is for --role worker only");
+        if (!*cli->args [0])
+            return s_usage_error (cli, "keygen needs a NAME");
+    }
+    if (!(cli->given & S_BIT (S_OPT_SERVER_KEY))) {
+        const char *env = getenv ("WORKPOOL_SERVER_KEY");
+        cli->server_key = env && *env ? env : NULL;
+    }
+    if (!(cli->given & S_BIT (S_OPT_CERT))) {
+        const char *env = getenv ("WORKPOOL_CERT");
+        cli->cert = env && *env ? env : NULL;
+    }
     if (command->run == s_purge && !cli->status_count)
         return s_usage_error (cli, "purge needs --status S (pending, done or poisoned)");
     if (command->run == s_items || command->run == s_purge) {

@@ -22,10 +22,11 @@ PART=${3:-all}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/wp-cli-test.XXXXXX")
 BROKER_PID=                 # the broker of the checks
 SLOW_PID=                   # a broker that answers late
+CURVE_PID=                  # a broker with CURVE and a key directory
 CHECKS=0
 
 cleanup () {
-    for pid in $BROKER_PID $SLOW_PID; do
+    for pid in $BROKER_PID $SLOW_PID $CURVE_PID; do
         kill "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
@@ -136,7 +137,7 @@ UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 ITEM_KEYS='["id","pool","data","status","claimed_by","claimed_at","lease_expires_at","attempts","max_retries","result","error","created_at"]'
 WORKER_KEYS='["worker_id","host","pid","capabilities","pool_id","started_at","status","last_heartbeat","current_task_id","heartbeat_interval_seconds","metadata"]'
 COMMANDS="push push-many claim complete fail size release get items retry cancel purge pause resume
-          register heartbeat status worker workers pools stats ping"
+          register heartbeat status worker workers pools stats ping keygen"
 
 # ---------------------------------------------------------------------------
 #   What needs no backend: help, usage errors
@@ -836,7 +837,105 @@ check_broker_only () {
 # ---------------------------------------------------------------------------
 
 unset WORKPOOL_ENDPOINT
+#   keygen: the files it writes (czmq certificates, metadata, modes), and
+#   what it refuses
+check_keygen () {
+    local dir=$TMP/keygen
+    mkdir -p "$dir"
+    ok keygen "$dir/alice" --role admin
+    json 'v["public"] == "'"$dir/alice"'" and v["secret"] == "'"$dir/alice_secret"'"'
+    json 'len(v["public_key"]) == 40 and v["role"] == "admin" and v["worker_prefix"] is None'
+    CHECKS=$((CHECKS + 1))
+    grep -q '^    role = "admin"' "$dir/alice" && grep -q 'public-key = ' "$dir/alice" \
+        && ! grep -q 'secret-key' "$dir/alice" && grep -q 'secret-key = ' "$dir/alice_secret" \
+        || die "keygen wrote no czmq certificate pair"
+    [ "$(stat -c %a "$dir/alice_secret")" = 600 ] || die "the secret file is not 0600"
+    ok keygen "$dir/gpu" --role worker --worker-prefix gpu-
+    CHECKS=$((CHECKS + 1))
+    grep -q '^    worker_prefix = "gpu-"' "$dir/gpu" || die "no worker_prefix in the metadata"
+    ok keygen "$dir/broker" --server
+    json 'v["role"] is None'
+    CHECKS=$((CHECKS + 1))
+    ! grep -q 'role' "$dir/broker" || die "a server certificate got a role"
+    #   never overwrites, either file
+    fails 16 ALREADY_EXISTS keygen "$dir/alice" --role admin
+    rm "$dir/gpu"
+    fails 16 ALREADY_EXISTS keygen "$dir/gpu" --role worker --worker-prefix gpu-
+    usage keygen "$dir/w" --role worker
+    usage keygen "$dir/w" --role producer --worker-prefix p-
+    usage keygen "$dir/w" --role root
+    usage keygen "$dir/w"
+    usage keygen "$dir/w" --server --role admin
+    usage keygen --role admin
+    CHECKS=$((CHECKS + 1))
+    [ ! -e "$dir/w" ] && [ ! -e "$dir/w_secret" ] || die "a refused keygen wrote a file"
+}
+
+#   A broker with CURVE: keys in and out, by flag and by environment, the
+#   roles' refusals, and the clear errors of no key, an unknown key and a
+#   wrong server key
+check_curve () {
+    local dir=$TMP/curve
+    mkdir -p "$dir/keys"
+    ok keygen "$dir/broker" --server
+    ok keygen "$dir/keys/admin" --role admin
+    ok keygen "$dir/keys/maker" --role producer
+    ok keygen "$dir/keys/gpu" --role worker --worker-prefix gpu-
+    ok keygen "$dir/stranger" --role admin
+    ok keygen "$dir/impostor" --server
+    mv "$dir"/keys/*_secret "$dir"
+    "$WPD" --bind "ipc://$dir/curve.ipc" --store memory --log-level error \
+        --curve-secret "$dir/broker_secret" --keys "$dir/keys" 2>"$dir/broker.log" &
+    CURVE_PID=$!
+    local e="ipc://$dir/curve.ipc" key="--server-key $dir/broker"
+    for _ in $(seq 100); do
+        "$WP" --endpoint "$e" $key --cert "$dir/admin_secret" --timeout 0.2 ping \
+            >/dev/null 2>&1 && break
+        kill -0 "$CURVE_PID" 2>/dev/null || { cat "$dir/broker.log" >&2; die "workpoold died"; }
+    done
+    ok --endpoint "$e" $key --cert "$dir/admin_secret" ping
+    ok --endpoint "$e" $key --cert "$dir/maker_secret" push jobs '{"n": 1}' --id one
+    is one
+    WORKPOOL_SERVER_KEY=$dir/broker WORKPOOL_CERT=$dir/gpu_secret \
+        ok --endpoint "$e" claim jobs --worker gpu-1
+    json 'v["id"] == "one" and v["claimed_by"] == "gpu-1"'
+    WORKPOOL_SERVER_KEY=$dir/broker WORKPOOL_CERT=$dir/gpu_secret \
+        ok --endpoint "$e" complete jobs one '"done"' --worker gpu-1
+    #   the roles (the broker's words reach the user unchanged)
+    fails 17 PERMISSION_DENIED --endpoint "$e" $key --cert "$dir/maker_secret" stats
+    [[ "$err" == *"role producer"* ]] || die "the refusal does not name the role"
+    fails 17 PERMISSION_DENIED --endpoint "$e" $key --cert "$dir/gpu_secret" \
+        heartbeat cpu-1
+    ok --endpoint "$e" $key --cert "$dir/admin_secret" get jobs one
+    json 'v["status"] == "done" and v["result"] == "done"'
+    #   refused at once, not after --timeout
+    local start=$SECONDS
+    fails 26 UNAUTHENTICATED --endpoint "$e" --timeout 20 ping
+    [[ "$err" == *"authentication failed"*"requires CURVE"* ]] || die "no-key message"
+    fails 26 UNAUTHENTICATED --endpoint "$e" $key --cert "$dir/stranger_secret" --timeout 20 ping
+    [[ "$err" == *"authentication failed: the broker refused this client's key"* ]] \
+        || die "unknown-key message"
+    [ $((SECONDS - start)) -lt 10 ] || die "a refused key waited for the deadline"
+    fails 24 UNAVAILABLE --endpoint "$e" --server-key "$dir/impostor" \
+        --cert "$dir/admin_secret" --timeout 1 ping
+    [[ "$err" == *"(CURVE handshake failed: wrong server key?)"* ]] || die "wrong-key message"
+    #   bad files, named
+    fails 13 INVALID_ARGUMENT --endpoint "$e" $key --cert "$dir/nothing" ping
+    [[ "$err" == *"$dir/nothing"* ]] || die "the missing file is not named"
+    fails 13 INVALID_ARGUMENT --endpoint "$e" $key --cert "$dir/keys/admin" ping
+    [[ "$err" == *"no secret-key"* ]] || die "a public file as --cert"
+    fails 13 INVALID_ARGUMENT --endpoint "$e" $key ping
+    #   the broker served on
+    ok --endpoint "$e" $key --cert "$dir/admin_secret" size jobs
+    is 0
+    kill "$CURVE_PID"
+    wait "$CURVE_PID"
+    CURVE_PID=
+}
+
 if [ "$PART" != broker ]; then
+    check_keygen
+    echo "keygen: ok"
     check_command_line
     echo "command line: ok"
     check_memory
@@ -859,6 +958,8 @@ if [ "$PART" != local ] && [ -n "$WPD" ]; then
     check_backend remote
     check_lifecycle remote
     check_broker_only
+    check_curve
+    echo "curve: ok"
     kill "$BROKER_PID"
     wait "$BROKER_PID"
     status=$?

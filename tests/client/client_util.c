@@ -29,11 +29,17 @@ ct_rmtree (const char *path)
         wp_test_remove (path);
 }
 
+static const ct_curve_t *s_curve;       //  ct_broker_use_curve's
+
 static zactor_t *
 s_broker_new (const char *store, double heartbeat, double lease)
 {
     wp_broker_config_t config = WP_BROKER_CONFIG_DEFAULT;
     config.store = store;
+    if (s_curve) {
+        config.curve_secret = s_curve->server_secret;
+        config.keys_dir = s_curve->keys;
+    }
     config.log_level = 0;
     if (heartbeat > 0)
         config.heartbeat = heartbeat;
@@ -176,7 +182,14 @@ ct_pool_stats (const wp_stats_t *stats, const char *pool)
 wp_backend_t *
 ct_open (const char *spec, double timeout)
 {
-    wp_backend_options_t options = { .timeout = timeout };
+    return ct_open_curve (spec, timeout, NULL, NULL);
+}
+
+wp_backend_t *
+ct_open_curve (const char *spec, double timeout, const char *server_key, const char *cert)
+{
+    wp_backend_options_t options = { .timeout = timeout, .server_key = server_key,
+                                     .cert = cert };
     wp_status status;
     char *message = NULL;
     wp_backend_t *backend = wp_backend_open (spec, &options, &status, &message);
@@ -186,4 +199,57 @@ ct_open (const char *spec, double timeout)
         exit (1);
     }
     return backend;
+}
+
+ct_curve_t *
+ct_curve_new (void)
+{
+    ct_curve_t *self = calloc (1, sizeof *self);
+    CT_CHECK (self && zsys_has_curve ());
+    self->dir = ct_tempdir ("curve-keys");
+    self->server_public = zsys_sprintf ("%s/broker", self->dir);
+    self->server_secret = zsys_sprintf ("%s/broker_secret", self->dir);
+    self->keys = zsys_sprintf ("%s/keys", self->dir);
+    CT_CHECK (zsys_dir_create ("%s", self->keys) == 0);
+    zcert_t *cert = zcert_new ();
+    CT_CHECK (cert && zcert_save (cert, self->server_public) == 0);
+    zcert_destroy (&cert);
+    return self;
+}
+
+void
+ct_curve_destroy (ct_curve_t **self_p)
+{
+    ct_curve_t *self = *self_p;
+    if (!self)
+        return;
+    ct_rmtree (self->dir);
+    free (self->dir);
+    free (self->server_public);
+    free (self->server_secret);
+    free (self->keys);
+    free (self);
+    *self_p = NULL;
+}
+
+char *
+ct_curve_client (ct_curve_t *self, const char *name, const char *role, const char *prefix)
+{
+    zcert_t *cert = zcert_new ();
+    CT_CHECK (cert);
+    zcert_set_meta (cert, "role", "%s", role);
+    if (prefix)
+        zcert_set_meta (cert, "worker_prefix", "%s", prefix);
+    char *secret = zsys_sprintf ("%s/%s_secret", self->dir, name);
+    char *trusted = zsys_sprintf ("%s/%s", self->keys, name);
+    CT_CHECK (zcert_save_secret (cert, secret) == 0 && zcert_save_public (cert, trusted) == 0);
+    free (trusted);
+    zcert_destroy (&cert);
+    return secret;
+}
+
+void
+ct_broker_use_curve (const ct_curve_t *curve)
+{
+    s_curve = curve;
 }

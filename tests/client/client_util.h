@@ -66,4 +66,29 @@ const wp_pool_stats_t *ct_pool_stats (const wp_stats_t *stats, const char *pool)
 //  Opens spec with a timeout of seconds, or exits the test.
 wp_backend_t *ct_open (const char *spec, double timeout);
 
+//  CURVE for the tests that run once more over it: a key set in a temp
+//  directory, the broker's certificate and its key directory.
+typedef struct {
+    char *dir;                  //  the set's directory
+    char *server_public;        //  dir/broker: clients' server_key
+    char *server_secret;        //  dir/broker_secret: the broker's curve_secret
+    char *keys;                 //  dir/keys: the broker's keys_dir
+} ct_curve_t;
+
+//  Makes a key set with the broker's certificate. Caller owns return value.
+ct_curve_t *ct_curve_new (void);
+//  Removes the set's directory, frees it, nulls *self_p.
+void ct_curve_destroy (ct_curve_t **self_p);
+//  Writes a client key pair NAME with role (and worker_prefix, may be NULL)
+//  whose public certificate the broker trusts. Returns the path of its
+//  secret certificate (caller frees).
+char *ct_curve_client (ct_curve_t *self, const char *name, const char *role,
+                       const char *prefix);
+//  The brokers ct_broker_start starts from now on serve CURVE with curve's
+//  keys (borrowed; NULL: plaintext again).
+void ct_broker_use_curve (const ct_curve_t *curve);
+//  As ct_open, over CURVE with these certificate files (NULL: none).
+wp_backend_t *ct_open_curve (const char *spec, double timeout, const char *server_key,
+                             const char *cert);
+
 #endif

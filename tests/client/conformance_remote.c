@@ -2,8 +2,9 @@
     store: each case gets a fresh broker started in-process on an ephemeral
     tcp port over a fresh store (memory by default; "sqlite" or "image" as
     the second argument puts each case's broker on that store's file in its
-    own directory).
-    Usage: conformance_remote [CASE | PREFIX* | all] [memory | sqlite | image]  */
+    own directory). "curve" as the third runs every case over CURVE, the
+    suite's client holding an admin key (every method is the admin's).
+    Usage: conformance_remote [CASE | PREFIX* | all] [memory | sqlite | image] [curve]  */
 #include "conformance.h"
 #include "client_util.h"
 #include "wp_remote_store.h"
@@ -14,6 +15,8 @@ typedef struct {
     const char *kind;           //  the brokers' store: memory, sqlite or image
     zactor_t *broker;           //  the current case's broker
     char *dir;                  //  its directory (a store with a file), or NULL
+    ct_curve_t *curve;          //  keys for CURVE, or NULL: plaintext
+    char *admin_secret;         //  the client's certificate then
 } s_remote_ctx_t;
 
 static wp_store_t *
@@ -30,7 +33,9 @@ s_open (void *ctx)
     free (store);
     wp_status status;
     char *message = NULL;
-    wp_store_t *remote = wp_remote_store_new (endpoint, 20, &status, &message);
+    wp_store_t *remote = wp_remote_store_new_curve (endpoint, 20,
+                                                    self->curve ? self->curve->server_public : NULL,
+                                                    self->admin_secret, &status, &message);
     if (!remote) {
         fprintf (stderr, "cannot open %s: %s %s\n", endpoint, wp_strerror (status),
                  message ? message : "");
@@ -58,8 +63,14 @@ main (int argc, char *argv [])
 {
     const char *only = argc > 1 && strcmp (argv [1], "all") ? argv [1] : NULL;
     s_remote_ctx_t ctx = { .kind = argc > 2 ? argv [2] : "memory" };
+    if (argc > 3 && streq (argv [3], "curve")) {
+        ctx.curve = ct_curve_new ();
+        ctx.admin_secret = ct_curve_client (ctx.curve, "admin", "admin", NULL);
+        ct_broker_use_curve (ctx.curve);
+    }
     char name [64];
-    snprintf (name, sizeof name, "remote (broker on %s)", ctx.kind);
+    snprintf (name, sizeof name, "remote (broker on %s%s)", ctx.kind,
+              ctx.curve ? ", CURVE" : "");
     wp_conformance_backend_t backend = {
         .name = name,
         .open = s_open,
@@ -69,5 +80,9 @@ main (int argc, char *argv [])
         .can_set_clock = false,     //  the broker's clock rules
         .can_housekeep = false,     //  the broker reaps and purges on its timer
     };
-    return wp_conformance_run (&backend, only) ? 1 : 0;
+    int failed = wp_conformance_run (&backend, only);
+    ct_broker_use_curve (NULL);
+    ct_curve_destroy (&ctx.curve);
+    free (ctx.admin_secret);
+    return failed ? 1 : 0;
 }

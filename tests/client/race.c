@@ -4,8 +4,10 @@
     given and every completion the broker acknowledged; afterwards every
     item was claimed once and completed once (the logs), and the broker
     holds each one done with its result (stats and get).
-    Usage: race [memory | sqlite | image] [ITEMS] [WORKERS]
-           race worker ENDPOINT INDEX LOGFILE   (what the parent runs)  */
+    With "curve" the broker serves CURVE: each worker process holds its own
+    worker key (worker_prefix its worker id), the parent an admin key.
+    Usage: race [memory | sqlite | image] [ITEMS] [WORKERS] [curve]
+           race worker ENDPOINT INDEX LOGFILE [SERVER_KEY CERT]  (what the parent runs)  */
 #include "client_util.h"
 
 #include <fcntl.h>
@@ -49,13 +51,14 @@ s_complete (s_worker_t *self, const wp_item_t *item)
 }
 
 static int
-s_worker_main (const char *endpoint, int index, const char *log_path)
+s_worker_main (const char *endpoint, int index, const char *log_path, const char *server_key,
+               const char *cert)
 {
     s_worker_t self = { 0 };
     snprintf (self.worker_id, sizeof self.worker_id, "racer-%d", index);
     self.log = fopen (log_path, "w");
     CT_CHECK (self.log);
-    self.backend = ct_open (endpoint, 30);
+    self.backend = ct_open_curve (endpoint, 30, server_key, cert);
     self.pool = wp_backend_pool (self.backend, POOL);
     wp_claim_options_t claim = { .wait = 0 };
     unsigned seed = (unsigned) index * 7919u + 1;
@@ -123,19 +126,33 @@ s_worker_main (const char *endpoint, int index, const char *log_path)
 int
 main (int argc, char *argv [])
 {
-    if (argc == 5 && streq (argv [1], "worker"))
-        return s_worker_main (argv [2], atoi (argv [3]), argv [4]);
+    if ((argc == 5 || argc == 7) && streq (argv [1], "worker"))
+        return s_worker_main (argv [2], atoi (argv [3]), argv [4], argc == 7 ? argv [5] : NULL,
+                              argc == 7 ? argv [6] : NULL);
     const char *kind = argc > 1 ? argv [1] : "memory";
     int items = argc > 2 ? atoi (argv [2]) : 20000;
     int workers = argc > 3 ? atoi (argv [3]) : 16;
     CT_CHECK (items > 0 && workers > 0 && workers < 1000);
+    ct_curve_t *curve = argc > 4 && streq (argv [4], "curve") ? ct_curve_new () : NULL;
+    char *admin_secret = curve ? ct_curve_client (curve, "admin", "admin", NULL) : NULL;
+    //  Each worker's key allows its own worker id (and those it prefixes);
+    //  all in the key directory before the broker reads it
+    char **secrets = calloc (workers, sizeof (char *));
+    CT_CHECK (secrets);
+    for (int w = 0; curve && w < workers; w++) {
+        char name [32];
+        snprintf (name, sizeof name, "racer-%d", w);
+        secrets [w] = ct_curve_client (curve, name, "worker", name);
+    }
+    ct_broker_use_curve (curve);
 
     char *dir = ct_tempdir ("race");
     char *store = streq (kind, "memory") ? strdup ("memory")
                 : zsys_sprintf ("%s:%s/broker.db", kind, dir);
     char *endpoint;
     zactor_t *broker = ct_broker_start (store, 0, 0, 0, &endpoint);
-    wp_backend_t *backend = ct_open (endpoint, 60);
+    wp_backend_t *backend = ct_open_curve (endpoint, 60, curve ? curve->server_public : NULL,
+                                           admin_secret);
     wp_pool_t *pool = wp_backend_pool (backend, POOL);
 
     //  The items, pushed in batches; each id's value is its index
@@ -165,10 +182,16 @@ main (int argc, char *argv [])
         pids [w] = fork ();
         CT_CHECK (pids [w] >= 0);
         if (pids [w] == 0) {
-            execl ("/proc/self/exe", argv [0], "worker", endpoint, index_text, log, (char *) NULL);
+            if (curve)
+                execl ("/proc/self/exe", argv [0], "worker", endpoint, index_text, log,
+                       curve->server_public, secrets [w], (char *) NULL);
+            else
+                execl ("/proc/self/exe", argv [0], "worker", endpoint, index_text, log,
+                       (char *) NULL);
             _exit (127);
         }
         free (log);
+        free (secrets [w]);
     }
     for (int w = 0; w < workers; w++) {
         int status;
@@ -179,6 +202,7 @@ main (int argc, char *argv [])
         }
     }
     free (pids);
+    free (secrets);
 
     //  Every item claimed once and completed once, by the logs
     int *claims = calloc (items, sizeof (int));
@@ -241,6 +265,9 @@ main (int argc, char *argv [])
     wp_pool_destroy (&pool);
     wp_backend_destroy (&backend);
     zactor_destroy (&broker);
+    ct_broker_use_curve (NULL);
+    ct_curve_destroy (&curve);
+    free (admin_secret);
     free (endpoint);
     free (store);
     ct_rmtree (dir);

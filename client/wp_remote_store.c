@@ -7,6 +7,7 @@
 #include "wp_proto.h"
 
 #include <czmq.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -1126,9 +1127,12 @@ wp_remote_store_new_curve (const char *endpoint, double timeout_seconds,
     zsock_t *monitor = zsock_new (ZMQ_PAIR);
     if (!monitor)
         abort ();
+    //  A name never used before in this process: a closed monitor's inproc
+    //  name may not be free again at once
+    static uint64_t monitors = 0;
     char monitor_endpoint [64];
-    snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://wp-remote-monitor-%p",
-              (void *) sock);
+    snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://wp-remote-monitor-%" PRIu64,
+              __atomic_add_fetch (&monitors, 1, __ATOMIC_RELAXED));
     zsock_set_rcvhwm (monitor, 0);
     if (zmq_socket_monitor (zsock_resolve (sock), monitor_endpoint,
                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH

@@ -12,6 +12,10 @@
     ZMQ_LINGER 0 lets destroy return at once. Replies are matched by request
     id; a reply to an earlier call that gave up is read and dropped. ZMTP
     heartbeats (1 s, 5 s timeout) notice a broker that vanished silently.
+    A socket monitor reports each handshake's outcome (a DEALER itself
+    never tells): a refused one ends the call at once instead of at the
+    deadline, and the next call connects again, since libzmq does not
+    retry an endpoint whose handshake was refused.
 
     Not supported over the wire: begin/commit (the broker groups commits
     itself, so a remote store never has a group), savepoint (it lives in

@@ -26,7 +26,7 @@ class Broker:
                 + self.args, stdout=log, stderr=subprocess.STDOUT)
         import workpool
         deadline = time.monotonic() + timeout
-        with workpool.Client(self.endpoint, timeout=0.5) as probe:
+        with workpool.Client(self.endpoint, timeout=2.5) as probe:
             while True:
                 if self.process.poll() is not None:
                     raise RuntimeError("workpoold exited with %d:\n%s"

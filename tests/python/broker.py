@@ -24,6 +24,13 @@ class Broker:
                 [self.binary, "--bind", self.endpoint, "--db",
                  os.path.join(self.directory, "workpool.db"), "--store", self.store]
                 + self.args, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            return self._wait_ready(timeout)
+        except BaseException:
+            self.kill()
+            raise
+
+    def _wait_ready(self, timeout):
         import workpool
         deadline = time.monotonic() + timeout
         with workpool.Client(self.endpoint, timeout=2.5) as probe:

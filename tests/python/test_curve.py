@@ -69,9 +69,9 @@ def test_malformed_certificates_are_refused(tmp_path):
 class _CurvePinger(threading.Thread):
     """A ROUTER under CURVE that answers every request with Ping's reply."""
 
-    def __init__(self, secret, endpoint):
+    def __init__(self, secret, endpoint, context=None):
         super().__init__(daemon=True)
-        self.sock = zmq.Context.instance().socket(zmq.ROUTER)
+        self.sock = (context or zmq.Context.instance()).socket(zmq.ROUTER)
         self.sock.curve_server = True
         self.sock.curve_secretkey = secret.encode()
         self.sock.bind(endpoint)
@@ -115,8 +115,9 @@ def test_a_curve_handshake_with_czmq_certificates(tmp_path):
         # The wrong server key: the handshake never completes; no hang past the deadline
         with workpool.Client(endpoint, timeout=0.5, server_key=str(tmp_path / "stranger"),
                              cert=str(tmp_path / "client_secret")) as c:
-            with pytest.raises(workpool.Unavailable):
+            with pytest.raises(workpool.Unavailable) as e:
                 c.ping()
+            assert "CURVE handshake failed" in e.value.message
         # Plain text to a CURVE server: likewise
         with workpool.Client(endpoint, timeout=0.5) as c:
             with pytest.raises(workpool.Unavailable):
@@ -124,3 +125,39 @@ def test_a_curve_handshake_with_czmq_certificates(tmp_path):
     finally:
         server.stopping = True
         server.join(5)
+
+
+def test_a_refused_key_is_unauthenticated(tmp_path):
+    """A broker that checks keys (ZAP, here pyzmq's authenticator over a
+    directory of czmq public certificates) refuses a key it does not hold:
+    the call fails within its deadline as UNAUTHENTICATED, saying so."""
+    if not zmq.has("curve"):
+        pytest.skip("this libzmq has no CURVE")
+    from zmq.auth.thread import ThreadAuthenticator
+    lib = _czmq()
+    _, server_secret = make_cert(lib, tmp_path / "broker")
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    make_cert(lib, keys / "known.key")     # pyzmq reads the *.key files of a folder
+    make_cert(lib, tmp_path / "unknown")
+    context = zmq.Context()
+    auth = ThreadAuthenticator(context)
+    auth.start()
+    auth.configure_curve(domain="*", location=str(keys))
+    endpoint = "ipc://%s/zap.ipc" % tmp_path
+    server = _CurvePinger(server_secret, endpoint, context)
+    server.start()
+    try:
+        with workpool.Client(endpoint, timeout=5, server_key=str(tmp_path / "broker"),
+                             cert=str(keys / "known.key_secret")) as c:
+            assert c.ping().server == "curve-pinger"
+        with workpool.Client(endpoint, timeout=1, server_key=str(tmp_path / "broker"),
+                             cert=str(tmp_path / "unknown_secret")) as c:
+            with pytest.raises(workpool.Unauthenticated) as e:
+                c.ping()
+            assert "authentication failed" in e.value.message
+    finally:
+        server.stopping = True
+        server.join(5)
+        auth.stop()
+        context.term()

@@ -14,12 +14,12 @@
          or stopped reading is dropped and counted.
 
     A reply reporting a change is sent only after its commit. A request that
-    fails changes nothing: the store undoes a failed call, and one that fails
-    half-way (a PushMany whose tenth push fails) makes the batch roll back and
-    run again without it. If the commit fails, every request in the batch
+    fails changes nothing: every store call, the batch calls included, undoes
+    itself when it fails (a savepoint inside the group). If the commit fails,
+    every request in the batch
     that could have changed something is answered with the commit's error and
     parked claims served in it wait again.  */
-#include "wp_broker_impl.h"
+#include "wp_broker_exec.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <sys/stat.h>
@@ -62,6 +62,7 @@ typedef struct {
     int64_t next_due;           //  store: next lease or staleness due, 0: none
     int64_t next_purge;         //  0: never
     int64_t next_housekeeping;  //  at the latest
+    int64_t next_parked_beat;   //  when a parked claim's worker next needs a heartbeat
 } s_broker_t;
 
 //  What the actor thread starts from.
@@ -432,7 +433,16 @@ s_undo_parked (s_broker_t *self)
 typedef struct {
     int64_t last;
     int64_t every;
+    bool known;                 //  every is from the worker's own interval
 } s_beat_t;
+
+//  How often a worker with this heartbeat interval is given one.
+static int64_t
+s_beat_every (double interval)
+{
+    int64_t every = (int64_t) (interval * 1e6 / 4);
+    return every > S_HEARTBEAT_EVERY_US || every <= 0 ? S_HEARTBEAT_EVERY_US : every;
+}
 
 static s_beat_t *
 s_beat_for (s_broker_t *self, const char *worker_id)
@@ -458,9 +468,8 @@ s_note_registration (s_broker_t *self, wp_call_t *call)
     if (call->request.method != WP_METHOD_REGISTER || call->reply.status != WP_OK || !worker)
         return;
     s_beat_t *beat = s_beat_for (self, worker->worker_id);
-    beat->every = (int64_t) (worker->heartbeat_interval * 1e6 / 4);
-    if (beat->every > S_HEARTBEAT_EVERY_US || beat->every <= 0)
-        beat->every = S_HEARTBEAT_EVERY_US;
+    beat->every = s_beat_every (worker->heartbeat_interval);
+    beat->known = true;
     beat->last = wp_time_now ();
 }
 
@@ -511,9 +520,56 @@ s_forget_heartbeats (s_broker_t *self)
     }
 }
 
-//  Runs the batch's calls in the open transaction. Returns true if one
-//  failed half-way, so the transaction must be rolled back and run again.
-static bool
+//  A parked claim is proof of life: its worker is waiting on us, not gone.
+//  Gives every worker with a claim parked a heartbeat whenever a quarter of
+//  its interval (at most a second) has passed since its last one, so it is
+//  never declared lost while it waits, however long the wait. Called at the
+//  start of a transaction, before anything in it can reap.
+static void
+s_beat_parked (s_broker_t *self)
+{
+    int64_t now = wp_time_now ();
+    if (wp_parked_size (self->parked) == 0 || now < self->next_parked_beat)
+        return;
+    int64_t next = 0;
+    zlistx_t *pools = wp_parked_pools (self->parked);
+    for (const char *pool = zlistx_first (pools); pool; pool = zlistx_next (pools))
+        for (wp_call_t *call = wp_parked_first (self->parked, pool); call;
+             call = wp_parked_next (self->parked, pool)) {
+            const char *worker_id = call->request.worker_id;
+            if (!worker_id)
+                continue;
+            s_beat_t *beat = s_beat_for (self, worker_id);
+            if (!beat->last || now - beat->last >= beat->every) {
+                if (wp_store_heartbeat (self->store, worker_id, NULL) == WP_OK)
+                    self->counters.parked_heartbeats++;
+                beat->last = now;
+            }
+            next = s_min_due (next, beat->last + beat->every);
+        }
+    zlistx_destroy (&pools);
+    self->next_parked_beat = next;
+}
+
+//  Learns the heartbeat interval of a worker whose claim parks, if this
+//  broker has not seen it register (it registered before a restart), so
+//  that s_beat_parked keeps pace with a short interval.
+static void
+s_learn_interval (s_broker_t *self, const char *worker_id)
+{
+    s_beat_t *beat = s_beat_for (self, worker_id);
+    if (!beat->known) {
+        wp_worker_t *worker = NULL;
+        if (wp_store_get_worker (self->store, worker_id, &worker) == WP_OK && worker)
+            beat->every = s_beat_every (worker->heartbeat_interval);
+        wp_worker_destroy (&worker);
+        beat->known = true;
+    }
+    self->next_parked_beat = s_min_due (self->next_parked_beat, beat->last + beat->every);
+}
+
+//  Runs the batch's calls in the open transaction.
+static void
 s_run_calls (s_broker_t *self, wp_exec_env_t *env)
 {
     for (size_t i = 0; i < self->batch_size; i++) {
@@ -540,14 +596,12 @@ s_run_calls (s_broker_t *self, wp_exec_env_t *env)
                 zhashx_purge (self->woken);
                 break;
             case WP_EXEC_PARK:
+                if (req->worker_id)
+                    s_learn_interval (self, req->worker_id);
                 s_park (self, i);
                 break;
-            case WP_EXEC_PARTIAL:
-                call->final = true;
-                return true;
         }
     }
-    return false;
 }
 
 //  Reaps what is due and purges what is old, in the open transaction.
@@ -641,22 +695,12 @@ s_run (s_broker_t *self, bool housekeeping)
     wp_reap_t reap = { 0 };
     uint64_t purged = 0;
     wp_status rc;
-    while (true) {
-        rc = wp_store_begin (self->store);
-        if (rc != WP_OK) {
-            s_fail_batch (self, rc, wp_store_errmsg (self->store), false);
-            break;
-        }
-        if (s_run_calls (self, &env)) {
-            wp_store_rollback (self->store);
-            s_undo_parked (self);
-            s_forget_heartbeats (self);
-            zhashx_purge (self->woken);
-            //  (the calls that are not final get a fresh reply when they
-            //  run again, from wp_call_execute or s_fail_batch)
-            self->counters.reruns++;
-            continue;
-        }
+    rc = wp_store_begin (self->store);
+    if (rc != WP_OK)
+        s_fail_batch (self, rc, wp_store_errmsg (self->store), false);
+    else {
+        s_beat_parked (self);
+        s_run_calls (self, &env);
         //  After the calls, so that what they expired on their way is
         //  reported too, and when something fell due while they ran
         if (housekeeping || (self->next_due && wp_time_now () >= self->next_due)) {
@@ -670,7 +714,6 @@ s_run (s_broker_t *self, bool housekeeping)
         rc = wp_store_commit (self->store);
         if (rc != WP_OK)
             s_fail_batch (self, rc, wp_store_errmsg (self->store), true);
-        break;
     }
     now = wp_time_now ();
     if (rc == WP_OK) {
@@ -727,6 +770,8 @@ static long
 s_poll_timeout (s_broker_t *self)
 {
     int64_t wake = s_min_due (s_housekeeping_due (self), wp_parked_next_end (self->parked));
+    if (wp_parked_size (self->parked) > 0)
+        wake = s_min_due (wake, self->next_parked_beat);
     int64_t now = wp_time_now ();
     if (wake <= now)
         return 0;
@@ -805,7 +850,9 @@ s_turn (s_broker_t *self)
     if (items [1].revents & ZMQ_POLLIN)
         s_read_batch (self);
     bool housekeeping = now >= s_housekeeping_due (self);
-    if (self->batch_size > 0 || housekeeping)
+    bool beat = wp_parked_size (self->parked) > 0 && self->next_parked_beat
+             && now >= self->next_parked_beat;
+    if (self->batch_size > 0 || housekeeping || beat)
         s_run (self, housekeeping);
 }
 

@@ -1,65 +1,15 @@
 /*  wp_broker_exec: runs one decoded request against the store, inside the
     transaction the actor has open, and builds its reply. Nothing here
     touches a socket or decides when to commit; it only reports what the
-    actor must know: that a claim found nothing and should wait, that a
-    pool may have gained pending items (so parked claims get a look), or
-    that a request failed after changing something (so the batch must run
-    again without it: a request fails alone and leaves no trace).  */
-#include "wp_broker_impl.h"
-
-#include <assert.h>
+    actor must know: that a claim found nothing and should wait, or that a
+    pool may have gained pending items (so parked claims get a look). Every
+    store call, the batch calls included, changes nothing when it fails, so
+    a request fails alone and leaves no trace.  */
+#include "wp_broker_exec.h"
 
 #ifndef WP_VERSION
 #   define WP_VERSION "0"
 #endif
-
-wp_call_t *
-wp_call_new (void)
-{
-    wp_call_t *self = calloc (1, sizeof *self);
-    if (!self)
-        abort ();
-    self->peer_fd = -1;
-    wp_request_init (&self->request);
-    wp_reply_init (&self->reply);
-    return self;
-}
-
-void
-wp_call_destroy (wp_call_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    wp_call_t *self = *self_p;
-    wp_request_clear (&self->request);
-    wp_reply_clear (&self->reply);
-    free (self);
-    *self_p = NULL;
-}
-
-void
-wp_call_reset_reply (wp_call_t *self)
-{
-    wp_reply_clear (&self->reply);
-    wp_reply_init (&self->reply);
-    self->reply.request_id = self->request.request_id;
-}
-
-void
-wp_call_set_error (wp_call_t *self, wp_status status, const char *message)
-{
-    wp_call_reset_reply (self);
-    self->reply.status = status;
-    self->reply.message = wp_strdup (message ? message : "");
-}
-
-void
-wp_call_set_no_item (wp_call_t *self)
-{
-    wp_call_reset_reply (self);
-    if (self->request.method == WP_METHOD_CLAIM_MANY)
-        self->reply.items = wp_item_list_new ();
-}
 
 //  Marks pool as one where parked claims may now find an item.
 static void
@@ -76,131 +26,117 @@ s_store_error (wp_call_t *call, wp_exec_env_t *env, wp_status status)
     return WP_EXEC_DONE;
 }
 
-static void
-s_reply_ids (wp_reply_t *reply, size_t count)
-{
-    reply->ids = calloc (count, sizeof *reply->ids);
-    reply->duplicates = calloc (count, sizeof *reply->duplicates);
-    if (!reply->ids || !reply->duplicates)
-        abort ();
-}
-
+//  Push and PushMany: one store call, all or nothing.
 static wp_exec_result
 s_push (wp_call_t *call, wp_exec_env_t *env)
 {
     wp_request_t *req = &call->request;
     wp_reply_t *reply = &call->reply;
-    //  wp_request_decode_body has checked the pool, the count and every
-    //  entry as wp_store_push would, so a PushMany with a bad entry never
-    //  gets here; a store failure half-way is PARTIAL and rolled back.
-    assert (req->entry_count > 0);
-    s_reply_ids (reply, req->entry_count);
-    bool woken = false;
-    for (size_t i = 0; i < req->entry_count; i++) {
-        wp_status rc = wp_store_push (env->store, req->pool, &req->entries [i],
-                                      &reply->ids [i], &reply->duplicates [i]);
-        if (rc != WP_OK) {
-            wp_call_set_error (call, rc, wp_store_errmsg (env->store));
-            return i > 0 ? WP_EXEC_PARTIAL : WP_EXEC_DONE;
+    size_t count = req->entry_count;
+    reply->ids = calloc (count, sizeof *reply->ids);
+    reply->duplicates = calloc (count, sizeof *reply->duplicates);
+    if (!reply->ids || !reply->duplicates)
+        abort ();
+    wp_status rc = wp_store_push_many (env->store, req->pool, req->entries, count,
+                                       reply->ids, reply->duplicates);
+    if (rc != WP_OK)
+        return s_store_error (call, env, rc);
+    reply->id_count = count;
+    for (size_t i = 0; i < count; i++)
+        if (!reply->duplicates [i]) {
+            s_wake (env, req->pool);
+            break;
         }
-        reply->id_count = i + 1;
-        if (!reply->duplicates [i])
-            woken = true;
-    }
-    if (woken)
-        s_wake (env, req->pool);
     return WP_EXEC_DONE;
 }
 
-//  True for the answers wp_store_complete gives about one entry (its
-//  preconditions), which CompleteMany reports per entry; any other failure
-//  is the store's and fails the whole request.
-static bool
-s_entry_outcome (wp_status rc)
-{
-    return rc == WP_OK || rc == WP_NOT_FOUND || rc == WP_FAILED_PRECONDITION
-        || rc == WP_INVALID_ARGUMENT;
-}
-
-//  CompleteMany: each entry as Complete, in order, in this transaction. A
-//  failed precondition changes nothing, so the next entries still run.
 static wp_exec_result
 s_complete_many (wp_call_t *call, wp_exec_env_t *env)
 {
     wp_request_t *req = &call->request;
     wp_reply_t *reply = &call->reply;
-    //  (wp_request_decode_body has checked the count: 1 to WP_BATCH_MAX)
     size_t count = req->completion_count;
     reply->entry_statuses = calloc (count, sizeof *reply->entry_statuses);
     reply->entry_messages = calloc (count, sizeof *reply->entry_messages);
     if (!reply->entry_statuses || !reply->entry_messages)
         abort ();
+    wp_status rc = wp_store_complete_many (env->store, req->pool, req->completions, count,
+                                           req->worker_id, reply->entry_statuses,
+                                           reply->entry_messages);
+    if (rc != WP_OK)
+        return s_store_error (call, env, rc);
     reply->entry_count = count;
-    bool changed = false;
-    for (size_t i = 0; i < count; i++) {
-        const wp_complete_entry_t *entry = &req->completions [i];
-        wp_status rc = wp_store_complete (env->store, req->pool, entry->id, entry->result,
-                                          entry->result_size, req->worker_id);
-        if (!s_entry_outcome (rc)) {
-            wp_call_set_error (call, rc, wp_store_errmsg (env->store));
-            return changed ? WP_EXEC_PARTIAL : WP_EXEC_DONE;
-        }
-        reply->entry_statuses [i] = rc;
-        reply->entry_messages [i] = wp_strdup (rc == WP_OK ? "" : wp_store_errmsg (env->store));
-        changed |= rc == WP_OK;
-    }
     return WP_EXEC_DONE;
 }
 
-//  Claims the items the call asks for (Claim: one; ClaimMany: up to max)
-//  into its reply. Returns how many, or -1 if the first claim failed
-//  (reply is the error). A ClaimMany stops
-//  early once its items carry max_message bytes of data, so that a reply
-//  stays within twice the request limit (what a client accepts, like us)
-//  however large the items are.
+//  Claims what the call asks for (Claim: one; ClaimMany: up to max, within
+//  max_message bytes of data so a reply stays within what a client accepts)
+//  into its reply. Returns how many, or -1 if the store failed (the reply is
+//  the error).
 static int
 s_claim_into (wp_call_t *call, wp_exec_env_t *env)
 {
     wp_request_t *req = &call->request;
     wp_reply_t *reply = &call->reply;
-    size_t want = req->method == WP_METHOD_CLAIM_MANY ? req->max : 1;
-    size_t got = 0, bytes = 0;
-    while (got < want && bytes < env->config->max_message) {
-        wp_item_t *item = NULL;
-        wp_status rc = wp_store_claim (env->store, req->pool, req->worker_id, req->lease, &item);
-        if (rc != WP_OK) {
-            if (got == 0) {
-                wp_call_set_error (call, rc, wp_store_errmsg (env->store));
-                return -1;
+    wp_status rc;
+    if (req->method == WP_METHOD_CLAIM_MANY) {
+        wp_item_list_t *items = NULL;
+        rc = wp_store_claim_many (env->store, req->pool, req->worker_id, req->max, req->lease,
+                                  env->config->max_message, &items);
+        if (rc == WP_OK) {
+            size_t got = items->count;
+            if (got > 0) {
+                wp_item_list_destroy (&reply->items);
+                reply->items = items;
             }
-            break;              //  keep what was claimed: a shorter list is a valid answer
+            else
+                wp_item_list_destroy (&items);
+            return (int) got;
         }
-        if (!item)
-            break;
-        bytes += item->data_size + item->result_size;
-        if (req->method == WP_METHOD_CLAIM_MANY) {
-            if (!reply->items)
-                reply->items = wp_item_list_new ();
-            wp_item_list_append (reply->items, &item);
-        }
-        else
-            reply->item = item;
-        got++;
     }
-    return (int) got;
+    else {
+        wp_item_t *item = NULL;
+        rc = wp_store_claim (env->store, req->pool, req->worker_id, req->lease, &item);
+        if (rc == WP_OK) {
+            if (item)
+                reply->item = item;
+            return item != NULL;
+        }
+    }
+    wp_call_set_error (call, rc, wp_store_errmsg (env->store));
+    return -1;
 }
 
-//  Claim, ClaimMany, and the claim half of CompleteAndClaim.
+//  Claim and ClaimMany: what there is, or park when nothing is and the
+//  call may wait.
 static wp_exec_result
-s_claim (wp_call_t *call, wp_exec_env_t *env, bool completed)
+s_claim (wp_call_t *call, wp_exec_env_t *env)
 {
     int got = s_claim_into (call, env);
     if (got < 0)
-        return completed ? WP_EXEC_PARTIAL : WP_EXEC_DONE;
+        return WP_EXEC_DONE;
     if (got == 0 && call->request.wait > 0)
         return WP_EXEC_PARK;
     if (got == 0)
         wp_call_set_no_item (call);
+    return WP_EXEC_DONE;
+}
+
+//  CompleteAndClaim: one atomic store call; a completion that succeeds and
+//  finds nothing to claim parks the claim half (the completion stays).
+static wp_exec_result
+s_complete_and_claim (wp_call_t *call, wp_exec_env_t *env)
+{
+    wp_request_t *req = &call->request;
+    wp_item_t *item = NULL;
+    wp_status rc = wp_store_complete_and_claim (env->store, req->pool, req->id, req->result,
+                                                req->result_size, req->worker_id, req->lease,
+                                                &item);
+    if (rc != WP_OK)
+        return s_store_error (call, env, rc);
+    call->reply.item = item;
+    if (!item && req->wait > 0)
+        return WP_EXEC_PARK;
     return WP_EXEC_DONE;
 }
 
@@ -209,6 +145,41 @@ wp_call_claim_parked (wp_call_t *call, wp_exec_env_t *env)
 {
     int got = s_claim_into (call, env);
     return got < 0 ? -1 : got > 0;
+}
+
+//  The item states a List or Purge names (the decoder has checked them).
+static size_t
+s_states (const wp_request_t *req, wp_item_state *states, size_t max)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < req->status_count && count < max; i++) {
+        int state = wp_item_state_from_name (req->statuses [i]);
+        if (state >= 0)
+            states [count++] = (wp_item_state) state;
+    }
+    return count;
+}
+
+static wp_exec_result
+s_list_items (wp_call_t *call, wp_exec_env_t *env)
+{
+    wp_request_t *req = &call->request;
+    wp_item_state states [WP_STATUSES_MAX];
+    size_t count = s_states (req, states, WP_STATUSES_MAX);
+    wp_status rc = wp_store_list_items (env->store, req->pool, states, count, req->limit,
+                                        req->cursor, &call->reply.items, &call->reply.cursor);
+    return rc == WP_OK ? WP_EXEC_DONE : s_store_error (call, env, rc);
+}
+
+static wp_exec_result
+s_purge_pool (wp_call_t *call, wp_exec_env_t *env)
+{
+    wp_request_t *req = &call->request;
+    wp_item_state states [WP_STATUSES_MAX];
+    size_t count = s_states (req, states, WP_STATUSES_MAX);
+    wp_status rc = wp_store_purge_pool (env->store, req->pool, states, count,
+                                        &call->reply.count);
+    return rc == WP_OK ? WP_EXEC_DONE : s_store_error (call, env, rc);
 }
 
 static wp_exec_result
@@ -239,14 +210,10 @@ wp_call_execute (wp_call_t *call, wp_exec_env_t *env)
 
         case WP_METHOD_CLAIM:
         case WP_METHOD_CLAIM_MANY:
-            return s_claim (call, env, false);
+            return s_claim (call, env);
 
         case WP_METHOD_COMPLETE_AND_CLAIM:
-            rc = wp_store_complete (store, req->pool, req->id, req->result, req->result_size,
-                                    req->worker_id);
-            if (rc != WP_OK)
-                return s_store_error (call, env, rc);
-            return s_claim (call, env, true);
+            return s_complete_and_claim (call, env);
 
         case WP_METHOD_COMPLETE:
             rc = wp_store_complete (store, req->pool, req->id, req->result, req->result_size,
@@ -308,6 +275,34 @@ wp_call_execute (wp_call_t *call, wp_exec_env_t *env)
             rc = wp_store_list_workers (store, &filter, &reply->workers);
             break;
         }
+        case WP_METHOD_LIST_ITEMS:
+            return s_list_items (call, env);
+
+        case WP_METHOD_RETRY:
+            if (req->all)
+                rc = wp_store_retry_all (store, req->pool, &reply->count);
+            else {
+                rc = wp_store_retry (store, req->pool, req->id);
+                reply->count = 1;
+            }
+            if (rc == WP_OK && reply->count > 0)
+                s_wake (env, req->pool);
+            break;
+
+        case WP_METHOD_CANCEL:
+            rc = wp_store_cancel (store, req->pool, req->id);
+            break;
+
+        case WP_METHOD_PURGE:
+            return s_purge_pool (call, env);
+
+        case WP_METHOD_PAUSE:
+        case WP_METHOD_RESUME:
+            rc = wp_store_set_paused (store, req->pool, req->method == WP_METHOD_PAUSE);
+            if (rc == WP_OK && req->method == WP_METHOD_RESUME)
+                s_wake (env, req->pool);
+            break;
+
         case WP_METHOD_STATS:
             return s_stats (call, env);
 

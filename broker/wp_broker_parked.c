@@ -4,7 +4,7 @@
     hold the same calls; a call keeps its handle in each so taking it out is
     O(1). Sorted insertion searches from the end: waits mostly end in the
     order they started, so it rarely walks far.  */
-#include "wp_broker_impl.h"
+#include "wp_broker_parked.h"
 
 struct _wp_parked_t {
     zhashx_t *pools;            //  pool name -> zlistx_t of wp_call_t, oldest first

@@ -1,7 +1,8 @@
 /*  wp_broker_stats: the broker's counters as Broker.Stats shows them, one
     named value each. Only non-zero request counters are listed, so a reply
     stays small however many methods and statuses exist.  */
-#include "wp_broker_impl.h"
+#include "wp_broker_stats.h"
+#include <czmq.h>
 
 static void
 s_append (wp_stats_t *stats, size_t *capacity, char *name, uint64_t value)
@@ -47,7 +48,6 @@ wp_counters_export (const wp_counters_t *self, size_t parked, wp_stats_t *stats)
         { "batch_max_seen",      self->batch_max_seen },
         { "commits",             self->commits },
         { "commit_failures",     self->commit_failures },
-        { "reruns",              self->reruns },
         { "replies_dropped",     self->replies_dropped },
         { "malformed_dropped",   self->malformed_dropped },
         { "parked",              parked },
@@ -55,6 +55,7 @@ wp_counters_export (const wp_counters_t *self, size_t parked, wp_stats_t *stats)
         { "parked_served",       self->parked_served },
         { "parked_abandoned",    self->parked_abandoned },
         { "implicit_heartbeats", self->implicit_heartbeats },
+        { "parked_heartbeats",   self->parked_heartbeats },
         { "reaps",               self->reaps },
         { "leases_expired",      self->leases_expired },
         { "workers_lost",        self->workers_lost },

@@ -1,7 +1,10 @@
 /*  wp_backend: the public API of workpool.h over one wp_store_t, either an
     in-process store (memory, SQLite) or the remote store that talks to a
-    broker. The protocol's batch and waiting calls go straight to the broker
-    when there is one, and are built from single store calls in-process.  */
+    broker. The batch calls are the store layer's (wp_store.h: one
+    implementation in-process, one request over the wire), so both behave
+    alike by construction. Waits are what differs: a broker parks a claim
+    that waits; in-process, the claim polls the store until its wait ends,
+    heartbeating the worker as a broker would.  */
 #include "workpool.h"
 #include "wp_store.h"
 #include "wp_remote_store.h"
@@ -14,6 +17,7 @@
 #include <string.h>
 
 #define S_DEFAULT_TIMEOUT 30.0
+#define S_POLL_MAX_MS     50      //  in-process waits: longest pause between polls
 
 //  A memory store shared by the handles wp_backend_dup makes: the store
 //  serializes its own calls, the lock also covers a call's errmsg and keeps
@@ -348,114 +352,106 @@ wp_pool_push_entry (wp_pool_t *self, const wp_push_entry_t *entry, char **id_out
     return s_leave (backend, wp_store_push (backend->store, self->name, entry, id_out, duplicate));
 }
 
-//  In-process push_many: every entry in one transaction, all or nothing.
-static wp_status
-s_push_many_local (wp_pool_t *self, const wp_push_entry_t *entries, size_t count,
-                   char **ids_out, bool *duplicates)
-{
-    wp_backend_t *backend = self->backend;
-    wp_store_t *store = backend->store;
-    wp_status rc = wp_store_begin (store);
-    if (rc != WP_OK)
-        return rc;
-    size_t done = 0;
-    for (; done < count; done++) {
-        rc = wp_store_push (store, self->name, &entries [done], &ids_out [done],
-                            duplicates ? &duplicates [done] : NULL);
-        if (rc != WP_OK) {
-            s_error (backend, rc, "items[%zu]: %s", done, wp_store_errmsg (store));
-            wp_store_rollback (store);
-            break;
-        }
-    }
-    if (rc == WP_OK)
-        rc = wp_store_commit (store);
-    if (rc != WP_OK)
-        for (size_t i = 0; i < done; i++) {
-            free (ids_out [i]);
-            ids_out [i] = NULL;
-        }
-    return rc;
-}
-
 wp_status
 wp_pool_push_many (wp_pool_t *self, const wp_push_entry_t *entries, size_t count,
                    char **ids_out, bool *duplicates)
 {
     wp_backend_t *backend = self->backend;
     s_enter (backend);
-    wp_status rc;
-    if (!entries || !ids_out || count < 1 || count > WP_BATCH_MAX)
-        rc = s_error (backend, WP_INVALID_ARGUMENT,
-                      "push_many needs 1 to %d entries and an id array", WP_BATCH_MAX);
-    else
-    if (backend->remote)
-        rc = wp_remote_store_push_many (backend->store, self->name, entries, count, ids_out,
-                                        duplicates);
-    else
-        rc = s_push_many_local (self, entries, count, ids_out, duplicates);
-    return s_leave (backend, rc);
+    return s_leave (backend, wp_store_push_many (backend->store, self->name, entries, count,
+                                                 ids_out, duplicates));
 }
 
 static wp_status
 s_check_claim_options (wp_backend_t *self, const wp_claim_options_t *opts)
 {
-    if (opts && (opts->wait != opts->wait || opts->wait < 0 || opts->wait > 3600))
-        return s_error (self, WP_INVALID_ARGUMENT, "wait must be 0 to 3600 seconds");
+    if (opts && (opts->wait != opts->wait || opts->wait < 0 || opts->wait > WP_WAIT_MAX))
+        return s_error (self, WP_INVALID_ARGUMENT, "wait must be 0 to %g seconds", WP_WAIT_MAX);
     return WP_OK;
 }
 
-//  In-process claims of up to max items (max 0: one item, into *item_out),
-//  polling the store until the wait ends: another thread or process may push
-//  meanwhile. The store is released between polls.
+//  Keeps a worker that waits in an in-process claim alive, as a broker does
+//  for a parked claim (PROTOCOL.md section 7): a heartbeat at the start, every
+//  quarter of its interval (at most a second) while it waits, and at the end.
+//  A worker that is not registered, or was declared lost, is left as it is.
+typedef struct {
+    const char *worker_id;
+    int64_t every;              //  microseconds between heartbeats
+    int64_t last;               //  the latest one (zclock_usecs)
+} s_waiter_t;
+
+static void
+s_waiter_beat (wp_backend_t *backend, s_waiter_t *waiter, bool force)
+{
+    int64_t now = zclock_usecs ();
+    if (!force && now - waiter->last < waiter->every)
+        return;
+    wp_store_heartbeat (backend->store, waiter->worker_id, NULL);
+    waiter->last = now;
+}
+
+static void
+s_waiter_init (wp_backend_t *backend, s_waiter_t *waiter, const char *worker_id)
+{
+    waiter->worker_id = worker_id;
+    waiter->every = 1000000;
+    wp_worker_t *worker = NULL;
+    if (wp_store_get_worker (backend->store, worker_id, &worker) == WP_OK && worker
+    &&  worker->heartbeat_interval * 1e6 / 4 < waiter->every)
+        waiter->every = (int64_t) (worker->heartbeat_interval * 1e6 / 4);
+    wp_worker_destroy (&worker);
+    s_waiter_beat (backend, waiter, true);
+}
+
+//  One look at the store for the claim (max 0: one item into *item_out;
+//  else up to max into *list_out). True if it is answered: items found, or
+//  the store failed (then the status is in *rc).
+static bool
+s_claim_once (wp_pool_t *self, const char *worker_id, size_t max, double lease,
+              wp_item_t **item_out, wp_item_list_t **list_out, wp_status *rc)
+{
+    wp_store_t *store = self->backend->store;
+    if (max == 0) {
+        *rc = wp_store_claim (store, self->name, worker_id, lease, item_out);
+        return *rc != WP_OK || *item_out;
+    }
+    wp_item_list_t *list = NULL;
+    *rc = wp_store_claim_many (store, self->name, worker_id, max, lease,
+                               WP_DEFAULT_MESSAGE_MAX, &list);
+    if (*rc == WP_OK && list->count == 0) {
+        wp_item_list_destroy (&list);
+        return false;
+    }
+    if (*rc == WP_OK)
+        *list_out = list;
+    return true;
+}
+
+//  In-process claims, polling the store until the wait ends: another thread
+//  or process may push meanwhile. The store is released between polls.
 static wp_status
 s_claim_local (wp_pool_t *self, const char *worker_id, size_t max,
                const wp_claim_options_t *opts, wp_item_t **item_out, wp_item_list_t **list_out)
 {
     wp_backend_t *backend = self->backend;
-    wp_store_t *store = backend->store;
     double wait = opts ? opts->wait : 0;
     double lease = opts ? opts->lease : 0;
+    wp_status rc;
+    if (s_claim_once (self, worker_id, max, lease, item_out, list_out, &rc))
+        return rc;
+    if (wait <= 0) {
+        if (max > 0)
+            *list_out = wp_item_list_new ();
+        return WP_OK;
+    }
+    s_waiter_t waiter;
+    s_waiter_init (backend, &waiter, worker_id);
     int64_t until = zclock_usecs () + (int64_t) (wait * 1e6);
     int pause_ms = 1;
     while (true) {
-        wp_status rc;
-        if (max == 0) {
-            rc = wp_store_claim (store, self->name, worker_id, lease, item_out);
-            if (rc != WP_OK || *item_out)
-                return rc;
-        }
-        else {
-            //  One transaction for the batch, so SQLite writes it once
-            wp_item_list_t *list = wp_item_list_new ();
-            bool in_txn = wp_store_begin (store) == WP_OK;
-            rc = WP_OK;
-            while (rc == WP_OK && list->count < max) {
-                wp_item_t *item = NULL;
-                rc = wp_store_claim (store, self->name, worker_id, lease, &item);
-                if (rc != WP_OK || !item)
-                    break;
-                wp_item_list_append (list, &item);
-            }
-            if (in_txn) {
-                if (rc == WP_OK)
-                    rc = wp_store_commit (store);
-                else {
-                    s_error (backend, rc, "%s", wp_store_errmsg (store));
-                    wp_store_rollback (store);
-                }
-            }
-            if (rc != WP_OK || list->count > 0) {
-                if (rc == WP_OK)
-                    *list_out = list;
-                else
-                    wp_item_list_destroy (&list);
-                return rc;
-            }
-            wp_item_list_destroy (&list);
-        }
         int64_t now = zclock_usecs ();
         if (now >= until) {
+            s_waiter_beat (backend, &waiter, true);
             if (max > 0)
                 *list_out = wp_item_list_new ();
             return WP_OK;
@@ -470,8 +466,13 @@ s_claim_local (wp_pool_t *self, const char *worker_id, size_t max,
         zclock_sleep ((int) ((pause_us + 999) / 1000));
         if (backend->shared)
             pthread_mutex_lock (&backend->shared->lock);
-        if (pause_ms < 50)
+        if (pause_ms < S_POLL_MAX_MS)
             pause_ms *= 2;
+        s_waiter_beat (backend, &waiter, false);
+        if (s_claim_once (self, worker_id, max, lease, item_out, list_out, &rc)) {
+            s_waiter_beat (backend, &waiter, true);
+            return rc;
+        }
     }
 }
 
@@ -500,8 +501,6 @@ wp_pool_claim_many (wp_pool_t *self, const char *worker_id, size_t max,
     wp_backend_t *backend = self->backend;
     s_enter (backend);
     wp_status rc = s_check_claim_options (backend, opts);
-    if (rc == WP_OK && (max < 1 || max > WP_BATCH_MAX))
-        rc = s_error (backend, WP_INVALID_ARGUMENT, "max must be 1 to %d", WP_BATCH_MAX);
     if (rc == WP_OK && !items_out)
         rc = s_error (backend, WP_INVALID_ARGUMENT, "claim_many needs an out-parameter");
     if (rc == WP_OK) {
@@ -525,67 +524,14 @@ wp_pool_complete (wp_pool_t *self, const char *id, const void *result, size_t re
                                                 result_size, worker_id));
 }
 
-//  In-process complete_many: the entries in one transaction, each as
-//  wp_store_complete. A failed precondition is that entry's status (it
-//  changed nothing); any other failure is the store's and undoes the batch.
-static wp_status
-s_complete_many_local (wp_pool_t *self, const wp_complete_entry_t *entries, size_t count,
-                       const char *worker_id, wp_status *statuses_out)
-{
-    wp_backend_t *backend = self->backend;
-    wp_store_t *store = backend->store;
-    for (size_t i = 0; i < count; i++) {
-        if (!entries [i].id || wp_name_check (entries [i].id))
-            return s_error (backend, WP_INVALID_ARGUMENT, entries [i].id
-                            ? "items[%zu]: id must be 1 to %d bytes of UTF-8"
-                            : "items[%zu]: id is required", i, WP_NAME_MAX);
-        if (entries [i].result && entries [i].result_size == 0)
-            return s_error (backend, WP_INVALID_ARGUMENT, "items[%zu]: result must not be empty", i);
-    }
-    if (worker_id && wp_name_check (worker_id))
-        return s_error (backend, WP_INVALID_ARGUMENT, "worker_id must be 1 to %d bytes of UTF-8",
-                        WP_NAME_MAX);
-    wp_status rc = wp_store_begin (store);
-    if (rc != WP_OK)
-        return rc;
-    //  Out-parameters are written only on success: collect, then copy
-    wp_status *statuses = calloc (count, sizeof *statuses);
-    if (!statuses)
-        abort ();
-    for (size_t i = 0; i < count && rc == WP_OK; i++) {
-        statuses [i] = wp_store_complete (store, self->name, entries [i].id, entries [i].result,
-                                          entries [i].result_size, worker_id);
-        if (statuses [i] != WP_OK && statuses [i] != WP_NOT_FOUND
-        &&  statuses [i] != WP_FAILED_PRECONDITION) {
-            rc = s_error (backend, statuses [i], "items[%zu]: %s", i, wp_store_errmsg (store));
-            wp_store_rollback (store);
-        }
-    }
-    if (rc == WP_OK)
-        rc = wp_store_commit (store);
-    if (rc == WP_OK && statuses_out)
-        memcpy (statuses_out, statuses, count * sizeof *statuses);
-    free (statuses);
-    return rc;
-}
-
 wp_status
 wp_pool_complete_many (wp_pool_t *self, const wp_complete_entry_t *entries, size_t count,
                        const char *worker_id, wp_status *statuses_out)
 {
     wp_backend_t *backend = self->backend;
     s_enter (backend);
-    wp_status rc;
-    if (!entries || count < 1 || count > WP_BATCH_MAX)
-        rc = s_error (backend, WP_INVALID_ARGUMENT,
-                      "complete_many needs 1 to %d entries", WP_BATCH_MAX);
-    else
-    if (backend->remote)
-        rc = wp_remote_store_complete_many (backend->store, self->name, entries, count,
-                                            worker_id, statuses_out);
-    else
-        rc = s_complete_many_local (self, entries, count, worker_id, statuses_out);
-    return s_leave (backend, rc);
+    return s_leave (backend, wp_store_complete_many (backend->store, self->name, entries, count,
+                                                     worker_id, statuses_out, NULL));
 }
 
 wp_status
@@ -606,25 +552,17 @@ wp_pool_complete_and_claim (wp_pool_t *self, const char *id, const void *result,
     wp_backend_t *backend = self->backend;
     s_enter (backend);
     wp_status rc = s_check_claim_options (backend, opts);
-    if (rc == WP_OK && backend->remote)
+    double wait = opts ? opts->wait : 0;
+    double lease = opts ? opts->lease : 0;
+    if (rc == WP_OK && backend->remote && wait > 0)
         rc = wp_remote_store_complete_and_claim (backend->store, self->name, id, result,
-                                                 result_size, worker_id,
-                                                 opts ? opts->wait : 0, opts ? opts->lease : 0,
+                                                 result_size, worker_id, wait, lease,
                                                  item_out);
     else
     if (rc == WP_OK) {
-        //  The protocol requires the worker for this call; say so the same way
-        if (!worker_id || wp_name_check (worker_id))
-            rc = s_error (backend, WP_INVALID_ARGUMENT, worker_id
-                          ? "worker_id must be 1 to %d bytes of UTF-8" : "worker_id is required",
-                          WP_NAME_MAX);
-        else
-        if (!item_out)
-            rc = s_error (backend, WP_INVALID_ARGUMENT, "complete_and_claim needs an out-parameter");
-        else
-            rc = wp_store_complete (backend->store, self->name, id, result, result_size,
-                                    worker_id);
-        if (rc == WP_OK)
+        rc = wp_store_complete_and_claim (backend->store, self->name, id, result, result_size,
+                                          worker_id, lease, item_out);
+        if (rc == WP_OK && !*item_out && wait > 0)
             rc = s_claim_local (self, worker_id, 0, opts, item_out, NULL);
     }
     return s_leave (backend, rc);
@@ -653,4 +591,73 @@ wp_pool_get (wp_pool_t *self, const char *id, wp_item_t **item_out)
     wp_backend_t *backend = self->backend;
     s_enter (backend);
     return s_leave (backend, wp_store_get (backend->store, self->name, id, item_out));
+}
+
+//  ---------------------------------------------------------------------
+//  Inspection and lifecycle
+
+wp_status
+wp_pool_list (wp_pool_t *self, const wp_item_state *statuses, size_t status_count,
+              size_t limit, const char *cursor, wp_item_list_t **items_out, char **cursor_out)
+{
+    wp_backend_t *backend = self->backend;
+    s_enter (backend);
+    char *next = NULL;
+    wp_status rc = wp_store_list_items (backend->store, self->name, statuses, status_count,
+                                        limit, cursor, items_out, &next);
+    if (rc == WP_OK && cursor_out)
+        *cursor_out = next;
+    else
+        free (next);
+    return s_leave (backend, rc);
+}
+
+wp_status
+wp_pool_retry (wp_pool_t *self, const char *id)
+{
+    wp_backend_t *backend = self->backend;
+    s_enter (backend);
+    return s_leave (backend, wp_store_retry (backend->store, self->name, id));
+}
+
+wp_status
+wp_pool_retry_all (wp_pool_t *self, uint64_t *count_out)
+{
+    wp_backend_t *backend = self->backend;
+    s_enter (backend);
+    return s_leave (backend, wp_store_retry_all (backend->store, self->name, count_out));
+}
+
+wp_status
+wp_pool_cancel (wp_pool_t *self, const char *id)
+{
+    wp_backend_t *backend = self->backend;
+    s_enter (backend);
+    return s_leave (backend, wp_store_cancel (backend->store, self->name, id));
+}
+
+wp_status
+wp_pool_purge (wp_pool_t *self, const wp_item_state *statuses, size_t status_count,
+               uint64_t *count_out)
+{
+    wp_backend_t *backend = self->backend;
+    s_enter (backend);
+    return s_leave (backend, wp_store_purge_pool (backend->store, self->name, statuses,
+                                                  status_count, count_out));
+}
+
+wp_status
+wp_pool_pause (wp_pool_t *self)
+{
+    wp_backend_t *backend = self->backend;
+    s_enter (backend);
+    return s_leave (backend, wp_store_set_paused (backend->store, self->name, true));
+}
+
+wp_status
+wp_pool_resume (wp_pool_t *self)
+{
+    wp_backend_t *backend = self->backend;
+    s_enter (backend);
+    return s_leave (backend, wp_store_set_paused (backend->store, self->name, false));
 }

@@ -120,10 +120,12 @@ wp_runner_new (wp_backend_t *backend, const wp_runner_options_t *opts, wp_status
         return NULL;
     }
     if (options.heartbeat_interval != options.heartbeat_interval
-    ||  options.heartbeat_interval < 0 || options.wait < 0 || options.wait > 3600
-    ||  options.wait != options.wait) {
-        s_fail_new (status, message, WP_INVALID_ARGUMENT,
-                    "heartbeat_interval must be positive and wait 0 to 3600 seconds");
+    ||  options.heartbeat_interval < 0 || options.heartbeat_interval > WP_HEARTBEAT_MAX
+    ||  options.wait < 0 || options.wait > WP_WAIT_MAX || options.wait != options.wait) {
+        char text [128];
+        snprintf (text, sizeof text, "heartbeat_interval must be 0 to %g and wait 0 to %g seconds",
+                  WP_HEARTBEAT_MAX, WP_WAIT_MAX);
+        s_fail_new (status, message, WP_INVALID_ARGUMENT, text);
         return NULL;
     }
     wp_runner_t *self = calloc (1, sizeof *self);

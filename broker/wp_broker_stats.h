@@ -1,0 +1,34 @@
+/*  wp_broker_stats: the broker's counters, and how Broker.Stats shows them.
+    Internal to broker/.  */
+#ifndef WP_BROKER_STATS_H_INCLUDED
+#define WP_BROKER_STATS_H_INCLUDED
+
+#include "wp_proto.h"
+
+typedef struct {
+    uint64_t requests [WP_METHOD_COUNT][WP_STATUS_COUNT];  //  replies by method, status
+    uint64_t batches;               //  transactions that ran requests
+    uint64_t batched_requests;      //  requests run in them
+    uint64_t batch_max_seen;        //  largest batch
+    uint64_t commits;               //  transactions committed
+    uint64_t commit_failures;       //  transactions whose commit failed
+    uint64_t replies_dropped;       //  replies to vanished or full clients
+    uint64_t malformed_dropped;     //  messages that could not be answered
+    uint64_t parked_total;          //  claims that waited
+    uint64_t parked_served;         //  waiting claims given items
+    uint64_t parked_abandoned;      //  waiting claims whose client went away
+    uint64_t implicit_heartbeats;   //  heartbeats taken from workers' requests
+    uint64_t parked_heartbeats;     //  heartbeats given to workers waiting in a claim
+    uint64_t reaps;                 //  housekeeping transactions
+    uint64_t leases_expired;
+    uint64_t workers_lost;
+    uint64_t requeued;
+    uint64_t poisoned;
+    uint64_t purged;
+} wp_counters_t;
+
+//  Appends the counters, and parked (claims waiting now), to stats->counters
+//  as named values ("requests.WorkPool.Push.OK", "commits", ...).
+void wp_counters_export (const wp_counters_t *self, size_t parked, wp_stats_t *stats);
+
+#endif

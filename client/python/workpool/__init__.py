@@ -19,6 +19,7 @@ from .client import Client, Pool
 from .aio import AsyncClient, AsyncPool
 from .worker import Worker, AsyncWorker
 from .curve import Certificate, load_certificate
+from . import jsonvalue
 
 __version__ = "0.1.0"
 

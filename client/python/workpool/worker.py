@@ -60,9 +60,8 @@ class _Identity:
         self.heartbeat_interval = heartbeat_interval
 
 
-class Worker:
-    """A blocking worker on pool. handler(item) returns the result (any
-    msgpack value, or None) or raises to fail the item."""
+class _WorkerBase:
+    """What both workers are: who they are, how they claim, what they count."""
 
     def __init__(self, endpoint, pool, handler=None, *, worker_id=None, host=None, pid=None,
                  capabilities=(), pool_id=None, heartbeat_interval=10.0, lease=None, wait=5.0,
@@ -76,7 +75,6 @@ class Worker:
                                    heartbeat_interval, metadata)
         self._options = dict(timeout=timeout, server_key=server_key, cert=cert)
         self._endpoint = endpoint
-        self._stop = threading.Event()
         self.processed = 0              # items completed or failed
         self.heartbeats = 0             # heartbeats the broker accepted
         self.registrations = 0          # the first one included
@@ -84,6 +82,29 @@ class Worker:
     @property
     def worker_id(self):
         return self._identity.worker_id
+
+    @staticmethod
+    def _outcome(value=None, exc=None):
+        """The call that settles an item and its arguments: complete with
+        the handler's value, or fail with its exception's text."""
+        if exc is not None:
+            return "fail", {"error": error_text(exc)}
+        return "complete", {"result": value}
+
+    def _settled(self, item, error):
+        """Logs why an item was not settled (None: it was); counts it."""
+        if error is not None:
+            log.warning("worker %s: item %s: %s", self.worker_id, item.id, error)
+        self.processed += 1
+
+
+class Worker(_WorkerBase):
+    """A blocking worker on pool. handler(item) returns the result (any
+    msgpack value, or None) or raises to fail the item."""
+
+    def __init__(self, endpoint, pool, handler=None, **options):
+        super().__init__(endpoint, pool, handler, **options)
+        self._stop = threading.Event()
 
     def stop(self):
         """Asks run() to return after the item in hand. Safe from any thread
@@ -150,21 +171,17 @@ class Worker:
 
     def _handle(self, client, handler, item):
         try:
-            result = handler(item)
+            name, kwargs = self._outcome(handler(item))
         except Exception as e:
-            self._settle(client.fail, item, error=error_text(e))
-        else:
-            self._settle(client.complete, item, result=result)
-
-    def _settle(self, call, item, **kwargs):
+            name, kwargs = self._outcome(exc=e)
+        error = None
         try:
-            call(self.pool, item.id, worker_id=self.worker_id, **kwargs)
+            getattr(client, name)(self.pool, item.id, worker_id=self.worker_id, **kwargs)
         except (FailedPrecondition, NotFound) as e:
-            #  The claim lapsed or was taken back meanwhile: not ours to settle
-            log.warning("worker %s: item %s: %s", self.worker_id, item.id, e.message)
+            error = e           # the claim lapsed or was taken back: not ours to settle
         except _PASSING as e:
-            log.warning("worker %s: item %s not settled: %s", self.worker_id, item.id, e)
-        self.processed += 1
+            error = e
+        self._settled(item, error)
 
     def _finish(self, client):
         for call, args in ((client.release_by_worker, (self.pool, self.worker_id)),
@@ -187,30 +204,13 @@ class Worker:
         return restore
 
 
-class AsyncWorker:
+class AsyncWorker(_WorkerBase):
     """The asyncio worker: handler(item) may be a coroutine function
     (awaited on the loop) or a plain function (run in a thread)."""
 
-    def __init__(self, endpoint, pool, handler=None, *, worker_id=None, host=None, pid=None,
-                 capabilities=(), pool_id=None, heartbeat_interval=10.0, lease=None, wait=5.0,
-                 metadata=None, timeout=30.0, server_key=None, cert=None, handle_signals=True):
-        self.pool = pool
-        self.handler = handler
-        self.lease = lease
-        self.wait = wait
-        self.handle_signals = handle_signals
-        self._identity = _Identity(worker_id, host, pid, capabilities, pool_id,
-                                   heartbeat_interval, metadata)
-        self._options = dict(timeout=timeout, server_key=server_key, cert=cert)
-        self._endpoint = endpoint
+    def __init__(self, endpoint, pool, handler=None, **options):
+        super().__init__(endpoint, pool, handler, **options)
         self._stop = None
-        self.processed = 0
-        self.heartbeats = 0
-        self.registrations = 0
-
-    @property
-    def worker_id(self):
-        return self._identity.worker_id
 
     def stop(self):
         """Asks run() to return after the item in hand (from the loop's thread)."""
@@ -293,19 +293,21 @@ class AsyncWorker:
     async def _handle(self, client, handler, item, loop):
         try:
             if inspect.iscoroutinefunction(handler):
-                result = await handler(item)
+                value = await handler(item)
             else:
-                result = await loop.run_in_executor(None, handler, item)
-                if inspect.isawaitable(result):
-                    result = await result
+                value = await loop.run_in_executor(None, handler, item)
+                if inspect.isawaitable(value):
+                    value = await value
         except Exception as e:
-            call, kwargs = client.fail, {"error": error_text(e)}
+            name, kwargs = self._outcome(exc=e)
         else:
-            call, kwargs = client.complete, {"result": result}
+            name, kwargs = self._outcome(value)
+        error = None
         try:
-            await call(self.pool, item.id, worker_id=self.worker_id, **kwargs)
+            await getattr(client, name)(self.pool, item.id, worker_id=self.worker_id, **kwargs)
         except (FailedPrecondition, NotFound) as e:
-            log.warning("worker %s: item %s: %s", self.worker_id, item.id, e.message)
+            error = e
         except _PASSING as e:
-            log.warning("worker %s: item %s not settled: %s", self.worker_id, item.id, e)
-        self.processed += 1
+            error = e
+        self._settled(item, error)
+

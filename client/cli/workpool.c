@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define S_DEFAULT_ENDPOINT  "tcp://127.0.0.1:5555"
+#define S_DEFAULT_TIMEOUT   3.0     //  seconds: a person at a prompt waits no longer
 #define S_EXIT_OUTPUT       1       //  stdout could not be written
 #define S_EXIT_USAGE        2       //  the command line is wrong
 #define S_EXIT_STATUS       10      //  + the wp_status the backend returned
@@ -30,7 +31,8 @@ enum {
     S_OPT_ENDPOINT = 0, S_OPT_TIMEOUT, S_OPT_HELP, S_OPT_VERSION,
     S_OPT_ID, S_OPT_MAX_RETRIES, S_OPT_WORKER, S_OPT_WAIT, S_OPT_LEASE,
     S_OPT_CAPABILITY, S_OPT_POOL, S_OPT_HOST, S_OPT_PID, S_OPT_HEARTBEAT,
-    S_OPT_METADATA, S_OPT_STATUS, S_OPT_STALE,
+    S_OPT_METADATA, S_OPT_STATUS, S_OPT_STALE, S_OPT_LIMIT, S_OPT_CURSOR,
+    S_OPT_ALL, S_OPT_BATCH,
     S_OPT_COUNT
 };
 #define S_BIT(opt) (1u << (opt))
@@ -57,6 +59,10 @@ static const struct option s_options [] = {
     { "metadata",    required_argument, NULL, S_OPT_BASE + S_OPT_METADATA },
     { "status",      required_argument, NULL, S_OPT_BASE + S_OPT_STATUS },
     { "stale",       required_argument, NULL, S_OPT_BASE + S_OPT_STALE },
+    { "limit",       required_argument, NULL, S_OPT_BASE + S_OPT_LIMIT },
+    { "cursor",      required_argument, NULL, S_OPT_BASE + S_OPT_CURSOR },
+    { "all",         no_argument,       NULL, S_OPT_BASE + S_OPT_ALL },
+    { "batch",       required_argument, NULL, S_OPT_BASE + S_OPT_BATCH },
     { NULL, 0, NULL, 0 }
 };
 
@@ -84,7 +90,8 @@ struct _s_cli_t {
     int arg_count;
     unsigned given;                 //  S_BIT of each option given
     const char *endpoint;           //  --endpoint; NULL: environment or default
-    double timeout;                 //  --timeout; 0: the library's default
+    const char *spec;               //  the backend opened (endpoint, environment or default)
+    double timeout;                 //  --timeout, else $WORKPOOL_TIMEOUT, else 3 s
     const char *id;                 //  --id
     int64_t max_retries;            //  --max-retries; -1: default
     const char *worker;             //  --worker
@@ -99,7 +106,11 @@ struct _s_cli_t {
     const char *metadata;           //  --metadata (JSON text)
     const char **statuses;          //  --status, in order
     size_t status_count;
+    wp_item_state *item_states;     //  items, purge: the --status names as states
     double stale;                   //  --stale; -1: none
+    int64_t limit;                  //  --limit (>= 1)
+    const char *cursor;             //  --cursor
+    int64_t batch;                  //  --batch; 0: WP_BATCH_MAX
     //  Inputs converted before the backend is opened
     uint8_t *data;                  //  push: JSON as msgpack
     size_t data_size;
@@ -129,14 +140,51 @@ s_usage_error (s_cli_t *cli, const char *format, ...)
     return S_EXIT_USAGE;
 }
 
+//  What libworkpool's remote store says when no request could go out before
+//  the deadline. A broker's own UNAVAILABLE (its store busy, shutting down)
+//  says something else and is printed as it is.
+#define S_NOT_REACHED "no broker reachable at "
+
+//  Prints the backend's failure on one line, followed by note (may be "").
+//  Returns its exit code.
+static int
+s_status_error_note (s_cli_t *cli, wp_status status, const char *note)
+{
+    const char *message = cli->backend ? wp_backend_errmsg (cli->backend) : "";
+    fprintf (stderr, "workpool: %s: ", wp_strerror (status));
+    if (status == WP_UNAVAILABLE && cli->backend && streq (wp_backend_kind (cli->backend), "remote")
+    &&  strncmp (message, S_NOT_REACHED, strlen (S_NOT_REACHED)) == 0)
+        fprintf (stderr, "no broker at %s (is workpoold running?)", cli->spec);
+    else
+        fputs (*message ? message : "(no message)", stderr);
+    fprintf (stderr, "%s\n", note);
+    return S_EXIT_STATUS + (int) status;
+}
+
 //  Prints the backend's failure. Returns its exit code.
 static int
 s_status_error (s_cli_t *cli, wp_status status)
 {
-    const char *message = cli->backend ? wp_backend_errmsg (cli->backend) : "";
-    fprintf (stderr, "workpool: %s: %s\n", wp_strerror (status),
-             *message ? message : "(no message)");
-    return S_EXIT_STATUS + (int) status;
+    return s_status_error_note (cli, status, "");
+}
+
+//  For a command that prints nothing: its exit code.
+static int
+s_result (s_cli_t *cli, wp_status status)
+{
+    return status == WP_OK ? 0 : s_status_error (cli, status);
+}
+
+//  For a command that prints a count: prints it on success (call it after
+//  the call that sets count, not with it as an argument). Returns the exit
+//  code.
+static int
+s_count_result (s_cli_t *cli, wp_status status, uint64_t count)
+{
+    if (status != WP_OK)
+        return s_status_error (cli, status);
+    printf ("%" PRIu64 "\n", count);
+    return 0;
 }
 
 //  Prints json and a newline on stdout, then drops json.
@@ -272,6 +320,7 @@ s_take_option (s_cli_t *cli, int opt, const char *value)
         case S_OPT_POOL:        cli->pool = value; break;
         case S_OPT_HOST:        cli->host = value; break;
         case S_OPT_METADATA:    cli->metadata = value; break;
+        case S_OPT_CURSOR:      cli->cursor = value; break;
         case S_OPT_CAPABILITY:
             s_push_string (&cli->capabilities, &cli->capability_count, value);
             break;
@@ -299,6 +348,15 @@ s_take_option (s_cli_t *cli, int opt, const char *value)
             if (s_parse_count (value, opt == S_OPT_PID ? &cli->pid : &cli->max_retries))
                 return s_usage_error (cli, "--%s needs an integer >= 0, not '%s'", name, value);
             break;
+        case S_OPT_LIMIT:
+            if (s_parse_count (value, &cli->limit) || cli->limit < 1)
+                return s_usage_error (cli, "--limit needs an integer >= 1, not '%s'", value);
+            break;
+        case S_OPT_BATCH:
+            if (s_parse_count (value, &cli->batch) || cli->batch < 1 || cli->batch > WP_BATCH_MAX)
+                return s_usage_error (cli, "--batch needs an integer 1..%d, not '%s'",
+                                      WP_BATCH_MAX, value);
+            break;
         default:
             break;
     }
@@ -311,16 +369,16 @@ s_take_option (s_cli_t *cli, int opt, const char *value)
 static int
 s_open (s_cli_t *cli)
 {
-    const char *spec = cli->endpoint;
-    if (!spec) {
-        spec = getenv ("WORKPOOL_ENDPOINT");
-        if (!spec || !*spec)
-            spec = S_DEFAULT_ENDPOINT;
+    cli->spec = cli->endpoint;
+    if (!cli->spec) {
+        cli->spec = getenv ("WORKPOOL_ENDPOINT");
+        if (!cli->spec || !*cli->spec)
+            cli->spec = S_DEFAULT_ENDPOINT;
     }
     wp_backend_options_t options = { .timeout = cli->timeout };
     wp_status status = WP_OK;
     char *message = NULL;
-    cli->backend = wp_backend_open (spec, &options, &status, &message);
+    cli->backend = wp_backend_open (cli->spec, &options, &status, &message);
     if (!cli->backend) {
         fprintf (stderr, "workpool: %s: %s\n", wp_strerror (status),
                  message ? message : "cannot open the backend");
@@ -385,11 +443,8 @@ s_claim (s_cli_t *cli, wp_pool_t *pool)
 static int
 s_complete (s_cli_t *cli, wp_pool_t *pool)
 {
-    wp_status status = wp_pool_complete (pool, cli->args [1], cli->result, cli->result_size,
-                                         cli->worker);
-    if (status != WP_OK)
-        return s_status_error (cli, status);
-    return 0;
+    return s_result (cli, wp_pool_complete (pool, cli->args [1], cli->result, cli->result_size,
+                                            cli->worker));
 }
 
 static int
@@ -408,23 +463,17 @@ s_fail (s_cli_t *cli, wp_pool_t *pool)
 static int
 s_size (s_cli_t *cli, wp_pool_t *pool)
 {
-    uint64_t size;
+    uint64_t size = 0;
     wp_status status = wp_pool_size (pool, &size);
-    if (status != WP_OK)
-        return s_status_error (cli, status);
-    printf ("%" PRIu64 "\n", size);
-    return 0;
+    return s_count_result (cli, status, size);
 }
 
 static int
 s_release (s_cli_t *cli, wp_pool_t *pool)
 {
-    uint64_t count;
+    uint64_t count = 0;
     wp_status status = wp_pool_release_by_worker (pool, cli->args [1], &count);
-    if (status != WP_OK)
-        return s_status_error (cli, status);
-    printf ("%" PRIu64 "\n", count);
-    return 0;
+    return s_count_result (cli, status, count);
 }
 
 static int
@@ -437,6 +486,204 @@ s_get (s_cli_t *cli, wp_pool_t *pool)
     s_print (wp_json_from_item (item));
     wp_item_destroy (&item);
     return 0;
+}
+
+//  Prints the items a page at a time, so that a pool of millions streams.
+//  Without --limit every page is read; with it, at most --limit items and
+//  the cursor of what remains on stderr.
+static int
+s_items (s_cli_t *cli, wp_pool_t *pool)
+{
+    bool limited = (cli->given & S_BIT (S_OPT_LIMIT)) != 0;
+    uint64_t left = limited ? (uint64_t) cli->limit : UINT64_MAX;
+    char *cursor = cli->cursor ? strdup (cli->cursor) : NULL;
+    if (cli->cursor && !cursor)
+        abort ();
+    int rc = 0;
+    while (left > 0) {
+        size_t page = left < WP_LIST_MAX ? (size_t) left : WP_LIST_MAX;
+        wp_item_list_t *items = NULL;
+        char *next = NULL;
+        wp_status status = wp_pool_list (pool, cli->item_states, cli->status_count, page,
+                                         cursor, &items, &next);
+        if (status != WP_OK) {
+            rc = s_status_error (cli, status);
+            break;
+        }
+        free (cursor);
+        cursor = next;
+        for (size_t i = 0; i < items->count; i++)
+            s_print (wp_json_from_item (items->items [i]));
+        left -= items->count;
+        bool empty = items->count == 0;
+        wp_item_list_destroy (&items);
+        //  An empty page with a cursor would loop for ever; a write error
+        //  is reported by main, no use reading a million more items
+        if (!cursor || empty || fflush (stdout) || ferror (stdout))
+            break;
+    }
+    if (rc == 0 && limited && cursor && !ferror (stdout))
+        fprintf (stderr, "next cursor: %s\n", cursor);
+    free (cursor);
+    return rc;
+}
+
+static int
+s_retry (s_cli_t *cli, wp_pool_t *pool)
+{
+    if (cli->given & S_BIT (S_OPT_ALL)) {
+        uint64_t count = 0;
+        wp_status status = wp_pool_retry_all (pool, &count);
+        return s_count_result (cli, status, count);
+    }
+    return s_result (cli, wp_pool_retry (pool, cli->args [1]));
+}
+
+static int
+s_cancel (s_cli_t *cli, wp_pool_t *pool)
+{
+    return s_result (cli, wp_pool_cancel (pool, cli->args [1]));
+}
+
+static int
+s_purge (s_cli_t *cli, wp_pool_t *pool)
+{
+    uint64_t count = 0;
+    wp_status status = wp_pool_purge (pool, cli->item_states, cli->status_count, &count);
+    return s_count_result (cli, status, count);
+}
+
+static int
+s_pause (s_cli_t *cli, wp_pool_t *pool)
+{
+    return s_result (cli, wp_pool_pause (pool));
+}
+
+static int
+s_resume (s_cli_t *cli, wp_pool_t *pool)
+{
+    return s_result (cli, wp_pool_resume (pool));
+}
+
+//  push-many's batch: the values read so far, as msgpack
+typedef struct {
+    wp_push_entry_t *entries;       //  count entries; data points into buffers
+    uint8_t **buffers;              //  owned, one per entry
+    char **ids;                     //  filled by wp_pool_push_many
+    size_t count;
+    uint64_t first_line;            //  the input line of entries [0]
+} s_batch_t;
+
+//  Frees the batch's values and empties it.
+static void
+s_batch_clear (s_batch_t *batch)
+{
+    for (size_t i = 0; i < batch->count; i++)
+        free (batch->buffers [i]);
+    batch->count = 0;
+}
+
+//  Pushes the batch and prints its ids. Returns 0 or the exit code.
+static int
+s_batch_push (s_cli_t *cli, wp_pool_t *pool, s_batch_t *batch)
+{
+    wp_status status = wp_pool_push_many (pool, batch->entries, batch->count, batch->ids, NULL);
+    if (status != WP_OK) {
+        //  A batch is one commit, but a reply that never came may hide one
+        char note [160];
+        if (status == WP_DEADLINE_EXCEEDED)
+            snprintf (note, sizeof note, " (lines %" PRIu64 "..%" PRIu64 " may have been queued"
+                      " without their ids printed; nothing after them was)", batch->first_line,
+                      batch->first_line + batch->count - 1);
+        else
+            snprintf (note, sizeof note, " (nothing from line %" PRIu64 " on was queued)",
+                      batch->first_line);
+        return s_status_error_note (cli, status, note);
+    }
+    for (size_t i = 0; i < batch->count; i++) {
+        printf ("%s\n", batch->ids [i]);
+        free (batch->ids [i]);
+    }
+    return fflush (stdout) ? S_EXIT_OUTPUT : 0;
+}
+
+//  Reads stdin a line at a time and pushes every --batch lines in one call:
+//  a bad line is found before its batch goes out, so the batches queued are
+//  exactly the lines before that batch, whose ids are printed.
+static int
+s_push_many (s_cli_t *cli, wp_pool_t *pool)
+{
+    size_t size = cli->batch ? (size_t) cli->batch : WP_BATCH_MAX;
+    s_batch_t batch = {
+        .entries = calloc (size, sizeof (wp_push_entry_t)),
+        .buffers = calloc (size, sizeof (uint8_t *)),
+        .ids = calloc (size, sizeof (char *)),
+        .first_line = 1
+    };
+    if (!batch.entries || !batch.buffers || !batch.ids)
+        abort ();
+    char *line = NULL;
+    size_t capacity = 0;
+    uint64_t line_no = 0;
+    int rc = 0;
+    while (rc == 0) {
+        ssize_t length = getline (&line, &capacity, stdin);
+        if (length < 0) {
+            if (ferror (stdin))
+                rc = s_usage_error (cli, "cannot read stdin after line %" PRIu64 ": %s",
+                                    line_no, strerror (errno));
+            else if (batch.count)
+                rc = s_batch_push (cli, pool, &batch);
+            break;
+        }
+        line_no++;
+        if (length > 0 && line [length - 1] == '\n')
+            line [--length] = 0;    //  so the parser's positions are on line 1
+        char error [256] = "";
+        json_t *json = NULL;
+        const char *why = "is empty";
+        if (strspn (line, " \t\r") < (size_t) length) {
+            json = wp_json_parse (line, (size_t) length, error, sizeof error);
+            why = json ? "cannot be encoded" : "is not valid JSON";
+        }
+        uint8_t *buffer = NULL;
+        size_t buffer_size = 0;
+        if (json) {
+            if (wp_json_to_msgpack (json, &buffer, &buffer_size, error, sizeof error))
+                buffer = NULL;
+            json_decref (json);
+        }
+        if (!buffer) {
+            //  The parser's "line 1" says nothing here: the line is the value
+            const char *where = strncmp (error, "line 1 ", 7) == 0 ? error + 7 : error;
+            const char *colon = *where ? ": " : "";
+            if (batch.first_line > 1)
+                rc = s_usage_error (cli, "line %" PRIu64 " %s%s%s; lines 1..%" PRIu64 " were"
+                                    " queued (their ids printed), nothing from line %" PRIu64
+                                    " on", line_no, why, colon, where, batch.first_line - 1,
+                                    batch.first_line);
+            else
+                rc = s_usage_error (cli, "line %" PRIu64 " %s%s%s; nothing was queued",
+                                    line_no, why, colon, where);
+            break;
+        }
+        batch.buffers [batch.count] = buffer;
+        batch.entries [batch.count] = (wp_push_entry_t) {
+            .data = buffer, .data_size = buffer_size, .id = NULL,
+            .max_retries = cli->given & S_BIT (S_OPT_MAX_RETRIES) ? cli->max_retries : -1
+        };
+        if (++batch.count == size) {
+            rc = s_batch_push (cli, pool, &batch);
+            s_batch_clear (&batch);
+            batch.first_line = line_no + 1;
+        }
+    }
+    s_batch_clear (&batch);
+    free (batch.entries);
+    free (batch.buffers);
+    free (batch.ids);
+    free (line);
+    return rc;
 }
 
 static int
@@ -466,16 +713,14 @@ s_register (s_cli_t *cli, wp_pool_t *pool)
 static int
 s_heartbeat (s_cli_t *cli, wp_pool_t *pool)
 {
-    wp_status status = wp_backend_heartbeat (cli->backend, cli->args [0],
-                                             cli->metadata ? &cli->meta : NULL);
-    return status == WP_OK ? 0 : s_status_error (cli, status);
+    return s_result (cli, wp_backend_heartbeat (cli->backend, cli->args [0],
+                                                cli->metadata ? &cli->meta : NULL));
 }
 
 static int
 s_status (s_cli_t *cli, wp_pool_t *pool)
 {
-    wp_status status = wp_backend_update_status (cli->backend, cli->args [0], cli->args [1]);
-    return status == WP_OK ? 0 : s_status_error (cli, status);
+    return s_result (cli, wp_backend_update_status (cli->backend, cli->args [0], cli->args [1]));
 }
 
 static int
@@ -515,6 +760,7 @@ s_workers (s_cli_t *cli, wp_pool_t *pool)
     return 0;
 }
 
+//  stats, and pools: the pools of stats, one a line
 static int
 s_stats (s_cli_t *cli, wp_pool_t *pool)
 {
@@ -522,7 +768,11 @@ s_stats (s_cli_t *cli, wp_pool_t *pool)
     wp_status status = wp_backend_stats (cli->backend, &stats);
     if (status != WP_OK)
         return s_status_error (cli, status);
-    s_print (wp_json_from_stats (stats));
+    if (streq (cli->command->name, "pools"))
+        for (size_t i = 0; i < stats->pool_count; i++)
+            s_print (wp_json_from_pool_stats (&stats->pools [i]));
+    else
+        s_print (wp_json_from_stats (stats));
     wp_stats_destroy (&stats);
     return 0;
 }
@@ -547,16 +797,34 @@ s_ping (s_cli_t *cli, wp_pool_t *pool)
 #define S_OPTS2(a, b)   (S_BIT (a) | S_BIT (b))
 
 static const s_command_t s_commands [] = {
-    { "push", s_push, { "POOL", "JSON" }, 2,
+    { "push", s_push, { "POOL", "DATA" }, 2,
       S_OPTS2 (S_OPT_ID, S_OPT_MAX_RETRIES),
-      "POOL JSON [--id ID] [--max-retries N]",
-      "Queue a JSON value in POOL; prints the item's id.",
+      "POOL DATA [--id ID] [--max-retries N]",
+      "Queue the JSON value DATA in POOL; prints the item's id.",
       "\n"
-      "  JSON               the item's data (- reads it from stdin)\n"
+      "  DATA               the item's data, JSON (- reads it from stdin)\n"
       "  --id ID            the item's id (default: a new UUID). Pushing an id the\n"
       "                     pool already holds changes nothing and prints that id,\n"
       "                     so a push with --id is safe to repeat\n"
       "  --max-retries N    failures before the item is poisoned (default 3)\n" },
+    { "push-many", s_push_many, { "POOL" }, 1,
+      S_OPTS2 (S_OPT_BATCH, S_OPT_MAX_RETRIES),
+      "POOL [--batch N] [--max-retries N] < VALUES",
+      "Queue stdin's JSON values, one a line; prints their ids in order.",
+      "\n"
+      "  --batch N          values queued per request (1..1000, default 1000); a batch\n"
+      "                     is one request and one commit: all of it is queued or none\n"
+      "  --max-retries N    failures before each item is poisoned (default 3)\n"
+      "Every line must hold one JSON value (an empty line is an error). Prints one id\n"
+      "a line, in the order of the input, as each batch is queued.\n"
+      "A line that is not valid JSON stops the command (exit 2) before its batch is\n"
+      "sent: the batches before it were queued and their ids printed; nothing from its\n"
+      "batch on was. The error names the lines queued; as many ids were printed as\n"
+      "lines were queued, so `tail -n +$((IDS + 1))` of the input resumes after a fix.\n"
+      "A request that fails stops the same way (exit 10 + its status); one that got no\n"
+      "reply (DEADLINE_EXCEEDED) may have queued its batch, as the error says. A batch\n"
+      "must fit the broker's --max-message (1 MiB by default): lower --batch for large\n"
+      "values.\n" },
     { "claim", s_claim, { "POOL" }, 1,
       S_BIT (S_OPT_WORKER) | S_OPTS2 (S_OPT_WAIT, S_OPT_LEASE),
       "POOL --worker W [--wait SECONDS] [--lease SECONDS]",
@@ -568,12 +836,13 @@ static const s_command_t s_commands [] = {
       "  --lease SECONDS    how long the claim holds before the item returns to the\n"
       "                     pool (default: the backend's, 300)\n"
       "Prints the item as a JSON object, or null if there was none (exit 0).\n" },
-    { "complete", s_complete, { "POOL", "ID", "RESULT_JSON" }, 2,
+    { "complete", s_complete, { "POOL", "ID", "RESULT" }, 2,
       S_BIT (S_OPT_WORKER),
-      "POOL ID [RESULT_JSON] [--worker W]",
-      "Mark claimed item ID done, storing RESULT_JSON.",
+      "POOL ID [RESULT] [--worker W]",
+      "Mark claimed item ID done, storing the JSON value RESULT.",
       "\n"
-      "  RESULT_JSON        the result to store (- reads it from stdin; default none)\n"
+      "  RESULT             the result to store, JSON (- reads it from stdin; default\n"
+      "                     none)\n"
       "  --worker W         fail unless W holds the claim (FAILED_PRECONDITION)\n"
       "Prints nothing. Unknown ID: NOT_FOUND; not claimed: FAILED_PRECONDITION.\n" },
     { "fail", s_fail, { "POOL", "ID", "ERROR" }, 2,
@@ -597,6 +866,54 @@ static const s_command_t s_commands [] = {
       "POOL ID",
       "Print item ID with every field (status, result, error...).",
       "\nUnknown ID: NOT_FOUND.\n" },
+    { "items", s_items, { "POOL" }, 1,
+      S_BIT (S_OPT_STATUS) | S_OPTS2 (S_OPT_LIMIT, S_OPT_CURSOR),
+      "POOL [--status S]... [--limit N] [--cursor C]",
+      "Print POOL's items, oldest first, one JSON object a line.",
+      "\n"
+      "  --status S         only items whose status is S: pending, claimed, done or\n"
+      "                     poisoned (repeat: any of them; default: every item)\n"
+      "  --limit N          print at most N items; if more remain, print\n"
+      "                     \"next cursor: C\" on stderr (still exit 0)\n"
+      "  --cursor C         start after the items that ended with \"next cursor: C\"\n"
+      "Each line is the item as get prints it. Without --limit every matching item\n"
+      "is printed (read 1000 at a time).\n"
+      "Dead letters, the items that failed max_retries times: --status poisoned.\n" },
+    { "retry", s_retry, { "POOL", "ID" }, 1,
+      S_BIT (S_OPT_ALL),
+      "POOL ID | POOL --all",
+      "Return item ID (--all: every poisoned item) to pending.",
+      "\n"
+      "  --all              every poisoned item of POOL, in one transaction; prints\n"
+      "                     how many\n"
+      "The item's attempts go back to 0, its result is cleared and its last error\n"
+      "kept; it is claimed again in its push order. Prints nothing for one ID.\n"
+      "Unknown ID: NOT_FOUND; pending or claimed: FAILED_PRECONDITION.\n" },
+    { "cancel", s_cancel, { "POOL", "ID" }, 2, 0,
+      "POOL ID",
+      "Remove pending or poisoned item ID from POOL.",
+      "\nPrints nothing; the id may be pushed again afterwards. Unknown ID: NOT_FOUND;\n"
+      "claimed: FAILED_PRECONDITION (a worker may be halfway: fail or release it\n"
+      "first); done: FAILED_PRECONDITION (purge removes finished items).\n" },
+    { "purge", s_purge, { "POOL" }, 1,
+      S_BIT (S_OPT_STATUS),
+      "POOL --status S [--status S]...",
+      "Remove POOL's items in the statuses given; prints how many.",
+      "\n"
+      "  --status S         pending, done or poisoned (required; repeat for several).\n"
+      "                     claimed is refused (INVALID_ARGUMENT): a worker may be\n"
+      "                     halfway\n"
+      "A pool that holds nothing purges 0.\n" },
+    { "pause", s_pause, { "POOL" }, 1, 0,
+      "POOL",
+      "Stop claims on POOL until resume; pushes still queue.",
+      "\nPrints nothing. Durable (a broker restart keeps it) and idempotent. Claims\n"
+      "find nothing (a waiting claim keeps waiting); size, get and items still work;\n"
+      "stats and pools show the pool with \"paused\": true.\n" },
+    { "resume", s_resume, { "POOL" }, 1, 0,
+      "POOL",
+      "Let claims on a paused POOL find items again.",
+      "\nPrints nothing. Idempotent.\n" },
     { "register", s_register, { "WORKER" }, 1,
       S_BIT (S_OPT_CAPABILITY) | S_OPTS2 (S_OPT_POOL, S_OPT_HOST)
       | S_OPTS2 (S_OPT_PID, S_OPT_HEARTBEAT) | S_BIT (S_OPT_METADATA),
@@ -620,7 +937,7 @@ static const s_command_t s_commands [] = {
       "(register again).\n" },
     { "status", s_status, { "WORKER", "STATUS" }, 2, 0,
       "WORKER STATUS",
-      "Set WORKER's status (active, terminating, terminated, lost, or any name).",
+      "Set WORKER's status (active, terminating, terminated, lost, any).",
       "\nPrints nothing. Unknown worker: NOT_FOUND.\n" },
     { "worker", s_worker, { "WORKER" }, 1, 0,
       "WORKER",
@@ -635,11 +952,17 @@ static const s_command_t s_commands [] = {
       "  --capability C     C is one of its capabilities\n"
       "  --pool P           its pool group is P\n"
       "  --stale SECONDS    its last heartbeat is older than SECONDS\n" },
+    { "pools", s_stats, { NULL }, 0, 0,
+      "",
+      "Print each pool holding items or paused, one JSON object a line.",
+      "\n{pool, pending, claimed, done, poisoned, paused} for each, by name: the pools\n"
+      "of stats, one a line, so that a misspelt pool name stands out.\n" },
     { "stats", s_stats, { NULL }, 0, 0,
       "",
       "Print the backend's statistics as a JSON object.",
-      "\n{\"pools\": [{pool, pending, claimed, done, poisoned}], \"workers\": {STATUS: count},\n"
-      " \"counters\": {NAME: value}} (counters come from a broker only).\n" },
+      "\n{\"pools\": [{pool, pending, claimed, done, poisoned, paused}], \"workers\":\n"
+      " {STATUS: count}, \"counters\": {NAME: value}} (counters come from a broker only).\n"
+      "Every pool that holds items or is paused is listed, by name.\n" },
     { "ping", s_ping, { NULL }, 0, 0,
       "",
       "Check that the backend answers; prints {backend, server, time}.",
@@ -667,7 +990,8 @@ s_help_main (void)
 "usage: workpool [--endpoint E] [--timeout SECONDS] COMMAND [ARGS] [OPTIONS]\n"
 "\n"
 "The command line of workpool, a work-queue broker: queue JSON values in pools,\n"
-"claim and complete them, register workers, list them. JSON in, JSON out.\n"
+"claim and complete them, inspect and mend them (items, retry, cancel, purge,\n"
+"pause, resume), register workers, list them. JSON in, JSON out.\n"
 "\n"
 "Commands:\n");
     for (const s_command_t *command = s_commands; command->name; command++)
@@ -682,14 +1006,16 @@ s_help_main (void)
 "                                  (no broker needed; shared with every process that\n"
 "                                  opens the same file);\n"
 "                     memory       a memory store that lives as long as this command\n"
-"  --timeout SECONDS  how long a call may take (default 30); a claim's --wait\n"
-"                     comes on top\n"
+"  --timeout SECONDS  how long a call may take (default: $WORKPOOL_TIMEOUT, else\n"
+"                     3); a claim's --wait comes on top. With no broker at E,\n"
+"                     UNAVAILABLE after that long\n"
 "  --help             this text (COMMAND --help: that command's)\n"
 "  --version          the version\n"
 "\n"
 "Output: one JSON value per command on stdout, compact, on one line (ids, item\n"
-"states and counts print bare, as the text a shell wants). Items and workers\n"
-"print as objects with every field; times as RFC 3339 UTC strings; unset as null.\n"
+"states and counts print bare, as the text a shell wants); items, pools and\n"
+"push-many print one a line. Items and workers print as objects with every\n"
+"field; times as RFC 3339 UTC strings; unset as null.\n"
 "\n"
 "Values: item data and results are msgpack on the wire; JSON converts both ways\n"
 "(objects, arrays, strings, integers, reals, true, false, null). A JSON argument\n"
@@ -803,6 +1129,13 @@ s_parse (s_cli_t *cli, int argc, char **argv)
     }
     if (!cli->command)
         return s_usage_error (NULL, "a command is required");
+    if (!(cli->given & S_BIT (S_OPT_TIMEOUT))) {
+        const char *timeout = getenv ("WORKPOOL_TIMEOUT");
+        cli->timeout = S_DEFAULT_TIMEOUT;
+        if (timeout && *timeout && s_parse_seconds (timeout, true, &cli->timeout))
+            return s_usage_error (cli, "WORKPOOL_TIMEOUT needs a number of seconds > 0, not '%s'",
+                                  timeout);
+    }
 
     const s_command_t *command = cli->command;
     unsigned stray = cli->given & ~(command->options | S_GLOBAL);
@@ -824,13 +1157,32 @@ s_parse (s_cli_t *cli, int argc, char **argv)
         return s_usage_error (cli, "claim needs --worker W");
     if (command->run == s_workers && cli->capability_count > 1)
         return s_usage_error (cli, "workers takes one --capability");
+    bool all = (cli->given & S_BIT (S_OPT_ALL)) != 0;
+    if (command->run == s_retry && all == (cli->arg_count == 2))
+        return s_usage_error (cli, all ? "retry takes ID or --all, not both"
+                                       : "retry needs ID or --all");
+    if (command->run == s_purge && !cli->status_count)
+        return s_usage_error (cli, "purge needs --status S (pending, done or poisoned)");
+    if (command->run == s_items || command->run == s_purge) {
+        cli->item_states = calloc (cli->status_count + 1, sizeof (wp_item_state));
+        if (!cli->item_states)
+            abort ();
+        for (size_t i = 0; i < cli->status_count; i++) {
+            int state = wp_item_state_from_name (cli->statuses [i]);
+            if (state < 0)
+                return s_usage_error (cli, "--status needs pending, claimed, done or poisoned,"
+                                      " not '%s'", cli->statuses [i]);
+            cli->item_states [i] = (wp_item_state) state;
+        }
+    }
 
-    //  Convert the JSON inputs now: a mistake in them is the command line's
+    //  Convert the JSON inputs now: a mistake in them is the command line's.
+    //  Errors name the argument as the synopsis does.
     if (command->run == s_push
-    &&  s_read_msgpack (cli, cli->args [1], "JSON", &cli->data, &cli->data_size))
+    &&  s_read_msgpack (cli, cli->args [1], command->args [1], &cli->data, &cli->data_size))
         return S_EXIT_USAGE;
     if (command->run == s_complete && cli->arg_count > 2
-    &&  s_read_msgpack (cli, cli->args [2], "RESULT_JSON", &cli->result, &cli->result_size))
+    &&  s_read_msgpack (cli, cli->args [2], command->args [2], &cli->result, &cli->result_size))
         return S_EXIT_USAGE;
     if (cli->metadata && s_read_metadata (cli, &cli->meta))
         return S_EXIT_USAGE;
@@ -851,6 +1203,7 @@ main (int argc, char **argv)
     wp_backend_destroy (&cli.backend);
     free (cli.capabilities);
     free (cli.statuses);
+    free (cli.item_states);
     free (cli.data);
     free (cli.result);
     wp_meta_clear (&cli.meta);

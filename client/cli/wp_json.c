@@ -457,20 +457,25 @@ wp_json_from_worker (const wp_worker_t *worker)
 }
 
 json_t *
+wp_json_from_pool_stats (const wp_pool_stats_t *pool)
+{
+    json_t *entry = s_new (json_object ());
+    s_set (entry, "pool", s_string_or_null (pool->pool));
+    s_set (entry, "pending", s_count (pool->pending));
+    s_set (entry, "claimed", s_count (pool->claimed));
+    s_set (entry, "done", s_count (pool->done));
+    s_set (entry, "poisoned", s_count (pool->poisoned));
+    s_set (entry, "paused", json_boolean (pool->paused));
+    return entry;
+}
+
+json_t *
 wp_json_from_stats (const wp_stats_t *stats)
 {
     json_t *object = s_new (json_object ());
     json_t *pools = s_new (json_array ());
-    for (size_t i = 0; i < stats->pool_count; i++) {
-        const wp_pool_stats_t *pool = &stats->pools [i];
-        json_t *entry = s_new (json_object ());
-        s_set (entry, "pool", s_string_or_null (pool->pool));
-        s_set (entry, "pending", s_count (pool->pending));
-        s_set (entry, "claimed", s_count (pool->claimed));
-        s_set (entry, "done", s_count (pool->done));
-        s_set (entry, "poisoned", s_count (pool->poisoned));
-        s_append (pools, entry);
-    }
+    for (size_t i = 0; i < stats->pool_count; i++)
+        s_append (pools, wp_json_from_pool_stats (&stats->pools [i]));
     s_set (object, "pools", pools);
     json_t *workers = s_new (json_object ());
     for (size_t i = 0; i < stats->worker_status_count; i++)

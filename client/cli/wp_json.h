@@ -66,8 +66,11 @@ json_t *wp_json_from_item (const wp_item_t *item);
 //  The worker as an object of its 11 fields; metadata values decoded.
 json_t *wp_json_from_worker (const wp_worker_t *worker);
 
-//  Statistics as {"pools": [{pool, pending, claimed, done, poisoned}],
-//  "workers": {status: count}, "counters": {name: value}}.
+//  One pool's counts as {pool, pending, claimed, done, poisoned, paused}.
+json_t *wp_json_from_pool_stats (const wp_pool_stats_t *pool);
+
+//  Statistics as {"pools": [wp_json_from_pool_stats of each], "workers":
+//  {status: count}, "counters": {name: value}}.
 json_t *wp_json_from_stats (const wp_stats_t *stats);
 
 #ifdef __cplusplus

@@ -3,7 +3,9 @@
 #   error paths, from the outside: exit codes, stdout (checked as JSON with
 #   python3), stderr's one line "workpool: STATUS: message", --help of every
 #   command, bad JSON, missing and extra arguments, unknown commands and
-#   options, and the WORKPOOL_ENDPOINT variable.
+#   options, the WORKPOOL_ENDPOINT and WORKPOOL_TIMEOUT variables, and the
+#   dead-letter commands (items, retry, cancel, purge, pause, resume,
+#   push-many, pools).
 #
 #   The same checks run against a workpoold broker on a temporary ipc://
 #   endpoint (when WORKPOOLD is given) and against sqlite:PATH, plus the
@@ -97,6 +99,26 @@ is () {
     [ "$out" = "$1" ] || die "expected stdout '$1'"
 }
 
+#   lines EXPR: stdout is JSON lines (none at all is []), v the list of
+#   values, and the Python EXPR holds
+#   (through a file: a page of items is more than an environment variable holds)
+lines () {
+    CHECKS=$((CHECKS + 1))
+    printf '%s' "$out" >"$TMP/lines"
+    python3 -c '
+import json, os, sys
+v = [json.loads(line) for line in open(sys.argv[2]).read().splitlines()]
+sys.exit(0 if eval(sys.argv[1]) else 1)' "$1" "$TMP/lines" || die "expected JSON lines where: $1"
+}
+
+#   ids POOL [ARGS...]: the ids `workpool items POOL ARGS...` prints, one line
+ids () {
+    ok items "$@"
+    out=$(OUT="$out" python3 -c '
+import json, os
+print(" ".join(json.loads(line)["id"] for line in os.environ["OUT"].splitlines()))')
+}
+
 #   json EXPR: stdout is one line of JSON, v, and the Python EXPR holds
 json () {
     CHECKS=$((CHECKS + 1))
@@ -113,7 +135,8 @@ sys.exit(0 if eval(sys.argv[1]) else 1)' "$1" || die "expected JSON where: $1"
 UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 ITEM_KEYS='["id","pool","data","status","claimed_by","claimed_at","lease_expires_at","attempts","max_retries","result","error","created_at"]'
 WORKER_KEYS='["worker_id","host","pid","capabilities","pool_id","started_at","status","last_heartbeat","current_task_id","heartbeat_interval_seconds","metadata"]'
-COMMANDS="push claim complete fail size release get register heartbeat status worker workers stats ping"
+COMMANDS="push push-many claim complete fail size release get items retry cancel purge pause resume
+          register heartbeat status worker workers pools stats ping"
 
 # ---------------------------------------------------------------------------
 #   What needs no backend: help, usage errors
@@ -170,7 +193,7 @@ check_command_line () {
     usage push
     [[ "$err" == *"push needs POOL"* ]] || die "push needs POOL"
     usage push jobs
-    [[ "$err" == *"push needs JSON"* ]] || die "push needs JSON"
+    [[ "$err" == *"push needs DATA"* ]] || die "push needs DATA"
     usage push jobs 1 2
     [[ "$err" == *"unexpected argument '2'"* ]] || die "extra argument"
     usage claim
@@ -198,6 +221,46 @@ check_command_line () {
     usage workers more
     usage stats more
     usage ping more
+    usage pools more
+    usage push-many
+    usage push-many jobs more
+    usage items
+    usage items jobs more
+    usage retry jobs
+    [[ "$err" == *"retry needs ID or --all"* ]] || die "retry needs ID or --all"
+    usage retry jobs id --all
+    [[ "$err" == *"not both"* ]] || die "retry ID --all"
+    usage retry jobs id more
+    usage cancel jobs
+    usage cancel jobs id more
+    usage purge jobs
+    [[ "$err" == *"purge needs --status"* ]] || die "purge needs --status"
+    usage purge jobs more --status done
+    usage pause
+    usage pause jobs more
+    usage resume
+    usage resume jobs more
+
+    #   Options of the dead-letter commands
+    usage items jobs --status bogus
+    [[ "$err" == *"--status needs pending, claimed, done or poisoned, not 'bogus'"* ]] \
+        || die "items: an unknown status"
+    usage purge jobs --status active
+    usage items jobs --limit 0
+    [[ "$err" == *"--limit needs an integer >= 1"* ]] || die "--limit 0"
+    usage items jobs --limit x
+    usage items jobs --limit 5 --limit 6
+    usage items jobs --cursor
+    usage cancel jobs id --all
+    usage purge jobs --status done --all
+    usage size jobs --cursor c
+    usage get jobs id --limit 1
+    usage push jobs 1 --batch 10
+    usage push-many jobs --batch 0
+    usage push-many jobs --batch 1001
+    [[ "$err" == *"--batch needs an integer 1..1000"* ]] || die "--batch 1001"
+    usage push-many jobs --id x
+    usage pause jobs --status done
 
     #   Numbers
     usage push jobs 1 --max-retries -1
@@ -217,10 +280,15 @@ check_command_line () {
     usage --timeout 0 ping
     usage --timeout x ping
     usage ping --timeout -1
+    WORKPOOL_TIMEOUT=soon usage ping
+    [[ "$err" == *"WORKPOOL_TIMEOUT needs a number of seconds > 0, not 'soon'"* ]] \
+        || die "a bad WORKPOOL_TIMEOUT"
+    WORKPOOL_TIMEOUT=0 usage ping
+    WORKPOOL_TIMEOUT=soon ok --endpoint memory --timeout 1 ping   # --timeout wins
 
     #   JSON that does not parse or cannot be encoded
     usage push jobs '{bad'
-    [[ "$err" == *"JSON is not valid JSON: line 1 column"* ]] || die "bad JSON names where"
+    [[ "$err" == *"DATA is not valid JSON: line 1 column"* ]] || die "bad JSON names DATA and where"
     usage push jobs ''
     usage push jobs '{"a":1,"a":2}'
     [[ "$err" == *"duplicate"* ]] || die "duplicate keys"
@@ -230,16 +298,17 @@ check_command_line () {
     usage push jobs '1 2'
     usage push jobs '18446744073709551616'
     usage push jobs '{"$bin":"not base64!"}'
-    [[ "$err" == *"base64"* ]] || die "bad \$bin"
+    [[ "$err" == *"DATA cannot be encoded"*"base64"* ]] || die "bad \$bin"
     usage push jobs '{"$bin":7}'
     usage push jobs '{"$ext":300,"$bin":""}'
     usage push jobs "$(python3 -c 'print("[" * 33 + "]" * 33)')"
     [[ "$err" == *"nested deeper than 32"* ]] || die "too deep"
     usage complete jobs id '{oops'
-    [[ "$err" == *"RESULT_JSON is not valid JSON"* ]] || die "bad result JSON"
+    [[ "$err" == *"RESULT is not valid JSON"* ]] || die "bad result JSON"
     usage heartbeat w --metadata '[1]'
     [[ "$err" == *"must be a JSON object"* ]] || die "metadata not an object"
     usage heartbeat w --metadata '{'
+    [[ "$err" == *"--metadata is not valid JSON"* ]] || die "bad metadata JSON"
     usage register w --metadata '"x"'
     run_in '{"a":' push jobs -
     check_failure 2 INVALID_ARGUMENT
@@ -457,7 +526,7 @@ check_backend () {
     #   stats
     ok stats
     json "set(v) == {'pools', 'workers', 'counters'}"
-    json "{'pool': '$pool', 'pending': 1, 'claimed': 1, 'done': 3, 'poisoned': 1} in v['pools']"
+    json "{'pool': '$pool', 'pending': 1, 'claimed': 1, 'done': 3, 'poisoned': 1, 'paused': False} in v['pools']"
     json "v['workers'].get('active') == 2 and v['workers'].get('terminating') == 1"
 
     #   WORKPOOL_ENDPOINT is what the commands above used; --endpoint wins
@@ -465,6 +534,237 @@ check_backend () {
     is 0
     ok size "$pool"
     is 1
+}
+
+#   Dead letters and the operator's commands, against one backend
+#   (WORKPOOL_ENDPOINT set by the caller): items, retry, cancel, purge,
+#   pause, resume, push-many, pools.
+check_lifecycle () {
+    local kind=$1
+    local dead="dead-$kind" many="many-$kind" big="big-$kind" paused="paused-$kind"
+
+    #   a and b end poisoned, c done, d claimed by w
+    ok push "$dead" '"a"' --id a --max-retries 1
+    ok push "$dead" '"b"' --id b --max-retries 1
+    ok push "$dead" '"c"' --id c
+    ok push "$dead" '"d"' --id d
+    for id in a b; do
+        ok claim "$dead" --worker w
+        json "v['id'] == '$id'"
+        ok fail "$dead" "$id" "boom $id" --worker w
+        is poisoned
+    done
+    ok claim "$dead" --worker w
+    ok complete "$dead" c '"r"' --worker w
+    ok claim "$dead" --worker w
+    json "v['id'] == 'd'"
+
+    #   items: every field as get prints it, oldest first, filtered by status
+    ok get "$dead" a
+    local got=$out
+    ok items "$dead"
+    GOT=$got lines "len(v) == 4 and v[0] == json.loads(os.environ['GOT'])"
+    lines "[i['id'] for i in v] == ['a', 'b', 'c', 'd'] and all(list(i) == $ITEM_KEYS for i in v)"
+    ids "$dead" --status poisoned
+    is 'a b'
+    ids "$dead" --status done
+    is c
+    ids "$dead" --status done --status poisoned
+    is 'a b c'
+    ids "$dead" --status claimed
+    is d
+    ids "$dead" --status pending
+    is ''
+    ok items "nowhere-$kind"
+    is ''
+
+    #   --limit and --cursor: at most N, the rest's cursor on stderr
+    run items "$dead" --limit 3
+    CHECKS=$((CHECKS + 1))
+    [ "$rc" -eq 0 ] && [[ "$err" =~ ^next\ cursor:\ ([^[:space:]]+)$ ]] \
+        || die "items --limit 3 of 4: exit 0, 'next cursor: C' on stderr"
+    local cursor=${BASH_REMATCH[1]}
+    lines "[i['id'] for i in v] == ['a', 'b', 'c']"
+    ids "$dead" --cursor "$cursor"
+    is d
+    ids "$dead" --cursor "$cursor" --limit 1             # the last one: no cursor after it
+    is d
+    ok items "$dead" --limit 4
+    lines "len(v) == 4"
+    run items "$dead" --status poisoned --limit 1
+    [[ "$err" =~ ^next\ cursor:\ ([^[:space:]]+)$ ]] || die "a cursor after a filtered page"
+    ids "$dead" --status poisoned --cursor "${BASH_REMATCH[1]}"
+    is b
+    fails 13 INVALID_ARGUMENT items "$dead" --cursor 'not-a-cursor!'
+
+    #   retry and cancel refuse what they cannot do, and say why
+    fails 15 NOT_FOUND retry "$dead" nothing
+    [[ "$err" == *"nothing"* ]] || die "retry: NOT_FOUND names the id"
+    fails 15 NOT_FOUND cancel "$dead" nothing
+    fails 19 FAILED_PRECONDITION retry "$dead" d
+    fails 19 FAILED_PRECONDITION cancel "$dead" d
+    [[ "$err" == *"claimed"* ]] || die "cancel of a claimed item says it is claimed"
+    fails 19 FAILED_PRECONDITION cancel "$dead" c
+    [[ "$err" == *"done"* ]] || die "cancel of a done item says it is done"
+
+    #   retry ID: done -> pending, attempts 0, result cleared
+    ok retry "$dead" c
+    is ''
+    ok get "$dead" c
+    json "v['status'] == 'pending' and v['attempts'] == 0 and v['result'] is None"
+    fails 19 FAILED_PRECONDITION retry "$dead" c
+    [[ "$err" == *"pending"* ]] || die "retry of a pending item says it is pending"
+    #   retry --all: every poisoned item, its error kept
+    ok retry "$dead" --all
+    is 2
+    ok get "$dead" a
+    json "v['status'] == 'pending' and v['attempts'] == 0 and v['error'] == 'boom a'"
+    json "v['claimed_by'] is None and v['lease_expires_at'] is None"
+    ok retry "$dead" --all
+    is 0
+    ids "$dead" --status poisoned
+    is ''
+    ok claim "$dead" --worker w                          # claimed again in push order
+    json "v['id'] == 'a'"
+    ok release "$dead" w
+    is 2
+
+    #   cancel: the item is gone, its id free again
+    ok cancel "$dead" a
+    is ''
+    fails 15 NOT_FOUND get "$dead" a
+    ok push "$dead" '"again"' --id a
+    is a
+    ok get "$dead" a
+    json "v['data'] == 'again' and v['status'] == 'pending'"
+    ok claim "$dead" --worker w2
+    json "v['id'] == 'b'"
+    ok fail "$dead" b --worker w2
+    is poisoned
+    ok cancel "$dead" b                                  # a poisoned item may go too
+    fails 15 NOT_FOUND get "$dead" b
+
+    #   purge: by status, never claimed, an unknown pool purges 0
+    ok claim "$dead" --worker w2
+    json "v['id'] == 'c'"
+    fails 13 INVALID_ARGUMENT purge "$dead" --status claimed
+    [[ "$err" == *"claimed"* ]] || die "purge --status claimed says why"
+    fails 13 INVALID_ARGUMENT purge "$dead" --status done --status claimed
+    ok size "$dead"
+    is 2
+    ok purge "$dead" --status pending
+    is 2
+    ok size "$dead"
+    is 0
+    ok complete "$dead" c --worker w2
+    ok purge "$dead" --status done --status poisoned
+    is 1
+    ids "$dead"
+    is ''
+    ok purge "nowhere-$kind" --status done
+    is 0
+
+    #   pause and resume: pushes queue, claims find nothing, pools shows it
+    ok pools
+    lines "'$paused' not in [p['pool'] for p in v]"
+    ok pause "$paused"
+    is ''
+    ok pools
+    lines "{'pool': '$paused', 'pending': 0, 'claimed': 0, 'done': 0, 'poisoned': 0, 'paused': True} in v"
+    lines "[p['pool'] for p in v] == sorted(p['pool'] for p in v)"
+    ok stats
+    json "{'pool': '$paused', 'pending': 0, 'claimed': 0, 'done': 0, 'poisoned': 0, 'paused': True} in v['pools']"
+    ok push "$paused" '"p"' --id p
+    ok size "$paused"
+    is 1
+    ok claim "$paused" --worker w
+    is null
+    ok claim "$paused" --worker w --wait 0.3
+    is null
+    ok get "$paused" p
+    json "v['status'] == 'pending'"
+    ids "$paused"
+    is p
+    ok pause "$paused"                                   # idempotent
+    for command in pause resume items; do
+        fails 13 INVALID_ARGUMENT "$command" ''             # no such pool name
+    done
+    ok resume "$paused"
+    is ''
+    ok resume "$paused"
+    ok pools
+    lines "{'pool': '$paused', 'pending': 1, 'claimed': 0, 'done': 0, 'poisoned': 0, 'paused': False} in v"
+    ok claim "$paused" --worker w
+    json "v['id'] == 'p'"
+
+    #   push-many: one id a line in input order, batches, --max-retries
+    run_in $'{"n":1}\n"two"\n3\n[4]\n5\n' push-many "$many" --batch 2 --max-retries 7
+    CHECKS=$((CHECKS + 1))
+    [ "$rc" -eq 0 ] && [ -z "$err" ] || die "push-many of 5 in batches of 2"
+    local pushed=$out
+    [ "$(printf '%s\n' "$pushed" | wc -l)" -eq 5 ] || die "push-many prints 5 ids"
+    ok items "$many"
+    PUSHED=$pushed lines "[i['id'] for i in v] == os.environ['PUSHED'].split()"
+    lines "[i['data'] for i in v] == [{'n': 1}, 'two', 3, [4], 5]"
+    lines "all(i['max_retries'] == 7 and i['status'] == 'pending' for i in v)"
+    run_in '' push-many "$many"
+    [ "$rc" -eq 0 ] && [ -z "$out" ] && [ -z "$err" ] || die "push-many of nothing"
+    run_in '"no newline at the end"' push-many "$many"
+    [ "$rc" -eq 0 ] && [ -z "$err" ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] \
+        || die "push-many: a last line without a newline"
+    ok size "$many"
+    is 6
+    #   a bad line: the batches before it queued (ids printed), nothing of its own
+    run_in $'10\n11\n12\n{bad\n14\n' push-many "$many" --batch 2
+    CHECKS=$((CHECKS + 1))
+    [ "$rc" -eq 2 ] || die "push-many with a bad line 4: exit 2"
+    [ "$(printf '%s\n' "$out" | wc -l)" -eq 2 ] || die "push-many: the first batch's 2 ids"
+    [[ "$err" =~ ^workpool:\ INVALID_ARGUMENT:\ line\ 4\ is\ not\ valid\ JSON:.*lines\ 1\.\.2\ were\ queued.*nothing\ from\ line\ 3\ on ]] \
+        || die "push-many: the bad line and what was queued"
+    [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || die "push-many: one line on stderr"
+    ok size "$many"
+    is 8
+    run_in $'20\n\n22\n' push-many "$many"
+    check_failure 2 INVALID_ARGUMENT
+    [[ "$err" == *"line 2 is empty; nothing was queued"* ]] || die "push-many: an empty line"
+    run_in $'[1,\n' push-many "$many"
+    check_failure 2 INVALID_ARGUMENT
+    [[ "$err" == *"line 1 is not valid JSON: column"* ]] || die "push-many: where on the line"
+    run_in '{"$bin":"!"}' push-many "$many"
+    check_failure 2 INVALID_ARGUMENT
+    [[ "$err" == *"line 1 cannot be encoded"* ]] || die "push-many: a value that cannot be encoded"
+    #   a batch the backend refuses (max_retries above 2^31-1): none of it queued
+    run_in $'30
+31
+32
+' push-many "$many" --batch 2 --max-retries 3000000000
+    check_failure 13 INVALID_ARGUMENT
+    [[ "$err" == *"(nothing from line 1 on was queued)" ]] || die "push-many: a refused batch"
+    ok size "$many"
+    is 8
+
+    #   Pages: 2500 items, read 1000 at a time without --limit, and by --limit
+    seq 1 2500 | "$WP" push-many "$big" >"$TMP/big-ids" 2>"$TMP/err" \
+        || { err=$(cat "$TMP/err"); die "push-many of 2500"; }
+    [ "$(wc -l <"$TMP/big-ids")" -eq 2500 ] || die "push-many of 2500 prints 2500 ids"
+    run items "$big"
+    CHECKS=$((CHECKS + 1))
+    [ "$rc" -eq 0 ] && [ -z "$err" ] || die "items of 2500"
+    printf '%s\n' "$out" >"$TMP/big-items"
+    python3 - "$TMP/big-ids" "$TMP/big-items" <<'PY' || die "items of 2500: every one, in order"
+import json, sys
+ids = open(sys.argv[1]).read().split()
+items = [json.loads(line) for line in open(sys.argv[2])]
+assert [i["id"] for i in items] == ids, "ids in push order"
+assert [i["data"] for i in items] == list(range(1, 2501)), "data in push order"
+PY
+    run items "$big" --limit 1500
+    [[ "$err" =~ ^next\ cursor:\ ([^[:space:]]+)$ ]] || die "items --limit 1500 of 2500"
+    lines "[i['data'] for i in v] == list(range(1, 1501))"
+    ok items "$big" --cursor "${BASH_REMATCH[1]}"
+    lines "[i['data'] for i in v] == list(range(1501, 2501))"
+    ok purge "$big" --status pending
+    is 2500
 }
 
 #   The memory store lives as long as one command
@@ -495,7 +795,18 @@ check_broker_only () {
     ok stats
     json "len(v['counters']) > 0"
     fails 24 UNAVAILABLE --endpoint "ipc://$TMP/nobody.ipc" --timeout 0.3 ping
+    [ "$err" = "workpool: UNAVAILABLE: no broker at ipc://$TMP/nobody.ipc (is workpoold running?)" ] \
+        || die "no broker: say so and name the endpoint"
     fails 24 UNAVAILABLE --endpoint "ipc://$TMP/nobody.ipc" --timeout 0.3 push jobs 1
+    WORKPOOL_TIMEOUT=0.3 fails 24 UNAVAILABLE --endpoint "ipc://$TMP/nobody.ipc" items jobs
+    [[ "$err" == *"no broker at ipc://"* ]] || die "no broker: items"
+    #   The default timeout is short (3 s): a person at a prompt hears at once
+    local start=$SECONDS
+    fails 24 UNAVAILABLE --endpoint "ipc://$TMP/nobody.ipc" size jobs
+    [ $((SECONDS - start)) -le 6 ] || die "the default timeout is 3 s, not $((SECONDS - start))"
+    start=$SECONDS
+    WORKPOOL_TIMEOUT=0.2 fails 24 UNAVAILABLE --endpoint "ipc://$TMP/nobody.ipc" size jobs
+    [ $((SECONDS - start)) -le 1 ] || die "WORKPOOL_TIMEOUT sets the timeout"
     #   --timeout bounds a call the broker is slow to answer
     "$WPD" --bind "ipc://$TMP/slow.ipc" --db "$TMP/slow.db" --log-level error \
         --test-stall-ms 3000 2>>"$TMP/broker.log" &
@@ -506,6 +817,10 @@ check_broker_only () {
     fails 14 DEADLINE_EXCEEDED --endpoint "ipc://$TMP/slow.ipc" --timeout 0.3 size jobs
     ok --endpoint "ipc://$TMP/slow.ipc" --timeout 20 size jobs
     is 0
+    run_in $'1\n2\n3\n' --endpoint "ipc://$TMP/slow.ipc" --timeout 0.3 push-many jobs --batch 2
+    check_failure 14 DEADLINE_EXCEEDED
+    [[ "$err" == *"(lines 1..2 may have been queued without their ids printed; nothing after them was)" ]] \
+        || die "push-many: a batch without a reply may have been queued"
     kill "$SLOW_PID"
     wait "$SLOW_PID"
     SLOW_PID=
@@ -528,6 +843,7 @@ if [ "$PART" != broker ]; then
     echo "memory: ok"
     export WORKPOOL_ENDPOINT="sqlite:$TMP/cli.db"
     check_backend sqlite
+    check_lifecycle sqlite
     echo "sqlite: ok"
 fi
 
@@ -541,6 +857,7 @@ if [ "$PART" != local ] && [ -n "$WPD" ]; then
         kill -0 "$BROKER_PID" 2>/dev/null || { cat "$TMP/broker.log" >&2; die "workpoold died"; }
     done
     check_backend remote
+    check_lifecycle remote
     check_broker_only
     kill "$BROKER_PID"
     wait "$BROKER_PID"

@@ -431,7 +431,7 @@ s_test_records (void)
     wp_stats_t *stats = wp_stats_new ();
     s_expect_text (wp_json_from_stats (stats), "{\"pools\":[],\"workers\":{},\"counters\":{}}");
     stats->pools = calloc (1, sizeof (wp_pool_stats_t));
-    stats->pools [0] = (wp_pool_stats_t) { strdup ("jobs"), 1, 2, 3, UINT64_MAX };
+    stats->pools [0] = (wp_pool_stats_t) { strdup ("jobs"), 1, 2, 3, UINT64_MAX, true };
     stats->pool_count = 1;
     stats->workers = calloc (1, sizeof (wp_status_count_t));
     stats->workers [0] = (wp_status_count_t) { strdup ("active"), 4 };
@@ -442,7 +442,7 @@ s_test_records (void)
     stats->counter_count = 2;
     s_expect_text (wp_json_from_stats (stats),
                    "{\"pools\":[{\"pool\":\"jobs\",\"pending\":1,\"claimed\":2,\"done\":3,"
-                   "\"poisoned\":1.8446744073709552e19}],\"workers\":{\"active\":4},"
+                   "\"poisoned\":1.8446744073709552e19,\"paused\":true}],\"workers\":{\"active\":4},"
                    "\"counters\":{\"requests\":7,\"{\\\"$bin\\\":\\\"/w==\\\"}\":8}}");
     wp_stats_destroy (&stats);
 

@@ -13,7 +13,7 @@
     remote store). Where the clock can be injected, the clock_ cases check
     exact boundaries.
 
-    Decisions where docs/semantics.md is silent are written as "Decision:"
+    Decisions where docs/SEMANTICS.md is silent are written as "Decision:"
     comments at the case that relies on them.  */
 #include "conformance.h"
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/*  conformance: the behaviour contract (docs/semantics.md and store/wp_store.h)
+/*  conformance: the behaviour contract (docs/SEMANTICS.md and store/wp_store.h)
     as one suite of cases, written once and run unchanged against every
     backend: the memory store, the SQLite store, and the remote store that
     talks to a broker. Cases use the public wp_store.h API only.

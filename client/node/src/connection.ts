@@ -239,9 +239,9 @@ export class Connection {
         }
         const call = this.calls.get(head.requestId);
         if (!call) continue;    //  the answer to a request given up on
-        this.finish(call, {
-          status: head.status, message: head.message, body: frames[1], resent: call.sends > 1,
-        });
+        //  A plain Uint8Array view, so the bins decoded from it are too
+        const body = new Uint8Array(frames[1].buffer, frames[1].byteOffset, frames[1].byteLength);
+        this.finish(call, { status: head.status, message: head.message, body, resent: call.sends > 1 });
       }
     } catch (e) {
       if (this.closed) return;

@@ -13,7 +13,7 @@
     every timer and closes the socket; nothing is left to keep the process
     alive.  */
 import * as zmq from "zeromq";
-import { Cancelled, DeadlineExceeded, Internal, Unavailable, WorkpoolError } from "./errors.js";
+import { Cancelled, DeadlineExceeded, Internal, Unauthenticated, Unavailable, WorkpoolError } from "./errors.js";
 import { decodeReplyHeader, encodeRequestHeader } from "./schema.js";
 
 export interface CurveKeys {
@@ -98,7 +98,7 @@ export class Connection {
         }
         : {}),
     });
-    if (options.curve) this.watchHandshakes();
+    if (options.curve) void this.watchHandshakes();
     this.sock.connect(endpoint);
     void this.receiveLoop();
   }
@@ -211,8 +211,11 @@ export class Connection {
     if (call.done) return;
     const secs = +(call.totalMs / 1000).toPrecision(3);
     const why = this.handshakeError ? ` (${this.handshakeError})` : "";
+    const auth = this.handshakeError.startsWith("CURVE authentication failed");
     this.finish(call, undefined, call.sends === 0
-      ? new Unavailable(`no broker reachable at ${this.endpoint} within ${secs} s${why}`)
+      ? auth
+        ? new Unauthenticated(`the broker at ${this.endpoint} refused this client's key within ${secs} s${why}`)
+        : new Unavailable(`no broker reachable at ${this.endpoint} within ${secs} s${why}`)
       : new DeadlineExceeded(`no reply to ${call.method} from ${this.endpoint} within ${secs} s${why}`));
   }
 
@@ -251,16 +254,21 @@ export class Connection {
   }
 
   //  CURVE failures show only as handshake events; keep the latest so a
-  //  call that times out can say authentication failed.
-  private watchHandshakes(): void {
+  //  call that times out can say authentication failed. (Not the
+  //  observer's emitter mode: its loop has no catch, and closing rejects it.)
+  private async watchHandshakes(): Promise<void> {
     const observer = this.sock.events;
     this.observer = observer;
-    const remember = (what: string) => (ev: { error?: Error }) => {
-      this.handshakeError = `${what}${ev.error ? `: ${ev.error.message}` : ""}`;
-    };
-    observer.on("handshake:error:auth", remember("CURVE authentication failed"));
-    observer.on("handshake:error:protocol", remember("CURVE handshake failed"));
-    observer.on("handshake:error:other", remember("handshake failed"));
-    observer.on("handshake", () => { this.handshakeError = ""; });
+    try {
+      for await (const ev of observer) {
+        const why = "error" in ev && ev.error ? `: ${ev.error.message}` : "";
+        if (ev.type === "handshake:error:auth") this.handshakeError = `CURVE authentication failed${why}`;
+        else if (ev.type === "handshake:error:protocol") this.handshakeError = `CURVE handshake failed${why}`;
+        else if (ev.type === "handshake:error:other") this.handshakeError = `handshake failed${why}`;
+        else if (ev.type === "handshake") this.handshakeError = "";
+      }
+    } catch {
+      //  the socket closed under the observer
+    }
   }
 }

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, existsSync, readFileSync, openSync, closeSync } fr
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Client } from "../dist/esm/index.js";
+import { Client, WorkpoolError, Unavailable, DeadlineExceeded } from "../dist/esm/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -21,7 +21,9 @@ export function workpooldPath() {
 }
 
 export class Broker {
-  constructor({ args = [], tcp = false, store = process.env.WP_TEST_STORE ?? "sqlite", dir } = {}) {
+  //  probe: the client options of the readiness ping (CURVE keys)
+  constructor({ args = [], tcp = false, store = process.env.WP_TEST_STORE ?? "sqlite", dir, probe = {} } = {}) {
+    this.probe = probe;
     this.dir = dir ?? mkdtempSync(join(tmpdir(), "wp-node-"));
     this.ownsDir = !dir;
     this.args = args;
@@ -45,11 +47,13 @@ export class Broker {
       else if (Date.now() > deadline) throw new Error(`workpoold did not bind:\n${this.log()}`);
       else await new Promise((r) => setTimeout(r, 20));
     }
-    const probe = new Client(this.endpoint, { timeout: 1 });
+    const probe = new Client(this.endpoint, { ...this.probe, timeout: 1 });
     try {
       for (;;) {
         if (this.proc.exitCode !== null) throw new Error(`workpoold exited:\n${this.log()}`);
         try { await probe.ping(); break; } catch (e) {
+          if (e instanceof WorkpoolError && !(e instanceof Unavailable) && !(e instanceof DeadlineExceeded))
+            break;              //  an answer, if a refusal (a role without Ping)
           if (Date.now() > deadline) throw new Error(`workpoold did not answer:\n${this.log()}`);
         }
       }

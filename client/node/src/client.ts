@@ -19,7 +19,7 @@
 import { randomUUID } from "node:crypto";
 import { Connection, type RawReply } from "./connection.js";
 import { curveKeys } from "./curve.js";
-import { Internal, InvalidArgument, StatusCode, WorkpoolError, errorFor } from "./errors.js";
+import { Cancelled, Internal, InvalidArgument, StatusCode, WorkpoolError, errorFor } from "./errors.js";
 import type {
   EntryOutcome, Item, ItemStatus, ListPage, PingInfo, PushResult, Stats, WorkerInfo,
 } from "./records.js";
@@ -417,6 +417,24 @@ export class Pool {
       yield* page.items;
       cursor = page.cursor;
     } while (cursor !== null);
+  }
+
+  /** Claimed items as they come, until options.signal aborts:
+   *  `for await (const item of pool.claims("w1", { signal })) { ...; await pool.complete(...) }`.
+   *  Each wait is options.wait seconds (5); the caller completes or fails
+   *  each item before asking for the next. */
+  async *claims<T = unknown>(workerId: string, options: ClaimOptions = {}): AsyncGenerator<Item<T>> {
+    const wait = options.wait ?? 5;
+    while (!options.signal?.aborted) {
+      let item: Item<T> | null;
+      try {
+        item = await this.claim<T>(workerId, { ...options, wait });
+      } catch (e) {
+        if (e instanceof Cancelled && options.signal?.aborted) return;
+        throw e;
+      }
+      if (item) yield item;
+    }
   }
 
   /** A poisoned or done item back to pending, attempts 0. */

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import {
   Client, Raw, Cancelled, DeadlineExceeded, NotFound, Unavailable, WorkpoolError, InvalidArgument,
-  packValue,
+  packValue, Unimplemented,
 } from "../dist/esm/index.js";
 import { startBroker } from "./broker.mjs";
 
@@ -126,6 +126,39 @@ test("an aborted claim rejects with CANCELLED; close() cancels what is in flight
   const other = new Client(broker.endpoint);
   assert.equal(await other.pool("abort").releaseByWorker("w"), 0);
   await other.close();
+});
+
+test("claims(): an async iteration of claimed items, ended by its signal", async () => {
+  const c = new Client(broker.endpoint);
+  try {
+    const pool = c.pool("iterate");
+    await pool.pushMany([{ data: 1 }, { data: 2 }, { data: 3 }]);
+    const ac = new AbortController();
+    const seen = [];
+    for await (const item of pool.claims("w-it", { wait: 0.2, signal: ac.signal })) {
+      seen.push(item.data);
+      await pool.complete(item.id, null, { workerId: "w-it" });
+      if (seen.length === 3) setTimeout(() => ac.abort(), 50);
+    }
+    assert.deepEqual(seen, [1, 2, 3]);
+  } finally {
+    await c.close();
+  }
+});
+
+test("items(): every page of List in one iteration", async (t) => {
+  const c = new Client(broker.endpoint);
+  try {
+    const pool = c.pool("pages");
+    await pool.pushMany(Array.from({ length: 5 }, (_, i) => ({ data: i })));
+    const first = await pool.list({ limit: 2 }).catch((e) => e);
+    if (first instanceof Unimplemented) return t.skip("this broker has no WorkPool.List yet");
+    const all = [];
+    for await (const item of pool.items({ limit: 2 })) all.push(item.data);
+    assert.deepEqual(all, [0, 1, 2, 3, 4]);
+  } finally {
+    await c.close();
+  }
 });
 
 const here = fileURLToPath(new URL(".", import.meta.url));

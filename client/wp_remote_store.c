@@ -26,6 +26,13 @@ typedef struct {
 } s_remote_t;
 
 static const wp_store_ops_t s_ops;
+static wp_status s_push_many (wp_store_t *base, const char *pool,
+                              const wp_push_entry_t *entries, size_t count,
+                              char **ids_out, bool *duplicates);
+static wp_status s_complete_many (wp_store_t *base, const char *pool,
+                                  const wp_complete_entry_t *entries, size_t count,
+                                  const char *worker_id, wp_status *statuses_out,
+                                  char **messages_out);
 
 //  How a call may be repeated when its reply is late.
 typedef enum {
@@ -251,10 +258,13 @@ s_check_claim (wp_store_t *self, const char *pool, const char *worker_id, double
         rc = wp_store_check_name (self, "worker_id", worker_id);
     if (rc != WP_OK)
         return rc;
-    if (wait != wait || wait < 0 || wait > 3600)
-        return wp_store_error (self, WP_INVALID_ARGUMENT, "wait must be 0 to 3600 seconds");
-    if (lease != lease || lease > 1e9)
-        return wp_store_error (self, WP_INVALID_ARGUMENT, "lease must be a number of seconds");
+    if (wait != wait || wait < 0 || wait > WP_WAIT_MAX)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "wait must be 0 to %g seconds",
+                               WP_WAIT_MAX);
+    //  (<= 0 asks for the broker's default lease)
+    if (lease != lease || lease > WP_LEASE_MAX)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "lease must be at most %g seconds",
+                               WP_LEASE_MAX);
     return WP_OK;
 }
 
@@ -301,6 +311,24 @@ s_commit (wp_store_t *base)
 
 static void
 s_rollback (wp_store_t *base)
+{
+}
+
+//  Savepoints live inside a group, and a remote store has none (begin is
+//  refused): the broker makes each batch request atomic itself.
+static wp_status
+s_savepoint (wp_store_t *base)
+{
+    return s_unimplemented (base, "savepoint");
+}
+
+static void
+s_release (wp_store_t *base)
+{
+}
+
+static void
+s_rollback_to (wp_store_t *base)
 {
 }
 
@@ -638,6 +666,185 @@ s_stats (wp_store_t *base, wp_stats_t **stats_out)
     return rc;
 }
 
+//  ---------------------------------------------------------------------
+//  Inspection and lifecycle (PROTOCOL.md section 7 says which are resent)
+
+//  Points request->statuses at the names of states, each once (the store
+//  interface takes a state twice, the wire refuses it); names is the
+//  caller's array of WP_ITEM_POISONED + 1 slots; the names are static.
+static void
+s_state_names (wp_request_t *request, const wp_item_state *states, size_t count,
+               const char **names)
+{
+    bool seen [WP_ITEM_POISONED + 1] = { false };
+    size_t distinct = 0;
+    for (size_t i = 0; i < count; i++)
+        if ((unsigned) states [i] <= WP_ITEM_POISONED && !seen [states [i]]) {
+            seen [states [i]] = true;
+            names [distinct++] = wp_item_state_name (states [i]);
+        }
+    request->statuses = (char **) names;
+    request->status_count = distinct;
+}
+
+static wp_status
+s_list_items (wp_store_t *base, const char *pool, const wp_item_state *statuses,
+              size_t status_count, size_t limit, const char *cursor,
+              wp_item_list_t **items_out, char **cursor_out)
+{
+    const char *names [WP_ITEM_POISONED + 1];
+    if (limit > WP_LIST_MAX)
+        return wp_store_error (base, WP_INVALID_ARGUMENT, "limit must be at most %d",
+                               WP_LIST_MAX);
+    wp_request_t request = s_request (WP_METHOD_LIST_ITEMS);
+    request.pool = (char *) pool;
+    s_state_names (&request, statuses, status_count, names);
+    request.limit = (uint32_t) limit;
+    request.cursor = (char *) cursor;
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    wp_status rc = s_call ((s_remote_t *) base, &request, S_RESEND, 0, &reply, NULL);
+    if (rc == WP_OK) {
+        *items_out = reply.items ? reply.items : wp_item_list_new ();
+        reply.items = NULL;
+        if (cursor_out) {
+            *cursor_out = reply.cursor;
+            reply.cursor = NULL;
+        }
+    }
+    wp_reply_clear (&reply);
+    return rc;
+}
+
+static wp_status
+s_retry (wp_store_t *base, const char *pool, const char *id)
+{
+    s_remote_t *self = (s_remote_t *) base;
+    wp_request_t request = s_request (WP_METHOD_RETRY);
+    request.pool = (char *) pool;
+    request.id = (char *) id;
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    bool resent;
+    wp_status rc = s_call (self, &request, S_RESEND, 0, &reply, &resent);
+    wp_reply_clear (&reply);
+    //  A resend refused because the first copy already made the item
+    //  pending: the item is where a retry leads, so the call succeeded
+    if (rc == WP_FAILED_PRECONDITION && resent) {
+        char saved [sizeof base->errmsg];
+        memcpy (saved, base->errmsg, sizeof saved);
+        wp_request_t get = s_request (WP_METHOD_GET);
+        get.pool = (char *) pool;
+        get.id = (char *) id;
+        wp_reply_init (&reply);
+        if (s_call (self, &get, S_RESEND, 0, &reply, NULL) == WP_OK && reply.item
+        &&  (reply.item->status == WP_ITEM_PENDING || reply.item->status == WP_ITEM_CLAIMED)) {
+            rc = WP_OK;
+            base->errmsg [0] = 0;
+        }
+        else
+            memcpy (base->errmsg, saved, sizeof saved);
+        wp_reply_clear (&reply);
+    }
+    return rc;
+}
+
+static wp_status
+s_retry_all (wp_store_t *base, const char *pool, uint64_t *count_out)
+{
+    wp_request_t request = s_request (WP_METHOD_RETRY);
+    request.pool = (char *) pool;
+    request.all = true;
+    return s_count_call ((s_remote_t *) base, &request, count_out);
+}
+
+static wp_status
+s_cancel (wp_store_t *base, const char *pool, const char *id)
+{
+    wp_request_t request = s_request (WP_METHOD_CANCEL);
+    request.pool = (char *) pool;
+    request.id = (char *) id;
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    bool resent;
+    wp_status rc = s_call ((s_remote_t *) base, &request, S_RESEND, 0, &reply, &resent);
+    wp_reply_clear (&reply);
+    //  The first copy removed it: gone, as asked
+    if (rc == WP_NOT_FOUND && resent) {
+        rc = WP_OK;
+        base->errmsg [0] = 0;
+    }
+    return rc;
+}
+
+static wp_status
+s_purge_pool (wp_store_t *base, const char *pool, const wp_item_state *statuses,
+              size_t status_count, uint64_t *count_out)
+{
+    const char *names [WP_ITEM_POISONED + 1];
+    wp_request_t request = s_request (WP_METHOD_PURGE);
+    request.pool = (char *) pool;
+    s_state_names (&request, statuses, status_count, names);
+    //  Never resent: a second copy would remove items that came since
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    wp_status rc = s_call ((s_remote_t *) base, &request, S_ONCE, 0, &reply, NULL);
+    if (rc == WP_OK && count_out)
+        *count_out = reply.count;
+    wp_reply_clear (&reply);
+    return rc;
+}
+
+static wp_status
+s_set_paused (wp_store_t *base, const char *pool, bool paused)
+{
+    wp_request_t request = s_request (paused ? WP_METHOD_PAUSE : WP_METHOD_RESUME);
+    request.pool = (char *) pool;
+    return s_empty_call ((s_remote_t *) base, &request);
+}
+
+//  The batch ops of the vtable: the exported calls without a wait (the
+//  broker answers with what there is at once)
+
+static wp_status
+s_claim_many (wp_store_t *base, const char *pool, const char *worker_id, size_t max,
+              double lease, size_t max_bytes, wp_item_list_t **items_out)
+{
+    if (max_bytes == 0)
+        return wp_remote_store_claim_many (base, pool, worker_id, max, 0, lease, items_out);
+    //  ClaimMany carries no byte cap (the broker applies its max_message), so
+    //  a cap of the caller's is met one claim at a time: a round trip per
+    //  item, paid only by a caller that sets one. Once an item is claimed a
+    //  later failure ends the batch with what it holds, so no claim is lost.
+    wp_item_list_t *list = wp_item_list_new ();
+    size_t bytes = 0;
+    wp_status rc = WP_OK;
+    while (list->count < max && bytes < max_bytes) {
+        wp_item_t *item = NULL;
+        rc = wp_remote_store_claim_wait (base, pool, worker_id, 0, lease, &item);
+        if (rc != WP_OK || !item)
+            break;
+        bytes += item->data_size + item->result_size;
+        wp_item_list_append (list, &item);
+    }
+    if (rc != WP_OK && list->count == 0) {
+        wp_item_list_destroy (&list);
+        return rc;
+    }
+    base->errmsg [0] = 0;
+    *items_out = list;
+    return WP_OK;
+}
+
+static wp_status
+s_complete_and_claim (wp_store_t *base, const char *pool, const char *id,
+                      const uint8_t *result, size_t result_size, const char *worker_id,
+                      double lease, wp_item_t **item_out)
+{
+    return wp_remote_store_complete_and_claim (base, pool, id, result, result_size, worker_id,
+                                               0, lease, item_out);
+}
+
 static const wp_store_ops_t s_ops = {
     .name = "remote",
     .destroy = s_destroy,
@@ -661,6 +868,19 @@ static const wp_store_ops_t s_ops = {
     .next_due = s_next_due,
     .purge = s_purge,
     .stats = s_stats,
+    .savepoint = s_savepoint,
+    .release = s_release,
+    .rollback_to = s_rollback_to,
+    .list_items = s_list_items,
+    .retry = s_retry,
+    .retry_all = s_retry_all,
+    .cancel = s_cancel,
+    .purge_pool = s_purge_pool,
+    .set_paused = s_set_paused,
+    .push_many = s_push_many,
+    .claim_many = s_claim_many,
+    .complete_many = s_complete_many,
+    .complete_and_claim = s_complete_and_claim,
 };
 
 //  ---------------------------------------------------------------------
@@ -823,9 +1043,11 @@ wp_remote_store_complete_and_claim (wp_store_t *base, const char *pool, const ch
     return s_claim_one ((s_remote_t *) base, &request, item_out);
 }
 
-wp_status
-wp_remote_store_push_many (wp_store_t *base, const char *pool, const wp_push_entry_t *entries,
-                           size_t count, char **ids_out, bool *duplicates)
+//  The vtable's push_many: one PushMany request (wp_store_push_many has
+//  checked the arguments; they are checked again for a direct caller).
+static wp_status
+s_push_many (wp_store_t *base, const char *pool, const wp_push_entry_t *entries,
+             size_t count, char **ids_out, bool *duplicates)
 {
     base->errmsg [0] = 0;
     wp_status rc = wp_store_check_name (base, "pool", pool);
@@ -851,10 +1073,12 @@ s_check_completion (wp_store_t *self, const wp_complete_entry_t *entry, size_t i
     return rc == WP_OK ? rc : s_item_error (self, rc, index);
 }
 
-wp_status
-wp_remote_store_complete_many (wp_store_t *base, const char *pool,
-                               const wp_complete_entry_t *entries, size_t count,
-                               const char *worker_id, wp_status *statuses_out)
+//  CompleteMany, with each entry's message in messages_out [i] (may be
+//  NULL; "" on OK; caller owns each) as the vtable's complete_many gives.
+static wp_status
+s_complete_many (wp_store_t *base, const char *pool, const wp_complete_entry_t *entries,
+                 size_t count, const char *worker_id, wp_status *statuses_out,
+                 char **messages_out)
 {
     s_remote_t *self = (s_remote_t *) base;
     base->errmsg [0] = 0;
@@ -891,9 +1115,24 @@ wp_remote_store_complete_many (wp_store_t *base, const char *pool,
                 status = WP_OK;
             if (statuses_out)
                 statuses_out [i] = status;
+            if (messages_out) {
+                const char *message = status == WP_OK || !reply.entry_messages
+                                   || !reply.entry_messages [i] ? "" : reply.entry_messages [i];
+                messages_out [i] = strdup (message);
+                if (!messages_out [i])
+                    abort ();
+            }
         }
     wp_reply_clear (&reply);
     return rc;
+}
+
+wp_status
+wp_remote_store_complete_many (wp_store_t *base, const char *pool,
+                               const wp_complete_entry_t *entries, size_t count,
+                               const char *worker_id, wp_status *statuses_out)
+{
+    return s_complete_many (base, pool, entries, count, worker_id, statuses_out, NULL);
 }
 
 wp_status

@@ -14,9 +14,14 @@
     heartbeats (1 s, 5 s timeout) notice a broker that vanished silently.
 
     Not supported over the wire: begin/commit (the broker groups commits
-    itself), reap, next_due, purge (the broker does them on its timer):
-    WP_UNIMPLEMENTED; rollback does nothing. wp_store_set_clock has no
-    effect: the broker's clock rules. */
+    itself, so a remote store never has a group), savepoint (it lives in
+    a group), reap, next_due, purge (the broker does them on its timer):
+    WP_UNIMPLEMENTED; rollback, release and rollback_to do nothing. The
+    batch calls are the vtable's own batch ops, each one request, so the
+    broker makes each atomic. wp_store_set_clock has no effect: the
+    broker's clock rules. Which calls are resent after a lost reply is
+    PROTOCOL.md section 7's "Retries" (List, Pause, Resume, Retry and
+    Cancel are; Purge is not). */
 #ifndef WP_REMOTE_STORE_H_INCLUDED
 #define WP_REMOTE_STORE_H_INCLUDED
 
@@ -47,15 +52,21 @@ void wp_remote_store_set_timeout (wp_store_t *self, double seconds);
 double wp_remote_store_timeout (wp_store_t *self);
 void wp_remote_store_set_retry_interval (wp_store_t *self, double seconds);
 
-//  The calls of the protocol that wp_store.h lacks. Arguments are checked
-//  as wp_store.c checks the others; the same out-parameter rules hold.
+//  The calls of the protocol that wp_store.h lacks: the claims that wait
+//  (client/wp_backend.c's), and CompleteMany by itself (tests/client's). Arguments are checked as wp_store.c checks the others;
+//  the same out-parameter rules hold. The vtable's claim_many and
+//  complete_and_claim are these without a wait; its complete_many is
+//  wp_remote_store_complete_many that also gives each entry's message; its
+//  push_many (one PushMany request) is reached through wp_store_push_many.
 
 //  WorkPool.Claim with wait_seconds = wait (the deadline grows by wait).
 wp_status wp_remote_store_claim_wait (wp_store_t *self, const char *pool,
                                       const char *worker_id, double wait, double lease,
                                       wp_item_t **item_out);
 
-//  WorkPool.ClaimMany. *items_out (caller owns) may be empty.
+//  WorkPool.ClaimMany. *items_out (caller owns) may be empty. The broker caps
+//  the reply at its max_message; the wire has no cap of the caller's, so the
+//  vtable op with max_bytes claims one item a request until it is reached.
 wp_status wp_remote_store_claim_many (wp_store_t *self, const char *pool,
                                       const char *worker_id, size_t max, double wait,
                                       double lease, wp_item_list_t **items_out);
@@ -66,12 +77,6 @@ wp_status wp_remote_store_complete_and_claim (wp_store_t *self, const char *pool
                                               size_t result_size, const char *worker_id,
                                               double wait, double lease,
                                               wp_item_t **item_out);
-
-//  WorkPool.PushMany. ids_out: count slots the caller owns, each filled with
-//  an id (caller frees); duplicates (may be NULL): count flags.
-wp_status wp_remote_store_push_many (wp_store_t *self, const char *pool,
-                                     const wp_push_entry_t *entries, size_t count,
-                                     char **ids_out, bool *duplicates);
 
 //  WorkPool.CompleteMany: each of count entries (1..WP_BATCH_MAX) completed
 //  as wp_store_complete would, in one request. WP_OK when the broker ran the

@@ -37,5 +37,8 @@
 #define WP_META_VALUE_MAX       1024        //  bytes of a request-header metadata value
 #define WP_MESSAGE_TEXT_MAX     1024        //  bytes of a reply's status message
 #define WP_SERVER_MAX           255         //  bytes of Ping's server
+#define WP_NESTING_MAX          32          //  containers nested in one frame, the
+                                            //  outermost counted (msgpack-c's own
+                                            //  fixed stack is 32)
 
 #endif

@@ -13,6 +13,7 @@
 #define WP_MSGPACK_H_INCLUDED
 
 #include <msgpack.h>
+#include "wp_limits.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,8 +22,8 @@
 extern "C" {
 #endif
 
-//  Containers nest at most this deep (msgpack-c's own fixed stack is 32).
-#define WP_MP_DEPTH_MAX 32
+//  Containers nest at most this deep (the protocol's bound, wp_limits.h).
+#define WP_MP_DEPTH_MAX WP_NESTING_MAX
 
 //  Unpacks data, which must hold exactly one msgpack value (no trailing
 //  byte), nested at most WP_MP_DEPTH_MAX deep, into *result (initialized by

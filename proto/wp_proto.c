@@ -28,6 +28,12 @@ static const struct {
     [WP_METHOD_STATS]              = { "Broker.Stats", false },
     [WP_METHOD_PING]               = { "Broker.Ping", false },
     [WP_METHOD_COMPLETE_MANY]      = { "WorkPool.CompleteMany", true },
+    [WP_METHOD_LIST_ITEMS]         = { "WorkPool.List", false },
+    [WP_METHOD_RETRY]              = { "WorkPool.Retry", true },
+    [WP_METHOD_CANCEL]             = { "WorkPool.Cancel", true },
+    [WP_METHOD_PURGE]              = { "WorkPool.Purge", true },
+    [WP_METHOD_PAUSE]              = { "WorkPool.Pause", true },
+    [WP_METHOD_RESUME]             = { "WorkPool.Resume", true },
 };
 
 const char *
@@ -100,6 +106,7 @@ wp_request_clear (wp_request_t *self)
     s_free_strings (self->statuses, self->status_count);
     free (self->capability);
     free (self->pool_id);
+    free (self->cursor);
     wp_request_init (self);
 }
 
@@ -121,6 +128,7 @@ wp_reply_clear (wp_reply_t *self)
     wp_worker_list_destroy (&self->workers);
     wp_stats_destroy (&self->stats);
     free (self->server);
+    free (self->cursor);
     free (self->entry_statuses);
     s_free_strings (self->entry_messages, self->entry_count);
     wp_reply_init (self);

@@ -112,27 +112,41 @@ wp_pf_map (wp_pf_t *e, const msgpack_object *obj, const char *what, bool nil_ok,
     if (!(o)) \
         return (required) ? wp_pf_fail (e, "field '%s' is required", (field)): 0
 
+//  A string of min..max bytes of UTF-8 without NUL (name, text, cursor).
+static int
+s_string (wp_pf_t *e, const msgpack_object *o, const char *field, bool required,
+          size_t min, size_t max, char **out)
+{
+    S_PRESENCE (o, field, required);
+    if (!wp_pf_text_ok (o, min, max)) {
+        if (min > 0)
+            return wp_pf_fail (e, "field '%s' must be a string of %zu to %zu bytes of UTF-8"
+                               " without NUL", field, min, max);
+        return wp_pf_fail (e, "field '%s' must be a string of at most %zu bytes of UTF-8"
+                           " without NUL", field, max);
+    }
+    *out = wp_pf_strndup (o->via.str.ptr, o->via.str.size);
+    return 0;
+}
+
 int
 wp_pf_name (wp_pf_t *e, const msgpack_object *o, const char *field, bool required, char **out)
 {
-    S_PRESENCE (o, field, required);
-    if (!wp_pf_text_ok (o, 1, WP_NAME_MAX))
-        return wp_pf_fail (e, "field '%s' must be a string of 1 to %d bytes of UTF-8"
-                           " without NUL", field, WP_NAME_MAX);
-    *out = wp_pf_strndup (o->via.str.ptr, o->via.str.size);
-    return 0;
+    return s_string (e, o, field, required, 1, WP_NAME_MAX, out);
 }
 
 int
 wp_pf_text (wp_pf_t *e, const msgpack_object *o, const char *field, bool required,
             size_t max, char **out)
 {
-    S_PRESENCE (o, field, required);
-    if (!wp_pf_text_ok (o, 0, max))
-        return wp_pf_fail (e, "field '%s' must be a string of at most %zu bytes of UTF-8"
-                           " without NUL", field, max);
-    *out = wp_pf_strndup (o->via.str.ptr, o->via.str.size);
-    return 0;
+    return s_string (e, o, field, required, 0, max, out);
+}
+
+int
+wp_pf_cursor (wp_pf_t *e, const msgpack_object *o, const char *field, bool required,
+              char **out)
+{
+    return s_string (e, o, field, required, 1, WP_CURSOR_MAX, out);
 }
 
 int
@@ -283,9 +297,9 @@ wp_pf_meta (wp_pf_t *e, const msgpack_object *o, const char *field, size_t max, 
     if (map->size > max)
         return wp_pf_fail (e, "field '%s' must have at most %zu entries", field, max);
     for (uint32_t i = 0; i < map->size; i++)
-        if (!wp_pf_text_ok (&map->ptr [i].key, 0, WP_NAME_MAX))
+        if (!wp_pf_text_ok (&map->ptr [i].key, 0, WP_META_KEY_MAX))
             return wp_pf_fail (e, "field '%s' has a key that is not a string of at most %d"
-                               " bytes of UTF-8 without NUL", field, WP_NAME_MAX);
+                               " bytes of UTF-8 without NUL", field, WP_META_KEY_MAX);
     out->entries = wp_pf_alloc (map->size * sizeof *out->entries);
     for (uint32_t i = 0; i < map->size; i++) {
         wp_meta_entry_t *entry = &out->entries [out->count++];

@@ -44,6 +44,9 @@ int wp_pf_name (wp_pf_t *e, const msgpack_object *o, const char *field, bool req
                 char **out);
 int wp_pf_text (wp_pf_t *e, const msgpack_object *o, const char *field, bool required,
                 size_t max, char **out);
+//  A List cursor: a string of 1..WP_CURSOR_MAX bytes (as a name otherwise).
+int wp_pf_cursor (wp_pf_t *e, const msgpack_object *o, const char *field, bool required,
+                  char **out);
 int wp_pf_bin (wp_pf_t *e, const msgpack_object *o, const char *field, bool required,
                bool nonempty, uint8_t **out, size_t *size);
 int wp_pf_uint (wp_pf_t *e, const msgpack_object *o, const char *field, bool required,
@@ -63,7 +66,7 @@ int wp_pf_array (wp_pf_t *e, const msgpack_object *o, const char *field, bool re
 //  An array of at most max names, appended to *names_p / *count_p.
 int wp_pf_names (wp_pf_t *e, const msgpack_object *o, const char *field, size_t max,
                  char ***names_p, size_t *count_p);
-//  A map of at most max entries, str (<= 255 bytes) -> any msgpack value,
+//  A map of at most max entries, str (<= WP_META_KEY_MAX bytes) -> any value,
 //  into out (which must be empty); values are re-encoded canonically.
 int wp_pf_meta (wp_pf_t *e, const msgpack_object *o, const char *field, size_t max,
                 wp_meta_t *out);

@@ -259,6 +259,19 @@ s_decode_worker (wp_pf_t *e, const msgpack_object *o, const char *what, wp_worke
 //  ---------------------------------------------------------------------
 //  Bodies
 
+//  The key of a reply that is one count.
+static const char *
+s_count_key (wp_method method)
+{
+    switch (method) {
+        case WP_METHOD_SIZE:    return "size";
+        case WP_METHOD_RENEW:   return "renewed";
+        case WP_METHOD_RETRY:   return "retried";
+        case WP_METHOD_PURGE:   return "purged";
+        default:                return "released";
+    }
+}
+
 static int
 s_encode_body (const wp_reply_t *self, wp_method method, msgpack_packer *pk)
 {
@@ -325,19 +338,28 @@ s_encode_body (const wp_reply_t *self, wp_method method, msgpack_packer *pk)
                 return 0;
             }
             return s_pack_item (pk, self->item);
-        case WP_METHOD_CLAIM_MANY: {
+        case WP_METHOD_CLAIM_MANY:
+        case WP_METHOD_LIST_ITEMS: {
+            bool list = method == WP_METHOD_LIST_ITEMS;
             size_t count = self->items ? self->items->count: 0;
-            msgpack_pack_map (pk, 1);
+            msgpack_pack_map (pk, 1 + list);
             wp_mp_pack_cstr (pk, "items");
             msgpack_pack_array (pk, count);
             for (size_t i = 0; i < count; i++)
                 if (s_pack_item (pk, self->items->items [i]))
                     return -1;
+            if (list) {
+                wp_mp_pack_cstr (pk, "cursor");
+                wp_mp_pack_cstr (pk, self->cursor);
+            }
             return 0;
         }
         case WP_METHOD_COMPLETE:
         case WP_METHOD_HEARTBEAT:
         case WP_METHOD_UPDATE_STATUS:
+        case WP_METHOD_CANCEL:
+        case WP_METHOD_PAUSE:
+        case WP_METHOD_RESUME:
             msgpack_pack_map (pk, 0);
             return 0;
         case WP_METHOD_FAIL:
@@ -350,9 +372,10 @@ s_encode_body (const wp_reply_t *self, wp_method method, msgpack_packer *pk)
         case WP_METHOD_SIZE:
         case WP_METHOD_RELEASE_BY_WORKER:
         case WP_METHOD_RENEW:
+        case WP_METHOD_RETRY:
+        case WP_METHOD_PURGE:
             msgpack_pack_map (pk, 1);
-            wp_mp_pack_cstr (pk, method == WP_METHOD_SIZE ? "size":
-                                 method == WP_METHOD_RENEW ? "renewed": "released");
+            wp_mp_pack_cstr (pk, s_count_key (method));
             msgpack_pack_uint64 (pk, self->count);
             return 0;
         case WP_METHOD_REGISTER:
@@ -386,7 +409,7 @@ s_encode_body (const wp_reply_t *self, wp_method method, msgpack_packer *pk)
                 const wp_pool_stats_t *pool = &stats->pools [i];
                 if (!pool->pool)
                     return -1;
-                msgpack_pack_map (pk, 5);
+                msgpack_pack_map (pk, 6);
                 wp_mp_pack_cstr (pk, "pool");
                 wp_mp_pack_cstr (pk, pool->pool);
                 wp_mp_pack_cstr (pk, "pending");
@@ -397,6 +420,11 @@ s_encode_body (const wp_reply_t *self, wp_method method, msgpack_packer *pk)
                 msgpack_pack_uint64 (pk, pool->done);
                 wp_mp_pack_cstr (pk, "poisoned");
                 msgpack_pack_uint64 (pk, pool->poisoned);
+                wp_mp_pack_cstr (pk, "paused");
+                if (pool->paused)
+                    msgpack_pack_true (pk);
+                else
+                    msgpack_pack_false (pk);
             }
             wp_mp_pack_cstr (pk, "workers");
             msgpack_pack_map (pk, stats->worker_status_count);
@@ -494,11 +522,12 @@ s_decode_stats (wp_reply_t *self, wp_pf_t *e, const msgpack_object **f)
         return -1;
     stats->pools = wp_pf_alloc (pools->size * sizeof *stats->pools);
     for (uint32_t i = 0; i < pools->size; i++) {
-        static const char *const names [5] = { "pool", "pending", "claimed", "done", "poisoned" };
-        const msgpack_object *pf [5];
+        static const char *const names [6] = {
+            "pool", "pending", "claimed", "done", "poisoned", "paused" };
+        const msgpack_object *pf [6];
         char where [48], field [48];
         snprintf (where, sizeof where, "field 'pools[%u]'", i);
-        if (wp_pf_map (e, &pools->ptr [i], where, false, names, 5, pf))
+        if (wp_pf_map (e, &pools->ptr [i], where, false, names, 6, pf))
             return -1;
         wp_pool_stats_t *pool = &stats->pools [stats->pool_count++];
         uint64_t *counts [4] = { &pool->pending, &pool->claimed, &pool->done, &pool->poisoned };
@@ -510,6 +539,10 @@ s_decode_stats (wp_reply_t *self, wp_pf_t *e, const msgpack_object **f)
             if (wp_pf_uint (e, pf [k + 1], field, true, 0, UINT64_MAX, counts [k]))
                 return -1;
         }
+        //  Optional: a broker older than Pause sends none (and pauses nothing)
+        snprintf (field, sizeof field, "pools[%u].paused", i);
+        if (wp_pf_bool (e, pf [5], field, false, &pool->paused))
+            return -1;
     }
     if (!f [1] || f [1]->type != MSGPACK_OBJECT_MAP)
         return wp_pf_fail (e, "field 'workers' must be a map of status to count");
@@ -546,11 +579,12 @@ s_decode_body (wp_reply_t *self, wp_method method, wp_pf_t *e, const msgpack_obj
     enum { R_ID, R_DUPLICATE, R_IDS, R_DUPLICATES, R_ITEM, R_ITEMS, R_STATUS, R_SIZE,
            R_RELEASED, R_RENEWED, R_WORKER, R_WORKERS, R_POOLS, R_WORKER_COUNTS,
            R_COUNTERS, R_VERSION, R_SERVER, R_TIME, R_MAX_MESSAGE, R_STATUSES, R_MESSAGES,
-           R_COUNT };
+           R_CURSOR, R_RETRIED, R_PURGED, R_COUNT };
     static const char *const names [R_COUNT] = {
         "id", "duplicate", "ids", "duplicates", "item", "items", "status", "size",
         "released", "renewed", "worker", "workers", "pools", "workers", "counters",
-        "version", "server", "time", "max_message", "statuses", "messages"
+        "version", "server", "time", "max_message", "statuses", "messages",
+        "cursor", "retried", "purged"
     };
     const msgpack_object *f [R_COUNT];
     if (wp_pf_map (e, root, "body", true, names, R_COUNT, f))
@@ -622,9 +656,13 @@ s_decode_body (wp_reply_t *self, wp_method method, wp_pf_t *e, const msgpack_obj
             if (!f [R_ITEM])
                 return 0;       //  no item
             return s_decode_item (e, f [R_ITEM], "item", &self->item);
-        case WP_METHOD_CLAIM_MANY: {
+        case WP_METHOD_CLAIM_MANY:
+        case WP_METHOD_LIST_ITEMS: {
+            bool list = method == WP_METHOD_LIST_ITEMS;
             const msgpack_object_array *items = NULL;
-            if (wp_pf_array (e, f [R_ITEMS], "items", true, 0, WP_BATCH_MAX, &items))
+            if (wp_pf_array (e, f [R_ITEMS], "items", true, 0, list ? WP_LIST_MAX: WP_BATCH_MAX,
+                             &items)
+            ||  (list && wp_pf_cursor (e, f [R_CURSOR], "cursor", false, &self->cursor)))
                 return -1;
             self->items = wp_item_list_new ();
             for (uint32_t i = 0; i < items->size; i++) {
@@ -641,6 +679,9 @@ s_decode_body (wp_reply_t *self, wp_method method, wp_pf_t *e, const msgpack_obj
         case WP_METHOD_COMPLETE:
         case WP_METHOD_HEARTBEAT:
         case WP_METHOD_UPDATE_STATUS:
+        case WP_METHOD_CANCEL:
+        case WP_METHOD_PAUSE:
+        case WP_METHOD_RESUME:
             return 0;
         case WP_METHOD_FAIL: {
             char *status = NULL;
@@ -659,6 +700,10 @@ s_decode_body (wp_reply_t *self, wp_method method, wp_pf_t *e, const msgpack_obj
             return wp_pf_uint (e, f [R_RELEASED], "released", true, 0, UINT64_MAX, &self->count);
         case WP_METHOD_RENEW:
             return wp_pf_uint (e, f [R_RENEWED], "renewed", true, 0, UINT64_MAX, &self->count);
+        case WP_METHOD_RETRY:
+            return wp_pf_uint (e, f [R_RETRIED], "retried", true, 0, UINT64_MAX, &self->count);
+        case WP_METHOD_PURGE:
+            return wp_pf_uint (e, f [R_PURGED], "purged", true, 0, UINT64_MAX, &self->count);
         case WP_METHOD_REGISTER:
             if (!f [R_WORKER])
                 return wp_pf_fail (e, "field 'worker' is required");

@@ -16,6 +16,7 @@ typedef enum {
     F_POOL, F_DATA, F_ID, F_MAX_RETRIES, F_ITEMS, F_WORKER_ID, F_WAIT, F_LEASE,
     F_MAX, F_RESULT, F_ERROR, F_HOST, F_PID, F_CAPABILITIES, F_POOL_ID,
     F_STARTED_AT, F_HEARTBEAT, F_METADATA, F_STATUS, F_CAPABILITY, F_STALE,
+    F_LIMIT, F_CURSOR, F_ALL,
     F_COUNT
 } s_field;
 
@@ -27,7 +28,8 @@ static const char *const s_field_names [F_COUNT] = {
     [F_CAPABILITIES] = "capabilities", [F_POOL_ID] = "pool_id",
     [F_STARTED_AT] = "started_at", [F_HEARTBEAT] = "heartbeat_interval_seconds",
     [F_METADATA] = "metadata", [F_STATUS] = "status", [F_CAPABILITY] = "capability",
-    [F_STALE] = "stale_threshold_seconds",
+    [F_STALE] = "stale_threshold_seconds", [F_LIMIT] = "limit", [F_CURSOR] = "cursor",
+    [F_ALL] = "all",
 };
 
 //  The keys of one PushMany entry (and of Push's body, for the same fields)
@@ -232,6 +234,59 @@ s_decode_status_filter (wp_request_t *self, wp_pf_t *e, const msgpack_object *o)
     return wp_pf_names (e, o, "status", WP_STATUSES_MAX, &self->statuses, &self->status_count);
 }
 
+//  Item statuses of WorkPool.List (optional, any of the four) and Purge
+//  (required, not "claimed"): a name or an array of distinct item state
+//  names, kept as names in self->statuses.
+static int
+s_decode_item_statuses (wp_request_t *self, wp_pf_t *e, const msgpack_object *o,
+                        bool purge)
+{
+    size_t max = purge ? WP_ITEM_POISONED: WP_ITEM_POISONED + 1;
+    if (!o)
+        return purge ? wp_pf_fail (e, "field 'status' is required"): 0;
+    if (o->type == MSGPACK_OBJECT_STR) {
+        self->statuses = wp_pf_alloc (sizeof (char *));
+        self->status_count = 1;
+        if (wp_pf_name (e, o, "status", true, &self->statuses [0]))
+            return -1;
+    }
+    else {
+        if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 1 || o->via.array.size > max)
+            return wp_pf_fail (e, "field 'status' must be an item status or an array of"
+                               " 1 to %zu of them", max);
+        if (wp_pf_names (e, o, "status", max, &self->statuses, &self->status_count))
+            return -1;
+    }
+    bool seen [WP_ITEM_POISONED + 1] = { false };
+    for (size_t i = 0; i < self->status_count; i++) {
+        int state = wp_item_state_from_name (self->statuses [i]);
+        if (state < 0)
+            return wp_pf_fail (e, "status: '%s' is not an item status (pending, claimed, done"
+                               " or poisoned)", self->statuses [i]);
+        if (seen [state])
+            return wp_pf_fail (e, "status: '%s' is given twice", self->statuses [i]);
+        seen [state] = true;
+        if (purge && state == WP_ITEM_CLAIMED)
+            return wp_pf_fail (e, "status: claimed items cannot be purged (a worker may be"
+                               " halfway)");
+    }
+    return 0;
+}
+
+static int
+s_decode_retry (wp_request_t *self, wp_pf_t *e, const msgpack_object **f)
+{
+    if (wp_pf_name (e, f [F_POOL], "pool", true, &self->pool)
+    ||  wp_pf_name (e, f [F_ID], "id", false, &self->id)
+    ||  wp_pf_bool (e, f [F_ALL], "all", false, &self->all))
+        return -1;
+    if (self->id && self->all)
+        return wp_pf_fail (e, "give id or all: true, not both");
+    if (!self->id && !self->all)
+        return wp_pf_fail (e, "id or all: true is required");
+    return 0;
+}
+
 static int
 s_decode_register (wp_request_t *self, wp_pf_t *e, const msgpack_object **f)
 {
@@ -319,8 +374,6 @@ s_decode_body (wp_request_t *self, wp_pf_t *e, const msgpack_object *root)
             return wp_pf_name (e, f [F_POOL], "pool", true, &self->pool)
                 || wp_pf_name (e, f [F_WORKER_ID], "worker_id", false, &self->worker_id)
                 || s_decode_completions (self, e, f [F_ITEMS]) ? -1: 0;
-        case WP_METHOD_SIZE:
-            return wp_pf_name (e, f [F_POOL], "pool", true, &self->pool);
         case WP_METHOD_RELEASE_BY_WORKER:
             return wp_pf_name (e, f [F_POOL], "pool", true, &self->pool)
                 || wp_pf_name (e, f [F_WORKER_ID], "worker_id", true, &self->worker_id) ? -1: 0;
@@ -348,6 +401,26 @@ s_decode_body (wp_request_t *self, wp_pf_t *e, const msgpack_object *root)
                 || wp_pf_name (e, f [F_POOL_ID], "pool_id", false, &self->pool_id)
                 || wp_pf_number (e, f [F_STALE], "stale_threshold_seconds", false, 0, false,
                                  INFINITY, &self->stale_threshold) ? -1: 0;
+        case WP_METHOD_LIST_ITEMS:
+            if (wp_pf_name (e, f [F_POOL], "pool", true, &self->pool)
+            ||  s_decode_item_statuses (self, e, f [F_STATUS], false)
+            ||  wp_pf_uint (e, f [F_LIMIT], "limit", false, 1, WP_LIST_MAX, &max)
+            ||  wp_pf_cursor (e, f [F_CURSOR], "cursor", false, &self->cursor))
+                return -1;
+            self->limit = (uint32_t) max;
+            return 0;
+        case WP_METHOD_RETRY:
+            return s_decode_retry (self, e, f);
+        case WP_METHOD_CANCEL:
+            return wp_pf_name (e, f [F_POOL], "pool", true, &self->pool)
+                || wp_pf_name (e, f [F_ID], "id", true, &self->id) ? -1: 0;
+        case WP_METHOD_PURGE:
+            return wp_pf_name (e, f [F_POOL], "pool", true, &self->pool)
+                || s_decode_item_statuses (self, e, f [F_STATUS], true) ? -1: 0;
+        case WP_METHOD_SIZE:
+        case WP_METHOD_PAUSE:
+        case WP_METHOD_RESUME:
+            return wp_pf_name (e, f [F_POOL], "pool", true, &self->pool);
         case WP_METHOD_STATS:
         case WP_METHOD_PING:
             return 0;
@@ -462,6 +535,25 @@ s_encode_register (const wp_request_t *self, msgpack_packer *pk)
     return 0;
 }
 
+//  Writes "status" as an array of names (the canonical form of a filter).
+static void
+s_pack_statuses (msgpack_packer *pk, const wp_request_t *self)
+{
+    wp_mp_pack_cstr (pk, "status");
+    msgpack_pack_array (pk, self->status_count);
+    for (size_t i = 0; i < self->status_count; i++)
+        wp_mp_pack_cstr (pk, self->statuses [i]);
+}
+
+static bool
+s_statuses_set (const wp_request_t *self)
+{
+    for (size_t i = 0; i < self->status_count; i++)
+        if (!self->statuses || !self->statuses [i])
+            return false;
+    return true;
+}
+
 static int
 s_encode_body (const wp_request_t *self, msgpack_packer *pk)
 {
@@ -558,10 +650,47 @@ s_encode_body (const wp_request_t *self, msgpack_packer *pk)
             }
             return 0;
         case WP_METHOD_SIZE:
+        case WP_METHOD_PAUSE:
+        case WP_METHOD_RESUME:
             if (!self->pool)
                 return -1;
             msgpack_pack_map (pk, 1);
             s_pack_kv_str (pk, "pool", self->pool);
+            return 0;
+        case WP_METHOD_LIST_ITEMS:
+            if (!self->pool || !s_statuses_set (self))
+                return -1;
+            msgpack_pack_map (pk, 1 + (self->status_count > 0) + (self->limit > 0)
+                                + (self->cursor != NULL));
+            s_pack_kv_str (pk, "pool", self->pool);
+            if (self->status_count > 0)
+                s_pack_statuses (pk, self);
+            if (self->limit > 0) {
+                wp_mp_pack_cstr (pk, "limit");
+                msgpack_pack_uint32 (pk, self->limit);
+            }
+            if (self->cursor)
+                s_pack_kv_str (pk, "cursor", self->cursor);
+            return 0;
+        case WP_METHOD_RETRY:
+            //  Exactly one of the two, as the decoder demands
+            if (!self->pool || (self->id != NULL) == self->all)
+                return -1;
+            msgpack_pack_map (pk, 2);
+            s_pack_kv_str (pk, "pool", self->pool);
+            if (self->id)
+                s_pack_kv_str (pk, "id", self->id);
+            else {
+                wp_mp_pack_cstr (pk, "all");
+                msgpack_pack_true (pk);
+            }
+            return 0;
+        case WP_METHOD_PURGE:
+            if (!self->pool || self->status_count == 0 || !s_statuses_set (self))
+                return -1;
+            msgpack_pack_map (pk, 2);
+            s_pack_kv_str (pk, "pool", self->pool);
+            s_pack_statuses (pk, self);
             return 0;
         case WP_METHOD_RELEASE_BY_WORKER:
             if (!self->pool || !self->worker_id)
@@ -571,6 +700,7 @@ s_encode_body (const wp_request_t *self, msgpack_packer *pk)
             s_pack_kv_str (pk, "worker_id", self->worker_id);
             return 0;
         case WP_METHOD_GET:
+        case WP_METHOD_CANCEL:
             if (!self->pool || !self->id)
                 return -1;
             msgpack_pack_map (pk, 2);
@@ -611,17 +741,12 @@ s_encode_body (const wp_request_t *self, msgpack_packer *pk)
             s_pack_kv_str (pk, "worker_id", self->worker_id);
             return 0;
         case WP_METHOD_LIST_WORKERS:
-            for (size_t i = 0; i < self->status_count; i++)
-                if (!self->statuses [i])
-                    return -1;
+            if (!s_statuses_set (self))
+                return -1;
             msgpack_pack_map (pk, (self->status_count > 0) + (self->capability != NULL)
                                 + (self->pool_id != NULL) + (self->stale_threshold >= 0));
-            if (self->status_count > 0) {
-                wp_mp_pack_cstr (pk, "status");
-                msgpack_pack_array (pk, self->status_count);
-                for (size_t i = 0; i < self->status_count; i++)
-                    wp_mp_pack_cstr (pk, self->statuses [i]);
-            }
+            if (self->status_count > 0)
+                s_pack_statuses (pk, self);
             if (self->capability)
                 s_pack_kv_str (pk, "capability", self->capability);
             if (self->pool_id)

@@ -2,6 +2,7 @@
     backend must make identically (so the conformance suite sees the same
     status and the same words whichever store is underneath).  */
 #include "wp_store_impl.h"
+#include "wp_limits.h"
 #include "wp_msgpack.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -115,26 +116,61 @@ s_check_metadata (wp_store_t *self, const wp_meta_t *metadata)
     return WP_OK;
 }
 
+//  in_group is read and written with atomics: threads that share a store
+//  (the memory store) join the group one of them opened, so a batch on one
+//  thread reads what begin on another wrote.
+static bool
+s_in_group (wp_store_t *self)
+{
+    return __atomic_load_n (&self->in_group, __ATOMIC_ACQUIRE);
+}
+
+static void
+s_set_group (wp_store_t *self, bool in_group)
+{
+    __atomic_store_n (&self->in_group, in_group, __ATOMIC_RELEASE);
+}
+
 #define CHECK(call) do { wp_status rc_ = (call); if (rc_ != WP_OK) return rc_; } while (0)
 
 wp_status
 wp_store_begin (wp_store_t *self)
 {
     s_clear_error (self);
-    return self->ops->begin (self);
+    wp_status rc = self->ops->begin (self);
+    if (rc == WP_OK)
+        s_set_group (self, true);
+    return rc;
 }
 
 wp_status
 wp_store_commit (wp_store_t *self)
 {
     s_clear_error (self);
-    return self->ops->commit (self);
+    wp_status rc = self->ops->commit (self);
+    s_set_group (self, false);         //  a failed commit rolled the group back
+    return rc;
 }
 
 void
 wp_store_rollback (wp_store_t *self)
 {
     self->ops->rollback (self);
+    s_set_group (self, false);
+}
+
+//  The lease and heartbeat bounds of the limits table, in the words of the
+//  wire decoder (proto/wp_proto_request.c), so a caller reads the same
+//  refusal from every backend and from a broker. Here <= 0 means "the
+//  default", which the wire spells by leaving the field out.
+static wp_status
+s_check_lease (wp_store_t *self, double lease)
+{
+    if (lease != lease || lease > WP_LEASE_MAX)
+        return wp_store_error (self, WP_INVALID_ARGUMENT,
+                               "field 'lease_seconds' must be a finite number greater than 0"
+                               " and at most %g", WP_LEASE_MAX);
+    return WP_OK;
 }
 
 wp_status
@@ -172,8 +208,7 @@ wp_store_claim (wp_store_t *self, const char *pool, const char *worker_id,
     CHECK (wp_store_check_name (self, "worker_id", worker_id));
     if (!item_out)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "claim needs an out-parameter");
-    if (lease != lease || lease > 1e9)
-        return wp_store_error (self, WP_INVALID_ARGUMENT, "lease must be a number of seconds");
+    CHECK (s_check_lease (self, lease));
     return self->ops->claim (self, pool, worker_id, lease, item_out);
 }
 
@@ -243,8 +278,7 @@ wp_store_renew (wp_store_t *self, const char *worker_id, double lease, uint64_t 
 {
     s_clear_error (self);
     CHECK (wp_store_check_name (self, "worker_id", worker_id));
-    if (lease != lease || lease > 1e9)
-        return wp_store_error (self, WP_INVALID_ARGUMENT, "lease must be a number of seconds");
+    CHECK (s_check_lease (self, lease));
     uint64_t count = 0;
     wp_status rc = self->ops->renew (self, worker_id, lease, &count);
     if (rc == WP_OK && count_out)
@@ -261,10 +295,12 @@ wp_store_register (wp_store_t *self, const wp_worker_t *worker, wp_worker_t **wo
     CHECK (wp_store_check_name (self, "worker_id", worker->worker_id));
     if (worker->pool_id)
         CHECK (wp_store_check_name (self, "pool_id", worker->pool_id));
+    //  0 means the store's default, as an absent field on the wire
     if (worker->heartbeat_interval < 0 || worker->heartbeat_interval != worker->heartbeat_interval
-    ||  worker->heartbeat_interval > 1e9)
+    ||  worker->heartbeat_interval > WP_HEARTBEAT_MAX)
         return wp_store_error (self, WP_INVALID_ARGUMENT,
-                               "heartbeat_interval must be a positive number of seconds");
+                               "field 'heartbeat_interval_seconds' must be a finite number"
+                               " greater than 0 and at most %g", WP_HEARTBEAT_MAX);
     for (size_t i = 0; i < worker->capability_count; i++)
         if (!worker->capabilities [i] || !worker->capabilities [i][0])
             return wp_store_error (self, WP_INVALID_ARGUMENT, "capabilities must be non-empty strings");
@@ -358,6 +394,384 @@ wp_store_stats (wp_store_t *self, wp_stats_t **stats_out)
     if (!stats_out)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "stats needs an out-parameter");
     return self->ops->stats (self, stats_out);
+}
+
+//  ---------------------------------------------------------------------
+//  Batches, written once on the single calls (wp_store.h). A batch runs in
+//  its own transaction outside a group, under a savepoint inside one, so a
+//  failing batch changes nothing either way.
+
+//  A backend that predates a call (its op is NULL) says so rather than crash.
+static wp_status
+s_unimplemented (wp_store_t *self, const char *call)
+{
+    return wp_store_error (self, WP_UNIMPLEMENTED, "the %s store has no %s",
+                           self->ops->name, call);
+}
+
+//  Prefixes the current message with "items[i]: " and returns rc.
+static wp_status
+s_entry_error (wp_store_t *self, wp_status rc, size_t index)
+{
+    char message [sizeof self->errmsg];
+    snprintf (message, sizeof message, "%s", wp_store_errmsg (self));
+    return wp_store_error (self, rc, "items[%zu]: %s", index, message);
+}
+
+//  Opens the batch's frame; *nested: inside a group, under a savepoint.
+static wp_status
+s_batch_begin (wp_store_t *self, bool *nested)
+{
+    *nested = s_in_group (self);
+    if (*nested) {
+        if (!self->ops->savepoint)
+            return s_unimplemented (self, "savepoints");
+        return self->ops->savepoint (self);
+    }
+    wp_status rc = self->ops->begin (self);
+    if (rc == WP_OK)
+        s_set_group (self, true);
+    return rc;
+}
+
+//  Closes the frame of a batch whose outcome is rc: keeps its effects if rc
+//  is WP_OK, else undoes them keeping rc's message. Returns the final status.
+static wp_status
+s_batch_end (wp_store_t *self, bool nested, wp_status rc)
+{
+    if (rc == WP_OK) {
+        if (nested)
+            self->ops->release (self);
+        else {
+            s_set_group (self, false);
+            rc = self->ops->commit (self);
+        }
+        if (rc == WP_OK)
+            s_clear_error (self);   //  an entry's own failure is not the batch's
+        return rc;
+    }
+    char message [sizeof self->errmsg];
+    snprintf (message, sizeof message, "%s", wp_store_errmsg (self));
+    if (nested)
+        self->ops->rollback_to (self);
+    else {
+        s_set_group (self, false);
+        self->ops->rollback (self);
+    }
+    return wp_store_error (self, rc, "%s", message);
+}
+
+static wp_status
+s_check_count (wp_store_t *self, const char *call, const void *entries, size_t count)
+{
+    if (!entries || count < 1 || count > WP_BATCH_MAX)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "%s needs 1 to %d entries",
+                               call, WP_BATCH_MAX);
+    return WP_OK;
+}
+
+wp_status
+wp_store_push_many (wp_store_t *self, const char *pool, const wp_push_entry_t *entries,
+                    size_t count, char **ids_out, bool *duplicates)
+{
+    s_clear_error (self);
+    CHECK (wp_store_check_name (self, "pool", pool));
+    CHECK (s_check_count (self, "push_many", entries, count));
+    if (!ids_out)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "push_many needs an id array");
+    for (size_t i = 0; i < count; i++) {
+        wp_status rc = wp_store_check_entry (self, &entries [i]);
+        if (rc != WP_OK)
+            return s_entry_error (self, rc, i);
+    }
+    if (self->ops->push_many)
+        return self->ops->push_many (self, pool, entries, count, ids_out, duplicates);
+
+    //  Out-parameters are written only on success: collect, then hand over
+    char **ids = calloc (count, sizeof *ids);
+    bool *dups = calloc (count, sizeof *dups);
+    if (!ids || !dups)
+        abort ();
+    bool nested;
+    wp_status rc = s_batch_begin (self, &nested);
+    if (rc != WP_OK) {
+        free (ids);
+        free (dups);
+        return rc;
+    }
+    for (size_t i = 0; i < count && rc == WP_OK; i++) {
+        rc = self->ops->push (self, pool, &entries [i], &ids [i], &dups [i]);
+        if (rc != WP_OK)
+            s_entry_error (self, rc, i);
+    }
+    rc = s_batch_end (self, nested, rc);
+    for (size_t i = 0; i < count; i++) {
+        if (rc == WP_OK)
+            ids_out [i] = ids [i];
+        else
+            free (ids [i]);
+    }
+    if (rc == WP_OK && duplicates)
+        memcpy (duplicates, dups, count * sizeof *dups);
+    free (ids);
+    free (dups);
+    return rc;
+}
+
+wp_status
+wp_store_claim_many (wp_store_t *self, const char *pool, const char *worker_id,
+                     size_t max, double lease, size_t max_bytes, wp_item_list_t **items_out)
+{
+    s_clear_error (self);
+    CHECK (wp_store_check_name (self, "pool", pool));
+    CHECK (wp_store_check_name (self, "worker_id", worker_id));
+    if (max < 1 || max > WP_BATCH_MAX)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "max must be 1 to %d", WP_BATCH_MAX);
+    CHECK (s_check_lease (self, lease));
+    if (!items_out)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "claim_many needs an out-parameter");
+    if (self->ops->claim_many)
+        return self->ops->claim_many (self, pool, worker_id, max, lease, max_bytes, items_out);
+
+    bool nested;
+    wp_status rc = s_batch_begin (self, &nested);
+    if (rc != WP_OK)
+        return rc;
+    wp_item_list_t *list = wp_item_list_new ();
+    size_t bytes = 0;
+    while (rc == WP_OK && list->count < max && (max_bytes == 0 || bytes < max_bytes)) {
+        wp_item_t *item = NULL;
+        rc = self->ops->claim (self, pool, worker_id, lease, &item);
+        if (rc != WP_OK || !item)
+            break;
+        bytes += item->data_size + item->result_size;
+        wp_item_list_append (list, &item);
+    }
+    rc = s_batch_end (self, nested, rc);
+    if (rc == WP_OK)
+        *items_out = list;
+    else
+        wp_item_list_destroy (&list);
+    return rc;
+}
+
+//  The answers wp_store_complete gives about one entry, which CompleteMany
+//  reports per entry; any other is the store's failure and undoes the batch.
+static bool
+s_entry_outcome (wp_status rc)
+{
+    return rc == WP_OK || rc == WP_NOT_FOUND || rc == WP_FAILED_PRECONDITION;
+}
+
+wp_status
+wp_store_complete_many (wp_store_t *self, const char *pool, const wp_complete_entry_t *entries,
+                        size_t count, const char *worker_id, wp_status *statuses_out,
+                        char **messages_out)
+{
+    s_clear_error (self);
+    CHECK (wp_store_check_name (self, "pool", pool));
+    CHECK (s_check_count (self, "complete_many", entries, count));
+    for (size_t i = 0; i < count; i++) {
+        wp_status rc = wp_store_check_name (self, "id", entries [i].id);
+        if (rc != WP_OK)
+            return s_entry_error (self, rc, i);
+        if (entries [i].result && entries [i].result_size == 0)
+            return wp_store_error (self, WP_INVALID_ARGUMENT,
+                                   "items[%zu]: result must not be empty", i);
+    }
+    if (worker_id)
+        CHECK (wp_store_check_name (self, "worker_id", worker_id));
+    if (self->ops->complete_many)
+        return self->ops->complete_many (self, pool, entries, count, worker_id,
+                                         statuses_out, messages_out);
+
+    wp_status *statuses = calloc (count, sizeof *statuses);
+    char **messages = calloc (count, sizeof *messages);
+    if (!statuses || !messages)
+        abort ();
+    bool nested;
+    wp_status rc = s_batch_begin (self, &nested);
+    bool opened = rc == WP_OK;
+    for (size_t i = 0; i < count && rc == WP_OK; i++) {
+        const wp_complete_entry_t *entry = &entries [i];
+        wp_status outcome = self->ops->complete (self, pool, entry->id, entry->result,
+                                                 entry->result ? entry->result_size : 0,
+                                                 worker_id);
+        if (s_entry_outcome (outcome)) {
+            statuses [i] = outcome;
+            messages [i] = wp_strdup (outcome == WP_OK ? "" : wp_store_errmsg (self));
+        }
+        else
+            rc = s_entry_error (self, outcome, i);
+    }
+    if (opened)
+        rc = s_batch_end (self, nested, rc);
+    for (size_t i = 0; i < count; i++) {
+        if (rc == WP_OK && messages_out)
+            messages_out [i] = messages [i];
+        else
+            free (messages [i]);
+    }
+    if (rc == WP_OK && statuses_out)
+        memcpy (statuses_out, statuses, count * sizeof *statuses);
+    free (statuses);
+    free (messages);
+    return rc;
+}
+
+wp_status
+wp_store_complete_and_claim (wp_store_t *self, const char *pool, const char *id,
+                             const uint8_t *result, size_t result_size, const char *worker_id,
+                             double lease, wp_item_t **item_out)
+{
+    s_clear_error (self);
+    CHECK (wp_store_check_name (self, "pool", pool));
+    CHECK (wp_store_check_name (self, "id", id));
+    CHECK (wp_store_check_name (self, "worker_id", worker_id));
+    CHECK (s_check_lease (self, lease));
+    if (!item_out)
+        return wp_store_error (self, WP_INVALID_ARGUMENT,
+                               "complete_and_claim needs an out-parameter");
+    if (!result)
+        result_size = 0;
+    if (self->ops->complete_and_claim)
+        return self->ops->complete_and_claim (self, pool, id, result, result_size, worker_id,
+                                              lease, item_out);
+
+    bool nested;
+    wp_status rc = s_batch_begin (self, &nested);
+    if (rc != WP_OK)
+        return rc;
+    wp_item_t *item = NULL;
+    rc = self->ops->complete (self, pool, id, result, result_size, worker_id);
+    if (rc == WP_OK)
+        rc = self->ops->claim (self, pool, worker_id, lease, &item);
+    rc = s_batch_end (self, nested, rc);
+    if (rc == WP_OK)
+        *item_out = item;
+    else
+        wp_item_destroy (&item);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Inspection and lifecycle
+
+//  A set of item states: each one of the four; for purge (claimed false)
+//  1 or more, claimed excluded.
+static wp_status
+s_check_statuses (wp_store_t *self, const wp_item_state *statuses, size_t count,
+                  bool for_purge)
+{
+    if (count > 0 && !statuses)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "statuses is NULL");
+    if (count > WP_STATUSES_MAX)
+        return wp_store_error (self, WP_INVALID_ARGUMENT,
+                               "statuses must hold at most %d states", WP_STATUSES_MAX);
+    for (size_t i = 0; i < count; i++) {
+        if (statuses [i] < WP_ITEM_PENDING || statuses [i] > WP_ITEM_POISONED)
+            return wp_store_error (self, WP_INVALID_ARGUMENT,
+                                   "statuses[%zu] is not an item state", i);
+        if (for_purge && statuses [i] == WP_ITEM_CLAIMED)
+            return wp_store_error (self, WP_INVALID_ARGUMENT,
+                                   "claimed items cannot be purged: a worker may be halfway;"
+                                   " fail or release them first");
+    }
+    if (for_purge && count == 0)
+        return wp_store_error (self, WP_INVALID_ARGUMENT,
+                               "purge needs 1 or more of the statuses pending, done, poisoned");
+    return WP_OK;
+}
+
+wp_status
+wp_store_list_items (wp_store_t *self, const char *pool, const wp_item_state *statuses,
+                     size_t status_count, size_t limit, const char *cursor,
+                     wp_item_list_t **items_out, char **cursor_out)
+{
+    s_clear_error (self);
+    CHECK (wp_store_check_name (self, "pool", pool));
+    CHECK (s_check_statuses (self, statuses, status_count, false));
+    if (limit > WP_LIST_MAX)
+        return wp_store_error (self, WP_INVALID_ARGUMENT,
+                               "limit must be 1 to %d (0: %d)", WP_LIST_MAX, WP_LIST_DEFAULT);
+    if (cursor && (!cursor [0] || strnlen (cursor, WP_CURSOR_MAX + 1) > WP_CURSOR_MAX))
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "cursor is not one this store made");
+    if (!items_out || !cursor_out)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "list_items needs out-parameters");
+    if (!self->ops->list_items)
+        return s_unimplemented (self, "list_items");
+    wp_item_list_t *items = NULL;
+    char *next = NULL;
+    wp_status rc = self->ops->list_items (self, pool, statuses, status_count,
+                                          limit ? limit : WP_LIST_DEFAULT, cursor,
+                                          &items, &next);
+    if (rc == WP_OK) {
+        *items_out = items;
+        *cursor_out = next;
+    }
+    return rc;
+}
+
+wp_status
+wp_store_retry (wp_store_t *self, const char *pool, const char *id)
+{
+    s_clear_error (self);
+    CHECK (wp_store_check_name (self, "pool", pool));
+    CHECK (wp_store_check_name (self, "id", id));
+    if (!self->ops->retry)
+        return s_unimplemented (self, "retry");
+    return self->ops->retry (self, pool, id);
+}
+
+wp_status
+wp_store_retry_all (wp_store_t *self, const char *pool, uint64_t *count_out)
+{
+    s_clear_error (self);
+    CHECK (wp_store_check_name (self, "pool", pool));
+    if (!self->ops->retry_all)
+        return s_unimplemented (self, "retry_all");
+    uint64_t count = 0;
+    wp_status rc = self->ops->retry_all (self, pool, &count);
+    if (rc == WP_OK && count_out)
+        *count_out = count;
+    return rc;
+}
+
+wp_status
+wp_store_cancel (wp_store_t *self, const char *pool, const char *id)
+{
+    s_clear_error (self);
+    CHECK (wp_store_check_name (self, "pool", pool));
+    CHECK (wp_store_check_name (self, "id", id));
+    if (!self->ops->cancel)
+        return s_unimplemented (self, "cancel");
+    return self->ops->cancel (self, pool, id);
+}
+
+wp_status
+wp_store_purge_pool (wp_store_t *self, const char *pool, const wp_item_state *statuses,
+                     size_t status_count, uint64_t *count_out)
+{
+    s_clear_error (self);
+    CHECK (wp_store_check_name (self, "pool", pool));
+    CHECK (s_check_statuses (self, statuses, status_count, true));
+    if (!self->ops->purge_pool)
+        return s_unimplemented (self, "purge_pool");
+    uint64_t count = 0;
+    wp_status rc = self->ops->purge_pool (self, pool, statuses, status_count, &count);
+    if (rc == WP_OK && count_out)
+        *count_out = count;
+    return rc;
+}
+
+wp_status
+wp_store_set_paused (wp_store_t *self, const char *pool, bool paused)
+{
+    s_clear_error (self);
+    CHECK (wp_store_check_name (self, "pool", pool));
+    if (!self->ops->set_paused)
+        return s_unimplemented (self, "set_paused");
+    return self->ops->set_paused (self, pool, paused);
 }
 
 void

@@ -30,7 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_SCHEMA_VERSION 1
+//  Version 2 added the pools table; a version 1 file gains it at open
+#define S_SCHEMA_VERSION 2
 
 //  See wp_store_sqlite_sql.h: checkpoint stalls are rarer with a long WAL.
 #define S_CHECKPOINT_PAGES 16000
@@ -71,6 +72,14 @@
     "    current_task_id    TEXT," \
     "    heartbeat_interval REAL NOT NULL," \
     "    metadata           BLOB" \
+    ");" \
+    S_POOLS_TABLE
+
+//  Paused pools, one row each: a pool resumed loses its row
+#define S_POOLS_TABLE \
+    "CREATE TABLE pools (" \
+    "    name             TEXT PRIMARY KEY," \
+    "    paused           INTEGER NOT NULL" \
     ");"
 
 //  The item columns, in the order of the ?N the statements bind
@@ -84,7 +93,7 @@
 
 typedef enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_ITEM_INSERT, S_ITEM_UPDATE, S_ITEM_DELETE, S_WORKER_SAVE,
-    S_STMT_COUNT
+    S_POOL_SAVE, S_POOL_DELETE, S_STMT_COUNT
 } s_stmt_id;
 
 static const char *const s_sql [S_STMT_COUNT] = {
@@ -100,6 +109,8 @@ static const char *const s_sql [S_STMT_COUNT] = {
     [S_ITEM_DELETE] = "DELETE FROM items WHERE seq = ?1",
     [S_WORKER_SAVE] = "INSERT OR REPLACE INTO workers (" S_WORKER_COLUMNS ") VALUES "
                       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [S_POOL_SAVE] = "INSERT OR REPLACE INTO pools (name, paused) VALUES (?1, 1)",
+    [S_POOL_DELETE] = "DELETE FROM pools WHERE name = ?1",
 };
 
 typedef struct {
@@ -214,6 +225,15 @@ s_journal_worker (void *arg, const wp_worker_t *rec)
     free (caps);
     free (meta);
     return status;
+}
+
+static wp_status
+s_journal_pool (void *arg, const char *name, bool paused)
+{
+    s_image_t *self = arg;
+    sqlite3_stmt *stmt = self->stmt [paused? S_POOL_SAVE: S_POOL_DELETE];
+    s_bind_text (stmt, 1, name);
+    return s_run (self, stmt, "writing a pool");
 }
 
 static wp_status
@@ -519,6 +539,97 @@ s_stats (wp_store_t *base, wp_stats_t **stats_out)
     return status;
 }
 
+//  Savepoints are the memory store's: a mark in its undo log, from which
+//  the journal is written at commit, so undoing back to the mark also
+//  forgets the rows the undone changes would have written
+static wp_status
+s_savepoint (wp_store_t *base)
+{
+    s_image_t *self = (s_image_t *) base;
+    return s_from_memory (self, MEMORY (self)->savepoint (self->memory));
+}
+
+static void
+s_release (wp_store_t *base)
+{
+    s_image_t *self = (s_image_t *) base;
+    MEMORY (self)->release (self->memory);
+}
+
+static void
+s_rollback_to (wp_store_t *base)
+{
+    s_image_t *self = (s_image_t *) base;
+    MEMORY (self)->rollback_to (self->memory);
+}
+
+static wp_status
+s_list_items (wp_store_t *base, const char *pool, const wp_item_state *statuses,
+              size_t status_count, size_t limit, const char *cursor,
+              wp_item_list_t **items_out, char **cursor_out)
+{
+    s_image_t *self = (s_image_t *) base;
+    wp_item_list_t *items = NULL;
+    char *next = NULL;
+    wp_status status = s_solo_begin (self);
+    if (status == WP_OK)
+        status = s_solo_end (self, MEMORY (self)->list_items (self->memory, pool, statuses,
+                                                              status_count, limit, cursor,
+                                                              &items, &next));
+    if (status == WP_OK) {
+        *items_out = items;
+        *cursor_out = next;
+    }
+    else {
+        wp_item_list_destroy (&items);
+        free (next);
+    }
+    return status;
+}
+
+static wp_status
+s_retry (wp_store_t *base, const char *pool, const char *id)
+{
+    s_image_t *self = (s_image_t *) base;
+    wp_status status = s_solo_begin (self);
+    if (status == WP_OK)
+        status = s_solo_end (self, MEMORY (self)->retry (self->memory, pool, id));
+    return status;
+}
+
+static wp_status
+s_retry_all (wp_store_t *base, const char *pool, uint64_t *out)
+{
+    S_COUNTED_CALL (uint64_t, retry_all, pool);
+}
+
+static wp_status
+s_cancel (wp_store_t *base, const char *pool, const char *id)
+{
+    s_image_t *self = (s_image_t *) base;
+    wp_status status = s_solo_begin (self);
+    if (status == WP_OK)
+        status = s_solo_end (self, MEMORY (self)->cancel (self->memory, pool, id));
+    return status;
+}
+
+static wp_status
+s_purge_pool (wp_store_t *base, const char *pool, const wp_item_state *statuses,
+              size_t status_count, uint64_t *out)
+{
+    S_COUNTED_CALL (uint64_t, purge_pool, pool, statuses, status_count);
+}
+
+static wp_status
+s_set_paused (wp_store_t *base, const char *pool, bool paused)
+{
+    s_image_t *self = (s_image_t *) base;
+    wp_status status = s_solo_begin (self);
+    if (status == WP_OK)
+        status = s_solo_end (self, MEMORY (self)->set_paused (self->memory, pool, paused));
+    return status;
+}
+
 static void
 s_destroy (wp_store_t *base)
 {
@@ -556,6 +667,15 @@ static const wp_store_ops_t s_ops = {
     .next_due = s_next_due,
     .purge = s_purge,
     .stats = s_stats,
+    .savepoint = s_savepoint,
+    .release = s_release,
+    .rollback_to = s_rollback_to,
+    .list_items = s_list_items,
+    .retry = s_retry,
+    .retry_all = s_retry_all,
+    .cancel = s_cancel,
+    .purge_pool = s_purge_pool,
+    .set_paused = s_set_paused,
 };
 
 //  ---------------------------------------------------------------------
@@ -632,6 +752,17 @@ s_load_worker (s_image_t *self, sqlite3_stmt *stmt)
     return 0;
 }
 
+//  Loads one row of pools (name); -1 if the name is not a pool's
+static int
+s_load_pool (s_image_t *self, sqlite3_stmt *stmt)
+{
+    const char *name = (const char *) sqlite3_column_text (stmt, 0);
+    if (!name || wp_name_check (name))
+        return -1;
+    wp_store_memory_load_pool (self->memory, name, true);
+    return 0;
+}
+
 //  Runs SELECT sql and loads each row with load; fills failure if a row is
 //  damaged or SQLite fails
 static int
@@ -696,7 +827,7 @@ s_open (s_image_t *self, const char *path, wp_sqlite_failure_t *failure)
         return wp_sqlite_open_failed (failure, WP_FAILED_PRECONDITION,
             "'%s' is not a workpool store: a SQLite database of another application "
             "(application_id %lld)", path, (long long) application_id);
-    if (!empty && version != S_SCHEMA_VERSION)
+    if (!empty && version != S_SCHEMA_VERSION && version != 1)
         return wp_sqlite_open_failed (failure, WP_FAILED_PRECONDITION,
             "'%s' is an image of version %lld; this workpool reads version %d", path,
             (long long) version, S_SCHEMA_VERSION);
@@ -710,12 +841,25 @@ s_open (s_image_t *self, const char *path, wp_sqlite_failure_t *failure)
         if (rc != SQLITE_OK)
             return wp_sqlite_open_failed_io (failure, self->db, rc, path, "creating its tables");
     }
-    else
-    if (s_load_rows (self, path, "SELECT " S_ITEM_COLUMNS " FROM items", "item",
-                     s_load_item, failure)
-    ||  s_load_rows (self, path, "SELECT " S_WORKER_COLUMNS " FROM workers", "worker",
-                     s_load_worker, failure))
-        return -1;
+    else {
+        if (version == 1) {
+            char sql [128];
+            snprintf (sql, sizeof sql, "PRAGMA user_version = %d;", S_SCHEMA_VERSION);
+            rc = sqlite3_exec (self->db, S_POOLS_TABLE, NULL, NULL, NULL);
+            if (rc == SQLITE_OK)
+                rc = sqlite3_exec (self->db, sql, NULL, NULL, NULL);
+            if (rc != SQLITE_OK)
+                return wp_sqlite_open_failed_io (failure, self->db, rc, path,
+                                                 "adding its pools table");
+        }
+        if (s_load_rows (self, path, "SELECT " S_ITEM_COLUMNS " FROM items", "item",
+                         s_load_item, failure)
+        ||  s_load_rows (self, path, "SELECT " S_WORKER_COLUMNS " FROM workers", "worker",
+                         s_load_worker, failure)
+        ||  s_load_rows (self, path, "SELECT name FROM pools WHERE paused", "pool",
+                         s_load_pool, failure))
+            return -1;
+    }
     rc = sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL);
     //  WAL, with the lock held: no shared-memory index, no readers to wait for
     if (rc == SQLITE_OK)
@@ -768,6 +912,7 @@ wp_store_image_new (const char *path, const wp_store_config_t *cfg,
             .item = s_journal_item,
             .item_gone = s_journal_item_gone,
             .worker = s_journal_worker,
+            .pool = s_journal_pool,
             .commit = s_journal_commit,
             .rollback = s_journal_rollback,
         };

@@ -2,46 +2,48 @@
     is gone when the store is destroyed; one mutex serializes every call, so
     threads may share a store.
 
-    Layout. Pools by name; in each pool the items by id, and its pending
-    items in a binary heap ordered by a sequence number given at push, so the
-    oldest pending item is claimed in O(log n) and an item that returns to
-    pending takes its old place. Claimed items sit in one heap ordered by
-    lease expiry and in a list per claiming worker (a "holder", registered or
-    not); done and poisoned items sit in one heap ordered by their last
-    change, for purge. Active workers sit in a heap ordered by the time they
-    go stale. An item is in exactly one heap, the one its state names, so
-    every state change is "unindex, change, index", and whatever falls due
-    next is at the top of a heap: checking for due work costs nothing when
-    nothing is due.
+    Layout. Pools by name; in each pool the items by id, and per status an
+    ordered index by the sequence number given at push (wp_mem_tree): the
+    oldest pending item is the first of the pending index, an item that
+    returns to pending takes its old place, and List walks the indexes of
+    the statuses asked for, merged, from the cursor's seq. Claimed items
+    also sit in one heap ordered by lease expiry and in a list per
+    claiming worker (a "holder", registered or not); done and poisoned
+    items in one heap ordered by their last change, for purge. Active
+    workers sit in a heap ordered by the time they go stale. Every state
+    change is "unindex, change, index", and whatever falls due next is at
+    the top of a heap: checking for due work costs nothing when nothing is
+    due. A paused pool keeps its items; claims on it find nothing.
 
     Groups. Outside begin/commit nothing is logged. Inside, the first change
-    to an item or worker in the group saves its prior state in an undo log;
-    items pushed in the group are logged as new and items purged in it are
-    kept until commit. Rollback restores the log newest first, re-indexing
-    each item and worker, and restores the reap totals as they were at begin.
+    to an item, worker or pool's paused flag in an epoch saves its prior
+    state in the undo log (wp_mem_undo); items pushed are logged as new and
+    items removed are kept until commit. Rollback restores the log newest
+    first, re-indexing each item and worker, and restores the reap totals as
+    they were at begin. A savepoint marks the log and starts a new epoch, so
+    rollback_to restores everything changed since the mark as it was there;
+    its thread keeps the mutex until the mark ends, so no other thread's
+    call falls inside the span a rollback_to undoes.
     A transaction belongs to the store, not to a thread: while one is open,
     every thread's calls join it.
+
+    Files. This one: items, groups, WorkPool calls, housekeeping and the
+    ops table; wp_store_memory_admin.c the inspection and lifecycle calls;
+    wp_store_memory_workers.c registration; wp_mem_store.h the records and
+    the transitions they share; wp_mem_map, wp_mem_heap, wp_mem_tree and
+    wp_mem_undo the structures, each with its own tests.
 
     A call that fails checks before it changes anything. What lazy expiry
     applied on the way stays: it is the store catching up with the clock,
     and the next call would apply it anyway.  */
-#include "wp_store_memory_int.h"
+#include "wp_mem_store.h"
 #include <assert.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-//  ---------------------------------------------------------------------
-//  Small helpers: allocation aborts on failure, times saturate
-
-static void *
-s_alloc (size_t size)
-{
-    void *mem = calloc (1, size ? size : 1);
-    if (!mem)
-        abort ();
-    return mem;
-}
 
 static uint8_t *
 s_memdup (const uint8_t *data, size_t size)
@@ -55,395 +57,33 @@ s_memdup (const uint8_t *data, size_t size)
     return copy;
 }
 
-//  Far beyond any real time, and far from overflow when added to one
-#define S_TIME_FAR INT64_C(4000000000000000000)
 
-//  Seconds to microseconds, clamped to +-S_TIME_FAR (callers check NaN).
-static int64_t
-s_usec (double seconds)
-{
-    double usec = seconds * 1e6;
-    if (usec >= (double) S_TIME_FAR)
-        return S_TIME_FAR;
-    if (usec <= -(double) S_TIME_FAR)
-        return -S_TIME_FAR;
-    return (int64_t) (usec + (usec >= 0 ? 0.5 : -0.5));
-}
+const char *wp_mem_active = "active";
 
-//  a + b without overflow (an injected clock may return anything)
-static int64_t
-s_time_add (int64_t a, int64_t b)
-{
-    if (b > 0 && a > INT64_MAX - b)
-        return INT64_MAX;
-    if (b < 0 && a < INT64_MIN - b)
-        return INT64_MIN;
-    return a + b;
-}
+//  Orders; ties go to the older item so results are deterministic
 
-//  ---------------------------------------------------------------------
-//  A map from strings to pointers: open addressing, linear probing,
-//  deletion by backward shift (no tombstones), resized to keep the load
-//  between 1/8 and 7/10. Keys are not copied: each value owns the string
-//  its key points at. (czmq's zhashx also grows whenever one chain gets
-//  long, which at millions of keys cost kilobytes of table per key.)
-
-typedef struct {
-    uint64_t hash;
-    const char *key;            //  NULL: a free slot
-    void *value;
-} s_slot_t;
-
-typedef struct {
-    s_slot_t *slots;
-    size_t capacity;            //  a power of two, or 0
-    size_t count;
-} s_map_t;
-
-//  FNV-1a, then a finalizer so that the low bits, the index, mix well
-static uint64_t
-s_hash (const char *key)
-{
-    uint64_t hash = UINT64_C (14695981039346656037);
-    for (const unsigned char *p = (const unsigned char *) key; *p; p++)
-        hash = (hash ^ *p) * UINT64_C (1099511628211);
-    hash ^= hash >> 33;
-    hash *= UINT64_C (0xff51afd7ed558ccd);
-    hash ^= hash >> 33;
-    return hash;
-}
-
-//  The slot holding key, or the free slot where it would go
-static s_slot_t *
-s_map_find (const s_map_t *map, const char *key, uint64_t hash)
-{
-    size_t mask = map->capacity - 1;
-    for (size_t index = hash & mask; ; index = (index + 1) & mask) {
-        s_slot_t *slot = &map->slots [index];
-        if (!slot->key || (slot->hash == hash && strcmp (slot->key, key) == 0))
-            return slot;
-    }
-}
-
-static void
-s_map_resize (s_map_t *map, size_t capacity)
-{
-    s_slot_t *old = map->slots;
-    size_t old_capacity = map->capacity;
-    map->slots = (s_slot_t *) s_alloc (capacity * sizeof (s_slot_t));
-    map->capacity = capacity;
-    for (size_t i = 0; i < old_capacity; i++)
-        if (old [i].key)
-            *s_map_find (map, old [i].key, old [i].hash) = old [i];
-    free (old);
-}
-
-static void *
-s_map_lookup (const s_map_t *map, const char *key)
-{
-    if (map->count == 0)
-        return NULL;
-    s_slot_t *slot = s_map_find (map, key, s_hash (key));
-    return slot->key ? slot->value : NULL;
-}
-
-//  Adds key -> value; key must not be in the map
-static void
-s_map_insert (s_map_t *map, const char *key, void *value)
-{
-    if ((map->count + 1) * 10 > map->capacity * 7)
-        s_map_resize (map, map->capacity ? map->capacity * 2 : 16);
-    uint64_t hash = s_hash (key);
-    s_slot_t *slot = s_map_find (map, key, hash);
-    assert (!slot->key);
-    slot->hash = hash;
-    slot->key = key;
-    slot->value = value;
-    map->count++;
-}
-
-//  Removes key, if present. Not while walking the map with s_map_next.
-static void
-s_map_delete (s_map_t *map, const char *key)
-{
-    if (map->count == 0)
-        return;
-    s_slot_t *slot = s_map_find (map, key, s_hash (key));
-    if (!slot->key)
-        return;
-    //  Entries after the hole move back into it unless that would put them
-    //  before their home slot, so every probe run stays unbroken
-    size_t mask = map->capacity - 1;
-    size_t hole = (size_t) (slot - map->slots);
-    for (size_t index = (hole + 1) & mask; map->slots [index].key; index = (index + 1) & mask) {
-        size_t home = map->slots [index].hash & mask;
-        if (((index - home) & mask) >= ((index - hole) & mask)) {
-            map->slots [hole] = map->slots [index];
-            hole = index;
-        }
-    }
-    memset (&map->slots [hole], 0, sizeof (s_slot_t));
-    map->count--;
-    if (map->capacity > 16 && map->count * 8 < map->capacity)
-        s_map_resize (map, map->capacity / 2);
-}
-
-//  Walks the values: start with *cursor = 0; NULL at the end
-static void *
-s_map_next (const s_map_t *map, size_t *cursor)
-{
-    while (*cursor < map->capacity) {
-        s_slot_t *slot = &map->slots [(*cursor)++];
-        if (slot->key)
-            return slot->value;
-    }
-    return NULL;
-}
-
-static void
-s_map_release (s_map_t *map)
-{
-    free (map->slots);
-    memset (map, 0, sizeof *map);
-}
-
-//  ---------------------------------------------------------------------
-//  A binary min-heap of pointers; each element keeps its own index so it
-//  can be removed or re-keyed in O(log n).
-
-typedef bool (s_before_fn) (const void *a, const void *b);
-typedef size_t *(s_slot_fn) (void *elem);
-
-#define S_NOWHERE SIZE_MAX      //  heap index of an element in no heap
-
-typedef struct {
-    void **elems;
-    size_t count;
-    size_t capacity;
-    s_before_fn *before;        //  true if a must be nearer the top than b
-    s_slot_fn *slot;            //  where an element keeps its index
-} s_heap_t;
-
-static void
-s_heap_init (s_heap_t *heap, s_before_fn *before, s_slot_fn *slot)
-{
-    memset (heap, 0, sizeof *heap);
-    heap->before = before;
-    heap->slot = slot;
-}
-
-static void
-s_heap_release (s_heap_t *heap)
-{
-    free (heap->elems);
-    heap->elems = NULL;
-    heap->count = heap->capacity = 0;
-}
-
-static void *
-s_heap_top (const s_heap_t *heap)
-{
-    return heap->count ? heap->elems [0] : NULL;
-}
-
-static void
-s_heap_place (s_heap_t *heap, size_t index, void *elem)
-{
-    heap->elems [index] = elem;
-    *heap->slot (elem) = index;
-}
-
-static void
-s_heap_sift_up (s_heap_t *heap, size_t index)
-{
-    void *elem = heap->elems [index];
-    while (index > 0) {
-        size_t parent = (index - 1) / 2;
-        if (!heap->before (elem, heap->elems [parent]))
-            break;
-        s_heap_place (heap, index, heap->elems [parent]);
-        index = parent;
-    }
-    s_heap_place (heap, index, elem);
-}
-
-static void
-s_heap_sift_down (s_heap_t *heap, size_t index)
-{
-    void *elem = heap->elems [index];
-    while (true) {
-        size_t child = 2 * index + 1;
-        if (child >= heap->count)
-            break;
-        if (child + 1 < heap->count
-        &&  heap->before (heap->elems [child + 1], heap->elems [child]))
-            child++;
-        if (!heap->before (heap->elems [child], elem))
-            break;
-        s_heap_place (heap, index, heap->elems [child]);
-        index = child;
-    }
-    s_heap_place (heap, index, elem);
-}
-
-//  Restores heap order around index after its element's key changed
-static void
-s_heap_fix_at (s_heap_t *heap, size_t index)
-{
-    if (index > 0 && heap->before (heap->elems [index], heap->elems [(index - 1) / 2]))
-        s_heap_sift_up (heap, index);
-    else
-        s_heap_sift_down (heap, index);
-}
-
-static void
-s_heap_push (s_heap_t *heap, void *elem)
-{
-    if (heap->count == heap->capacity) {
-        heap->capacity = heap->capacity ? heap->capacity * 2 : 16;
-        heap->elems = realloc (heap->elems, heap->capacity * sizeof (void *));
-        if (!heap->elems)
-            abort ();
-    }
-    s_heap_place (heap, heap->count++, elem);
-    s_heap_sift_up (heap, heap->count - 1);
-}
-
-static void
-s_heap_remove (s_heap_t *heap, void *elem)
-{
-    size_t index = *heap->slot (elem);
-    assert (index < heap->count && heap->elems [index] == elem);
-    void *last = heap->elems [--heap->count];
-    if (index < heap->count) {
-        s_heap_place (heap, index, last);
-        s_heap_fix_at (heap, index);
-    }
-    *heap->slot (elem) = S_NOWHERE;
-}
-
-static void
-s_heap_fix (s_heap_t *heap, void *elem)
-{
-    s_heap_fix_at (heap, *heap->slot (elem));
-}
-
-//  ---------------------------------------------------------------------
-//  The store's records
-
-typedef struct _s_pool_t s_pool_t;
-typedef struct _s_holder_t s_holder_t;
-typedef struct _s_item_t s_item_t;
-
-struct _s_item_t {
-    wp_item_t rec;              //  the record; rec.pool borrows pool->name
-    s_pool_t *pool;             //  the pool holding it
-    uint64_t seq;               //  push order: the pending heap's key
-    int64_t updated_at;         //  time of the last change, for purge
-    int64_t lease_us;           //  while claimed: the lease length asked for
-    size_t heap_pos;            //  index in the heap its state puts it in
-    s_holder_t *holder;         //  while claimed: the claimant's list
-    s_item_t *prev, *next;      //  neighbours in that list
-    uint64_t txn_mark;          //  group in which its prior state was saved
-    bool purged;                //  purged in the open group (freed at commit)
-};
-
-struct _s_pool_t {
-    char *name;                 //  key in self->pools
-    s_map_t items;              //  id -> s_item_t, every state
-    s_heap_t pending;           //  pending items by seq
-    uint64_t count [4];         //  items by wp_item_state
-};
-
-//  The claims of one worker id, in every pool (the worker need not be
-//  registered: claim takes any worker id).
-struct _s_holder_t {
-    char *worker_id;            //  key in self->holders
-    s_item_t *first;            //  claimed items, most recent first
-    size_t count;
-};
-
-typedef struct {
-    char *id;                   //  key in self->workers; rec is replaced
-    wp_worker_t *rec;           //  the record
-    int64_t stale_at;           //  last_heartbeat + 2 x heartbeat interval
-    size_t heap_pos;            //  in self->stale while status is "active"
-    uint64_t txn_mark;          //  group in which its prior state was saved
-} s_worker_t;
-
-typedef enum {
-    S_UNDO_ITEM,                //  item changed: saved fields restore it
-    S_UNDO_ITEM_NEW,            //  item pushed in the group: delete it
-    S_UNDO_ITEM_PURGED,         //  item purged in the group: put it back
-    S_UNDO_WORKER               //  worker changed (saved_rec) or new (NULL)
-} s_undo_kind;
-
-typedef struct {
-    s_undo_kind kind;
-    s_item_t *item;
-    s_worker_t *worker;
-    //  S_UNDO_ITEM: the fields a change may touch, owned here
-    wp_item_state status;
-    char *claimed_by;
-    int64_t claimed_at;
-    int64_t lease_expires_at;
-    int64_t lease_us;
-    uint32_t attempts;
-    uint8_t *result;
-    size_t result_size;
-    char *error;
-    int64_t updated_at;
-    //  S_UNDO_WORKER: the record before the group, NULL if it was created
-    wp_worker_t *saved_rec;
-} s_undo_t;
-
-typedef struct {
-    wp_store_t base;            //  first, so wp_store_t * converts
-    pthread_mutex_t mutex;      //  held for the whole of every call
-    int64_t now;                //  the clock, read once per call
-    s_map_t pools;              //  name -> s_pool_t
-    s_map_t holders;            //  worker id -> s_holder_t
-    s_map_t workers;            //  worker id -> s_worker_t
-    s_heap_t leases;            //  claimed items by lease expiry
-    s_heap_t finished;          //  done and poisoned items by last change
-    s_heap_t stale;             //  active workers by stale_at
-    uint64_t next_seq;          //  seq of the next push
-    wp_reap_t reaped;           //  applied since the last wp_store_reap
-    bool in_txn;                //  a group is open
-    uint64_t txn_id;            //  number of the open (or last) group
-    wp_reap_t reaped_at_begin;  //  reaped when the group began
-    s_undo_t *undo;             //  the group's undo log, oldest first
-    size_t undo_count;
-    size_t undo_capacity;
-    const wp_memory_journal_t *journal;     //  commits go through it, or NULL
-} s_memory_t;
-
-static const char *s_active = "active";
-
-//  Heap orders; ties go to the older item so results are deterministic
-
-static size_t *
+static uint32_t *
 s_item_slot (void *elem)
 {
-    return &((s_item_t *) elem)->heap_pos;
+    return &((wp_mem_item_t *) elem)->heap_pos;
 }
 
-static size_t *
+static uint32_t *
 s_worker_slot (void *elem)
 {
-    return &((s_worker_t *) elem)->heap_pos;
+    return &((wp_mem_worker_t *) elem)->heap_pos;
 }
 
-static bool
-s_pending_before (const void *a, const void *b)
+static uint64_t
+s_item_key (const wp_mem_tnode_t *node)
 {
-    return ((const s_item_t *) a)->seq < ((const s_item_t *) b)->seq;
+    return wp_mem_item_of (node)->seq;
 }
 
 static bool
 s_lease_before (const void *a, const void *b)
 {
-    const s_item_t *x = a, *y = b;
+    const wp_mem_item_t *x = a, *y = b;
     if (x->rec.lease_expires_at != y->rec.lease_expires_at)
         return x->rec.lease_expires_at < y->rec.lease_expires_at;
     return x->seq < y->seq;
@@ -452,7 +92,7 @@ s_lease_before (const void *a, const void *b)
 static bool
 s_finished_before (const void *a, const void *b)
 {
-    const s_item_t *x = a, *y = b;
+    const wp_mem_item_t *x = a, *y = b;
     if (x->updated_at != y->updated_at)
         return x->updated_at < y->updated_at;
     return x->seq < y->seq;
@@ -461,7 +101,7 @@ s_finished_before (const void *a, const void *b)
 static bool
 s_stale_before (const void *a, const void *b)
 {
-    const s_worker_t *x = a, *y = b;
+    const wp_mem_worker_t *x = a, *y = b;
     if (x->stale_at != y->stale_at)
         return x->stale_at < y->stale_at;
     return strcmp (x->id, y->id) < 0;
@@ -470,44 +110,44 @@ s_stale_before (const void *a, const void *b)
 //  ---------------------------------------------------------------------
 //  Pools and items
 
-static s_pool_t *
-s_pool_lookup (s_memory_t *self, const char *name)
+wp_mem_pool_t *
+wp_mem_pool_lookup (wp_mem_store_t *self, const char *name)
 {
-    return (s_pool_t *) s_map_lookup (&self->pools, name);
+    return (wp_mem_pool_t *) wp_mem_map_lookup (&self->pools, name);
 }
 
-static s_pool_t *
-s_pool_require (s_memory_t *self, const char *name)
+wp_mem_pool_t *
+wp_mem_pool_require (wp_mem_store_t *self, const char *name)
 {
-    s_pool_t *pool = s_pool_lookup (self, name);
+    wp_mem_pool_t *pool = wp_mem_pool_lookup (self, name);
     if (!pool) {
-        pool = (s_pool_t *) s_alloc (sizeof *pool);
+        pool = (wp_mem_pool_t *) wp_mem_alloc (sizeof *pool);
         pool->name = wp_strdup (name);
-        s_heap_init (&pool->pending, s_pending_before, s_item_slot);
-        s_map_insert (&self->pools, pool->name, pool);
+        for (int state = 0; state < 4; state++)
+            wp_mem_tree_init (&pool->by_status [state], s_item_key);
+        wp_mem_map_insert (&self->pools, pool->name, pool);
     }
     return pool;
 }
 
 //  Frees an empty pool's structures (its items are freed by the caller)
-static void
-s_pool_free (s_pool_t *pool)
+void
+wp_mem_pool_free (wp_mem_pool_t *pool)
 {
-    s_map_release (&pool->items);
-    s_heap_release (&pool->pending);
+    wp_mem_map_release (&pool->items);
     free (pool->name);
     free (pool);
 }
 
-static s_item_t *
-s_item_lookup (s_memory_t *self, const char *pool_name, const char *id)
+wp_mem_item_t *
+wp_mem_item_lookup (wp_mem_store_t *self, const char *pool_name, const char *id)
 {
-    s_pool_t *pool = s_pool_lookup (self, pool_name);
-    return pool ? (s_item_t *) s_map_lookup (&pool->items, id) : NULL;
+    wp_mem_pool_t *pool = wp_mem_pool_lookup (self, pool_name);
+    return pool ? (wp_mem_item_t *) wp_mem_map_lookup (&pool->items, id) : NULL;
 }
 
 static void
-s_item_free (s_item_t *item)
+s_item_free (wp_mem_item_t *item)
 {
     free (item->rec.id);
     free (item->rec.data);
@@ -518,15 +158,14 @@ s_item_free (s_item_t *item)
 }
 
 static void
-s_holder_add (s_memory_t *self, s_item_t *item)
+s_holder_add (wp_mem_store_t *self, wp_mem_item_t *item)
 {
-    s_holder_t *holder = (s_holder_t *) s_map_lookup (&self->holders, item->rec.claimed_by);
+    wp_mem_holder_t *holder = (wp_mem_holder_t *) wp_mem_map_lookup (&self->holders, item->rec.claimed_by);
     if (!holder) {
-        holder = (s_holder_t *) s_alloc (sizeof *holder);
+        holder = (wp_mem_holder_t *) wp_mem_alloc (sizeof *holder);
         holder->worker_id = wp_strdup (item->rec.claimed_by);
-        s_map_insert (&self->holders, holder->worker_id, holder);
+        wp_mem_map_insert (&self->holders, holder->worker_id, holder);
     }
-    item->holder = holder;
     item->prev = NULL;
     item->next = holder->first;
     if (holder->first)
@@ -536,9 +175,11 @@ s_holder_add (s_memory_t *self, s_item_t *item)
 }
 
 static void
-s_holder_remove (s_memory_t *self, s_item_t *item)
+s_holder_remove (wp_mem_store_t *self, wp_mem_item_t *item)
 {
-    s_holder_t *holder = item->holder;
+    //  An item's holder is found by its claimant, not kept in every item
+    wp_mem_holder_t *holder = (wp_mem_holder_t *) wp_mem_map_lookup (&self->holders, item->rec.claimed_by);
+    assert (holder);
     if (item->prev)
         item->prev->next = item->next;
     else
@@ -546,9 +187,8 @@ s_holder_remove (s_memory_t *self, s_item_t *item)
     if (item->next)
         item->next->prev = item->prev;
     item->prev = item->next = NULL;
-    item->holder = NULL;
     if (--holder->count == 0) {
-        s_map_delete (&self->holders, holder->worker_id);
+        wp_mem_map_delete (&self->holders, holder->worker_id);
         free (holder->worker_id);
         free (holder);
     }
@@ -556,61 +196,48 @@ s_holder_remove (s_memory_t *self, s_item_t *item)
 
 //  Puts the item in the structures its state calls for
 static void
-s_item_index (s_memory_t *self, s_item_t *item)
+s_item_index (wp_mem_store_t *self, wp_mem_item_t *item)
 {
-    item->pool->count [item->rec.status]++;
-    if (item->rec.status == WP_ITEM_PENDING)
-        s_heap_push (&item->pool->pending, item);
-    else
+    wp_mem_tree_insert (&item->pool->by_status [item->rec.status], &item->node);
     if (item->rec.status == WP_ITEM_CLAIMED) {
-        s_heap_push (&self->leases, item);
+        wp_mem_heap_push (&self->leases, item);
         s_holder_add (self, item);
     }
     else
-        s_heap_push (&self->finished, item);
+    if (item->rec.status != WP_ITEM_PENDING)
+        wp_mem_heap_push (&self->finished, item);
 }
 
 static void
-s_item_unindex (s_memory_t *self, s_item_t *item)
+s_item_unindex (wp_mem_store_t *self, wp_mem_item_t *item)
 {
-    item->pool->count [item->rec.status]--;
-    if (item->rec.status == WP_ITEM_PENDING)
-        s_heap_remove (&item->pool->pending, item);
-    else
+    wp_mem_tree_remove (&item->pool->by_status [item->rec.status], &item->node);
     if (item->rec.status == WP_ITEM_CLAIMED) {
-        s_heap_remove (&self->leases, item);
+        wp_mem_heap_remove (&self->leases, item);
         s_holder_remove (self, item);
     }
     else
-        s_heap_remove (&self->finished, item);
+    if (item->rec.status != WP_ITEM_PENDING)
+        wp_mem_heap_remove (&self->finished, item);
 }
 
 //  ---------------------------------------------------------------------
 //  The undo log
 
-static s_undo_t *
-s_undo_add (s_memory_t *self, s_undo_kind kind)
+static wp_undo_t *
+s_undo_add (wp_mem_store_t *self, wp_undo_kind kind)
 {
-    if (self->undo_count == self->undo_capacity) {
-        self->undo_capacity = self->undo_capacity ? self->undo_capacity * 2 : 64;
-        self->undo = realloc (self->undo, self->undo_capacity * sizeof (s_undo_t));
-        if (!self->undo)
-            abort ();
-    }
-    s_undo_t *undo = &self->undo [self->undo_count++];
-    memset (undo, 0, sizeof *undo);
-    undo->kind = kind;
-    return undo;
+    return wp_mem_undo_add (&self->undo, kind);
 }
 
 //  Saves the item's state before its first change in the open group
 static void
-s_item_save (s_memory_t *self, s_item_t *item)
+s_item_save (wp_mem_store_t *self, wp_mem_item_t *item)
 {
     if (!self->in_txn || item->txn_mark == self->txn_id)
         return;
     item->txn_mark = self->txn_id;
-    s_undo_t *undo = s_undo_add (self, S_UNDO_ITEM);
+    wp_undo_t *undo = s_undo_add (self, WP_UNDO_ITEM);
     undo->item = item;
     undo->status = item->rec.status;
     undo->claimed_by = wp_strdup (item->rec.claimed_by);
@@ -624,27 +251,39 @@ s_item_save (s_memory_t *self, s_item_t *item)
     undo->updated_at = item->updated_at;
 }
 
+//  Saves the pool's paused flag before its first change in the epoch
+void
+wp_mem_pool_save (wp_mem_store_t *self, wp_mem_pool_t *pool)
+{
+    if (!self->in_txn || pool->txn_mark == self->txn_id)
+        return;
+    pool->txn_mark = self->txn_id;
+    wp_undo_t *undo = s_undo_add (self, WP_UNDO_POOL);
+    undo->pool = pool;
+    undo->paused = pool->paused;
+}
+
 static void
-s_worker_save (s_memory_t *self, s_worker_t *worker)
+s_worker_save (wp_mem_store_t *self, wp_mem_worker_t *worker)
 {
     if (!self->in_txn || worker->txn_mark == self->txn_id)
         return;
     worker->txn_mark = self->txn_id;
-    s_undo_t *undo = s_undo_add (self, S_UNDO_WORKER);
+    wp_undo_t *undo = s_undo_add (self, WP_UNDO_WORKER);
     undo->worker = worker;
     undo->saved_rec = wp_worker_dup (worker->rec);
 }
 
 //  Every change of an item's state goes begin, change fields, end
-static void
-s_item_change_begin (s_memory_t *self, s_item_t *item)
+void
+wp_mem_item_change_begin (wp_mem_store_t *self, wp_mem_item_t *item)
 {
     s_item_save (self, item);
     s_item_unindex (self, item);
 }
 
-static void
-s_item_change_end (s_memory_t *self, s_item_t *item)
+void
+wp_mem_item_change_end (wp_mem_store_t *self, wp_mem_item_t *item)
 {
     item->updated_at = self->now;
     s_item_index (self, item);
@@ -652,60 +291,49 @@ s_item_change_end (s_memory_t *self, s_item_t *item)
 
 //  Every change of a worker record goes begin, change, end: the staleness
 //  deadline depends on last_heartbeat, the interval and the status.
-static void
-s_worker_change_begin (s_memory_t *self, s_worker_t *worker)
+void
+wp_mem_worker_change_begin (wp_mem_store_t *self, wp_mem_worker_t *worker)
 {
     s_worker_save (self, worker);
-    if (worker->heap_pos != S_NOWHERE)
-        s_heap_remove (&self->stale, worker);
+    if (worker->heap_pos != WP_MEM_NOWHERE)
+        wp_mem_heap_remove (&self->stale, worker);
 }
 
-static void
-s_worker_change_end (s_memory_t *self, s_worker_t *worker)
+void
+wp_mem_worker_change_end (wp_mem_store_t *self, wp_mem_worker_t *worker)
 {
-    worker->stale_at = s_time_add (worker->rec->last_heartbeat,
-                                   s_usec (2 * worker->rec->heartbeat_interval));
-    if (strcmp (worker->rec->status, s_active) == 0)
-        s_heap_push (&self->stale, worker);
+    worker->stale_at = wp_mem_time_add (worker->rec->last_heartbeat,
+                                   wp_mem_usec (2 * worker->rec->heartbeat_interval));
+    if (strcmp (worker->rec->status, wp_mem_active) == 0)
+        wp_mem_heap_push (&self->stale, worker);
 }
 
 static void
-s_worker_free (s_worker_t *worker)
+s_worker_free (wp_mem_worker_t *worker)
 {
     wp_worker_destroy (&worker->rec);
     free (worker->id);
     free (worker);
 }
 
-//  Frees what the log owns; on commit that includes the purged items
+//  Drops the log entries from index from on; on commit (from 0) that
+//  frees the items the group removed
 static void
-s_undo_discard (s_memory_t *self, bool committed)
+s_undo_discard (wp_mem_store_t *self, size_t from, bool committed)
 {
-    for (size_t i = 0; i < self->undo_count; i++) {
-        s_undo_t *undo = &self->undo [i];
-        free (undo->claimed_by);
-        free (undo->result);
-        free (undo->error);
-        wp_worker_destroy (&undo->saved_rec);
-        if (committed && undo->kind == S_UNDO_ITEM_PURGED)
-            s_item_free (undo->item);
-    }
-    self->undo_count = 0;
-    if (self->undo_capacity > 1024) {
-        //  One huge group should not pin its log forever
-        free (self->undo);
-        self->undo = NULL;
-        self->undo_capacity = 0;
-    }
+    for (size_t i = from; committed && i < self->undo.count; i++)
+        if (self->undo.entries [i].kind == WP_UNDO_ITEM_PURGED)
+            s_item_free (self->undo.entries [i].item);
+    wp_mem_undo_truncate (&self->undo, from);
 }
 
 static void
-s_undo_apply (s_memory_t *self, s_undo_t *undo)
+s_undo_apply (wp_mem_store_t *self, wp_undo_t *undo)
 {
-    s_item_t *item = undo->item;
-    s_worker_t *worker = undo->worker;
+    wp_mem_item_t *item = undo->item;
+    wp_mem_worker_t *worker = undo->worker;
     switch (undo->kind) {
-        case S_UNDO_ITEM:
+        case WP_UNDO_ITEM:
             s_item_unindex (self, item);
             free (item->rec.claimed_by);
             free (item->rec.result);
@@ -725,28 +353,31 @@ s_undo_apply (s_memory_t *self, s_undo_t *undo)
             undo->error = NULL;
             s_item_index (self, item);
             break;
-        case S_UNDO_ITEM_NEW:
+        case WP_UNDO_ITEM_NEW:
             s_item_unindex (self, item);
-            s_map_delete (&item->pool->items, item->rec.id);
+            wp_mem_map_delete (&item->pool->items, item->rec.id);
             s_item_free (item);
             break;
-        case S_UNDO_ITEM_PURGED: {
+        case WP_UNDO_ITEM_PURGED: {
             item->purged = false;
-            s_map_insert (&item->pool->items, item->rec.id, item);
+            wp_mem_map_insert (&item->pool->items, item->rec.id, item);
             s_item_index (self, item);
             break;
         }
-        case S_UNDO_WORKER:
-            if (worker->heap_pos != S_NOWHERE)
-                s_heap_remove (&self->stale, worker);
+        case WP_UNDO_POOL:
+            ((wp_mem_pool_t *) undo->pool)->paused = undo->paused;
+            break;
+        case WP_UNDO_WORKER:
+            if (worker->heap_pos != WP_MEM_NOWHERE)
+                wp_mem_heap_remove (&self->stale, worker);
             if (undo->saved_rec) {
                 wp_worker_destroy (&worker->rec);
                 worker->rec = undo->saved_rec;
                 undo->saved_rec = NULL;
-                s_worker_change_end (self, worker);
+                wp_mem_worker_change_end (self, worker);
             }
             else {
-                s_map_delete (&self->workers, worker->id);
+                wp_mem_map_delete (&self->workers, worker->id);
                 s_worker_free (worker);
             }
             break;
@@ -759,9 +390,9 @@ s_undo_apply (s_memory_t *self, s_undo_t *undo)
 //  When an item leaves its claimant, a registered claimant that named it
 //  as its current task has none any more.
 static void
-s_current_task_clear (s_memory_t *self, s_item_t *item)
+s_current_task_clear (wp_mem_store_t *self, wp_mem_item_t *item)
 {
-    s_worker_t *worker = (s_worker_t *) s_map_lookup (&self->workers, item->rec.claimed_by);
+    wp_mem_worker_t *worker = (wp_mem_worker_t *) wp_mem_map_lookup (&self->workers, item->rec.claimed_by);
     if (worker && worker->rec->current_task_id
     &&  strcmp (worker->rec->current_task_id, item->rec.id) == 0) {
         s_worker_save (self, worker);
@@ -772,8 +403,8 @@ s_current_task_clear (s_memory_t *self, s_item_t *item)
 
 //  Claim fields go when an item returns to pending; done and poisoned
 //  items keep who held them last, but no lease.
-static void
-s_item_clear_claim (s_item_t *item, bool keep_claimant)
+void
+wp_mem_item_clear_claim (wp_mem_item_t *item, bool keep_claimant)
 {
     if (!keep_claimant) {
         free (item->rec.claimed_by);
@@ -787,24 +418,24 @@ s_item_clear_claim (s_item_t *item, bool keep_claimant)
 //  A failed attempt on a claimed item: fail(), a lapsed lease, a lost
 //  worker. Returns the new state.
 static wp_item_state
-s_item_fail (s_memory_t *self, s_item_t *item, const char *error)
+s_item_fail (wp_mem_store_t *self, wp_mem_item_t *item, const char *error)
 {
     s_current_task_clear (self, item);
-    s_item_change_begin (self, item);
+    wp_mem_item_change_begin (self, item);
     if (item->rec.attempts < UINT32_MAX)
         item->rec.attempts++;
     free (item->rec.error);
     item->rec.error = wp_strdup (error);
     item->rec.status = item->rec.attempts >= item->rec.max_retries
                      ? WP_ITEM_POISONED: WP_ITEM_PENDING;
-    s_item_clear_claim (item, item->rec.status == WP_ITEM_POISONED);
-    s_item_change_end (self, item);
+    wp_mem_item_clear_claim (item, item->rec.status == WP_ITEM_POISONED);
+    wp_mem_item_change_end (self, item);
     return item->rec.status;
 }
 
 //  Reclaim by the store itself: counted for wp_store_reap
 static void
-s_item_reclaim (s_memory_t *self, s_item_t *item, const char *error)
+s_item_reclaim (wp_mem_store_t *self, wp_mem_item_t *item, const char *error)
 {
     if (s_item_fail (self, item, error) == WP_ITEM_POISONED)
         self->reaped.poisoned++;
@@ -814,26 +445,41 @@ s_item_reclaim (s_memory_t *self, s_item_t *item, const char *error)
 
 //  Back to pending without counting an attempt
 static void
-s_item_release (s_memory_t *self, s_item_t *item)
+s_item_release (wp_mem_store_t *self, wp_mem_item_t *item)
 {
     s_current_task_clear (self, item);
-    s_item_change_begin (self, item);
+    wp_mem_item_change_begin (self, item);
     item->rec.status = WP_ITEM_PENDING;
-    s_item_clear_claim (item, false);
-    s_item_change_end (self, item);
+    wp_mem_item_clear_claim (item, false);
+    wp_mem_item_change_end (self, item);
+}
+
+//  Removes an unclaimed item (purge, cancel): freed now outside a group,
+//  kept in the undo log until commit inside one
+void
+wp_mem_item_remove (wp_mem_store_t *self, wp_mem_item_t *item)
+{
+    s_item_unindex (self, item);
+    wp_mem_map_delete (&item->pool->items, item->rec.id);
+    if (self->in_txn) {
+        item->purged = true;
+        s_undo_add (self, WP_UNDO_ITEM_PURGED)->item = item;
+    }
+    else
+        s_item_free (item);
 }
 
 //  Copies the claimant's items into a fresh array (caller frees), so that
 //  the caller may change them while it walks
-static s_item_t **
-s_holder_items (s_memory_t *self, const char *worker_id, size_t *count_p)
+static wp_mem_item_t **
+s_holder_items (wp_mem_store_t *self, const char *worker_id, size_t *count_p)
 {
-    s_holder_t *holder = (s_holder_t *) s_map_lookup (&self->holders, worker_id);
+    wp_mem_holder_t *holder = (wp_mem_holder_t *) wp_mem_map_lookup (&self->holders, worker_id);
     *count_p = 0;
     if (!holder)
         return NULL;
-    s_item_t **items = (s_item_t **) s_alloc (holder->count * sizeof (s_item_t *));
-    for (s_item_t *item = holder->first; item; item = item->next)
+    wp_mem_item_t **items = (wp_mem_item_t **) wp_mem_alloc (holder->count * sizeof (wp_mem_item_t *));
+    for (wp_mem_item_t *item = holder->first; item; item = item->next)
         items [(*count_p)++] = item;
     return items;
 }
@@ -842,35 +488,35 @@ s_holder_items (s_memory_t *self, const char *worker_id, size_t *count_p)
 //  claim's lease length, or (lease_us < 0, for a heartbeat) to now + the
 //  length each claim has: a heartbeat never shortens a lease the worker
 //  asked for. Returns how many.
-static uint64_t
-s_renew_leases (s_memory_t *self, const char *worker_id, int64_t lease_us)
+uint64_t
+wp_mem_renew_leases (wp_mem_store_t *self, const char *worker_id, int64_t lease_us)
 {
-    s_holder_t *holder = (s_holder_t *) s_map_lookup (&self->holders, worker_id);
+    wp_mem_holder_t *holder = (wp_mem_holder_t *) wp_mem_map_lookup (&self->holders, worker_id);
     uint64_t count = 0;
     //  The item stays claimed by the same worker: only its lease key moves
-    for (s_item_t *item = holder ? holder->first : NULL; item; item = item->next) {
+    for (wp_mem_item_t *item = holder ? holder->first : NULL; item; item = item->next) {
         s_item_save (self, item);
         if (lease_us >= 0)
             item->lease_us = lease_us;
-        item->rec.lease_expires_at = s_time_add (self->now, item->lease_us);
+        item->rec.lease_expires_at = wp_mem_time_add (self->now, item->lease_us);
         item->updated_at = self->now;
-        s_heap_fix (&self->leases, item);
+        wp_mem_heap_fix (&self->leases, item);
         count++;
     }
     return count;
 }
 
 static void
-s_worker_lose (s_memory_t *self, s_worker_t *worker)
+s_worker_lose (wp_mem_store_t *self, wp_mem_worker_t *worker)
 {
-    s_worker_change_begin (self, worker);
+    wp_mem_worker_change_begin (self, worker);
     free (worker->rec->status);
     worker->rec->status = wp_strdup ("lost");
-    s_worker_change_end (self, worker);
+    wp_mem_worker_change_end (self, worker);
     self->reaped.workers_lost++;
 
     size_t count;
-    s_item_t **items = s_holder_items (self, worker->id, &count);
+    wp_mem_item_t **items = s_holder_items (self, worker->id, &count);
     for (size_t i = 0; i < count; i++)
         s_item_reclaim (self, items [i], "worker lost");
     free (items);
@@ -878,11 +524,11 @@ s_worker_lose (s_memory_t *self, s_worker_t *worker)
 
 //  Applies everything due by self->now, in the order it fell due
 static void
-s_apply_due (s_memory_t *self)
+s_apply_due (wp_mem_store_t *self)
 {
     while (true) {
-        s_item_t *item = (s_item_t *) s_heap_top (&self->leases);
-        s_worker_t *worker = (s_worker_t *) s_heap_top (&self->stale);
+        wp_mem_item_t *item = (wp_mem_item_t *) wp_mem_heap_top (&self->leases);
+        wp_mem_worker_t *worker = (wp_mem_worker_t *) wp_mem_heap_top (&self->stale);
         bool item_due = item && item->rec.lease_expires_at <= self->now;
         bool worker_due = worker && worker->stale_at < self->now;
         if (item_due && (!worker_due || item->rec.lease_expires_at <= worker->stale_at)) {
@@ -898,18 +544,18 @@ s_apply_due (s_memory_t *self)
 }
 
 //  Every call: take the lock, read the clock once, catch up with it
-static s_memory_t *
-s_enter (wp_store_t *base)
+wp_mem_store_t *
+wp_mem_enter (wp_store_t *base)
 {
-    s_memory_t *self = (s_memory_t *) base;
+    wp_mem_store_t *self = (wp_mem_store_t *) base;
     pthread_mutex_lock (&self->mutex);
     self->now = wp_store_now (base);
     s_apply_due (self);
     return self;
 }
 
-static wp_status
-s_leave (s_memory_t *self, wp_status status)
+wp_status
+wp_mem_leave (wp_mem_store_t *self, wp_status status)
 {
     pthread_mutex_unlock (&self->mutex);
     return status;
@@ -921,45 +567,65 @@ s_leave (s_memory_t *self, wp_status status)
 static wp_status
 s_begin (wp_store_t *base)
 {
-    s_memory_t *self = (s_memory_t *) base;
+    wp_mem_store_t *self = (wp_mem_store_t *) base;
     pthread_mutex_lock (&self->mutex);
     if (self->in_txn)
-        return s_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
+        return wp_mem_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
                                               "a transaction is already open"));
     self->in_txn = true;
     self->txn_id++;
     self->reaped_at_begin = self->reaped;
-    return s_leave (self, WP_OK);
+    return wp_mem_leave (self, WP_OK);
 }
 
-static void s_rollback_locked (s_memory_t *self);
+static void s_rollback_locked (wp_mem_store_t *self);
+static void s_mark_end (wp_mem_store_t *self);
 
-//  Hands the group's changes to the journal, each item and worker once in
-//  its state now; the undo log names each the first time it changed.
+//  Hands the group's changes to the journal, each item, worker and pool
+//  once, in its state now. The undo log names each the first time it
+//  changed in an epoch, so one changed on both sides of a savepoint (a
+//  batch pushes it, the next claims it) is named twice: the pass marks
+//  what it wrote with an epoch of its own and skips it the second time.
 static wp_status
-s_journal_write (s_memory_t *self)
+s_journal_write (wp_mem_store_t *self)
 {
     const wp_memory_journal_t *journal = self->journal;
-    if (!journal || self->undo_count == 0)
+    if (!journal || self->undo.count == 0)
         return WP_OK;
+    uint64_t pass = ++self->txn_id;
     wp_status rc = journal->begin (journal->arg);
-    for (size_t i = 0; i < self->undo_count && rc == WP_OK; i++) {
-        s_undo_t *undo = &self->undo [i];
-        s_item_t *item = undo->item;
-        if (undo->kind == S_UNDO_ITEM_PURGED)
+    for (size_t i = 0; i < self->undo.count && rc == WP_OK; i++) {
+        wp_undo_t *undo = &self->undo.entries [i];
+        wp_mem_item_t *item = undo->item;
+        if (undo->kind == WP_UNDO_POOL) {
+            wp_mem_pool_t *pool = undo->pool;
+            if (pool->txn_mark != pass) {
+                pool->txn_mark = pass;
+                rc = journal->pool (journal->arg, pool->name, pool->paused);
+            }
+        }
+        else
+        if (undo->kind == WP_UNDO_ITEM_PURGED)
             rc = journal->item_gone (journal->arg, item->seq);
         else
-        if (undo->kind == S_UNDO_WORKER)
-            rc = journal->worker (journal->arg, undo->worker->rec);
+        if (undo->kind == WP_UNDO_WORKER) {
+            wp_mem_worker_t *worker = undo->worker;
+            if (worker->txn_mark != pass) {
+                worker->txn_mark = pass;
+                rc = journal->worker (journal->arg, worker->rec);
+            }
+        }
         else
-        if (!item->purged) {
+        if (!item->purged && item->txn_mark != pass) {
+            //  The first entry of an item pushed in the group is its "new"
+            item->txn_mark = pass;
             wp_memory_item_image_t image = {
                 .pool = item->pool->name,
                 .rec = &item->rec,
                 .seq = item->seq,
                 .lease_us = item->lease_us,
                 .updated_at = item->updated_at,
-                .is_new = undo->kind == S_UNDO_ITEM_NEW,
+                .is_new = undo->kind == WP_UNDO_ITEM_NEW,
             };
             rc = journal->item (journal->arg, &image);
         }
@@ -971,62 +637,136 @@ s_journal_write (s_memory_t *self)
     return rc;
 }
 
+//  A pool with no items that is not paused is not worth keeping
+bool
+wp_mem_pool_idle (const wp_mem_pool_t *pool)
+{
+    return pool->items.count == 0 && !pool->paused;
+}
+
 static wp_status
 s_commit (wp_store_t *base)
 {
-    s_memory_t *self = (s_memory_t *) base;
+    wp_mem_store_t *self = (wp_mem_store_t *) base;
     pthread_mutex_lock (&self->mutex);
     if (!self->in_txn)
-        return s_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
+        return wp_mem_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
                                               "no transaction is open"));
     wp_status rc = s_journal_write (self);
     if (rc != WP_OK) {
         s_rollback_locked (self);
-        return s_leave (self, rc);
+        return wp_mem_leave (self, rc);
     }
-    //  A pool the group's purges emptied goes once the log is done with it
-    //  (a broker purges only inside groups; without this its pools would
-    //  pile up). Each is unlinked from the map once, then freed.
-    s_pool_t **empty = NULL;
+    //  A pool the group's removals (or a resume) left idle goes once the log
+    //  is done with it (a broker purges only inside groups; without this its
+    //  pools would pile up). Each is unlinked from the map once, then freed.
+    wp_mem_pool_t **empty = NULL;
     size_t empty_count = 0;
-    for (size_t i = 0; i < self->undo_count; i++) {
-        if (self->undo [i].kind != S_UNDO_ITEM_PURGED)
-            continue;
-        s_pool_t *pool = self->undo [i].item->pool;
-        if (pool->items.count == 0 && s_map_lookup (&self->pools, pool->name) == pool) {
-            s_map_delete (&self->pools, pool->name);
-            empty = (s_pool_t **) realloc (empty, (empty_count + 1) * sizeof (s_pool_t *));
+    for (size_t i = 0; i < self->undo.count; i++) {
+        wp_undo_t *undo = &self->undo.entries [i];
+        wp_mem_pool_t *pool = undo->kind == WP_UNDO_ITEM_PURGED ? ((wp_mem_item_t *) undo->item)->pool
+                       : undo->kind == WP_UNDO_POOL ? (wp_mem_pool_t *) undo->pool : NULL;
+        if (pool && wp_mem_pool_idle (pool) && wp_mem_map_lookup (&self->pools, pool->name) == pool) {
+            wp_mem_map_delete (&self->pools, pool->name);
+            empty = (wp_mem_pool_t **) realloc (empty, (empty_count + 1) * sizeof (wp_mem_pool_t *));
             if (!empty)
                 abort ();
             empty [empty_count++] = pool;
         }
     }
-    s_undo_discard (self, true);
+    s_undo_discard (self, 0, true);
     for (size_t i = 0; i < empty_count; i++)
-        s_pool_free (empty [i]);
+        wp_mem_pool_free (empty [i]);
     free (empty);
     self->in_txn = false;
-    return s_leave (self, WP_OK);
+    s_mark_end (self);
+    return wp_mem_leave (self, WP_OK);
+}
+
+//  Ends the savepoint, if one is set, giving back the hold on the mutex
+//  that savepoint took; the caller holds the mutex as well
+static void
+s_mark_end (wp_mem_store_t *self)
+{
+    if (self->has_mark) {
+        self->has_mark = false;
+        pthread_mutex_unlock (&self->mutex);
+    }
+}
+
+//  Undoes the log back to index from, newest first
+static void
+s_undo_back_to (wp_mem_store_t *self, size_t from)
+{
+    for (size_t i = self->undo.count; i-- > from; )
+        s_undo_apply (self, &self->undo.entries [i]);
+    s_undo_discard (self, from, false);
 }
 
 static void
-s_rollback_locked (s_memory_t *self)
+s_rollback_locked (wp_mem_store_t *self)
 {
     if (!self->in_txn)
         return;
-    for (size_t i = self->undo_count; i-- > 0; )
-        s_undo_apply (self, &self->undo [i]);
-    s_undo_discard (self, false);
+    s_undo_back_to (self, 0);
     self->reaped = self->reaped_at_begin;
     self->in_txn = false;
+    s_mark_end (self);
 }
 
 static void
 s_rollback (wp_store_t *base)
 {
-    s_memory_t *self = (s_memory_t *) base;
+    wp_mem_store_t *self = (wp_mem_store_t *) base;
     pthread_mutex_lock (&self->mutex);
     s_rollback_locked (self);
+    pthread_mutex_unlock (&self->mutex);
+}
+
+//  Savepoints: a mark in the undo log, and a new epoch so that whatever
+//  changes after the mark is saved again, as it was at the mark. From
+//  savepoint to release or rollback_to the thread that set the mark keeps
+//  the (recursive) mutex: another thread's call made meanwhile would land
+//  after the mark and be undone with the batch, so it waits instead.
+static wp_status
+s_savepoint (wp_store_t *base)
+{
+    wp_mem_store_t *self = (wp_mem_store_t *) base;
+    pthread_mutex_lock (&self->mutex);
+    if (!self->in_txn)
+        return wp_mem_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
+                                                   "no transaction is open"));
+    if (self->has_mark)
+        return wp_mem_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
+                                                   "a savepoint is already set"));
+    self->has_mark = true;
+    self->mark = self->undo.count;
+    self->reaped_at_mark = self->reaped;
+    self->txn_id++;
+    return WP_OK;               //  the mutex stays held until the mark ends
+}
+
+static void
+s_release (wp_store_t *base)
+{
+    wp_mem_store_t *self = (wp_mem_store_t *) base;
+    pthread_mutex_lock (&self->mutex);
+    s_mark_end (self);
+    pthread_mutex_unlock (&self->mutex);
+}
+
+//  Undoes back to the mark and ends it
+static void
+s_rollback_to (wp_store_t *base)
+{
+    wp_mem_store_t *self = (wp_mem_store_t *) base;
+    pthread_mutex_lock (&self->mutex);
+    if (self->in_txn && self->has_mark) {
+        s_undo_back_to (self, self->mark);
+        self->reaped = self->reaped_at_mark;
+        self->txn_id++;
+    }
+    s_mark_end (self);
     pthread_mutex_unlock (&self->mutex);
 }
 
@@ -1041,22 +781,22 @@ s_push (wp_store_t *base, const char *pool_name, const wp_push_entry_t *entry,
     char uuid [WP_UUID_LEN + 1];
     if (!entry->id)
         wp_uuid_new (uuid);
-    s_memory_t *self = s_enter (base);
+    wp_mem_store_t *self = wp_mem_enter (base);
     if (entry->id) {
-        s_item_t *existing = s_item_lookup (self, pool_name, entry->id);
+        wp_mem_item_t *existing = wp_mem_item_lookup (self, pool_name, entry->id);
         if (existing) {
             *id_out = wp_strdup (existing->rec.id);
             if (duplicate)
                 *duplicate = true;
-            return s_leave (self, WP_OK);
+            return wp_mem_leave (self, WP_OK);
         }
     }
-    s_pool_t *pool = s_pool_require (self, pool_name);
-    s_item_t *item = (s_item_t *) s_alloc (sizeof *item);
+    wp_mem_pool_t *pool = wp_mem_pool_require (self, pool_name);
+    wp_mem_item_t *item = (wp_mem_item_t *) wp_mem_alloc (sizeof *item);
     if (entry->id)
         item->rec.id = wp_strdup (entry->id);
     else {
-        while (s_map_lookup (&pool->items, uuid))
+        while (wp_mem_map_lookup (&pool->items, uuid))
             wp_uuid_new (uuid);
         item->rec.id = wp_strdup (uuid);
     }
@@ -1069,55 +809,56 @@ s_push (wp_store_t *base, const char *pool_name, const wp_push_entry_t *entry,
     item->rec.created_at = self->now;
     item->pool = pool;
     item->seq = self->next_seq++;
-    item->heap_pos = S_NOWHERE;
-    s_map_insert (&pool->items, item->rec.id, item);
-    s_item_change_end (self, item);
+    item->heap_pos = WP_MEM_NOWHERE;
+    wp_mem_map_insert (&pool->items, item->rec.id, item);
+    wp_mem_item_change_end (self, item);
     if (self->in_txn) {
         item->txn_mark = self->txn_id;
-        s_undo_add (self, S_UNDO_ITEM_NEW)->item = item;
+        s_undo_add (self, WP_UNDO_ITEM_NEW)->item = item;
     }
     *id_out = wp_strdup (item->rec.id);
     if (duplicate)
         *duplicate = false;
-    return s_leave (self, WP_OK);
+    return wp_mem_leave (self, WP_OK);
 }
 
 static wp_status
 s_claim (wp_store_t *base, const char *pool_name, const char *worker_id,
          double lease, wp_item_t **item_out)
 {
-    s_memory_t *self = s_enter (base);
-    s_pool_t *pool = s_pool_lookup (self, pool_name);
-    s_item_t *item = pool ? (s_item_t *) s_heap_top (&pool->pending) : NULL;
+    wp_mem_store_t *self = wp_mem_enter (base);
+    wp_mem_pool_t *pool = wp_mem_pool_lookup (self, pool_name);
+    wp_mem_item_t *item = pool && !pool->paused
+                   ? wp_mem_item_of (wp_mem_tree_first (&pool->by_status [WP_ITEM_PENDING])) : NULL;
     if (!item) {
         *item_out = NULL;
-        return s_leave (self, WP_OK);
+        return wp_mem_leave (self, WP_OK);
     }
-    int64_t lease_us = s_usec (lease > 0 ? lease : self->base.config.lease);
-    s_item_change_begin (self, item);
+    int64_t lease_us = wp_mem_usec (lease > 0 ? lease : self->base.config.lease);
+    wp_mem_item_change_begin (self, item);
     item->rec.status = WP_ITEM_CLAIMED;
     item->rec.claimed_by = wp_strdup (worker_id);
     item->rec.claimed_at = self->now;
-    item->rec.lease_expires_at = s_time_add (self->now, lease_us);
+    item->rec.lease_expires_at = wp_mem_time_add (self->now, lease_us);
     item->lease_us = lease_us;
-    s_item_change_end (self, item);
+    wp_mem_item_change_end (self, item);
 
-    s_worker_t *worker = (s_worker_t *) s_map_lookup (&self->workers, worker_id);
+    wp_mem_worker_t *worker = (wp_mem_worker_t *) wp_mem_map_lookup (&self->workers, worker_id);
     if (worker) {
         s_worker_save (self, worker);
         free (worker->rec->current_task_id);
         worker->rec->current_task_id = wp_strdup (item->rec.id);
     }
     *item_out = wp_item_dup (&item->rec);
-    return s_leave (self, WP_OK);
+    return wp_mem_leave (self, WP_OK);
 }
 
 //  Finds the item complete or fail may act on, or says why there is none
 static wp_status
-s_claimed_item (s_memory_t *self, const char *pool_name, const char *id,
-                const char *worker_id, s_item_t **item_p)
+s_claimed_item (wp_mem_store_t *self, const char *pool_name, const char *id,
+                const char *worker_id, wp_mem_item_t **item_p)
 {
-    s_item_t *item = s_item_lookup (self, pool_name, id);
+    wp_mem_item_t *item = wp_mem_item_lookup (self, pool_name, id);
     if (!item)
         return wp_store_error (&self->base, WP_NOT_FOUND,
                                "no item '%s' in pool '%s'", id, pool_name);
@@ -1137,53 +878,53 @@ static wp_status
 s_complete (wp_store_t *base, const char *pool_name, const char *id,
             const uint8_t *result, size_t result_size, const char *worker_id)
 {
-    s_memory_t *self = s_enter (base);
-    s_item_t *item = NULL;
+    wp_mem_store_t *self = wp_mem_enter (base);
+    wp_mem_item_t *item = NULL;
     wp_status rc = s_claimed_item (self, pool_name, id, worker_id, &item);
     if (rc != WP_OK)
-        return s_leave (self, rc);
+        return wp_mem_leave (self, rc);
     s_current_task_clear (self, item);
-    s_item_change_begin (self, item);
+    wp_mem_item_change_begin (self, item);
     item->rec.status = WP_ITEM_DONE;
     free (item->rec.result);
     item->rec.result = s_memdup (result, result_size);
     item->rec.result_size = item->rec.result ? result_size : 0;
-    s_item_clear_claim (item, true);
-    s_item_change_end (self, item);
-    return s_leave (self, WP_OK);
+    wp_mem_item_clear_claim (item, true);
+    wp_mem_item_change_end (self, item);
+    return wp_mem_leave (self, WP_OK);
 }
 
 static wp_status
 s_fail (wp_store_t *base, const char *pool_name, const char *id,
         const char *error, const char *worker_id, wp_item_state *state_out)
 {
-    s_memory_t *self = s_enter (base);
-    s_item_t *item = NULL;
+    wp_mem_store_t *self = wp_mem_enter (base);
+    wp_mem_item_t *item = NULL;
     wp_status rc = s_claimed_item (self, pool_name, id, worker_id, &item);
     if (rc != WP_OK)
-        return s_leave (self, rc);
+        return wp_mem_leave (self, rc);
     wp_item_state state = s_item_fail (self, item, error);
     if (state_out)
         *state_out = state;
-    return s_leave (self, WP_OK);
+    return wp_mem_leave (self, WP_OK);
 }
 
 static wp_status
 s_size (wp_store_t *base, const char *pool_name, uint64_t *size_out)
 {
-    s_memory_t *self = s_enter (base);
-    s_pool_t *pool = s_pool_lookup (self, pool_name);
-    *size_out = pool ? pool->count [WP_ITEM_PENDING] : 0;
-    return s_leave (self, WP_OK);
+    wp_mem_store_t *self = wp_mem_enter (base);
+    wp_mem_pool_t *pool = wp_mem_pool_lookup (self, pool_name);
+    *size_out = pool ? pool->by_status [WP_ITEM_PENDING].count : 0;
+    return wp_mem_leave (self, WP_OK);
 }
 
 static wp_status
 s_release_by_worker (wp_store_t *base, const char *pool_name,
                      const char *worker_id, uint64_t *count_out)
 {
-    s_memory_t *self = s_enter (base);
+    wp_mem_store_t *self = wp_mem_enter (base);
     size_t count;
-    s_item_t **items = s_holder_items (self, worker_id, &count);
+    wp_mem_item_t **items = s_holder_items (self, worker_id, &count);
     uint64_t released = 0;
     for (size_t i = 0; i < count; i++)
         if (strcmp (items [i]->pool->name, pool_name) == 0) {
@@ -1192,174 +933,28 @@ s_release_by_worker (wp_store_t *base, const char *pool_name,
         }
     free (items);
     *count_out = released;
-    return s_leave (self, WP_OK);
+    return wp_mem_leave (self, WP_OK);
 }
 
 static wp_status
 s_get (wp_store_t *base, const char *pool_name, const char *id, wp_item_t **item_out)
 {
-    s_memory_t *self = s_enter (base);
-    s_item_t *item = s_item_lookup (self, pool_name, id);
+    wp_mem_store_t *self = wp_mem_enter (base);
+    wp_mem_item_t *item = wp_mem_item_lookup (self, pool_name, id);
     if (!item)
-        return s_leave (self, wp_store_error (base, WP_NOT_FOUND,
+        return wp_mem_leave (self, wp_store_error (base, WP_NOT_FOUND,
                                               "no item '%s' in pool '%s'", id, pool_name));
     *item_out = wp_item_dup (&item->rec);
-    return s_leave (self, WP_OK);
+    return wp_mem_leave (self, WP_OK);
 }
 
 static wp_status
 s_renew (wp_store_t *base, const char *worker_id, double lease, uint64_t *count_out)
 {
-    s_memory_t *self = s_enter (base);
-    *count_out = s_renew_leases (self, worker_id,
-                                 s_usec (lease > 0 ? lease : self->base.config.lease));
-    return s_leave (self, WP_OK);
-}
-
-//  ---------------------------------------------------------------------
-//  Registration
-
-static wp_status
-s_register (wp_store_t *base, const wp_worker_t *worker, wp_worker_t **worker_out)
-{
-    s_memory_t *self = s_enter (base);
-    wp_worker_t *rec = wp_worker_dup (worker);
-    free (rec->status);
-    rec->status = wp_strdup (s_active);
-    rec->last_heartbeat = self->now;
-    if (rec->started_at == 0)
-        rec->started_at = self->now;
-    if (rec->heartbeat_interval <= 0)
-        rec->heartbeat_interval = self->base.config.heartbeat;
-    //  The store, not the caller, knows which claim is current; a worker
-    //  that re-registers keeps it while it still holds the item
-    free (rec->current_task_id);
-    rec->current_task_id = NULL;
-
-    s_worker_t *entry = (s_worker_t *) s_map_lookup (&self->workers, worker->worker_id);
-    if (entry) {
-        s_worker_change_begin (self, entry);
-        rec->current_task_id = entry->rec->current_task_id;
-        entry->rec->current_task_id = NULL;
-        wp_worker_destroy (&entry->rec);
-        entry->rec = rec;
-    }
-    else {
-        entry = (s_worker_t *) s_alloc (sizeof *entry);
-        entry->id = wp_strdup (worker->worker_id);
-        entry->rec = rec;
-        entry->heap_pos = S_NOWHERE;
-        s_map_insert (&self->workers, entry->id, entry);
-        if (self->in_txn) {
-            entry->txn_mark = self->txn_id;
-            s_undo_add (self, S_UNDO_WORKER)->worker = entry;
-        }
-    }
-    s_worker_change_end (self, entry);
-    if (worker_out)
-        *worker_out = wp_worker_dup (entry->rec);
-    return s_leave (self, WP_OK);
-}
-
-static wp_status
-s_heartbeat (wp_store_t *base, const char *worker_id, const wp_meta_t *metadata)
-{
-    s_memory_t *self = s_enter (base);
-    s_worker_t *worker = (s_worker_t *) s_map_lookup (&self->workers, worker_id);
-    if (!worker)
-        return s_leave (self, wp_store_error (base, WP_NOT_FOUND, "no worker '%s'", worker_id));
-    if (strcmp (worker->rec->status, "lost") == 0)
-        return s_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
-                                              "worker '%s' was declared lost and its claims "
-                                              "returned: register again", worker_id));
-    s_worker_change_begin (self, worker);
-    worker->rec->last_heartbeat = self->now;
-    if (metadata)
-        wp_meta_merge (&worker->rec->metadata, metadata);
-    s_worker_change_end (self, worker);
-    s_renew_leases (self, worker_id, -1);
-    return s_leave (self, WP_OK);
-}
-
-static wp_status
-s_update_status (wp_store_t *base, const char *worker_id, const char *status)
-{
-    s_memory_t *self = s_enter (base);
-    s_worker_t *worker = (s_worker_t *) s_map_lookup (&self->workers, worker_id);
-    if (!worker)
-        return s_leave (self, wp_store_error (base, WP_NOT_FOUND, "no worker '%s'", worker_id));
-    s_worker_change_begin (self, worker);
-    free (worker->rec->status);
-    worker->rec->status = wp_strdup (status);
-    s_worker_change_end (self, worker);
-    return s_leave (self, WP_OK);
-}
-
-static wp_status
-s_get_worker (wp_store_t *base, const char *worker_id, wp_worker_t **worker_out)
-{
-    s_memory_t *self = s_enter (base);
-    s_worker_t *worker = (s_worker_t *) s_map_lookup (&self->workers, worker_id);
-    *worker_out = worker ? wp_worker_dup (worker->rec) : NULL;
-    return s_leave (self, WP_OK);
-}
-
-static bool
-s_worker_matches (s_memory_t *self, const wp_worker_t *rec, const wp_worker_filter_t *filter)
-{
-    if (filter->status_count > 0) {
-        size_t i;
-        for (i = 0; i < filter->status_count; i++)
-            if (strcmp (rec->status, filter->statuses [i]) == 0)
-                break;
-        if (i == filter->status_count)
-            return false;
-    }
-    if (filter->capability) {
-        size_t i;
-        for (i = 0; i < rec->capability_count; i++)
-            if (strcmp (rec->capabilities [i], filter->capability) == 0)
-                break;
-        if (i == rec->capability_count)
-            return false;
-    }
-    if (filter->pool_id && (!rec->pool_id || strcmp (rec->pool_id, filter->pool_id) != 0))
-        return false;
-    if (filter->stale_threshold >= 0
-    &&  rec->last_heartbeat >= s_time_add (self->now, -s_usec (filter->stale_threshold)))
-        return false;
-    return true;
-}
-
-static int
-s_compare_workers (const void *a, const void *b)
-{
-    const wp_worker_t *x = *(const wp_worker_t *const *) a;
-    const wp_worker_t *y = *(const wp_worker_t *const *) b;
-    return strcmp (x->worker_id, y->worker_id);
-}
-
-static wp_status
-s_list_workers (wp_store_t *base, const wp_worker_filter_t *filter,
-                wp_worker_list_t **list_out)
-{
-    s_memory_t *self = s_enter (base);
-    size_t count = 0;
-    wp_worker_t **found = (wp_worker_t **) s_alloc (
-        self->workers.count * sizeof (wp_worker_t *));
-    size_t worker_at = 0;
-    for (s_worker_t *worker; (worker = (s_worker_t *) s_map_next (&self->workers, &worker_at)); )
-        if (s_worker_matches (self, worker->rec, filter))
-            found [count++] = worker->rec;
-    qsort (found, count, sizeof (wp_worker_t *), s_compare_workers);
-    wp_worker_list_t *list = wp_worker_list_new ();
-    for (size_t i = 0; i < count; i++) {
-        wp_worker_t *copy = wp_worker_dup (found [i]);
-        wp_worker_list_append (list, &copy);
-    }
-    free (found);
-    *list_out = list;
-    return s_leave (self, WP_OK);
+    wp_mem_store_t *self = wp_mem_enter (base);
+    *count_out = wp_mem_renew_leases (self, worker_id,
+                                 wp_mem_usec (lease > 0 ? lease : self->base.config.lease));
+    return wp_mem_leave (self, WP_OK);
 }
 
 //  ---------------------------------------------------------------------
@@ -1368,65 +963,58 @@ s_list_workers (wp_store_t *base, const wp_worker_filter_t *filter,
 static wp_status
 s_reap (wp_store_t *base, wp_reap_t *out)
 {
-    s_memory_t *self = s_enter (base);
+    wp_mem_store_t *self = wp_mem_enter (base);
     *out = self->reaped;
     memset (&self->reaped, 0, sizeof self->reaped);
-    return s_leave (self, WP_OK);
+    return wp_mem_leave (self, WP_OK);
 }
 
 static wp_status
 s_next_due (wp_store_t *base, int64_t *next_out)
 {
-    //  No s_enter: a time already past tells the broker to reap now
-    s_memory_t *self = (s_memory_t *) base;
+    //  No wp_mem_enter: a time already past tells the broker to reap now
+    wp_mem_store_t *self = (wp_mem_store_t *) base;
     pthread_mutex_lock (&self->mutex);
-    s_item_t *item = (s_item_t *) s_heap_top (&self->leases);
-    s_worker_t *worker = (s_worker_t *) s_heap_top (&self->stale);
+    wp_mem_item_t *item = (wp_mem_item_t *) wp_mem_heap_top (&self->leases);
+    wp_mem_worker_t *worker = (wp_mem_worker_t *) wp_mem_heap_top (&self->stale);
     int64_t next = item ? item->rec.lease_expires_at : 0;
     if (worker) {
         //  A worker is lost once its deadline has passed, not at it
-        int64_t lost_at = s_time_add (worker->stale_at, 1);
+        int64_t lost_at = wp_mem_time_add (worker->stale_at, 1);
         if (!item || lost_at < next)
             next = lost_at;
     }
     *next_out = next;
-    return s_leave (self, WP_OK);
+    return wp_mem_leave (self, WP_OK);
 }
 
 static wp_status
 s_purge (wp_store_t *base, double older_than, uint64_t *count_out)
 {
-    s_memory_t *self = s_enter (base);
-    int64_t cutoff = s_time_add (self->now, -s_usec (older_than));
+    wp_mem_store_t *self = wp_mem_enter (base);
+    int64_t cutoff = wp_mem_time_add (self->now, -wp_mem_usec (older_than));
     uint64_t count = 0;
-    s_item_t *item;
-    while ((item = (s_item_t *) s_heap_top (&self->finished)) && item->updated_at < cutoff) {
-        s_item_unindex (self, item);
-        s_map_delete (&item->pool->items, item->rec.id);
-        if (self->in_txn) {
-            item->purged = true;
-            s_undo_add (self, S_UNDO_ITEM_PURGED)->item = item;
-        }
-        else
-            s_item_free (item);
+    wp_mem_item_t *item;
+    while ((item = (wp_mem_item_t *) wp_mem_heap_top (&self->finished)) && item->updated_at < cutoff) {
+        wp_mem_item_remove (self, item);
         count++;
     }
     //  Empty pools go too, but not inside a group: its undo log points at them
     if (!self->in_txn) {
         size_t empty = 0;
-        s_pool_t **pools = (s_pool_t **) s_alloc (self->pools.count * sizeof (s_pool_t *));
+        wp_mem_pool_t **pools = (wp_mem_pool_t **) wp_mem_alloc (self->pools.count * sizeof (wp_mem_pool_t *));
         size_t pool_at = 0;
-        for (s_pool_t *pool; (pool = (s_pool_t *) s_map_next (&self->pools, &pool_at)); )
-            if (pool->items.count == 0)
+        for (wp_mem_pool_t *pool; (pool = (wp_mem_pool_t *) wp_mem_map_next (&self->pools, &pool_at)); )
+            if (wp_mem_pool_idle (pool))
                 pools [empty++] = pool;
         for (size_t i = 0; i < empty; i++) {
-            s_map_delete (&self->pools, pools [i]->name);
-            s_pool_free (pools [i]);
+            wp_mem_map_delete (&self->pools, pools [i]->name);
+            wp_mem_pool_free (pools [i]);
         }
         free (pools);
     }
     *count_out = count;
-    return s_leave (self, WP_OK);
+    return wp_mem_leave (self, WP_OK);
 }
 
 static int
@@ -1445,28 +1033,29 @@ s_compare_status_counts (const void *a, const void *b)
 static wp_status
 s_stats (wp_store_t *base, wp_stats_t **stats_out)
 {
-    s_memory_t *self = s_enter (base);
+    wp_mem_store_t *self = wp_mem_enter (base);
     wp_stats_t *stats = wp_stats_new ();
 
-    stats->pools = (wp_pool_stats_t *) s_alloc (self->pools.count * sizeof (wp_pool_stats_t));
+    stats->pools = (wp_pool_stats_t *) wp_mem_alloc (self->pools.count * sizeof (wp_pool_stats_t));
     size_t pool_at = 0;
-    for (s_pool_t *pool; (pool = (s_pool_t *) s_map_next (&self->pools, &pool_at)); ) {
-        if (pool->items.count == 0)
+    for (wp_mem_pool_t *pool; (pool = (wp_mem_pool_t *) wp_mem_map_next (&self->pools, &pool_at)); ) {
+        if (pool->items.count == 0 && !pool->paused)
             continue;
         wp_pool_stats_t *entry = &stats->pools [stats->pool_count++];
         entry->pool = wp_strdup (pool->name);
-        entry->pending = pool->count [WP_ITEM_PENDING];
-        entry->claimed = pool->count [WP_ITEM_CLAIMED];
-        entry->done = pool->count [WP_ITEM_DONE];
-        entry->poisoned = pool->count [WP_ITEM_POISONED];
+        entry->paused = pool->paused;
+        entry->pending = pool->by_status [WP_ITEM_PENDING].count;
+        entry->claimed = pool->by_status [WP_ITEM_CLAIMED].count;
+        entry->done = pool->by_status [WP_ITEM_DONE].count;
+        entry->poisoned = pool->by_status [WP_ITEM_POISONED].count;
     }
     qsort (stats->pools, stats->pool_count, sizeof (wp_pool_stats_t), s_compare_pool_stats);
 
     //  Few distinct statuses: a linear search per worker is cheapest
-    stats->workers = (wp_status_count_t *) s_alloc (
+    stats->workers = (wp_status_count_t *) wp_mem_alloc (
         self->workers.count * sizeof (wp_status_count_t));
     size_t worker_at = 0;
-    for (s_worker_t *worker; (worker = (s_worker_t *) s_map_next (&self->workers, &worker_at)); ) {
+    for (wp_mem_worker_t *worker; (worker = (wp_mem_worker_t *) wp_mem_map_next (&self->workers, &worker_at)); ) {
         size_t i;
         for (i = 0; i < stats->worker_status_count; i++)
             if (strcmp (stats->workers [i].status, worker->rec->status) == 0)
@@ -1480,7 +1069,7 @@ s_stats (wp_store_t *base, wp_stats_t **stats_out)
     qsort (stats->workers, stats->worker_status_count, sizeof (wp_status_count_t),
            s_compare_status_counts);
     *stats_out = stats;
-    return s_leave (self, WP_OK);
+    return wp_mem_leave (self, WP_OK);
 }
 
 //  ---------------------------------------------------------------------
@@ -1489,30 +1078,30 @@ s_stats (wp_store_t *base, wp_stats_t **stats_out)
 static void
 s_destroy (wp_store_t *base)
 {
-    s_memory_t *self = (s_memory_t *) base;
+    wp_mem_store_t *self = (wp_mem_store_t *) base;
     s_rollback_locked (self);
     size_t pool_at = 0;
-    for (s_pool_t *pool; (pool = (s_pool_t *) s_map_next (&self->pools, &pool_at)); ) {
+    for (wp_mem_pool_t *pool; (pool = (wp_mem_pool_t *) wp_mem_map_next (&self->pools, &pool_at)); ) {
         size_t item_at = 0;
-        for (s_item_t *item; (item = (s_item_t *) s_map_next (&pool->items, &item_at)); )
+        for (wp_mem_item_t *item; (item = (wp_mem_item_t *) wp_mem_map_next (&pool->items, &item_at)); )
             s_item_free (item);
-        s_pool_free (pool);
+        wp_mem_pool_free (pool);
     }
     size_t holder_at = 0;
-    for (s_holder_t *holder; (holder = (s_holder_t *) s_map_next (&self->holders, &holder_at)); ) {
+    for (wp_mem_holder_t *holder; (holder = (wp_mem_holder_t *) wp_mem_map_next (&self->holders, &holder_at)); ) {
         free (holder->worker_id);
         free (holder);
     }
     size_t worker_at = 0;
-    for (s_worker_t *worker; (worker = (s_worker_t *) s_map_next (&self->workers, &worker_at)); )
+    for (wp_mem_worker_t *worker; (worker = (wp_mem_worker_t *) wp_mem_map_next (&self->workers, &worker_at)); )
         s_worker_free (worker);
-    s_map_release (&self->pools);
-    s_map_release (&self->holders);
-    s_map_release (&self->workers);
-    s_heap_release (&self->leases);
-    s_heap_release (&self->finished);
-    s_heap_release (&self->stale);
-    free (self->undo);
+    wp_mem_map_release (&self->pools);
+    wp_mem_map_release (&self->holders);
+    wp_mem_map_release (&self->workers);
+    wp_mem_heap_release (&self->leases);
+    wp_mem_heap_release (&self->finished);
+    wp_mem_heap_release (&self->stale);
+    wp_mem_undo_release (&self->undo);
     pthread_mutex_destroy (&self->mutex);
     free (self);
 }
@@ -1531,22 +1120,31 @@ static const wp_store_ops_t s_memory_ops = {
     .release_by_worker = s_release_by_worker,
     .get = s_get,
     .renew = s_renew,
-    .register_worker = s_register,
-    .heartbeat = s_heartbeat,
-    .update_status = s_update_status,
-    .get_worker = s_get_worker,
-    .list_workers = s_list_workers,
+    .register_worker = wp_mem_register,
+    .heartbeat = wp_mem_heartbeat,
+    .update_status = wp_mem_update_status,
+    .get_worker = wp_mem_get_worker,
+    .list_workers = wp_mem_list_workers,
     .reap = s_reap,
     .next_due = s_next_due,
     .purge = s_purge,
     .stats = s_stats,
+    .savepoint = s_savepoint,
+    .release = s_release,
+    .rollback_to = s_rollback_to,
+    .list_items = wp_mem_list_items,
+    .retry = wp_mem_retry,
+    .retry_all = wp_mem_retry_all,
+    .cancel = wp_mem_cancel,
+    .purge_pool = wp_mem_purge_pool,
+    .set_paused = wp_mem_set_paused,
 };
 
 wp_store_t *
 wp_store_memory_new_journaled (const wp_store_config_t *cfg, const wp_memory_journal_t *journal)
 {
     wp_store_t *base = wp_store_memory_new (cfg);
-    ((s_memory_t *) base)->journal = journal;
+    ((wp_mem_store_t *) base)->journal = journal;
     base->thread_shared = false;
     return base;
 }
@@ -1555,11 +1153,11 @@ int
 wp_store_memory_load_item (wp_store_t *base, const char *pool_name, wp_item_t **rec_p,
                            uint64_t seq, int64_t lease_us, int64_t updated_at)
 {
-    s_memory_t *self = (s_memory_t *) base;
-    s_pool_t *pool = s_pool_require (self, pool_name);
-    if (s_map_lookup (&pool->items, (*rec_p)->id))
+    wp_mem_store_t *self = (wp_mem_store_t *) base;
+    wp_mem_pool_t *pool = wp_mem_pool_require (self, pool_name);
+    if (wp_mem_map_lookup (&pool->items, (*rec_p)->id))
         return -1;
-    s_item_t *item = (s_item_t *) s_alloc (sizeof *item);
+    wp_mem_item_t *item = (wp_mem_item_t *) wp_mem_alloc (sizeof *item);
     item->rec = **rec_p;
     free (item->rec.pool);
     item->rec.pool = pool->name;
@@ -1569,37 +1167,49 @@ wp_store_memory_load_item (wp_store_t *base, const char *pool_name, wp_item_t **
     item->seq = seq;
     item->lease_us = lease_us;
     item->updated_at = updated_at;
-    item->heap_pos = S_NOWHERE;
+    item->heap_pos = WP_MEM_NOWHERE;
     if (seq >= self->next_seq)
         self->next_seq = seq + 1;
-    s_map_insert (&pool->items, item->rec.id, item);
+    wp_mem_map_insert (&pool->items, item->rec.id, item);
     s_item_index (self, item);
     return 0;
 }
 
 void
+wp_store_memory_load_pool (wp_store_t *base, const char *pool_name, bool paused)
+{
+    wp_mem_store_t *self = (wp_mem_store_t *) base;
+    wp_mem_pool_require (self, pool_name)->paused = paused;
+}
+
+void
 wp_store_memory_load_worker (wp_store_t *base, wp_worker_t **rec_p)
 {
-    s_memory_t *self = (s_memory_t *) base;
-    s_worker_t *entry = (s_worker_t *) s_alloc (sizeof *entry);
+    wp_mem_store_t *self = (wp_mem_store_t *) base;
+    wp_mem_worker_t *entry = (wp_mem_worker_t *) wp_mem_alloc (sizeof *entry);
     entry->rec = *rec_p;
     *rec_p = NULL;
     entry->id = wp_strdup (entry->rec->worker_id);
-    entry->heap_pos = S_NOWHERE;
-    s_map_insert (&self->workers, entry->id, entry);
-    s_worker_change_end (self, entry);
+    entry->heap_pos = WP_MEM_NOWHERE;
+    wp_mem_map_insert (&self->workers, entry->id, entry);
+    wp_mem_worker_change_end (self, entry);
 }
 
 wp_store_t *
 wp_store_memory_new (const wp_store_config_t *cfg)
 {
-    s_memory_t *self = (s_memory_t *) s_alloc (sizeof *self);
+    wp_mem_store_t *self = (wp_mem_store_t *) wp_mem_alloc (sizeof *self);
     wp_store_init (&self->base, &s_memory_ops, cfg);
     self->base.thread_shared = true;
-    if (pthread_mutex_init (&self->mutex, NULL) != 0)
+    //  Recursive: a savepoint holds it across the calls of its batch
+    pthread_mutexattr_t attr;
+    if (pthread_mutexattr_init (&attr) != 0
+    ||  pthread_mutexattr_settype (&attr, PTHREAD_MUTEX_RECURSIVE) != 0
+    ||  pthread_mutex_init (&self->mutex, &attr) != 0)
         abort ();
-    s_heap_init (&self->leases, s_lease_before, s_item_slot);
-    s_heap_init (&self->finished, s_finished_before, s_item_slot);
-    s_heap_init (&self->stale, s_stale_before, s_worker_slot);
+    pthread_mutexattr_destroy (&attr);
+    wp_mem_heap_init (&self->leases, s_lease_before, s_item_slot);
+    wp_mem_heap_init (&self->finished, s_finished_before, s_item_slot);
+    wp_mem_heap_init (&self->stale, s_stale_before, s_worker_slot);
     return &self->base;
 }

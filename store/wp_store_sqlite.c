@@ -1,8 +1,11 @@
 /*  wp_store_sqlite: the SQLite store. This file opens and checks the file,
     migrates its schema, frames every call in a transaction, applies expiry,
-    and does the housekeeping calls; the item and worker calls live in
-    wp_store_sqlite_items.c and wp_store_sqlite_workers.c, the SQL in
-    wp_store_sqlite_sql.h, the schema's story in SCHEMA.md.
+    and does the housekeeping calls and the savepoints of wp_store.c's
+    batches; the item calls live in wp_store_sqlite_items.c, the inspection
+    and lifecycle calls in wp_store_sqlite_admin.c, the worker calls in
+    wp_store_sqlite_workers.c, what the image store shares in
+    wp_sqlite_file.c, the SQL in wp_store_sqlite_sql.h, the schema's story
+    in SCHEMA.md.
 
     Concurrency: every writing call runs in BEGIN IMMEDIATE (or inside the
     group's BEGIN IMMEDIATE), so processes and connections sharing the file
@@ -10,10 +13,7 @@
     is one guarded UPDATE in that transaction. Reading calls run in a
     deferred transaction and only take the write lock when expiry is due.  */
 #include "wp_store_sqlite_int.h"
-#include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,61 +53,6 @@ wp_sqlite_bind_blob (sqlite3_stmt *stmt, int index, const void *blob, size_t siz
         sqlite3_bind_blob64 (stmt, index, blob, size, SQLITE_TRANSIENT);
     else
         sqlite3_bind_null (stmt, index);
-}
-
-char *
-wp_sqlite_column_strdup (sqlite3_stmt *stmt, int col)
-{
-    const char *text = (const char *) sqlite3_column_text (stmt, col);
-    if (text)
-        return wp_strdup (text);
-    if (sqlite3_errcode (sqlite3_db_handle (stmt)) == SQLITE_NOMEM)
-        abort ();
-    return NULL;
-}
-
-uint8_t *
-wp_sqlite_column_blob (sqlite3_stmt *stmt, int col, size_t *size)
-{
-    const void *blob = sqlite3_column_blob (stmt, col);
-    *size = (size_t) sqlite3_column_bytes (stmt, col);
-    if (!blob || *size == 0) {
-        if (sqlite3_errcode (sqlite3_db_handle (stmt)) == SQLITE_NOMEM)
-            abort ();
-        *size = 0;
-        return NULL;
-    }
-    uint8_t *copy = malloc (*size);
-    if (!copy)
-        abort ();
-    memcpy (copy, blob, *size);
-    return copy;
-}
-
-//  Maps a SQLite result code to the status a caller can act on.
-wp_status
-wp_sqlite_status_of (int rc)
-{
-    switch (rc & 0xff) {
-        case SQLITE_NOMEM:
-            abort ();
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-            return WP_UNAVAILABLE;      //  another connection holds the lock: retry
-        case SQLITE_FULL:
-            return WP_RESOURCE_EXHAUSTED;
-        case SQLITE_TOOBIG:
-            return WP_INVALID_ARGUMENT;
-        case SQLITE_CORRUPT:
-        case SQLITE_NOTADB:
-            return WP_DATA_LOSS;
-        case SQLITE_READONLY:
-        case SQLITE_PERM:
-        case SQLITE_AUTH:
-            return WP_PERMISSION_DENIED;
-        default:
-            return WP_INTERNAL;
-    }
 }
 
 wp_status
@@ -489,6 +434,7 @@ s_begin (wp_store_t *base)
     if (status)
         return status;
     self->in_group = true;
+    self->batch = false;
     self->group_due = 0;
     self->group_status = WP_OK;
     memset (&self->group_reaped, 0, sizeof self->group_reaped);
@@ -524,6 +470,54 @@ s_rollback (wp_store_t *base)
         self->in_group = false;
         s_abandon (self);
     }
+}
+
+//  Savepoints, for wp_store.c's batches inside a group. What the store
+//  keeps in memory about the group must follow an undo as the file does:
+//  the reap totals go back to what they were at the mark, and group_due is
+//  forgotten (expiry the batch applied is undone, so its items are due
+//  again). The current tasks and the per-pool counters live in the file.
+
+static wp_status
+s_savepoint (wp_store_t *base)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    s_check_group (self, WP_ABORTED);
+    if (self->group_status)
+        return wp_store_error (base, self->group_status,
+                               "the transaction was rolled back: %s", self->group_errmsg);
+    wp_status status = s_run (self, WP_SQL_BATCH_SAVEPOINT, "opening a savepoint");
+    if (status) {
+        s_check_group (self, status);
+        return status;
+    }
+    self->batch = true;
+    self->batch_reaped = self->group_reaped;
+    return WP_OK;
+}
+
+static void
+s_release (wp_store_t *base)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    if (self->batch && !sqlite3_get_autocommit (self->db))
+        s_check_group (self, s_run (self, WP_SQL_BATCH_RELEASE, "releasing a savepoint"));
+    self->batch = false;
+}
+
+static void
+s_rollback_to (wp_store_t *base)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    if (self->batch && !sqlite3_get_autocommit (self->db)) {
+        wp_status status = s_run (self, WP_SQL_BATCH_ROLLBACK_TO, "undoing a batch");
+        if (status == WP_OK)
+            status = s_run (self, WP_SQL_BATCH_RELEASE, "undoing a batch");
+        s_check_group (self, status);
+    }
+    self->batch = false;
+    self->group_reaped = self->batch_reaped;
+    self->group_due = 0;
 }
 
 //  ---------------------------------------------------------------------
@@ -591,6 +585,7 @@ s_stats_read (wp_sqlite_t *self, wp_stats_t *stats)
         pool->claimed = (uint64_t) sqlite3_column_int64 (stmt, 2);
         pool->done = (uint64_t) sqlite3_column_int64 (stmt, 3);
         pool->poisoned = (uint64_t) sqlite3_column_int64 (stmt, 4);
+        pool->paused = sqlite3_column_int (stmt, 5) != 0;
     }
     sqlite3_reset (stmt);
     if (rc != SQLITE_DONE)
@@ -667,6 +662,15 @@ static const wp_store_ops_t s_ops = {
     .next_due = s_next_due_op,
     .purge = s_purge,
     .stats = s_stats,
+    .savepoint = s_savepoint,
+    .release = s_release,
+    .rollback_to = s_rollback_to,
+    .list_items = wp_sqlite_list_items,
+    .retry = wp_sqlite_retry,
+    .retry_all = wp_sqlite_retry_all,
+    .cancel = wp_sqlite_cancel,
+    .purge_pool = wp_sqlite_purge_pool,
+    .set_paused = wp_sqlite_set_paused,
 };
 
 #define WP_SQLITE_STRING_(name, sql) sql,
@@ -680,83 +684,8 @@ static const char *const s_migrations [WP_SQLITE_SCHEMA_VERSION + 1] = {
     NULL,
     WP_SQLITE_MIGRATION_1,
     WP_SQLITE_MIGRATION_2,
+    WP_SQLITE_MIGRATION_3,
 };
-
-int
-wp_sqlite_open_failed (wp_sqlite_failure_t *failure, wp_status status, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    vsnprintf (failure->message, sizeof failure->message, format, args);
-    va_end (args);
-    failure->status = status;
-    return -1;
-}
-
-//  Explains a failure to open or write path: a missing directory or
-//  missing permission is the usual cause, and says more than SQLite's
-//  "unable to open database file".
-//  SQLite's words for rc: the connection's message if it is rc's (a later
-//  call, a finalize say, resets it to "not an error"), else rc's own
-static const char *
-s_open_errmsg (sqlite3 *db, int rc)
-{
-    return db && sqlite3_extended_errcode (db) == rc? sqlite3_errmsg (db): sqlite3_errstr (rc);
-}
-
-int
-wp_sqlite_open_failed_io (wp_sqlite_failure_t *failure, sqlite3 *db, int rc, const char *path, const char *doing)
-{
-    char *dir = wp_strdup (path);
-    char *slash = strrchr (dir, '/');
-    if (!slash)
-        strcpy (dir, ".");
-    else
-    if (slash == dir)
-        dir [1] = 0;
-    else
-        *slash = 0;
-    struct stat st;
-    int result;
-    if (stat (dir, &st) || !S_ISDIR (st.st_mode))
-        result = wp_sqlite_open_failed (failure, WP_NOT_FOUND, "cannot open '%s': no directory '%s'", path, dir);
-    else
-    if (access (dir, W_OK | X_OK))
-        result = wp_sqlite_open_failed (failure, WP_PERMISSION_DENIED,
-                         "cannot open '%s': directory '%s' is not writable", path, dir);
-    else
-    if (access (path, F_OK) == 0 && access (path, R_OK | W_OK))
-        result = wp_sqlite_open_failed (failure, WP_PERMISSION_DENIED,
-                         "cannot open '%s': the file is not readable and writable", path);
-    else
-    if ((rc & 0xff) == SQLITE_NOTADB)
-        result = wp_sqlite_open_failed (failure, WP_FAILED_PRECONDITION,
-                         "'%s' is not a workpool store: not a SQLite database", path);
-    else
-        result = wp_sqlite_open_failed (failure, wp_sqlite_status_of (rc), "cannot open '%s' (%s): %s", path, doing,
-                         s_open_errmsg (db, rc));
-    free (dir);
-    return result;
-}
-
-//  Runs a one-row, one-integer query (a PRAGMA) into *value.
-int
-wp_sqlite_query_int (sqlite3 *db, const char *sql, int64_t *value)
-{
-    sqlite3_stmt *stmt;
-    int rc = sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step (stmt);
-        if (rc == SQLITE_ROW) {
-            *value = sqlite3_column_int64 (stmt, 0);
-            rc = SQLITE_OK;
-        }
-    }
-    sqlite3_finalize (stmt);
-    if (rc == SQLITE_NOMEM)
-        abort ();
-    return rc;
-}
 
 //  What the file at hand is.
 typedef enum { S_FILE_EMPTY, S_FILE_OURS } s_file_kind;
@@ -940,18 +869,6 @@ s_initialised (sqlite3 *db)
     int64_t application_id = 0;
     return db && wp_sqlite_query_int (db, "PRAGMA application_id", &application_id) == SQLITE_OK
         && application_id == WP_SQLITE_APPLICATION_ID;
-}
-
-//  Removes what a failed open created: the file and SQLite's companions.
-void
-wp_sqlite_unlink_created (const char *path)
-{
-    static const char *const suffixes [] = { "", "-wal", "-shm", "-journal" };
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes [0]; i++) {
-        char name [PATH_MAX];
-        if (snprintf (name, sizeof name, "%s%s", path, suffixes [i]) < (int) sizeof name)
-            unlink (name);
-    }
 }
 
 wp_store_t *

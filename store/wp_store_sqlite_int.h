@@ -37,6 +37,8 @@ typedef struct {
     wp_reap_t reaped;                   //  committed since the last reap call
     wp_reap_t group_reaped;             //  applied in the open group
     wp_reap_t op_reaped;                //  applied by the current call
+    bool batch;                         //  SAVEPOINT batch is open (in a group)
+    wp_reap_t batch_reaped;             //  group_reaped when it was opened
 } wp_sqlite_t;
 
 //  Starts a call: see above. write: the call changes items or workers.
@@ -77,8 +79,16 @@ void wp_sqlite_bind_blob (sqlite3_stmt *stmt, int index, const void *blob, size_
 //  with times never overflow.
 int64_t wp_sqlite_us (double seconds);
 
+//  Builds an item of pool from a row of WP_SQLITE_ITEM_COLUMNS. Caller
+//  owns it.
+wp_item_t *wp_sqlite_item_read (sqlite3_stmt *stmt, const char *pool);
+
+//  *pool_id: the pool's row, created if it does not exist yet.
+wp_status wp_sqlite_pool_id (wp_sqlite_t *self, const char *pool, int64_t *pool_id);
+
 //  The operations, with wp_store_ops_t's signatures: items in
-//  wp_store_sqlite_items.c, workers in wp_store_sqlite_workers.c.
+//  wp_store_sqlite_items.c, inspection and lifecycle in
+//  wp_store_sqlite_admin.c, workers in wp_store_sqlite_workers.c.
 wp_status wp_sqlite_push (wp_store_t *base, const char *pool, const wp_push_entry_t *entry,
                           char **id_out, bool *duplicate);
 wp_status wp_sqlite_claim (wp_store_t *base, const char *pool, const char *worker_id,
@@ -94,6 +104,17 @@ wp_status wp_sqlite_get (wp_store_t *base, const char *pool, const char *id,
                          wp_item_t **item_out);
 wp_status wp_sqlite_renew (wp_store_t *base, const char *worker_id, double lease,
                            uint64_t *count_out);
+wp_status wp_sqlite_list_items (wp_store_t *base, const char *pool,
+                                const wp_item_state *statuses, size_t status_count,
+                                size_t limit, const char *cursor,
+                                wp_item_list_t **items_out, char **cursor_out);
+wp_status wp_sqlite_retry (wp_store_t *base, const char *pool, const char *id);
+wp_status wp_sqlite_retry_all (wp_store_t *base, const char *pool, uint64_t *count_out);
+wp_status wp_sqlite_cancel (wp_store_t *base, const char *pool, const char *id);
+wp_status wp_sqlite_purge_pool (wp_store_t *base, const char *pool,
+                                const wp_item_state *statuses, size_t status_count,
+                                uint64_t *count_out);
+wp_status wp_sqlite_set_paused (wp_store_t *base, const char *pool, bool paused);
 wp_status wp_sqlite_register (wp_store_t *base, const wp_worker_t *worker,
                               wp_worker_t **worker_out);
 wp_status wp_sqlite_heartbeat (wp_store_t *base, const char *worker_id,

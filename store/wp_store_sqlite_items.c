@@ -10,9 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  Builds an item from a row of WP_SQLITE_ITEM_COLUMNS. Caller owns it.
-static wp_item_t *
-s_item_read (sqlite3_stmt *stmt, const char *pool)
+wp_item_t *
+wp_sqlite_item_read (sqlite3_stmt *stmt, const char *pool)
 {
     wp_item_t *item = wp_item_new ();
     item->id = wp_sqlite_column_strdup (stmt, 1);
@@ -30,9 +29,8 @@ s_item_read (sqlite3_stmt *stmt, const char *pool)
     return item;
 }
 
-//  *pool_id: the pool's row, created if it does not exist yet.
-static wp_status
-s_pool_id (wp_sqlite_t *self, const char *pool, int64_t *pool_id)
+wp_status
+wp_sqlite_pool_id (wp_sqlite_t *self, const char *pool, int64_t *pool_id)
 {
     sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_POOL_FIND);
     wp_sqlite_bind_text (stmt, 1, pool);
@@ -71,7 +69,7 @@ wp_sqlite_push (wp_store_t *base, const char *pool, const wp_push_entry_t *entry
     }
     int64_t pool_id = 0;
     bool existed = false;
-    status = s_pool_id (self, pool, &pool_id);
+    status = wp_sqlite_pool_id (self, pool, &pool_id);
     if (status == WP_OK) {
         sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_PUSH);
         sqlite3_bind_int64 (stmt, 1, pool_id);
@@ -109,7 +107,7 @@ wp_sqlite_claim (wp_store_t *base, const char *pool, const char *worker_id,
     int64_t seq = 0;
     int rc = sqlite3_step (stmt);
     if (rc == SQLITE_ROW) {
-        item = s_item_read (stmt, pool);
+        item = wp_sqlite_item_read (stmt, pool);
         seq = sqlite3_column_int64 (stmt, 0);
     }
     else
@@ -318,7 +316,7 @@ wp_sqlite_get (wp_store_t *base, const char *pool, const char *id, wp_item_t **i
     wp_item_t *item = NULL;
     int rc = sqlite3_step (stmt);
     if (rc == SQLITE_ROW)
-        item = s_item_read (stmt, pool);
+        item = wp_sqlite_item_read (stmt, pool);
     else
     if (rc == SQLITE_DONE)
         status = wp_store_error (base, WP_NOT_FOUND, "no item '%s' in pool '%s'", id, pool);

@@ -20,7 +20,7 @@
 
 //  The schema version this build writes (PRAGMA user_version). A file with
 //  a higher version is refused; a lower one is migrated step by step.
-#define WP_SQLITE_SCHEMA_VERSION 2
+#define WP_SQLITE_SCHEMA_VERSION 3
 
 //  WAL pages that trigger a checkpoint (16 MB of 1 KiB pages).
 #define WP_SQLITE_CHECKPOINT_PAGES 16000
@@ -115,6 +115,16 @@
     "CREATE INDEX workers_stale  ON workers (stale_at) WHERE status = 'active';" \
     "CREATE INDEX workers_current ON workers (current_item) WHERE current_item IS NOT NULL;"
 
+//  Version 3: pools can be paused (claims on them find nothing), and one
+//  index by pool, status and push order, so that listing the items of a
+//  pool in some states, retrying its poisoned items and purging it by state
+//  each reach only the rows they return. It also serves the claim, as
+//  items_pending did, which it replaces (one index fewer to write).
+#define WP_SQLITE_MIGRATION_3 \
+    "ALTER TABLE pools ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;" \
+    "CREATE INDEX items_status ON items (pool_id, status, seq);" \
+    "DROP INDEX items_pending;"
+
 //  What a failure does to a claimed item (fail, lease expiry, lost worker):
 //  one more attempt, the error (?E) stored, then poisoned once attempts
 //  reach max_retries, else pending with the claim cleared. SET expressions
@@ -129,7 +139,15 @@
 //  The pool_id of a pool name bound as ?1; NULL for a pool never pushed to.
 #define WP_SQLITE_POOL "(SELECT pool_id FROM pools WHERE name = ?1)"
 
-//  The columns s_item_read expects, in order.
+//  The same, NULL also while the pool is paused: what a claim looks in.
+#define WP_SQLITE_POOL_CLAIMABLE "(SELECT pool_id FROM pools WHERE name = ?1 AND paused = 0)"
+
+//  What retry does to an item: pending as if never tried, the error kept.
+#define WP_SQLITE_RETRY(now) \
+    "status = 0, attempts = 0, result = NULL, claimed_by = NULL, claimed_at = NULL, " \
+    "lease_us = NULL, lease_expires_at = NULL, updated_at = " now
+
+//  The columns wp_sqlite_item_read expects, in order.
 #define WP_SQLITE_ITEM_COLUMNS \
     "seq, id, data, status, claimed_by, claimed_at, lease_expires_at, " \
     "attempts, max_retries, result, error, created_at"
@@ -148,6 +166,10 @@
     X (SAVEPOINT,       "SAVEPOINT op") \
     X (RELEASE,         "RELEASE op") \
     X (ROLLBACK_TO,     "ROLLBACK TO op") \
+    /*  A batch of wp_store.c inside a group, around its calls' own "op"  */ \
+    X (BATCH_SAVEPOINT, "SAVEPOINT batch") \
+    X (BATCH_RELEASE,   "RELEASE batch") \
+    X (BATCH_ROLLBACK_TO, "ROLLBACK TO batch") \
     /*  Expiry  */ \
     X (NEXT_DUE, \
         "SELECT (SELECT min(lease_expires_at) FROM items WHERE status = 1)," \
@@ -175,7 +197,7 @@
     /*  IMMEDIATE or the broker's group), so no other connection can take  */ \
     /*  the row in between; RETURNING would cost an ephemeral table.       */ \
     X (CLAIM_NEXT, \
-        "SELECT " WP_SQLITE_ITEM_COLUMNS " FROM items WHERE pool_id = " WP_SQLITE_POOL \
+        "SELECT " WP_SQLITE_ITEM_COLUMNS " FROM items WHERE pool_id = " WP_SQLITE_POOL_CLAIMABLE \
         " AND status = 0 ORDER BY seq LIMIT 1") \
     X (CLAIM, \
         "UPDATE items SET status = 1, claimed_by = ?2, claimed_at = ?3, lease_us = ?4," \
@@ -195,12 +217,15 @@
     X (FAIL, \
         "UPDATE items SET " WP_SQLITE_REQUEUE ("?2", "?3") " WHERE seq = ?1 RETURNING status") \
     X (SIZE,            "SELECT pending FROM pools WHERE name = ?1") \
+    /*  A worker's claims in one pool: items_claimed, never items_status   */ \
+    /*  (every claim of the pool), which a planner without statistics      */ \
+    /*  would pick.                                                         */ \
     X (RELEASE_TASKS, \
         "UPDATE workers SET current_item = NULL WHERE worker_id = ?2 AND current_item IN" \
-        " (SELECT seq FROM items WHERE status = 1 AND claimed_by = ?2" \
+        " (SELECT seq FROM items INDEXED BY items_claimed WHERE status = 1 AND claimed_by = ?2" \
         "  AND pool_id = " WP_SQLITE_POOL ")") \
     X (RELEASE_ITEMS, \
-        "UPDATE items SET status = 0, claimed_by = NULL, claimed_at = NULL, lease_us = NULL," \
+        "UPDATE items INDEXED BY items_claimed SET status = 0, claimed_by = NULL, claimed_at = NULL, lease_us = NULL," \
         " lease_expires_at = NULL, updated_at = ?3" \
         " WHERE status = 1 AND claimed_by = ?2 AND pool_id = " WP_SQLITE_POOL) \
     X (RENEW, \
@@ -209,6 +234,19 @@
     X (RENEW_OWN, \
         "UPDATE items SET lease_expires_at = ?2 + coalesce (lease_us, ?3)" \
         " WHERE status = 1 AND claimed_by = ?1") \
+    /*  Inspection and lifecycle. A list page of several states is one  */ \
+    /*  LIST per state, merged by seq in C: each is one range of         */ \
+    /*  items_status, where one query over several states would sort.    */ \
+    X (LIST, \
+        "SELECT " WP_SQLITE_ITEM_COLUMNS " FROM items WHERE pool_id = " WP_SQLITE_POOL \
+        " AND status = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4") \
+    X (RETRY,           "UPDATE items SET " WP_SQLITE_RETRY ("?2") " WHERE seq = ?1") \
+    X (RETRY_ALL, \
+        "UPDATE items SET " WP_SQLITE_RETRY ("?2") \
+        " WHERE pool_id = " WP_SQLITE_POOL " AND status = 3") \
+    X (CANCEL,          "DELETE FROM items WHERE seq = ?1") \
+    X (PURGE_POOL,      "DELETE FROM items WHERE pool_id = " WP_SQLITE_POOL " AND status = ?2") \
+    X (SET_PAUSED,      "UPDATE pools SET paused = ?2 WHERE name = ?1") \
     /*  Workers  */ \
     /*  A worker registering again keeps its current task: the store, not */ \
     /*  the worker, knows which claim that is.                            */ \
@@ -241,8 +279,8 @@
     /*  Housekeeping  */ \
     X (PURGE,           "DELETE FROM items WHERE status >= 2 AND updated_at < ?1") \
     X (STATS_POOLS, \
-        "SELECT name, pending, claimed, done, poisoned FROM pools" \
-        " WHERE pending + claimed + done + poisoned > 0 ORDER BY name") \
+        "SELECT name, pending, claimed, done, poisoned, paused FROM pools" \
+        " WHERE pending + claimed + done + poisoned > 0 OR paused ORDER BY name") \
     X (STATS_WORKERS, \
         "SELECT status, count(*) FROM workers GROUP BY status ORDER BY status")
 

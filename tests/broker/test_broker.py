@@ -436,6 +436,44 @@ def case_malformed(workpoold, tmp):
         r = c.recv(10)
         check(r is not None and r.status == OK, "nil body %r" % r)
 
+        # The lifecycle methods' bodies: refused before anything runs
+        rid = 30
+        for method, body, message in (
+                ("WorkPool.List", {}, "field 'pool' is required"),
+                ("WorkPool.List", {"pool": "p", "status": "lost"},
+                 "status: 'lost' is not an item status (pending, claimed, done or poisoned)"),
+                ("WorkPool.List", {"pool": "p", "status": ["done", "done"]},
+                 "status: 'done' is given twice"),
+                ("WorkPool.List", {"pool": "p", "status": []}, None),
+                ("WorkPool.List", {"pool": "p", "status": 3}, None),
+                ("WorkPool.List", {"pool": "p", "limit": 0}, None),
+                ("WorkPool.List", {"pool": "p", "limit": 1001}, None),
+                ("WorkPool.List", {"pool": "p", "limit": 1.5}, None),
+                ("WorkPool.List", {"pool": "p", "cursor": ""}, None),
+                ("WorkPool.List", {"pool": "p", "cursor": "c" * 65}, None),
+                ("WorkPool.Retry", {"pool": "p"}, "id or all: true is required"),
+                ("WorkPool.Retry", {"pool": "p", "all": False}, "id or all: true is required"),
+                ("WorkPool.Retry", {"pool": "p", "id": "i", "all": True},
+                 "give id or all: true, not both"),
+                ("WorkPool.Retry", {"pool": "p", "all": 1}, "field 'all' must be a boolean"),
+                ("WorkPool.Cancel", {"pool": "p"}, "field 'id' is required"),
+                ("WorkPool.Cancel", {"id": "i"}, "field 'pool' is required"),
+                ("WorkPool.Purge", {"pool": "p"}, "field 'status' is required"),
+                ("WorkPool.Purge", {"pool": "p", "status": "claimed"},
+                 "status: claimed items cannot be purged (a worker may be halfway)"),
+                ("WorkPool.Purge", {"pool": "p", "status": ["pending", "done", "poisoned",
+                                                            "claimed"]}, None),
+                ("WorkPool.Purge", {"pool": "p", "status": ["done", "done"]},
+                 "status: 'done' is given twice"),
+                ("WorkPool.Pause", {}, "field 'pool' is required"),
+                ("WorkPool.Resume", {"pool": ""}, None)):
+            r = expect([header(rid, method), pack(body)], INVALID_ARGUMENT,
+                       "%s %r" % (method, body), message)
+            check(r.request_id == rid, "%s answered as %r" % (method, r))
+            rid += 1
+        check(all(p["pool"] != "p" for p in c.ok("Broker.Stats")["pools"]),
+              "a refused request left pool 'p' in Stats")
+
         # A frame over twice max_message: ZeroMQ drops the connection, no reply
         big = Client(daemon.endpoint)
         big.send_raw([header(23, "WorkPool.Push"), pack({"pool": "big", "data": b"x" * 9000})])
@@ -451,6 +489,159 @@ def case_malformed(workpoold, tmp):
         check(len(body["items"]) == 2, "claim many of large items took %d" % len(body["items"]))
         body = c.ok("WorkPool.ClaimMany", {"pool": "fat", "worker_id": "w", "max": 5})
         check(len(body["items"]) == 2, "the next claim many took %d" % len(body["items"]))
+    finally:
+        c.close()
+        daemon.stop()
+
+
+# ---------------------------------------------------------------------------
+#  Inspection and lifecycle: List, Retry, Cancel, Purge, Pause, Resume
+
+def case_lifecycle(workpoold, tmp):
+    daemon = Daemon(workpoold, tmp).start()
+    c = Client(daemon.endpoint)
+    try:
+        # a..f in push order; b and d poisoned, c done, e claimed, a and f pending
+        for name in "abcdef":
+            c.ok("WorkPool.Push", {"pool": "q", "id": name, "data": data(name), "max_retries": 0})
+        for name, outcome in (("a", None), ("b", "fail"), ("c", "complete"), ("d", "fail"),
+                              ("e", None)):
+            item = claimed_item(c.ok("WorkPool.Claim", {"pool": "q", "worker_id": "w"}))
+            check(item["id"] == name, "claimed %r, expected %r" % (item["id"], name))
+            if outcome == "fail":
+                body = c.ok("WorkPool.Fail", {"pool": "q", "id": name, "worker_id": "w",
+                                              "error": "boom " + name})
+                check(body == {"status": "poisoned"}, "fail %r" % body)
+            elif outcome == "complete":
+                c.ok("WorkPool.Complete", {"pool": "q", "id": name, "worker_id": "w",
+                                           "result": data("ok")})
+        c.ok("WorkPool.ReleaseByWorker", {"pool": "q", "worker_id": "w"})   # a and e
+        item = claimed_item(c.ok("WorkPool.Claim", {"pool": "q", "worker_id": "w"}))
+        check(item["id"] == "a", "after release claimed %r" % item["id"])
+        item = claimed_item(c.ok("WorkPool.Claim", {"pool": "q", "worker_id": "w"}))
+        check(item["id"] == "e", "after release claimed %r" % item["id"])
+        c.ok("WorkPool.ReleaseByWorker", {"pool": "q", "worker_id": "w"})
+        item = claimed_item(c.ok("WorkPool.Claim", {"pool": "q", "worker_id": "w"}))
+        check(item["id"] == "a", "claimed %r" % item["id"])    # a claimed; e, f pending
+
+        # List: push order, each item as Get returns it, paged by cursor
+        body = c.ok("WorkPool.List", {"pool": "q"})
+        check(list(body) == ["items", "cursor"], "list keys %r" % list(body))
+        check([i["id"] for i in body["items"]] == list("abcdef"), "list %r" % body)
+        check(body["cursor"] is None, "one page has a next cursor %r" % body["cursor"])
+        for i in body["items"]:
+            check(i == c.ok("WorkPool.Get", {"pool": "q", "id": i["id"]})["item"],
+                  "listed %r is not what Get says" % i["id"])
+        seen, cursor, pages = [], None, 0
+        while True:
+            request = {"pool": "q", "limit": 2}
+            if cursor is not None:
+                request["cursor"] = cursor
+            body = c.ok("WorkPool.List", request)
+            check(len(body["items"]) <= 2, "page of %d" % len(body["items"]))
+            seen += [i["id"] for i in body["items"]]
+            pages += 1
+            cursor = body["cursor"]
+            if cursor is None:
+                break
+            check(isinstance(cursor, str) and 1 <= len(cursor.encode()) <= 64,
+                  "cursor %r" % cursor)
+            check(pages < 10, "paging does not end")
+        check(seen == list("abcdef") and pages == 3, "paged %r in %d pages" % (seen, pages))
+        body = c.ok("WorkPool.List", {"pool": "q", "status": ["poisoned", "done"]})
+        check([i["id"] for i in body["items"]] == list("bcd"), "filtered %r" % body)
+        body = c.ok("WorkPool.List", {"pool": "q", "status": "pending", "limit": 1})
+        check([i["id"] for i in body["items"]] == ["e"] and body["cursor"] is not None,
+              "first pending %r" % body)
+        check(c.ok("WorkPool.List", {"pool": "none"}) == {"items": [], "cursor": None},
+              "an unknown pool lists nothing")
+        r = c.call("WorkPool.List", {"pool": "q", "cursor": "not-a-cursor"})
+        check(r.status == INVALID_ARGUMENT and "cursor" in r.message, "bad cursor %r" % r)
+
+        # Retry by id: poisoned -> pending, attempts 0, error kept
+        check(c.ok("WorkPool.Retry", {"pool": "q", "id": "b"}) == {"retried": 1}, "retry b")
+        item = c.ok("WorkPool.Get", {"pool": "q", "id": "b"})["item"]
+        check(item["status"] == "pending" and item["attempts"] == 0 and item["result"] is None
+              and item["claimed_by"] is None and item["error"] == "boom b", "retried b %r" % item)
+        for bad_id, status in (("b", FAILED_PRECONDITION), ("a", FAILED_PRECONDITION),
+                               ("zz", NOT_FOUND)):
+            r = c.call("WorkPool.Retry", {"pool": "q", "id": bad_id})
+            check(r.status == status, "retry %s: %r" % (bad_id, r))
+        check("only poisoned or done" in c.call("WorkPool.Retry", {"pool": "q", "id": "b"}).message,
+              "retry of a pending item's message")
+        # b claims in its push order: before e and f
+        item = claimed_item(c.ok("WorkPool.Claim", {"pool": "q", "worker_id": "w2"}))
+        check(item["id"] == "b", "after retry claimed %r" % item["id"])
+        c.ok("WorkPool.ReleaseByWorker", {"pool": "q", "worker_id": "w2"})
+        # Retry all: the poisoned (d), not the done (c)
+        check(c.ok("WorkPool.Retry", {"pool": "q", "all": True}) == {"retried": 1}, "retry all")
+        check(c.ok("WorkPool.Retry", {"pool": "q", "all": True}) == {"retried": 0}, "retry all again")
+        check(c.ok("WorkPool.Retry", {"pool": "none", "all": True}) == {"retried": 0},
+              "retry all of an unknown pool")
+        # Retry of a done item
+        check(c.ok("WorkPool.Retry", {"pool": "q", "id": "c"}) == {"retried": 1}, "retry done c")
+        item = c.ok("WorkPool.Get", {"pool": "q", "id": "c"})["item"]
+        check(item["status"] == "pending" and item["result"] is None, "retried c %r" % item)
+
+        # Cancel: pending goes (and may be pushed again); claimed, done, unknown refused
+        check(c.ok("WorkPool.Cancel", {"pool": "q", "id": "f"}) == {}, "cancel f")
+        check(c.call("WorkPool.Get", {"pool": "q", "id": "f"}).status == NOT_FOUND, "f remains")
+        body = c.ok("WorkPool.Push", {"pool": "q", "id": "f", "data": data("f2")})
+        check(body["duplicate"] is False, "push after cancel %r" % body)
+        r = c.call("WorkPool.Cancel", {"pool": "q", "id": "a"})
+        check(r.status == FAILED_PRECONDITION and "'w'" in r.message, "cancel claimed %r" % r)
+        c.ok("WorkPool.Complete", {"pool": "q", "id": "a", "worker_id": "w"})
+        r = c.call("WorkPool.Cancel", {"pool": "q", "id": "a"})
+        check(r.status == FAILED_PRECONDITION, "cancel done %r" % r)
+        check(c.call("WorkPool.Cancel", {"pool": "q", "id": "zz"}).status == NOT_FOUND,
+              "cancel unknown")
+
+        # Purge by state: a done; b, c, d, e, f pending
+        check(c.ok("WorkPool.Purge", {"pool": "q", "status": "done"}) == {"purged": 1}, "purge done")
+        check(c.ok("WorkPool.Purge", {"pool": "q", "status": ["done", "poisoned"]})
+              == {"purged": 0}, "purge again")
+        check(c.ok("WorkPool.Purge", {"pool": "none", "status": "pending"}) == {"purged": 0},
+              "purge of an unknown pool")
+        check(c.ok("WorkPool.Size", {"pool": "q"})["size"] == 5, "size after purge")
+
+        # Pause: pushes and size go on, claims find nothing; Stats says so
+        check(c.ok("WorkPool.Pause", {"pool": "q"}) == {}, "pause")
+        check(c.ok("WorkPool.Pause", {"pool": "q"}) == {}, "pause twice")
+        check(c.ok("WorkPool.Claim", {"pool": "q", "worker_id": "w"})["item"] is None,
+              "a paused pool gave an item")
+        check(c.ok("WorkPool.ClaimMany", {"pool": "q", "worker_id": "w", "max": 5})["items"] == [],
+              "a paused pool gave items")
+        c.ok("WorkPool.Push", {"pool": "q", "id": "g", "data": data("g")})
+        check(c.ok("WorkPool.Size", {"pool": "q"})["size"] == 6, "size while paused")
+        c.ok("WorkPool.Pause", {"pool": "idle"})
+        pools = {p["pool"]: p for p in c.ok("Broker.Stats")["pools"]}
+        check(list(pools["q"]) == ["pool", "pending", "claimed", "done", "poisoned", "paused"],
+              "stats keys %r" % pools["q"])
+        check(pools["q"]["paused"] is True and pools["q"]["pending"] == 6, "stats q %r" % pools["q"])
+        check(pools["idle"] == {"pool": "idle", "pending": 0, "claimed": 0, "done": 0,
+                                "poisoned": 0, "paused": True}, "stats idle %r" % pools.get("idle"))
+        # A claim parked on the paused pool waits through a push, and is served on resume
+        parked = c.send("WorkPool.Claim", {"pool": "q", "worker_id": "w3", "wait_seconds": 20})
+        wait_until(lambda: parked_count(c) >= 1, "the claim to park")
+        c.ok("WorkPool.Push", {"pool": "q", "id": "h", "data": data("h")})
+        check(c.recv(0.3) is None, "a parked claim on a paused pool was answered")
+        check(c.ok("WorkPool.Resume", {"pool": "q"}) == {}, "resume")
+        item = claimed_item(c.wait_for(parked, 10).body, "the parked claim's item")
+        check(item["id"] == "b", "after resume the parked claim got %r" % item["id"])
+        check(c.ok("WorkPool.Resume", {"pool": "q"}) == {}, "resume twice")
+        pools = {p["pool"]: p for p in c.ok("Broker.Stats")["pools"]}
+        check(pools["q"]["paused"] is False, "stats after resume %r" % pools["q"])
+    finally:
+        c.close()
+        daemon.stop()
+
+    # The pause is durable: a restarted broker keeps it
+    daemon = Daemon(workpoold, tmp).start()
+    c = Client(daemon.endpoint)
+    try:
+        pools = {p["pool"]: p for p in c.ok("Broker.Stats")["pools"]}
+        check(pools.get("idle", {}).get("paused") is True, "pause lost on restart: %r" % pools)
+        check(pools["q"]["paused"] is False, "resume lost on restart: %r" % pools["q"])
     finally:
         c.close()
         daemon.stop()

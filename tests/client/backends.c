@@ -430,6 +430,89 @@ s_runner (wp_backend_t *backend)
     wp_runner_destroy (&runner);
 }
 
+//  A worker waiting in a claim is alive on every backend: with a 0.2 s
+//  heartbeat, a 1.2 s wait does not get it declared lost (its next
+//  heartbeat is accepted), while a registered worker that says nothing for
+//  as long is lost.
+static void
+s_waiting_is_alive (wp_backend_t *backend)
+{
+    wp_pool_t *pool = wp_backend_pool (backend, "nap");
+    const char *names [] = { "napper", "mute" };
+    for (size_t i = 0; i < 2; i++) {
+        wp_worker_t *worker = wp_worker_new ();
+        worker->worker_id = strdup (names [i]);
+        worker->heartbeat_interval = 0.2;
+        CT_OK (backend, wp_backend_register (backend, worker, NULL));
+        wp_worker_destroy (&worker);
+    }
+    int64_t start = zclock_usecs ();
+    wp_item_t *item = s_claim (backend, pool, "napper", 1.2);
+    CT_CHECK (item == NULL && zclock_usecs () - start >= 1100000);
+    CT_OK (backend, wp_backend_heartbeat (backend, "napper", NULL));
+    CT_STATUS (backend, WP_FAILED_PRECONDITION, wp_backend_heartbeat (backend, "mute", NULL));
+    wp_worker_t *record = NULL;
+    CT_OK (backend, wp_backend_get_worker (backend, "napper", &record));
+    CT_CHECK (record && streq (record->status, "active"));
+    wp_worker_destroy (&record);
+    CT_OK (backend, wp_backend_update_status (backend, "napper", "terminated"));
+    wp_pool_destroy (&pool);
+}
+
+//  The dead-letter verbs through the public API, on every backend: an
+//  item poisoned, found by List, retried, claimed again; Cancel, Purge,
+//  Pause and Resume (the conformance suite holds every detail).
+static void
+s_lifecycle (wp_backend_t *backend)
+{
+    wp_pool_t *pool = wp_backend_pool (backend, "dead");
+    uint8_t buf [9];
+    wp_push_entry_t entry = { buf, ct_pack_uint (buf, 7), "poison", 1 };
+    char *id = NULL;
+    CT_OK (backend, wp_pool_push_entry (pool, &entry, &id, NULL));
+    free (id);
+    wp_item_t *item = s_claim (backend, pool, "d1", 0);
+    CT_CHECK (item && streq (item->id, "poison"));
+    wp_item_destroy (&item);
+    wp_item_state state = WP_ITEM_PENDING;
+    CT_OK (backend, wp_pool_fail (pool, "poison", "boom", "d1", &state));
+    CT_CHECK (state == WP_ITEM_POISONED);
+
+    wp_item_state poisoned = WP_ITEM_POISONED;
+    wp_item_list_t *items = NULL;
+    char *cursor = (char *) 1;
+    CT_OK (backend, wp_pool_list (pool, &poisoned, 1, 0, NULL, &items, &cursor));
+    CT_CHECK (items && items->count == 1 && streq (items->items [0]->id, "poison"));
+    CT_CHECK (streq (items->items [0]->error, "boom") && cursor == NULL);
+    wp_item_list_destroy (&items);
+    CT_STATUS (backend, WP_NOT_FOUND, wp_pool_cancel (pool, "nope"));
+    CT_OK (backend, wp_pool_retry (pool, "poison"));
+    CT_STATUS (backend, WP_FAILED_PRECONDITION, wp_pool_retry (pool, "poison"));
+    item = s_claim (backend, pool, "d1", 0);
+    CT_CHECK (item && streq (item->id, "poison") && item->attempts == 0);
+    wp_item_destroy (&item);
+    CT_STATUS (backend, WP_FAILED_PRECONDITION, wp_pool_cancel (pool, "poison"));
+    CT_OK (backend, wp_pool_fail (pool, "poison", "again", "d1", &state));
+    uint64_t count = 0;
+    CT_OK (backend, wp_pool_retry_all (pool, &count));
+    CT_CHECK (count == 1);
+
+    CT_OK (backend, wp_pool_pause (pool));
+    CT_CHECK (s_claim (backend, pool, "d1", 0) == NULL);
+    wp_stats_t *stats = NULL;
+    CT_OK (backend, wp_backend_stats (backend, &stats));
+    CT_CHECK (ct_pool_stats (stats, "dead")->paused);
+    wp_stats_destroy (&stats);
+    CT_OK (backend, wp_pool_resume (pool));
+    CT_OK (backend, wp_pool_cancel (pool, "poison"));
+    CT_STATUS (backend, WP_NOT_FOUND, wp_pool_get (pool, "poison", &item));
+
+    wp_item_state finished [] = { WP_ITEM_DONE, WP_ITEM_POISONED };
+    CT_OK (backend, wp_pool_purge (pool, finished, 2, &count));
+    CT_CHECK (count == 0);
+    wp_pool_destroy (&pool);
+}
+
 static void
 s_exercise (const char *spec)
 {
@@ -444,6 +527,8 @@ s_exercise (const char *spec)
     s_complete_many (backend);
     s_registration_calls (backend);
     s_waiting_claim (backend);
+    s_waiting_is_alive (backend);
+    s_lifecycle (backend);
     s_runner (backend);
     wp_backend_destroy (&backend);
     CT_CHECK (backend == NULL);

@@ -8,11 +8,15 @@ writes); each malformed vector must be refused with its recorded status at
 its recorded stage. This proves the vectors readable by another language and
 our C decoder's verdicts independent of its own code.
 
+The bounds are read from proto/wp_limits.h (the one table of them), and the
+bound list of PROTOCOL.md is checked to give the same values.
+
 Usage: check_vectors.py [VECTOR_DIR]   (default: $WP_SOURCE_DIR/proto/vectors)
 Exit 0 if all pass, 1 on a failure, 77 (ctest's skip) without python3-msgpack."""
 
 import math
 import os
+import re
 import sys
 
 try:
@@ -21,15 +25,35 @@ except ImportError:
     print("check_vectors: python3-msgpack is not installed; skipping")
     sys.exit(77)
 
-NAME_MAX = 255
-BATCH_MAX = 1000
-DEPTH_MAX = 32
+PROTO_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "proto")
+
+
+def read_limits(path):
+    """The #defines of wp_limits.h whose value is a number."""
+    limits = {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"#define\s+WP_(\w+)\s+\(?([0-9.e]+)(?:\s*<<\s*(\d+))?\)?", line)
+            if m:
+                value = float(m.group(2)) if any(c in m.group(2) for c in ".e") else int(m.group(2))
+                limits[m.group(1)] = value << int(m.group(3)) if m.group(3) else value
+    return limits
+
+
+LIMITS = read_limits(os.path.join(PROTO_DIR, "wp_limits.h"))
+NAME_MAX = LIMITS["NAME_MAX"]
+BATCH_MAX = LIMITS["BATCH_MAX"]
+LIST_MAX = LIMITS["LIST_MAX"]
+CURSOR_MAX = LIMITS["CURSOR_MAX"]
+DEPTH_MAX = LIMITS["NESTING_MAX"]
+ITEM_STATES = ("pending", "claimed", "done", "poisoned")
 METHODS = [
     "WorkPool.Push", "WorkPool.PushMany", "WorkPool.Claim", "WorkPool.ClaimMany",
     "WorkPool.Complete", "WorkPool.Fail", "WorkPool.CompleteAndClaim", "WorkPool.Size",
     "WorkPool.ReleaseByWorker", "WorkPool.Get", "WorkPool.Renew", "Registry.Register",
     "Registry.Heartbeat", "Registry.UpdateStatus", "Registry.Get", "Registry.List",
-    "Broker.Stats", "Broker.Ping", "WorkPool.CompleteMany",
+    "Broker.Stats", "Broker.Ping", "WorkPool.CompleteMany", "WorkPool.List", "WorkPool.Retry",
+    "WorkPool.Cancel", "WorkPool.Purge", "WorkPool.Pause", "WorkPool.Resume",
 ]
 STATUS = ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
           "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
@@ -164,7 +188,7 @@ def meta(v, field, most):
     if not isinstance(v, dict) or len(v) > most:
         fail(field, "a map of at most %d entries" % most)
     for key in v:
-        text(key, field + " key", 0, NAME_MAX)
+        text(key, field + " key", 0, LIMITS["META_KEY_MAX"])
     return v
 
 
@@ -201,11 +225,11 @@ def request_header(h):
     name(h[3], "method")
     uint(h[4], "timeout_ms", 0, 2 ** 32 - 1)
     if h[5] is not None:
-        if not isinstance(h[5], dict) or len(h[5]) > 64:
+        if not isinstance(h[5], dict) or len(h[5]) > LIMITS["META_MAX"]:
             raise Refused("INVALID_ARGUMENT", "header metadata")
         for key, value in h[5].items():
             name(key, "metadata key")
-            text(value, "metadata value", 0, 1024)
+            text(value, "metadata value", 0, LIMITS["META_VALUE_MAX"])
     if h[3] not in METHODS:
         raise Refused("UNIMPLEMENTED", "unknown method %r" % h[3])
     return h[3]
@@ -214,12 +238,30 @@ def request_header(h):
 def push_entry(body, prefix=""):
     get(body, "data", lambda v, f: binary(v, prefix + f, True), required=True)
     get(body, "id", lambda v, f: name(v, prefix + f))
-    get(body, "max_retries", lambda v, f: integer(v, prefix + f, 0, 2 ** 31 - 1))
+    get(body, "max_retries", lambda v, f: integer(v, prefix + f, 0, LIMITS["MAX_RETRIES_MAX"]))
 
 
 def wait_lease(body):
-    get(body, "wait_seconds", number, 0, 3600)
-    get(body, "lease_seconds", number, 0, 604800, True)
+    get(body, "wait_seconds", number, 0, LIMITS["WAIT_MAX"])
+    get(body, "lease_seconds", number, 0, LIMITS["LEASE_MAX"], True)
+
+
+def item_statuses(body, most, purge=False):
+    """List's and Purge's status: a state name or 1..most distinct ones."""
+    status = get(body, "status", lambda v, f: v, required=purge)
+    if status is None:
+        return
+    names = status if isinstance(status, list) else [status]
+    if isinstance(status, list):
+        array(status, "status", 1, most)
+    for s in names:
+        name(s, "status")
+        if s not in ITEM_STATES:
+            raise Refused("INVALID_ARGUMENT", "status: %r is not an item status" % s)
+        if purge and s == "claimed":
+            raise Refused("INVALID_ARGUMENT", "status: claimed items cannot be purged")
+    if len(set(names)) != len(names):
+        raise Refused("INVALID_ARGUMENT", "status: a status given twice")
 
 
 def request_body(method, body):
@@ -247,7 +289,7 @@ def request_body(method, body):
         if method == "WorkPool.Complete":
             get(body, "result", binary, True)
         else:
-            get(body, "error", text, 0, 65536)
+            get(body, "error", text, 0, LIMITS["ERROR_MAX"])
         get(body, "worker_id", name)
     elif method == "WorkPool.CompleteMany":
         get(body, "pool", name, **R)
@@ -264,8 +306,27 @@ def request_body(method, body):
         get(body, "worker_id", name, **R)
         get(body, "result", binary, True)
         wait_lease(body)
-    elif method == "WorkPool.Size":
+    elif method in ("WorkPool.Size", "WorkPool.Pause", "WorkPool.Resume"):
         get(body, "pool", name, **R)
+    elif method == "WorkPool.List":
+        get(body, "pool", name, **R)
+        item_statuses(body, len(ITEM_STATES))
+        get(body, "limit", uint, 1, LIST_MAX)
+        get(body, "cursor", text, 1, CURSOR_MAX)
+    elif method == "WorkPool.Retry":
+        get(body, "pool", name, **R)
+        by_id = get(body, "id", name) is not None
+        every = get(body, "all", boolean) is True
+        if by_id and every:
+            raise Refused("INVALID_ARGUMENT", "give id or all: true, not both")
+        if not by_id and not every:
+            raise Refused("INVALID_ARGUMENT", "id or all: true is required")
+    elif method == "WorkPool.Cancel":
+        get(body, "pool", name, **R)
+        get(body, "id", name, **R)
+    elif method == "WorkPool.Purge":
+        get(body, "pool", name, **R)
+        item_statuses(body, len(ITEM_STATES) - 1, purge=True)
     elif method == "WorkPool.ReleaseByWorker":
         get(body, "pool", name, **R)
         get(body, "worker_id", name, **R)
@@ -274,20 +335,20 @@ def request_body(method, body):
         get(body, "id", name, **R)
     elif method == "WorkPool.Renew":
         get(body, "worker_id", name, **R)
-        get(body, "lease_seconds", number, 0, 604800, True)
+        get(body, "lease_seconds", number, 0, LIMITS["LEASE_MAX"], True)
     elif method == "Registry.Register":
         get(body, "worker_id", name, **R)
-        get(body, "host", text, 0, 255)
+        get(body, "host", text, 0, LIMITS["HOST_MAX"])
         get(body, "pid", integer, 0, 2 ** 63 - 1)
-        for cap in get(body, "capabilities", array, 0, 64) or []:
+        for cap in get(body, "capabilities", array, 0, LIMITS["CAPABILITIES_MAX"]) or []:
             name(cap, "capabilities[]")
         get(body, "pool_id", name)
         get(body, "started_at", time)
-        get(body, "heartbeat_interval_seconds", number, 0, 86400, True)
-        get(body, "metadata", meta, 64)
+        get(body, "heartbeat_interval_seconds", number, 0, LIMITS["HEARTBEAT_MAX"], True)
+        get(body, "metadata", meta, LIMITS["META_MAX"])
     elif method == "Registry.Heartbeat":
         get(body, "worker_id", name, **R)
-        get(body, "metadata", meta, 64)
+        get(body, "metadata", meta, LIMITS["META_MAX"])
     elif method == "Registry.UpdateStatus":
         get(body, "worker_id", name, **R)
         get(body, "status", name, **R)
@@ -296,7 +357,7 @@ def request_body(method, body):
     elif method == "Registry.List":
         status = body.get("status")
         if isinstance(status, list):
-            array(status, "status", 0, 16)
+            array(status, "status", 0, LIMITS["STATUSES_MAX"])
             for s in status:
                 name(s, "status[]")
         elif status is not None:
@@ -332,7 +393,7 @@ def item(v, field):
     uint(v["attempts"], "attempts", 0, 2 ** 32 - 1)
     uint(v["max_retries"], "max_retries", 0, 2 ** 32 - 1)
     get(v, "result", binary)
-    get(v, "error", text, 0, 65536)
+    get(v, "error", text, 0, LIMITS["ERROR_MAX"])
     time(v["created_at"], "created_at")
     return v
 
@@ -343,7 +404,7 @@ def worker(v, field):
     if list(v.keys()) != WORKER_FIELDS:
         fail(field, "the 11 Worker fields in order")
     name(v["worker_id"], "worker_id")
-    get(v, "host", text, 0, 255)
+    get(v, "host", text, 0, LIMITS["HOST_MAX"])
     get(v, "pid", integer, 0, 2 ** 63 - 1)
     for cap in array(v["capabilities"], "capabilities"):
         name(cap, "capabilities[]")
@@ -363,7 +424,7 @@ def reply_header(h):
         raise Refused("INVALID_ARGUMENT", "not a reply header")
     uint(h[2], "request_id")
     uint(h[3], "status", 0, 16)
-    text(h[4], "message", 0, 1024)
+    text(h[4], "message", 0, LIMITS["MESSAGE_TEXT_MAX"])
     if (h[3] == 0) != (h[4] == ""):
         raise Refused("INVALID_ARGUMENT", "message must be empty exactly on OK")
     return h[3]
@@ -400,7 +461,7 @@ def reply_body(method, body):
         for s in statuses:
             uint(s, "statuses[]", 0, len(STATUS) - 1)
         for m in messages:
-            text(m, "messages[]", 0, 1024)
+            text(m, "messages[]", 0, LIMITS["MESSAGE_TEXT_MAX"])
     elif method in ("WorkPool.Claim", "WorkPool.CompleteAndClaim", "WorkPool.Get"):
         exact_keys(body, ["item"])
         get(body, "item", item, required=method == "WorkPool.Get")
@@ -408,15 +469,23 @@ def reply_body(method, body):
         exact_keys(body, ["items"])
         for i, it in enumerate(get(body, "items", array, 0, BATCH_MAX, **R)):
             item(it, "items[%d]" % i)
-    elif method in ("WorkPool.Complete", "Registry.Heartbeat", "Registry.UpdateStatus"):
+    elif method == "WorkPool.List":
+        exact_keys(body, ["items", "cursor"])
+        for i, it in enumerate(get(body, "items", array, 0, LIST_MAX, **R)):
+            item(it, "items[%d]" % i)
+        get(body, "cursor", text, 1, CURSOR_MAX)
+    elif method in ("WorkPool.Complete", "Registry.Heartbeat", "Registry.UpdateStatus",
+                    "WorkPool.Cancel", "WorkPool.Pause", "WorkPool.Resume"):
         exact_keys(body, [])
     elif method == "WorkPool.Fail":
         exact_keys(body, ["status"])
         if body["status"] not in ("pending", "poisoned"):
             fail("status", "pending or poisoned")
-    elif method in ("WorkPool.Size", "WorkPool.ReleaseByWorker", "WorkPool.Renew"):
+    elif method in ("WorkPool.Size", "WorkPool.ReleaseByWorker", "WorkPool.Renew",
+                    "WorkPool.Retry", "WorkPool.Purge"):
         key = {"WorkPool.Size": "size", "WorkPool.ReleaseByWorker": "released",
-               "WorkPool.Renew": "renewed"}[method]
+               "WorkPool.Renew": "renewed", "WorkPool.Retry": "retried",
+               "WorkPool.Purge": "purged"}[method]
         exact_keys(body, [key])
         get(body, key, uint, **R)
     elif method in ("Registry.Register", "Registry.Get"):
@@ -429,11 +498,13 @@ def reply_body(method, body):
     elif method == "Broker.Stats":
         exact_keys(body, ["pools", "workers", "counters"])
         for p in array(body["pools"], "pools"):
-            if not isinstance(p, dict) or list(p) != ["pool", "pending", "claimed", "done", "poisoned"]:
+            keys = ["pool", "pending", "claimed", "done", "poisoned", "paused"]
+            if not isinstance(p, dict) or list(p) != keys:
                 fail("pools[]", "a pool count map")
             name(p["pool"], "pool")
             for k in ("pending", "claimed", "done", "poisoned"):
                 uint(p[k], k)
+            boolean(p["paused"], "paused")
         for section in ("workers", "counters"):
             if not isinstance(body[section], dict):
                 fail(section, "a map")
@@ -443,7 +514,7 @@ def reply_body(method, body):
     elif method == "Broker.Ping":
         exact_keys(body, ["version", "server", "time", "max_message"])
         uint(body["version"], "version", 1, 1)
-        text(body["server"], "server", 0, 255)
+        text(body["server"], "server", 0, LIMITS["SERVER_MAX"])
         time(body["time"], "time")
         uint(body["max_message"], "max_message")
     else:
@@ -540,11 +611,35 @@ def check(name_, v):
     return problems
 
 
+def limits_documented(protocol):
+    """Problems where PROTOCOL.md's bound list (rows "| `WP_X` | value |")
+    and wp_limits.h disagree, or a limit is missing from the list."""
+    problems = []
+    with open(protocol) as f:
+        rows = dict(re.findall(r"^\| `WP_(\w+)` \| ([^|]+?) \|", f.read(), re.M))
+    for key, value in LIMITS.items():
+        if key not in rows:
+            problems.append("PROTOCOL.md: WP_%s is not in the bound list" % key)
+            continue
+        text_ = rows[key].replace(" ", "").replace(",", "")
+        try:
+            documented = float(text_)
+        except ValueError:
+            problems.append("PROTOCOL.md: WP_%s is %r, not a number" % (key, rows[key]))
+            continue
+        if documented != float(value):
+            problems.append("PROTOCOL.md: WP_%s is %s, wp_limits.h says %s" % (key, rows[key], value))
+    return problems
+
+
 def main():
     directory = sys.argv[1] if len(sys.argv) > 1 else \
         os.path.join(os.environ.get("WP_SOURCE_DIR", "."), "proto", "vectors")
     names = sorted(n for n in os.listdir(directory) if n.endswith(".hex"))
     failures = 0
+    for problem in limits_documented(os.path.join(PROTO_DIR, "PROTOCOL.md")):
+        print(problem)
+        failures += 1
     for name_ in names:
         v = load(os.path.join(directory, name_))
         for problem in check(name_, v):

@@ -272,7 +272,9 @@ s_emit (const char *name, const char *kind, const char *method, const char *summ
 static const char *
 s_fields_summary (wp_method m, bool full, bool request)
 {
-    (void) m;
+    if (request && m == WP_METHOD_RETRY)
+        return full ? "one item by id, header metadata {\"trace-id\": ...}, timeout 5000 ms"
+                    : "every poisoned item (all: true), no timeout, empty header metadata";
     if (request)
         return full ? "every optional field set, header metadata {\"trace-id\": ...}, timeout 5000 ms"
                     : "only the required fields, no timeout, empty header metadata";
@@ -344,6 +346,12 @@ s_error_vectors (void)
         { WP_METHOD_CLAIM, WP_DEADLINE_EXCEEDED, 81, "the request's deadline passed before it ran" },
         { WP_METHOD_PUSH_MANY, WP_RESOURCE_EXHAUSTED, 82,
           "request of 2000000 bytes is larger than the limit of 1048576" },
+        { WP_METHOD_RETRY, WP_FAILED_PRECONDITION, 83,
+          "item 'job-1' is pending: only poisoned or done items can be retried" },
+        { WP_METHOD_CANCEL, WP_FAILED_PRECONDITION, 84,
+          "item 'job-1' is claimed by 'w-1': a worker may be halfway; fail or release it first" },
+        { WP_METHOD_CANCEL, WP_NOT_FOUND, 85, "no item 'job-9' in pool 'jobs'" },
+        { WP_METHOD_LIST_ITEMS, WP_INVALID_ARGUMENT, 86, "cursor is not one this store made" },
     };
     for (size_t i = 0; i < sizeof errors / sizeof errors [0]; i++) {
         wp_reply_t reply;
@@ -604,8 +612,9 @@ s_malformed_vectors (void)
     s_kv_str (pk, "pool", "jobs");
     s_kv_str (pk, "worker_id", "w-1");
     wp_mp_pack_cstr (pk, "wait_seconds");
-    msgpack_pack_double (pk, 3600.5);
-    s_malformed ("wait-too-long", "WorkPool.Claim", "Claim waiting 3600.5 s (at most 3600).", &h, &b);
+    msgpack_pack_double (pk, WP_WAIT_MAX + 0.5);
+    s_malformed ("wait-too-long", "WorkPool.Claim",
+                 "Claim waiting half a second longer than WP_WAIT_MAX.", &h, &b);
 
     s_header (&h, 6, 1, 24, "WorkPool.Claim", 0);
     pk = s_frame (&b);
@@ -633,12 +642,14 @@ s_malformed_vectors (void)
     wp_mp_pack_cstr (pk, "metadata");
     msgpack_pack_map (pk, 1);
     wp_mp_pack_cstr (pk, "deep");
-    for (int i = 0; i < 40; i++)
+    for (int i = 0; i < WP_NESTING_MAX + 8; i++)
         msgpack_pack_array (pk, 1);
     msgpack_pack_nil (pk);
-    s_malformed ("nested-too-deep", "Registry.Heartbeat",
-                 "A metadata value nested 40 arrays deep (containers nest at most 32 deep "
-                 "in a frame).", &h, &b);
+    char summary [160];
+    snprintf (summary, sizeof summary, "A metadata value nested %d arrays deep (containers "
+              "nest at most WP_NESTING_MAX, %d, deep in a frame).", WP_NESTING_MAX + 8,
+              WP_NESTING_MAX);
+    s_malformed ("nested-too-deep", "Registry.Heartbeat", summary, &h, &b);
 
     s_header (&h, 6, 1, 28, "WorkPool.CompleteMany", 0);
     pk = s_frame (&b);
@@ -664,6 +675,68 @@ s_malformed_vectors (void)
     msgpack_pack_array (pk, 0);
     s_malformed ("complete-many-empty", "WorkPool.CompleteMany", "CompleteMany with no entries.",
                  &h, &b);
+
+    s_header (&h, 6, 1, 30, "WorkPool.Purge", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 2);
+    s_kv_str (pk, "pool", "jobs");
+    wp_mp_pack_cstr (pk, "status");
+    msgpack_pack_array (pk, 2);
+    wp_mp_pack_cstr (pk, "done");
+    wp_mp_pack_cstr (pk, "claimed");
+    s_malformed ("purge-claimed", "WorkPool.Purge",
+                 "Purge of claimed items: refused, a worker may be halfway.", &h, &b);
+
+    s_header (&h, 6, 1, 31, "WorkPool.Purge", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 1);
+    s_kv_str (pk, "pool", "jobs");
+    s_malformed ("purge-no-status", "WorkPool.Purge", "Purge without a status.", &h, &b);
+
+    s_header (&h, 6, 1, 32, "WorkPool.Retry", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 3);
+    s_kv_str (pk, "pool", "jobs");
+    s_kv_str (pk, "id", "job-1");
+    wp_mp_pack_cstr (pk, "all");
+    msgpack_pack_true (pk);
+    s_malformed ("retry-id-and-all", "WorkPool.Retry", "Retry with both id and all: true.",
+                 &h, &b);
+
+    s_header (&h, 6, 1, 33, "WorkPool.Retry", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 2);
+    s_kv_str (pk, "pool", "jobs");
+    wp_mp_pack_cstr (pk, "all");
+    msgpack_pack_false (pk);
+    s_malformed ("retry-neither", "WorkPool.Retry", "Retry with all: false and no id.", &h, &b);
+
+    s_header (&h, 6, 1, 34, "WorkPool.List", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 2);
+    s_kv_str (pk, "pool", "jobs");
+    wp_mp_pack_cstr (pk, "limit");
+    msgpack_pack_uint32 (pk, WP_LIST_MAX + 1);
+    s_malformed ("list-limit-too-big", "WorkPool.List", "List with a limit above the page bound.",
+                 &h, &b);
+
+    s_header (&h, 6, 1, 35, "WorkPool.List", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 2);
+    s_kv_str (pk, "pool", "jobs");
+    s_kv_str (pk, "status", "lost");
+    s_malformed ("list-status-unknown", "WorkPool.List",
+                 "List filtered by \"lost\", a worker status, not an item status.", &h, &b);
+
+    s_header (&h, 6, 1, 36, "WorkPool.List", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 2);
+    s_kv_str (pk, "pool", "jobs");
+    wp_mp_pack_cstr (pk, "status");
+    msgpack_pack_array (pk, 2);
+    wp_mp_pack_cstr (pk, "done");
+    wp_mp_pack_cstr (pk, "done");
+    s_malformed ("list-status-twice", "WorkPool.List", "List filtered by \"done\" twice.", &h, &b);
 
     s_header (&h, 6, 1, 27, "Registry.List", 0);
     pk = s_frame (&b);

@@ -188,6 +188,41 @@ pt_request (wp_method method, bool full, wp_request_t *req)
                 req->stale_threshold = 30;
             }
             break;
+        case WP_METHOD_LIST_ITEMS:
+            req->pool = s_dup ("jobs");
+            if (full) {
+                req->statuses = malloc (2 * sizeof (char *));
+                req->statuses [0] = s_dup ("poisoned");
+                req->statuses [1] = s_dup ("done");
+                req->status_count = 2;
+                req->limit = 50;
+                req->cursor = s_dup ("1234");
+            }
+            break;
+        case WP_METHOD_RETRY:
+            req->pool = s_dup ("jobs");
+            //  The two forms: by id (full) and every poisoned item (minimal)
+            if (full)
+                req->id = s_dup ("job-1");
+            else
+                req->all = true;
+            break;
+        case WP_METHOD_PURGE:
+            req->pool = s_dup ("jobs");
+            req->status_count = full ? 2: 1;
+            req->statuses = malloc (req->status_count * sizeof (char *));
+            req->statuses [0] = s_dup ("done");
+            if (full)
+                req->statuses [1] = s_dup ("poisoned");
+            break;
+        case WP_METHOD_CANCEL:
+            req->pool = s_dup ("jobs");
+            req->id = s_dup ("job-1");
+            break;
+        case WP_METHOD_PAUSE:
+        case WP_METHOD_RESUME:
+            req->pool = s_dup ("jobs");
+            break;
         default:
             break;
     }
@@ -311,6 +346,22 @@ pt_reply (wp_method method, bool full, wp_reply_t *reply)
         case WP_METHOD_RENEW:
             reply->count = full ? 70000: 0;
             break;
+        case WP_METHOD_RETRY:
+            reply->count = full ? 1: 0;
+            break;
+        case WP_METHOD_PURGE:
+            reply->count = full ? 250: 0;
+            break;
+        case WP_METHOD_LIST_ITEMS:
+            reply->items = wp_item_list_new ();
+            if (full) {
+                wp_item_t *item = s_item ("job-1", WP_ITEM_POISONED, true);
+                wp_item_list_append (reply->items, &item);
+                item = s_item ("job-2", WP_ITEM_DONE, true);
+                wp_item_list_append (reply->items, &item);
+                reply->cursor = s_dup ("1236");
+            }
+            break;
         case WP_METHOD_REGISTER:
             reply->worker = s_worker ("w-1", full);
             break;
@@ -332,8 +383,8 @@ pt_reply (wp_method method, bool full, wp_reply_t *reply)
             if (!full)
                 break;
             stats->pools = calloc (2, sizeof *stats->pools);
-            stats->pools [0] = (wp_pool_stats_t) { s_dup ("images"), 0, 1, 250, 0 };
-            stats->pools [1] = (wp_pool_stats_t) { s_dup ("jobs"), 42, 3, 100000, 2 };
+            stats->pools [0] = (wp_pool_stats_t) { s_dup ("images"), 0, 1, 250, 0, true };
+            stats->pools [1] = (wp_pool_stats_t) { s_dup ("jobs"), 42, 3, 100000, 2, false };
             stats->pool_count = 2;
             stats->workers = calloc (2, sizeof *stats->workers);
             stats->workers [0] = (wp_status_count_t) { s_dup ("active"), 3 };
@@ -524,6 +575,8 @@ pt_request_equal (const wp_request_t *a, const wp_request_t *b, char *why, size_
     if (!s_str_eq (a->capability, b->capability) || !s_str_eq (a->pool_id, b->pool_id)
     ||  a->stale_threshold != b->stale_threshold)
         return s_differ (why, len, "list filter differs");
+    if (a->limit != b->limit || !s_str_eq (a->cursor, b->cursor) || a->all != b->all)
+        return s_differ (why, len, "limit, cursor or all differ");
     return true;
 }
 
@@ -561,6 +614,8 @@ pt_reply_equal (wp_method method, const wp_reply_t *a, const wp_reply_t *b, char
         return s_differ (why, len, "fail states differ");
     if (a->count != b->count)
         return s_differ (why, len, "counts differ");
+    if (!s_str_eq (a->cursor, b->cursor))
+        return s_differ (why, len, "cursors differ");
     if (!s_worker_eq (a->worker, b->worker))
         return s_differ (why, len, "workers differ");
     an = a->workers ? a->workers->count: 0;
@@ -582,7 +637,8 @@ pt_reply_equal (wp_method method, const wp_reply_t *a, const wp_reply_t *b, char
             ||  sa->pools [i].pending != sb->pools [i].pending
             ||  sa->pools [i].claimed != sb->pools [i].claimed
             ||  sa->pools [i].done != sb->pools [i].done
-            ||  sa->pools [i].poisoned != sb->pools [i].poisoned)
+            ||  sa->pools [i].poisoned != sb->pools [i].poisoned
+            ||  sa->pools [i].paused != sb->pools [i].paused)
                 return s_differ (why, len, "stats pools [%zu] differ", i);
         for (size_t i = 0; i < aw; i++)
             if (!s_str_eq (sa->workers [i].status, sb->workers [i].status)

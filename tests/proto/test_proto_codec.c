@@ -111,7 +111,8 @@ test_method_table (void)
     wp_method mutating [] = { WP_METHOD_PUSH, WP_METHOD_PUSH_MANY, WP_METHOD_CLAIM,
         WP_METHOD_CLAIM_MANY, WP_METHOD_COMPLETE, WP_METHOD_FAIL, WP_METHOD_COMPLETE_AND_CLAIM,
         WP_METHOD_RELEASE_BY_WORKER, WP_METHOD_RENEW, WP_METHOD_REGISTER, WP_METHOD_HEARTBEAT,
-        WP_METHOD_UPDATE_STATUS, WP_METHOD_COMPLETE_MANY };
+        WP_METHOD_UPDATE_STATUS, WP_METHOD_COMPLETE_MANY, WP_METHOD_RETRY, WP_METHOD_CANCEL,
+        WP_METHOD_PURGE, WP_METHOD_PAUSE, WP_METHOD_RESUME };
     int count = 0;
     ALL_METHODS (m) {
         bool expected = false;
@@ -120,9 +121,15 @@ test_method_table (void)
         CHECKF (wp_method_mutates (m) == expected, "%s", wp_method_name (m));
         count += wp_method_mutates (m);
     }
-    CHECK (count == 13);
-    //  Added last, so the numbers of the methods before it did not move
+    CHECK (count == 18);
+    //  Added last, so the numbers of the methods before them did not move
     CHECK (WP_METHOD_COMPLETE_MANY == WP_METHOD_PING + 1);
+    CHECK (WP_METHOD_LIST_ITEMS == WP_METHOD_COMPLETE_MANY + 1);
+    CHECK (WP_METHOD_RESUME == WP_METHOD_LIST_ITEMS + 5);
+    static const char *const names [] = { "WorkPool.List", "WorkPool.Retry", "WorkPool.Cancel",
+                                          "WorkPool.Purge", "WorkPool.Pause", "WorkPool.Resume" };
+    for (int i = 0; i < 6; i++)
+        CHECK (strcmp (wp_method_name (WP_METHOD_LIST_ITEMS + i), names [i]) == 0);
     CHECK (!wp_method_mutates (WP_METHOD_UNKNOWN));
 }
 
@@ -355,7 +362,8 @@ static const struct { const char *key; unsigned kinds; } s_field_kinds [] = {
     { "pool_id", K (T_STR) }, { "started_at", K (T_STR) },
     { "heartbeat_interval_seconds", K_NUMBER }, { "metadata", K (T_MAP) },
     { "status", K (T_STR) | K (T_ARRAY) }, { "capability", K (T_STR) },
-    { "stale_threshold_seconds", K_NUMBER },
+    { "stale_threshold_seconds", K_NUMBER }, { "limit", K (T_UINT) },
+    { "cursor", K (T_STR) }, { "all", K (T_BOOL) },
     //  reply fields
     { "duplicate", K (T_BOOL) }, { "ids", K (T_ARRAY) }, { "duplicates", K (T_ARRAY) },
     { "item", K (T_MAP) | K (T_NIL) }, { "size", K (T_UINT) }, { "released", K (T_UINT) },
@@ -366,7 +374,8 @@ static const struct { const char *key; unsigned kinds; } s_field_kinds [] = {
     { "claimed_by", K (T_STR) | K (T_NIL) }, { "claimed_at", K (T_STR) | K (T_NIL) },
     { "lease_expires_at", K (T_STR) | K (T_NIL) }, { "attempts", K (T_UINT) },
     { "created_at", K (T_STR) }, { "last_heartbeat", K (T_STR) },
-    { "current_task_id", K (T_STR) | K (T_NIL) },
+    { "current_task_id", K (T_STR) | K (T_NIL) }, { "retried", K (T_UINT) },
+    { "purged", K (T_UINT) }, { "paused", K (T_BOOL) },
 };
 
 static unsigned
@@ -1462,6 +1471,322 @@ test_garbage (void)
     }
 }
 
+
+//  ---------------------------------------------------------------------
+//  The inspection and lifecycle methods (List, Retry, Cancel, Purge,
+//  Pause, Resume) and Stats' paused
+
+//  Packs {pool: "p", status: <count names>} (count -1: status as one str).
+static void
+s_status_body (s_buf_t *b, const char *const *names, int count)
+{
+    msgpack_packer *pk = s_begin (b);
+    msgpack_pack_map (pk, 2);
+    s_str (pk, "pool"); s_str (pk, "p");
+    s_str (pk, "status");
+    if (count < 0)
+        s_str (pk, names [0]);
+    else {
+        msgpack_pack_array (pk, count);
+        for (int i = 0; i < count; i++)
+            s_str (pk, names [i]);
+    }
+}
+
+static void
+test_lifecycle_requests (void)
+{
+    s_buf_t b;
+    msgpack_packer *pk;
+    static const char *const all4 [] = { "pending", "claimed", "done", "poisoned", "done" };
+    static const char *const bad [] = { "lost" };
+    static const char *const twice [] = { "done", "done" };
+    static const char *const claimed [] = { "claimed" };
+    static const char *const three [] = { "pending", "done", "poisoned" };
+
+    //  List's status: one name or 1..4 distinct item states
+    s_status_body (&b, all4, -1);
+    EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_OK, NULL);
+    s_status_body (&b, all4, 4);
+    EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_OK, NULL);
+    s_status_body (&b, all4, 5);
+    EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_INVALID_ARGUMENT, "1 to 4");
+    s_status_body (&b, all4, 0);
+    EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_INVALID_ARGUMENT, "field 'status'");
+    s_status_body (&b, bad, 1);
+    EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_INVALID_ARGUMENT, "status: 'lost' is not an item status");
+    s_status_body (&b, bad, -1);
+    EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_INVALID_ARGUMENT, "status: 'lost'");
+    s_status_body (&b, twice, 2);
+    EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_INVALID_ARGUMENT, "status: 'done' is given twice");
+    s_status_body (&b, claimed, 1);
+    EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_OK, NULL);
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 1);
+    s_str (pk, "status"); s_str (pk, "done");
+    EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_INVALID_ARGUMENT, "field 'pool' is required");
+
+    //  limit: 1..WP_LIST_MAX; cursor: 1..WP_CURSOR_MAX bytes
+    int64_t limits [] = { 0, 1, WP_LIST_MAX, WP_LIST_MAX + 1, -1 };
+    for (size_t i = 0; i < sizeof limits / sizeof limits [0]; i++) {
+        pk = s_begin (&b);
+        msgpack_pack_map (pk, 2);
+        s_str (pk, "pool"); s_str (pk, "p");
+        s_str (pk, "limit"); msgpack_pack_int64 (pk, limits [i]);
+        bool ok = limits [i] >= 1 && limits [i] <= WP_LIST_MAX;
+        EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, ok ? WP_OK: WP_INVALID_ARGUMENT, "'limit'");
+    }
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 2);
+    s_str (pk, "pool"); s_str (pk, "p");
+    s_str (pk, "limit"); msgpack_pack_double (pk, 10.0);
+    EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_INVALID_ARGUMENT, "'limit'");
+    char cursor [WP_CURSOR_MAX + 1];
+    memset (cursor, '7', sizeof cursor);
+    size_t cursor_lens [] = { 0, 1, WP_CURSOR_MAX, WP_CURSOR_MAX + 1 };
+    for (size_t i = 0; i < 4; i++) {
+        pk = s_begin (&b);
+        msgpack_pack_map (pk, 2);
+        s_str (pk, "pool"); s_str (pk, "p");
+        s_str (pk, "cursor"); s_strn (pk, cursor, cursor_lens [i]);
+        bool ok = cursor_lens [i] >= 1 && cursor_lens [i] <= WP_CURSOR_MAX;
+        EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, ok ? WP_OK: WP_INVALID_ARGUMENT, "'cursor'");
+    }
+    //  What the decoder keeps: names, limit, cursor; a single name
+    //  re-encodes as the canonical array
+    s_status_body (&b, all4 + 3, -1);
+    s_end (&b);
+    wp_request_t req;
+    wp_request_init (&req);
+    req.method = WP_METHOD_LIST_ITEMS;
+    char err [512];
+    CHECK (wp_request_decode_body (&req, b.data, b.size, err, sizeof err) == WP_OK);
+    CHECK (req.status_count == 1 && strcmp (req.statuses [0], "poisoned") == 0);
+    CHECK (req.limit == 0 && req.cursor == NULL);
+    uint8_t *h2, *b2;
+    size_t h2n, b2n;
+    CHECK (wp_request_encode (&req, &h2, &h2n, &b2, &b2n) == 0);
+    static const uint8_t canonical [] = "\x82\xa4pool\xa1p\xa6status\x91\xa8poisoned";
+    CHECK (b2n == sizeof canonical - 1 && memcmp (b2, canonical, b2n) == 0);
+    free (h2);
+    free (b2);
+    free (b.data);
+    wp_request_clear (&req);
+
+    //  Retry: exactly one of id and all: true
+    struct { const char *id; int all; wp_status status; const char *needle; } retries [] = {
+        { "job-1", -1, WP_OK, NULL }, { NULL, 1, WP_OK, NULL }, { "job-1", 0, WP_OK, NULL },
+        { NULL, 0, WP_INVALID_ARGUMENT, "id or all: true is required" },
+        { NULL, -1, WP_INVALID_ARGUMENT, "id or all: true is required" },
+        { "job-1", 1, WP_INVALID_ARGUMENT, "give id or all: true, not both" },
+        { "", -1, WP_INVALID_ARGUMENT, "field 'id'" },
+    };
+    for (size_t i = 0; i < sizeof retries / sizeof retries [0]; i++) {
+        pk = s_begin (&b);
+        msgpack_pack_map (pk, 1 + (retries [i].id != NULL) + (retries [i].all >= 0));
+        s_str (pk, "pool"); s_str (pk, "p");
+        if (retries [i].id) {
+            s_str (pk, "id"); s_str (pk, retries [i].id);
+        }
+        if (retries [i].all >= 0) {
+            s_str (pk, "all");
+            if (retries [i].all)
+                msgpack_pack_true (pk);
+            else
+                msgpack_pack_false (pk);
+        }
+        EXPECT_BODY (WP_METHOD_RETRY, b, retries [i].status, retries [i].needle);
+    }
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 2);
+    s_str (pk, "pool"); s_str (pk, "p");
+    s_str (pk, "all"); msgpack_pack_int (pk, 1);
+    EXPECT_BODY (WP_METHOD_RETRY, b, WP_INVALID_ARGUMENT, "field 'all' must be a boolean");
+
+    //  Cancel needs pool and id; Pause and Resume a pool
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 1);
+    s_str (pk, "pool"); s_str (pk, "p");
+    EXPECT_BODY (WP_METHOD_CANCEL, b, WP_INVALID_ARGUMENT, "field 'id' is required");
+    wp_method pool_only [] = { WP_METHOD_PAUSE, WP_METHOD_RESUME };
+    for (int i = 0; i < 2; i++) {
+        pk = s_begin (&b);
+        msgpack_pack_map (pk, 0);
+        EXPECT_BODY (pool_only [i], b, WP_INVALID_ARGUMENT, "field 'pool' is required");
+        pk = s_begin (&b);
+        msgpack_pack_map (pk, 1);
+        s_str (pk, "pool"); s_str (pk, "p");
+        EXPECT_BODY (pool_only [i], b, WP_OK, NULL);
+    }
+
+    //  Purge: 1..3 of pending, done, poisoned, required
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 1);
+    s_str (pk, "pool"); s_str (pk, "p");
+    EXPECT_BODY (WP_METHOD_PURGE, b, WP_INVALID_ARGUMENT, "field 'status' is required");
+    s_status_body (&b, three, 3);
+    EXPECT_BODY (WP_METHOD_PURGE, b, WP_OK, NULL);
+    s_status_body (&b, three + 1, -1);
+    EXPECT_BODY (WP_METHOD_PURGE, b, WP_OK, NULL);
+    s_status_body (&b, claimed, 1);
+    EXPECT_BODY (WP_METHOD_PURGE, b, WP_INVALID_ARGUMENT,
+                 "status: claimed items cannot be purged (a worker may be halfway)");
+    s_status_body (&b, claimed, -1);
+    EXPECT_BODY (WP_METHOD_PURGE, b, WP_INVALID_ARGUMENT, "claimed items cannot be purged");
+    s_status_body (&b, all4, 4);
+    EXPECT_BODY (WP_METHOD_PURGE, b, WP_INVALID_ARGUMENT, "1 to 3");
+    s_status_body (&b, all4, 0);
+    EXPECT_BODY (WP_METHOD_PURGE, b, WP_INVALID_ARGUMENT, "field 'status'");
+    s_status_body (&b, twice, 2);
+    EXPECT_BODY (WP_METHOD_PURGE, b, WP_INVALID_ARGUMENT, "given twice");
+    s_status_body (&b, bad, 1);
+    EXPECT_BODY (WP_METHOD_PURGE, b, WP_INVALID_ARGUMENT, "not an item status");
+
+    //  Encoders refuse what the decoders would
+    uint8_t *h = NULL;
+    size_t hn, bn;
+    uint8_t *body = NULL;
+    pt_request (WP_METHOD_RETRY, true, &req);
+    req.all = true;             //  both
+    CHECK (wp_request_encode (&req, &h, &hn, &body, &bn) == -1);
+    free (req.id);
+    req.id = NULL;
+    req.all = false;            //  neither
+    CHECK (wp_request_encode (&req, &h, &hn, &body, &bn) == -1);
+    wp_request_clear (&req);
+    pt_request (WP_METHOD_PURGE, true, &req);
+    free (req.statuses [1]);
+    req.statuses [1] = NULL;
+    CHECK (wp_request_encode (&req, &h, &hn, &body, &bn) == -1);
+    wp_request_clear (&req);
+    pt_request (WP_METHOD_LIST_ITEMS, false, &req);
+    req.limit = WP_LIST_MAX;
+    pt_request_round_trip (&req);
+    req.cursor = strdup ("c");
+    pt_request_round_trip (&req);
+    wp_request_clear (&req);
+}
+
+//  Decodes body as an OK reply to method; checks the status and message.
+static void
+s_expect_reply_body (int line, wp_method method, s_buf_t *b, wp_status expected,
+                     const char *needle, wp_reply_t *out)
+{
+    s_end (b);
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    char err [512] = "";
+    wp_status rc = wp_reply_decode_body (&reply, method, b->data, b->size, err, sizeof err);
+    if (rc != expected || (needle && !strstr (err, needle))) {
+        fprintf (stderr, "line %d: %s reply: got %s '%s', expected %s '%s'\n", line,
+                 wp_method_name (method), wp_strerror (rc), err, wp_strerror (expected),
+                 needle ? needle: "");
+        pt_failures++;
+    }
+    if (out)
+        *out = reply;
+    else
+        wp_reply_clear (&reply);
+    free (b->data);
+}
+
+static void
+test_lifecycle_replies (void)
+{
+    s_buf_t b;
+    msgpack_packer *pk;
+    wp_reply_t reply;
+
+    //  A Stats pool entry from a broker older than Pause: paused is false
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 3);
+    s_str (pk, "pools");
+    msgpack_pack_array (pk, 1);
+    msgpack_pack_map (pk, 5);
+    s_str (pk, "pool"); s_str (pk, "jobs");
+    s_str (pk, "pending"); msgpack_pack_int (pk, 1);
+    s_str (pk, "claimed"); msgpack_pack_int (pk, 2);
+    s_str (pk, "done"); msgpack_pack_int (pk, 3);
+    s_str (pk, "poisoned"); msgpack_pack_int (pk, 4);
+    s_str (pk, "workers"); msgpack_pack_map (pk, 0);
+    s_str (pk, "counters"); msgpack_pack_map (pk, 0);
+    s_expect_reply_body (__LINE__, WP_METHOD_STATS, &b, WP_OK, NULL, &reply);
+    CHECK (reply.stats && reply.stats->pool_count == 1 && !reply.stats->pools [0].paused
+           && reply.stats->pools [0].poisoned == 4);
+    wp_reply_clear (&reply);
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 3);
+    s_str (pk, "pools");
+    msgpack_pack_array (pk, 1);
+    msgpack_pack_map (pk, 6);
+    s_str (pk, "pool"); s_str (pk, "jobs");
+    s_str (pk, "pending"); msgpack_pack_int (pk, 1);
+    s_str (pk, "claimed"); msgpack_pack_int (pk, 2);
+    s_str (pk, "done"); msgpack_pack_int (pk, 3);
+    s_str (pk, "poisoned"); msgpack_pack_int (pk, 4);
+    s_str (pk, "paused"); msgpack_pack_int (pk, 1);
+    s_str (pk, "workers"); msgpack_pack_map (pk, 0);
+    s_str (pk, "counters"); msgpack_pack_map (pk, 0);
+    s_expect_reply_body (__LINE__, WP_METHOD_STATS, &b, WP_INVALID_ARGUMENT,
+                         "field 'pools[0].paused' must be a boolean", NULL);
+
+    //  List: items required, cursor nil or 1..WP_CURSOR_MAX bytes
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 1);
+    s_str (pk, "items"); msgpack_pack_array (pk, 0);
+    s_expect_reply_body (__LINE__, WP_METHOD_LIST_ITEMS, &b, WP_OK, NULL, &reply);
+    CHECK (reply.items && reply.items->count == 0 && !reply.cursor);
+    wp_reply_clear (&reply);
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 1);
+    s_str (pk, "cursor"); s_str (pk, "12");
+    s_expect_reply_body (__LINE__, WP_METHOD_LIST_ITEMS, &b, WP_INVALID_ARGUMENT,
+                         "field 'items' is required", NULL);
+    char cursor [WP_CURSOR_MAX + 1];
+    memset (cursor, 'c', sizeof cursor);
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 2);
+    s_str (pk, "items"); msgpack_pack_array (pk, 0);
+    s_str (pk, "cursor"); s_strn (pk, cursor, WP_CURSOR_MAX + 1);
+    s_expect_reply_body (__LINE__, WP_METHOD_LIST_ITEMS, &b, WP_INVALID_ARGUMENT,
+                         "field 'cursor'", NULL);
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 2);
+    s_str (pk, "items"); msgpack_pack_array (pk, 0);
+    s_str (pk, "cursor"); s_strn (pk, cursor, WP_CURSOR_MAX);
+    s_expect_reply_body (__LINE__, WP_METHOD_LIST_ITEMS, &b, WP_OK, NULL, &reply);
+    CHECK (reply.cursor && strlen (reply.cursor) == WP_CURSOR_MAX);
+    wp_reply_clear (&reply);
+
+    //  Retry and Purge: one count each, required
+    wp_method counted [] = { WP_METHOD_RETRY, WP_METHOD_PURGE };
+    const char *keys [] = { "retried", "purged" };
+    for (int i = 0; i < 2; i++) {
+        pk = s_begin (&b);
+        msgpack_pack_map (pk, 0);
+        s_expect_reply_body (__LINE__, counted [i], &b, WP_INVALID_ARGUMENT, keys [i], NULL);
+        pk = s_begin (&b);
+        msgpack_pack_map (pk, 1);
+        s_str (pk, keys [i]); msgpack_pack_uint64 (pk, UINT64_MAX);
+        s_expect_reply_body (__LINE__, counted [i], &b, WP_OK, NULL, &reply);
+        CHECK (reply.count == UINT64_MAX);
+        wp_reply_clear (&reply);
+    }
+    //  Cancel, Pause, Resume: {} (and a nil body counts as {})
+    wp_method empty [] = { WP_METHOD_CANCEL, WP_METHOD_PAUSE, WP_METHOD_RESUME };
+    for (int i = 0; i < 3; i++) {
+        uint8_t *h, *body;
+        size_t hn, bn;
+        CHECK (pt_encode (empty [i], true, false, &h, &hn, &body, &bn) == 0);
+        CHECK (bn == 1 && body [0] == 0x80);
+        free (h);
+        free (body);
+        pk = s_begin (&b);
+        msgpack_pack_nil (pk);
+        s_expect_reply_body (__LINE__, empty [i], &b, WP_OK, NULL, NULL);
+    }
+}
+
 int
 main (void)
 {
@@ -1474,6 +1799,8 @@ main (void)
     test_bounds ();
     test_headers ();
     test_reply_bodies ();
+    test_lifecycle_requests ();
+    test_lifecycle_replies ();
     test_hostile ();
     test_garbage ();
     if (pt_failures) {

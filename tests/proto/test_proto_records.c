@@ -199,6 +199,11 @@ test_worker (void)
 
     wp_stats_t *stats = wp_stats_new ();
     CHECK (stats->pool_count == 0);
+    //  A paused pool with no items is an entry of its own (Stats lists it)
+    stats->pools = calloc (1, sizeof *stats->pools);
+    stats->pools [0] = (wp_pool_stats_t) { strdup ("idle"), 0, 0, 0, 0, true };
+    stats->pool_count = 1;
+    CHECK (stats->pools [0].paused);
     wp_stats_destroy (&stats);
     CHECK (stats == NULL);
     wp_stats_destroy (&stats);

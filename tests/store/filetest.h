@@ -1,7 +1,8 @@
 /*  filetest: what the tests of the two file-backed stores (the SQLite store,
     tests/store/sqlite; the image store, tests/store/image) share: raw SQLite
     access to a store's file, a file's bytes, a directory's entries, opens
-    that must be refused, and the item calls a test makes in passing. Every
+    that must be refused, the item calls a test makes in passing, and the
+    durability checks both stores must pass (pause across a reopen). Every
     helper stops the test at the first failure.  */
 #ifndef WP_FILETEST_H_INCLUDED
 #define WP_FILETEST_H_INCLUDED
@@ -135,6 +136,72 @@ filetest_claim (wp_store_t *store, const char *pool, const char *worker, double 
     CHECK_OK (store, wp_store_claim (store, pool, worker, lease, &item));
     CHECK (item);
     return item;
+}
+
+//  Opens the store at path with opener or stops the test, printing why.
+static inline wp_store_t *
+filetest_open (filetest_open_fn *opener, const char *path)
+{
+    wp_status status = WP_OK;
+    char *message = NULL;
+    wp_store_t *store = opener (path, NULL, &status, &message);
+    if (!store) {
+        fprintf (stderr, "cannot open %s: %s: %s\n", path, wp_strerror (status),
+                 message? message: "");
+        abort ();
+    }
+    return store;
+}
+
+//  Whether stats lists pool as paused (1), not paused (0) or not at all (-1)
+static inline int
+filetest_paused (wp_store_t *store, const char *pool)
+{
+    wp_stats_t *stats = NULL;
+    CHECK_OK (store, wp_store_stats (store, &stats));
+    int paused = -1;
+    for (size_t i = 0; i < stats->pool_count; i++)
+        if (strcmp (stats->pools [i].pool, pool) == 0)
+            paused = stats->pools [i].paused;
+    wp_stats_destroy (&stats);
+    return paused;
+}
+
+//  Pause and resume are durable: a paused pool (one with items, one never
+//  pushed to) is paused still after the store is closed and opened again,
+//  its items claimable only once it is resumed, and a resume lasts too.
+static inline void
+filetest_paused_survives_reopen (filetest_open_fn *opener, const char *path)
+{
+    static const uint8_t data [] = { 0xa1, 'x' };   //  msgpack "x"
+    wp_push_entry_t entry = { data, sizeof data, "a", -1 };
+    wp_store_t *store = filetest_open (opener, path);
+    char *id = NULL;
+    CHECK_OK (store, wp_store_push (store, "p", &entry, &id, NULL));
+    free (id);
+    CHECK_OK (store, wp_store_set_paused (store, "p", true));
+    CHECK_OK (store, wp_store_set_paused (store, "empty", true));
+    wp_store_destroy (&store);
+
+    store = filetest_open (opener, path);
+    CHECK_INT (filetest_paused (store, "p"), 1);
+    CHECK_INT (filetest_paused (store, "empty"), 1);
+    wp_item_t *item = NULL;
+    CHECK_OK (store, wp_store_claim (store, "p", "w", 0, &item));
+    CHECK (!item);
+    uint64_t size = 0;
+    CHECK_OK (store, wp_store_size (store, "p", &size));
+    CHECK_INT (size, 1);
+    CHECK_OK (store, wp_store_set_paused (store, "p", false));
+    wp_store_destroy (&store);
+
+    store = filetest_open (opener, path);
+    CHECK_INT (filetest_paused (store, "p"), 0);
+    CHECK_INT (filetest_paused (store, "empty"), 1);
+    item = filetest_claim (store, "p", "w", 0);
+    CHECK_STR (item->id, "a");
+    wp_item_destroy (&item);
+    wp_store_destroy (&store);
 }
 
 //  The crash tests' harness: runs child (path, round, fd) in a process of

@@ -2249,12 +2249,770 @@ s_clock_purge_counts_from_the_last_change (s_case_t *t)
 }
 
 //  =====================================================================
+//  Batches. Each case runs twice: alone, and again inside a group
+//  (begin ... commit, the "_in_group" cases) where the backend has groups,
+//  since a batch in a group runs under a savepoint rather than its own
+//  transaction.
+
+static void s_free_items (void *ptr) { wp_item_list_t *list = ptr; wp_item_list_destroy (&list); }
+
+//  The ids of an item list joined by commas, to compare with CHECK_STR.
+static const char *
+s_item_ids (s_case_t *t, const wp_item_list_t *list)
+{
+    char *joined = s_sprintf (t, "%s", "");
+    for (size_t i = 0; i < list->count; i++)
+        joined = s_sprintf (t, "%s%s%s", joined, i ? "," : "", list->items [i]->id);
+    return joined;
+}
+
+#define CLAIM_MANY(pool, worker, max, max_bytes) \
+    s_claim_many (t, __LINE__, pool, worker, max, max_bytes)
+
+static wp_item_list_t *
+s_claim_many (s_case_t *t, int line, const char *pool, const char *worker, size_t max,
+              size_t max_bytes)
+{
+    wp_item_list_t *list = NULL;
+    s_check_status (t, line, WP_OK,
+                    wp_store_claim_many (t->store, pool, worker, max, 0, max_bytes, &list),
+                    "claim_many");
+    if (!list)
+        s_bail (t, line, "claim_many returned OK and no list");
+    return s_own (t, list, s_free_items);
+}
+
+//  The message of the latest failure starts with prefix.
+#define CHECK_MESSAGE_STARTS(prefix) do { \
+    const char *m_ = wp_store_errmsg (t->store), *p_ = (prefix); \
+    if (strncmp (m_, p_, strlen (p_)) != 0) \
+        s_bail (t, __LINE__, "message '%s' does not start with '%s'", m_, p_); \
+} while (0)
+
+#define CHECK_MESSAGE(text) CHECK_STR (wp_store_errmsg (t->store), text)
+
+static void
+s_batch_push_many_pushes_all (s_case_t *t)
+{
+    PUSH_ID ("p", "old", "old");
+    s_value_t a = s_val ("a"), b = s_val ("b"), c = s_val ("c");
+    wp_push_entry_t entries [] = {
+        { a.bytes, a.size, "a", -1 },
+        { b.bytes, b.size, NULL, 5 },
+        { c.bytes, c.size, "old", -1 },        //  a duplicate: reported, unchanged
+    };
+    char *ids [3] = { NULL, NULL, NULL };
+    bool dups [3] = { true, true, false };
+    CHECK_STATUS (WP_OK, wp_store_push_many (t->store, "p", entries, 3, ids, dups));
+    for (int i = 0; i < 3; i++)
+        s_own (t, ids [i], free);
+    CHECK_STR (ids [0], "a");
+    CHECK (ids [1] && s_is_uuid_v4 (ids [1]));
+    CHECK_STR (ids [2], "old");
+    CHECK (!dups [0] && !dups [1] && dups [2]);
+    CHECK_INT (GET ("p", ids [1])->max_retries, 5);
+    CHECK_VALUE (GET ("p", "old")->data, GET ("p", "old")->data_size, "old");
+    CHECK_INT (SIZE ("p"), 3);
+    //  Push order: the batch's entries in order, after what came before
+    CHECK_STR (CLAIM ("p", "w", 0)->id, "old");
+    CHECK_STR (CLAIM ("p", "w", 0)->id, "a");
+    CHECK_STR (CLAIM ("p", "w", 0)->id, ids [1]);
+    //  duplicates may be NULL
+    char *id = NULL;
+    CHECK_STATUS (WP_OK, wp_store_push_many (t->store, "p", entries, 1, &id, NULL));
+    s_own (t, id, free);
+    CHECK_STR (id, "a");
+}
+
+static void
+s_batch_push_many_bad_entry_changes_nothing (s_case_t *t)
+{
+    s_value_t a = s_val ("a");
+    wp_push_entry_t entries [] = {
+        { a.bytes, a.size, "a", -1 },
+        { a.bytes, a.size, "b", -1 },
+        { NULL, 0, "c", -1 },                   //  no data
+    };
+    char *ids [3] = { NULL, NULL, NULL };
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_push_many (t->store, "p", entries, 3, ids, NULL));
+    CHECK_MESSAGE ("items[2]: data is required");
+    CHECK (!ids [0] && !ids [1] && !ids [2]);
+    entries [2] = (wp_push_entry_t) { a.bytes, a.size, "c", -5 };
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_push_many (t->store, "p", entries, 3, ids, NULL));
+    CHECK_MESSAGE_STARTS ("items[2]: ");
+    entries [1].id = "";
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_push_many (t->store, "p", entries, 2, ids, NULL));
+    CHECK_MESSAGE_STARTS ("items[1]: ");
+    CHECK (!ids [0] && !ids [1] && !ids [2]);
+    wp_item_t *item = NULL;
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_get (t->store, "p", "a", &item));
+    CHECK_INT (SIZE ("p"), 0);
+    //  Counts: 1 to WP_BATCH_MAX
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_push_many (t->store, "p", entries, 0, ids, NULL));
+    CHECK_STATUS (WP_INVALID_ARGUMENT,
+                  wp_store_push_many (t->store, "p", entries, WP_BATCH_MAX + 1, ids, NULL));
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_push_many (t->store, "p", entries, 1, NULL, NULL));
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_push_many (t->store, "", entries, 1, ids, NULL));
+    CHECK_INT (SIZE ("p"), 0);
+}
+
+static void
+s_batch_claim_many_order_and_caps (s_case_t *t)
+{
+    for (int i = 1; i <= 6; i++)
+        PUSH_ID ("p", "0123456789", s_sprintf (t, "i%d", i));
+    size_t size = GET ("p", "i1")->data_size;
+    int64_t t0 = wp_time_now ();
+    wp_item_list_t *list = CLAIM_MANY ("p", "w", 2, 0);
+    int64_t t1 = wp_time_now ();
+    CHECK_STR (s_item_ids (t, list), "i1,i2");
+    CHECK_CLAIMED (list->items [0], "w", t0, t1, 300);
+    CHECK_VALUE (list->items [1]->data, list->items [1]->data_size, "0123456789");
+    //  Decision: the batch stops once the items carry max_bytes, so the
+    //  item that reaches it is the last, and one byte still claims one item
+    CHECK_STR (s_item_ids (t, CLAIM_MANY ("p", "w", 10, 1)), "i3");
+    CHECK_STR (s_item_ids (t, CLAIM_MANY ("p", "w", 10, size + 1)), "i4,i5");
+    CHECK_STR (s_item_ids (t, CLAIM_MANY ("p", "w", 10, 0)), "i6");
+    CHECK_INT (CLAIM_MANY ("p", "w", 10, 0)->count, 0);
+    CHECK_INT (CLAIM_MANY ("empty", "w", 1, 0)->count, 0);
+    CHECK_STR (GET ("p", "i6")->claimed_by, "w");
+    CHECK_INT (SIZE ("p"), 0);
+    //  Bounds
+    wp_item_list_t *none = NULL;
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_claim_many (t->store, "p", "w", 0, 0, 0, &none));
+    CHECK_STATUS (WP_INVALID_ARGUMENT,
+                  wp_store_claim_many (t->store, "p", "w", WP_BATCH_MAX + 1, 0, 0, &none));
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_claim_many (t->store, "p", NULL, 1, 0, 0, &none));
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_claim_many (t->store, "p", "w", 1, 0, 0, NULL));
+    CHECK (none == NULL);
+}
+
+static void
+s_batch_claim_many_paused_finds_nothing (s_case_t *t)
+{
+    PUSH_ID ("p", "a", "a");
+    PUSH_ID ("p", "b", "b");
+    CHECK_STATUS (WP_OK, wp_store_set_paused (t->store, "p", true));
+    CHECK_INT (CLAIM_MANY ("p", "w", 5, 0)->count, 0);
+    CHECK_INT (SIZE ("p"), 2);
+    CHECK_STATUS (WP_OK, wp_store_set_paused (t->store, "p", false));
+    CHECK_STR (s_item_ids (t, CLAIM_MANY ("p", "w", 5, 0)), "a,b");
+}
+
+static void
+s_batch_complete_many_per_entry_outcomes (s_case_t *t)
+{
+    PUSH_ID ("p", "a", "a");
+    PUSH_ID ("p", "b", "b");
+    PUSH_ID ("p", "c", "c");
+    PUSH_ID ("p", "pending", "pending");
+    CLAIM ("p", "w", 0);
+    CLAIM ("p", "w", 0);
+    CLAIM ("p", "v", 0);                        //  c, held by v
+    s_value_t r = s_val ("r");
+    wp_complete_entry_t entries [] = {
+        { "a", r.bytes, r.size },
+        { "nope", NULL, 0 },
+        { "pending", NULL, 0 },
+        { "c", NULL, 0 },
+        { "b", NULL, 0 },
+        { "a", NULL, 0 },                       //  Decision: done by the first entry,
+    };                                          //  so not claimed: a precondition
+    wp_status statuses [6];
+    char *messages [6] = { NULL };
+    CHECK_STATUS (WP_OK, wp_store_complete_many (t->store, "p", entries, 6, "w",
+                                                 statuses, messages));
+    for (int i = 0; i < 6; i++)
+        s_own (t, messages [i], free);
+    CHECK_INT (statuses [0], WP_OK);
+    CHECK_INT (statuses [1], WP_NOT_FOUND);
+    CHECK_INT (statuses [2], WP_FAILED_PRECONDITION);
+    CHECK_INT (statuses [3], WP_FAILED_PRECONDITION);
+    CHECK_INT (statuses [4], WP_OK);
+    CHECK_INT (statuses [5], WP_FAILED_PRECONDITION);
+    CHECK_STR (messages [0], "");
+    CHECK_STR (messages [1], "no item 'nope' in pool 'p'");
+    CHECK (messages [2] && messages [2][0] && messages [3] && messages [3][0]);
+    CHECK_STR (messages [4], "");
+    wp_item_t *item = GET ("p", "a");
+    CHECK_STATE (item, WP_ITEM_DONE);
+    CHECK_VALUE (item->result, item->result_size, "r");
+    CHECK_STATE (GET ("p", "b"), WP_ITEM_DONE);
+    CHECK_STR (GET ("p", "c")->claimed_by, "v");
+    CHECK_PENDING (GET ("p", "pending"));
+    //  statuses and messages may be NULL; worker_id too (any holder)
+    wp_complete_entry_t by_any [] = { { "c", NULL, 0 } };
+    CHECK_STATUS (WP_OK, wp_store_complete_many (t->store, "p", by_any, 1, NULL, NULL, NULL));
+    CHECK_STATE (GET ("p", "c"), WP_ITEM_DONE);
+}
+
+static void
+s_batch_complete_many_bad_entry_changes_nothing (s_case_t *t)
+{
+    PUSH_ID ("p", "a", "a");
+    CLAIM ("p", "w", 0);
+    s_value_t r = s_val ("r");
+    wp_complete_entry_t entries [] = {
+        { "a", r.bytes, r.size },
+        { NULL, NULL, 0 },
+    };
+    wp_status statuses [2] = { WP_UNKNOWN, WP_UNKNOWN };
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_complete_many (t->store, "p", entries, 2, "w",
+                                                               statuses, NULL));
+    CHECK_MESSAGE ("items[1]: id is required");
+    entries [1] = (wp_complete_entry_t) { "a", r.bytes, 0 };
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_complete_many (t->store, "p", entries, 2, "w",
+                                                               statuses, NULL));
+    CHECK_MESSAGE ("items[1]: result must not be empty");
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_complete_many (t->store, "p", entries, 1, "",
+                                                               statuses, NULL));
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_complete_many (t->store, "p", entries, 0, "w",
+                                                               statuses, NULL));
+    CHECK_STATUS (WP_INVALID_ARGUMENT,
+                  wp_store_complete_many (t->store, "p", entries, WP_BATCH_MAX + 1, "w",
+                                          statuses, NULL));
+    CHECK (statuses [0] == WP_UNKNOWN && statuses [1] == WP_UNKNOWN);
+    wp_item_t *item = GET ("p", "a");
+    CHECK_STATE (item, WP_ITEM_CLAIMED);
+    CHECK (item->result == NULL);
+}
+
+#define COMPLETE_AND_CLAIM(pool, id, worker) s_complete_and_claim (t, __LINE__, pool, id, worker)
+
+static wp_item_t *
+s_complete_and_claim (s_case_t *t, int line, const char *pool, const char *id, const char *worker)
+{
+    s_value_t r = s_val ("r");
+    wp_item_t *item = (wp_item_t *) &item;      //  must be overwritten
+    s_check_status (t, line, WP_OK,
+                    wp_store_complete_and_claim (t->store, pool, id, r.bytes, r.size, worker, 0,
+                                                 &item), "complete_and_claim");
+    if (item == (wp_item_t *) &item)
+        s_bail (t, line, "complete_and_claim returned OK without setting its out-parameter");
+    return s_own (t, item, s_free_item);
+}
+
+static void
+s_batch_complete_and_claim (s_case_t *t)
+{
+    PUSH_ID ("p", "a", "a");
+    PUSH_ID ("p", "b", "b");
+    CLAIM ("p", "w", 0);
+    int64_t t0 = wp_time_now ();
+    wp_item_t *next = COMPLETE_AND_CLAIM ("p", "a", "w");
+    int64_t t1 = wp_time_now ();
+    CHECK (next);
+    CHECK_STR (next->id, "b");
+    CHECK_CLAIMED (next, "w", t0, t1, 300);
+    wp_item_t *item = GET ("p", "a");
+    CHECK_STATE (item, WP_ITEM_DONE);
+    CHECK_VALUE (item->result, item->result_size, "r");
+    //  Nothing left to claim: the complete still happens
+    CHECK (COMPLETE_AND_CLAIM ("p", "b", "w") == NULL);
+    CHECK_STATE (GET ("p", "b"), WP_ITEM_DONE);
+}
+
+static void
+s_batch_complete_and_claim_failure_claims_nothing (s_case_t *t)
+{
+    PUSH_ID ("p", "a", "a");
+    PUSH_ID ("p", "b", "b");
+    CLAIM ("p", "v", 0);
+    wp_item_t *item = NULL;
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_complete_and_claim (t->store, "p", "nope", NULL, 0,
+                                                             "w", 0, &item));
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_complete_and_claim (t->store, "p", "a", NULL,
+                                                                       0, "w", 0, &item));
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_complete_and_claim (t->store, "p", "b", NULL,
+                                                                       0, "w", 0, &item));
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_complete_and_claim (t->store, "p", "a", NULL, 0,
+                                                                    NULL, 0, &item));
+    CHECK_MESSAGE ("worker_id is required");
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_complete_and_claim (t->store, "p", "a", NULL, 0,
+                                                                    "v", 0, NULL));
+    CHECK (item == NULL);
+    CHECK_STR (GET ("p", "a")->claimed_by, "v");
+    CHECK_PENDING (GET ("p", "b"));
+    CHECK_INT (SIZE ("p"), 1);
+}
+
+static void
+s_batch_complete_and_claim_paused_completes_only (s_case_t *t)
+{
+    PUSH_ID ("p", "a", "a");
+    PUSH_ID ("p", "b", "b");
+    CLAIM ("p", "w", 0);
+    CHECK_STATUS (WP_OK, wp_store_set_paused (t->store, "p", true));
+    CHECK (COMPLETE_AND_CLAIM ("p", "a", "w") == NULL);
+    CHECK_STATE (GET ("p", "a"), WP_ITEM_DONE);
+    CHECK_PENDING (GET ("p", "b"));
+}
+
+//  Inside a group, a failing batch undoes only itself: the group's other
+//  calls, before and after it, commit.
+static void
+s_group_failed_batch_keeps_the_rest (s_case_t *t)
+{
+    PUSH_ID ("p", "a", "a");
+    CLAIM ("p", "w", 0);
+    CHECK_STATUS (WP_OK, wp_store_begin (t->store));
+    PUSH_ID ("p", "before", "before");
+    s_value_t v = s_val ("v");
+    wp_push_entry_t entries [] = { { v.bytes, v.size, "x", -1 }, { v.bytes, 0, "y", -1 } };
+    char *ids [2] = { NULL, NULL };
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_push_many (t->store, "p", entries, 2, ids, NULL));
+    wp_item_t *item = NULL;
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_complete_and_claim (t->store, "p", "a", NULL,
+                                                                       0, "v", 0, &item));
+    CHECK_STR (s_item_ids (t, CLAIM_MANY ("p", "w", 1, 0)), "before");
+    PUSH_ID ("p", "after", "after");
+    CHECK_STATUS (WP_OK, wp_store_commit (t->store));
+    CHECK_STR (GET ("p", "before")->claimed_by, "w");
+    CHECK_PENDING (GET ("p", "after"));
+    CHECK_STR (GET ("p", "a")->claimed_by, "w");
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_get (t->store, "p", "x", &item));
+    //  A batch's effects in a group that rolls back go with it
+    CHECK_STATUS (WP_OK, wp_store_begin (t->store));
+    entries [1].data_size = v.size;
+    CHECK_STATUS (WP_OK, wp_store_push_many (t->store, "p", entries, 2, ids, NULL));
+    s_own (t, ids [0], free);
+    s_own (t, ids [1], free);
+    CHECK_STR (COMPLETE_AND_CLAIM ("p", "a", "w")->id, "after");
+    wp_store_rollback (t->store);
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_get (t->store, "p", "x", &item));
+    CHECK_STR (GET ("p", "a")->claimed_by, "w");
+    CHECK_PENDING (GET ("p", "after"));
+}
+
+//  =====================================================================
+//  Inspection and lifecycle
+
+#define LIST_ITEMS(pool, statuses, count, limit, cursor, next_p) \
+    s_list_items (t, __LINE__, pool, statuses, count, limit, cursor, next_p)
+
+static wp_item_list_t *
+s_list_items (s_case_t *t, int line, const char *pool, const wp_item_state *statuses,
+              size_t count, size_t limit, const char *cursor, const char **next_p)
+{
+    wp_item_list_t *list = NULL;
+    char *next = (char *) &next;                //  must be overwritten
+    s_check_status (t, line, WP_OK,
+                    wp_store_list_items (t->store, pool, statuses, count, limit, cursor,
+                                         &list, &next), "list_items");
+    if (!list || next == (char *) &next)
+        s_bail (t, line, "list_items returned OK without setting its out-parameters");
+    s_own (t, list, s_free_items);
+    s_own (t, next, free);
+    if (next_p)
+        *next_p = next;
+    else
+    if (next)
+        s_bail (t, line, "list_items returned a cursor '%s' where no more was expected", next);
+    return list;
+}
+
+//  Two items are equal field by field.
+#define CHECK_SAME_ITEM(a, b) s_check_same_item (t, __LINE__, a, b)
+
+static void
+s_check_same_item (s_case_t *t, int line, const wp_item_t *a, const wp_item_t *b)
+{
+    bool same = strcmp (a->id, b->id) == 0 && strcmp (a->pool, b->pool) == 0
+        && a->data_size == b->data_size && memcmp (a->data, b->data, a->data_size) == 0
+        && a->status == b->status && a->claimed_at == b->claimed_at
+        && a->lease_expires_at == b->lease_expires_at && a->attempts == b->attempts
+        && a->max_retries == b->max_retries && a->result_size == b->result_size
+        && (a->result_size == 0 || memcmp (a->result, b->result, a->result_size) == 0)
+        && a->created_at == b->created_at
+        && (a->claimed_by == b->claimed_by
+            || (a->claimed_by && b->claimed_by && strcmp (a->claimed_by, b->claimed_by) == 0))
+        && (a->error == b->error || (a->error && b->error && strcmp (a->error, b->error) == 0));
+    if (!same)
+        s_bail (t, line, "listed item '%s' differs from what get returns", a->id);
+}
+
+//  a: done, b: poisoned, c: claimed by w, d and e: pending; in push order.
+static void
+s_five_states (s_case_t *t)
+{
+    PUSH_ID ("p", "a", "a");
+    PUSH_FULL ("p", "b", "b", 0, NULL);
+    PUSH_ID ("p", "c", "c");
+    PUSH_ID ("p", "d", "d");
+    PUSH_ID ("p", "e", "e");
+    CLAIM ("p", "w", 0);
+    COMPLETE ("p", "a", "r", "w");
+    CLAIM ("p", "w", 0);
+    FAIL ("p", "b", "boom", "w");
+    CLAIM ("p", "w", 0);
+}
+
+static void
+s_list_filters_by_status (s_case_t *t)
+{
+    s_five_states (t);
+    PUSH_ID ("q", "other", "other");
+    const wp_item_state pending [] = { WP_ITEM_PENDING };
+    const wp_item_state finished [] = { WP_ITEM_POISONED, WP_ITEM_DONE };
+    //  Decision: a state named twice is listed once
+    const wp_item_state claimed_pending [] = { WP_ITEM_PENDING, WP_ITEM_CLAIMED, WP_ITEM_PENDING };
+    CHECK_STR (s_item_ids (t, LIST_ITEMS ("p", pending, 1, 0, NULL, NULL)), "d,e");
+    CHECK_STR (s_item_ids (t, LIST_ITEMS ("p", finished, 2, 0, NULL, NULL)), "a,b");
+    CHECK_STR (s_item_ids (t, LIST_ITEMS ("p", claimed_pending, 3, 0, NULL, NULL)), "c,d,e");
+    wp_item_list_t *all = LIST_ITEMS ("p", NULL, 0, 0, NULL, NULL);
+    CHECK_STR (s_item_ids (t, all), "a,b,c,d,e");
+    for (size_t i = 0; i < all->count; i++)
+        CHECK_SAME_ITEM (all->items [i], GET ("p", all->items [i]->id));
+    CHECK_INT (LIST_ITEMS ("unknown", NULL, 0, 0, NULL, NULL)->count, 0);
+}
+
+static void
+s_list_pages_with_a_cursor (s_case_t *t)
+{
+    for (int i = 0; i < 25; i++)
+        PUSH_ID ("p", "x", s_sprintf (t, "i%02d", i));
+    //  Every other item poisoned, so the pages of one state skip rows
+    for (int i = 0; i < 25; i += 2) {
+        wp_item_t *item = CLAIM ("p", "w", 0);
+        FAIL ("p", item->id, "e", "w");
+        FAIL ("p", CLAIM ("p", "w", 0)->id, "e", "w");
+    }
+    const char *cursor = NULL;
+    wp_item_list_t *page = LIST_ITEMS ("p", NULL, 0, 10, NULL, &cursor);
+    CHECK_INT (page->count, 10);
+    CHECK_STR (page->items [0]->id, "i00");
+    CHECK (cursor && strlen (cursor) <= WP_CURSOR_MAX);
+    page = LIST_ITEMS ("p", NULL, 0, 10, cursor, &cursor);
+    CHECK_INT (page->count, 10);
+    CHECK_STR (page->items [0]->id, "i10");
+    CHECK (cursor);
+    page = LIST_ITEMS ("p", NULL, 0, 10, cursor, &cursor);
+    CHECK_INT (page->count, 5);
+    CHECK_STR (page->items [4]->id, "i24");
+    CHECK (cursor == NULL);
+    //  A page that ends exactly at the last item has no next cursor
+    page = LIST_ITEMS ("p", NULL, 0, 25, NULL, &cursor);
+    CHECK_INT (page->count, 25);
+    CHECK (cursor == NULL);
+    //  Paging through several states
+    wp_item_list_t *all = LIST_ITEMS ("p", NULL, 0, 0, NULL, NULL);
+    const wp_item_state both [] = { WP_ITEM_PENDING, WP_ITEM_POISONED };
+    const char *seen = "";
+    cursor = NULL;
+    int pages = 0;
+    do {
+        page = LIST_ITEMS ("p", both, 2, 7, cursor, &cursor);
+        seen = s_sprintf (t, "%s%s%s", seen, seen [0] && page->count ? "," : "",
+                          s_item_ids (t, page));
+        pages++;
+    } while (cursor && pages < 10);
+    CHECK_INT (pages, 4);
+    CHECK_STR (seen, s_item_ids (t, all));
+}
+
+static void
+s_list_refuses_bad_arguments (s_case_t *t)
+{
+    PUSH_ID ("p", "a", "a");
+    wp_item_list_t *list = NULL;
+    char *next = NULL;
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_list_items (t->store, "p", NULL, 0,
+                                                            WP_LIST_MAX + 1, NULL, &list, &next));
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_list_items (t->store, "p", NULL, 0, 1,
+                                                            "not a cursor", &list, &next));
+    CHECK_MESSAGE ("cursor is not one this store made");
+    char *long_cursor = s_own (t, calloc (1, WP_CURSOR_MAX + 2), free);
+    memset (long_cursor, '1', WP_CURSOR_MAX + 1);
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_list_items (t->store, "p", NULL, 0, 1,
+                                                            long_cursor, &list, &next));
+    CHECK_MESSAGE ("cursor is not one this store made");
+    const wp_item_state bad [] = { (wp_item_state) 7 };
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_list_items (t->store, "p", bad, 1, 1, NULL,
+                                                            &list, &next));
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_list_items (t->store, "", NULL, 0, 1, NULL,
+                                                            &list, &next));
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_list_items (t->store, "p", NULL, 0, 1, NULL,
+                                                            NULL, &next));
+    CHECK (list == NULL && next == NULL);
+    //  The bounds themselves
+    CHECK_INT (LIST_ITEMS ("p", NULL, 0, WP_LIST_MAX, NULL, NULL)->count, 1);
+    CHECK_INT (LIST_ITEMS ("p", NULL, 0, 1, NULL, NULL)->count, 1);
+}
+
+static void
+s_list_limit_zero_is_the_default (s_case_t *t)
+{
+    s_value_t v = s_val ("v");
+    wp_push_entry_t entries [WP_LIST_DEFAULT + 1];
+    for (size_t i = 0; i < WP_LIST_DEFAULT + 1; i++)
+        entries [i] = (wp_push_entry_t) { v.bytes, v.size, NULL, -1 };
+    char *ids [WP_LIST_DEFAULT + 1];
+    CHECK_STATUS (WP_OK, wp_store_push_many (t->store, "p", entries, WP_LIST_DEFAULT + 1, ids,
+                                             NULL));
+    for (size_t i = 0; i < WP_LIST_DEFAULT + 1; i++)
+        s_own (t, ids [i], free);
+    const char *cursor = NULL;
+    wp_item_list_t *page = LIST_ITEMS ("p", NULL, 0, 0, NULL, &cursor);
+    CHECK_INT (page->count, WP_LIST_DEFAULT);
+    CHECK_STR (page->items [0]->id, ids [0]);
+    CHECK (cursor);
+    page = LIST_ITEMS ("p", NULL, 0, 0, cursor, &cursor);
+    CHECK_INT (page->count, 1);
+    CHECK_STR (page->items [0]->id, ids [WP_LIST_DEFAULT]);
+    CHECK (cursor == NULL);
+}
+
+static void
+s_retry_returns_finished_items_to_pending (s_case_t *t)
+{
+    s_five_states (t);
+    CHECK_STATUS (WP_OK, wp_store_retry (t->store, "p", "b"));
+    wp_item_t *item = GET ("p", "b");
+    CHECK_PENDING (item);
+    CHECK_INT (item->attempts, 0);
+    CHECK_STR (item->error, "boom");
+    CHECK_STATUS (WP_OK, wp_store_retry (t->store, "p", "a"));
+    item = GET ("p", "a");
+    CHECK_PENDING (item);
+    CHECK_INT (item->attempts, 0);
+    CHECK (item->result == NULL && item->result_size == 0);
+    CHECK_INT (SIZE ("p"), 4);
+    //  Listed and claimed in push order, as if never taken
+    CHECK_STR (s_item_ids (t, LIST_ITEMS ("p", NULL, 0, 0, NULL, NULL)), "a,b,c,d,e");
+    CHECK_STR (CLAIM ("p", "w", 0)->id, "a");
+    CHECK_STR (CLAIM ("p", "w", 0)->id, "b");
+    CHECK_STR (CLAIM ("p", "w", 0)->id, "d");
+    //  Refused: pending, claimed, unknown
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_retry (t->store, "p", "e"));
+    CHECK_MESSAGE ("item 'e' is pending: only poisoned or done items can be retried");
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_retry (t->store, "p", "c"));
+    CHECK_MESSAGE ("item 'c' is claimed: only poisoned or done items can be retried");
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_retry (t->store, "p", "nope"));
+    CHECK_MESSAGE ("no item 'nope' in pool 'p'");
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_retry (t->store, "other", "a"));
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_retry (t->store, "p", ""));
+}
+
+static void
+s_retry_all_returns_every_poisoned_item (s_case_t *t)
+{
+    s_five_states (t);
+    PUSH_FULL ("p", "f", "f", 0, NULL);
+    PUSH_FULL ("p", "g", "g", 0, NULL);
+    for (int i = 0; i < 4; i++) {               //  d, e back; f, g poisoned
+        wp_item_t *item = CLAIM ("p", "v", 0);
+        if (strcmp (item->id, "f") == 0 || strcmp (item->id, "g") == 0)
+            FAIL ("p", item->id, "bad", "v");
+    }
+    RELEASE ("p", "v");
+    uint64_t count = 0;
+    CHECK_STATUS (WP_OK, wp_store_retry_all (t->store, "p", &count));
+    CHECK_INT (count, 3);
+    const wp_item_state poisoned [] = { WP_ITEM_POISONED };
+    CHECK_INT (LIST_ITEMS ("p", poisoned, 1, 0, NULL, NULL)->count, 0);
+    CHECK_INT (SIZE ("p"), 5);
+    CHECK_INT (GET ("p", "f")->attempts, 0);
+    CHECK_STATE (GET ("p", "a"), WP_ITEM_DONE);
+    CHECK_STR (GET ("p", "c")->claimed_by, "w");
+    wp_stats_t *stats = NULL;
+    CHECK_STATUS (WP_OK, wp_store_stats (t->store, &stats));
+    s_own (t, stats, s_free_stats);
+    const wp_pool_stats_t *p = s_pool_stats (t, stats, "p");
+    CHECK (p);
+    CHECK_INT (p->pending, 5);
+    CHECK_INT (p->poisoned, 0);
+    CHECK_INT (p->claimed, 1);
+    CHECK_INT (p->done, 1);
+    CHECK_STATUS (WP_OK, wp_store_retry_all (t->store, "p", &count));
+    CHECK_INT (count, 0);
+    CHECK_STATUS (WP_OK, wp_store_retry_all (t->store, "unknown", &count));
+    CHECK_INT (count, 0);
+    CHECK_STATUS (WP_OK, wp_store_retry_all (t->store, "p", NULL));
+}
+
+static void
+s_cancel_removes_pending_or_poisoned (s_case_t *t)
+{
+    s_five_states (t);
+    CHECK_STATUS (WP_OK, wp_store_cancel (t->store, "p", "d"));
+    CHECK_STATUS (WP_OK, wp_store_cancel (t->store, "p", "b"));
+    wp_item_t *item = NULL;
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_get (t->store, "p", "d", &item));
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_get (t->store, "p", "b", &item));
+    CHECK_INT (SIZE ("p"), 1);
+    CHECK_STR (s_item_ids (t, LIST_ITEMS ("p", NULL, 0, 0, NULL, NULL)), "a,c,e");
+    //  The id is free again: a new push, at the back (Decision: a new item,
+    //  with a new place in push order)
+    bool dup = true;
+    PUSH_FULL ("p", "new d", "d", -1, &dup);
+    CHECK (!dup);
+    CHECK_VALUE (GET ("p", "d")->data, GET ("p", "d")->data_size, "new d");
+    CHECK_STR (s_item_ids (t, LIST_ITEMS ("p", NULL, 0, 0, NULL, NULL)), "a,c,e,d");
+    //  Refused: claimed, done, unknown
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_cancel (t->store, "p", "c"));
+    CHECK_MESSAGE ("item 'c' is claimed by 'w': a worker may be halfway; fail or release it first");
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_cancel (t->store, "p", "a"));
+    CHECK_MESSAGE ("item 'a' is done: purge removes finished items");
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_cancel (t->store, "p", "nope"));
+    CHECK_MESSAGE ("no item 'nope' in pool 'p'");
+    CHECK_STR (GET ("p", "c")->claimed_by, "w");
+    CHECK_STATE (GET ("p", "a"), WP_ITEM_DONE);
+}
+
+static void
+s_purge_pool_by_status (s_case_t *t)
+{
+    s_five_states (t);
+    PUSH_ID ("q", "other", "other");
+    uint64_t count = UINT64_MAX;
+    const wp_item_state done [] = { WP_ITEM_DONE };
+    const wp_item_state rest [] = { WP_ITEM_PENDING, WP_ITEM_POISONED };
+    const wp_item_state claimed [] = { WP_ITEM_DONE, WP_ITEM_CLAIMED };
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_purge_pool (t->store, "p", claimed, 2, &count));
+    CHECK_MESSAGE_STARTS ("claimed items cannot be purged: ");
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_purge_pool (t->store, "p", done, 0, &count));
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_purge_pool (t->store, "p", NULL, 0, &count));
+    CHECK_INT (count, UINT64_MAX);
+    CHECK_INT (LIST_ITEMS ("p", NULL, 0, 0, NULL, NULL)->count, 5);
+
+    CHECK_STATUS (WP_OK, wp_store_purge_pool (t->store, "p", done, 1, &count));
+    CHECK_INT (count, 1);
+    CHECK_STR (s_item_ids (t, LIST_ITEMS ("p", NULL, 0, 0, NULL, NULL)), "b,c,d,e");
+    CHECK_STATUS (WP_OK, wp_store_purge_pool (t->store, "p", rest, 2, &count));
+    CHECK_INT (count, 3);
+    CHECK_STR (s_item_ids (t, LIST_ITEMS ("p", NULL, 0, 0, NULL, NULL)), "c");
+    CHECK_INT (SIZE ("p"), 0);
+    CHECK_INT (SIZE ("q"), 1);
+    wp_stats_t *stats = NULL;
+    CHECK_STATUS (WP_OK, wp_store_stats (t->store, &stats));
+    s_own (t, stats, s_free_stats);
+    const wp_pool_stats_t *p = s_pool_stats (t, stats, "p");
+    CHECK (p);
+    CHECK_INT (p->pending + p->done + p->poisoned, 0);
+    CHECK_INT (p->claimed, 1);
+    CHECK_STATUS (WP_OK, wp_store_purge_pool (t->store, "p", rest, 2, &count));
+    CHECK_INT (count, 0);
+    CHECK_STATUS (WP_OK, wp_store_purge_pool (t->store, "unknown", rest, 2, &count));
+    CHECK_INT (count, 0);
+    //  The claimed item still completes
+    COMPLETE ("p", "c", NULL, "w");
+}
+
+static void
+s_pause_stops_claims_only (s_case_t *t)
+{
+    PUSH_ID ("p", "a", "a");
+    PUSH_ID ("q", "b", "b");
+    CHECK_STATUS (WP_OK, wp_store_set_paused (t->store, "p", true));
+    CHECK_STATUS (WP_OK, wp_store_set_paused (t->store, "p", true));     //  idempotent
+    CHECK (CLAIM ("p", "w", 0) == NULL);
+    CHECK_STR (CLAIM ("q", "w", 0)->id, "b");           //  other pools go on
+    //  Pushes, size, get and list still work
+    PUSH_ID ("p", "c", "c");
+    CHECK_INT (SIZE ("p"), 2);
+    CHECK_PENDING (GET ("p", "a"));
+    CHECK_STR (s_item_ids (t, LIST_ITEMS ("p", NULL, 0, 0, NULL, NULL)), "a,c");
+    CHECK (CLAIM ("p", "w", 0) == NULL);
+    //  Stats lists paused pools, one never pushed to included
+    CHECK_STATUS (WP_OK, wp_store_set_paused (t->store, "empty", true));
+    wp_stats_t *stats = NULL;
+    CHECK_STATUS (WP_OK, wp_store_stats (t->store, &stats));
+    s_own (t, stats, s_free_stats);
+    const wp_pool_stats_t *p = s_pool_stats (t, stats, "p");
+    const wp_pool_stats_t *q = s_pool_stats (t, stats, "q");
+    const wp_pool_stats_t *empty = s_pool_stats (t, stats, "empty");
+    CHECK (p && q && empty);
+    CHECK (p->paused && !q->paused && empty->paused);
+    CHECK_INT (p->pending, 2);
+    CHECK_INT (empty->pending + empty->claimed + empty->done + empty->poisoned, 0);
+    CHECK_INT (stats->pool_count, 3);
+    CHECK_INT (SIZE ("empty"), 0);
+
+    //  Resume: claimable again, in push order; idempotent too. Decision:
+    //  resuming a pool never paused (or never named) is OK and creates
+    //  nothing, and a resumed pool without items leaves stats
+    CHECK_STATUS (WP_OK, wp_store_set_paused (t->store, "p", false));
+    CHECK_STATUS (WP_OK, wp_store_set_paused (t->store, "p", false));
+    CHECK_STATUS (WP_OK, wp_store_set_paused (t->store, "empty", false));
+    CHECK_STATUS (WP_OK, wp_store_set_paused (t->store, "never", false));
+    CHECK_STR (CLAIM ("p", "w", 0)->id, "a");
+    CHECK_STATUS (WP_OK, wp_store_stats (t->store, &stats));
+    s_own (t, stats, s_free_stats);
+    p = s_pool_stats (t, stats, "p");
+    CHECK (p && !p->paused);
+    CHECK (s_pool_stats (t, stats, "empty") == NULL);
+    CHECK (s_pool_stats (t, stats, "never") == NULL);
+    CHECK_INT (stats->pool_count, 2);
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_set_paused (t->store, "", true));
+}
+
+//  A paused pool's items returned to pending (fail, release) stay put.
+static void
+s_pause_holds_returned_items (s_case_t *t)
+{
+    PUSH_ID ("p", "a", "a");
+    PUSH_ID ("p", "b", "b");
+    CLAIM ("p", "w", 0);
+    CLAIM ("p", "v", 0);
+    CHECK_STATUS (WP_OK, wp_store_set_paused (t->store, "p", true));
+    FAIL ("p", "a", "e", "w");
+    RELEASE ("p", "v");
+    CHECK_INT (SIZE ("p"), 2);
+    CHECK (CLAIM ("p", "w", 0) == NULL);
+    CHECK_STATUS (WP_OK, wp_store_retry_all (t->store, "p", NULL));
+    CHECK_STATUS (WP_OK, wp_store_set_paused (t->store, "p", false));
+    CHECK_STR (CLAIM ("p", "w", 0)->id, "a");
+}
+
+//  The bounds of the limits table (proto/wp_limits.h), with the words the
+//  wire decoder uses.
+static void
+s_bounds_from_the_limits_table (s_case_t *t)
+{
+    PUSH_ID ("p", "a", "a");
+    PUSH_ID ("p", "b", "b");
+    wp_item_t *item = NULL;
+    const char *lease_words =
+        "field 'lease_seconds' must be a finite number greater than 0 and at most 604800";
+    CHECK_STATUS (WP_INVALID_ARGUMENT,
+                  wp_store_claim (t->store, "p", "w", WP_LEASE_MAX + 1, &item));
+    CHECK_MESSAGE (lease_words);
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_renew (t->store, "w", WP_LEASE_MAX * 2, NULL));
+    CHECK_MESSAGE (lease_words);
+    wp_item_list_t *list = NULL;
+    CHECK_STATUS (WP_INVALID_ARGUMENT,
+                  wp_store_claim_many (t->store, "p", "w", 1, WP_LEASE_MAX + 1, 0, &list));
+    CHECK_MESSAGE (lease_words);
+    CHECK (item == NULL && list == NULL);
+    CHECK_INT (SIZE ("p"), 2);
+    int64_t t0 = wp_time_now ();
+    item = CLAIM ("p", "w", WP_LEASE_MAX);
+    int64_t t1 = wp_time_now ();
+    CHECK_CLAIMED (item, "w", t0, t1, WP_LEASE_MAX);
+    wp_item_t *next = NULL;
+    CHECK_STATUS (WP_INVALID_ARGUMENT,
+                  wp_store_complete_and_claim (t->store, "p", "a", NULL, 0, "w",
+                                               WP_LEASE_MAX + 1, &next));
+    CHECK_MESSAGE (lease_words);
+    CHECK_STATE (GET ("p", "a"), WP_ITEM_CLAIMED);
+
+    wp_worker_t *spec = SPEC ("w");
+    spec->heartbeat_interval = WP_HEARTBEAT_MAX + 1;
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_register (t->store, spec, NULL));
+    CHECK_MESSAGE ("field 'heartbeat_interval_seconds' must be a finite number greater than 0"
+                   " and at most 86400");
+    spec->heartbeat_interval = WP_HEARTBEAT_MAX;
+    CHECK (REGISTER (spec)->heartbeat_interval == WP_HEARTBEAT_MAX);
+}
+
+//  =====================================================================
 //  The suite
 
 enum {
     S_NEEDS_GROUP     = 1,
     S_NEEDS_CLOCK     = 2,
-    S_NEEDS_HOUSEKEEP = 4
+    S_NEEDS_HOUSEKEEP = 4,
+    S_IN_GROUP        = 8       //  run between begin and commit (needs a group)
 };
 
 typedef struct {
@@ -2264,6 +3022,9 @@ typedef struct {
 } s_case_def_t;
 
 #define CASE(name, needs) { #name, s_##name, needs }
+//  A batch case: alone, and again inside a group
+#define BATCH_CASE(name) CASE (name, 0), \
+    { #name "_in_group", s_##name, S_NEEDS_GROUP | S_IN_GROUP }
 
 static const s_case_def_t s_cases [] = {
     CASE (push_makes_uuid_v4, 0),
@@ -2314,6 +3075,27 @@ static const s_case_def_t s_cases [] = {
     CASE (reap_reports_counts, S_NEEDS_HOUSEKEEP),
     CASE (next_due, S_NEEDS_HOUSEKEEP),
     CASE (purge_removes_old_finished_items, S_NEEDS_HOUSEKEEP),
+    BATCH_CASE (batch_push_many_pushes_all),
+    BATCH_CASE (batch_push_many_bad_entry_changes_nothing),
+    BATCH_CASE (batch_claim_many_order_and_caps),
+    BATCH_CASE (batch_claim_many_paused_finds_nothing),
+    BATCH_CASE (batch_complete_many_per_entry_outcomes),
+    BATCH_CASE (batch_complete_many_bad_entry_changes_nothing),
+    BATCH_CASE (batch_complete_and_claim),
+    BATCH_CASE (batch_complete_and_claim_failure_claims_nothing),
+    BATCH_CASE (batch_complete_and_claim_paused_completes_only),
+    CASE (list_filters_by_status, 0),
+    CASE (list_pages_with_a_cursor, 0),
+    CASE (list_refuses_bad_arguments, 0),
+    CASE (list_limit_zero_is_the_default, 0),
+    CASE (retry_returns_finished_items_to_pending, 0),
+    CASE (retry_all_returns_every_poisoned_item, 0),
+    CASE (cancel_removes_pending_or_poisoned, 0),
+    CASE (purge_pool_by_status, 0),
+    CASE (pause_stops_claims_only, 0),
+    CASE (pause_holds_returned_items, 0),
+    CASE (bounds_from_the_limits_table, 0),
+    CASE (group_failed_batch_keeps_the_rest, S_NEEDS_GROUP),
     CASE (group_commit_makes_calls_visible, S_NEEDS_GROUP),
     CASE (group_rollback_discards, S_NEEDS_GROUP),
     CASE (group_failed_call_changes_nothing, S_NEEDS_GROUP),
@@ -2369,7 +3151,11 @@ s_run_case (const wp_conformance_backend_t *backend, const s_case_def_t *def)
         snprintf (t->why, sizeof t->why, "the backend could not open a store");
     else
     if (setjmp (t->bail) == 0) {
+        if (def->needs & S_IN_GROUP)
+            CHECK_STATUS (WP_OK, wp_store_begin (t->store));
         def->run (t);
+        if (def->needs & S_IN_GROUP)
+            CHECK_STATUS (WP_OK, wp_store_commit (t->store));
         passed = true;
     }
     if (t->store)

@@ -12,6 +12,7 @@
 
     Usage: test_image_file [CASE]  */
 #include "../filetest.h"
+#include "../memory/memops.h"
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -474,13 +475,26 @@ s_foreign_files_are_refused (const char *dir)
     store = s_open (path, NULL);
     s_push (store, "p", "a");
     wp_store_destroy (&store);
+    s_raw_exec (path, "PRAGMA user_version = 3");
+    filetest_expect_refused_untouched (wp_store_image_new, dir, path, WP_FAILED_PRECONDITION, "version 3");
     s_raw_exec (path, "PRAGMA user_version = 2");
-    filetest_expect_refused_untouched (wp_store_image_new, dir, path, WP_FAILED_PRECONDITION, "version 2");
-    s_raw_exec (path, "PRAGMA user_version = 1");
     store = s_open (path, NULL);
     item = filetest_get (store, "p", "a");
     wp_item_destroy (&item);
     wp_store_destroy (&store);
+
+    //  An image of version 1 (before pools could be paused) gains the pools
+    //  table, keeps its items, and remembers a pause from then on
+    s_raw_exec (path, "DROP TABLE pools; PRAGMA user_version = 1");
+    store = s_open (path, NULL);
+    item = filetest_get (store, "p", "a");
+    wp_item_destroy (&item);
+    CHECK_OK (store, wp_store_set_paused (store, "p", true));
+    wp_store_destroy (&store);
+    sqlite3 *db = filetest_raw_open (path);
+    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), 2);
+    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM pools"), 1);
+    sqlite3_close (db);
 }
 
 //  Paths that cannot be an image fail with a status that says why, and
@@ -572,6 +586,8 @@ s_damaged_rows (const char *dir)
           "UPDATE workers SET metadata = x'81a16b01'" },
         { "UPDATE workers SET worker_id = ''",
           "UPDATE workers SET worker_id = 'w'" },
+        { "INSERT INTO pools VALUES ('', 1)",
+          "DELETE FROM pools WHERE name = ''" },
     };
     char path [128];
     snprintf (path, sizeof path, "%s/damaged.db", dir);
@@ -810,7 +826,7 @@ s_restart_keeps_everything (const char *dir)
     //  The file is an image: its id, its version, WAL
     sqlite3 *db = filetest_raw_open (path);
     CHECK_INT (filetest_query_int (db, "PRAGMA application_id"), S_APPLICATION_ID);
-    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), 1);
+    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), 2);
     sqlite3_stmt *stmt;
     CHECK (sqlite3_prepare_v2 (db, "PRAGMA journal_mode", -1, &stmt, NULL) == SQLITE_OK);
     CHECK (sqlite3_step (stmt) == SQLITE_ROW);
@@ -884,6 +900,86 @@ s_group_purge_and_repush (const char *dir)
     wp_store_destroy (&store);
 }
 
+//  The lifecycle verbs reach the file: a retried item, a cancelled one, a
+//  pause (of a pool with items and of one without) are there after a
+//  restart; what a group undid back to a savepoint never reaches it
+static void
+s_lifecycle_is_durable (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/lifecycle.db", dir);
+    wp_test_clock_t clock = { INT64_C (1700000000) * SECOND };
+    wp_store_t *store = s_open (path, &clock);
+    s_push (store, "p", "a");
+    s_push (store, "p", "b");
+    s_push (store, "p", "c");
+    wp_item_t *item = filetest_claim (store, "p", "w", 0);
+    CHECK_OK (store, wp_store_complete (store, "p", item->id, NULL, 0, "w"));
+    wp_item_destroy (&item);
+    CHECK_OK (store, wp_store_retry (store, "p", "a"));
+    CHECK_OK (store, wp_store_cancel (store, "p", "b"));
+    CHECK_OK (store, wp_store_set_paused (store, "p", true));
+    CHECK_OK (store, wp_store_set_paused (store, "idle", true));
+
+    CHECK_OK (store, wp_store_begin (store));
+    s_push (store, "p", "d");
+    CHECK_OK (store, memops_savepoint (store));
+    s_push (store, "p", "e");
+    CHECK_OK (store, wp_store_set_paused (store, "idle", false));
+    CHECK_OK (store, wp_store_cancel (store, "p", "c"));
+    memops_rollback_to (store);
+    memops_release (store);
+    CHECK_OK (store, wp_store_commit (store));
+    wp_store_destroy (&store);
+
+    CHECK_INT (s_raw_query_int (path, "SELECT count(*) FROM items"), 3);
+    CHECK_INT (s_raw_query_int (path, "SELECT count(*) FROM pools"), 2);
+    store = s_open (path, &clock);
+    item = filetest_get (store, "p", "a");
+    CHECK_INT (item->status, WP_ITEM_PENDING);
+    CHECK_INT (item->attempts, 0);
+    CHECK (!item->claimed_by);
+    wp_item_destroy (&item);
+    s_absent (store, "p", "b");
+    s_absent (store, "p", "e");
+    wp_item_destroy ((item = filetest_get (store, "p", "c"), &item));
+    wp_item_destroy ((item = filetest_get (store, "p", "d"), &item));
+    wp_stats_t *stats = NULL;
+    CHECK_OK (store, wp_store_stats (store, &stats));
+    CHECK_INT (stats->pool_count, 2);
+    CHECK_STR (stats->pools [0].pool, "idle");
+    CHECK (stats->pools [0].paused && stats->pools [0].pending == 0);
+    CHECK_STR (stats->pools [1].pool, "p");
+    CHECK (stats->pools [1].paused && stats->pools [1].pending == 3);
+    wp_stats_destroy (&stats);
+    item = NULL;
+    CHECK_OK (store, wp_store_claim (store, "p", "w", 0, &item));
+    CHECK (!item);                                  //  paused, still
+    CHECK_OK (store, wp_store_set_paused (store, "p", false));
+    CHECK_OK (store, wp_store_set_paused (store, "idle", false));
+    wp_store_destroy (&store);
+
+    CHECK_INT (s_raw_query_int (path, "SELECT count(*) FROM pools"), 0);
+    store = s_open (path, &clock);
+    item = filetest_claim (store, "p", "w", 0);
+    CHECK_STR (item->id, "a");                      //  its push place
+    wp_item_destroy (&item);
+    CHECK_OK (store, wp_store_stats (store, &stats));
+    CHECK_INT (stats->pool_count, 1);
+    CHECK (!stats->pools [0].paused);
+    wp_stats_destroy (&stats);
+    wp_store_destroy (&store);
+}
+
+//  The pause survives a restart, as in the SQLite store (the shared case)
+static void
+s_paused_survives_reopen (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/paused.db", dir);
+    filetest_paused_survives_reopen (wp_store_image_new, path);
+}
+
 //  ---------------------------------------------------------------------
 
 static const filetest_case_t s_cases [] = {
@@ -896,6 +992,8 @@ static const filetest_case_t s_cases [] = {
     { "damaged_rows", s_damaged_rows },
     { "restart_keeps_everything", s_restart_keeps_everything },
     { "group_purge_and_repush", s_group_purge_and_repush },
+    { "lifecycle_is_durable", s_lifecycle_is_durable },
+    { "paused_survives_reopen", s_paused_survives_reopen },
 };
 
 int

@@ -2,8 +2,10 @@
     call. Both run the same seeded random sequence of calls (pushes with and
     without ids, duplicates, several pools, claims, completions, failures
     that poison, releases, renewals, registrations, heartbeats with
-    metadata, status updates, reads, purges, reaps, and groups that commit
-    or roll back) on one injected clock that jumps forward, with short
+    metadata, status updates, reads, purges, reaps, the lifecycle verbs
+    (list pages, retry, retry_all, cancel, purge by status, pause and
+    resume), batches, and groups that commit or roll back, with savepoints
+    released or rolled back to inside them) on one injected clock that jumps forward, with short
     leases and heartbeat intervals so that leases lapse and workers go lost
     on the way. Every status and every output must agree.
 
@@ -31,6 +33,7 @@
 
     Usage: test_image_reload [SEED [STEPS]]  */
 #include "wp_test.h"
+#include "../memory/memops.h"
 
 #define S_SEEDS 6
 #define S_STEPS 4000
@@ -95,11 +98,14 @@ typedef struct {
     int group_left;             //  steps until the group ends
     bool reap_exact;            //  both reap tallies started at the same point
     bool reap_exact_at_begin;
+    bool has_mark;              //  a savepoint is set in the open group
+    bool reap_exact_at_mark;
     //  What the run did, so the test can tell it exercised something
     size_t reopens;
     size_t reopens_in_group;
     size_t commits;
     size_t rollbacks;
+    size_t rollbacks_to;        //  savepoints rolled back to
     size_t items_compared;
     size_t workers_compared;
     size_t failures;            //  calls both stores refused alike
@@ -285,6 +291,7 @@ s_same_stats (s_run_t *run, const wp_stats_t *a, const wp_stats_t *b)
         SAME (run, a->pools [i].claimed == b->pools [i].claimed);
         SAME (run, a->pools [i].done == b->pools [i].done);
         SAME (run, a->pools [i].poisoned == b->pools [i].poisoned);
+        SAME (run, a->pools [i].paused == b->pools [i].paused);
     }
     SAME (run, a->worker_status_count == b->worker_status_count);
     for (size_t i = 0; i < a->worker_status_count; i++) {
@@ -807,6 +814,171 @@ s_next_due (s_run_t *run)
     SAME (run, rc_a == WP_OK && a == b);
 }
 
+//  The lifecycle verbs
+
+static void
+s_list (s_run_t *run)
+{
+    run->op = "list_items";
+    int pool = s_below (run, S_POOL_COUNT);
+    wp_item_state statuses [2] = { (wp_item_state) s_below (run, 4),
+                                   (wp_item_state) s_below (run, 4) };
+    size_t status_count = (size_t) s_below (run, 3);
+    size_t limit = (size_t) s_below (run, 40);
+    char *cursor_a = NULL, *cursor_b = NULL;
+    //  Every page to the end: the cursors are the stores' own (seqs)
+    do {
+        wp_item_list_t *a = NULL, *b = NULL;
+        char *next_a = NULL, *next_b = NULL;
+        wp_status rc_a = wp_store_list_items (run->oracle, s_pools [pool], statuses,
+                                              status_count, limit, cursor_a, &a, &next_a);
+        wp_status rc_b = wp_store_list_items (run->image, s_pools [pool], statuses,
+                                              status_count, limit, cursor_b, &b, &next_b);
+        s_same_status (run, rc_a, rc_b);
+        SAME (run, rc_a == WP_OK);
+        SAME (run, a->count == b->count);
+        for (size_t i = 0; i < a->count; i++)
+            s_same_item (run, a->items [i], b->items [i]);
+        SAME (run, (next_a == NULL) == (next_b == NULL));
+        wp_item_list_destroy (&a);
+        wp_item_list_destroy (&b);
+        free (cursor_a);
+        free (cursor_b);
+        cursor_a = next_a;
+        cursor_b = next_b;
+    } while (cursor_a);
+}
+
+static void
+s_retry (s_run_t *run)
+{
+    run->op = "retry";
+    int pool, claimant;
+    const char *id_a, *id_b;
+    s_pick_item (run, &pool, &id_a, &id_b, &claimant);
+    wp_status rc_a = wp_store_retry (run->oracle, s_pools [pool], id_a);
+    wp_status rc_b = wp_store_retry (run->image, s_pools [pool], id_b);
+    s_same_status (run, rc_a, rc_b);
+}
+
+static void
+s_retry_all (s_run_t *run)
+{
+    run->op = "retry_all";
+    int pool = s_below (run, S_POOL_COUNT);
+    uint64_t a = 1, b = 2;
+    wp_status rc_a = wp_store_retry_all (run->oracle, s_pools [pool], &a);
+    wp_status rc_b = wp_store_retry_all (run->image, s_pools [pool], &b);
+    s_same_status (run, rc_a, rc_b);
+    SAME (run, rc_a == WP_OK && a == b);
+}
+
+static void
+s_cancel (s_run_t *run)
+{
+    run->op = "cancel";
+    int pool, claimant;
+    const char *id_a, *id_b;
+    s_pick_item (run, &pool, &id_a, &id_b, &claimant);
+    wp_status rc_a = wp_store_cancel (run->oracle, s_pools [pool], id_a);
+    wp_status rc_b = wp_store_cancel (run->image, s_pools [pool], id_b);
+    s_same_status (run, rc_a, rc_b);
+}
+
+static void
+s_purge_pool (s_run_t *run)
+{
+    run->op = "purge_pool";
+    static const wp_item_state removable [] = { WP_ITEM_PENDING, WP_ITEM_DONE, WP_ITEM_POISONED };
+    wp_item_state statuses [2] = { removable [s_below (run, 3)], removable [s_below (run, 3)] };
+    //  Pending items go seldom, or the pools would stay empty
+    if (statuses [0] == WP_ITEM_PENDING && s_chance (run, 70))
+        statuses [0] = WP_ITEM_DONE;
+    if (statuses [1] == WP_ITEM_PENDING && s_chance (run, 70))
+        statuses [1] = WP_ITEM_POISONED;
+    int pool = s_below (run, S_POOL_COUNT);
+    uint64_t a = 1, b = 2;
+    size_t count = 1 + (size_t) s_below (run, 2);
+    wp_status rc_a = wp_store_purge_pool (run->oracle, s_pools [pool], statuses, count, &a);
+    wp_status rc_b = wp_store_purge_pool (run->image, s_pools [pool], statuses, count, &b);
+    s_same_status (run, rc_a, rc_b);
+    SAME (run, rc_a == WP_OK && a == b);
+}
+
+static void
+s_set_paused (s_run_t *run)
+{
+    run->op = "set_paused";
+    int pool = s_below (run, S_POOL_COUNT);
+    //  Resumes more often than pauses, so pools are mostly claimable
+    bool paused = s_chance (run, 35);
+    wp_status rc_a = wp_store_set_paused (run->oracle, s_pools [pool], paused);
+    wp_status rc_b = wp_store_set_paused (run->image, s_pools [pool], paused);
+    s_same_status (run, rc_a, rc_b);
+    SAME (run, rc_a == WP_OK);
+}
+
+//  A batch (its own savepoint inside a group): pushes with ids, some bad
+static void
+s_push_many (s_run_t *run)
+{
+    run->op = "push_many";
+    int pool = s_below (run, S_POOL_COUNT);
+    static const uint8_t data [] = { 0x01 };
+    char ids [4][16];
+    wp_push_entry_t entries [4];
+    size_t count = 1 + (size_t) s_below (run, 4);
+    for (size_t i = 0; i < count; i++) {
+        snprintf (ids [i], sizeof ids [i], "i%d", s_below (run, S_ID_RANGE));
+        entries [i] = (wp_push_entry_t) { data, sizeof data, ids [i], -1 };
+    }
+    if (s_chance (run, 20))
+        entries [count - 1].data = NULL;        //  the batch changes nothing
+    char *out_a [4], *out_b [4];
+    wp_status rc_a = wp_store_push_many (run->oracle, s_pools [pool], entries, count, out_a, NULL);
+    wp_status rc_b = wp_store_push_many (run->image, s_pools [pool], entries, count, out_b, NULL);
+    s_same_status (run, rc_a, rc_b);
+    for (size_t i = 0; rc_a == WP_OK && i < count; i++) {
+        SAME (run, s_str_eq (out_a [i], out_b [i]));
+        s_known_add (run, pool, out_a [i], out_b [i]);
+        free (out_a [i]);
+        free (out_b [i]);
+    }
+}
+
+//  Inside a group: set a savepoint, or release it, or roll back to it
+//  (outside one, a step that does nothing: its weight is for groups)
+static void
+s_savepoint (s_run_t *run)
+{
+    if (!run->in_group)
+        return;
+    if (!run->has_mark) {
+        run->op = "savepoint";
+        wp_status rc_a = memops_savepoint (run->oracle);
+        wp_status rc_b = memops_savepoint (run->image);
+        s_same_status (run, rc_a, rc_b);
+        SAME (run, rc_a == WP_OK);
+        run->has_mark = true;
+        run->reap_exact_at_mark = run->reap_exact;
+    }
+    else
+    if (s_chance (run, 30)) {
+        run->op = "release";
+        memops_release (run->oracle);
+        memops_release (run->image);
+        run->has_mark = false;
+    }
+    else {
+        run->op = "rollback_to";
+        memops_rollback_to (run->oracle);
+        memops_rollback_to (run->image);
+        run->has_mark = false;
+        run->reap_exact = run->reap_exact_at_mark;
+        run->rollbacks_to++;
+    }
+}
+
 //  Group boundaries: begin (the group ends after a random number of
 //  steps, see s_group_end); inside a group now and then a second begin,
 //  outside one a commit, which both stores must refuse
@@ -835,6 +1007,7 @@ s_group (s_run_t *run)
     s_same_status (run, rc_a, rc_b);
     SAME (run, rc_a == WP_OK);
     run->in_group = true;
+    run->has_mark = false;
     run->group_left = 1 + s_below (run, 12);
     run->reap_exact_at_begin = run->reap_exact;
 }
@@ -885,6 +1058,8 @@ static const s_op_t s_ops [] = {
     { s_renew, 4 }, { s_register, 5 }, { s_heartbeat, 9 }, { s_update_status, 3 },
     { s_get, 6 }, { s_get_worker, 3 }, { s_list_workers, 3 }, { s_size, 2 }, { s_stats, 2 },
     { s_purge, 3 }, { s_reap, 3 }, { s_next_due, 2 }, { s_group, 6 },
+    { s_list, 2 }, { s_retry, 3 }, { s_retry_all, 1 }, { s_cancel, 2 }, { s_purge_pool, 1 },
+    { s_set_paused, 2 }, { s_push_many, 3 }, { s_savepoint, 14 },
 };
 #define S_OP_COUNT (sizeof s_ops / sizeof s_ops [0])
 
@@ -943,16 +1118,16 @@ s_run_seed (s_run_t *run, unsigned seed, int steps)
     s_reopen (run);
 
     printf ("seed %u: %d steps, %zu items known, %zu reopens (%zu in a group), "
-            "%zu commits, %zu rollbacks, %zu refusals, %zu completed, %zu failed "
+            "%zu commits, %zu rollbacks (%zu to a savepoint), %zu refusals, %zu completed, %zu failed "
             "(%zu poisoned), %zu reaped, %zu items and %zu workers compared\n",
             seed, steps, run->known_count, run->reopens, run->reopens_in_group, run->commits,
-            run->rollbacks, run->failures, run->completed, run->failed, run->poisoned,
+            run->rollbacks, run->rollbacks_to, run->failures, run->completed, run->failed, run->poisoned,
             run->reaped, run->items_compared, run->workers_compared);
     fflush (stdout);
 
     //  The run exercised what it is meant to
     CHECK (run->reopens >= (size_t) steps / 100);
-    CHECK (run->commits > 0 && run->rollbacks > 0);
+    CHECK (run->commits > 0 && run->rollbacks > 0 && run->rollbacks_to > 0);
     CHECK (run->items_compared > (size_t) steps);
     CHECK (run->workers_compared > 0);
     CHECK (run->failures > 0);

@@ -254,8 +254,11 @@ s_migrates_version_1 (const char *dir)
 
     db = filetest_raw_open (path);
     CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), WP_SQLITE_SCHEMA_VERSION);
-    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM sqlite_schema WHERE name = 'items_pending'"),
+    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM sqlite_schema WHERE name = 'items_status'"),
                1);
+    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM sqlite_schema WHERE name = 'items_pending'"),
+               0);
+    CHECK_INT (filetest_query_int (db, "SELECT paused FROM pools WHERE name = 'p'"), 0);
     CHECK_INT (filetest_query_int (db, "SELECT pending FROM pools WHERE name = 'p'"), 1);
     sqlite3_close (db);
 
@@ -268,6 +271,81 @@ s_migrates_version_1 (const char *dir)
     store = sqlitetest_open (path, NULL);
     sqlitetest_push (store, "p", "a");
     wp_store_destroy (&store);
+}
+
+//  A version 2 file (counters, no pause, items_pending) with items in
+//  every state is migrated to version 3: pools gain paused (0), the
+//  counters carry over, items_status replaces items_pending, and list,
+//  retry and pause work on the old rows.
+static void
+s_migrates_version_2 (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/v2.db", dir);
+    sqlite3 *db = filetest_raw_open (path);
+    filetest_exec (db, "BEGIN");
+    filetest_exec (db, WP_SQLITE_MIGRATION_1);
+    filetest_exec (db, WP_SQLITE_MIGRATION_2);
+    char sql [128];
+    snprintf (sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 2",
+              WP_SQLITE_APPLICATION_ID);
+    filetest_exec (db, sql);
+    filetest_exec (db,
+        "INSERT INTO pools (pool_id, name) VALUES (3, 'p');"
+        "INSERT INTO items (seq, pool_id, id, data, status, claimed_by, claimed_at, lease_us,"
+        "  lease_expires_at, attempts, max_retries, result, error, created_at, updated_at) VALUES"
+        " (1, 3, 'a', x'a161', 3, 'w', 140, NULL, NULL, 3, 3, NULL, 'boom', 100, 160),"
+        " (2, 3, 'b', x'a162', 0, NULL, NULL, NULL, NULL, 0, 3, NULL, NULL, 110, 110),"
+        " (3, 3, 'c', x'a163', 2, 'w', 120, NULL, NULL, 0, 3, x'a26f6b', NULL, 111, 130);");
+    filetest_exec (db, "COMMIT");
+    sqlite3_close (db);
+
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    wp_item_list_t *items = NULL;
+    char *cursor = NULL;
+    CHECK_OK (store, wp_store_list_items (store, "p", NULL, 0, 2, NULL, &items, &cursor));
+    CHECK_INT (items->count, 2);
+    CHECK_STR (items->items [0]->id, "a");
+    CHECK_STR (items->items [1]->id, "b");
+    CHECK (cursor);
+    wp_item_list_destroy (&items);
+    char *next = NULL;
+    CHECK_OK (store, wp_store_list_items (store, "p", NULL, 0, 2, cursor, &items, &next));
+    free (cursor);
+    cursor = next;
+    CHECK_INT (items->count, 1);
+    CHECK_STR (items->items [0]->id, "c");
+    CHECK (!cursor);
+    wp_item_list_destroy (&items);
+    CHECK_INT (filetest_paused (store, "p"), 0);
+    CHECK_OK (store, wp_store_retry (store, "p", "a"));
+    uint64_t size = 0;
+    CHECK_OK (store, wp_store_size (store, "p", &size));
+    CHECK_INT (size, 2);
+    CHECK_OK (store, wp_store_set_paused (store, "p", true));
+    wp_item_t *item = NULL;
+    CHECK_OK (store, wp_store_claim (store, "p", "w", 0, &item));
+    CHECK (!item);
+    wp_store_destroy (&store);
+
+    db = filetest_raw_open (path);
+    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), 3);
+    CHECK_INT (filetest_query_int (db, "SELECT paused FROM pools WHERE name = 'p'"), 1);
+    CHECK_INT (filetest_query_int (db, "SELECT pending FROM pools WHERE name = 'p'"), 2);
+    CHECK_INT (filetest_query_int (db, "SELECT poisoned FROM pools WHERE name = 'p'"), 0);
+    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM sqlite_schema WHERE name = 'items_status'"),
+               1);
+    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM sqlite_schema WHERE name = 'items_pending'"),
+               0);
+    sqlite3_close (db);
+}
+
+static void
+s_paused_survives_reopen (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/paused.db", dir);
+    filetest_paused_survives_reopen (wp_store_sqlite_new, path);
 }
 
 //  Paths that cannot be a store fail with a status that says why, and
@@ -779,6 +857,61 @@ s_disk_full_is_an_error (const char *dir)
     wp_store_destroy (&store);
 }
 
+//  A batch whose store call fails half-way (a full disk) changes nothing:
+//  alone, its own transaction rolls back; in a group, its savepoint does,
+//  and the group's other calls stay.
+static void
+s_batch_store_failure_changes_nothing (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/full.db", dir);
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    sqlitetest_push (store, "p", "a");
+    sqlite3 *db = s_store_db (store);
+    int64_t pages = filetest_query_int (db, "PRAGMA page_count");
+    char sql [64];
+    snprintf (sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long) pages + 2);
+    filetest_exec (db, sql);
+
+    size_t big_size = 64 * 1024;
+    uint8_t *big = calloc (1, big_size);
+    CHECK (big);
+    big [0] = 0xc6;                                 //  msgpack bin 32
+    static const uint8_t small [] = { 0xa1, 's' };
+    wp_push_entry_t entries [] = {
+        { small, sizeof small, "s1", -1 },
+        { big, big_size, "big", -1 },
+    };
+    char *ids [2] = { NULL, NULL };
+    CHECK_RC (store, wp_store_push_many (store, "p", entries, 2, ids, NULL),
+              WP_RESOURCE_EXHAUSTED);
+    CHECK (strncmp (wp_store_errmsg (store), "items[1]: ", 10) == 0);
+    CHECK (!ids [0] && !ids [1]);
+    wp_item_t *item = NULL;
+    CHECK_RC (store, wp_store_get (store, "p", "s1", &item), WP_NOT_FOUND);
+
+    CHECK_OK (store, wp_store_begin (store));
+    sqlitetest_push (store, "p", "b");
+    entries [0].id = "s2";
+    CHECK_RC (store, wp_store_push_many (store, "p", entries, 2, ids, NULL),
+              WP_RESOURCE_EXHAUSTED);
+    CHECK (!ids [0] && !ids [1]);
+    wp_status committed = wp_store_commit (store);
+    if (committed == WP_OK) {
+        item = filetest_get (store, "p", "b");
+        wp_item_destroy (&item);
+    }
+    else
+        CHECK_INT (committed, WP_RESOURCE_EXHAUSTED);
+    CHECK_RC (store, wp_store_get (store, "p", "s2", &item), WP_NOT_FOUND);
+    CHECK_RC (store, wp_store_get (store, "p", "big", &item), WP_NOT_FOUND);
+    uint64_t size = 0;
+    CHECK_OK (store, wp_store_size (store, "p", &size));
+    CHECK_INT (size, committed == WP_OK? 2: 1);
+    free (big);
+    wp_store_destroy (&store);
+}
+
 //  ---------------------------------------------------------------------
 
 static const filetest_case_t s_cases [] = {
@@ -787,6 +920,8 @@ static const filetest_case_t s_cases [] = {
     { "foreign_files_are_refused", s_foreign_files_are_refused },
     { "future_version_is_refused", s_future_version_is_refused },
     { "migrates_version_1", s_migrates_version_1 },
+    { "migrates_version_2", s_migrates_version_2 },
+    { "paused_survives_reopen", s_paused_survives_reopen },
     { "bad_paths", s_bad_paths },
     { "permissions", s_permissions },
     { "restart_keeps_everything", s_restart_keeps_everything },
@@ -796,6 +931,7 @@ static const filetest_case_t s_cases [] = {
     { "purge", s_purge },
     { "expiry_across_connections", s_expiry_across_connections },
     { "disk_full_is_an_error", s_disk_full_is_an_error },
+    { "batch_store_failure_changes_nothing", s_batch_store_failure_changes_nothing },
 };
 
 int

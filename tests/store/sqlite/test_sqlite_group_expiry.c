@@ -2,7 +2,8 @@
     expiry query while it knows nothing can be due (wp_sqlite_due_changed);
     these cases would fail if that knowledge went stale: a claim's lease,
     a renewal, a re-registration and a status change made inside the same
-    group must all be honoured by the group's later calls.  */
+    group must all be honoured by the group's later calls, and so must
+    expiry that a failed batch undid (its savepoint's rollback).  */
 #include "sqlitetest.h"
 
 static wp_item_t *
@@ -77,6 +78,33 @@ main (void)
     CHECK_STR (got->status, "lost");            //  stale since long: lost again at once
     wp_worker_destroy (&got);
     CHECK_OK (store, wp_store_commit (store));
+
+    //  A batch that applied expiry and then failed undoes the expiry with
+    //  the rest (the file, the reap totals and the known due time alike):
+    //  the next call applies it again, once
+    wp_reap_t reap;
+    CHECK_OK (store, wp_store_claim (store, "jobs", "w0", 100.0, &item));
+    CHECK_OK (store, wp_store_complete (store, "jobs", item->id, NULL, 0, "w0"));
+    wp_item_destroy (&item);
+    CHECK_OK (store, wp_store_reap (store, &reap));
+    sqlitetest_push (store, "jobs", "b");
+    CHECK_OK (store, wp_store_claim (store, "jobs", "w3", 1.0, &item));
+    CHECK_STR (item->id, "b");
+    wp_item_destroy (&item);
+    CHECK_OK (store, wp_store_begin (store));
+    CHECK_OK (store, wp_store_size (store, "jobs", &(uint64_t) { 0 }));    //  nothing due yet
+    clock.now += 2 * SECOND;
+    CHECK (wp_store_complete_and_claim (store, "jobs", "b", NULL, 0, "w3", 0, &item)
+           == WP_FAILED_PRECONDITION);
+    CHECK (!item);
+    item = s_get (store, "b");
+    CHECK_INT (item->status, WP_ITEM_PENDING);
+    CHECK_INT (item->attempts, 1);
+    wp_item_destroy (&item);
+    CHECK_OK (store, wp_store_commit (store));
+    CHECK_OK (store, wp_store_reap (store, &reap));
+    CHECK_INT (reap.leases_expired, 1);
+    CHECK_INT (reap.requeued, 1);
 
     wp_worker_destroy (&worker);
     wp_store_destroy (&store);

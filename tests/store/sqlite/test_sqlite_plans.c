@@ -1,7 +1,8 @@
 /*  test_sqlite_plans: asks SQLite how it runs the very statements the store
     prepares (wp_store_sqlite_sql.h) and checks that none walks the items
     table: claim, size, release_by_worker, renew, lease expiry, lost
-    workers, next_due and purge each reach their rows through an index. The
+    workers, next_due, purge, and list, retry_all and purge by state each
+    reach their rows through an index. The
     plans are checked on a fresh file and again after ANALYZE on a file with
     200,000 items in every state, where a planner that preferred a scan
     would show it.  */
@@ -27,7 +28,13 @@ typedef struct {
 } s_expect_t;
 
 static const s_expect_t s_expected [] = {
-    { "CLAIM_NEXT",     { "items_pending" } },
+    { "CLAIM_NEXT",     { "items_status" } },
+    { "LIST",           { "items_status" } },
+    { "RETRY_ALL",      { "items_status" } },
+    { "PURGE_POOL",     { "items_status" } },
+    { "RETRY",          { NULL } },
+    { "CANCEL",         { NULL } },
+    { "SET_PAUSED",     { "sqlite_autoindex_pools_1" } },
     { "CLAIM",          { "INTEGER PRIMARY KEY" } },
     { "SIZE",           { "sqlite_autoindex_pools_1" } },
     { "RELEASE_TASKS",  { "items_claimed", "workers" } },

@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const { Client, Raw } = await import(resolve(here, "../../client/node/dist/esm/index.js"));
+const { Client, Raw, Worker } = await import(resolve(here, "../../client/node/dist/esm/index.js"));
 
 const { values: opt } = parseArgs({
   options: {
@@ -26,6 +26,7 @@ const { values: opt } = parseArgs({
     n: { type: "string", default: "10000" },
     store: { type: "string", default: "sqlite" },
     window: { type: "string", default: "64" },
+    transport: { type: "string", default: "tcp" },
     json: { type: "boolean", default: false },
   },
 });
@@ -44,13 +45,14 @@ function cpuUs(pid) {
 
 async function startBroker() {
   const dir = mkdtempSync(join(tmpdir(), "wp-node-bench-"));
-  const proc = spawn(opt.workpoold, ["--bind", "tcp://127.0.0.1:*", "--db", join(dir, "workpool.db"),
+  const bind = opt.transport === "ipc" ? `ipc://${dir}/broker.ipc` : "tcp://127.0.0.1:*";
+  const proc = spawn(opt.workpoold, ["--bind", bind, "--db", join(dir, "workpool.db"),
     "--store", opt.store], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   const endpoint = await new Promise((res, rej) => {
     proc.stderr.on("data", (d) => {
       log += d;
-      const m = /listening on (tcp:\/\/\S+)/.exec(log);
+      const m = /listening on ((?:tcp|ipc):\/\/\S+)/.exec(log);
       if (m) res(m[1]);
     });
     proc.on("exit", (code) => rej(new Error(`workpoold exited ${code}: ${log}`)));
@@ -67,12 +69,16 @@ async function startBroker() {
   };
 }
 
-//  Runs body (which makes `ops` requests) and measures rate and broker CPU.
-async function measure(broker, ops, body) {
-  const cpu0 = cpuUs(broker.pid), t0 = performance.now();
+//  Runs body (`items` items) and measures items/s and the broker's CPU per
+//  request it ran (its batched_requests counter, the Stats call excluded).
+async function measure(broker, c, items, body) {
+  const ran = async () => (await c.stats()).counters.batched_requests ?? 0;
+  const r0 = await ran(), cpu0 = cpuUs(broker.pid), t0 = performance.now();
   await body();
   const secs = (performance.now() - t0) / 1000;
-  return { rate: ops / secs, cpuPerOp: (cpuUs(broker.pid) - cpu0) / ops };
+  const cpu = cpuUs(broker.pid) - cpu0;
+  const requests = (await ran()) - r0 - 1;
+  return { rate: items / secs, cpuPerOp: cpu / requests };
 }
 
 async function round() {
@@ -82,31 +88,39 @@ async function round() {
     await c.ping();
     const out = {};
     const p1 = c.pool("one");
-    out.push_1 = await measure(broker, N, async () => {
+    out.push_1 = await measure(broker, c, N, async () => {
       for (let i = 0; i < N; i++) await p1.push(JOB);
     });
     const p64 = c.pool("window");
     const M = N * 4;
-    out[`push_${WINDOW}`] = await measure(broker, M, async () => {
+    out[`push_${WINDOW}`] = await measure(broker, c, M, async () => {
       let next = 0;
       const lane = async () => { while (next < M) { next++; await p64.push(JOB); } };
       await Promise.all(Array.from({ length: WINDOW }, lane));
     });
-    //  A worker's loop: claim, complete (fenced), until the pool is empty
-    out.drain = await measure(broker, 2 * N, async () => {
+    //  A Worker (registers, heartbeats, claim with wait, complete fenced)
+    const pw = c.pool("worker");
+    for (let i = 0; i < N; i += 1000)
+      await pw.pushMany(Array.from({ length: Math.min(1000, N - i) }, () => ({ data: JOB })));
+    out.drain_worker = await measure(broker, c, N, async () => {
+      const worker = new Worker(c, { pool: "worker", workerId: "bench-worker", handleSignals: false,
+        handler: () => undefined });
+      worker.on("completed", () => { if (worker.counts.completed === N) worker.stop(); });
+      await worker.run();
+    });
+    //  The bare loop: claim, complete (fenced), until the pool is empty
+    out.drain_loop = await measure(broker, c, N, async () => {
       for (;;) {
         const item = await p1.claim("bench-w");
         if (!item) break;
         await p1.complete(item.id, undefined, { workerId: "bench-w" });
       }
     });
-    out.drain.rate /= 2;     //  items per second (two requests each)
-    out.drain.cpuPerOp *= 2; //  broker CPU per item
     //  The fused loop: one CompleteAndClaim per item
     const p2 = c.pool("fused");
     for (let i = 0; i < N; i += 1000)
       await p2.pushMany(Array.from({ length: Math.min(1000, N - i) }, () => ({ data: JOB })));
-    out.drain_fused = await measure(broker, N, async () => {
+    out.drain_fused = await measure(broker, c, N, async () => {
       let item = await p2.claim("bench-f");
       while (item) item = await p2.completeAndClaim(item.id, "bench-f");
     });
@@ -123,7 +137,7 @@ for (let r = 0; r < RUNS; r++) {
   rounds.push(await round());
   if (opt.json) console.log(JSON.stringify({ round: r + 1, ...rounds.at(-1) }));
 }
-console.log(`node ${process.version}, store ${opt.store}, N=${N}, ${RUNS} rounds, medians; broker CPU µs per request (per item for drains)`);
+console.log(`node ${process.version}, store ${opt.store}, ${opt.transport}, N=${N}, ${RUNS} rounds, medians; items/s and the broker's CPU µs per request it ran`);
 for (const key of Object.keys(rounds[0])) {
   const rate = median(rounds.map((x) => x[key].rate));
   const cpu = median(rounds.map((x) => x[key].cpuPerOp));

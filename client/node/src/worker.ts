@@ -28,7 +28,8 @@ export interface WorkerOptions<T = unknown> {
   /** the worker group (Register's pool_id) */
   poolId?: string;
   metadata?: Record<string, unknown>;
-  /** seconds a claim waits for a push; 5 */
+  /** seconds a claim waits for a push; 5 (also the longest stop() waits
+   *  for a claim in progress) */
   wait?: number;
   /** seconds a claim holds; the broker's default */
   lease?: number;
@@ -45,7 +46,6 @@ export class Worker<T = unknown> extends EventEmitter {
   private readonly pool: Pool;
   private readonly opts: WorkerOptions<T>;
   private stopping = false;
-  private waiting?: AbortController;
   private heartbeatTimer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private readonly ownsClient: boolean;
@@ -67,11 +67,13 @@ export class Worker<T = unknown> extends EventEmitter {
     return this.running;
   }
 
-  /** Finishes the item in hand, then ends run(). */
+  /** Finishes the item in hand, then ends run(). A claim waiting for a
+   *  push is left to end (at most `wait` seconds), and an item it brings is
+   *  handled: aborting it here would leave the broker's parked claim able
+   *  to take an item for a worker that is gone. */
   stop(): void {
     if (this.stopping) return;
     this.stopping = true;
-    this.waiting?.abort();
     this.client.updateStatus(this.workerId, "terminating").catch((e) => this.emit("problem", e));
   }
 
@@ -123,20 +125,19 @@ export class Worker<T = unknown> extends EventEmitter {
   }
 
   private async claimOne(): Promise<Item<T> | null> {
-    this.waiting = new AbortController();
     try {
-      return await this.pool.claim<T>(this.workerId, {
-        wait: this.opts.wait ?? 5, lease: this.opts.lease, signal: this.waiting.signal,
-      });
+      return await this.pool.claim<T>(this.workerId, { wait: this.opts.wait ?? 5, lease: this.opts.lease });
     } catch (e) {
-      if (e instanceof Cancelled && this.stopping) return null;
+      if (e instanceof Cancelled) {
+        //  the client was closed under the worker
+        this.stopping = true;
+        return null;
+      }
       if (e instanceof FailedPrecondition) await this.register().catch(() => undefined);
       this.emit("problem", e);
       //  The broker is away or refused: try again shortly, not in a spin.
       if (!this.stopping) await new Promise((r) => setTimeout(r, 250));
       return null;
-    } finally {
-      this.waiting = undefined;
     }
   }
 

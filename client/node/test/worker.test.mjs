@@ -102,6 +102,20 @@ test("a worker declared lost registers again", async () => {
   }
 });
 
+test("closing the client under a running worker ends it", async () => {
+  const c = new Client(broker.endpoint);
+  const worker = new Worker(c, { pool: "closed", workerId: "w-closed", wait: 5, handleSignals: false, handler: () => 1 });
+  const running = worker.run();
+  const other = new Client(broker.endpoint);
+  try {
+    await until("registration", async () => (await other.getWorker("w-closed"))?.status === "active");
+    await c.close();
+    await running;
+  } finally {
+    await other.close();
+  }
+});
+
 test("SIGTERM: the item in hand is finished, then the worker is terminated", { timeout: 30000 }, async () => {
   const c = new Client(broker.endpoint);
   try {

@@ -24,9 +24,16 @@ class Broker:
                 [self.binary, "--bind", self.endpoint, "--db",
                  os.path.join(self.directory, "workpool.db"), "--store", self.store]
                 + self.args, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            return self._wait_ready(timeout)
+        except BaseException:
+            self.kill()
+            raise
+
+    def _wait_ready(self, timeout):
         import workpool
         deadline = time.monotonic() + timeout
-        with workpool.Client(self.endpoint, timeout=0.5) as probe:
+        with workpool.Client(self.endpoint, timeout=2.5) as probe:
             while True:
                 if self.process.poll() is not None:
                     raise RuntimeError("workpoold exited with %d:\n%s"

@@ -59,7 +59,8 @@ class AsyncClient:
         self.timeout = float(timeout)
         self.retry_interval = float(retry_interval)
         self._context = context or zmq.Context.instance()
-        self._sock = _socket.open_dealer(self._context, endpoint, server_key, cert)
+        self._sock, self._handshake = _socket.open_dealer(self._context, endpoint, server_key,
+                                                          cert)
         self._fd = self._sock.getsockopt(zmq.FD)
         self._next_id = _socket.first_request_id()
         self._loop = None
@@ -80,6 +81,8 @@ class AsyncClient:
                 request.future.set_exception(Cancelled("the client was closed"))
         self._waiting.clear()
         self._outbox.clear()
+        if self._handshake is not None:
+            self._handshake.close()
         self._sock.close(0)
         self._sock = None
 
@@ -91,7 +94,7 @@ class AsyncClient:
 
     def __del__(self):
         try:
-            if self._sock is not None:
+            if getattr(self, "_sock", None) is not None:
                 self._sock.close(0)
         except Exception:
             pass
@@ -254,8 +257,7 @@ class AsyncClient:
                 except ValueError as e:
                     raise Internal("malformed reply to %s: %s" % (call.method, e)) from None
             if request.sends == 0:
-                raise Unavailable("no broker reachable at %s within %.3g s"
-                                  % (self.endpoint, budget))
+                raise _socket.unreachable(self._handshake, self.endpoint, budget)
             raise DeadlineExceeded("no reply to %s from %s within %.3g s"
                                    % (call.method, self.endpoint, budget))
         finally:

@@ -55,14 +55,17 @@ class Client:
         self.timeout = float(timeout)
         self.retry_interval = float(retry_interval)
         self._context = context or zmq.Context.instance()
-        self._sock = _socket.open_dealer(self._context, endpoint, server_key, cert)
+        self._sock, self._handshake = _socket.open_dealer(self._context, endpoint, server_key,
+                                                          cert)
         self._next_id = _socket.first_request_id()
         self._lock = threading.Lock()
 
     def close(self):
         """Closes the socket; safe twice. Calls after it raise Unavailable."""
-        sock, self._sock = self._sock, None
+        sock, self._sock = getattr(self, "_sock", None), None
         if sock is not None:
+            if self._handshake is not None:
+                self._handshake.close()
             sock.close(0)
 
     def __enter__(self):
@@ -152,8 +155,7 @@ class Client:
                     except ValueError as e:
                         raise Internal("malformed reply to %s: %s" % (call.method, e)) from None
             if sends == 0:
-                raise Unavailable("no broker reachable at %s within %.3g s"
-                                  % (self.endpoint, budget))
+                raise _socket.unreachable(self._handshake, self.endpoint, budget)
             raise DeadlineExceeded("no reply to %s from %s within %.3g s"
                                    % (call.method, self.endpoint, budget))
 

@@ -231,7 +231,8 @@ def retry(pool, id):
 
 
 def retry_all(pool):
-    reply, _ = yield Call("WorkPool.Retry", {"pool": pool, "all": True}, RESEND)
+    #  Once: a second copy's count would be the answer, not the first's
+    reply, _ = yield Call("WorkPool.Retry", {"pool": pool, "all": True}, ONCE)
     return reply["retried"]
 
 
@@ -241,7 +242,8 @@ def cancel(pool, id):
 
 
 def purge(pool, status):
-    reply, _ = yield Call("WorkPool.Purge", {"pool": pool, "status": _statuses(status)}, RESEND)
+    #  Once: a second copy would also remove items pushed in between
+    reply, _ = yield Call("WorkPool.Purge", {"pool": pool, "status": _statuses(status)}, ONCE)
     return reply["purged"]
 
 

@@ -203,13 +203,13 @@ main (int argc, char *argv [])
                     s_bad_flag ("--sync is normal or full, not '%s'", optarg);
                 break;
             case OPT_LEASE:
-                config.lease = s_seconds ("--lease", optarg, 0, false, 604800);
+                config.lease = s_seconds ("--lease", optarg, 0, false, WP_LEASE_MAX);
                 break;
             case OPT_HEARTBEAT:
-                config.heartbeat = s_seconds ("--heartbeat", optarg, 0, false, 86400);
+                config.heartbeat = s_seconds ("--heartbeat", optarg, 0, false, WP_HEARTBEAT_MAX);
                 break;
             case OPT_RETAIN:
-                config.retain_done = s_seconds ("--retain-done", optarg, 0, true, 1e9);
+                config.retain_done = s_seconds ("--retain-done", optarg, 0, true, WP_RETENTION_MAX);
                 break;
             case OPT_MAX_MESSAGE:
                 config.max_message = (size_t) s_integer ("--max-message", optarg, 1024, 1 << 30);

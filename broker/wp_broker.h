@@ -61,14 +61,16 @@ typedef struct {
                                 //  the connection's requests are refused until it reads
 } wp_broker_config_t;
 
-#define WP_BROKER_MAX_PENDING_DEFAULT       1000000
-#define WP_BROKER_MAX_POOLS_DEFAULT         10000
-#define WP_BROKER_MAX_INFLIGHT_DEFAULT      1000
-#define WP_BROKER_MAX_QUEUED_BYTES_DEFAULT  (32u << 20)
+//  (the numbers are proto/wp_limits.h's, the one table of them)
+#define WP_BROKER_MAX_PENDING_DEFAULT       WP_MAX_PENDING_DEFAULT
+#define WP_BROKER_MAX_POOLS_DEFAULT         WP_MAX_POOLS_DEFAULT
+#define WP_BROKER_MAX_INFLIGHT_DEFAULT      WP_MAX_INFLIGHT_DEFAULT
+#define WP_BROKER_MAX_QUEUED_BYTES_DEFAULT  WP_MAX_QUEUED_BYTES_DEFAULT
 
 #define WP_BROKER_CONFIG_DEFAULT { .store = "sqlite:./workpool.db", .sync_full = false, \
-    .lease = 300.0, .heartbeat = 10.0, .retain_done = 7 * 86400.0, .max_message = 1 << 20, \
-    .batch_max = 256, .log_level = 1, .curve_secret = NULL, .keys_dir = NULL, \
+    .lease = WP_DEFAULT_LEASE_S, .heartbeat = WP_DEFAULT_HEARTBEAT_S, \
+    .retain_done = WP_RETAIN_DONE_DEFAULT, .max_message = WP_DEFAULT_MESSAGE_MAX, \
+    .batch_max = WP_COMMIT_BATCH_DEFAULT, .log_level = 1, .curve_secret = NULL, .keys_dir = NULL, \
     .insecure = false, .max_pending = WP_BROKER_MAX_PENDING_DEFAULT, \
     .max_pools = WP_BROKER_MAX_POOLS_DEFAULT, .max_inflight = WP_BROKER_MAX_INFLIGHT_DEFAULT, \
     .max_queued_bytes = WP_BROKER_MAX_QUEUED_BYTES_DEFAULT }

@@ -834,37 +834,30 @@ s_list_items (wp_store_t *base, const char *pool, const wp_item_state *statuses,
     return rc;
 }
 
+//  Retry, RetryAll, Cancel and Purge are operators' verbs, sent once: a
+//  second copy after a lost reply would give a wrong answer (a refused
+//  retry, a count of the second copy's, a cancel of an item pushed again in
+//  between, a purge of items pushed in between). A lost reply is
+//  WP_DEADLINE_EXCEEDED; a Get or List then says what happened.
+static wp_status
+s_once (s_remote_t *self, wp_request_t *request, uint64_t *count_out)
+{
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    wp_status rc = s_call (self, request, S_ONCE, 0, &reply, NULL);
+    if (rc == WP_OK && count_out)
+        *count_out = reply.count;
+    wp_reply_clear (&reply);
+    return rc;
+}
+
 static wp_status
 s_retry (wp_store_t *base, const char *pool, const char *id)
 {
-    s_remote_t *self = (s_remote_t *) base;
     wp_request_t request = s_request (WP_METHOD_RETRY);
     request.pool = (char *) pool;
     request.id = (char *) id;
-    wp_reply_t reply;
-    wp_reply_init (&reply);
-    bool resent;
-    wp_status rc = s_call (self, &request, S_RESEND, 0, &reply, &resent);
-    wp_reply_clear (&reply);
-    //  A resend refused because the first copy already made the item
-    //  pending: the item is where a retry leads, so the call succeeded
-    if (rc == WP_FAILED_PRECONDITION && resent) {
-        char saved [sizeof base->errmsg];
-        memcpy (saved, base->errmsg, sizeof saved);
-        wp_request_t get = s_request (WP_METHOD_GET);
-        get.pool = (char *) pool;
-        get.id = (char *) id;
-        wp_reply_init (&reply);
-        if (s_call (self, &get, S_RESEND, 0, &reply, NULL) == WP_OK && reply.item
-        &&  (reply.item->status == WP_ITEM_PENDING || reply.item->status == WP_ITEM_CLAIMED)) {
-            rc = WP_OK;
-            base->errmsg [0] = 0;
-        }
-        else
-            memcpy (base->errmsg, saved, sizeof saved);
-        wp_reply_clear (&reply);
-    }
-    return rc;
+    return s_once ((s_remote_t *) base, &request, NULL);
 }
 
 static wp_status
@@ -873,7 +866,7 @@ s_retry_all (wp_store_t *base, const char *pool, uint64_t *count_out)
     wp_request_t request = s_request (WP_METHOD_RETRY);
     request.pool = (char *) pool;
     request.all = true;
-    return s_count_call ((s_remote_t *) base, &request, count_out);
+    return s_once ((s_remote_t *) base, &request, count_out);
 }
 
 static wp_status
@@ -882,17 +875,7 @@ s_cancel (wp_store_t *base, const char *pool, const char *id)
     wp_request_t request = s_request (WP_METHOD_CANCEL);
     request.pool = (char *) pool;
     request.id = (char *) id;
-    wp_reply_t reply;
-    wp_reply_init (&reply);
-    bool resent;
-    wp_status rc = s_call ((s_remote_t *) base, &request, S_RESEND, 0, &reply, &resent);
-    wp_reply_clear (&reply);
-    //  The first copy removed it: gone, as asked
-    if (rc == WP_NOT_FOUND && resent) {
-        rc = WP_OK;
-        base->errmsg [0] = 0;
-    }
-    return rc;
+    return s_once ((s_remote_t *) base, &request, NULL);
 }
 
 static wp_status
@@ -903,14 +886,7 @@ s_purge_pool (wp_store_t *base, const char *pool, const wp_item_state *statuses,
     wp_request_t request = s_request (WP_METHOD_PURGE);
     request.pool = (char *) pool;
     s_state_names (&request, statuses, status_count, names);
-    //  Never resent: a second copy would remove items that came since
-    wp_reply_t reply;
-    wp_reply_init (&reply);
-    wp_status rc = s_call ((s_remote_t *) base, &request, S_ONCE, 0, &reply, NULL);
-    if (rc == WP_OK && count_out)
-        *count_out = reply.count;
-    wp_reply_clear (&reply);
-    return rc;
+    return s_once ((s_remote_t *) base, &request, count_out);
 }
 
 static wp_status

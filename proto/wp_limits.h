@@ -26,6 +26,15 @@
 #define WP_DEFAULT_MESSAGE_MAX  (1 << 20)   //  bytes of the largest request a broker
                                             //  processes; also ClaimMany's reply cap
 
+//  A broker's defaults (workpoold's flags; 0 turns a limit off)
+#define WP_RETAIN_DONE_DEFAULT  604800.0    //  --retain-done: a week
+#define WP_COMMIT_BATCH_DEFAULT 256         //  --batch-max: requests run in one commit
+#define WP_MAX_PENDING_DEFAULT  1000000     //  --max-pending: items pending in one pool
+#define WP_MAX_POOLS_DEFAULT    10000       //  --max-pools: pools in the store
+#define WP_MAX_INFLIGHT_DEFAULT 1000        //  --max-inflight: requests of one connection
+#define WP_MAX_QUEUED_BYTES_DEFAULT (32 << 20) //  --max-queued-bytes: replies held for
+                                            //  one connection that is not reading
+
 //  Fields
 #define WP_MAX_RETRIES_MAX      2147483647  //  Push's max_retries
 #define WP_ERROR_MAX            65536       //  bytes of Fail's error text

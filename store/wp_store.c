@@ -418,19 +418,38 @@ s_entry_error (wp_store_t *self, wp_status rc, size_t index)
     return wp_store_error (self, rc, "items[%zu]: %s", index, message);
 }
 
+//  Whether a batch outside a group also marks a savepoint in the group it
+//  opens: in a store that threads share (the memory store), another thread's
+//  call joins any open group, so undoing a failed batch by rolling the whole
+//  group back would also undo that call, already answered OK. Rolling back
+//  to the mark (which holds the store's lock until it ends) undoes only the
+//  batch, and the commit keeps the rest.
+static bool
+s_batch_marks (wp_store_t *self, bool nested)
+{
+    return nested || (self->thread_shared && self->ops->savepoint);
+}
+
 //  Opens the batch's frame; *nested: inside a group, under a savepoint.
 static wp_status
 s_batch_begin (wp_store_t *self, bool *nested)
 {
     *nested = s_in_group (self);
-    if (*nested) {
-        if (!self->ops->savepoint)
-            return s_unimplemented (self, "savepoints");
-        return self->ops->savepoint (self);
-    }
-    wp_status rc = self->ops->begin (self);
-    if (rc == WP_OK)
+    if (*nested && !self->ops->savepoint)
+        return s_unimplemented (self, "savepoints");
+    if (!*nested) {
+        wp_status rc = self->ops->begin (self);
+        if (rc != WP_OK)
+            return rc;
         s_set_group (self, true);
+    }
+    if (!s_batch_marks (self, *nested))
+        return WP_OK;
+    wp_status rc = self->ops->savepoint (self);
+    if (rc != WP_OK && !*nested) {
+        s_set_group (self, false);
+        self->ops->rollback (self);
+    }
     return rc;
 }
 
@@ -439,10 +458,11 @@ s_batch_begin (wp_store_t *self, bool *nested)
 static wp_status
 s_batch_end (wp_store_t *self, bool nested, wp_status rc)
 {
+    bool marked = s_batch_marks (self, nested);
     if (rc == WP_OK) {
-        if (nested)
+        if (marked)
             self->ops->release (self);
-        else {
+        if (!nested) {
             s_set_group (self, false);
             rc = self->ops->commit (self);
         }
@@ -452,11 +472,14 @@ s_batch_end (wp_store_t *self, bool nested, wp_status rc)
     }
     char message [sizeof self->errmsg];
     snprintf (message, sizeof message, "%s", wp_store_errmsg (self));
-    if (nested)
+    if (marked)
         self->ops->rollback_to (self);
-    else {
+    if (!nested) {
         s_set_group (self, false);
-        self->ops->rollback (self);
+        if (marked)
+            self->ops->commit (self);   //  what other threads' calls did in it
+        else
+            self->ops->rollback (self);
     }
     return wp_store_error (self, rc, "%s", message);
 }

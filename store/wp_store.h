@@ -265,7 +265,9 @@ typedef struct {
 //  and their claims returned the same way (error "worker lost").
 //  *out (may be NULL) says what was reaped since the previous call of
 //  wp_store_reap, including what other calls applied on their way (so a
-//  broker learns of every item that went back to pending).
+//  broker learns of every item that went back to pending) and, inside a
+//  group, what the group applied so far (each told once; a broker counts it
+//  only if the group then commits).
 wp_status wp_store_reap (wp_store_t *self, wp_reap_t *out);
 
 //  *next_out: the earliest time anything will fall due (a lease or a

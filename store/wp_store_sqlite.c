@@ -102,6 +102,16 @@ s_reap_add (wp_reap_t *to, const wp_reap_t *from)
     to->poisoned += from->poisoned;
 }
 
+//  to -= from, field by field (from is a part of to).
+static void
+s_reap_sub (wp_reap_t *to, const wp_reap_t *from)
+{
+    to->leases_expired -= from->leases_expired;
+    to->workers_lost -= from->workers_lost;
+    to->requeued -= from->requeued;
+    to->poisoned -= from->poisoned;
+}
+
 //  ---------------------------------------------------------------------
 //  Expiry
 
@@ -438,6 +448,7 @@ s_begin (wp_store_t *base)
     self->group_due = 0;
     self->group_status = WP_OK;
     memset (&self->group_reaped, 0, sizeof self->group_reaped);
+    memset (&self->group_told, 0, sizeof self->group_told);
     return WP_OK;
 }
 
@@ -458,6 +469,7 @@ s_commit (wp_store_t *base)
         s_abandon (self);
         return status;
     }
+    s_reap_sub (&self->group_reaped, &self->group_told);
     s_reap_add (&self->reaped, &self->group_reaped);
     return WP_OK;
 }
@@ -530,9 +542,17 @@ s_reap (wp_store_t *base, wp_reap_t *out)
     wp_status status = wp_sqlite_leave (self, true, wp_sqlite_enter (self, true));
     if (status)
         return status;
-    //  Inside a group only what is committed counts: the group may yet
-    //  roll back.
+    //  Inside a group, what the group applied so far counts too (told once:
+    //  the commit adds only what came after), so a broker learns of an
+    //  item requeued in the transaction it is about to commit; a broker
+    //  counts what a reap says only once that commit succeeds.
     *out = self->reaped;
+    if (self->in_group) {
+        wp_reap_t fresh = self->group_reaped;
+        s_reap_sub (&fresh, &self->group_told);
+        s_reap_add (out, &fresh);
+        self->group_told = self->group_reaped;
+    }
     memset (&self->reaped, 0, sizeof self->reaped);
     return WP_OK;
 }

@@ -36,6 +36,7 @@ typedef struct {
     int64_t now;                        //  the store clock, read once per call
     wp_reap_t reaped;                   //  committed since the last reap call
     wp_reap_t group_reaped;             //  applied in the open group
+    wp_reap_t group_told;               //  of which a reap in the group reported
     wp_reap_t op_reaped;                //  applied by the current call
     bool batch;                         //  SAVEPOINT batch is open (in a group)
     wp_reap_t batch_reaped;             //  group_reaped when it was opened

@@ -812,7 +812,9 @@ def case_liveness(workpoold, tmp):
         c.ok("WorkPool.Push", {"pool": "lease", "data": data(1), "id": "e1"})
         claimed_item(c.ok("WorkPool.Claim", {"pool": "lease", "worker_id": "slow",
                                              "lease_seconds": 0.5}))
-        rw = waiter.send("WorkPool.Claim", {"pool": "lease", "worker_id": "next", "wait_seconds": 60})
+        # (a wait far shorter than the broker's 60 s housekeeping period: the
+        # lapse itself must wake it, on every store, SQLite's included)
+        rw = waiter.send("WorkPool.Claim", {"pool": "lease", "worker_id": "next", "wait_seconds": 10})
         item = claimed_item(waiter.wait_for(rw, 30).body, "the expired item")
         check(item["id"] == "e1" and item["attempts"] == 1 and item["error"] == "lease expired"
               and item["claimed_by"] == "next", "expired lease %r" % item)

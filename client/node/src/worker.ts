@@ -1,0 +1,176 @@
+/*  worker: a process's loop over one pool. It registers, heartbeats on a
+    timer for as long as it runs (so a long handler keeps its claim), claims
+    with a wait, completes with what the handler's promise resolves to or
+    fails with what it rejects with, registers again when the broker says
+    it was declared lost, and on SIGTERM/SIGINT (or stop()) finishes the
+    item in hand, releases what it holds and marks itself `terminated`.
+
+        const worker = new Worker(client, { pool: "jobs", handler: async (data) => work(data) });
+        await worker.run();
+*/
+import { EventEmitter } from "node:events";
+import { hostname } from "node:os";
+import { randomUUID } from "node:crypto";
+import { Client, type Pool } from "./client.js";
+import { Cancelled, FailedPrecondition, NotFound, WorkpoolError } from "./errors.js";
+import type { Item } from "./records.js";
+
+export interface WorkerOptions<T = unknown> {
+  pool: string;
+  /** resolves to the item's result, or rejects: the error's message is stored */
+  handler: (data: T, item: Item<T>) => unknown | Promise<unknown>;
+  /** default: host-pid-<8 hex> */
+  workerId?: string;
+  /** seconds between heartbeats (the broker declares the worker lost after
+   *  twice this); 10 */
+  heartbeatInterval?: number;
+  capabilities?: string[];
+  /** the worker group (Register's pool_id) */
+  poolId?: string;
+  metadata?: Record<string, unknown>;
+  /** seconds a claim waits for a push; 5 (also the longest stop() waits
+   *  for a claim in progress) */
+  wait?: number;
+  /** seconds a claim holds; the broker's default */
+  lease?: number;
+  /** stop on SIGTERM and SIGINT; true */
+  handleSignals?: boolean;
+}
+
+/** Events: "completed" (item), "failed" (item, error), "lost" (), "problem"
+ *  (error, item?) for a call that failed and was let go (not "error", so an
+ *  unheard one does not throw). */
+export class Worker<T = unknown> extends EventEmitter {
+  readonly workerId: string;
+  readonly client: Client;
+  private readonly pool: Pool;
+  private readonly opts: WorkerOptions<T>;
+  private stopping = false;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private readonly ownsClient: boolean;
+  /** items completed and failed by this worker */
+  readonly counts = { completed: 0, failed: 0 };
+
+  constructor(client: Client | string, options: WorkerOptions<T>) {
+    super();
+    this.ownsClient = typeof client === "string";
+    this.client = typeof client === "string" ? new Client(client) : client;
+    this.opts = options;
+    this.pool = this.client.pool(options.pool);
+    this.workerId = options.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  }
+
+  /** Runs until stop() or a signal; resolves once marked terminated. */
+  run(): Promise<void> {
+    this.running ??= this.loop();
+    return this.running;
+  }
+
+  /** Finishes the item in hand, then ends run(). A claim waiting for a
+   *  push is left to end (at most `wait` seconds), and an item it brings is
+   *  handled: aborting it here would leave the broker's parked claim able
+   *  to take an item for a worker that is gone. */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.client.updateStatus(this.workerId, "terminating").catch((e) => this.emit("problem", e));
+  }
+
+  private async register(): Promise<void> {
+    await this.client.register({
+      worker_id: this.workerId, host: hostname(), pid: process.pid,
+      capabilities: this.opts.capabilities, pool_id: this.opts.poolId,
+      heartbeat_interval_seconds: this.opts.heartbeatInterval ?? 10, metadata: this.opts.metadata,
+    });
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      await this.client.heartbeat(this.workerId);
+    } catch (e) {
+      if (e instanceof FailedPrecondition || e instanceof NotFound) {
+        //  Declared lost (its claims went back): register again.
+        this.emit("lost");
+        if (!this.stopping) await this.register().catch((e2) => this.emit("problem", e2));
+      } else this.emit("problem", e);
+    }
+  }
+
+  private async loop(): Promise<void> {
+    const onSignal = () => this.stop();
+    const signals = this.opts.handleSignals ?? true;
+    if (signals) {
+      process.on("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
+    }
+    try {
+      await this.register();
+      const interval = (this.opts.heartbeatInterval ?? 10) * 1000;
+      this.heartbeatTimer = setInterval(() => void this.beat(), interval);
+      while (!this.stopping) {
+        const item = await this.claimOne();
+        if (item) await this.handle(item);
+      }
+    } finally {
+      clearInterval(this.heartbeatTimer);
+      if (signals) {
+        process.off("SIGTERM", onSignal);
+        process.off("SIGINT", onSignal);
+      }
+      await this.pool.releaseByWorker(this.workerId).catch((e) => this.emit("problem", e));
+      await this.client.updateStatus(this.workerId, "terminated").catch((e) => this.emit("problem", e));
+      if (this.ownsClient) await this.client.close();
+    }
+  }
+
+  private async claimOne(): Promise<Item<T> | null> {
+    try {
+      return await this.pool.claim<T>(this.workerId, { wait: this.opts.wait ?? 5, lease: this.opts.lease });
+    } catch (e) {
+      if (e instanceof Cancelled) {
+        //  the client was closed under the worker
+        this.stopping = true;
+        return null;
+      }
+      if (e instanceof FailedPrecondition) await this.register().catch(() => undefined);
+      this.emit("problem", e);
+      //  The broker is away or refused: try again shortly, not in a spin.
+      if (!this.stopping) await new Promise((r) => setTimeout(r, 250));
+      return null;
+    }
+  }
+
+  private async handle(item: Item<T>): Promise<void> {
+    let result: unknown;
+    try {
+      result = await this.opts.handler(item.data, item);
+    } catch (e) {
+      const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      try {
+        await this.pool.fail(item.id, text, { workerId: this.workerId });
+        this.counts.failed++;
+        this.emit("failed", item, e);
+      } catch (e2) {
+        this.emit("problem", e2, item);
+      }
+      return;
+    }
+    try {
+      await this.pool.complete(item.id, result, { workerId: this.workerId });
+      this.counts.completed++;
+      this.emit("completed", item);
+    } catch (e) {
+      //  FailedPrecondition: the claim lapsed or the worker was declared
+      //  lost, and the item went to another: this result is not wanted.
+      if (e instanceof WorkpoolError) this.emit("problem", e, item);
+      else {
+        //  The result has no msgpack form (a function, a symbol...)
+        await this.pool.fail(item.id, `result cannot be sent: ${(e as Error).message}`,
+          { workerId: this.workerId }).catch((e2) => this.emit("problem", e2, item));
+        this.counts.failed++;
+        this.emit("failed", item, e);
+      }
+    }
+  }
+}

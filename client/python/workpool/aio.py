@@ -1,0 +1,332 @@
+"""workpool.AsyncClient: the asyncio client, with the Client's method names.
+
+Many calls may be in flight on its one socket at once, matched to their
+replies by request id, so
+
+    ids = await asyncio.gather(*(jobs.push(x) for x in batch))
+
+is pipelined: every push goes out before the first reply comes back.
+Deadlines and resend rules are the Client's (see client.py and _ops.py).
+
+The socket is a plain ZeroMQ socket watched through the event loop's
+add_reader on its file descriptor; the client binds to the running loop on
+its first call (a later call from another loop moves it there and fails the
+calls still waiting in the old one). Close it with `await c.close()` or
+`async with`.
+"""
+import asyncio
+import functools
+import math
+
+import zmq
+
+from . import _ops, _socket, _wire
+from .errors import Cancelled, DeadlineExceeded, Internal, Unavailable, WorkpoolError, error_for
+
+
+def _async(op):
+    @functools.wraps(op)
+    async def call(self, *args, **kwargs):
+        return await self._drive(op(*args, **kwargs))
+    return call
+
+
+def _bound(name):
+    def call(self, *args, **kwargs):
+        return getattr(self._client, name)(self.name, *args, **kwargs)
+    call.__name__ = name
+    call.__doc__ = getattr(_ops, name).__doc__
+    return call
+
+
+class _Request:
+    """A call in flight: its reply future and how often it went out."""
+    __slots__ = ("future", "sends", "queued")
+
+    def __init__(self, future):
+        self.future = future
+        self.sends = 0
+        self.queued = False
+
+
+class AsyncClient:
+    """A connection to a workpoold broker for asyncio programs."""
+
+    def __init__(self, endpoint=_socket.DEFAULT_ENDPOINT, *, timeout=_socket.DEFAULT_TIMEOUT,
+                 retry_interval=_socket.DEFAULT_RETRY_INTERVAL, server_key=None, cert=None,
+                 context=None):
+        self.endpoint = endpoint
+        self.timeout = float(timeout)
+        self.retry_interval = float(retry_interval)
+        self._context = context or zmq.Context.instance()
+        self._sock, self._handshake = _socket.open_dealer(self._context, endpoint, server_key,
+                                                          cert)
+        self._fd = self._sock.getsockopt(zmq.FD)
+        self._next_id = _socket.first_request_id()
+        self._loop = None
+        self._waiting = {}          # request id -> _Request
+        self._outbox = []           # (request id, call, deadline) no connection took yet
+        self._service_due = False   # a _service is scheduled
+
+    async def close(self):
+        """Closes the socket; calls still waiting raise Cancelled. Safe twice."""
+        self._close()
+
+    def _close(self):
+        if self._sock is None:
+            return
+        self._unwatch()
+        for request in self._waiting.values():
+            if not request.future.done():
+                request.future.set_exception(Cancelled("the client was closed"))
+        self._waiting.clear()
+        self._outbox.clear()
+        if self._handshake is not None:
+            self._handshake.close()
+        self._sock.close(0)
+        self._sock = None
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self._close()
+
+    def __del__(self):
+        try:
+            if getattr(self, "_sock", None) is not None:
+                self._sock.close(0)
+        except Exception:
+            pass
+
+    def pool(self, name):
+        """The pool called name."""
+        return AsyncPool(self, name)
+
+    # -----------------------------------------------------------------------
+    #  The event loop side
+
+    def _unwatch(self):
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self._fd)
+        self._loop = None
+
+    def _bind(self):
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._sock is None:
+                raise Unavailable("the client is closed")
+            self._unwatch()
+            for request in self._waiting.values():
+                if not request.future.done():
+                    request.future.set_exception(Cancelled("the client moved to another loop"))
+            self._waiting.clear()
+            self._outbox.clear()
+            self._loop = loop
+            loop.add_reader(self._fd, self._service)
+        return loop
+
+    def _service(self):
+        """The socket's descriptor signalled (edge-triggered): write what
+        waits for a connection, read every reply there is."""
+        self._service_due = False
+        sock = self._sock
+        if sock is None:
+            return
+        while True:
+            events = sock.getsockopt(zmq.EVENTS)
+            progressed = False
+            if self._outbox and events & zmq.POLLOUT:
+                progressed = self._flush()
+            if events & zmq.POLLIN:
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    frames = None
+                if frames is not None:
+                    progressed = True
+                    self._dispatch(frames)
+            if not progressed:
+                return
+
+    def _dispatch(self, frames):
+        if len(frames) != 2:
+            return
+        try:
+            request_id = _wire.decode_reply_header(frames[0])[0]
+        except ValueError:
+            return
+        request = self._waiting.get(request_id)
+        if request is not None and not request.future.done():
+            request.future.set_result(frames)
+
+    def _write(self, request_id, call, deadline):
+        """Writes one request if a connection takes it; True if it went."""
+        left = deadline - self._loop.time()
+        timeout_ms = min(max(1, math.ceil(left * 1000)), 0xFFFFFFFF)
+        frames = _wire.encode_request(request_id, call.method, call.body, timeout_ms)
+        try:
+            self._sock.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        request = self._waiting.get(request_id)
+        if request is not None:
+            request.sends += 1
+        return True
+
+    def _flush(self):
+        """Writes queued requests while a connection takes them."""
+        wrote = False
+        while self._outbox:
+            request_id, call, deadline = self._outbox[0]
+            request = self._waiting.get(request_id)
+            if request is None or self._loop.time() >= deadline:
+                self._outbox.pop(0)
+                continue
+            if not self._write(request_id, call, deadline):
+                break
+            request.queued = False
+            self._outbox.pop(0)
+            wrote = True
+        return wrote
+
+    def _send(self, request_id, request, call, deadline):
+        if request.queued:
+            return
+        if self._outbox or not self._write(request_id, call, deadline):
+            request.queued = True
+            self._outbox.append((request_id, call, deadline))
+        #  A send changes the socket's state; the descriptor may not signal
+        #  again for replies already there
+        if not self._service_due:
+            self._service_due = True
+            self._loop.call_soon(self._service)
+
+    # -----------------------------------------------------------------------
+    #  The round trip
+
+    async def _drive(self, op):
+        try:
+            call = next(op)
+            while True:
+                try:
+                    outcome = await self._call(call)
+                except WorkpoolError as e:
+                    call = op.throw(e)
+                else:
+                    call = op.send(outcome)
+        except StopIteration as stop:
+            return stop.value
+
+    async def _call(self, call):
+        loop = self._bind()
+        request_id = self._next_id
+        self._next_id += 1
+        budget = self.timeout + call.wait
+        deadline = loop.time() + budget
+        request = _Request(None)
+        self._waiting[request_id] = request
+        try:
+            first = True
+            while True:
+                now = loop.time()
+                if now >= deadline:
+                    break
+                request.future = loop.create_future()
+                if first or call.resend:
+                    self._send(request_id, request, call, deadline)
+                    first = False
+                until = min(deadline, now + self.retry_interval) if call.resend else deadline
+                timer = loop.call_later(until - now, _wake, request.future)
+                try:
+                    frames = await request.future
+                finally:
+                    timer.cancel()
+                if self._sock is None:
+                    raise Cancelled("the client was closed")
+                if frames is None:
+                    continue
+                _, status, message = _wire.decode_reply_header(frames[0])
+                resent = request.sends > 1
+                if status != 0:
+                    error = error_for(status, message)
+                    error.resent = resent
+                    raise error
+                try:
+                    return _wire.decode_reply_body(frames[1], call.method), resent
+                except ValueError as e:
+                    raise Internal("malformed reply to %s: %s" % (call.method, e)) from None
+            if request.sends == 0:
+                raise _socket.unreachable(self._handshake, self.endpoint, budget)
+            raise DeadlineExceeded("no reply to %s from %s within %.3g s"
+                                   % (call.method, self.endpoint, budget))
+        finally:
+            self._waiting.pop(request_id, None)
+
+    # -----------------------------------------------------------------------
+    #  The calls (their bodies are in _ops.py)
+
+    push = _async(_ops.push)
+    push_entry = _async(_ops.push_entry)
+    push_many = _async(_ops.push_many)
+    push_entries = _async(_ops.push_entries)
+    claim = _async(_ops.claim)
+    claim_many = _async(_ops.claim_many)
+    complete = _async(_ops.complete)
+    complete_many = _async(_ops.complete_many)
+    fail = _async(_ops.fail)
+    complete_and_claim = _async(_ops.complete_and_claim)
+    size = _async(_ops.size)
+    release_by_worker = _async(_ops.release_by_worker)
+    get = _async(_ops.get)
+    list_items = _async(_ops.list_items)
+    retry = _async(_ops.retry)
+    retry_all = _async(_ops.retry_all)
+    cancel = _async(_ops.cancel)
+    purge = _async(_ops.purge)
+    pause = _async(_ops.pause)
+    resume = _async(_ops.resume)
+    renew = _async(_ops.renew)
+    register = _async(_ops.register)
+    heartbeat = _async(_ops.heartbeat)
+    update_status = _async(_ops.update_status)
+    get_worker = _async(_ops.get_worker)
+    list_workers = _async(_ops.list_workers)
+    stats = _async(_ops.stats)
+    ping = _async(_ops.ping)
+
+    async def iter_items(self, pool, status=None, page_size=None):
+        """Every item of pool in status (None: any), oldest first, a page
+        at a time (an async generator)."""
+        cursor = None
+        while True:
+            page = await self.list_items(pool, status, page_size, cursor)
+            for item in page.items:
+                yield item
+            cursor = page.cursor
+            if cursor is None:
+                return
+
+
+def _wake(future):
+    if not future.done():
+        future.set_result(None)
+
+
+class AsyncPool:
+    """A pool of an AsyncClient: its pool calls with the name bound."""
+
+    def __init__(self, client, name):
+        self._client = client
+        self.name = name
+
+    def __repr__(self):
+        return "AsyncPool(%r)" % self.name
+
+    def iter_items(self, status=None, page_size=None):
+        return self._client.iter_items(self.name, status, page_size)
+
+
+for _name in _ops.POOL_CALLS:
+    setattr(AsyncPool, _name, _bound(_name))
+del _name

@@ -1,0 +1,222 @@
+"""workpool.Client: the synchronous client, one DEALER socket.
+
+    with workpool.Client("tcp://127.0.0.1:5555") as c:
+        jobs = c.pool("jobs")
+        jobs.push({"n": 1})
+        item = jobs.claim("w1", wait=5)
+        if item:
+            jobs.complete(item.id, {"ok": True}, worker_id="w1")
+
+Deadlines. Each call must finish within timeout seconds (a claim's wait
+on top): when the broker was never reached it raises Unavailable, when the
+request went out and no reply came, DeadlineExceeded. A late reply to a
+call that may be resent (see _ops.py) is asked for again every
+retry_interval seconds until the deadline.
+
+Threads. Calls from several threads are serialized on the one socket (a
+waiting claim holds it for its wait); give each thread its own Client to
+run them side by side. A process that forks must make its clients after
+the fork.
+"""
+import functools
+import math
+import threading
+import time
+
+import zmq
+
+from . import _ops, _socket, _wire
+from .errors import DeadlineExceeded, Internal, Unavailable, WorkpoolError, error_for
+
+
+def _sync(op):
+    @functools.wraps(op)
+    def call(self, *args, **kwargs):
+        return self._drive(op(*args, **kwargs))
+    return call
+
+
+def _bound(name):
+    def call(self, *args, **kwargs):
+        return getattr(self._client, name)(self.name, *args, **kwargs)
+    call.__name__ = name
+    call.__doc__ = getattr(_ops, name).__doc__
+    return call
+
+
+class Client:
+    """A connection to a workpoold broker. Every method of PROTOCOL.md is a
+    method here (pool calls take the pool's name first; pool(name) binds it)."""
+
+    def __init__(self, endpoint=_socket.DEFAULT_ENDPOINT, *, timeout=_socket.DEFAULT_TIMEOUT,
+                 retry_interval=_socket.DEFAULT_RETRY_INTERVAL, server_key=None, cert=None,
+                 context=None):
+        self.endpoint = endpoint
+        self.timeout = float(timeout)
+        self.retry_interval = float(retry_interval)
+        self._context = context or zmq.Context.instance()
+        self._sock, self._handshake = _socket.open_dealer(self._context, endpoint, server_key,
+                                                          cert)
+        self._next_id = _socket.first_request_id()
+        self._lock = threading.Lock()
+
+    def close(self):
+        """Closes the socket; safe twice. Calls after it raise Unavailable."""
+        sock, self._sock = getattr(self, "_sock", None), None
+        if sock is not None:
+            if self._handshake is not None:
+                self._handshake.close()
+            sock.close(0)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def pool(self, name):
+        """The pool called name (pools exist once named)."""
+        return Pool(self, name)
+
+    # -----------------------------------------------------------------------
+    #  The round trip
+
+    def _drive(self, op):
+        """Runs one operation of _ops to its end."""
+        try:
+            call = next(op)
+            while True:
+                try:
+                    outcome = self._call(call)
+                except WorkpoolError as e:
+                    call = op.throw(e)
+                else:
+                    call = op.send(outcome)
+        except StopIteration as stop:
+            return stop.value
+
+    def _call(self, call):
+        """Sends call and waits for its reply: (body, resent), or raises the
+        reply's error (with .resent) or the deadline's."""
+        with self._lock:
+            sock = self._sock
+            if sock is None:
+                raise Unavailable("the client is closed")
+            request_id = self._next_id
+            self._next_id += 1
+            budget = self.timeout + call.wait
+            deadline = time.monotonic() + budget
+            sends, last_sent = 0, 0.0
+            while True:
+                now = time.monotonic()
+                if now >= deadline:
+                    break
+                blocked = False
+                if sends == 0 or (call.resend and now - last_sent >= self.retry_interval):
+                    timeout_ms = min(max(1, math.ceil((deadline - now) * 1000)), 0xFFFFFFFF)
+                    frames = _wire.encode_request(request_id, call.method, call.body, timeout_ms)
+                    try:
+                        sock.send_multipart(frames, zmq.NOBLOCK)
+                        sends, last_sent = sends + 1, now
+                    except zmq.Again:
+                        blocked = True      # no connection takes it yet
+                until = deadline
+                if call.resend and sends and not blocked:
+                    until = min(until, last_sent + self.retry_interval)
+                wait_ms = max(1, math.ceil((until - time.monotonic()) * 1000))
+                events = sock.poll(wait_ms, zmq.POLLIN | (zmq.POLLOUT if blocked else 0))
+                if not events & zmq.POLLIN:
+                    continue
+                while True:
+                    try:
+                        frames = sock.recv_multipart(zmq.NOBLOCK, copy=True)
+                    except zmq.Again:
+                        break
+                    if len(frames) != 2:
+                        continue
+                    try:
+                        reply_id, status, message = _wire.decode_reply_header(frames[0])
+                    except ValueError:
+                        continue
+                    if reply_id != request_id:
+                        continue            # the answer to a call we gave up on
+                    if status != 0:
+                        error = error_for(status, message)
+                        error.resent = sends > 1
+                        raise error
+                    try:
+                        return _wire.decode_reply_body(frames[1], call.method), sends > 1
+                    except ValueError as e:
+                        raise Internal("malformed reply to %s: %s" % (call.method, e)) from None
+            if sends == 0:
+                raise _socket.unreachable(self._handshake, self.endpoint, budget)
+            raise DeadlineExceeded("no reply to %s from %s within %.3g s"
+                                   % (call.method, self.endpoint, budget))
+
+    # -----------------------------------------------------------------------
+    #  The calls (their bodies are in _ops.py)
+
+    push = _sync(_ops.push)
+    push_entry = _sync(_ops.push_entry)
+    push_many = _sync(_ops.push_many)
+    push_entries = _sync(_ops.push_entries)
+    claim = _sync(_ops.claim)
+    claim_many = _sync(_ops.claim_many)
+    complete = _sync(_ops.complete)
+    complete_many = _sync(_ops.complete_many)
+    fail = _sync(_ops.fail)
+    complete_and_claim = _sync(_ops.complete_and_claim)
+    size = _sync(_ops.size)
+    release_by_worker = _sync(_ops.release_by_worker)
+    get = _sync(_ops.get)
+    list_items = _sync(_ops.list_items)
+    retry = _sync(_ops.retry)
+    retry_all = _sync(_ops.retry_all)
+    cancel = _sync(_ops.cancel)
+    purge = _sync(_ops.purge)
+    pause = _sync(_ops.pause)
+    resume = _sync(_ops.resume)
+    renew = _sync(_ops.renew)
+    register = _sync(_ops.register)
+    heartbeat = _sync(_ops.heartbeat)
+    update_status = _sync(_ops.update_status)
+    get_worker = _sync(_ops.get_worker)
+    list_workers = _sync(_ops.list_workers)
+    stats = _sync(_ops.stats)
+    ping = _sync(_ops.ping)
+
+    def iter_items(self, pool, status=None, page_size=None):
+        """Every item of pool in status (None: any), oldest first, a page
+        (WorkPool.List) at a time."""
+        cursor = None
+        while True:
+            page = self.list_items(pool, status, page_size, cursor)
+            yield from page.items
+            cursor = page.cursor
+            if cursor is None:
+                return
+
+
+class Pool:
+    """A pool of a Client: the client's pool calls with the name bound."""
+
+    def __init__(self, client, name):
+        self._client = client
+        self.name = name
+
+    def __repr__(self):
+        return "Pool(%r)" % self.name
+
+    def iter_items(self, status=None, page_size=None):
+        return self._client.iter_items(self.name, status, page_size)
+
+
+for _name in _ops.POOL_CALLS:
+    setattr(Pool, _name, _bound(_name))
+del _name

@@ -1,0 +1,400 @@
+"""workpool as the work and registration backends of a FlatAgents program.
+
+    from flatmachines import DistributedWorkerHooks
+    from workpool.flatagents import create_registration_backend, create_work_backend
+
+    hooks = DistributedWorkerHooks(
+        registration=create_registration_backend("workpool", endpoint="tcp://broker:5555"),
+        work=create_work_backend("workpool", endpoint="tcp://broker:5555"))
+
+WorkpoolWorkBackend and WorkpoolRegistrationBackend satisfy the reference
+SDK's WorkBackend / WorkPool and RegistrationBackend protocols
+(flatmachines/distributed.py, spec flatagents-runtime 0.9.0). They return
+the SDK's own WorkItem and WorkerRecord when flatmachines is importable,
+and field-for-field equal dataclasses of this module when it is not.
+Fields the SDK's records lack (an item's pool, lease and result; a worker's
+pool_id and heartbeat interval) are left out: the native client
+(.client, a workpool.AsyncClient) reaches them. Status names follow the SDK
+where they differ: a done item is "completed".
+
+Two things the SDK's calls cannot say, and how the adapters make up for them:
+- complete(item_id) and fail(item_id) carry no worker id. The work backend
+  remembers which worker claimed each item through it (in this process) and
+  sends that id, so the broker still refuses a worker whose claim lapsed.
+  An item it did not claim is refused with FailedPrecondition rather than
+  sent unfenced.
+- The SDK's worker machines do not heartbeat during a long job. The
+  registration backend keeps every worker it registered alive from a
+  background thread (its own socket, so a blocked event loop does not stop
+  it) at the worker's interval, until the worker is marked terminated or
+  lost, the broker says it was declared lost, close() is called, or the
+  process ends.
+"""
+import dataclasses
+from dataclasses import dataclass, field
+import datetime
+import logging
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+from . import _wire
+from ._socket import DEFAULT_ENDPOINT, DEFAULT_TIMEOUT
+from .aio import AsyncClient
+from .client import Client
+from .errors import FailedPrecondition, NotFound, WorkpoolError
+
+log = logging.getLogger("workpool.flatagents")
+
+try:
+    from flatmachines import distributed as _sdk
+    from flatmachines.distributed import WorkItem, WorkerFilter, WorkerRecord, WorkerRegistration
+    HAVE_SDK = True
+except ImportError:
+    _sdk = None
+    HAVE_SDK = False
+
+    def _now():
+        return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+    #  The SDK's records, field for field (flatmachines/distributed.py)
+    @dataclass
+    class WorkerRegistration:
+        """Information for registering a new worker."""
+        worker_id: str
+        host: Optional[str] = None
+        pid: Optional[int] = None
+        capabilities: Optional[List[str]] = None
+        started_at: str = field(default_factory=_now)
+
+        def to_dict(self) -> Dict[str, Any]:
+            return dataclasses.asdict(self)
+
+    @dataclass
+    class WorkerRecord:
+        """Complete worker record including status and heartbeat."""
+        worker_id: str
+        status: str
+        last_heartbeat: str
+        host: Optional[str] = None
+        pid: Optional[int] = None
+        capabilities: Optional[List[str]] = None
+        started_at: Optional[str] = None
+        current_task_id: Optional[str] = None
+        metadata: Optional[Dict[str, Any]] = None
+
+        def to_dict(self) -> Dict[str, Any]:
+            return dataclasses.asdict(self)
+
+        @classmethod
+        def from_dict(cls, data: Dict[str, Any]) -> "WorkerRecord":
+            return cls(**data)
+
+    @dataclass
+    class WorkerFilter:
+        """Filter criteria for listing workers."""
+        status: Optional[str] = None
+        capability: Optional[str] = None
+        stale_threshold_seconds: Optional[int] = None
+
+    @dataclass
+    class WorkItem:
+        """A claimed work item from a pool."""
+        id: str
+        data: Any
+        claimed_by: Optional[str] = None
+        attempts: int = 0
+        max_retries: int = 3
+        status: str = "pending"
+        created_at: str = field(default_factory=_now)
+        claimed_at: Optional[str] = None
+
+        def to_dict(self) -> Dict[str, Any]:
+            return dataclasses.asdict(self)
+
+
+#  Item states whose SDK name differs from workpool's
+_SDK_STATUS = {"done": "completed"}
+
+
+def _work_item(item):
+    return WorkItem(id=item.id, data=item.data, claimed_by=item.claimed_by,
+                    attempts=item.attempts, max_retries=item.max_retries,
+                    status=_SDK_STATUS.get(item.status, item.status),
+                    created_at=_wire.format_time(item.created_at),
+                    claimed_at=_wire.format_time(item.claimed_at))
+
+
+def _worker_record(w):
+    return WorkerRecord(worker_id=w.worker_id, status=w.status,
+                        last_heartbeat=_wire.format_time(w.last_heartbeat), host=w.host,
+                        pid=w.pid, capabilities=list(w.capabilities),
+                        started_at=_wire.format_time(w.started_at),
+                        current_task_id=w.current_task_id, metadata=dict(w.metadata))
+
+
+# ---------------------------------------------------------------------------
+#  Work
+
+class WorkpoolWorkPool:
+    """One pool, with the SDK's WorkPool methods (all async)."""
+
+    def __init__(self, backend, name):
+        self._backend = backend
+        self.name = name
+
+    async def push(self, item: Any, options: Optional[Dict[str, Any]] = None) -> str:
+        """Queues item (any msgpack value); options: max_retries. Returns its id."""
+        return await self._backend.client.push(self.name, item,
+                                               max_retries=(options or {}).get("max_retries"))
+
+    async def claim(self, worker_id: str) -> Optional[WorkItem]:
+        """The oldest pending item, claimed for worker_id, or None."""
+        backend = self._backend
+        item = await backend.client.claim(self.name, worker_id, wait=backend.wait,
+                                          lease=backend.lease)
+        if item is None:
+            return None
+        backend._claims[(self.name, item.id)] = worker_id
+        return _work_item(item)
+
+    def _claimant(self, item_id, verb):
+        worker_id = self._backend._claims.get((self.name, item_id))
+        if worker_id is None:
+            raise FailedPrecondition(
+                "item '%s' of pool '%s' was not claimed through this backend in this process: "
+                "refusing to %s it without the claiming worker's id (the broker could not "
+                "tell a lapsed claim from a live one); use workpool.AsyncClient.%s with "
+                "worker_id" % (item_id, self.name, verb, verb))
+        return worker_id
+
+    async def _settle(self, item_id, verb, **kwargs):
+        worker_id = self._claimant(item_id, verb)
+        call = getattr(self._backend.client, verb)
+        try:
+            await call(self.name, item_id, worker_id=worker_id, **kwargs)
+        except (FailedPrecondition, NotFound):
+            #  The claim is gone (lapsed, released, settled): forget it
+            self._backend._claims.pop((self.name, item_id), None)
+            raise
+        self._backend._claims.pop((self.name, item_id), None)
+
+    async def complete(self, item_id: str, result: Optional[Any] = None) -> None:
+        """Marks the item done with result, as the worker that claimed it."""
+        await self._settle(item_id, "complete", result=result)
+
+    async def fail(self, item_id: str, error: Optional[str] = None) -> None:
+        """Records a failed attempt: pending again, or poisoned at max_retries."""
+        await self._settle(item_id, "fail", error=error)
+
+    async def size(self) -> int:
+        """Pending items."""
+        return await self._backend.client.size(self.name)
+
+    async def release_by_worker(self, worker_id: str) -> int:
+        """Returns every item worker_id holds in this pool to pending."""
+        released = await self._backend.client.release_by_worker(self.name, worker_id)
+        claims = self._backend._claims
+        for key in [k for k, w in claims.items() if k[0] == self.name and w == worker_id]:
+            del claims[key]
+        return released
+
+
+class WorkpoolWorkBackend:
+    """The SDK's WorkBackend on a workpool broker. wait: seconds a claim
+    waits for an item (the SDK's claim returns at once: 0); lease: seconds
+    a claim holds (None: the broker's default)."""
+
+    def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, timeout: float = DEFAULT_TIMEOUT,
+                 server_key=None, cert=None, wait: float = 0.0, lease: Optional[float] = None,
+                 client: Optional[AsyncClient] = None):
+        self.client = client or AsyncClient(endpoint, timeout=timeout, server_key=server_key,
+                                            cert=cert)
+        self.wait = wait
+        self.lease = lease
+        self._claims = {}           # (pool, item id) -> the worker that claimed it here
+        self._pools = {}
+
+    def pool(self, name: str) -> WorkpoolWorkPool:
+        """The pool called name (created by its first push)."""
+        pool = self._pools.get(name)
+        if pool is None:
+            pool = self._pools[name] = WorkpoolWorkPool(self, name)
+        return pool
+
+    async def close(self):
+        await self.client.close()
+
+
+# ---------------------------------------------------------------------------
+#  Registration
+
+class _KeepAlive:
+    """A daemon thread that heartbeats registered workers at their intervals."""
+
+    def __init__(self, make_client):
+        self._make_client = make_client
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._due = {}              # worker id -> (interval, next time)
+        self._thread = None
+        self._closed = False
+        self.beats = 0
+
+    def add(self, worker_id, interval):
+        with self._lock:
+            if self._closed:
+                return
+            self._due[worker_id] = (interval, time.monotonic() + interval)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="workpool-keepalive",
+                                                daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def remove(self, worker_id):
+        with self._lock:
+            self._due.pop(worker_id, None)
+
+    def workers(self):
+        with self._lock:
+            return sorted(self._due)
+
+    def close(self):
+        with self._lock:
+            self._closed = True
+            self._due.clear()
+            self._wake.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _run(self):
+        client = self._make_client()
+        try:
+            while True:
+                with self._lock:
+                    while not self._closed:
+                        now = time.monotonic()
+                        due = [w for w, (_, t) in self._due.items() if t <= now]
+                        if due:
+                            break
+                        nearest = min((t for _, t in self._due.values()), default=now + 3600)
+                        self._wake.wait(nearest - now)
+                    if self._closed:
+                        return
+                    for worker_id in due:
+                        interval, _ = self._due[worker_id]
+                        self._due[worker_id] = (interval, now + interval)
+                for worker_id in due:
+                    self._beat(client, worker_id)
+        finally:
+            client.close()
+
+    def _beat(self, client, worker_id):
+        try:
+            client.heartbeat(worker_id)
+            self.beats += 1
+        except (FailedPrecondition, NotFound) as e:
+            #  Declared lost or unknown: the SDK's reaper has its own view of
+            #  it; keeping a lost worker alive would hide that
+            log.warning("worker %s: %s; no longer kept alive", worker_id, e.message)
+            self.remove(worker_id)
+        except WorkpoolError as e:
+            log.warning("worker %s: heartbeat failed: %s", worker_id, e)
+
+
+class WorkpoolRegistrationBackend:
+    """The SDK's RegistrationBackend on a workpool broker.
+    heartbeat_interval: seconds between the heartbeats the broker expects of
+    the workers registered here (None: the broker's default, 10); a worker
+    silent for twice that is declared lost. keepalive: heartbeat registered
+    workers from a background thread (see the module's doc)."""
+
+    def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, timeout: float = DEFAULT_TIMEOUT,
+                 server_key=None, cert=None, heartbeat_interval: Optional[float] = None,
+                 keepalive: bool = True, client: Optional[AsyncClient] = None):
+        options = dict(timeout=timeout, server_key=server_key, cert=cert)
+        self.client = client or AsyncClient(endpoint, **options)
+        self.heartbeat_interval = heartbeat_interval
+        self._keepalive = _KeepAlive(lambda: Client(endpoint, **options)) if keepalive else None
+
+    async def register(self, worker: WorkerRegistration) -> WorkerRecord:
+        """Creates (or replaces) the worker's record, status active."""
+        record = await self.client.register(
+            worker.worker_id, host=worker.host, pid=worker.pid,
+            capabilities=worker.capabilities or (), pool_id=getattr(worker, "pool_id", None),
+            started_at=getattr(worker, "started_at", None),
+            heartbeat_interval=getattr(worker, "heartbeat_interval", None)
+            or self.heartbeat_interval)
+        if self._keepalive is not None:
+            self._keepalive.add(record.worker_id, record.heartbeat_interval_seconds)
+        return _worker_record(record)
+
+    async def heartbeat(self, worker_id: str, metadata: Optional[Dict[str, Any]] = None) -> None:
+        """Records a heartbeat, merging metadata. Unknown worker: NotFound (a
+        KeyError, as the SDK raises); declared lost: FailedPrecondition."""
+        await self.client.heartbeat(worker_id, metadata)
+
+    async def update_status(self, worker_id: str, status: str) -> None:
+        """Sets the worker's status; terminated or lost ends its keepalive."""
+        if status in ("terminated", "lost") and self._keepalive is not None:
+            self._keepalive.remove(worker_id)
+        await self.client.update_status(worker_id, status)
+
+    async def get(self, worker_id: str) -> Optional[WorkerRecord]:
+        worker = await self.client.get_worker(worker_id)
+        return None if worker is None else _worker_record(worker)
+
+    async def list(self, filter: Optional[WorkerFilter] = None) -> List[WorkerRecord]:
+        """Workers matching every criterion of filter, by id. As in the SDK,
+        a stale_threshold_seconds of 0 or None applies no threshold; status
+        may also be a list, and a filter with pool_id (the spec's) is honoured."""
+        status = capability = pool_id = stale = None
+        if filter is not None:
+            status = filter.status or None
+            capability = filter.capability or None
+            pool_id = getattr(filter, "pool_id", None)
+            stale = filter.stale_threshold_seconds or None
+        workers = await self.client.list_workers(status=status, capability=capability,
+                                                 pool_id=pool_id, stale_threshold=stale)
+        return [_worker_record(w) for w in workers]
+
+    def kept_alive(self) -> List[str]:
+        """The worker ids the background thread heartbeats."""
+        return self._keepalive.workers() if self._keepalive is not None else []
+
+    async def close(self):
+        """Stops the keepalive thread and closes the sockets."""
+        if self._keepalive is not None:
+            self._keepalive.close()
+        await self.client.close()
+
+
+# ---------------------------------------------------------------------------
+#  Factories, in the SDK's style
+
+def create_work_backend(backend_type: str = "workpool", **kwargs: Any):
+    """A work backend by type: "workpool" (kwargs: endpoint, timeout,
+    server_key, cert, wait, lease), or any the SDK knows when it is installed."""
+    if backend_type == "workpool":
+        return WorkpoolWorkBackend(**kwargs)
+    if _sdk is not None:
+        return _sdk.create_work_backend(backend_type, **kwargs)
+    raise ValueError(f"Unknown work backend type: {backend_type}")
+
+
+def create_registration_backend(backend_type: str = "workpool", **kwargs: Any):
+    """A registration backend by type: "workpool" (kwargs: endpoint,
+    timeout, server_key, cert, heartbeat_interval, keepalive), or any the
+    SDK knows when it is installed."""
+    if backend_type == "workpool":
+        return WorkpoolRegistrationBackend(**kwargs)
+    if _sdk is not None:
+        return _sdk.create_registration_backend(backend_type, **kwargs)
+    raise ValueError(f"Unknown registration backend type: {backend_type}")
+
+
+__all__ = ["WorkpoolWorkBackend", "WorkpoolWorkPool", "WorkpoolRegistrationBackend",
+           "create_work_backend", "create_registration_backend", "WorkItem", "WorkerRecord",
+           "WorkerRegistration", "WorkerFilter", "HAVE_SDK"]

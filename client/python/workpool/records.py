@@ -1,0 +1,166 @@
+"""The records of the protocol (PROTOCOL.md section 4.4) as dataclasses.
+
+Field names and order are the wire's. Times are aware UTC datetimes;
+data and result are the user's values (decoded from their msgpack bytes;
+workpool.Raw when the bytes are not one msgpack value). to_wire() gives
+back the wire map, byte for byte what the broker sent.
+"""
+from dataclasses import dataclass, field
+import datetime
+from typing import Any, Dict, List, NamedTuple, Optional
+
+from . import _wire
+
+
+@dataclass
+class Item:
+    """A work item, as Get, Claim and List return it."""
+    id: str
+    pool: str
+    data: Any
+    status: str                                     # pending, claimed, done, poisoned
+    claimed_by: Optional[str] = None
+    claimed_at: Optional[datetime.datetime] = None
+    lease_expires_at: Optional[datetime.datetime] = None
+    attempts: int = 0                               # failed attempts so far
+    max_retries: int = 3
+    result: Any = None
+    error: Optional[str] = None
+    created_at: Optional[datetime.datetime] = None
+    #  The bytes data and result came as (None for no result)
+    data_bytes: bytes = field(default=b"", repr=False, compare=False)
+    result_bytes: Optional[bytes] = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_wire(cls, m):
+        return cls(id=m["id"], pool=m["pool"], data=_wire.decode_value(m["data"]),
+                   status=m["status"], claimed_by=m.get("claimed_by"),
+                   claimed_at=_wire.parse_time(m.get("claimed_at")),
+                   lease_expires_at=_wire.parse_time(m.get("lease_expires_at")),
+                   attempts=m.get("attempts", 0), max_retries=m.get("max_retries", 3),
+                   result=_wire.decode_value(m.get("result")), error=m.get("error"),
+                   created_at=_wire.parse_time(m.get("created_at")),
+                   data_bytes=m["data"], result_bytes=m.get("result"))
+
+    def to_wire(self):
+        return {"id": self.id, "pool": self.pool, "data": self.data_bytes, "status": self.status,
+                "claimed_by": self.claimed_by, "claimed_at": _wire.format_time(self.claimed_at),
+                "lease_expires_at": _wire.format_time(self.lease_expires_at),
+                "attempts": self.attempts, "max_retries": self.max_retries,
+                "result": self.result_bytes, "error": self.error,
+                "created_at": _wire.format_time(self.created_at)}
+
+
+@dataclass
+class WorkerRecord:
+    """A registered worker."""
+    worker_id: str
+    host: Optional[str] = None
+    pid: Optional[int] = None
+    capabilities: List[str] = field(default_factory=list)
+    pool_id: Optional[str] = None
+    started_at: Optional[datetime.datetime] = None
+    status: str = "active"                  # active, terminating, terminated, lost, ...
+    last_heartbeat: Optional[datetime.datetime] = None
+    current_task_id: Optional[str] = None
+    heartbeat_interval_seconds: float = 10.0
+    metadata: Dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_wire(cls, m):
+        return cls(worker_id=m["worker_id"], host=m.get("host"), pid=m.get("pid"),
+                   capabilities=list(m.get("capabilities") or []), pool_id=m.get("pool_id"),
+                   started_at=_wire.parse_time(m.get("started_at")), status=m["status"],
+                   last_heartbeat=_wire.parse_time(m.get("last_heartbeat")),
+                   current_task_id=m.get("current_task_id"),
+                   heartbeat_interval_seconds=m.get("heartbeat_interval_seconds", 10.0),
+                   metadata=dict(m.get("metadata") or {}))
+
+    def to_wire(self):
+        return {"worker_id": self.worker_id, "host": self.host, "pid": self.pid,
+                "capabilities": list(self.capabilities), "pool_id": self.pool_id,
+                "started_at": _wire.format_time(self.started_at), "status": self.status,
+                "last_heartbeat": _wire.format_time(self.last_heartbeat),
+                "current_task_id": self.current_task_id,
+                "heartbeat_interval_seconds": float(self.heartbeat_interval_seconds),
+                "metadata": dict(self.metadata)}
+
+
+@dataclass
+class PoolStats:
+    """Items of one pool by state; paused says claims on it find nothing."""
+    pool: str
+    pending: int = 0
+    claimed: int = 0
+    done: int = 0
+    poisoned: int = 0
+    paused: bool = False
+
+    @classmethod
+    def from_wire(cls, m):
+        return cls(pool=m["pool"], pending=m.get("pending", 0), claimed=m.get("claimed", 0),
+                   done=m.get("done", 0), poisoned=m.get("poisoned", 0),
+                   paused=bool(m.get("paused", False)))
+
+    def to_wire(self, with_paused=True):
+        m = {"pool": self.pool, "pending": self.pending, "claimed": self.claimed,
+             "done": self.done, "poisoned": self.poisoned}
+        if with_paused:
+            m["paused"] = self.paused
+        return m
+
+
+@dataclass
+class Stats:
+    """Broker.Stats: pools holding items or paused, workers by status, counters."""
+    pools: List[PoolStats] = field(default_factory=list)
+    workers: Dict[str, int] = field(default_factory=dict)
+    counters: Dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_wire(cls, m):
+        return cls(pools=[PoolStats.from_wire(p) for p in m.get("pools") or []],
+                   workers=dict(m.get("workers") or {}), counters=dict(m.get("counters") or {}))
+
+    def pool(self, name):
+        """The PoolStats of name, or None if the broker listed no such pool."""
+        for p in self.pools:
+            if p.pool == name:
+                return p
+        return None
+
+
+@dataclass
+class Ping:
+    """Broker.Ping: protocol version, server name, its clock, largest request."""
+    version: int
+    server: str
+    time: datetime.datetime
+    max_message: int
+
+    @classmethod
+    def from_wire(cls, m):
+        return cls(version=m["version"], server=m["server"], time=_wire.parse_time(m["time"]),
+                   max_message=m["max_message"])
+
+
+class Pushed(NamedTuple):
+    """What a push made: the item's id, and whether the pool already held it
+    (then nothing changed)."""
+    id: str
+    duplicate: bool
+
+
+class Entry(NamedTuple):
+    """One item to push: data (any msgpack value), an id (None: the client
+    makes a UUID v4) and max_retries (None: the broker's default, 3)."""
+    data: Any
+    id: Optional[str] = None
+    max_retries: Optional[int] = None
+
+
+class Page(NamedTuple):
+    """One page of WorkPool.List: the items, and the cursor of the next page
+    (None when there are no more)."""
+    items: List[Item]
+    cursor: Optional[str]

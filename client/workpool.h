@@ -41,9 +41,10 @@
     a request that could not go out is simply sent once the broker is back,
     before the deadline. A request that went out but got no reply within
     options.retry_interval is sent again only if doing it twice is harmless:
-    - reads (size, get, get_worker, list_workers, stats, ping), register,
-      heartbeat, update_status, renew and release_by_worker (the count
-      returned is that of whichever attempt answered);
+    - reads (size, get, list, get_worker, list_workers, stats, ping),
+      register, heartbeat, update_status, renew, release_by_worker (the
+      count returned is that of whichever attempt answered), pause and
+      resume;
     - push and push_many: every entry carries an id; the client makes a
       UUID v4 for entries that have none, and reports a duplicate of an id
       it made itself as not duplicate (it can only be its own retry);
@@ -53,7 +54,9 @@
       out with a get and reports the first attempt's success.
     Claims (claim, claim_many, complete_and_claim), and complete,
     complete_many and fail without a worker_id, are never sent twice: a second claim could take a
-    second item the caller never hears of. If such a request went out and
+    second item the caller never hears of. Nor are retry, retry_all,
+    cancel and purge: a second copy would answer wrongly (a refused retry,
+    the second copy's count, a cancel or purge of items pushed between). If such a request went out and
     its reply was lost, the call returns WP_DEADLINE_EXCEEDED; an item it
     may have claimed stays claimed by worker_id until its lease expires,
     the worker is declared lost, or the worker calls release_by_worker.

@@ -385,6 +385,72 @@ uint64_t wp_runner_heartbeats (wp_runner_t *self);
 //  after the backend said unknown or lost adds one).
 uint64_t wp_runner_registrations (wp_runner_t *self);
 
+//  ---------------------------------------------------------------------
+//  Pipeline: many pushes in flight on one handle
+//
+//      wp_pipeline_t *p = wp_pipeline_new (backend, 64);
+//      for (i = 0; i < n; i++)            //  blocks only while 64 are in flight
+//          wp_pipeline_push (p, "jobs", &entries [i], &tags [i]);
+//      wp_completion_t *done;
+//      while ((done = wp_pipeline_next (p)))  //  any order; NULL: none left
+//          { use (done->tag, done->status, done->ids); wp_completion_destroy (&done); }
+//      wp_pipeline_destroy (&p);
+//
+//  Each push is one request (Push, or PushMany for a batch) with its own
+//  deadline, the handle's timeout from when it was queued; an entry
+//  without an id gets a UUID made here, so a request whose reply is late
+//  is resent as the remote store resends pushes (and the pool holding our
+//  own id already is reported as not a duplicate). Failures, bad entries
+//  included, arrive as completions and stop nothing else. On an in-process
+//  backend (memory, sqlite:PATH) each push runs at once and its completion
+//  is queued, so one program runs on every backend. Only pushes are
+//  pipelined so far; every other call is the synchronous one. The
+//  pipeline borrows backend; use neither from another thread meanwhile.
+
+typedef struct _wp_pipeline_t wp_pipeline_t;
+
+//  What became of one push. Caller owns it (wp_completion_destroy).
+typedef struct {
+    void *tag;                  //  as given to the push
+    wp_status status;           //  WP_OK, or why the whole request failed
+    char *message;              //  "" on success, else why
+    size_t count;               //  entries in the request
+    char **ids;                 //  count ids on WP_OK (take one by nulling it), else NULL
+    bool *duplicates;           //  count flags on WP_OK, else NULL
+} wp_completion_t;
+
+//  A pipeline of at most window (0: 64) requests in flight on backend
+//  (borrowed: it must outlive the pipeline). Caller owns return value.
+wp_pipeline_t *wp_pipeline_new (wp_backend_t *backend, size_t window);
+
+//  Drops what is still in flight or uncollected (a request already sent
+//  may still be applied by the broker) and nulls *self_p; safe on NULL.
+void wp_pipeline_destroy (wp_pipeline_t **self_p);
+
+//  Queues entry (copied) into pool; tag comes back in its completion.
+//  Returns once it is sent, waiting while window requests are in flight
+//  (collecting replies meanwhile). WP_OK always: failures are completions.
+wp_status wp_pipeline_push (wp_pipeline_t *self, const char *pool,
+                            const wp_push_entry_t *entry, void *tag);
+
+//  As wp_pipeline_push for count entries (1..WP_BATCH_MAX) in one PushMany.
+wp_status wp_pipeline_push_many (wp_pipeline_t *self, const char *pool,
+                                 const wp_push_entry_t *entries, size_t count, void *tag);
+
+//  The next completion, waiting for one if requests are in flight; NULL
+//  when none is in flight or uncollected. Caller owns return value.
+wp_completion_t *wp_pipeline_next (wp_pipeline_t *self);
+
+//  Waits until no request is in flight (their completions stay queued).
+void wp_pipeline_flush (wp_pipeline_t *self);
+
+//  Requests in flight now, and the most there ever were.
+size_t wp_pipeline_in_flight (wp_pipeline_t *self);
+size_t wp_pipeline_max_in_flight (wp_pipeline_t *self);
+
+//  Frees a completion and nulls *self_p; safe on NULL.
+void wp_completion_destroy (wp_completion_t **self_p);
+
 #ifdef __cplusplus
 }
 #endif

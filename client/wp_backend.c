@@ -245,6 +245,12 @@ wp_backend_set_timeout (wp_backend_t *self, double seconds)
         wp_remote_store_set_timeout (self->store, self->timeout);
 }
 
+wp_store_t *
+wp_backend_store (wp_backend_t *self)
+{
+    return self->store;
+}
+
 double
 wp_backend_timeout (wp_backend_t *self)
 {

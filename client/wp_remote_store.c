@@ -149,6 +149,22 @@ s_reconnect (s_remote_t *self)
     zsock_connect (self->sock, "%s", self->endpoint);
 }
 
+//  Writes one encoded request if a connection is up. Returns 0 if written,
+//  1 if no connection could take it now, -1 on a hard error.
+static int
+s_send_frames (s_remote_t *self, const uint8_t *header, size_t header_size,
+               const uint8_t *body, size_t body_size)
+{
+    void *handle = zsock_resolve (self->sock);
+    //  A DEALER takes a multipart message whole or not at all, so if the
+    //  first frame goes, the second will.
+    if (zmq_send (handle, header, header_size, ZMQ_DONTWAIT | ZMQ_SNDMORE) == -1)
+        return (errno == EAGAIN || errno == EINTR) ? 1 : -1;
+    if (zmq_send (handle, body, body_size, ZMQ_DONTWAIT) == -1)
+        return -1;
+    return 0;
+}
+
 //  Writes one request (header + body) if a connection is up. Returns 0 if
 //  written, 1 if no connection could take it now, -1 on a hard error.
 static int
@@ -161,15 +177,7 @@ s_send (s_remote_t *self, wp_request_t *request, int64_t deadline)
     size_t header_size, body_size;
     if (wp_request_encode (request, &header, &header_size, &body, &body_size))
         return -1;
-    void *handle = zsock_resolve (self->sock);
-    int rc = 0;
-    //  A DEALER takes a multipart message whole or not at all, so if the
-    //  first frame goes, the second will.
-    if (zmq_send (handle, header, header_size, ZMQ_DONTWAIT | ZMQ_SNDMORE) == -1)
-        rc = (errno == EAGAIN || errno == EINTR) ? 1 : -1;
-    else
-    if (zmq_send (handle, body, body_size, ZMQ_DONTWAIT) == -1)
-        rc = -1;
+    int rc = s_send_frames (self, header, header_size, body, body_size);
     free (header);
     free (body);
     return rc;
@@ -1358,4 +1366,53 @@ wp_remote_store_ping (wp_store_t *base, char **server_out, int64_t *time_out)
     }
     wp_reply_clear (&reply);
     return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  The primitives of client/wp_pipeline.c (see wp_remote_store.h)
+
+uint64_t
+wp_remote_store_next_request_id (wp_store_t *base)
+{
+    s_remote_t *self = (s_remote_t *) base;
+    if (self->reconnect)
+        s_reconnect (self);
+    return self->next_request_id++;
+}
+
+int
+wp_remote_store_send_encoded (wp_store_t *base, const uint8_t *header, size_t header_size,
+                              const uint8_t *body, size_t body_size)
+{
+    return s_send_frames ((s_remote_t *) base, header, header_size, body, body_size);
+}
+
+int
+wp_remote_store_recv (wp_store_t *base, wp_reply_t *reply, zmq_msg_t *body, int wait_ms)
+{
+    return s_recv ((s_remote_t *) base, reply, body, wait_ms);
+}
+
+wp_status
+wp_remote_store_refusal (wp_store_t *base)
+{
+    return s_refusal ((s_remote_t *) base);
+}
+
+void *
+wp_remote_store_handle (wp_store_t *base)
+{
+    return zsock_resolve (((s_remote_t *) base)->sock);
+}
+
+void *
+wp_remote_store_monitor_handle (wp_store_t *base)
+{
+    return zsock_resolve (((s_remote_t *) base)->monitor);
+}
+
+double
+wp_remote_store_retry_interval (wp_store_t *base)
+{
+    return ((s_remote_t *) base)->retry;
 }

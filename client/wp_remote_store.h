@@ -30,6 +30,8 @@
 #define WP_REMOTE_STORE_H_INCLUDED
 
 #include "wp_store.h"
+#include "wp_proto.h"
+#include <zmq.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -107,6 +109,31 @@ wp_status wp_remote_store_complete_many (wp_store_t *self, const char *pool,
                                          const char *worker_id, wp_status *statuses_out);
 //  Broker.Ping. *server_out (may be NULL; caller frees), *time_out (may be NULL).
 wp_status wp_remote_store_ping (wp_store_t *self, char **server_out, int64_t *time_out);
+
+//  The primitives client/wp_pipeline.c keeps many requests in flight with
+//  (one thread, as for every call). A request id for a new request (after a
+//  refused handshake this connects again first).
+uint64_t wp_remote_store_next_request_id (wp_store_t *self);
+//  Writes one encoded request (wp_request_encode's frames) if a connection
+//  is up: 0 written, 1 no connection takes it now, -1 hard error (errno).
+int wp_remote_store_send_encoded (wp_store_t *self, const uint8_t *header, size_t header_size,
+                                  const uint8_t *body, size_t body_size);
+//  Reads one reply, waiting up to wait_ms (0: not at all): 0 with the
+//  header in *reply and the body frame in *body (caller clears and closes
+//  both), 1 for a message that is no reply (dropped), -1 if none came.
+int wp_remote_store_recv (wp_store_t *self, wp_reply_t *reply, zmq_msg_t *body, int wait_ms);
+//  The status of a handshake the broker refused for good (the store's
+//  error says why), else WP_OK.
+wp_status wp_remote_store_refusal (wp_store_t *self);
+//  The DEALER and its monitor, to poll on; the seconds before a resend.
+void *wp_remote_store_handle (wp_store_t *self);
+void *wp_remote_store_monitor_handle (wp_store_t *self);
+double wp_remote_store_retry_interval (wp_store_t *self);
+
+//  The store behind a backend handle (client/wp_backend.c), for the
+//  pipeline's remote path. Borrowed.
+typedef struct _wp_backend_t wp_backend_t;
+wp_store_t *wp_backend_store (wp_backend_t *backend);
 
 #ifdef __cplusplus
 }

@@ -161,9 +161,19 @@ s_usage_error (s_cli_t *cli, const char *format, ...)
 //  Prints the backend's failure on one line, followed by note (may be "").
 //  Returns its exit code.
 static int
+s_status_error_text (s_cli_t *cli, wp_status status, const char *message, const char *note);
+
+static int
 s_status_error_note (s_cli_t *cli, wp_status status, const char *note)
 {
-    const char *message = cli->backend ? wp_backend_errmsg (cli->backend) : "";
+    return s_status_error_text (cli, status, cli->backend ? wp_backend_errmsg (cli->backend) : "",
+                                note);
+}
+
+//  As s_status_error_note with the failure's message given.
+static int
+s_status_error_text (s_cli_t *cli, wp_status status, const char *message, const char *note)
+{
     fprintf (stderr, "workpool: %s: ", wp_strerror (status));
     //  (unless the handshake failed: then the broker is there, the keys are wrong)
     if (status == WP_UNAVAILABLE && cli->backend && streq (wp_backend_kind (cli->backend), "remote")
@@ -593,7 +603,6 @@ s_resume (s_cli_t *cli, wp_pool_t *pool)
 typedef struct {
     wp_push_entry_t *entries;       //  count entries; data points into buffers
     uint8_t **buffers;              //  owned, one per entry
-    char **ids;                     //  filled by wp_pool_push_many
     size_t count;
     uint64_t first_line;            //  the input line of entries [0]
 } s_batch_t;
@@ -607,28 +616,124 @@ s_batch_clear (s_batch_t *batch)
     batch->count = 0;
 }
 
-//  Pushes the batch and prints its ids. Returns 0 or the exit code.
-static int
-s_batch_push (s_cli_t *cli, wp_pool_t *pool, s_batch_t *batch)
+//  Batches push-many keeps in flight: enough to hide the round trip,
+//  few enough that a failure leaves little in doubt.
+#define S_BATCHES_IN_FLIGHT 4
+
+//  A batch sent, waiting for its ids to be printed in input order.
+typedef struct {
+    uint64_t first_line;
+    size_t count;
+    wp_completion_t *done;          //  its completion once come, else NULL
+} s_sent_t;
+
+//  push-many's batches in flight, oldest first, and what failed.
+typedef struct {
+    wp_pipeline_t *pipeline;
+    zlist_t *sent;                  //  s_sent_t *, in input order
+    wp_completion_t *failure;       //  the first batch that failed, or NULL
+    uint64_t failed_first;          //  its lines
+    uint64_t failed_last;
+    uint64_t later_first;           //  lines after it queued anyway (0: none)
+    uint64_t later_last;
+    int rc;                         //  0 or the exit code of a failed write
+} s_flow_t;
+
+//  Prints the ids of the oldest batches whose completions came. Batches
+//  after a failed one were in flight when it failed: their ids are printed
+//  too (they were queued) and the failure's note says which lines they are.
+static void
+s_flow_print (s_flow_t *flow)
 {
-    wp_status status = wp_pool_push_many (pool, batch->entries, batch->count, batch->ids, NULL);
-    if (status != WP_OK) {
+    s_sent_t *sent;
+    while ((sent = zlist_first (flow->sent)) && sent->done) {
+        zlist_pop (flow->sent);
+        wp_completion_t *done = sent->done;
+        if (done->status == WP_OK) {
+            for (size_t i = 0; i < done->count; i++)
+                printf ("%s\n", done->ids [i]);
+            if (flow->failure) {
+                if (!flow->later_first)
+                    flow->later_first = sent->first_line;
+                flow->later_last = sent->first_line + sent->count - 1;
+            }
+            wp_completion_destroy (&done);
+            if (fflush (stdout))
+                flow->rc = S_EXIT_OUTPUT;
+        }
+        else
+        if (!flow->failure) {
+            flow->failure = done;
+            flow->failed_first = sent->first_line;
+            flow->failed_last = sent->first_line + sent->count - 1;
+        }
+        else
+            wp_completion_destroy (&done);
+        free (sent);
+    }
+}
+
+//  Takes one completion (waiting for it) into its batch and prints what it can.
+static void
+s_flow_collect (s_flow_t *flow)
+{
+    wp_completion_t *done = wp_pipeline_next (flow->pipeline);
+    if (done) {
+        ((s_sent_t *) done->tag)->done = done;
+        s_flow_print (flow);
+    }
+}
+
+//  Sends the batch, after room is made: at most S_BATCHES_IN_FLIGHT are
+//  sent and not printed. Returns 0, or non-zero once a batch failed.
+static int
+s_batch_push (s_flow_t *flow, const char *pool, s_batch_t *batch)
+{
+    while (!flow->failure && !flow->rc && zlist_size (flow->sent) >= S_BATCHES_IN_FLIGHT)
+        s_flow_collect (flow);
+    if (flow->failure || flow->rc)
+        return 1;
+    s_sent_t *sent = calloc (1, sizeof *sent);
+    if (!sent)
+        abort ();
+    sent->first_line = batch->first_line;
+    sent->count = batch->count;
+    zlist_append (flow->sent, sent);
+    //  The pipeline copies the entries: the batch may be reused at once
+    wp_pipeline_push_many (flow->pipeline, pool, batch->entries, batch->count, sent);
+    return 0;
+}
+
+//  Waits for every batch in flight, prints their ids, and reports the
+//  first failure. Returns 0 or the exit code.
+static int
+s_flow_end (s_cli_t *cli, s_flow_t *flow)
+{
+    while (zlist_size (flow->sent))
+        s_flow_collect (flow);
+    int rc = flow->rc;
+    if (flow->failure && !rc) {
         //  A batch is one commit, but a reply that never came may hide one
-        char note [160];
+        char note [320], later [160] = "";
+        if (flow->later_first)
+            snprintf (later, sizeof later, "; lines %" PRIu64 "..%" PRIu64 ", in flight then,"
+                      " were queued and their ids printed", flow->later_first, flow->later_last);
+        wp_status status = flow->failure->status;
         if (status == WP_DEADLINE_EXCEEDED)
             snprintf (note, sizeof note, " (lines %" PRIu64 "..%" PRIu64 " may have been queued"
-                      " without their ids printed; nothing after them was)", batch->first_line,
-                      batch->first_line + batch->count - 1);
+                      " without their ids printed%s)", flow->failed_first, flow->failed_last,
+                      *later ? later : "; nothing after them was");
+        else
+        if (*later)
+            snprintf (note, sizeof note, " (lines %" PRIu64 "..%" PRIu64 " were not queued%s;"
+                      " nothing after them was)", flow->failed_first, flow->failed_last, later);
         else
             snprintf (note, sizeof note, " (nothing from line %" PRIu64 " on was queued)",
-                      batch->first_line);
-        return s_status_error_note (cli, status, note);
+                      flow->failed_first);
+        rc = s_status_error_text (cli, status, flow->failure->message, note);
     }
-    for (size_t i = 0; i < batch->count; i++) {
-        printf ("%s\n", batch->ids [i]);
-        free (batch->ids [i]);
-    }
-    return fflush (stdout) ? S_EXIT_OUTPUT : 0;
+    wp_completion_destroy (&flow->failure);
+    return rc;
 }
 
 //  Reads stdin a line at a time and pushes every --batch lines in one call:
@@ -641,11 +746,15 @@ s_push_many (s_cli_t *cli, wp_pool_t *pool)
     s_batch_t batch = {
         .entries = calloc (size, sizeof (wp_push_entry_t)),
         .buffers = calloc (size, sizeof (uint8_t *)),
-        .ids = calloc (size, sizeof (char *)),
         .first_line = 1
     };
-    if (!batch.entries || !batch.buffers || !batch.ids)
+    s_flow_t flow = {
+        .pipeline = wp_pipeline_new (cli->backend, S_BATCHES_IN_FLIGHT),
+        .sent = zlist_new ()
+    };
+    if (!batch.entries || !batch.buffers || !flow.sent)
         abort ();
+    const char *pool_name = wp_pool_name (pool);
     char *line = NULL;
     size_t capacity = 0;
     uint64_t line_no = 0;
@@ -657,7 +766,7 @@ s_push_many (s_cli_t *cli, wp_pool_t *pool)
                 rc = s_usage_error (cli, "cannot read stdin after line %" PRIu64 ": %s",
                                     line_no, strerror (errno));
             else if (batch.count)
-                rc = s_batch_push (cli, pool, &batch);
+                s_batch_push (&flow, pool_name, &batch);
             break;
         }
         line_no++;
@@ -681,6 +790,10 @@ s_push_many (s_cli_t *cli, wp_pool_t *pool)
             //  The parser's "line 1" says nothing here: the line is the value
             const char *where = strncmp (error, "line 1 ", 7) == 0 ? error + 7 : error;
             const char *colon = *where ? ": " : "";
+            //  Say what was queued only once the batches before are answered
+            rc = s_flow_end (cli, &flow);
+            if (rc)
+                break;
             if (batch.first_line > 1)
                 rc = s_usage_error (cli, "line %" PRIu64 " %s%s%s; lines 1..%" PRIu64 " were"
                                     " queued (their ids printed), nothing from line %" PRIu64
@@ -697,15 +810,21 @@ s_push_many (s_cli_t *cli, wp_pool_t *pool)
             .max_retries = cli->given & S_BIT (S_OPT_MAX_RETRIES) ? cli->max_retries : -1
         };
         if (++batch.count == size) {
-            rc = s_batch_push (cli, pool, &batch);
+            int failed = s_batch_push (&flow, pool_name, &batch);
             s_batch_clear (&batch);
             batch.first_line = line_no + 1;
+            if (failed)
+                break;
         }
     }
+    int flow_rc = s_flow_end (cli, &flow);
+    if (flow_rc)
+        rc = flow_rc;
+    wp_pipeline_destroy (&flow.pipeline);
+    zlist_destroy (&flow.sent);
     s_batch_clear (&batch);
     free (batch.entries);
     free (batch.buffers);
-    free (batch.ids);
     free (line);
     return rc;
 }

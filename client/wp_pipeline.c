@@ -6,6 +6,7 @@
     in any order. On an in-process backend a push runs at once.  */
 #include "workpool.h"
 #include "wp_remote_store.h"
+#include "wp_store_impl.h"
 #include "wp_proto.h"
 #include "wp_limits.h"
 
@@ -314,6 +315,20 @@ wp_pipeline_push_many (wp_pipeline_t *self, const char *pool, const wp_push_entr
     }
     if (!self->store) {
         s_push_now (self, pool, entries, count, tag);
+        return WP_OK;
+    }
+    //  The checks every backend makes (wp_store.c), so a bad entry gets the
+    //  same answer here as in-process, before anything is sent
+    wp_status check = wp_store_check_name (self->store, "pool", pool);
+    for (size_t i = 0; i < count && check == WP_OK; i++)
+        if ((check = wp_store_check_entry (self->store, &entries [i])) != WP_OK && count > 1) {
+            char text [sizeof self->store->errmsg + 32];
+            snprintf (text, sizeof text, "items[%zu]: %s", i, wp_store_errmsg (self->store));
+            s_queue (self, s_completion (tag, count, check, text));
+            return WP_OK;
+        }
+    if (check != WP_OK) {
+        s_queue (self, s_completion (tag, count, check, wp_store_errmsg (self->store)));
         return WP_OK;
     }
     //  Room first: the deadline runs from when the request is queued

@@ -16,7 +16,8 @@
 //  An id one byte longer than names may be.
 static char s_long_id [WP_NAME_MAX + 2];
 
-//  Entry i: data i, except the bad ones (no data; an id too long).
+//  Entry i: data i, except the bad ones (no data; an id too long; a
+//  max_retries below -1), refused alike in-process and through a broker.
 static bool
 s_entry (size_t i, uint8_t *buf, wp_push_entry_t *entry)
 {
@@ -30,6 +31,10 @@ s_entry (size_t i, uint8_t *buf, wp_push_entry_t *entry)
     if (i % 1000 == 500) {
         memset (s_long_id, 'x', WP_NAME_MAX + 1);
         entry->id = s_long_id;
+        return false;
+    }
+    if (i % 1000 == 900) {
+        entry->max_retries = -5;
         return false;
     }
     return true;

@@ -840,11 +840,9 @@ s_run (s_broker_t *self, bool housekeeping)
             housekeeping = true;
             s_housekeep (self, purge, &reap, &purged);
         }
-        //  Every pool after housekeeping, not only when the reap reports
-        //  items requeued: a store reports what a group reaped only once
-        //  the group has committed (SQLite), so a lease that lapsed in this
-        //  transaction would otherwise wait for the next reap
-        s_serve_parked (self, &env, housekeeping || reap.requeued > 0);
+        //  Every pool when the reap requeued items (every store reports
+        //  what this transaction reaped, its own calls' expiry included)
+        s_serve_parked (self, &env, reap.requeued > 0);
         int64_t next_due = 0;
         if (wp_store_next_due (self->store, &next_due) == WP_OK)
             self->next_due = next_due;

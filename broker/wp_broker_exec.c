@@ -44,8 +44,10 @@ s_push (wp_call_t *call, wp_exec_env_t *env)
     reply->duplicates = calloc (count, sizeof *reply->duplicates);
     if (!reply->ids || !reply->duplicates)
         abort ();
-    rc = wp_store_push_many (env->store, req->pool, req->entries, count,
-                                       reply->ids, reply->duplicates);
+    rc = req->method == WP_METHOD_PUSH
+       ? wp_store_push (env->store, req->pool, req->entries, reply->ids, reply->duplicates)
+       : wp_store_push_many (env->store, req->pool, req->entries, count, reply->ids,
+                             reply->duplicates);
     if (rc != WP_OK)
         return s_store_error (call, env, rc);
     reply->id_count = count;

@@ -509,6 +509,12 @@ wp_store_push_many (wp_store_t *self, const char *pool, const wp_push_entry_t *e
     }
     if (self->ops->push_many)
         return self->ops->push_many (self, pool, entries, count, ids_out, duplicates);
+    if (count == 1) {
+        //  One push is atomic on its own: no frame (a savepoint per Push in
+        //  a broker's group would be work on its hottest path)
+        wp_status rc = self->ops->push (self, pool, entries, ids_out, duplicates);
+        return rc == WP_OK ? rc : s_entry_error (self, rc, 0);
+    }
 
     //  Out-parameters are written only on success: collect, then hand over
     char **ids = calloc (count, sizeof *ids);

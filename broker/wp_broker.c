@@ -26,7 +26,6 @@
 #include <malloc.h>
 #include <sys/stat.h>
 
-#define S_HEARTBEAT_EVERY_US    1000000     //  implicit heartbeats: at most one per second per worker
 #define S_HOUSEKEEPING_MAX_US   60000000    //  reap at least this often, whatever the store says
 #define S_RETRY_AFTER_FAILURE_US 1000000    //  after a failed housekeeping commit
 #define S_DUE_AGAIN_US          50000       //  when a reap leaves something due
@@ -562,14 +561,6 @@ typedef struct {
     bool known;                 //  every is from the worker's own interval
 } s_beat_t;
 
-//  How often a worker with this heartbeat interval is given one.
-static int64_t
-s_beat_every (double interval)
-{
-    int64_t every = (int64_t) (interval * 1e6 / 4);
-    return every > S_HEARTBEAT_EVERY_US || every <= 0 ? S_HEARTBEAT_EVERY_US : every;
-}
-
 static s_beat_t *
 s_beat_for (s_broker_t *self, const char *worker_id)
 {
@@ -578,9 +569,7 @@ s_beat_for (s_broker_t *self, const char *worker_id)
         beat = calloc (1, sizeof *beat);
         if (!beat)
             abort ();
-        beat->every = (int64_t) (self->config.heartbeat * 1e6 / 4);
-        if (beat->every > S_HEARTBEAT_EVERY_US)
-            beat->every = S_HEARTBEAT_EVERY_US;
+        beat->every = wp_worker_beat_every_us (self->config.heartbeat);
         zhashx_insert (self->heartbeats, worker_id, beat);
     }
     return beat;
@@ -594,7 +583,7 @@ s_note_registration (s_broker_t *self, wp_call_t *call)
     if (call->request.method != WP_METHOD_REGISTER || call->reply.status != WP_OK || !worker)
         return;
     s_beat_t *beat = s_beat_for (self, worker->worker_id);
-    beat->every = s_beat_every (worker->heartbeat_interval);
+    beat->every = wp_worker_beat_every_us (worker->heartbeat_interval);
     beat->known = true;
     beat->last = wp_time_now ();
 }
@@ -687,7 +676,7 @@ s_learn_interval (s_broker_t *self, const char *worker_id)
     if (!beat->known) {
         wp_worker_t *worker = NULL;
         if (wp_store_get_worker (self->store, worker_id, &worker) == WP_OK && worker)
-            beat->every = s_beat_every (worker->heartbeat_interval);
+            beat->every = wp_worker_beat_every_us (worker->heartbeat_interval);
         wp_worker_destroy (&worker);
         beat->known = true;
     }

@@ -419,11 +419,10 @@ static void
 s_waiter_init (wp_backend_t *backend, s_waiter_t *waiter, const char *worker_id)
 {
     waiter->worker_id = worker_id;
-    waiter->every = 1000000;
+    waiter->every = wp_worker_beat_every_us (0);
     wp_worker_t *worker = NULL;
-    if (wp_store_get_worker (backend->store, worker_id, &worker) == WP_OK && worker
-    &&  worker->heartbeat_interval * 1e6 / 4 < waiter->every)
-        waiter->every = (int64_t) (worker->heartbeat_interval * 1e6 / 4);
+    if (wp_store_get_worker (backend->store, worker_id, &worker) == WP_OK && worker)
+        waiter->every = wp_worker_beat_every_us (worker->heartbeat_interval);
     wp_worker_destroy (&worker);
     s_waiter_beat (backend, waiter, true);
 }

@@ -351,3 +351,10 @@ wp_name_check (const char *name)
         return -1;
     return 0;
 }
+
+int64_t
+wp_worker_beat_every_us (double interval)
+{
+    int64_t every = (int64_t) (interval * 1e6 / 4);
+    return every > 1000000 || every <= 0 ? 1000000 : every;
+}

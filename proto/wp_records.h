@@ -229,6 +229,11 @@ void wp_stats_destroy (wp_stats_t **self_p);
 //  at most WP_NAME_MAX bytes, valid UTF-8 without NUL. -1 otherwise.
 int wp_name_check (const char *name);
 
+//  How often a backend heartbeats a worker on its behalf while it waits in
+//  a claim or makes requests: a quarter of its heartbeat interval, at most
+//  once a second (interval <= 0: once a second). Microseconds.
+int64_t wp_worker_beat_every_us (double interval);
+
 #ifdef __cplusplus
 }
 #endif

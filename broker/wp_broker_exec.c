@@ -234,7 +234,7 @@ wp_call_execute (wp_call_t *call, wp_exec_env_t *env)
 
         case WP_METHOD_FAIL:
             rc = wp_store_fail (store, req->pool, req->id, req->error, req->worker_id,
-                                &reply->item_state);
+                                req->retry_after, &reply->item_state);
             if (rc == WP_OK && reply->item_state == WP_ITEM_PENDING)
                 s_wake (env, req->pool);
             break;

@@ -187,9 +187,11 @@ const char *wp_pool_name (wp_pool_t *self);
 //  *id_out (caller frees) is the new item's id.
 wp_status wp_pool_push (wp_pool_t *self, const void *data, size_t size, char **id_out);
 
-//  Queues entry (id and max_retries optional, see wp_push_entry_t). *id_out
-//  (caller frees) is the id; *duplicate (may be NULL) is true if the pool
-//  already held an item with entry->id, which then changed nothing.
+//  Queues entry (id, max_retries, delay or run_at, priority and unique_key
+//  optional, see wp_push_entry_t). *id_out (caller frees) is the id;
+//  *duplicate (may be NULL) is true if the pool already held an item with
+//  entry->id, or a live one with its unique_key (*id_out is then that
+//  item's), which then changed nothing.
 wp_status wp_pool_push_entry (wp_pool_t *self, const wp_push_entry_t *entry,
                               char **id_out, bool *duplicate);
 
@@ -200,7 +202,8 @@ wp_status wp_pool_push_entry (wp_pool_t *self, const wp_push_entry_t *entry,
 wp_status wp_pool_push_many (wp_pool_t *self, const wp_push_entry_t *entries, size_t count,
                              char **ids_out, bool *duplicates);
 
-//  Claims the oldest pending item for worker_id. *item_out (caller owns) is
+//  Claims the most urgent pending item (lowest priority, then oldest) for
+//  worker_id. *item_out (caller owns) is
 //  the item, or NULL if none was pending within opts->wait (still WP_OK).
 wp_status wp_pool_claim (wp_pool_t *self, const char *worker_id,
                          const wp_claim_options_t *opts, wp_item_t **item_out);
@@ -229,10 +232,18 @@ wp_status wp_pool_complete_many (wp_pool_t *self, const wp_complete_entry_t *ent
                                  wp_status *statuses_out);
 
 //  Fails item id with error (may be NULL): attempts += 1, then poisoned if
-//  attempts >= max_retries, else pending again; *state_out (may be NULL) is
-//  the new state. Same preconditions as wp_pool_complete.
+//  attempts >= max_retries, else due again (at once, or after the pool's
+//  backoff: scheduled); *state_out (may be NULL) is the new state. Same
+//  preconditions as wp_pool_complete.
 wp_status wp_pool_fail (wp_pool_t *self, const char *id, const char *error,
                         const char *worker_id, wp_item_state *state_out);
+
+//  wp_pool_fail, with the item due again no sooner than retry_after seconds
+//  from now (0..WP_DELAY_MAX; 0: as wp_pool_fail), winning over the pool's
+//  backoff: for a worker told to come back later (HTTP 429's Retry-After).
+wp_status wp_pool_fail_after (wp_pool_t *self, const char *id, const char *error,
+                              double retry_after, const char *worker_id,
+                              wp_item_state *state_out);
 
 //  Completes item id (held by worker_id) and claims the next item in one
 //  round trip. *item_out as for wp_pool_claim. If the complete fails,
@@ -274,12 +285,12 @@ wp_status wp_pool_retry (wp_pool_t *self, const char *id);
 //  (may be NULL): how many.
 wp_status wp_pool_retry_all (wp_pool_t *self, uint64_t *count_out);
 
-//  Removes a pending or poisoned item. Unknown: WP_NOT_FOUND; claimed or
+//  Removes a pending, scheduled or poisoned item. Unknown: WP_NOT_FOUND; claimed or
 //  done: WP_FAILED_PRECONDITION.
 wp_status wp_pool_cancel (wp_pool_t *self, const char *id);
 
-//  Removes every item whose status is one of statuses (pending, done,
-//  poisoned; never claimed: WP_INVALID_ARGUMENT). *count_out (may be NULL).
+//  Removes every item whose status is one of statuses (pending, scheduled,
+//  done, poisoned; never claimed: WP_INVALID_ARGUMENT). *count_out (may be NULL).
 wp_status wp_pool_purge (wp_pool_t *self, const wp_item_state *statuses, size_t status_count,
                          uint64_t *count_out);
 
@@ -287,6 +298,27 @@ wp_status wp_pool_purge (wp_pool_t *self, const wp_item_state *statuses, size_t 
 //  waiting) until it is resumed. Durable.
 wp_status wp_pool_pause (wp_pool_t *self);
 wp_status wp_pool_resume (wp_pool_t *self);
+
+//  Sets the pool's retry policy (NULL or base 0: retry at once, the
+//  default): after a failure that does not poison it, an item waits
+//  min (cap, base * 2^(attempts - 1)) seconds, less up to jitter of that at
+//  random, as scheduled. Durable. Broker.Stats shows it.
+wp_status wp_pool_set_backoff (wp_pool_t *self, const wp_backoff_t *policy);
+
+//  ---------------------------------------------------------------------
+//  Periodic pushes: admin verbs (a broker fires them; see wp_store.h)
+
+//  Creates or replaces (by name) the schedule: name, pool, cron, data,
+//  priority and max_retries of schedule are read. *schedule_out (may be
+//  NULL; caller owns) is the stored record, next_at set.
+wp_status wp_backend_schedule_add (wp_backend_t *self, const wp_schedule_t *schedule,
+                                   wp_schedule_t **schedule_out);
+
+//  *list_out (caller owns): every schedule, by name.
+wp_status wp_backend_schedule_list (wp_backend_t *self, wp_schedule_list_t **list_out);
+
+//  Removes the schedule named (items it pushed stay). Unknown: WP_NOT_FOUND.
+wp_status wp_backend_schedule_remove (wp_backend_t *self, const char *name);
 
 //  Renews the lease of every claim worker_id holds in every pool to now +
 //  lease (<= 0: the default). *count_out (may be NULL): how many.

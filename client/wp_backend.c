@@ -562,10 +562,17 @@ wp_status
 wp_pool_fail (wp_pool_t *self, const char *id, const char *error, const char *worker_id,
               wp_item_state *state_out)
 {
+    return wp_pool_fail_after (self, id, error, 0, worker_id, state_out);
+}
+
+wp_status
+wp_pool_fail_after (wp_pool_t *self, const char *id, const char *error, double retry_after,
+                    const char *worker_id, wp_item_state *state_out)
+{
     wp_backend_t *backend = self->backend;
     s_enter (backend);
     return s_leave (backend, wp_store_fail (backend->store, self->name, id, error, worker_id,
-                                            state_out));
+                                            retry_after, state_out));
 }
 
 wp_status
@@ -684,4 +691,37 @@ wp_pool_resume (wp_pool_t *self)
     wp_backend_t *backend = self->backend;
     s_enter (backend);
     return s_leave (backend, wp_store_set_paused (backend->store, self->name, false));
+}
+
+wp_status
+wp_pool_set_backoff (wp_pool_t *self, const wp_backoff_t *policy)
+{
+    wp_backend_t *backend = self->backend;
+    s_enter (backend);
+    return s_leave (backend, wp_store_set_backoff (backend->store, self->name, policy));
+}
+
+//  ---------------------------------------------------------------------
+//  Periodic pushes
+
+wp_status
+wp_backend_schedule_add (wp_backend_t *self, const wp_schedule_t *schedule,
+                         wp_schedule_t **schedule_out)
+{
+    s_enter (self);
+    return s_leave (self, wp_store_schedule_put (self->store, schedule, schedule_out));
+}
+
+wp_status
+wp_backend_schedule_list (wp_backend_t *self, wp_schedule_list_t **list_out)
+{
+    s_enter (self);
+    return s_leave (self, wp_store_schedule_list (self->store, list_out));
+}
+
+wp_status
+wp_backend_schedule_remove (wp_backend_t *self, const char *name)
+{
+    s_enter (self);
+    return s_leave (self, wp_store_schedule_remove (self->store, name));
 }

@@ -596,8 +596,9 @@ s_complete (wp_store_t *base, const char *pool, const char *id, const uint8_t *r
 
 static wp_status
 s_fail (wp_store_t *base, const char *pool, const char *id, const char *error,
-        const char *worker_id, wp_item_state *state_out)
+        const char *worker_id, double retry_after, wp_item_state *state_out)
 {
+    (void) retry_after;   //  XXX scheduling: not yet
     s_remote_t *self = (s_remote_t *) base;
     wp_request_t request = s_request (WP_METHOD_FAIL);
     request.pool = (char *) pool;

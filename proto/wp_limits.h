@@ -12,12 +12,19 @@
 #define WP_LIST_MAX             1000    //  items of one WorkPool.List page
 #define WP_LIST_DEFAULT         100     //  items of a page when the request sets no limit
 #define WP_CURSOR_MAX           64      //  bytes of a List cursor
+#define WP_SCHEDULE_NAME_MAX    200     //  bytes of a schedule's name (its items' ids are
+                                        //  NAME@TICK, which must stay a name)
+#define WP_SCHEDULES_MAX        1000    //  schedules in one store
+#define WP_CRON_MAX             255     //  bytes of a schedule's cron expression
 
 //  Durations, in seconds
 #define WP_WAIT_MAX             3600.0      //  wait_seconds of a claim
 #define WP_LEASE_MAX            604800.0    //  lease_seconds (a week)
 #define WP_HEARTBEAT_MAX        86400.0     //  heartbeat_interval_seconds (a day)
 #define WP_RETENTION_MAX        1e9         //  --retain-done / --retain-poisoned
+#define WP_DELAY_MAX            31622400.0  //  366 days: Push's delay_seconds (and run_at
+                                            //  ahead of now), Fail's retry_after_seconds,
+                                            //  a backoff's base and cap
 
 //  Defaults
 #define WP_DEFAULT_MAX_RETRIES  3

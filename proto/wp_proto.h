@@ -55,6 +55,10 @@ typedef enum {
     WP_METHOD_PURGE,                //  "WorkPool.Purge"
     WP_METHOD_PAUSE,                //  "WorkPool.Pause"
     WP_METHOD_RESUME,               //  "WorkPool.Resume"
+    WP_METHOD_SET_BACKOFF,          //  "WorkPool.SetBackoff"
+    WP_METHOD_SCHEDULE_ADD,         //  "Schedule.Add"
+    WP_METHOD_SCHEDULE_LIST,        //  "Schedule.List"
+    WP_METHOD_SCHEDULE_REMOVE,      //  "Schedule.Remove"
     WP_METHOD_COUNT
 } wp_method;
 
@@ -83,11 +87,13 @@ typedef struct {
     char *pool;
     char *id;                       //  item id
     char *worker_id;
-    wp_push_entry_t *entries;       //  Push (one) and PushMany (1..WP_BATCH_MAX);
-    size_t entry_count;             //  decoded entries own their pointers
+    wp_push_entry_t *entries;       //  Push (one) and PushMany (1..WP_BATCH_MAX), with
+    size_t entry_count;             //  their scheduling fields; decoded entries own
+                                    //  their pointers
     uint8_t *result;                //  Complete, CompleteAndClaim; NULL: none
     size_t result_size;
     char *error;                    //  Fail; NULL: none
+    double retry_after;             //  Fail: retry_after_seconds; 0: none
     double wait;                    //  seconds to wait for an item; 0: none
     double lease;                   //  seconds; 0: the broker's default
     uint32_t max;                   //  ClaimMany: 1..WP_BATCH_MAX
@@ -104,6 +110,10 @@ typedef struct {
     uint32_t limit;                 //  WorkPool.List: 1..WP_LIST_MAX; 0: WP_LIST_DEFAULT
     char *cursor;                   //  WorkPool.List: where the page starts; NULL: the start
     bool all;                       //  WorkPool.Retry: every poisoned item (id NULL)
+    wp_backoff_t backoff;           //  WorkPool.SetBackoff (base 0: none)
+    wp_schedule_t *schedule;        //  Schedule.Add: name, pool, cron, data,
+                                    //  priority, max_retries (the rest unset)
+    char *name;                     //  Schedule.Remove
 } wp_request_t;
 
 //  Sets every field to its empty value (stale_threshold -1, pointers NULL).
@@ -154,7 +164,8 @@ typedef struct {
     wp_item_t *item;                //  Claim, CompleteAndClaim, Get; NULL: no item
     wp_item_list_t *items;          //  ClaimMany, WorkPool.List; NULL encodes as []
     char *cursor;                   //  WorkPool.List: the next page; NULL: no more
-    wp_item_state item_state;       //  Fail: the item's new state
+    wp_item_state item_state;       //  Fail: the item's new state (pending,
+                                    //  scheduled or poisoned)
     uint64_t count;                 //  Size (size), ReleaseByWorker (released),
                                     //  Renew (renewed), Retry (retried), Purge (purged)
     wp_worker_t *worker;            //  Register, Registry.Get; NULL: no worker
@@ -167,6 +178,8 @@ typedef struct {
     char **entry_messages;          //  CompleteMany: one per entry, "" on OK
                                     //  (NULL encodes as "")
     size_t entry_count;             //  CompleteMany: entries of both arrays
+    wp_schedule_t *schedule;        //  Schedule.Add: the stored record
+    wp_schedule_list_t *schedules;  //  Schedule.List; NULL encodes as []
 } wp_reply_t;
 
 void wp_reply_init (wp_reply_t *self);

@@ -43,12 +43,14 @@ s_memdup (const uint8_t *data, size_t size)
 //  ---------------------------------------------------------------------
 //  Items
 
-static const char *s_item_state_names [] = { "pending", "claimed", "done", "poisoned" };
+static const char *s_item_state_names [WP_ITEM_STATE_COUNT] = {
+    "pending", "claimed", "done", "poisoned", "scheduled"
+};
 
 const char *
 wp_item_state_name (wp_item_state state)
 {
-    if ((int) state < 0 || (int) state > WP_ITEM_POISONED)
+    if ((int) state < 0 || (int) state >= WP_ITEM_STATE_COUNT)
         return "?";
     return s_item_state_names [state];
 }
@@ -58,7 +60,7 @@ wp_item_state_from_name (const char *name)
 {
     if (!name)
         return -1;
-    for (int i = 0; i <= WP_ITEM_POISONED; i++)
+    for (int i = 0; i < WP_ITEM_STATE_COUNT; i++)
         if (strcmp (name, s_item_state_names [i]) == 0)
             return i;
     return -1;
@@ -83,6 +85,7 @@ wp_item_dup (const wp_item_t *self)
     copy->claimed_by = wp_strdup (self->claimed_by);
     copy->result = s_memdup (self->result, self->result_size);
     copy->error = wp_strdup (self->error);
+    copy->unique_key = wp_strdup (self->unique_key);
     return copy;
 }
 
@@ -98,6 +101,7 @@ wp_item_destroy (wp_item_t **self_p)
     free (self->claimed_by);
     free (self->result);
     free (self->error);
+    free (self->unique_key);
     free (self);
     *self_p = NULL;
 }
@@ -219,6 +223,110 @@ wp_meta_decode (wp_meta_t *self, const uint8_t *buf, size_t size)
         wp_meta_clear (self);
     msgpack_unpacked_destroy (&unpacked);
     return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Retry policies
+
+double
+wp_backoff_delay (const wp_backoff_t *policy, uint32_t attempts, double unit)
+{
+    if (!policy || policy->base <= 0 || attempts == 0)
+        return 0;
+    //  base * 2^(attempts - 1), stopping at the cap before it can overflow
+    double delay = policy->base;
+    for (uint32_t i = 1; i < attempts && delay < policy->cap; i++)
+        delay *= 2;
+    if (delay > policy->cap)
+        delay = policy->cap;
+    if (unit < 0 || unit >= 1)
+        unit = 0;
+    return delay - delay * policy->jitter * unit;
+}
+
+const char *
+wp_backoff_check (const wp_backoff_t *policy)
+{
+    //  Written so NaN fails every comparison and is refused
+    if (!(policy->base >= 0 && policy->base <= WP_DELAY_MAX))
+        return "backoff base must be 0..31622400 seconds";
+    if (policy->base == 0)
+        return policy->cap == 0 && policy->jitter == 0
+             ? NULL: "a backoff without a base takes no cap or jitter";
+    if (!(policy->cap >= policy->base && policy->cap <= WP_DELAY_MAX))
+        return "backoff cap must be at least the base and at most 31622400 seconds";
+    if (!(policy->jitter >= 0 && policy->jitter <= 1))
+        return "backoff jitter must be 0..1";
+    return NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Schedules
+
+wp_schedule_t *
+wp_schedule_new (void)
+{
+    wp_schedule_t *self = wp_pf_alloc (sizeof (wp_schedule_t));
+    self->max_retries = -1;
+    return self;
+}
+
+wp_schedule_t *
+wp_schedule_dup (const wp_schedule_t *self)
+{
+    if (!self)
+        return NULL;
+    wp_schedule_t *copy = wp_schedule_new ();
+    *copy = *self;
+    copy->name = wp_strdup (self->name);
+    copy->pool = wp_strdup (self->pool);
+    copy->cron = wp_strdup (self->cron);
+    copy->data = s_memdup (self->data, self->data_size);
+    return copy;
+}
+
+void
+wp_schedule_destroy (wp_schedule_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    wp_schedule_t *self = *self_p;
+    free (self->name);
+    free (self->pool);
+    free (self->cron);
+    free (self->data);
+    free (self);
+    *self_p = NULL;
+}
+
+wp_schedule_list_t *
+wp_schedule_list_new (void)
+{
+    return wp_pf_alloc (sizeof (wp_schedule_list_t));
+}
+
+void
+wp_schedule_list_append (wp_schedule_list_t *self, wp_schedule_t **schedule_p)
+{
+    if (self->count == self->capacity) {
+        self->capacity = self->capacity ? self->capacity * 2: 8;
+        self->schedules = s_grow (self->schedules, self->capacity, sizeof *self->schedules);
+    }
+    self->schedules [self->count++] = *schedule_p;
+    *schedule_p = NULL;
+}
+
+void
+wp_schedule_list_destroy (wp_schedule_list_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    wp_schedule_list_t *self = *self_p;
+    for (size_t i = 0; i < self->count; i++)
+        wp_schedule_destroy (&self->schedules [i]);
+    free (self->schedules);
+    free (self);
+    *self_p = NULL;
 }
 
 //  ---------------------------------------------------------------------

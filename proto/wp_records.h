@@ -47,13 +47,16 @@ void wp_uuid_new (char *buf);
 //  Work items
 
 typedef enum {
-    WP_ITEM_PENDING  = 0,
-    WP_ITEM_CLAIMED  = 1,
-    WP_ITEM_DONE     = 2,
-    WP_ITEM_POISONED = 3
+    WP_ITEM_PENDING   = 0,      //  claimable now
+    WP_ITEM_CLAIMED   = 1,
+    WP_ITEM_DONE      = 2,
+    WP_ITEM_POISONED  = 3,
+    WP_ITEM_SCHEDULED = 4,      //  not claimable until run_at (a delayed push,
+                                //  or a retry waiting out its backoff)
+    WP_ITEM_STATE_COUNT = 5
 } wp_item_state;
 
-//  "pending", "claimed", "done", "poisoned"; "?" outside the enum.
+//  "pending", "claimed", "done", "poisoned", "scheduled"; "?" outside the enum.
 const char *wp_item_state_name (wp_item_state state);
 //  Returns the state named, or -1.
 int wp_item_state_from_name (const char *name);
@@ -73,6 +76,10 @@ typedef struct {
     size_t result_size;
     char *error;                //  error of the latest failure, or NULL
     int64_t created_at;         //  push time
+    int32_t priority;           //  lower is claimed first; 0 by default
+    int64_t run_at;             //  the latest due time a delay or a backoff set
+                                //  (scheduled: when it falls due), or 0: never delayed
+    char *unique_key;           //  or NULL; see wp_push_entry_t
 } wp_item_t;
 
 //  Returns a zeroed item. Caller owns return value.
@@ -102,7 +109,36 @@ typedef struct {
     size_t data_size;
     const char *id;             //  NULL: the backend makes a UUID v4
     int64_t max_retries;        //  -1: the default (3); < -1 is invalid
+    //  Scheduling; zero for each is the plain push
+    double delay;               //  seconds (0..WP_DELAY_MAX) from the store's now
+                                //  until the item may be claimed
+    int64_t run_at;             //  or: the time it may be claimed (past: now; at most
+                                //  WP_DELAY_MAX ahead). Not both with delay
+    int32_t priority;           //  lower is claimed first (see SEMANTICS.md)
+    const char *unique_key;     //  a name: while an item of the pool with this key is
+                                //  pending, scheduled or claimed, the push returns its
+                                //  id marked duplicate instead
 } wp_push_entry_t;
+
+//  A retry policy: after a failure (fail, a lapsed lease, a lost worker)
+//  that does not poison it, an item falls due again after
+//  min (cap, base * 2^(attempts - 1)) seconds, less a random part of up to
+//  jitter of that (jitter 0: exact). base 0: at once (the spec's default).
+typedef struct {
+    double base;                //  seconds, 0..WP_DELAY_MAX; 0: no policy
+    double cap;                 //  seconds, base..WP_DELAY_MAX
+    double jitter;              //  0..1
+} wp_backoff_t;
+
+//  The delay in seconds policy gives an item after its attempts-th failure
+//  (attempts >= 1), with unit a number in [0, 1) drawn at random (the
+//  jitter). 0 if policy is NULL or has no base. The one formula every store
+//  uses.
+double wp_backoff_delay (const wp_backoff_t *policy, uint32_t attempts, double unit);
+
+//  Returns NULL if policy is valid (as above; base 0 must have cap and
+//  jitter 0 too), else a static message naming the bad field.
+const char *wp_backoff_check (const wp_backoff_t *policy);
 
 //  One entry of a batch completion (CompleteMany): the item and its result.
 //  Pointers are borrowed: the completion does not take ownership.
@@ -111,6 +147,40 @@ typedef struct {
     const uint8_t *result;      //  msgpack value; NULL: none (non-empty when given)
     size_t result_size;
 } wp_complete_entry_t;
+
+//  ---------------------------------------------------------------------
+//  Periodic pushes
+
+//  A schedule: the broker pushes data to pool at every tick of cron (five
+//  fields, or six with seconds first; UTC). Each tick's item has the id
+//  NAME@TICK (TICK as wp_time_format writes it), so a tick pushes once.
+typedef struct {
+    char *name;                 //  a name of at most WP_SCHEDULE_NAME_MAX bytes
+    char *pool;
+    char *cron;                 //  at most WP_CRON_MAX bytes
+    uint8_t *data;              //  msgpack value of each item
+    size_t data_size;
+    int32_t priority;           //  of each item
+    int64_t max_retries;        //  of each item; -1: the default
+    int64_t next_at;            //  the next tick to fire
+    int64_t last_fired_at;      //  the tick fired last, or 0: never
+    int64_t created_at;
+} wp_schedule_t;
+
+wp_schedule_t *wp_schedule_new (void);              //  zeroed, max_retries -1
+wp_schedule_t *wp_schedule_dup (const wp_schedule_t *self);
+void wp_schedule_destroy (wp_schedule_t **self_p);
+
+typedef struct {
+    wp_schedule_t **schedules;
+    size_t count;
+    size_t capacity;
+} wp_schedule_list_t;
+
+wp_schedule_list_t *wp_schedule_list_new (void);
+//  Appends schedule, taking ownership of it.
+void wp_schedule_list_append (wp_schedule_list_t *self, wp_schedule_t **schedule_p);
+void wp_schedule_list_destroy (wp_schedule_list_t **self_p);
 
 //  ---------------------------------------------------------------------
 //  Workers
@@ -196,7 +266,9 @@ typedef struct {
 typedef struct {
     char *pool;
     uint64_t pending, claimed, done, poisoned;
+    uint64_t scheduled;         //  not due yet (pending counts only what is due)
     bool paused;                //  claims on the pool find nothing (wp_store_set_paused)
+    wp_backoff_t backoff;       //  the pool's retry policy (wp_store_set_backoff)
 } wp_pool_stats_t;
 
 typedef struct {
@@ -210,8 +282,8 @@ typedef struct {
 } wp_counter_t;
 
 typedef struct {
-    wp_pool_stats_t *pools;         //  one per pool that holds any item or is paused,
-                                    //  by name
+    wp_pool_stats_t *pools;         //  one per pool that holds any item, is paused
+                                    //  or has a retry policy, by name
     size_t pool_count;
     wp_status_count_t *workers;     //  workers by status
     size_t worker_status_count;

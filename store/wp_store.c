@@ -2,6 +2,7 @@
     backend must make identically (so the conformance suite sees the same
     status and the same words whichever store is underneath).  */
 #include "wp_store_impl.h"
+#include "wp_cron.h"
 #include "wp_limits.h"
 #include "wp_msgpack.h"
 #include <stdarg.h>
@@ -184,7 +185,56 @@ wp_store_check_entry (wp_store_t *self, const wp_push_entry_t *entry)
         return wp_store_error (self, WP_INVALID_ARGUMENT, "max_retries must be 0 or more");
     if (entry->max_retries > INT32_MAX)      //  the wire's bound, so every backend agrees
         return wp_store_error (self, WP_INVALID_ARGUMENT, "max_retries must be at most 2147483647");
+    if (!(entry->delay >= 0 && entry->delay <= WP_DELAY_MAX))
+        return wp_store_error (self, WP_INVALID_ARGUMENT,
+                               "delay_seconds must be 0..%.0f", WP_DELAY_MAX);
+    if (entry->delay > 0 && entry->run_at)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "give delay_seconds or run_at, not both");
+    if (entry->run_at
+    &&  entry->run_at > wp_store_now (self) + (int64_t) (WP_DELAY_MAX * 1e6))
+        return wp_store_error (self, WP_INVALID_ARGUMENT,
+                               "run_at must be at most %.0f seconds ahead", WP_DELAY_MAX);
+    if (entry->unique_key)
+        CHECK (wp_store_check_name (self, "unique_key", entry->unique_key));
     return WP_OK;
+}
+
+int64_t
+wp_store_entry_due (wp_store_t *self, const wp_push_entry_t *entry)
+{
+    int64_t now = wp_store_now (self);
+    int64_t due = entry->run_at;
+    if (entry->delay > 0)
+        due = now + (int64_t) (entry->delay * 1e6);
+    return due > now ? due : 0;
+}
+
+//  xorshift64*: the jitter needs spread, not secrecy; seeded per store so
+//  brokers started together do not retry in step
+static double
+s_random_unit (wp_store_t *self)
+{
+    if (!self->random_state)
+        self->random_state = (uint64_t) wp_time_now () ^ (uint64_t) (uintptr_t) self
+                           ^ 0x9E3779B97F4A7C15ull;
+    uint64_t x = self->random_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    self->random_state = x;
+    return (double) ((x * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+}
+
+int64_t
+wp_store_retry_due (wp_store_t *self, const wp_backoff_t *policy, uint32_t attempts,
+                    double retry_after)
+{
+    double delay = retry_after > 0
+                 ? retry_after
+                 : wp_backoff_delay (policy, attempts, s_random_unit (self));
+    if (delay <= 0)
+        return 0;
+    return wp_store_now (self) + (int64_t) (delay * 1e6);
 }
 
 wp_status
@@ -228,14 +278,18 @@ wp_store_complete (wp_store_t *self, const char *pool, const char *id,
 
 wp_status
 wp_store_fail (wp_store_t *self, const char *pool, const char *id,
-               const char *error, const char *worker_id, wp_item_state *state_out)
+               const char *error, const char *worker_id, double retry_after,
+               wp_item_state *state_out)
 {
     s_clear_error (self);
     CHECK (wp_store_check_name (self, "pool", pool));
     CHECK (wp_store_check_name (self, "id", id));
     if (worker_id)
         CHECK (wp_store_check_name (self, "worker_id", worker_id));
-    return self->ops->fail (self, pool, id, error, worker_id, state_out);
+    if (!(retry_after >= 0 && retry_after <= WP_DELAY_MAX))
+        return wp_store_error (self, WP_INVALID_ARGUMENT,
+                               "retry_after_seconds must be 0..%.0f", WP_DELAY_MAX);
+    return self->ops->fail (self, pool, id, error, worker_id, retry_after, state_out);
 }
 
 wp_status
@@ -698,7 +752,7 @@ s_check_statuses (wp_store_t *self, const wp_item_state *statuses, size_t count,
         return wp_store_error (self, WP_INVALID_ARGUMENT,
                                "statuses must hold at most %d states", WP_STATUSES_MAX);
     for (size_t i = 0; i < count; i++) {
-        if (statuses [i] < WP_ITEM_PENDING || statuses [i] > WP_ITEM_POISONED)
+        if ((int) statuses [i] < 0 || (int) statuses [i] >= WP_ITEM_STATE_COUNT)
             return wp_store_error (self, WP_INVALID_ARGUMENT,
                                    "statuses[%zu] is not an item state", i);
         if (for_purge && statuses [i] == WP_ITEM_CLAIMED)
@@ -708,7 +762,8 @@ s_check_statuses (wp_store_t *self, const wp_item_state *statuses, size_t count,
     }
     if (for_purge && count == 0)
         return wp_store_error (self, WP_INVALID_ARGUMENT,
-                               "purge needs 1 or more of the statuses pending, done, poisoned");
+                               "purge needs 1 or more of the statuses pending, scheduled,"
+                               " done, poisoned");
     return WP_OK;
 }
 
@@ -801,6 +856,170 @@ wp_store_set_paused (wp_store_t *self, const char *pool, bool paused)
     if (!self->ops->set_paused)
         return s_unimplemented (self, "set_paused");
     return self->ops->set_paused (self, pool, paused);
+}
+
+wp_status
+wp_store_set_backoff (wp_store_t *self, const char *pool, const wp_backoff_t *policy)
+{
+    s_clear_error (self);
+    CHECK (wp_store_check_name (self, "pool", pool));
+    wp_backoff_t none = { 0, 0, 0 };
+    if (!policy)
+        policy = &none;
+    const char *problem = wp_backoff_check (policy);
+    if (problem)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "%s", problem);
+    if (!self->ops->set_backoff)
+        return s_unimplemented (self, "set_backoff");
+    return self->ops->set_backoff (self, pool, policy);
+}
+
+//  ---------------------------------------------------------------------
+//  Periodic pushes, written once on the backends' schedule_* ops
+
+static wp_status
+s_check_schedule (wp_store_t *self, const wp_schedule_t *schedule, wp_cron_t *cron)
+{
+    if (!schedule)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "schedule_put needs a schedule");
+    CHECK (wp_store_check_name (self, "name", schedule->name));
+    if (strlen (schedule->name) > WP_SCHEDULE_NAME_MAX)
+        return wp_store_error (self, WP_INVALID_ARGUMENT,
+                               "name must be at most %d bytes", WP_SCHEDULE_NAME_MAX);
+    CHECK (wp_store_check_name (self, "pool", schedule->pool));
+    if (!schedule->cron || strlen (schedule->cron) > WP_CRON_MAX)
+        return wp_store_error (self, WP_INVALID_ARGUMENT,
+                               "cron must be 1..%d bytes", WP_CRON_MAX);
+    char why [160];
+    if (wp_cron_parse (schedule->cron, cron, why, sizeof why))
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "cron: %s", why);
+    //  The entry each tick pushes must pass the checks a push makes
+    wp_push_entry_t entry = { .data = schedule->data, .data_size = schedule->data_size,
+                              .max_retries = schedule->max_retries,
+                              .priority = schedule->priority };
+    return wp_store_check_entry (self, &entry);
+}
+
+wp_status
+wp_store_schedule_put (wp_store_t *self, const wp_schedule_t *schedule,
+                       wp_schedule_t **schedule_out)
+{
+    s_clear_error (self);
+    wp_cron_t cron;
+    CHECK (s_check_schedule (self, schedule, &cron));
+    if (!self->ops->schedule_put || !self->ops->schedule_list)
+        return s_unimplemented (self, "schedules");
+    int64_t now = wp_store_now (self);
+    int64_t next = wp_cron_next (&cron, now);
+    if (!next)
+        return wp_store_error (self, WP_INVALID_ARGUMENT,
+                               "cron: '%s' has no tick in the next 5 years", schedule->cron);
+    wp_schedule_list_t *list = NULL;
+    CHECK (self->ops->schedule_list (self, &list));
+    const wp_schedule_t *old = NULL;
+    for (size_t i = 0; i < list->count; i++)
+        if (strcmp (list->schedules [i]->name, schedule->name) == 0)
+            old = list->schedules [i];
+    wp_status rc = WP_OK;
+    if (!old && list->count >= WP_SCHEDULES_MAX)
+        rc = wp_store_error (self, WP_RESOURCE_EXHAUSTED,
+                             "the store holds %d schedules, the most it takes", WP_SCHEDULES_MAX);
+    wp_schedule_t *record = NULL;
+    if (rc == WP_OK) {
+        record = wp_schedule_dup (schedule);
+        record->next_at = next;
+        record->created_at = now;
+        record->last_fired_at = old ? old->last_fired_at : 0;
+        rc = self->ops->schedule_put (self, record);
+    }
+    wp_schedule_list_destroy (&list);
+    if (rc == WP_OK && schedule_out)
+        *schedule_out = record;
+    else
+        wp_schedule_destroy (&record);
+    return rc;
+}
+
+wp_status
+wp_store_schedule_remove (wp_store_t *self, const char *name)
+{
+    s_clear_error (self);
+    CHECK (wp_store_check_name (self, "name", name));
+    if (!self->ops->schedule_remove)
+        return s_unimplemented (self, "schedules");
+    return self->ops->schedule_remove (self, name);
+}
+
+wp_status
+wp_store_schedule_list (wp_store_t *self, wp_schedule_list_t **list_out)
+{
+    s_clear_error (self);
+    if (!list_out)
+        return wp_store_error (self, WP_INVALID_ARGUMENT, "schedule_list needs an out-parameter");
+    if (!self->ops->schedule_list)
+        return s_unimplemented (self, "schedules");
+    return self->ops->schedule_list (self, list_out);
+}
+
+//  Fires one due schedule: its tick's item and its next tick, in the frame
+//  the caller opened. A cron that no longer parses (a store written by a
+//  newer version) is left alone rather than fired wrongly.
+static wp_status
+s_fire_one (wp_store_t *self, wp_schedule_t *schedule, int64_t now, uint64_t *fired)
+{
+    wp_cron_t cron;
+    char why [160];
+    if (wp_cron_parse (schedule->cron, &cron, why, sizeof why))
+        return WP_OK;
+    char tick [WP_TIME_BUFSIZE];
+    char id [WP_NAME_MAX + 1];
+    snprintf (id, sizeof id, "%s@%s", schedule->name, wp_time_format (schedule->next_at, tick));
+    wp_push_entry_t entry = { .data = schedule->data, .data_size = schedule->data_size,
+                              .id = id, .max_retries = schedule->max_retries,
+                              .priority = schedule->priority };
+    char *pushed = NULL;
+    bool duplicate = false;
+    wp_status rc = self->ops->push (self, schedule->pool, &entry, &pushed, &duplicate);
+    free (pushed);
+    if (rc != WP_OK)
+        return rc;
+    if (!duplicate)
+        (*fired)++;
+    schedule->last_fired_at = schedule->next_at;
+    schedule->next_at = wp_cron_next (&cron, now);
+    return self->ops->schedule_put (self, schedule);
+}
+
+wp_status
+wp_store_fire_schedules (wp_store_t *self, uint64_t *fired_out)
+{
+    s_clear_error (self);
+    if (!self->ops->schedule_list || !self->ops->schedule_put)
+        return s_unimplemented (self, "schedules");
+    wp_schedule_list_t *list = NULL;
+    CHECK (self->ops->schedule_list (self, &list));
+    int64_t now = wp_store_now (self);
+    uint64_t fired = 0;
+    wp_status rc = WP_OK;
+    bool due = false;
+    for (size_t i = 0; i < list->count; i++)
+        due |= list->schedules [i]->next_at && list->schedules [i]->next_at <= now;
+    if (due) {
+        bool nested;
+        rc = s_batch_begin (self, &nested);
+        if (rc == WP_OK) {
+            for (size_t i = 0; rc == WP_OK && i < list->count; i++) {
+                wp_schedule_t *schedule = list->schedules [i];
+                if (schedule->next_at && schedule->next_at <= now)
+                    rc = s_fire_one (self, schedule, now, &fired);
+            }
+            rc = s_batch_end (self, nested, rc);
+        }
+    }
+    wp_schedule_list_destroy (&list);
+    if (rc == WP_OK && fired_out)
+        *fired_out = fired;
+    return rc;
 }
 
 void

@@ -89,14 +89,18 @@ void wp_store_rollback (wp_store_t *self);
 //  ---------------------------------------------------------------------
 //  WorkPool. pool must pass wp_name_check, else WP_INVALID_ARGUMENT.
 
-//  Queues entry. *id_out (caller owns) gets the id; *duplicate (may be NULL)
-//  is true if an item with entry->id already existed (then nothing changed).
+//  Queues entry: pending, or scheduled until its delay or run_at when that
+//  is ahead of now. *id_out (caller owns) gets the id; *duplicate (may be
+//  NULL) is true if an item with entry->id already existed, or one with its
+//  unique_key is pending, scheduled or claimed (*id_out is then that item's
+//  id); then nothing changed. A run_at more than WP_DELAY_MAX ahead, or both
+//  delay and run_at: WP_INVALID_ARGUMENT.
 wp_status wp_store_push (wp_store_t *self, const char *pool,
                          const wp_push_entry_t *entry,
                          char **id_out, bool *duplicate);
 
-//  Claims the oldest pending item for worker_id with a lease of lease
-//  seconds (<= 0: the store's default). *item_out is the claimed item, or
+//  Claims the most urgent pending item (lowest priority, then oldest by
+//  push order) for worker_id with a lease of lease seconds (<= 0: the store's default). *item_out is the claimed item, or
 //  NULL if none is pending (still WP_OK).
 wp_status wp_store_claim (wp_store_t *self, const char *pool,
                           const char *worker_id, double lease,
@@ -112,12 +116,16 @@ wp_status wp_store_complete (wp_store_t *self, const char *pool, const char *id,
 
 //  Fails a claimed item (same preconditions as complete): attempts += 1,
 //  error stored (may be NULL); poisoned if attempts >= max_retries, else
-//  pending again. *state_out (may be NULL) is the item's new state.
+//  due again: after retry_after seconds if > 0 (0..WP_DELAY_MAX; the worker
+//  saw a Retry-After), else after the pool's backoff (wp_store_set_backoff),
+//  else at once; scheduled until then, pending if at once. *state_out (may
+//  be NULL) is the item's new state.
 wp_status wp_store_fail (wp_store_t *self, const char *pool, const char *id,
-                         const char *error, const char *worker_id,
+                         const char *error, const char *worker_id, double retry_after,
                          wp_item_state *state_out);
 
-//  *size_out is the number of pending items of pool.
+//  *size_out is the number of pending items of pool: those claimable now
+//  (scheduled ones are not; wp_store_stats counts them apart).
 wp_status wp_store_size (wp_store_t *self, const char *pool, uint64_t *size_out);
 
 //  Returns every item of pool claimed by worker_id to pending, without
@@ -195,21 +203,25 @@ wp_status wp_store_list_items (wp_store_t *self, const char *pool,
                                wp_item_list_t **items_out, char **cursor_out);
 
 //  Returns a poisoned or done item to pending: attempts 0, result cleared,
-//  error kept until the next failure, claim order by its push order as
-//  ever. Unknown id: WP_NOT_FOUND; pending or claimed: WP_FAILED_PRECONDITION.
+//  error kept until the next failure, claim order by its priority and push
+//  order as ever. Unknown id: WP_NOT_FOUND; pending, scheduled or claimed,
+//  or its unique_key now held by another item: WP_FAILED_PRECONDITION.
 wp_status wp_store_retry (wp_store_t *self, const char *pool, const char *id);
 
 //  Returns every poisoned item of pool to pending as wp_store_retry does,
-//  in one transaction. *count_out (may be NULL): how many.
+//  in one transaction, leaving poisoned those whose unique_key another
+//  item holds (of several poisoned items with one key, one is retried).
+//  *count_out (may be NULL): how many.
 wp_status wp_store_retry_all (wp_store_t *self, const char *pool, uint64_t *count_out);
 
-//  Removes a pending or poisoned item (its id may then be pushed again).
+//  Removes a pending, scheduled or poisoned item (its id may then be
+//  pushed again).
 //  Unknown id: WP_NOT_FOUND; claimed (a worker may be halfway) or done:
 //  WP_FAILED_PRECONDITION.
 wp_status wp_store_cancel (wp_store_t *self, const char *pool, const char *id);
 
 //  Removes every item of pool whose status is one of statuses (1 or more
-//  of pending, done, poisoned; claimed is WP_INVALID_ARGUMENT). *count_out
+//  of pending, scheduled, done, poisoned; claimed is WP_INVALID_ARGUMENT). *count_out
 //  (may be NULL): how many.
 wp_status wp_store_purge_pool (wp_store_t *self, const char *pool,
                                const wp_item_state *statuses, size_t status_count,
@@ -219,6 +231,38 @@ wp_status wp_store_purge_pool (wp_store_t *self, const char *pool,
 //  its claims find nothing until it is resumed. Durable; a pool never
 //  pushed to may be paused. wp_store_stats lists paused pools.
 wp_status wp_store_set_paused (wp_store_t *self, const char *pool, bool paused);
+
+//  Sets pool's retry policy (wp_backoff_t; NULL or base 0: none, retry at
+//  once). Durable; a pool never pushed to may have one. A bad policy:
+//  WP_INVALID_ARGUMENT (wp_backoff_check's message).
+wp_status wp_store_set_backoff (wp_store_t *self, const char *pool,
+                                const wp_backoff_t *policy);
+
+//  ---------------------------------------------------------------------
+//  Periodic pushes (admin verbs)
+
+//  Creates, or replaces by name, a schedule from schedule's name, pool,
+//  cron, data, priority and max_retries (the times are the store's: next_at
+//  the first tick after now, created_at now; a replaced schedule keeps its
+//  last_fired_at). A bad cron, name or field: WP_INVALID_ARGUMENT; more
+//  than WP_SCHEDULES_MAX: WP_RESOURCE_EXHAUSTED. *schedule_out (may be
+//  NULL; caller owns) is the stored record.
+wp_status wp_store_schedule_put (wp_store_t *self, const wp_schedule_t *schedule,
+                                 wp_schedule_t **schedule_out);
+
+//  Removes the schedule named (its items stay). Unknown: WP_NOT_FOUND.
+wp_status wp_store_schedule_remove (wp_store_t *self, const char *name);
+
+//  *list_out (caller owns): every schedule, by name.
+wp_status wp_store_schedule_list (wp_store_t *self, wp_schedule_list_t **list_out);
+
+//  Fires every schedule whose next_at is due: pushes one item (id
+//  NAME@TICK for the tick next_at names) and moves next_at to the first
+//  tick after now, committed together, so a tick fires once across crashes
+//  and a downtime that missed several ticks fires one of them (the first)
+//  on the way back. *fired_out (may be NULL): items pushed. The broker
+//  calls it when wp_store_next_due says; nothing else does.
+wp_status wp_store_fire_schedules (wp_store_t *self, uint64_t *fired_out);
 
 //  ---------------------------------------------------------------------
 //  Registration
@@ -257,12 +301,16 @@ typedef struct {
     uint64_t workers_lost;      //  workers declared lost
     uint64_t requeued;          //  items back to pending
     uint64_t poisoned;          //  items poisoned
+    uint64_t backed_off;        //  items scheduled by a backoff instead of pending
+    uint64_t promoted;          //  scheduled items that fell due (now pending)
 } wp_reap_t;
 
-//  Applies everything due now: expired leases return their items to pending
-//  (attempts += 1, error "lease expired") or poison them; active workers
-//  whose last heartbeat is older than 2 x their interval are declared lost
-//  and their claims returned the same way (error "worker lost").
+//  Applies everything due now: scheduled items whose run_at has come become
+//  pending; expired leases return their items to pending or to scheduled
+//  by the pool's backoff (attempts += 1, error "lease expired") or poison
+//  them; active workers whose last heartbeat is older than 2 x their
+//  interval are declared lost and their claims returned the same way
+//  (error "worker lost").
 //  *out (may be NULL) says what was reaped since the previous call of
 //  wp_store_reap, including what other calls applied on their way (so a
 //  broker learns of every item that went back to pending) and, inside a
@@ -270,8 +318,9 @@ typedef struct {
 //  only if the group then commits).
 wp_status wp_store_reap (wp_store_t *self, wp_reap_t *out);
 
-//  *next_out: the earliest time anything will fall due (a lease or a
-//  worker's staleness), or 0 if nothing is pending expiry.
+//  *next_out: the earliest time anything will fall due (a lease, a
+//  worker's staleness, a scheduled item's run_at, a schedule's next_at),
+//  or 0 if nothing will.
 wp_status wp_store_next_due (wp_store_t *self, int64_t *next_out);
 
 //  Deletes done and poisoned items whose last change is older than

@@ -368,14 +368,14 @@ s_complete (wp_store_t *base, const char *pool, const char *id,
 
 static wp_status
 s_fail (wp_store_t *base, const char *pool, const char *id, const char *error,
-        const char *worker_id, wp_item_state *state_out)
+        const char *worker_id, double retry_after, wp_item_state *state_out)
 {
     s_image_t *self = (s_image_t *) base;
     wp_item_state state = WP_ITEM_PENDING;
     wp_status status = s_solo_begin (self);
     if (status == WP_OK)
         status = s_solo_end (self, MEMORY (self)->fail (self->memory, pool, id, error,
-                                                        worker_id, &state));
+                                                        worker_id, retry_after, &state));
     if (status == WP_OK && state_out)
         *state_out = state;
     return status;

@@ -23,8 +23,10 @@ typedef struct {
                         double lease, wp_item_t **item_out);
     wp_status (*complete) (wp_store_t *self, const char *pool, const char *id,
                            const uint8_t *result, size_t result_size, const char *worker_id);
+    //  retry_after: as wp_store_fail's; the store calls wp_store_retry_due
     wp_status (*fail) (wp_store_t *self, const char *pool, const char *id,
-                       const char *error, const char *worker_id, wp_item_state *state_out);
+                       const char *error, const char *worker_id, double retry_after,
+                       wp_item_state *state_out);
     wp_status (*size) (wp_store_t *self, const char *pool, uint64_t *size_out);
     wp_status (*release_by_worker) (wp_store_t *self, const char *pool,
                                     const char *worker_id, uint64_t *count_out);
@@ -61,6 +63,16 @@ typedef struct {
                              const wp_item_state *statuses, size_t status_count,
                              uint64_t *count_out);
     wp_status (*set_paused) (wp_store_t *self, const char *pool, bool paused);
+    wp_status (*set_backoff) (wp_store_t *self, const char *pool,
+                              const wp_backoff_t *policy);     //  checked, never NULL
+
+    //  Schedules. put stores the record as given (wp_store.c has checked it
+    //  and set its times), replacing one of that name; list returns all, by
+    //  name; remove: WP_NOT_FOUND if unknown. wp_store.c fires them with
+    //  push and put inside one atomic unit.
+    wp_status (*schedule_put) (wp_store_t *self, const wp_schedule_t *schedule);
+    wp_status (*schedule_remove) (wp_store_t *self, const char *name);
+    wp_status (*schedule_list) (wp_store_t *self, wp_schedule_list_t **list_out);
 
     //  Optional (NULL: wp_store.c builds the batch from the calls above): a
     //  backend that forwards a whole batch at once (the remote store)
@@ -89,6 +101,7 @@ struct _wp_store_t {
     bool thread_shared;             //  threads share this store: errors are
                                     //  kept per thread (see wp_store_error)
     char errmsg [512];              //  the latest error, unless thread_shared
+    uint64_t random_state;          //  the jitter's generator (wp_store_retry_due)
 };
 
 //  Fills self's common part: ops, config with defaults applied.
@@ -111,6 +124,17 @@ wp_status wp_store_check_entry (wp_store_t *self, const wp_push_entry_t *entry);
 //  decode adds blob's capabilities to worker; false if blob is not one.
 void wp_store_caps_encode (const wp_worker_t *worker, uint8_t **blob_p, size_t *size_p);
 bool wp_store_caps_decode (wp_worker_t *worker, const void *blob, size_t size);
+
+//  Scheduling rules every store applies alike, on the store's clock:
+//  the time an entry falls due (0: now, so it is pending at once; else the
+//  run_at for a scheduled item; the entry was checked), and the time an
+//  item that failed its attempts-th time falls due again given the pool's
+//  policy (may be NULL) and a fail's retry_after (0: none), 0 meaning at
+//  once (pending), else scheduled until then. The jitter's random part
+//  comes from the store's own generator.
+int64_t wp_store_entry_due (wp_store_t *self, const wp_push_entry_t *entry);
+int64_t wp_store_retry_due (wp_store_t *self, const wp_backoff_t *policy,
+                            uint32_t attempts, double retry_after);
 
 //  Sets errmsg (printf-style) and returns status, for "return wp_store_error
 //  (self, WP_NOT_FOUND, "no item '%s'", id);".

@@ -896,8 +896,9 @@ s_complete (wp_store_t *base, const char *pool_name, const char *id,
 
 static wp_status
 s_fail (wp_store_t *base, const char *pool_name, const char *id,
-        const char *error, const char *worker_id, wp_item_state *state_out)
+        const char *error, const char *worker_id, double retry_after, wp_item_state *state_out)
 {
+    (void) retry_after;   //  XXX scheduling: not yet
     wp_mem_store_t *self = wp_mem_enter (base);
     wp_mem_item_t *item = NULL;
     wp_status rc = s_claimed_item (self, pool_name, id, worker_id, &item);

@@ -97,7 +97,7 @@ wp_status wp_sqlite_claim (wp_store_t *base, const char *pool, const char *worke
 wp_status wp_sqlite_complete (wp_store_t *base, const char *pool, const char *id,
                               const uint8_t *result, size_t result_size, const char *worker_id);
 wp_status wp_sqlite_fail (wp_store_t *base, const char *pool, const char *id,
-                          const char *error, const char *worker_id, wp_item_state *state_out);
+                          const char *error, const char *worker_id, double retry_after, wp_item_state *state_out);
 wp_status wp_sqlite_size (wp_store_t *base, const char *pool, uint64_t *size_out);
 wp_status wp_sqlite_release_by_worker (wp_store_t *base, const char *pool,
                                        const char *worker_id, uint64_t *count_out);

@@ -219,8 +219,9 @@ wp_sqlite_complete (wp_store_t *base, const char *pool, const char *id,
 
 wp_status
 wp_sqlite_fail (wp_store_t *base, const char *pool, const char *id,
-                const char *error, const char *worker_id, wp_item_state *state_out)
+                const char *error, const char *worker_id, double retry_after, wp_item_state *state_out)
 {
+    (void) retry_after;   //  XXX scheduling: not yet
     wp_sqlite_t *self = (wp_sqlite_t *) base;
     wp_status status = wp_sqlite_enter (self, true);
     if (status)

@@ -86,9 +86,9 @@ s_f_complete (wp_store_t *self, const char *pool, const char *id, const uint8_t 
 
 static wp_status
 s_f_fail (wp_store_t *self, const char *pool, const char *id, const char *error,
-          const char *worker_id, wp_item_state *state_out)
+          const char *worker_id, double retry_after, wp_item_state *state_out)
 {
-    return s_pass (self, wp_store_fail (INNER (self), pool, id, error, worker_id, state_out));
+    return s_pass (self, wp_store_fail (INNER (self), pool, id, error, worker_id, retry_after, state_out));
 }
 
 static wp_status

@@ -357,7 +357,7 @@ s_silent_broker (void)
     CT_STORE (store, WP_DEADLINE_EXCEEDED,
               wp_remote_store_complete_and_claim (store, "p", "i", NULL, 0, "w", 0, 0, &item));
     CT_STORE (store, WP_DEADLINE_EXCEEDED, wp_store_complete (store, "p", "i", NULL, 0, NULL));
-    CT_STORE (store, WP_DEADLINE_EXCEEDED, wp_store_fail (store, "p", "i", "e", NULL, NULL));
+    CT_STORE (store, WP_DEADLINE_EXCEEDED, wp_store_fail (store, "p", "i", "e", NULL, 0, NULL));
     CT_CHECK (s_count (&fake, WP_METHOD_CLAIM) == 1);
     CT_CHECK (s_count (&fake, WP_METHOD_CLAIM_MANY) == 1);
     CT_CHECK (s_count (&fake, WP_METHOD_COMPLETE_AND_CLAIM) == 1);
@@ -438,9 +438,9 @@ s_first_copy_broker (void)
               wp_store_complete (store, "p", "done-by-other", NULL, 0, "w1"));
     CT_CHECK (streq (wp_store_errmsg (store), "item is not claimed"));
     wp_item_state state = WP_ITEM_DONE;
-    CT_STORE (store, WP_OK, wp_store_fail (store, "p", "failed", "boom", "w1", &state));
+    CT_STORE (store, WP_OK, wp_store_fail (store, "p", "failed", "boom", "w1", 0, &state));
     CT_CHECK (state == WP_ITEM_PENDING);
-    CT_STORE (store, WP_FAILED_PRECONDITION, wp_store_fail (store, "p", "failed", "other", "w1", &state));
+    CT_STORE (store, WP_FAILED_PRECONDITION, wp_store_fail (store, "p", "failed", "other", "w1", 0, &state));
     //  CompleteMany: each refused entry of the resend is checked with a get
     wp_complete_entry_t entries [3] = { { "done-by-me", NULL, 0 }, { "done-by-other", NULL, 0 },
                                         { "nope", NULL, 0 } };

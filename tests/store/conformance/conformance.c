@@ -335,7 +335,7 @@ s_fail (s_case_t *t, int line, const char *pool, const char *id, const char *err
 {
     wp_item_state state = WP_ITEM_CLAIMED;     //  what fail never leaves
     s_check_status (t, line, WP_OK,
-                    wp_store_fail (t->store, pool, id, error, worker, &state), "fail");
+                    wp_store_fail (t->store, pool, id, error, worker, 0, &state), "fail");
     if (state != WP_ITEM_PENDING && state != WP_ITEM_POISONED)
         s_bail (t, line, "fail of '%s' left state_out %s", id, wp_item_state_name (state));
     return state;
@@ -768,7 +768,7 @@ s_invalid_names_are_refused (s_case_t *t)
         CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_size (t->store, name, &count));
         CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_get (t->store, name, "x", &item));
         CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_complete (t->store, name, "x", NULL, 0, NULL));
-        CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_fail (t->store, name, "x", NULL, NULL, NULL));
+        CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_fail (t->store, name, "x", NULL, NULL, 0, NULL));
         CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_release_by_worker (t->store, name, "w", &count));
         //  as an item id
         entry.id = name;
@@ -816,7 +816,7 @@ s_pools_are_independent (s_case_t *t)
     wp_item_t *item = NULL;
     CHECK_STATUS (WP_NOT_FOUND, wp_store_get (t->store, "p", "y", &item));
     CHECK_STATUS (WP_NOT_FOUND, wp_store_complete (t->store, "p", "y", NULL, 0, NULL));
-    CHECK_STATUS (WP_NOT_FOUND, wp_store_fail (t->store, "p", "y", NULL, NULL, NULL));
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_fail (t->store, "p", "y", NULL, NULL, 0, NULL));
 
     wp_item_t *claimed = CLAIM ("p", "w", 0);
     CHECK_STR (claimed->pool, "p");
@@ -1068,7 +1068,7 @@ s_fail_counts_an_attempt_then_poisons (s_case_t *t)
     //  No error text, state_out NULL, no worker_id: all allowed.
     PUSH_ID ("p", "c", "c");
     CLAIM ("p", "w", 0);
-    CHECK_STATUS (WP_OK, wp_store_fail (t->store, "p", "c", NULL, NULL, NULL));
+    CHECK_STATUS (WP_OK, wp_store_fail (t->store, "p", "c", NULL, NULL, 0, NULL));
     CHECK_INT (GET ("p", "c")->attempts, 1);
     CHECK_PENDING (GET ("p", "c"));
     //  Decision: the error is the latest failure's, so a failure without
@@ -1086,10 +1086,10 @@ static void
 s_fail_unknown_is_not_found (s_case_t *t)
 {
     wp_item_state state = WP_ITEM_DONE;
-    CHECK_STATUS (WP_NOT_FOUND, wp_store_fail (t->store, "p", "nope", "e", NULL, &state));
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_fail (t->store, "p", "nope", "e", NULL, 0, &state));
     PUSH_ID ("p", "a", "a");
-    CHECK_STATUS (WP_NOT_FOUND, wp_store_fail (t->store, "p", "nope", "e", "w", &state));
-    CHECK_STATUS (WP_NOT_FOUND, wp_store_fail (t->store, "other", "a", "e", NULL, &state));
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_fail (t->store, "p", "nope", "e", "w", 0, &state));
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_fail (t->store, "other", "a", "e", NULL, 0, &state));
     CHECK_STATE_IS (state, WP_ITEM_DONE);        //  not written on failure
     CHECK_INT (GET ("p", "a")->attempts, 0);
 }
@@ -1098,8 +1098,8 @@ static void
 s_fail_requires_a_claim (s_case_t *t)
 {
     PUSH_ID ("p", "a", "a");
-    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_fail (t->store, "p", "a", "e", NULL, NULL));
-    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_fail (t->store, "p", "a", "e", "w", NULL));
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_fail (t->store, "p", "a", "e", NULL, 0, NULL));
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_fail (t->store, "p", "a", "e", "w", 0, NULL));
     wp_item_t *item = GET ("p", "a");
     CHECK_PENDING (item);
     CHECK_INT (item->attempts, 0);
@@ -1107,7 +1107,7 @@ s_fail_requires_a_claim (s_case_t *t)
 
     CLAIM ("p", "w", 0);
     COMPLETE ("p", "a", "r", "w");
-    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_fail (t->store, "p", "a", "e", "w", NULL));
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_fail (t->store, "p", "a", "e", "w", 0, NULL));
     item = GET ("p", "a");
     CHECK_STATE (item, WP_ITEM_DONE);
     CHECK_INT (item->attempts, 0);
@@ -1116,7 +1116,7 @@ s_fail_requires_a_claim (s_case_t *t)
     PUSH_FULL ("p", "x", "b", 1, NULL);
     CLAIM ("p", "w", 0);
     FAIL ("p", "b", "first", "w");
-    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_fail (t->store, "p", "b", "second", "w", NULL));
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_fail (t->store, "p", "b", "second", "w", 0, NULL));
     item = GET ("p", "b");
     CHECK_STATE (item, WP_ITEM_POISONED);
     CHECK_INT (item->attempts, 1);
@@ -1128,7 +1128,7 @@ s_fail_by_another_worker_is_refused (s_case_t *t)
 {
     PUSH_ID ("p", "a", "a");
     CLAIM ("p", "owner", 0);
-    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_fail (t->store, "p", "a", "no", "thief", NULL));
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_fail (t->store, "p", "a", "no", "thief", 0, NULL));
     wp_item_t *item = GET ("p", "a");
     CHECK_STATE (item, WP_ITEM_CLAIMED);
     CHECK_STR (item->claimed_by, "owner");
@@ -1314,13 +1314,13 @@ s_late_worker_cannot_complete_or_fail (s_case_t *t)
     WAIT_UNCLAIMED ("p", "a");
     //  Lapsed and not yet claimed again: pending, so refused.
     CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_complete (t->store, "p", "a", NULL, 0, "late"));
-    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_fail (t->store, "p", "a", "e", "late", NULL));
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_fail (t->store, "p", "a", "e", "late", 0, NULL));
     //  Claimed again by another: still refused to the late worker.
     CHECK_STR (CLAIM ("p", "new", 60)->id, "a");
     s_value_t result = s_val ("late result");
     CHECK_STATUS (WP_FAILED_PRECONDITION,
                   wp_store_complete (t->store, "p", "a", result.bytes, result.size, "late"));
-    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_fail (t->store, "p", "a", "e", "late", NULL));
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_fail (t->store, "p", "a", "e", "late", 0, NULL));
     wp_item_t *item = GET ("p", "a");
     CHECK_STATE (item, WP_ITEM_CLAIMED);
     CHECK_STR (item->claimed_by, "new");
@@ -2021,13 +2021,13 @@ s_group_failed_call_changes_nothing (s_case_t *t)
     CHECK_STATUS (WP_OK, wp_store_begin (t->store));
     PUSH_ID ("p", "b", "b");
     CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_complete (t->store, "p", "pending", NULL, 0, NULL));
-    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_fail (t->store, "p", "pending", "e", NULL, NULL));
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_fail (t->store, "p", "pending", "e", NULL, 0, NULL));
     CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_complete (t->store, "p", "done", NULL, 0, NULL));
     s_value_t value = s_val ("x");
     wp_push_entry_t entry = { value.bytes, value.size, "x", -2 };
     char *id_out = NULL;
     CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_push (t->store, "p", &entry, &id_out, NULL));
-    CHECK_STATUS (WP_NOT_FOUND, wp_store_fail (t->store, "p", "nope", "e", NULL, NULL));
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_fail (t->store, "p", "nope", "e", NULL, 0, NULL));
     CHECK_STATUS (WP_NOT_FOUND, wp_store_heartbeat (t->store, "nobody", NULL));
     PUSH_ID ("p", "c", "c");
     CHECK_STATUS (WP_OK, wp_store_commit (t->store));

@@ -217,7 +217,7 @@ s_unwritable_commit_rolls_back (const char *dir)
     wp_worker_destroy (&worker);
     //  Failing it instead is no status 2: the file takes that
     wp_item_state state = WP_ITEM_DONE;
-    CHECK_OK (store, wp_store_fail (store, "p", "sticky", "nope", "w", &state));
+    CHECK_OK (store, wp_store_fail (store, "p", "sticky", "nope", "w", 0, &state));
     CHECK_INT (state, WP_ITEM_PENDING);
     CHECK_OK (store, wp_store_complete (store, "p", "first", NULL, 0, "w"));
     wp_store_destroy (&store);
@@ -663,7 +663,7 @@ s_restart_keeps_everything (const char *dir)
     CHECK_STR (item->id, "i1");
     wp_item_destroy (&item);
     wp_item_state state;
-    CHECK_OK (store, wp_store_fail (store, "p", "i1", "boom", "w", &state));
+    CHECK_OK (store, wp_store_fail (store, "p", "i1", "boom", "w", 0, &state));
     CHECK_INT (state, WP_ITEM_PENDING);
     entry = (wp_push_entry_t) { s_data, sizeof s_data, "x", 2 };
     char *id = NULL;
@@ -675,7 +675,7 @@ s_restart_keeps_everything (const char *dir)
         item = filetest_claim (store, "x", "v", 0);
         wp_item_destroy (&item);
         //  The last error is "", which is not NULL
-        CHECK_OK (store, wp_store_fail (store, "x", "x", i ? "" : "first", "v", &state));
+        CHECK_OK (store, wp_store_fail (store, "x", "x", i ? "" : "first", "v", 0, &state));
         CHECK_INT (state, i ? WP_ITEM_POISONED : WP_ITEM_PENDING);
     }
     //  i1 went back to its place, before i2

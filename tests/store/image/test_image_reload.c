@@ -563,8 +563,8 @@ s_fail (s_run_t *run)
     //  NULL and "" are different errors, and must stay so in the file
     const char *text = roll == 0 ? NULL : roll == 1 ? "" : error;
     wp_item_state state_a = (wp_item_state) 7, state_b = (wp_item_state) 8;
-    wp_status rc_a = wp_store_fail (run->oracle, s_pools [pool], id_a, text, worker, &state_a);
-    wp_status rc_b = wp_store_fail (run->image, s_pools [pool], id_b, text, worker, &state_b);
+    wp_status rc_a = wp_store_fail (run->oracle, s_pools [pool], id_a, text, worker, 0, &state_a);
+    wp_status rc_b = wp_store_fail (run->image, s_pools [pool], id_b, text, worker, 0, &state_b);
     s_same_status (run, rc_a, rc_b);
     if (rc_a == WP_OK) {
         SAME (run, state_a == state_b);

@@ -140,8 +140,8 @@ test_rollback_undoes_group (void)
     CHECK_OK (store, wp_store_complete (store, "p", "b", result, sizeof result, "w2"));
     CHECK_CLAIM (store, "p", "w2", 0, "c");
     CHECK_CLAIM (store, "p", "w2", 0, "d");
-    CHECK_OK (store, wp_store_fail (store, "p", "c", "boom", "w2", NULL));
-    CHECK_OK (store, wp_store_fail (store, "p", "d", "bang", NULL, NULL));
+    CHECK_OK (store, wp_store_fail (store, "p", "c", "boom", "w2", 0, NULL));
+    CHECK_OK (store, wp_store_fail (store, "p", "d", "bang", NULL, 0, NULL));
     clock.now += SECOND;
     char *before = s_dump (store);
 
@@ -158,7 +158,7 @@ test_rollback_undoes_group (void)
     CHECK_CLAIM (store, "p", "w1", 0, "c");
     CHECK_OK (store, wp_store_complete (store, "p", "a", result, sizeof result, "w1"));
     wp_item_state state;
-    CHECK_OK (store, wp_store_fail (store, "p", "c", "again", "w1", &state));
+    CHECK_OK (store, wp_store_fail (store, "p", "c", "again", "w1", 0, &state));
     CHECK (state == WP_ITEM_PENDING);
     s_register (store, "w3", NULL, 5);
     s_register (store, "w2", "elsewhere", 20);
@@ -453,7 +453,7 @@ test_purge_by_age (void)
     clock.now += 5 * SECOND;
     CHECK_CLAIM (store, "p", "w", 0, "b");
     wp_item_state state;
-    CHECK_OK (store, wp_store_fail (store, "p", "b", NULL, NULL, &state));
+    CHECK_OK (store, wp_store_fail (store, "p", "b", NULL, NULL, 0, &state));
     CHECK (state == WP_ITEM_POISONED);
 
     //  A duplicate push of a finished id changes nothing
@@ -522,7 +522,7 @@ test_returned_items_keep_their_place (void)
     CHECK_CLAIM (store, "q", "w1", 0, "x");
 
     //  fail: b goes back ahead of d
-    CHECK_OK (store, wp_store_fail (store, "p", "b", "oops", "w2", NULL));
+    CHECK_OK (store, wp_store_fail (store, "p", "b", "oops", "w2", 0, NULL));
     CHECK_CLAIM (store, "p", "w3", 0, "b");
 
     //  release: a and c (and not x, in another pool) go back ahead of d
@@ -598,7 +598,7 @@ test_order_matches_model (void)
             snprintf (id, sizeof id, "%d", i);
             snprintf (worker, sizeof worker, "w%d", holder [i]);
             if (op < 8) {
-                CHECK_OK (store, wp_store_fail (store, "p", id, "no", worker, NULL));
+                CHECK_OK (store, wp_store_fail (store, "p", id, "no", worker, 0, NULL));
                 model [i] = WP_ITEM_PENDING;
             }
             else

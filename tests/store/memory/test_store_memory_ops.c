@@ -69,7 +69,7 @@ s_poison (wp_store_t *store, const char *pool, const char *id)
     char *got = memtest_claim (store, pool, "w", 0);
     CHECK_STR (got, id);
     wp_item_state state;
-    CHECK_OK (store, wp_store_fail (store, pool, id, "boom", "w", &state));
+    CHECK_OK (store, wp_store_fail (store, pool, id, "boom", "w", 0, &state));
     CHECK_INT (state, WP_ITEM_POISONED);
     free (got);
 }
@@ -238,7 +238,7 @@ s_test_list (void)
         if (i % 2)
             CHECK_OK (store, wp_store_complete (store, "p", ids [i], NULL, 0, "w"));
         else
-            CHECK_OK (store, wp_store_fail (store, "p", ids [i], "boom", "w", NULL));
+            CHECK_OK (store, wp_store_fail (store, "p", ids [i], "boom", "w", 0, NULL));
         finished [finished_count++] = ids [i];
     }
     for (int i = 30; i < 250; i++)
@@ -333,7 +333,7 @@ s_test_retry_cancel_purge (void)
     CHECK_CLAIM (store, "p", "w", 0, "a");          //  push order, as ever
     CHECK_CLAIM (store, "p", "w", 0, "b");
     CHECK_OK (store, wp_store_complete (store, "p", "a", NULL, 0, "w"));
-    CHECK_OK (store, wp_store_fail (store, "p", "b", "again", "w", NULL));
+    CHECK_OK (store, wp_store_fail (store, "p", "b", "again", "w", 0, NULL));
     s_poison (store, "p", "c");
 
     uint64_t count = 99;
@@ -349,7 +349,7 @@ s_test_retry_cancel_purge (void)
     memtest_push (store, "p", "d", -1);
     s_poison (store, "p", "b");
     CHECK_CLAIM (store, "p", "w", 0, "c");
-    CHECK_OK (store, wp_store_fail (store, "p", "c", "x", "w", NULL));
+    CHECK_OK (store, wp_store_fail (store, "p", "c", "x", "w", 0, NULL));
     CHECK_OK (store, wp_store_cancel (store, "p", "b"));          //  a poisoned one
     CHECK_COUNTS (store, "p", 1, 0, 1, 1);                      //  d; a; c
 

@@ -126,7 +126,7 @@ s_worker (void *arg)
         if (index % 5 == 0 && atomic_load (&race->failed [index]) == 0) {
             atomic_fetch_add (&race->failed [index], 1);
             wp_item_state state;
-            if (wp_store_fail (store, POOL, item->id, "retry me", worker_id, &state) != WP_OK
+            if (wp_store_fail (store, POOL, item->id, "retry me", worker_id, 0, &state) != WP_OK
             ||  state != WP_ITEM_PENDING)
                 atomic_fetch_add (&race->errors, 1);
         }

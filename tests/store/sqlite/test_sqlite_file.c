@@ -478,8 +478,8 @@ s_restart_keeps_everything (const char *dir)
     item = filetest_claim (store, "p", "w", 0);                          //  c: failed once
     wp_item_destroy (&item);
     item = filetest_claim (store, "p", "w", 0);                          //  d: poisoned
-    CHECK_OK (store, wp_store_fail (store, "p", "d", "fatal", "w", NULL));
-    CHECK_OK (store, wp_store_fail (store, "p", "c", "boom", "w", NULL));
+    CHECK_OK (store, wp_store_fail (store, "p", "d", "fatal", "w", 0, NULL));
+    CHECK_OK (store, wp_store_fail (store, "p", "c", "boom", "w", 0, NULL));
     wp_item_destroy (&item);
     item = filetest_claim (store, "p", "w", 900);                        //  c again: current task
     CHECK_STR (item->id, "c");
@@ -565,7 +565,7 @@ s_group_commit_and_rollback (const char *dir)
     CHECK (strstr (wp_store_errmsg (b), "locked"));
     CHECK_RC (b, wp_store_get (b, "p", "x", &(wp_item_t *) { NULL }), WP_NOT_FOUND);
     CHECK_RC (a, wp_store_complete (a, "p", "nothing", NULL, 0, NULL), WP_NOT_FOUND);
-    CHECK_RC (a, wp_store_fail (a, "p", "y", "e", NULL, NULL), WP_FAILED_PRECONDITION);
+    CHECK_RC (a, wp_store_fail (a, "p", "y", "e", NULL, 0, NULL), WP_FAILED_PRECONDITION);
     wp_item_t *item = filetest_claim (a, "p", "w", 0);
     CHECK_STR (item->id, "x");
     wp_item_destroy (&item);
@@ -707,7 +707,7 @@ s_purge (const char *dir)
             CHECK_STR (item->id, "c");
             wp_item_destroy (&item);
         }
-        CHECK_OK (store, wp_store_fail (store, "p", "c", "no", "w", NULL));
+        CHECK_OK (store, wp_store_fail (store, "p", "c", "no", "w", 0, NULL));
     }
     wp_item_t *item = filetest_get (store, "p", "c");
     CHECK_INT (item->status, WP_ITEM_POISONED);

@@ -162,7 +162,7 @@ s_fill (const char *path)
             CHECK_OK (store, wp_store_complete (store, "even", item->id, NULL, 0, name));
         else
         if (i % 3 == 1)
-            CHECK_OK (store, wp_store_fail (store, "even", item->id, "no", name, NULL));
+            CHECK_OK (store, wp_store_fail (store, "even", item->id, "no", name, 0, NULL));
         wp_item_destroy (&item);
     }
     CHECK_OK (store, wp_store_commit (store));

@@ -907,6 +907,8 @@ wp_store_schedule_put (wp_store_t *self, const wp_schedule_t *schedule,
     s_clear_error (self);
     wp_cron_t cron;
     CHECK (s_check_schedule (self, schedule, &cron));
+    if (self->ops->schedule_add)
+        return self->ops->schedule_add (self, schedule, schedule_out);
     if (!self->ops->schedule_put || !self->ops->schedule_list)
         return s_unimplemented (self, "schedules");
     int64_t now = wp_store_now (self);

@@ -24,16 +24,24 @@ struct _wp_mem_tnode_t {
 };
 
 typedef uint64_t (wp_mem_key_fn) (const wp_mem_tnode_t *node);
+//  True if node a sorts before node b
+typedef bool (wp_mem_order_fn) (const wp_mem_tnode_t *a, const wp_mem_tnode_t *b);
 
 //  A value type: wp_mem_tree_init it, then insert and remove
 typedef struct {
     wp_mem_tnode_t *root;
     size_t count;               //  nodes held
     wp_mem_key_fn *key;         //  a node's key
+    wp_mem_order_fn *before;    //  the order, or NULL: by key
 } wp_mem_tree_t;
 
 //  Empties tree and sets how it reads a node's key.
 void wp_mem_tree_init (wp_mem_tree_t *tree, wp_mem_key_fn *key);
+
+//  The same, ordered by before instead of by key (a total order agreeing
+//  with no other; the key stays unique per node and sets its treap
+//  priority). A walk of such a tree must start from_start.
+void wp_mem_tree_init_ordered (wp_mem_tree_t *tree, wp_mem_key_fn *key, wp_mem_order_fn *before);
 
 //  Adds node, whose key must not be in tree. O(log n) expected.
 void wp_mem_tree_insert (wp_mem_tree_t *tree, wp_mem_tnode_t *node);

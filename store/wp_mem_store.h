@@ -109,6 +109,7 @@ typedef struct {
     char *name;                 //  key in self->schedules
     wp_schedule_t *rec;         //  the record, or NULL: removed in the group
     uint32_t heap_pos;          //  in self->ticks while rec->next_at != 0
+    uint32_t refs;              //  entries of the undo log that point at it
     uint64_t txn_mark;          //  epoch in which its prior state was saved
 } wp_mem_schedule_t;
 
@@ -239,6 +240,11 @@ void wp_mem_schedule_restore (wp_mem_store_t *self, wp_mem_schedule_t *schedule,
 //  At the end of a group (commit, or rollback of all of it): unlinks and
 //  frees the schedules the undo log names that have no record.
 void wp_mem_schedule_sweep (wp_mem_store_t *self);
+
+//  Before rollback_to drops the log's entries from index from on (already
+//  applied): unlinks and frees the schedules without a record that no
+//  entry before from points at (created after the mark).
+void wp_mem_schedule_forget (wp_mem_store_t *self, size_t from);
 
 //  ---------------------------------------------------------------------
 //  The calls of wp_store_memory_admin.c and wp_store_memory_workers.c, as

@@ -806,6 +806,7 @@ s_undo_back_to (wp_mem_store_t *self, size_t from)
 {
     for (size_t i = self->undo.count; i-- > from; )
         s_undo_apply (self, &self->undo.entries [i]);
+    wp_mem_schedule_forget (self, from);
     s_undo_discard (self, from, false);
 }
 

@@ -54,6 +54,7 @@ s_save (wp_mem_store_t *self, wp_mem_schedule_t *schedule)
     if (!self->in_txn || schedule->txn_mark == self->txn_id)
         return;
     schedule->txn_mark = self->txn_id;
+    schedule->refs++;
     wp_undo_t *undo = wp_mem_undo_add (&self->undo, WP_UNDO_SCHEDULE);
     undo->schedule = schedule;
     undo->saved_schedule = schedule->rec ? wp_schedule_dup (schedule->rec) : NULL;
@@ -70,16 +71,22 @@ wp_mem_schedule_restore (wp_mem_store_t *self, wp_mem_schedule_t *schedule,
     s_index (self, schedule);
 }
 
-void
-wp_mem_schedule_sweep (wp_mem_store_t *self)
+//  Frees the record-less schedules the log names from index from on that
+//  no earlier entry names (all of them, from 0, as refs then count only
+//  these entries)
+static void
+s_free_unnamed (wp_mem_store_t *self, size_t from)
 {
+    for (size_t i = from; i < self->undo.count; i++)
+        if (self->undo.entries [i].kind == WP_UNDO_SCHEDULE)
+            ((wp_mem_schedule_t *) self->undo.entries [i].schedule)->refs--;
     wp_mem_schedule_t **gone = NULL;
     size_t count = 0;
-    for (size_t i = 0; i < self->undo.count; i++) {
+    for (size_t i = from; i < self->undo.count; i++) {
         wp_undo_t *undo = &self->undo.entries [i];
         wp_mem_schedule_t *schedule = undo->kind == WP_UNDO_SCHEDULE ? undo->schedule : NULL;
         //  Unlinked at its first entry, so a second one finds it gone
-        if (schedule && !schedule->rec
+        if (schedule && !schedule->rec && schedule->refs == 0
         &&  wp_mem_map_lookup (&self->schedules, schedule->name) == schedule) {
             wp_mem_map_delete (&self->schedules, schedule->name);
             gone = (wp_mem_schedule_t **) realloc (gone, (count + 1) * sizeof *gone);
@@ -91,6 +98,18 @@ wp_mem_schedule_sweep (wp_mem_store_t *self)
     for (size_t i = 0; i < count; i++)
         wp_mem_schedule_free (gone [i]);
     free (gone);
+}
+
+void
+wp_mem_schedule_sweep (wp_mem_store_t *self)
+{
+    s_free_unnamed (self, 0);
+}
+
+void
+wp_mem_schedule_forget (wp_mem_store_t *self, size_t from)
+{
+    s_free_unnamed (self, from);
 }
 
 void

@@ -1,6 +1,7 @@
 /*  wp_mem_tree: an ordered set of intrusive nodes keyed by a unique
     uint64_t, for the memory store's items of one (pool, status) in push
-    order. A treap whose priorities are a hash of the key: no priority is
+    order, or ordered by a function of the caller's (the pending items in
+    claim order, by priority then push order). A treap whose priorities are a hash of the key: no priority is
     stored, and the expected depth is O(log n) whatever order the keys come
     in (pushes arrive in rising order, retries put old keys back). A node is
     two pointers inside its element; the tree borrows its nodes.

@@ -68,8 +68,10 @@ struct _wp_mem_item_t {
     wp_mem_tnode_t node;        //  in pool->by_status [rec.status], by seq
     wp_mem_pool_t *pool;        //  the pool holding it
     uint64_t seq;               //  push order: the status index's key
-    int64_t updated_at;         //  time of the last change, for purge
-    int64_t lease_us;           //  while claimed: the lease length asked for
+    union {                     //  by status, one of:
+        int64_t lease_us;       //  claimed: the lease length asked for
+        int64_t updated_at;     //  else: time of the last change, for purge
+    };
     union {                     //  by status, so an item pays for one:
         wp_mem_tnode_t ready;   //  pending: in pool->ready, by (priority, seq)
         struct {                //  claimed: neighbours in the list of the
@@ -192,7 +194,7 @@ void wp_mem_pool_save (wp_mem_store_t *self, wp_mem_pool_t *pool);
 wp_mem_item_t *wp_mem_item_lookup (wp_mem_store_t *self, const char *pool_name, const char *id);
 
 //  Every change of an item's state goes begin (saved for undo, unindexed),
-//  change fields, end (reindexed, updated_at now).
+//  change fields, end (reindexed; updated_at now unless claimed).
 void wp_mem_item_change_begin (wp_mem_store_t *self, wp_mem_item_t *item);
 void wp_mem_item_change_end (wp_mem_store_t *self, wp_mem_item_t *item);
 

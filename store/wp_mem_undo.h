@@ -31,7 +31,6 @@ typedef struct {
     char *claimed_by;
     int64_t claimed_at;
     int64_t lease_expires_at;
-    int64_t lease_us;
     uint32_t attempts;
     uint8_t *result;
     size_t result_size;

@@ -310,12 +310,11 @@ s_item_save (wp_mem_store_t *self, wp_mem_item_t *item)
     undo->claimed_by = wp_strdup (item->rec.claimed_by);
     undo->claimed_at = item->rec.claimed_at;
     undo->lease_expires_at = item->rec.lease_expires_at;
-    undo->lease_us = item->lease_us;
     undo->attempts = item->rec.attempts;
     undo->result = s_memdup (item->rec.result, item->rec.result_size);
     undo->result_size = item->rec.result_size;
     undo->error = wp_strdup (item->rec.error);
-    undo->updated_at = item->updated_at;
+    undo->updated_at = item->updated_at;       //  or lease_us: one field
     undo->run_at = item->rec.run_at;
 }
 
@@ -354,7 +353,8 @@ wp_mem_item_change_begin (wp_mem_store_t *self, wp_mem_item_t *item)
 void
 wp_mem_item_change_end (wp_mem_store_t *self, wp_mem_item_t *item)
 {
-    item->updated_at = self->now;
+    if (item->rec.status != WP_ITEM_CLAIMED)
+        item->updated_at = self->now;
     s_item_index (self, item);
 }
 
@@ -411,7 +411,6 @@ s_undo_apply (wp_mem_store_t *self, wp_undo_t *undo)
             item->rec.claimed_by = undo->claimed_by;
             item->rec.claimed_at = undo->claimed_at;
             item->rec.lease_expires_at = undo->lease_expires_at;
-            item->lease_us = undo->lease_us;
             item->rec.attempts = undo->attempts;
             item->rec.result = undo->result;
             item->rec.result_size = undo->result_size;
@@ -586,7 +585,6 @@ wp_mem_renew_leases (wp_mem_store_t *self, const char *worker_id, int64_t lease_
         if (lease_us >= 0)
             item->lease_us = lease_us;
         item->rec.lease_expires_at = wp_mem_time_add (self->now, item->lease_us);
-        item->updated_at = self->now;
         wp_mem_heap_fix (&self->leases, item);
         count++;
     }
@@ -724,12 +722,13 @@ s_journal_write (wp_mem_store_t *self)
         if (!item->purged && item->txn_mark != pass) {
             //  The first entry of an item pushed in the group is its "new"
             item->txn_mark = pass;
+            bool claimed = item->rec.status == WP_ITEM_CLAIMED;
             wp_memory_item_image_t image = {
                 .pool = item->pool->name,
                 .rec = &item->rec,
                 .seq = item->seq,
-                .lease_us = item->lease_us,
-                .updated_at = item->updated_at,
+                .lease_us = claimed ? item->lease_us : 0,
+                .updated_at = claimed ? 0 : item->updated_at,
                 .is_new = undo->kind == WP_UNDO_ITEM_NEW,
             };
             rc = journal->item (journal->arg, &image);
@@ -1307,8 +1306,10 @@ wp_store_memory_load_item (wp_store_t *base, const char *pool_name, wp_item_t **
     *rec_p = NULL;
     item->pool = pool;
     item->seq = seq;
-    item->lease_us = lease_us;
-    item->updated_at = updated_at;
+    if (item->rec.status == WP_ITEM_CLAIMED)
+        item->lease_us = lease_us;
+    else
+        item->updated_at = updated_at;
     item->heap_pos = WP_MEM_NOWHERE;
     if (seq >= self->next_seq)
         self->next_seq = seq + 1;

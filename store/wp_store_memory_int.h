@@ -23,8 +23,8 @@ typedef struct {
     const char *pool;
     const wp_item_t *rec;
     uint64_t seq;               //  push order, unique in the store
-    int64_t lease_us;           //  while claimed: the lease length asked for
-    int64_t updated_at;         //  time of the last change
+    int64_t lease_us;           //  claimed: the lease length asked for, else 0
+    int64_t updated_at;         //  not claimed: time of the last change, else 0
     bool is_new;                //  pushed in this group
 } wp_memory_item_image_t;
 

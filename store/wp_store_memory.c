@@ -173,11 +173,28 @@ wp_mem_item_lookup (wp_mem_store_t *self, const char *pool_name, const char *id)
     return pool ? (wp_mem_item_t *) wp_mem_map_lookup (&pool->items, id) : NULL;
 }
 
+//  A zeroed item with its data and id copied in after it, in the same
+//  allocation: they never change, and one block instead of three saves
+//  two allocations' headers and rounding per item
+static wp_mem_item_t *
+s_item_alloc (const char *id, const uint8_t *data, size_t data_size)
+{
+    size_t id_size = strlen (id) + 1;
+    wp_mem_item_t *item = (wp_mem_item_t *) wp_mem_alloc (sizeof *item + data_size + id_size);
+    uint8_t *tail = (uint8_t *) (item + 1);
+    if (data_size) {
+        memcpy (tail, data, data_size);
+        item->rec.data = tail;
+        item->rec.data_size = data_size;
+    }
+    item->rec.id = (char *) tail + data_size;
+    memcpy (item->rec.id, id, id_size);
+    return item;
+}
+
 static void
 s_item_free (wp_mem_item_t *item)
 {
-    free (item->rec.id);
-    free (item->rec.data);
     free (item->rec.claimed_by);
     free (item->rec.result);
     free (item->rec.error);
@@ -911,17 +928,12 @@ s_push (wp_store_t *base, const char *pool_name, const wp_push_entry_t *entry,
     }
     int64_t due = wp_store_entry_due (base, entry);
     wp_mem_pool_t *pool = wp_mem_pool_require (self, pool_name);
-    wp_mem_item_t *item = (wp_mem_item_t *) wp_mem_alloc (sizeof *item);
-    if (entry->id)
-        item->rec.id = wp_strdup (entry->id);
-    else {
+    if (!entry->id)
         while (wp_mem_map_lookup (&pool->items, uuid))
             wp_uuid_new (uuid);
-        item->rec.id = wp_strdup (uuid);
-    }
+    wp_mem_item_t *item = s_item_alloc (entry->id ? entry->id : uuid, entry->data,
+                                        entry->data_size);
     item->rec.pool = pool->name;
-    item->rec.data = s_memdup (entry->data, entry->data_size);
-    item->rec.data_size = entry->data_size;
     item->rec.status = due ? WP_ITEM_SCHEDULED : WP_ITEM_PENDING;
     item->rec.run_at = due;
     item->rec.priority = entry->priority;
@@ -1298,11 +1310,18 @@ wp_store_memory_load_item (wp_store_t *base, const char *pool_name, wp_item_t **
     wp_mem_pool_t *pool = wp_mem_pool_require (self, pool_name);
     if (wp_mem_map_lookup (&pool->items, (*rec_p)->id))
         return -1;
-    wp_mem_item_t *item = (wp_mem_item_t *) wp_mem_alloc (sizeof *item);
-    item->rec = **rec_p;
-    free (item->rec.pool);
+    wp_item_t *rec = *rec_p;
+    wp_mem_item_t *item = s_item_alloc (rec->id, rec->data, rec->data_size);
+    char *id = item->rec.id;
+    uint8_t *data = item->rec.data;
+    item->rec = *rec;
+    item->rec.id = id;
+    item->rec.data = data;
     item->rec.pool = pool->name;
-    free (*rec_p);
+    free (rec->id);
+    free (rec->data);
+    free (rec->pool);
+    free (rec);
     *rec_p = NULL;
     item->pool = pool;
     item->seq = seq;

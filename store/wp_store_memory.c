@@ -3,23 +3,30 @@
     threads may share a store.
 
     Layout. Pools by name; in each pool the items by id, and per status an
-    ordered index by the sequence number given at push (wp_mem_tree): the
-    oldest pending item is the first of the pending index, an item that
-    returns to pending takes its old place, and List walks the indexes of
-    the statuses asked for, merged, from the cursor's seq. Claimed items
-    also sit in one heap ordered by lease expiry and in a list per
-    claiming worker (a "holder", registered or not); done and poisoned
-    items in one heap ordered by their last change, for purge. Active
-    workers sit in a heap ordered by the time they go stale. Every state
-    change is "unindex, change, index", and whatever falls due next is at
-    the top of a heap: checking for due work costs nothing when nothing is
-    due. A paused pool keeps its items; claims on it find nothing.
+    ordered index by the sequence number given at push (wp_mem_tree), which
+    List walks, merged, from the cursor's seq. Pending items also sit in
+    the pool's ready index, ordered by (priority, seq): a claim takes its
+    first, and an item that returns to pending takes its old place among
+    its equals. Its node shares memory with the holder links only claimed
+    items use, so the second index costs an item nothing. Claimed items
+    sit in one heap ordered by lease expiry and in a list per claiming
+    worker (a "holder", registered or not); scheduled items in one heap
+    ordered by run_at; done and poisoned items in one heap ordered by their
+    last change, for purge. Each pool maps the unique keys of its live
+    (pending, scheduled, claimed) items to them. Active workers sit in a
+    heap ordered by the time they go stale, schedules in one by next tick
+    (wp_store_memory_schedules.c). Every state change is "unindex, change,
+    index", and whatever falls due next is at the top of a heap: checking
+    for due work costs nothing when nothing is due. A paused pool keeps its
+    items; claims on it find nothing.
 
     Groups. Outside begin/commit nothing is logged. Inside, the first change
-    to an item, worker or pool's paused flag in an epoch saves its prior
-    state in the undo log (wp_mem_undo); items pushed are logged as new and
-    items removed are kept until commit. Rollback restores the log newest
-    first, re-indexing each item and worker, and restores the reap totals as
+    to an item, worker, schedule or pool (paused flag, retry policy) in an
+    epoch saves its prior state in the undo log (wp_mem_undo); items pushed
+    are logged as new and items removed are kept until commit. Rollback
+    restores the log newest first, re-indexing each item, worker and
+    schedule (the unique keys follow the items' states), and restores the
+    reap totals as
     they were at begin. A savepoint marks the log and starts a new epoch, so
     rollback_to restores everything changed since the mark as it was there;
     its thread keeps the mutex until the mark ends, so no other thread's
@@ -29,9 +36,10 @@
 
     Files. This one: items, groups, WorkPool calls, housekeeping and the
     ops table; wp_store_memory_admin.c the inspection and lifecycle calls;
-    wp_store_memory_workers.c registration; wp_mem_store.h the records and
-    the transitions they share; wp_mem_map, wp_mem_heap, wp_mem_tree and
-    wp_mem_undo the structures, each with its own tests.
+    wp_store_memory_workers.c registration; wp_store_memory_schedules.c the
+    schedules; wp_mem_store.h the records and the transitions they share;
+    wp_mem_map, wp_mem_heap, wp_mem_tree and wp_mem_undo the structures,
+    each with its own tests.
 
     A call that fails checks before it changes anything. What lazy expiry
     applied on the way stays: it is the store catching up with the clock,

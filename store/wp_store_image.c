@@ -1,8 +1,9 @@
 /*  wp_store_image: the image store. The state lives in a memory store,
     which answers every call; a SQLite file holds an image of it, one row per
-    item and per worker, rewritten at each commit for exactly the items and
-    workers the group changed, before the commit returns. Opening the file
-    loads the image back.
+    item, per worker, per pool paused or with a retry policy, and per
+    schedule, rewritten at each commit for exactly the rows the group
+    changed, before the commit returns. Opening the file loads the image
+    back (store/SCHEMA.md: the tables, the version, the migrations).
 
     Why: the SQLite store keeps every index in the file (pending by seq,
     claims by worker, leases by expiry, finished by age, ids per pool) and

@@ -140,6 +140,44 @@ s_stale_before (const void *a, const void *b)
     return strcmp (x->id, y->id) < 0;
 }
 
+//  The keys the maps read from their values
+
+static const char *
+s_pool_key (const void *value)
+{
+    return ((const wp_mem_pool_t *) value)->name;
+}
+
+static const char *
+s_item_id (const void *value)
+{
+    return ((const wp_mem_item_t *) value)->rec.id;
+}
+
+static const char *
+s_item_unique_key (const void *value)
+{
+    return ((const wp_mem_item_t *) value)->rec.unique_key;
+}
+
+static const char *
+s_holder_key (const void *value)
+{
+    return ((const wp_mem_holder_t *) value)->worker_id;
+}
+
+static const char *
+s_worker_key (const void *value)
+{
+    return ((const wp_mem_worker_t *) value)->id;
+}
+
+static const char *
+s_schedule_key (const void *value)
+{
+    return ((const wp_mem_schedule_t *) value)->name;
+}
+
 //  ---------------------------------------------------------------------
 //  Pools and items
 
@@ -159,6 +197,8 @@ wp_mem_pool_require (wp_mem_store_t *self, const char *name)
         for (int state = 0; state < WP_ITEM_STATE_COUNT; state++)
             wp_mem_tree_init (&pool->by_status [state], s_item_key);
         wp_mem_tree_init_ordered (&pool->ready, s_ready_key, s_ready_before);
+        wp_mem_map_init (&pool->items, s_item_id);
+        wp_mem_map_init (&pool->unique, s_item_unique_key);
         wp_mem_map_insert (&self->pools, pool->name, pool);
     }
     return pool;
@@ -1382,6 +1422,10 @@ wp_store_memory_new (const wp_store_config_t *cfg)
     ||  pthread_mutex_init (&self->mutex, &attr) != 0)
         abort ();
     pthread_mutexattr_destroy (&attr);
+    wp_mem_map_init (&self->pools, s_pool_key);
+    wp_mem_map_init (&self->holders, s_holder_key);
+    wp_mem_map_init (&self->workers, s_worker_key);
+    wp_mem_map_init (&self->schedules, s_schedule_key);
     wp_mem_heap_init (&self->leases, s_lease_before, s_item_slot);
     wp_mem_heap_init (&self->finished, s_finished_before, s_item_slot);
     wp_mem_heap_init (&self->due, s_due_before, s_item_slot);

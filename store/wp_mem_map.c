@@ -17,6 +17,13 @@ s_hash (const char *key)
     return hash;
 }
 
+void
+wp_mem_map_init (wp_mem_map_t *map, wp_mem_key_of_fn *key_of)
+{
+    memset (map, 0, sizeof *map);
+    map->key_of = key_of;
+}
+
 //  The slot holding key, or the free slot where it would go
 static wp_mem_slot_t *
 s_find (const wp_mem_map_t *map, const char *key, uint64_t hash)
@@ -24,9 +31,22 @@ s_find (const wp_mem_map_t *map, const char *key, uint64_t hash)
     size_t mask = map->capacity - 1;
     for (size_t index = hash & mask; ; index = (index + 1) & mask) {
         wp_mem_slot_t *slot = &map->slots [index];
-        if (!slot->key || (slot->hash == hash && strcmp (slot->key, key) == 0))
+        if (!slot->value
+        ||  (slot->hash == hash && strcmp (map->key_of (slot->value), key) == 0))
             return slot;
     }
+}
+
+//  The free slot where an entry of this hash goes while resizing (its key
+//  is not in the new table yet)
+static wp_mem_slot_t *
+s_free_slot (const wp_mem_map_t *map, uint64_t hash)
+{
+    size_t mask = map->capacity - 1;
+    size_t index = hash & mask;
+    while (map->slots [index].value)
+        index = (index + 1) & mask;
+    return &map->slots [index];
 }
 
 static void
@@ -39,8 +59,8 @@ s_resize (wp_mem_map_t *map, size_t capacity)
         abort ();
     map->capacity = capacity;
     for (size_t i = 0; i < old_capacity; i++)
-        if (old [i].key)
-            *s_find (map, old [i].key, old [i].hash) = old [i];
+        if (old [i].value)
+            *s_free_slot (map, old [i].hash) = old [i];
     free (old);
 }
 
@@ -49,8 +69,7 @@ wp_mem_map_lookup (const wp_mem_map_t *map, const char *key)
 {
     if (map->count == 0)
         return NULL;
-    wp_mem_slot_t *slot = s_find (map, key, s_hash (key));
-    return slot->key ? slot->value : NULL;
+    return s_find (map, key, s_hash (key))->value;
 }
 
 void
@@ -58,11 +77,11 @@ wp_mem_map_insert (wp_mem_map_t *map, const char *key, void *value)
 {
     if ((map->count + 1) * 10 > map->capacity * 7)
         s_resize (map, map->capacity ? map->capacity * 2 : 16);
+    assert (map->key_of && value && strcmp (map->key_of (value), key) == 0);
     uint64_t hash = s_hash (key);
     wp_mem_slot_t *slot = s_find (map, key, hash);
-    assert (!slot->key);
+    assert (!slot->value);
     slot->hash = hash;
-    slot->key = key;
     slot->value = value;
     map->count++;
 }
@@ -73,13 +92,13 @@ wp_mem_map_delete (wp_mem_map_t *map, const char *key)
     if (map->count == 0)
         return;
     wp_mem_slot_t *slot = s_find (map, key, s_hash (key));
-    if (!slot->key)
+    if (!slot->value)
         return;
     //  Entries after the hole move back into it unless that would put them
     //  before their home slot, so every probe run stays unbroken
     size_t mask = map->capacity - 1;
     size_t hole = (size_t) (slot - map->slots);
-    for (size_t index = (hole + 1) & mask; map->slots [index].key; index = (index + 1) & mask) {
+    for (size_t index = (hole + 1) & mask; map->slots [index].value; index = (index + 1) & mask) {
         size_t home = map->slots [index].hash & mask;
         if (((index - home) & mask) >= ((index - hole) & mask)) {
             map->slots [hole] = map->slots [index];
@@ -97,7 +116,7 @@ wp_mem_map_next (const wp_mem_map_t *map, size_t *cursor)
 {
     while (*cursor < map->capacity) {
         wp_mem_slot_t *slot = &map->slots [(*cursor)++];
-        if (slot->key)
+        if (slot->value)
             return slot->value;
     }
     return NULL;
@@ -106,6 +125,7 @@ wp_mem_map_next (const wp_mem_map_t *map, size_t *cursor)
 void
 wp_mem_map_release (wp_mem_map_t *map)
 {
+    wp_mem_key_of_fn *key_of = map->key_of;
     free (map->slots);
-    memset (map, 0, sizeof *map);
+    wp_mem_map_init (map, key_of);
 }

@@ -18,21 +18,36 @@ s_priority (uint64_t key)
 void
 wp_mem_tree_init (wp_mem_tree_t *tree, wp_mem_key_fn *key)
 {
+    wp_mem_tree_init_ordered (tree, key, NULL);
+}
+
+void
+wp_mem_tree_init_ordered (wp_mem_tree_t *tree, wp_mem_key_fn *key, wp_mem_order_fn *before)
+{
     tree->root = NULL;
     tree->count = 0;
     tree->key = key;
+    tree->before = before;
+}
+
+//  True if a sorts before b: by the order function if there is one, else by key
+static inline bool
+s_before (const wp_mem_tree_t *tree, const wp_mem_tnode_t *a, uint64_t a_key,
+          const wp_mem_tnode_t *b, uint64_t b_key)
+{
+    return tree->before ? tree->before (a, b) : a_key < b_key;
 }
 
 static wp_mem_tnode_t *
-s_insert (wp_mem_key_fn *key, wp_mem_tnode_t *root, wp_mem_tnode_t *node,
+s_insert (const wp_mem_tree_t *tree, wp_mem_tnode_t *root, wp_mem_tnode_t *node,
           uint64_t node_key, uint64_t node_priority)
 {
     if (!root)
         return node;
-    uint64_t root_key = key (root);
+    uint64_t root_key = tree->key (root);
     assert (node_key != root_key);
-    if (node_key < root_key) {
-        root->left = s_insert (key, root->left, node, node_key, node_priority);
+    if (s_before (tree, node, node_key, root, root_key)) {
+        root->left = s_insert (tree, root->left, node, node_key, node_priority);
         if (root->left == node && node_priority > s_priority (root_key)) {
             root->left = node->right;
             node->right = root;
@@ -40,7 +55,7 @@ s_insert (wp_mem_key_fn *key, wp_mem_tnode_t *root, wp_mem_tnode_t *node,
         }
     }
     else {
-        root->right = s_insert (key, root->right, node, node_key, node_priority);
+        root->right = s_insert (tree, root->right, node, node_key, node_priority);
         if (root->right == node && node_priority > s_priority (root_key)) {
             root->right = node->left;
             node->left = root;
@@ -55,7 +70,7 @@ wp_mem_tree_insert (wp_mem_tree_t *tree, wp_mem_tnode_t *node)
 {
     uint64_t node_key = tree->key (node);
     node->left = node->right = NULL;
-    tree->root = s_insert (tree->key, tree->root, node, node_key, s_priority (node_key));
+    tree->root = s_insert (tree, tree->root, node, node_key, s_priority (node_key));
     tree->count++;
 }
 
@@ -82,7 +97,8 @@ wp_mem_tree_remove (wp_mem_tree_t *tree, wp_mem_tnode_t *node)
     wp_mem_tnode_t **link = &tree->root;
     while (*link != node) {
         assert (*link);
-        link = node_key < tree->key (*link) ? &(*link)->left : &(*link)->right;
+        link = s_before (tree, node, node_key, *link, tree->key (*link))
+             ? &(*link)->left : &(*link)->right;
     }
     *link = s_merge (tree->key, node->left, node->right);
     node->left = node->right = NULL;

@@ -1,6 +1,7 @@
 /*  wp_mem_tree: an ordered set of intrusive nodes keyed by a unique
     uint64_t, for the memory store's items of one (pool, status) in push
-    order. A treap whose priorities are a hash of the key: no priority is
+    order, or ordered by a function of the caller's (the pending items in
+    claim order, by priority then push order). A treap whose priorities are a hash of the key: no priority is
     stored, and the expected depth is O(log n) whatever order the keys come
     in (pushes arrive in rising order, retries put old keys back). A node is
     two pointers inside its element; the tree borrows its nodes.
@@ -24,16 +25,24 @@ struct _wp_mem_tnode_t {
 };
 
 typedef uint64_t (wp_mem_key_fn) (const wp_mem_tnode_t *node);
+//  True if node a sorts before node b
+typedef bool (wp_mem_order_fn) (const wp_mem_tnode_t *a, const wp_mem_tnode_t *b);
 
 //  A value type: wp_mem_tree_init it, then insert and remove
 typedef struct {
     wp_mem_tnode_t *root;
     size_t count;               //  nodes held
     wp_mem_key_fn *key;         //  a node's key
+    wp_mem_order_fn *before;    //  the order, or NULL: by key
 } wp_mem_tree_t;
 
 //  Empties tree and sets how it reads a node's key.
 void wp_mem_tree_init (wp_mem_tree_t *tree, wp_mem_key_fn *key);
+
+//  The same, ordered by before instead of by key (a total order agreeing
+//  with no other; the key stays unique per node and sets its treap
+//  priority). A walk of such a tree must start from_start.
+void wp_mem_tree_init_ordered (wp_mem_tree_t *tree, wp_mem_key_fn *key, wp_mem_order_fn *before);
 
 //  Adds node, whose key must not be in tree. O(log n) expected.
 void wp_mem_tree_insert (wp_mem_tree_t *tree, wp_mem_tnode_t *node);

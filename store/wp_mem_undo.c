@@ -29,6 +29,7 @@ wp_mem_undo_truncate (wp_mem_undo_t *log, size_t from)
         free (undo->result);
         free (undo->error);
         wp_worker_destroy (&undo->saved_rec);
+        wp_schedule_destroy (&undo->saved_schedule);
     }
     log->count = from;
     if (log->count == 0 && log->capacity > 1024) {

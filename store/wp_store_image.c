@@ -1,8 +1,9 @@
 /*  wp_store_image: the image store. The state lives in a memory store,
     which answers every call; a SQLite file holds an image of it, one row per
-    item and per worker, rewritten at each commit for exactly the items and
-    workers the group changed, before the commit returns. Opening the file
-    loads the image back.
+    item, per worker, per pool paused or with a retry policy, and per
+    schedule, rewritten at each commit for exactly the rows the group
+    changed, before the commit returns. Opening the file loads the image
+    back (store/SCHEMA.md: the tables, the version, the migrations).
 
     Why: the SQLite store keeps every index in the file (pending by seq,
     claims by worker, leases by expiry, finished by age, ids per pool) and
@@ -30,8 +31,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-//  Version 2 added the pools table; a version 1 file gains it at open
-#define S_SCHEMA_VERSION 2
+//  Version 2 added the pools table; version 3 the items' priority, run_at
+//  and unique_key, the pools' retry policies and the schedules table. An
+//  older file is brought up to date at open, one version at a time.
+#define S_SCHEMA_VERSION 3
 
 //  See wp_store_sqlite_sql.h: checkpoint stalls are rarer with a long WAL.
 #define S_CHECKPOINT_PAGES 16000
@@ -58,7 +61,10 @@
     "    result           BLOB," \
     "    error            TEXT," \
     "    created_at       INTEGER NOT NULL," \
-    "    updated_at       INTEGER NOT NULL" \
+    "    updated_at       INTEGER NOT NULL," \
+    "    priority         INTEGER NOT NULL DEFAULT 0," \
+    "    run_at           INTEGER NOT NULL DEFAULT 0," \
+    "    unique_key       TEXT" \
     ");" \
     "CREATE TABLE workers (" \
     "    worker_id          TEXT PRIMARY KEY," \
@@ -73,19 +79,52 @@
     "    heartbeat_interval REAL NOT NULL," \
     "    metadata           BLOB" \
     ");" \
-    S_POOLS_TABLE
+    S_POOLS_TABLE_V2 \
+    S_POOLS_V3 \
+    S_SCHEDULES_TABLE
 
-//  Paused pools, one row each: a pool resumed loses its row
-#define S_POOLS_TABLE \
+//  Pools that are paused or have a retry policy, one row each: a pool with
+//  neither loses its row. Version 2 had the name and the flag only.
+#define S_POOLS_TABLE_V2 \
     "CREATE TABLE pools (" \
     "    name             TEXT PRIMARY KEY," \
     "    paused           INTEGER NOT NULL" \
     ");"
+#define S_POOLS_V3 \
+    "ALTER TABLE pools ADD COLUMN backoff_base REAL NOT NULL DEFAULT 0;" \
+    "ALTER TABLE pools ADD COLUMN backoff_cap REAL NOT NULL DEFAULT 0;" \
+    "ALTER TABLE pools ADD COLUMN backoff_jitter REAL NOT NULL DEFAULT 0;"
+
+#define S_SCHEDULES_TABLE \
+    "CREATE TABLE schedules (" \
+    "    name             TEXT PRIMARY KEY," \
+    "    pool             TEXT NOT NULL," \
+    "    cron             TEXT NOT NULL," \
+    "    data             BLOB NOT NULL," \
+    "    priority         INTEGER NOT NULL," \
+    "    max_retries      INTEGER NOT NULL," \
+    "    next_at          INTEGER NOT NULL," \
+    "    last_fired_at    INTEGER NOT NULL," \
+    "    created_at       INTEGER NOT NULL" \
+    ");"
+
+//  From version 2 to 3
+#define S_MIGRATE_V3 \
+    "ALTER TABLE items ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;" \
+    "ALTER TABLE items ADD COLUMN run_at INTEGER NOT NULL DEFAULT 0;" \
+    "ALTER TABLE items ADD COLUMN unique_key TEXT;" \
+    S_POOLS_V3 \
+    S_SCHEDULES_TABLE
 
 //  The item columns, in the order of the ?N the statements bind
 #define S_ITEM_COLUMNS \
     "seq, pool, id, data, status, claimed_by, claimed_at, lease_us, lease_expires_at, " \
-    "attempts, max_retries, result, error, created_at, updated_at"
+    "attempts, max_retries, result, error, created_at, updated_at, priority, run_at, unique_key"
+
+#define S_POOL_COLUMNS "name, paused, backoff_base, backoff_cap, backoff_jitter"
+
+#define S_SCHEDULE_COLUMNS \
+    "name, pool, cron, data, priority, max_retries, next_at, last_fired_at, created_at"
 
 #define S_WORKER_COLUMNS \
     "worker_id, host, pid, capabilities, pool_id, started_at, status, last_heartbeat, " \
@@ -93,7 +132,7 @@
 
 typedef enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_ITEM_INSERT, S_ITEM_UPDATE, S_ITEM_DELETE, S_WORKER_SAVE,
-    S_POOL_SAVE, S_POOL_DELETE, S_STMT_COUNT
+    S_POOL_SAVE, S_POOL_DELETE, S_SCHEDULE_SAVE, S_SCHEDULE_DELETE, S_STMT_COUNT
 } s_stmt_id;
 
 static const char *const s_sql [S_STMT_COUNT] = {
@@ -101,16 +140,22 @@ static const char *const s_sql [S_STMT_COUNT] = {
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
     [S_ITEM_INSERT] = "INSERT INTO items (" S_ITEM_COLUMNS ") VALUES "
-                      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    //  An item's pool, id, data, max_retries and created_at never change
+                      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+                      "?16, ?17, ?18)",
+    //  An item's pool, id, data, max_retries, created_at, priority and
+    //  unique_key never change
     [S_ITEM_UPDATE] = "UPDATE items SET status = ?5, claimed_by = ?6, claimed_at = ?7, "
                       "lease_us = ?8, lease_expires_at = ?9, attempts = ?10, result = ?12, "
-                      "error = ?13, updated_at = ?15 WHERE seq = ?1",
+                      "error = ?13, updated_at = ?15, run_at = ?17 WHERE seq = ?1",
     [S_ITEM_DELETE] = "DELETE FROM items WHERE seq = ?1",
     [S_WORKER_SAVE] = "INSERT OR REPLACE INTO workers (" S_WORKER_COLUMNS ") VALUES "
                       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    [S_POOL_SAVE] = "INSERT OR REPLACE INTO pools (name, paused) VALUES (?1, 1)",
+    [S_POOL_SAVE] = "INSERT OR REPLACE INTO pools (" S_POOL_COLUMNS ") VALUES "
+                    "(?1, ?2, ?3, ?4, ?5)",
     [S_POOL_DELETE] = "DELETE FROM pools WHERE name = ?1",
+    [S_SCHEDULE_SAVE] = "INSERT OR REPLACE INTO schedules (" S_SCHEDULE_COLUMNS ") VALUES "
+                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_SCHEDULE_DELETE] = "DELETE FROM schedules WHERE name = ?1",
 };
 
 typedef struct {
@@ -179,6 +224,8 @@ s_journal_item (void *arg, const wp_memory_item_image_t *image)
         s_bind_blob (stmt, 4, rec->data, rec->data_size);
         sqlite3_bind_int64 (stmt, 11, rec->max_retries);
         sqlite3_bind_int64 (stmt, 14, rec->created_at);
+        sqlite3_bind_int64 (stmt, 16, rec->priority);
+        s_bind_text (stmt, 18, rec->unique_key);
     }
     sqlite3_bind_int (stmt, 5, (int) rec->status);
     s_bind_text (stmt, 6, rec->claimed_by);
@@ -189,6 +236,7 @@ s_journal_item (void *arg, const wp_memory_item_image_t *image)
     s_bind_blob (stmt, 12, rec->result, rec->result_size);
     s_bind_text (stmt, 13, rec->error);
     sqlite3_bind_int64 (stmt, 15, image->updated_at);
+    sqlite3_bind_int64 (stmt, 17, rec->run_at);
     return s_run (self, stmt, "writing an item");
 }
 
@@ -228,12 +276,45 @@ s_journal_worker (void *arg, const wp_worker_t *rec)
 }
 
 static wp_status
-s_journal_pool (void *arg, const char *name, bool paused)
+s_journal_pool (void *arg, const char *name, bool paused, const wp_backoff_t *backoff)
 {
     s_image_t *self = arg;
-    sqlite3_stmt *stmt = self->stmt [paused? S_POOL_SAVE: S_POOL_DELETE];
+    bool keep = paused || backoff->base > 0;
+    sqlite3_stmt *stmt = self->stmt [keep? S_POOL_SAVE: S_POOL_DELETE];
     s_bind_text (stmt, 1, name);
+    if (keep) {
+        sqlite3_bind_int (stmt, 2, paused);
+        sqlite3_bind_double (stmt, 3, backoff->base);
+        sqlite3_bind_double (stmt, 4, backoff->cap);
+        sqlite3_bind_double (stmt, 5, backoff->jitter);
+    }
     return s_run (self, stmt, "writing a pool");
+}
+
+static wp_status
+s_journal_schedule (void *arg, const wp_schedule_t *rec)
+{
+    s_image_t *self = arg;
+    sqlite3_stmt *stmt = self->stmt [S_SCHEDULE_SAVE];
+    s_bind_text (stmt, 1, rec->name);
+    s_bind_text (stmt, 2, rec->pool);
+    s_bind_text (stmt, 3, rec->cron);
+    s_bind_blob (stmt, 4, rec->data, rec->data_size);
+    sqlite3_bind_int64 (stmt, 5, rec->priority);
+    sqlite3_bind_int64 (stmt, 6, rec->max_retries);
+    sqlite3_bind_int64 (stmt, 7, rec->next_at);
+    sqlite3_bind_int64 (stmt, 8, rec->last_fired_at);
+    sqlite3_bind_int64 (stmt, 9, rec->created_at);
+    return s_run (self, stmt, "writing a schedule");
+}
+
+static wp_status
+s_journal_schedule_gone (void *arg, const char *name)
+{
+    s_image_t *self = arg;
+    sqlite3_stmt *stmt = self->stmt [S_SCHEDULE_DELETE];
+    s_bind_text (stmt, 1, name);
+    return s_run (self, stmt, "deleting a schedule");
 }
 
 static wp_status
@@ -630,6 +711,51 @@ s_set_paused (wp_store_t *base, const char *pool, bool paused)
     return status;
 }
 
+static wp_status
+s_set_backoff (wp_store_t *base, const char *pool, const wp_backoff_t *policy)
+{
+    s_image_t *self = (s_image_t *) base;
+    wp_status status = s_solo_begin (self);
+    if (status == WP_OK)
+        status = s_solo_end (self, MEMORY (self)->set_backoff (self->memory, pool, policy));
+    return status;
+}
+
+static wp_status
+s_schedule_put (wp_store_t *base, const wp_schedule_t *schedule)
+{
+    s_image_t *self = (s_image_t *) base;
+    wp_status status = s_solo_begin (self);
+    if (status == WP_OK)
+        status = s_solo_end (self, MEMORY (self)->schedule_put (self->memory, schedule));
+    return status;
+}
+
+static wp_status
+s_schedule_remove (wp_store_t *base, const char *name)
+{
+    s_image_t *self = (s_image_t *) base;
+    wp_status status = s_solo_begin (self);
+    if (status == WP_OK)
+        status = s_solo_end (self, MEMORY (self)->schedule_remove (self->memory, name));
+    return status;
+}
+
+static wp_status
+s_schedule_list (wp_store_t *base, wp_schedule_list_t **list_out)
+{
+    s_image_t *self = (s_image_t *) base;
+    wp_schedule_list_t *list = NULL;
+    wp_status status = s_solo_begin (self);
+    if (status == WP_OK)
+        status = s_solo_end (self, MEMORY (self)->schedule_list (self->memory, &list));
+    if (status == WP_OK)
+        *list_out = list;
+    else
+        wp_schedule_list_destroy (&list);
+    return status;
+}
+
 static void
 s_destroy (wp_store_t *base)
 {
@@ -676,6 +802,10 @@ static const wp_store_ops_t s_ops = {
     .cancel = s_cancel,
     .purge_pool = s_purge_pool,
     .set_paused = s_set_paused,
+    .set_backoff = s_set_backoff,
+    .schedule_put = s_schedule_put,
+    .schedule_remove = s_schedule_remove,
+    .schedule_list = s_schedule_list,
 };
 
 //  ---------------------------------------------------------------------
@@ -710,9 +840,16 @@ s_load_item (s_image_t *self, sqlite3_stmt *stmt)
     rec->result = wp_sqlite_column_blob (stmt, 11, &rec->result_size);
     rec->error = wp_sqlite_column_strdup (stmt, 12);
     rec->created_at = sqlite3_column_int64 (stmt, 13);
+    int64_t priority = sqlite3_column_int64 (stmt, 15);
+    rec->priority = (int32_t) priority;
+    rec->run_at = sqlite3_column_int64 (stmt, 16);
+    rec->unique_key = wp_sqlite_column_strdup (stmt, 17);
     bool valid = seq >= 0
               && pool && wp_name_check (pool) == 0 && rec->id && wp_name_check (rec->id) == 0
-              && rec->data && status >= WP_ITEM_PENDING && status <= WP_ITEM_POISONED
+              && rec->data && status >= WP_ITEM_PENDING && status < WP_ITEM_STATE_COUNT
+              && priority >= INT32_MIN && priority <= INT32_MAX
+              && (!rec->unique_key || wp_name_check (rec->unique_key) == 0)
+              && (status != WP_ITEM_SCHEDULED || rec->run_at != 0)
               && attempts >= 0 && attempts <= UINT32_MAX
               && max_retries >= 0 && max_retries <= UINT32_MAX
               && (status != WP_ITEM_CLAIMED || rec->claimed_by);
@@ -752,14 +889,49 @@ s_load_worker (s_image_t *self, sqlite3_stmt *stmt)
     return 0;
 }
 
-//  Loads one row of pools (name); -1 if the name is not a pool's
+//  Loads one row of S_POOL_COLUMNS; -1 if the name is not a pool's or the
+//  policy is not one
 static int
 s_load_pool (s_image_t *self, sqlite3_stmt *stmt)
 {
     const char *name = (const char *) sqlite3_column_text (stmt, 0);
-    if (!name || wp_name_check (name))
+    wp_backoff_t backoff = {
+        .base = sqlite3_column_double (stmt, 2),
+        .cap = sqlite3_column_double (stmt, 3),
+        .jitter = sqlite3_column_double (stmt, 4),
+    };
+    if (!name || wp_name_check (name) || wp_backoff_check (&backoff))
         return -1;
-    wp_store_memory_load_pool (self->memory, name, true);
+    wp_store_memory_load_pool (self->memory, name, sqlite3_column_int64 (stmt, 1) != 0,
+                               &backoff);
+    return 0;
+}
+
+//  Loads one row of S_SCHEDULE_COLUMNS; -1 if it is not a valid schedule
+//  (its cron is not checked: a newer version's is kept, and never fired)
+static int
+s_load_schedule (s_image_t *self, sqlite3_stmt *stmt)
+{
+    wp_schedule_t *rec = wp_schedule_new ();
+    rec->name = wp_sqlite_column_strdup (stmt, 0);
+    rec->pool = wp_sqlite_column_strdup (stmt, 1);
+    rec->cron = wp_sqlite_column_strdup (stmt, 2);
+    rec->data = wp_sqlite_column_blob (stmt, 3, &rec->data_size);
+    int64_t priority = sqlite3_column_int64 (stmt, 4);
+    rec->priority = (int32_t) priority;
+    rec->max_retries = sqlite3_column_int64 (stmt, 5);
+    rec->next_at = sqlite3_column_int64 (stmt, 6);
+    rec->last_fired_at = sqlite3_column_int64 (stmt, 7);
+    rec->created_at = sqlite3_column_int64 (stmt, 8);
+    bool valid = rec->name && wp_name_check (rec->name) == 0
+              && rec->pool && wp_name_check (rec->pool) == 0 && rec->cron && rec->data
+              && priority >= INT32_MIN && priority <= INT32_MAX
+              && rec->max_retries >= -1 && rec->max_retries <= INT32_MAX;
+    if (!valid) {
+        wp_schedule_destroy (&rec);
+        return -1;
+    }
+    wp_store_memory_load_schedule (self->memory, &rec);
     return 0;
 }
 
@@ -827,7 +999,7 @@ s_open (s_image_t *self, const char *path, wp_sqlite_failure_t *failure)
         return wp_sqlite_open_failed (failure, WP_FAILED_PRECONDITION,
             "'%s' is not a workpool store: a SQLite database of another application "
             "(application_id %lld)", path, (long long) application_id);
-    if (!empty && version != S_SCHEMA_VERSION && version != 1)
+    if (!empty && (version < 1 || version > S_SCHEMA_VERSION))
         return wp_sqlite_open_failed (failure, WP_FAILED_PRECONDITION,
             "'%s' is an image of version %lld; this workpool reads version %d", path,
             (long long) version, S_SCHEMA_VERSION);
@@ -842,22 +1014,30 @@ s_open (s_image_t *self, const char *path, wp_sqlite_failure_t *failure)
             return wp_sqlite_open_failed_io (failure, self->db, rc, path, "creating its tables");
     }
     else {
+        //  Each step in the transaction taken above: all of them, or none
         if (version == 1) {
-            char sql [128];
-            snprintf (sql, sizeof sql, "PRAGMA user_version = %d;", S_SCHEMA_VERSION);
-            rc = sqlite3_exec (self->db, S_POOLS_TABLE, NULL, NULL, NULL);
-            if (rc == SQLITE_OK)
-                rc = sqlite3_exec (self->db, sql, NULL, NULL, NULL);
+            rc = sqlite3_exec (self->db, S_POOLS_TABLE_V2 "PRAGMA user_version = 2;", NULL,
+                               NULL, NULL);
             if (rc != SQLITE_OK)
                 return wp_sqlite_open_failed_io (failure, self->db, rc, path,
                                                  "adding its pools table");
+            version = 2;
+        }
+        if (version == 2) {
+            rc = sqlite3_exec (self->db, S_MIGRATE_V3 "PRAGMA user_version = 3;", NULL, NULL,
+                               NULL);
+            if (rc != SQLITE_OK)
+                return wp_sqlite_open_failed_io (failure, self->db, rc, path,
+                                                 "adding its scheduling columns");
         }
         if (s_load_rows (self, path, "SELECT " S_ITEM_COLUMNS " FROM items", "item",
                          s_load_item, failure)
         ||  s_load_rows (self, path, "SELECT " S_WORKER_COLUMNS " FROM workers", "worker",
                          s_load_worker, failure)
-        ||  s_load_rows (self, path, "SELECT name FROM pools WHERE paused", "pool",
-                         s_load_pool, failure))
+        ||  s_load_rows (self, path, "SELECT " S_POOL_COLUMNS " FROM pools", "pool",
+                         s_load_pool, failure)
+        ||  s_load_rows (self, path, "SELECT " S_SCHEDULE_COLUMNS " FROM schedules",
+                         "schedule", s_load_schedule, failure))
             return -1;
     }
     rc = sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL);
@@ -913,6 +1093,8 @@ wp_store_image_new (const char *path, const wp_store_config_t *cfg,
             .item_gone = s_journal_item_gone,
             .worker = s_journal_worker,
             .pool = s_journal_pool,
+            .schedule = s_journal_schedule,
+            .schedule_gone = s_journal_schedule_gone,
             .commit = s_journal_commit,
             .rollback = s_journal_rollback,
         };

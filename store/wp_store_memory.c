@@ -3,23 +3,30 @@
     threads may share a store.
 
     Layout. Pools by name; in each pool the items by id, and per status an
-    ordered index by the sequence number given at push (wp_mem_tree): the
-    oldest pending item is the first of the pending index, an item that
-    returns to pending takes its old place, and List walks the indexes of
-    the statuses asked for, merged, from the cursor's seq. Claimed items
-    also sit in one heap ordered by lease expiry and in a list per
-    claiming worker (a "holder", registered or not); done and poisoned
-    items in one heap ordered by their last change, for purge. Active
-    workers sit in a heap ordered by the time they go stale. Every state
-    change is "unindex, change, index", and whatever falls due next is at
-    the top of a heap: checking for due work costs nothing when nothing is
-    due. A paused pool keeps its items; claims on it find nothing.
+    ordered index by the sequence number given at push (wp_mem_tree), which
+    List walks, merged, from the cursor's seq. Pending items also sit in
+    the pool's ready index, ordered by (priority, seq): a claim takes its
+    first, and an item that returns to pending takes its old place among
+    its equals. Its node shares memory with the holder links only claimed
+    items use, so the second index costs an item nothing. Claimed items
+    sit in one heap ordered by lease expiry and in a list per claiming
+    worker (a "holder", registered or not); scheduled items in one heap
+    ordered by run_at; done and poisoned items in one heap ordered by their
+    last change, for purge. Each pool maps the unique keys of its live
+    (pending, scheduled, claimed) items to them. Active workers sit in a
+    heap ordered by the time they go stale, schedules in one by next tick
+    (wp_store_memory_schedules.c). Every state change is "unindex, change,
+    index", and whatever falls due next is at the top of a heap: checking
+    for due work costs nothing when nothing is due. A paused pool keeps its
+    items; claims on it find nothing.
 
     Groups. Outside begin/commit nothing is logged. Inside, the first change
-    to an item, worker or pool's paused flag in an epoch saves its prior
-    state in the undo log (wp_mem_undo); items pushed are logged as new and
-    items removed are kept until commit. Rollback restores the log newest
-    first, re-indexing each item and worker, and restores the reap totals as
+    to an item, worker, schedule or pool (paused flag, retry policy) in an
+    epoch saves its prior state in the undo log (wp_mem_undo); items pushed
+    are logged as new and items removed are kept until commit. Rollback
+    restores the log newest first, re-indexing each item, worker and
+    schedule (the unique keys follow the items' states), and restores the
+    reap totals as
     they were at begin. A savepoint marks the log and starts a new epoch, so
     rollback_to restores everything changed since the mark as it was there;
     its thread keeps the mutex until the mark ends, so no other thread's
@@ -29,9 +36,10 @@
 
     Files. This one: items, groups, WorkPool calls, housekeeping and the
     ops table; wp_store_memory_admin.c the inspection and lifecycle calls;
-    wp_store_memory_workers.c registration; wp_mem_store.h the records and
-    the transitions they share; wp_mem_map, wp_mem_heap, wp_mem_tree and
-    wp_mem_undo the structures, each with its own tests.
+    wp_store_memory_workers.c registration; wp_store_memory_schedules.c the
+    schedules; wp_mem_store.h the records and the transitions they share;
+    wp_mem_map, wp_mem_heap, wp_mem_tree and wp_mem_undo the structures,
+    each with its own tests.
 
     A call that fails checks before it changes anything. What lazy expiry
     applied on the way stays: it is the store catching up with the clock,
@@ -80,6 +88,31 @@ s_item_key (const wp_mem_tnode_t *node)
     return wp_mem_item_of (node)->seq;
 }
 
+//  The claim order: lowest priority first, then push order
+static bool
+s_ready_before (const wp_mem_tnode_t *a, const wp_mem_tnode_t *b)
+{
+    const wp_mem_item_t *x = wp_mem_item_of_ready (a), *y = wp_mem_item_of_ready (b);
+    if (x->rec.priority != y->rec.priority)
+        return x->rec.priority < y->rec.priority;
+    return x->seq < y->seq;
+}
+
+static uint64_t
+s_ready_key (const wp_mem_tnode_t *node)
+{
+    return wp_mem_item_of_ready (node)->seq;
+}
+
+static bool
+s_due_before (const void *a, const void *b)
+{
+    const wp_mem_item_t *x = a, *y = b;
+    if (x->rec.run_at != y->rec.run_at)
+        return x->rec.run_at < y->rec.run_at;
+    return x->seq < y->seq;
+}
+
 static bool
 s_lease_before (const void *a, const void *b)
 {
@@ -107,6 +140,44 @@ s_stale_before (const void *a, const void *b)
     return strcmp (x->id, y->id) < 0;
 }
 
+//  The keys the maps read from their values
+
+static const char *
+s_pool_key (const void *value)
+{
+    return ((const wp_mem_pool_t *) value)->name;
+}
+
+static const char *
+s_item_id (const void *value)
+{
+    return ((const wp_mem_item_t *) value)->rec.id;
+}
+
+static const char *
+s_item_unique_key (const void *value)
+{
+    return ((const wp_mem_item_t *) value)->rec.unique_key;
+}
+
+static const char *
+s_holder_key (const void *value)
+{
+    return ((const wp_mem_holder_t *) value)->worker_id;
+}
+
+static const char *
+s_worker_key (const void *value)
+{
+    return ((const wp_mem_worker_t *) value)->id;
+}
+
+static const char *
+s_schedule_key (const void *value)
+{
+    return ((const wp_mem_schedule_t *) value)->name;
+}
+
 //  ---------------------------------------------------------------------
 //  Pools and items
 
@@ -123,8 +194,11 @@ wp_mem_pool_require (wp_mem_store_t *self, const char *name)
     if (!pool) {
         pool = (wp_mem_pool_t *) wp_mem_alloc (sizeof *pool);
         pool->name = wp_strdup (name);
-        for (int state = 0; state < 4; state++)
+        for (int state = 0; state < WP_ITEM_STATE_COUNT; state++)
             wp_mem_tree_init (&pool->by_status [state], s_item_key);
+        wp_mem_tree_init_ordered (&pool->ready, s_ready_key, s_ready_before);
+        wp_mem_map_init (&pool->items, s_item_id);
+        wp_mem_map_init (&pool->unique, s_item_unique_key);
         wp_mem_map_insert (&self->pools, pool->name, pool);
     }
     return pool;
@@ -135,6 +209,7 @@ void
 wp_mem_pool_free (wp_mem_pool_t *pool)
 {
     wp_mem_map_release (&pool->items);
+    wp_mem_map_release (&pool->unique);
     free (pool->name);
     free (pool);
 }
@@ -146,14 +221,32 @@ wp_mem_item_lookup (wp_mem_store_t *self, const char *pool_name, const char *id)
     return pool ? (wp_mem_item_t *) wp_mem_map_lookup (&pool->items, id) : NULL;
 }
 
+//  A zeroed item with its data and id copied in after it, in the same
+//  allocation: they never change, and one block instead of three saves
+//  two allocations' headers and rounding per item
+static wp_mem_item_t *
+s_item_alloc (const char *id, const uint8_t *data, size_t data_size)
+{
+    size_t id_size = strlen (id) + 1;
+    wp_mem_item_t *item = (wp_mem_item_t *) wp_mem_alloc (sizeof *item + data_size + id_size);
+    uint8_t *tail = (uint8_t *) (item + 1);
+    if (data_size) {
+        memcpy (tail, data, data_size);
+        item->rec.data = tail;
+        item->rec.data_size = data_size;
+    }
+    item->rec.id = (char *) tail + data_size;
+    memcpy (item->rec.id, id, id_size);
+    return item;
+}
+
 static void
 s_item_free (wp_mem_item_t *item)
 {
-    free (item->rec.id);
-    free (item->rec.data);
     free (item->rec.claimed_by);
     free (item->rec.result);
     free (item->rec.error);
+    free (item->rec.unique_key);
     free (item);
 }
 
@@ -166,10 +259,10 @@ s_holder_add (wp_mem_store_t *self, wp_mem_item_t *item)
         holder->worker_id = wp_strdup (item->rec.claimed_by);
         wp_mem_map_insert (&self->holders, holder->worker_id, holder);
     }
-    item->prev = NULL;
-    item->next = holder->first;
+    item->by.held.prev = NULL;
+    item->by.held.next = holder->first;
     if (holder->first)
-        holder->first->prev = item;
+        holder->first->by.held.prev = item;
     holder->first = item;
     holder->count++;
 }
@@ -180,13 +273,13 @@ s_holder_remove (wp_mem_store_t *self, wp_mem_item_t *item)
     //  An item's holder is found by its claimant, not kept in every item
     wp_mem_holder_t *holder = (wp_mem_holder_t *) wp_mem_map_lookup (&self->holders, item->rec.claimed_by);
     assert (holder);
-    if (item->prev)
-        item->prev->next = item->next;
+    if (item->by.held.prev)
+        item->by.held.prev->by.held.next = item->by.held.next;
     else
-        holder->first = item->next;
-    if (item->next)
-        item->next->prev = item->prev;
-    item->prev = item->next = NULL;
+        holder->first = item->by.held.next;
+    if (item->by.held.next)
+        item->by.held.next->by.held.prev = item->by.held.prev;
+    item->by.held.prev = item->by.held.next = NULL;
     if (--holder->count == 0) {
         wp_mem_map_delete (&self->holders, holder->worker_id);
         free (holder->worker_id);
@@ -194,31 +287,70 @@ s_holder_remove (wp_mem_store_t *self, wp_mem_item_t *item)
     }
 }
 
+//  Pending, scheduled and claimed items hold their unique key
+static bool
+s_item_live (const wp_mem_item_t *item)
+{
+    return item->rec.status == WP_ITEM_PENDING || item->rec.status == WP_ITEM_SCHEDULED
+        || item->rec.status == WP_ITEM_CLAIMED;
+}
+
+//  The live item of pool holding key, or NULL
+wp_mem_item_t *
+wp_mem_unique_holder (wp_mem_pool_t *pool, const char *key)
+{
+    return (wp_mem_item_t *) wp_mem_map_lookup (&pool->unique, key);
+}
+
 //  Puts the item in the structures its state calls for
 static void
 s_item_index (wp_mem_store_t *self, wp_mem_item_t *item)
 {
     wp_mem_tree_insert (&item->pool->by_status [item->rec.status], &item->node);
-    if (item->rec.status == WP_ITEM_CLAIMED) {
-        wp_mem_heap_push (&self->leases, item);
-        s_holder_add (self, item);
+    switch (item->rec.status) {
+        case WP_ITEM_PENDING:
+            wp_mem_tree_insert (&item->pool->ready, &item->by.ready);
+            break;
+        case WP_ITEM_CLAIMED:
+            wp_mem_heap_push (&self->leases, item);
+            s_holder_add (self, item);
+            break;
+        case WP_ITEM_SCHEDULED:
+            wp_mem_heap_push (&self->due, item);
+            break;
+        default:
+            wp_mem_heap_push (&self->finished, item);
+            break;
     }
-    else
-    if (item->rec.status != WP_ITEM_PENDING)
-        wp_mem_heap_push (&self->finished, item);
+    //  A key another live item holds stays with it (only a damaged image
+    //  could load two)
+    if (item->rec.unique_key && s_item_live (item)
+    &&  !wp_mem_unique_holder (item->pool, item->rec.unique_key))
+        wp_mem_map_insert (&item->pool->unique, item->rec.unique_key, item);
 }
 
 static void
 s_item_unindex (wp_mem_store_t *self, wp_mem_item_t *item)
 {
     wp_mem_tree_remove (&item->pool->by_status [item->rec.status], &item->node);
-    if (item->rec.status == WP_ITEM_CLAIMED) {
-        wp_mem_heap_remove (&self->leases, item);
-        s_holder_remove (self, item);
+    switch (item->rec.status) {
+        case WP_ITEM_PENDING:
+            wp_mem_tree_remove (&item->pool->ready, &item->by.ready);
+            break;
+        case WP_ITEM_CLAIMED:
+            wp_mem_heap_remove (&self->leases, item);
+            s_holder_remove (self, item);
+            break;
+        case WP_ITEM_SCHEDULED:
+            wp_mem_heap_remove (&self->due, item);
+            break;
+        default:
+            wp_mem_heap_remove (&self->finished, item);
+            break;
     }
-    else
-    if (item->rec.status != WP_ITEM_PENDING)
-        wp_mem_heap_remove (&self->finished, item);
+    if (item->rec.unique_key
+    &&  wp_mem_unique_holder (item->pool, item->rec.unique_key) == item)
+        wp_mem_map_delete (&item->pool->unique, item->rec.unique_key);
 }
 
 //  ---------------------------------------------------------------------
@@ -243,12 +375,12 @@ s_item_save (wp_mem_store_t *self, wp_mem_item_t *item)
     undo->claimed_by = wp_strdup (item->rec.claimed_by);
     undo->claimed_at = item->rec.claimed_at;
     undo->lease_expires_at = item->rec.lease_expires_at;
-    undo->lease_us = item->lease_us;
     undo->attempts = item->rec.attempts;
     undo->result = s_memdup (item->rec.result, item->rec.result_size);
     undo->result_size = item->rec.result_size;
     undo->error = wp_strdup (item->rec.error);
-    undo->updated_at = item->updated_at;
+    undo->updated_at = item->updated_at;       //  or lease_us: one field
+    undo->run_at = item->rec.run_at;
 }
 
 //  Saves the pool's paused flag before its first change in the epoch
@@ -261,6 +393,7 @@ wp_mem_pool_save (wp_mem_store_t *self, wp_mem_pool_t *pool)
     wp_undo_t *undo = s_undo_add (self, WP_UNDO_POOL);
     undo->pool = pool;
     undo->paused = pool->paused;
+    undo->backoff = pool->backoff;
 }
 
 static void
@@ -285,7 +418,8 @@ wp_mem_item_change_begin (wp_mem_store_t *self, wp_mem_item_t *item)
 void
 wp_mem_item_change_end (wp_mem_store_t *self, wp_mem_item_t *item)
 {
-    item->updated_at = self->now;
+    if (item->rec.status != WP_ITEM_CLAIMED)
+        item->updated_at = self->now;
     s_item_index (self, item);
 }
 
@@ -342,12 +476,12 @@ s_undo_apply (wp_mem_store_t *self, wp_undo_t *undo)
             item->rec.claimed_by = undo->claimed_by;
             item->rec.claimed_at = undo->claimed_at;
             item->rec.lease_expires_at = undo->lease_expires_at;
-            item->lease_us = undo->lease_us;
             item->rec.attempts = undo->attempts;
             item->rec.result = undo->result;
             item->rec.result_size = undo->result_size;
             item->rec.error = undo->error;
             item->updated_at = undo->updated_at;
+            item->rec.run_at = undo->run_at;
             undo->claimed_by = NULL;
             undo->result = NULL;
             undo->error = NULL;
@@ -366,6 +500,10 @@ s_undo_apply (wp_mem_store_t *self, wp_undo_t *undo)
         }
         case WP_UNDO_POOL:
             ((wp_mem_pool_t *) undo->pool)->paused = undo->paused;
+            ((wp_mem_pool_t *) undo->pool)->backoff = undo->backoff;
+            break;
+        case WP_UNDO_SCHEDULE:
+            wp_mem_schedule_restore (self, undo->schedule, &undo->saved_schedule);
             break;
         case WP_UNDO_WORKER:
             if (worker->heap_pos != WP_MEM_NOWHERE)
@@ -415,10 +553,12 @@ wp_mem_item_clear_claim (wp_mem_item_t *item, bool keep_claimant)
     item->lease_us = 0;
 }
 
-//  A failed attempt on a claimed item: fail(), a lapsed lease, a lost
-//  worker. Returns the new state.
+//  A failed attempt on a claimed item: fail() (retry_after > 0: the
+//  worker's Retry-After), a lapsed lease, a lost worker. Poisoned, or due
+//  again by wp_store_retry_due: scheduled until then, or pending at once.
+//  Returns the new state.
 static wp_item_state
-s_item_fail (wp_mem_store_t *self, wp_mem_item_t *item, const char *error)
+s_item_fail (wp_mem_store_t *self, wp_mem_item_t *item, const char *error, double retry_after)
 {
     s_current_task_clear (self, item);
     wp_mem_item_change_begin (self, item);
@@ -426,8 +566,15 @@ s_item_fail (wp_mem_store_t *self, wp_mem_item_t *item, const char *error)
         item->rec.attempts++;
     free (item->rec.error);
     item->rec.error = wp_strdup (error);
-    item->rec.status = item->rec.attempts >= item->rec.max_retries
-                     ? WP_ITEM_POISONED: WP_ITEM_PENDING;
+    if (item->rec.attempts >= item->rec.max_retries)
+        item->rec.status = WP_ITEM_POISONED;
+    else {
+        const wp_backoff_t *policy = item->pool->backoff.base > 0 ? &item->pool->backoff : NULL;
+        int64_t due = wp_store_retry_due (&self->base, policy, item->rec.attempts, retry_after);
+        item->rec.status = due ? WP_ITEM_SCHEDULED : WP_ITEM_PENDING;
+        if (due)
+            item->rec.run_at = due;
+    }
     wp_mem_item_clear_claim (item, item->rec.status == WP_ITEM_POISONED);
     wp_mem_item_change_end (self, item);
     return item->rec.status;
@@ -437,8 +584,12 @@ s_item_fail (wp_mem_store_t *self, wp_mem_item_t *item, const char *error)
 static void
 s_item_reclaim (wp_mem_store_t *self, wp_mem_item_t *item, const char *error)
 {
-    if (s_item_fail (self, item, error) == WP_ITEM_POISONED)
+    wp_item_state state = s_item_fail (self, item, error, 0);
+    if (state == WP_ITEM_POISONED)
         self->reaped.poisoned++;
+    else
+    if (state == WP_ITEM_SCHEDULED)
+        self->reaped.backed_off++;
     else
         self->reaped.requeued++;
 }
@@ -479,7 +630,7 @@ s_holder_items (wp_mem_store_t *self, const char *worker_id, size_t *count_p)
     if (!holder)
         return NULL;
     wp_mem_item_t **items = (wp_mem_item_t **) wp_mem_alloc (holder->count * sizeof (wp_mem_item_t *));
-    for (wp_mem_item_t *item = holder->first; item; item = item->next)
+    for (wp_mem_item_t *item = holder->first; item; item = item->by.held.next)
         items [(*count_p)++] = item;
     return items;
 }
@@ -494,12 +645,11 @@ wp_mem_renew_leases (wp_mem_store_t *self, const char *worker_id, int64_t lease_
     wp_mem_holder_t *holder = (wp_mem_holder_t *) wp_mem_map_lookup (&self->holders, worker_id);
     uint64_t count = 0;
     //  The item stays claimed by the same worker: only its lease key moves
-    for (wp_mem_item_t *item = holder ? holder->first : NULL; item; item = item->next) {
+    for (wp_mem_item_t *item = holder ? holder->first : NULL; item; item = item->by.held.next) {
         s_item_save (self, item);
         if (lease_us >= 0)
             item->lease_us = lease_us;
         item->rec.lease_expires_at = wp_mem_time_add (self->now, item->lease_us);
-        item->updated_at = self->now;
         wp_mem_heap_fix (&self->leases, item);
         count++;
     }
@@ -540,6 +690,15 @@ s_apply_due (wp_mem_store_t *self)
             s_worker_lose (self, worker);
         else
             break;
+    }
+    //  Scheduled items that fell due; a failure above schedules after now
+    wp_mem_item_t *item;
+    while ((item = (wp_mem_item_t *) wp_mem_heap_top (&self->due))
+       &&  item->rec.run_at <= self->now) {
+        wp_mem_item_change_begin (self, item);
+        item->rec.status = WP_ITEM_PENDING;
+        wp_mem_item_change_end (self, item);
+        self->reaped.promoted++;
     }
 }
 
@@ -601,7 +760,16 @@ s_journal_write (wp_mem_store_t *self)
             wp_mem_pool_t *pool = undo->pool;
             if (pool->txn_mark != pass) {
                 pool->txn_mark = pass;
-                rc = journal->pool (journal->arg, pool->name, pool->paused);
+                rc = journal->pool (journal->arg, pool->name, pool->paused, &pool->backoff);
+            }
+        }
+        else
+        if (undo->kind == WP_UNDO_SCHEDULE) {
+            wp_mem_schedule_t *schedule = undo->schedule;
+            if (schedule->txn_mark != pass) {
+                schedule->txn_mark = pass;
+                rc = schedule->rec ? journal->schedule (journal->arg, schedule->rec)
+                                   : journal->schedule_gone (journal->arg, schedule->name);
             }
         }
         else
@@ -619,12 +787,13 @@ s_journal_write (wp_mem_store_t *self)
         if (!item->purged && item->txn_mark != pass) {
             //  The first entry of an item pushed in the group is its "new"
             item->txn_mark = pass;
+            bool claimed = item->rec.status == WP_ITEM_CLAIMED;
             wp_memory_item_image_t image = {
                 .pool = item->pool->name,
                 .rec = &item->rec,
                 .seq = item->seq,
-                .lease_us = item->lease_us,
-                .updated_at = item->updated_at,
+                .lease_us = claimed ? item->lease_us : 0,
+                .updated_at = claimed ? 0 : item->updated_at,
                 .is_new = undo->kind == WP_UNDO_ITEM_NEW,
             };
             rc = journal->item (journal->arg, &image);
@@ -637,11 +806,11 @@ s_journal_write (wp_mem_store_t *self)
     return rc;
 }
 
-//  A pool with no items that is not paused is not worth keeping
+//  A pool with no items, not paused and without a policy is not worth keeping
 bool
 wp_mem_pool_idle (const wp_mem_pool_t *pool)
 {
-    return pool->items.count == 0 && !pool->paused;
+    return pool->items.count == 0 && !pool->paused && pool->backoff.base <= 0;
 }
 
 static wp_status
@@ -674,6 +843,7 @@ s_commit (wp_store_t *base)
             empty [empty_count++] = pool;
         }
     }
+    wp_mem_schedule_sweep (self);
     s_undo_discard (self, 0, true);
     for (size_t i = 0; i < empty_count; i++)
         wp_mem_pool_free (empty [i]);
@@ -700,6 +870,7 @@ s_undo_back_to (wp_mem_store_t *self, size_t from)
 {
     for (size_t i = self->undo.count; i-- > from; )
         s_undo_apply (self, &self->undo.entries [i]);
+    wp_mem_schedule_forget (self, from);
     s_undo_discard (self, from, false);
 }
 
@@ -708,7 +879,10 @@ s_rollback_locked (wp_mem_store_t *self)
 {
     if (!self->in_txn)
         return;
-    s_undo_back_to (self, 0);
+    for (size_t i = self->undo.count; i-- > 0; )
+        s_undo_apply (self, &self->undo.entries [i]);
+    wp_mem_schedule_sweep (self);
+    s_undo_discard (self, 0, false);
     self->reaped = self->reaped_at_begin;
     self->in_txn = false;
     s_mark_end (self);
@@ -791,19 +965,27 @@ s_push (wp_store_t *base, const char *pool_name, const wp_push_entry_t *entry,
             return wp_mem_leave (self, WP_OK);
         }
     }
+    wp_mem_pool_t *existing_pool = wp_mem_pool_lookup (self, pool_name);
+    wp_mem_item_t *holder = existing_pool && entry->unique_key
+                          ? wp_mem_unique_holder (existing_pool, entry->unique_key) : NULL;
+    if (holder) {
+        *id_out = wp_strdup (holder->rec.id);
+        if (duplicate)
+            *duplicate = true;
+        return wp_mem_leave (self, WP_OK);
+    }
+    int64_t due = wp_store_entry_due (base, entry);
     wp_mem_pool_t *pool = wp_mem_pool_require (self, pool_name);
-    wp_mem_item_t *item = (wp_mem_item_t *) wp_mem_alloc (sizeof *item);
-    if (entry->id)
-        item->rec.id = wp_strdup (entry->id);
-    else {
+    if (!entry->id)
         while (wp_mem_map_lookup (&pool->items, uuid))
             wp_uuid_new (uuid);
-        item->rec.id = wp_strdup (uuid);
-    }
+    wp_mem_item_t *item = s_item_alloc (entry->id ? entry->id : uuid, entry->data,
+                                        entry->data_size);
     item->rec.pool = pool->name;
-    item->rec.data = s_memdup (entry->data, entry->data_size);
-    item->rec.data_size = entry->data_size;
-    item->rec.status = WP_ITEM_PENDING;
+    item->rec.status = due ? WP_ITEM_SCHEDULED : WP_ITEM_PENDING;
+    item->rec.run_at = due;
+    item->rec.priority = entry->priority;
+    item->rec.unique_key = wp_strdup (entry->unique_key);
     item->rec.max_retries = entry->max_retries < 0
                           ? WP_DEFAULT_MAX_RETRIES: (uint32_t) entry->max_retries;
     item->rec.created_at = self->now;
@@ -829,7 +1011,7 @@ s_claim (wp_store_t *base, const char *pool_name, const char *worker_id,
     wp_mem_store_t *self = wp_mem_enter (base);
     wp_mem_pool_t *pool = wp_mem_pool_lookup (self, pool_name);
     wp_mem_item_t *item = pool && !pool->paused
-                   ? wp_mem_item_of (wp_mem_tree_first (&pool->by_status [WP_ITEM_PENDING])) : NULL;
+                   ? wp_mem_item_of_ready (wp_mem_tree_first (&pool->ready)) : NULL;
     if (!item) {
         *item_out = NULL;
         return wp_mem_leave (self, WP_OK);
@@ -898,13 +1080,12 @@ static wp_status
 s_fail (wp_store_t *base, const char *pool_name, const char *id,
         const char *error, const char *worker_id, double retry_after, wp_item_state *state_out)
 {
-    (void) retry_after;   //  XXX scheduling: not yet
     wp_mem_store_t *self = wp_mem_enter (base);
     wp_mem_item_t *item = NULL;
     wp_status rc = s_claimed_item (self, pool_name, id, worker_id, &item);
     if (rc != WP_OK)
         return wp_mem_leave (self, rc);
-    wp_item_state state = s_item_fail (self, item, error);
+    wp_item_state state = s_item_fail (self, item, error, retry_after);
     if (state_out)
         *state_out = state;
     return wp_mem_leave (self, WP_OK);
@@ -982,9 +1163,15 @@ s_next_due (wp_store_t *base, int64_t *next_out)
     if (worker) {
         //  A worker is lost once its deadline has passed, not at it
         int64_t lost_at = wp_mem_time_add (worker->stale_at, 1);
-        if (!item || lost_at < next)
+        if (!next || lost_at < next)
             next = lost_at;
     }
+    wp_mem_item_t *scheduled = (wp_mem_item_t *) wp_mem_heap_top (&self->due);
+    if (scheduled && (!next || scheduled->rec.run_at < next))
+        next = scheduled->rec.run_at;
+    wp_mem_schedule_t *schedule = (wp_mem_schedule_t *) wp_mem_heap_top (&self->ticks);
+    if (schedule && (!next || schedule->rec->next_at < next))
+        next = schedule->rec->next_at;
     *next_out = next;
     return wp_mem_leave (self, WP_OK);
 }
@@ -1040,7 +1227,7 @@ s_stats (wp_store_t *base, wp_stats_t **stats_out)
     stats->pools = (wp_pool_stats_t *) wp_mem_alloc (self->pools.count * sizeof (wp_pool_stats_t));
     size_t pool_at = 0;
     for (wp_mem_pool_t *pool; (pool = (wp_mem_pool_t *) wp_mem_map_next (&self->pools, &pool_at)); ) {
-        if (pool->items.count == 0 && !pool->paused)
+        if (wp_mem_pool_idle (pool))
             continue;
         wp_pool_stats_t *entry = &stats->pools [stats->pool_count++];
         entry->pool = wp_strdup (pool->name);
@@ -1049,6 +1236,8 @@ s_stats (wp_store_t *base, wp_stats_t **stats_out)
         entry->claimed = pool->by_status [WP_ITEM_CLAIMED].count;
         entry->done = pool->by_status [WP_ITEM_DONE].count;
         entry->poisoned = pool->by_status [WP_ITEM_POISONED].count;
+        entry->scheduled = pool->by_status [WP_ITEM_SCHEDULED].count;
+        entry->backoff = pool->backoff;
     }
     qsort (stats->pools, stats->pool_count, sizeof (wp_pool_stats_t), s_compare_pool_stats);
 
@@ -1096,6 +1285,13 @@ s_destroy (wp_store_t *base)
     size_t worker_at = 0;
     for (wp_mem_worker_t *worker; (worker = (wp_mem_worker_t *) wp_mem_map_next (&self->workers, &worker_at)); )
         s_worker_free (worker);
+    size_t schedule_at = 0;
+    for (wp_mem_schedule_t *schedule;
+         (schedule = (wp_mem_schedule_t *) wp_mem_map_next (&self->schedules, &schedule_at)); )
+        wp_mem_schedule_free (schedule);
+    wp_mem_map_release (&self->schedules);
+    wp_mem_heap_release (&self->due);
+    wp_mem_heap_release (&self->ticks);
     wp_mem_map_release (&self->pools);
     wp_mem_map_release (&self->holders);
     wp_mem_map_release (&self->workers);
@@ -1139,6 +1335,10 @@ static const wp_store_ops_t s_memory_ops = {
     .cancel = wp_mem_cancel,
     .purge_pool = wp_mem_purge_pool,
     .set_paused = wp_mem_set_paused,
+    .set_backoff = wp_mem_set_backoff,
+    .schedule_put = wp_mem_schedule_put,
+    .schedule_remove = wp_mem_schedule_remove,
+    .schedule_list = wp_mem_schedule_list,
 };
 
 wp_store_t *
@@ -1158,16 +1358,25 @@ wp_store_memory_load_item (wp_store_t *base, const char *pool_name, wp_item_t **
     wp_mem_pool_t *pool = wp_mem_pool_require (self, pool_name);
     if (wp_mem_map_lookup (&pool->items, (*rec_p)->id))
         return -1;
-    wp_mem_item_t *item = (wp_mem_item_t *) wp_mem_alloc (sizeof *item);
-    item->rec = **rec_p;
-    free (item->rec.pool);
+    wp_item_t *rec = *rec_p;
+    wp_mem_item_t *item = s_item_alloc (rec->id, rec->data, rec->data_size);
+    char *id = item->rec.id;
+    uint8_t *data = item->rec.data;
+    item->rec = *rec;
+    item->rec.id = id;
+    item->rec.data = data;
     item->rec.pool = pool->name;
-    free (*rec_p);
+    free (rec->id);
+    free (rec->data);
+    free (rec->pool);
+    free (rec);
     *rec_p = NULL;
     item->pool = pool;
     item->seq = seq;
-    item->lease_us = lease_us;
-    item->updated_at = updated_at;
+    if (item->rec.status == WP_ITEM_CLAIMED)
+        item->lease_us = lease_us;
+    else
+        item->updated_at = updated_at;
     item->heap_pos = WP_MEM_NOWHERE;
     if (seq >= self->next_seq)
         self->next_seq = seq + 1;
@@ -1177,10 +1386,14 @@ wp_store_memory_load_item (wp_store_t *base, const char *pool_name, wp_item_t **
 }
 
 void
-wp_store_memory_load_pool (wp_store_t *base, const char *pool_name, bool paused)
+wp_store_memory_load_pool (wp_store_t *base, const char *pool_name, bool paused,
+                           const wp_backoff_t *backoff)
 {
     wp_mem_store_t *self = (wp_mem_store_t *) base;
-    wp_mem_pool_require (self, pool_name)->paused = paused;
+    wp_mem_pool_t *pool = wp_mem_pool_require (self, pool_name);
+    pool->paused = paused;
+    if (backoff)
+        pool->backoff = *backoff;
 }
 
 void
@@ -1209,8 +1422,14 @@ wp_store_memory_new (const wp_store_config_t *cfg)
     ||  pthread_mutex_init (&self->mutex, &attr) != 0)
         abort ();
     pthread_mutexattr_destroy (&attr);
+    wp_mem_map_init (&self->pools, s_pool_key);
+    wp_mem_map_init (&self->holders, s_holder_key);
+    wp_mem_map_init (&self->workers, s_worker_key);
+    wp_mem_map_init (&self->schedules, s_schedule_key);
     wp_mem_heap_init (&self->leases, s_lease_before, s_item_slot);
     wp_mem_heap_init (&self->finished, s_finished_before, s_item_slot);
+    wp_mem_heap_init (&self->due, s_due_before, s_item_slot);
+    wp_mem_heap_init (&self->ticks, wp_mem_tick_before, wp_mem_schedule_slot);
     wp_mem_heap_init (&self->stale, s_stale_before, s_worker_slot);
     return &self->base;
 }

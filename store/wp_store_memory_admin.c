@@ -1,6 +1,6 @@
 /*  wp_store_memory_admin: the memory store's inspection and lifecycle
     calls: List (a walk per status index, merged by seq), Retry, RetryAll,
-    Cancel, Purge by status, Pause/Resume. Records and transitions in
+    Cancel, Purge by status, Pause/Resume, SetBackoff. Records and transitions in
     wp_mem_store.h.  */
 #include "wp_mem_store.h"
 #include <inttypes.h>
@@ -18,15 +18,15 @@ s_pool_drop_if_idle (wp_mem_store_t *self, wp_mem_pool_t *pool)
 }
 
 //  Items of pool in the given states (each at most once, in range), the
-//  set of all four if count is 0; returns how many
+//  set of all of them if count is 0; returns how many
 static size_t
-s_state_set (const wp_item_state *statuses, size_t count, wp_item_state set [4])
+s_state_set (const wp_item_state *statuses, size_t count, wp_item_state set [WP_ITEM_STATE_COUNT])
 {
-    bool seen [4] = { false, false, false, false };
+    bool seen [WP_ITEM_STATE_COUNT] = { false };
     size_t size = 0;
-    for (size_t i = 0; i < (count ? count : 4); i++) {
+    for (size_t i = 0; i < (count ? count : WP_ITEM_STATE_COUNT); i++) {
         wp_item_state state = count ? statuses [i] : (wp_item_state) i;
-        if ((int) state >= 0 && state <= WP_ITEM_POISONED && !seen [state]) {
+        if ((int) state >= 0 && state < WP_ITEM_STATE_COUNT && !seen [state]) {
             seen [state] = true;
             set [size++] = state;
         }
@@ -73,10 +73,10 @@ wp_mem_list_items (wp_store_t *base, const char *pool_name,
     wp_item_list_t *list = wp_item_list_new ();
     char *next_cursor = NULL;
     wp_mem_pool_t *pool = wp_mem_pool_lookup (self, pool_name);
-    wp_item_state set [4];
+    wp_item_state set [WP_ITEM_STATE_COUNT];
     size_t set_size = s_state_set (statuses, status_count, set);
     if (pool) {
-        wp_mem_tree_walk_t walks [4];
+        wp_mem_tree_walk_t walks [WP_ITEM_STATE_COUNT];
         for (size_t i = 0; i < set_size; i++)
             wp_mem_tree_walk_start (&walks [i], &pool->by_status [set [i]], cursor == NULL, after);
         uint64_t last_seq = 0;
@@ -138,6 +138,13 @@ wp_mem_retry (wp_store_t *base, const char *pool_name, const char *id)
                                               "item '%s' is %s: only poisoned or done items "
                                               "can be retried", id,
                                               wp_item_state_name (item->rec.status)));
+    wp_mem_item_t *holder = item->rec.unique_key
+                          ? wp_mem_unique_holder (item->pool, item->rec.unique_key) : NULL;
+    if (holder)
+        return wp_mem_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
+                                                   "item '%s' has unique key '%s', held by "
+                                                   "item '%s'", id, item->rec.unique_key,
+                                                   holder->rec.id));
     s_item_retry (self, item);
     return wp_mem_leave (self, WP_OK);
 }
@@ -165,14 +172,21 @@ wp_mem_retry_all (wp_store_t *base, const char *pool_name, uint64_t *count_out)
 {
     wp_mem_store_t *self = wp_mem_enter (base);
     wp_mem_pool_t *pool = wp_mem_pool_lookup (self, pool_name);
-    size_t count = 0;
+    uint64_t retried = 0;
     if (pool) {
+        //  In push order, so of several with one key the oldest is retried
+        //  (and holds the key against the rest)
+        size_t count;
         wp_mem_item_t **items = s_items_in (pool, WP_ITEM_POISONED, &count);
         for (size_t i = 0; i < count; i++)
-            s_item_retry (self, items [i]);
+            if (!items [i]->rec.unique_key
+            ||  !wp_mem_unique_holder (pool, items [i]->rec.unique_key)) {
+                s_item_retry (self, items [i]);
+                retried++;
+            }
         free (items);
     }
-    *count_out = count;
+    *count_out = retried;
     return wp_mem_leave (self, WP_OK);
 }
 
@@ -208,7 +222,7 @@ wp_mem_purge_pool (wp_store_t *base, const char *pool_name,
     wp_mem_store_t *self = wp_mem_enter (base);
     wp_mem_pool_t *pool = wp_mem_pool_lookup (self, pool_name);
     uint64_t removed = 0;
-    wp_item_state set [4];
+    wp_item_state set [WP_ITEM_STATE_COUNT];
     size_t set_size = s_state_set (statuses, status_count, set);
     for (size_t i = 0; pool && status_count > 0 && i < set_size; i++) {
         if (set [i] == WP_ITEM_CLAIMED)
@@ -223,6 +237,32 @@ wp_mem_purge_pool (wp_store_t *base, const char *pool_name,
     if (pool)
         s_pool_drop_if_idle (self, pool);
     *count_out = removed;
+    return wp_mem_leave (self, WP_OK);
+}
+
+static bool
+s_backoff_equal (const wp_backoff_t *a, const wp_backoff_t *b)
+{
+    return a->base == b->base && a->cap == b->cap && a->jitter == b->jitter;
+}
+
+wp_status
+wp_mem_set_backoff (wp_store_t *base, const char *pool_name, const wp_backoff_t *policy)
+{
+    wp_mem_store_t *self = wp_mem_enter (base);
+    //  base 0 is no policy, whatever else it says (wp_store.c has checked it)
+    wp_backoff_t none = { 0, 0, 0 };
+    const wp_backoff_t *wanted = policy->base > 0 ? policy : &none;
+    wp_mem_pool_t *pool = wp_mem_pool_lookup (self, pool_name);
+    if (!pool && wanted->base <= 0)
+        return wp_mem_leave (self, WP_OK);
+    if (!pool)
+        pool = wp_mem_pool_require (self, pool_name);
+    if (!s_backoff_equal (&pool->backoff, wanted)) {
+        wp_mem_pool_save (self, pool);
+        pool->backoff = *wanted;
+    }
+    s_pool_drop_if_idle (self, pool);
     return wp_mem_leave (self, WP_OK);
 }
 

@@ -3,8 +3,8 @@
     group commits, and a way to load saved state into a fresh store.
     Internal to store/.
 
-    The journal sees each item, worker and pool (its paused flag) a group
-    changed once, in its state at commit (an item pushed and then claimed
+    The journal sees each item, worker, pool (its paused flag and retry
+    policy) and schedule a group changed once, in its state at commit (an item pushed and then claimed
     in one group is one new item, already claimed; what a savepoint's
     rollback_to undid is not seen at all). If any journal call fails, the
     journal is rolled back, the group is rolled back in memory, and
@@ -23,8 +23,8 @@ typedef struct {
     const char *pool;
     const wp_item_t *rec;
     uint64_t seq;               //  push order, unique in the store
-    int64_t lease_us;           //  while claimed: the lease length asked for
-    int64_t updated_at;         //  time of the last change
+    int64_t lease_us;           //  claimed: the lease length asked for, else 0
+    int64_t updated_at;         //  not claimed: time of the last change, else 0
     bool is_new;                //  pushed in this group
 } wp_memory_item_image_t;
 
@@ -36,7 +36,9 @@ typedef struct {
     wp_status (*item) (void *arg, const wp_memory_item_image_t *image);
     wp_status (*item_gone) (void *arg, uint64_t seq);
     wp_status (*worker) (void *arg, const wp_worker_t *rec);
-    wp_status (*pool) (void *arg, const char *name, bool paused);
+    wp_status (*pool) (void *arg, const char *name, bool paused, const wp_backoff_t *backoff);
+    wp_status (*schedule) (void *arg, const wp_schedule_t *rec);
+    wp_status (*schedule_gone) (void *arg, const char *name);
     wp_status (*commit) (void *arg);
     void (*rollback) (void *arg);
 } wp_memory_journal_t;
@@ -54,8 +56,14 @@ wp_store_t *wp_store_memory_new_journaled (const wp_store_config_t *cfg,
 int wp_store_memory_load_item (wp_store_t *self, const char *pool, wp_item_t **rec_p,
                                uint64_t seq, int64_t lease_us, int64_t updated_at);
 
-//  Loading: sets pool's paused flag (creating the pool).
-void wp_store_memory_load_pool (wp_store_t *self, const char *pool, bool paused);
+//  Loading: sets pool's paused flag and retry policy (backoff may be NULL:
+//  none), creating the pool.
+void wp_store_memory_load_pool (wp_store_t *self, const char *pool, bool paused,
+                                const wp_backoff_t *backoff);
+
+//  Loading: adds a schedule as it was stored, taking it (nulls *rec_p); its
+//  name must not be loaded already.
+void wp_store_memory_load_schedule (wp_store_t *self, wp_schedule_t **rec_p);
 
 //  Loading: adds a worker record as it was stored, taking it (nulls *rec_p).
 void wp_store_memory_load_worker (wp_store_t *self, wp_worker_t **rec_p);

@@ -475,26 +475,108 @@ s_foreign_files_are_refused (const char *dir)
     store = s_open (path, NULL);
     s_push (store, "p", "a");
     wp_store_destroy (&store);
+    s_raw_exec (path, "PRAGMA user_version = 4");
+    filetest_expect_refused_untouched (wp_store_image_new, dir, path, WP_FAILED_PRECONDITION, "version 4");
     s_raw_exec (path, "PRAGMA user_version = 3");
-    filetest_expect_refused_untouched (wp_store_image_new, dir, path, WP_FAILED_PRECONDITION, "version 3");
-    s_raw_exec (path, "PRAGMA user_version = 2");
     store = s_open (path, NULL);
     item = filetest_get (store, "p", "a");
     wp_item_destroy (&item);
     wp_store_destroy (&store);
+}
 
-    //  An image of version 1 (before pools could be paused) gains the pools
-    //  table, keeps its items, and remembers a pause from then on
-    s_raw_exec (path, "DROP TABLE pools; PRAGMA user_version = 1");
-    store = s_open (path, NULL);
-    item = filetest_get (store, "p", "a");
-    wp_item_destroy (&item);
-    CHECK_OK (store, wp_store_set_paused (store, "p", true));
-    wp_store_destroy (&store);
-    sqlite3 *db = filetest_raw_open (path);
-    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), 2);
-    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM pools"), 1);
-    sqlite3_close (db);
+//  The tables of an image of version 1 and 2, as those versions created
+//  them (version 2 added pools)
+#define S_V1_SCHEMA \
+    "CREATE TABLE items (" \
+    "    seq INTEGER PRIMARY KEY, pool TEXT NOT NULL, id TEXT NOT NULL," \
+    "    data BLOB NOT NULL, status INTEGER NOT NULL, claimed_by TEXT," \
+    "    claimed_at INTEGER NOT NULL, lease_us INTEGER NOT NULL," \
+    "    lease_expires_at INTEGER NOT NULL, attempts INTEGER NOT NULL," \
+    "    max_retries INTEGER NOT NULL, result BLOB, error TEXT," \
+    "    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);" \
+    "CREATE TABLE workers (" \
+    "    worker_id TEXT PRIMARY KEY, host TEXT, pid INTEGER NOT NULL," \
+    "    capabilities BLOB NOT NULL, pool_id TEXT, started_at INTEGER NOT NULL," \
+    "    status TEXT NOT NULL, last_heartbeat INTEGER NOT NULL, current_task_id TEXT," \
+    "    heartbeat_interval REAL NOT NULL, metadata BLOB);" \
+    "INSERT INTO items VALUES (1, 'p', 'a', x'a178', 0, NULL, 0, 0, 0, 0, 3, NULL, NULL," \
+    "    1000, 1000);" \
+    "INSERT INTO items VALUES (2, 'p', 'b', x'a178', 3, 'w', 0, 0, 0, 3, 3, NULL, 'boom'," \
+    "    1000, 2000);" \
+    "INSERT INTO items VALUES (3, 'p', 'c', x'a178', 0, NULL, 0, 0, 0, 0, 3, NULL, NULL," \
+    "    1000, 1000);"
+#define S_V2_POOLS "CREATE TABLE pools (name TEXT PRIMARY KEY, paused INTEGER NOT NULL);"
+
+//  An image of version 1 or 2, made by that version's statements, is
+//  brought to version 3 at open: its items keep every field (and get
+//  priority 0, no run_at, no key), a version 2 pause is kept, and the new
+//  fields, policies and schedules are stored from then on.
+static void
+s_old_versions_migrate (const char *dir)
+{
+    for (int version = 1; version <= 2; version++) {
+        char path [160];
+        snprintf (path, sizeof path, "%s/v%d.db", dir, version);
+        char sql [2048];
+        snprintf (sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d; %s%s",
+                  S_APPLICATION_ID, version, S_V1_SCHEMA,
+                  version == 2 ? S_V2_POOLS "INSERT INTO pools VALUES ('q', 1);" : "");
+        s_raw_exec (path, sql);
+        wp_store_t *store = s_open (path, NULL);
+        wp_item_t *item = filetest_get (store, "p", "b");
+        CHECK (item->status == WP_ITEM_POISONED && item->attempts == 3);
+        CHECK_STR (item->error, "boom");
+        CHECK (item->priority == 0 && item->run_at == 0 && item->unique_key == NULL);
+        wp_item_destroy (&item);
+        CHECK_INT (s_size (store, "p"), 2);
+        wp_stats_t *stats = NULL;
+        CHECK_OK (store, wp_store_stats (store, &stats));
+        CHECK_INT (stats->pool_count, version == 2 ? 2 : 1);
+        if (version == 2)
+            CHECK (stats->pools [1].paused);
+        wp_stats_destroy (&stats);
+        //  The new fields are stored from now on
+        wp_push_entry_t entry = { s_data, sizeof s_data, "k", -1, .priority = -5,
+                                  .unique_key = "key", .delay = 60 };
+        char *id = NULL;
+        CHECK_OK (store, wp_store_push (store, "p", &entry, &id, NULL));
+        free (id);
+        wp_backoff_t policy = { 2, 10, 0 };
+        CHECK_OK (store, wp_store_set_backoff (store, "p", &policy));
+        wp_schedule_t *schedule = wp_schedule_new ();
+        schedule->name = wp_strdup ("s");
+        schedule->pool = wp_strdup ("p");
+        schedule->cron = wp_strdup ("*/5 * * * *");
+        schedule->data = malloc (sizeof s_data);
+        memcpy (schedule->data, s_data, sizeof s_data);
+        schedule->data_size = sizeof s_data;
+        CHECK_OK (store, wp_store_schedule_put (store, schedule, NULL));
+        wp_schedule_destroy (&schedule);
+        wp_store_destroy (&store);
+
+        sqlite3 *db = filetest_raw_open (path);
+        CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), 3);
+        CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM items"), 4);
+        sqlite3_close (db);
+        store = s_open (path, NULL);
+        item = filetest_get (store, "p", "k");
+        CHECK (item->status == WP_ITEM_SCHEDULED && item->priority == -5 && item->run_at > 0);
+        CHECK_STR (item->unique_key, "key");
+        wp_item_destroy (&item);
+        item = filetest_get (store, "p", "a");
+        CHECK (item->status == WP_ITEM_PENDING && item->created_at == 1000);
+        wp_item_destroy (&item);
+        CHECK_OK (store, wp_store_stats (store, &stats));
+        CHECK (stats->pools [0].backoff.base == 2 && stats->pools [0].backoff.cap == 10);
+        CHECK_INT (stats->pools [0].scheduled, 1);
+        wp_stats_destroy (&stats);
+        wp_schedule_list_t *list = NULL;
+        CHECK_OK (store, wp_store_schedule_list (store, &list));
+        CHECK_INT (list->count, 1);
+        CHECK_STR (list->schedules [0]->cron, "*/5 * * * *");
+        wp_schedule_list_destroy (&list);
+        wp_store_destroy (&store);
+    }
 }
 
 //  Paths that cannot be an image fail with a status that says why, and
@@ -575,8 +657,20 @@ s_damaged_rows (const char *dir)
         //  An id twice in one pool; a push order before the first push
         { "INSERT INTO items SELECT seq + 1000, pool, id, data, status, claimed_by, claimed_at, "
           "lease_us, lease_expires_at, attempts, max_retries, result, error, created_at, "
-          "updated_at FROM items WHERE id = 'd'",
+          "updated_at, priority, run_at, unique_key FROM items WHERE id = 'd'",
           "DELETE FROM items WHERE seq >= 1000" },
+        //  The scheduling fields: a priority out of range, a bad key, a
+        //  scheduled item with no due time, a bad retry policy, a bad schedule
+        { "UPDATE items SET priority = 2147483648 WHERE id = 'd'",
+          "UPDATE items SET priority = 0 WHERE id = 'd'" },
+        { "UPDATE items SET unique_key = '' WHERE id = 'd'",
+          "UPDATE items SET unique_key = NULL WHERE id = 'd'" },
+        { "UPDATE items SET status = 4, run_at = 0 WHERE id = 'd'",
+          "UPDATE items SET status = 0 WHERE id = 'd'" },
+        { "INSERT INTO pools VALUES ('bad', 0, 5, 1, 0)",
+          "DELETE FROM pools WHERE name = 'bad'" },
+        { "INSERT INTO schedules VALUES ('s', 'p', '* * * * *', x'a178', 0, -2, 0, 0, 0)",
+          "DELETE FROM schedules" },
         { "UPDATE items SET seq = -7 WHERE id = 'd'",
           "UPDATE items SET seq = 900 WHERE id = 'd'" },
         //  Capabilities are "\0gpu\0"; metadata one msgpack map
@@ -586,7 +680,7 @@ s_damaged_rows (const char *dir)
           "UPDATE workers SET metadata = x'81a16b01'" },
         { "UPDATE workers SET worker_id = ''",
           "UPDATE workers SET worker_id = 'w'" },
-        { "INSERT INTO pools VALUES ('', 1)",
+        { "INSERT INTO pools VALUES ('', 1, 0, 0, 0)",
           "DELETE FROM pools WHERE name = ''" },
     };
     char path [128];
@@ -826,7 +920,7 @@ s_restart_keeps_everything (const char *dir)
     //  The file is an image: its id, its version, WAL
     sqlite3 *db = filetest_raw_open (path);
     CHECK_INT (filetest_query_int (db, "PRAGMA application_id"), S_APPLICATION_ID);
-    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), 2);
+    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), 3);
     sqlite3_stmt *stmt;
     CHECK (sqlite3_prepare_v2 (db, "PRAGMA journal_mode", -1, &stmt, NULL) == SQLITE_OK);
     CHECK (sqlite3_step (stmt) == SQLITE_ROW);
@@ -994,6 +1088,7 @@ static const filetest_case_t s_cases [] = {
     { "group_purge_and_repush", s_group_purge_and_repush },
     { "lifecycle_is_durable", s_lifecycle_is_durable },
     { "paused_survives_reopen", s_paused_survives_reopen },
+    { "old_versions_migrate", s_old_versions_migrate },
 };
 
 int

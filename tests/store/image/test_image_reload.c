@@ -1,10 +1,12 @@
 /*  test_image_reload: the image store against the memory store, call for
     call. Both run the same seeded random sequence of calls (pushes with and
-    without ids, duplicates, several pools, claims, completions, failures
-    that poison, releases, renewals, registrations, heartbeats with
+    without ids, duplicates, several pools, priorities, delays and run_at,
+    unique keys, claims, completions, failures that poison or wait out a
+    Retry-After or the pool's retry policy, releases, renewals, registrations, heartbeats with
     metadata, status updates, reads, purges, reaps, the lifecycle verbs
     (list pages, retry, retry_all, cancel, purge by status, pause and
-    resume), batches, and groups that commit or roll back, with savepoints
+    resume, retry policies), schedules (put, remove, list, firing), batches,
+    and groups that commit or roll back, with savepoints
     released or rolled back to inside them) on one injected clock that jumps forward, with short
     leases and heartbeat intervals so that leases lapse and workers go lost
     on the way. Every status and every output must agree.
@@ -13,8 +15,11 @@
     the same file (now and then in the middle of a group, which the memory
     store then rolls back too, as destroy does): from then on it must still
     answer exactly as the memory store does, and right after each reopen
-    the whole state (every item ever pushed, the stats, every worker, the
-    next due time) must be the same in both.
+    the whole state (every item ever pushed, the stats, every worker, every
+    schedule, the next due time) must be the same in both.
+
+    Retry policies have no jitter here: each store draws its own random
+    part, so with jitter the two would differ.
 
     Ids: an id-less push gets a fresh UUID from each store, so the two
     differ; the test keeps the pair and translates (explicit ids are the
@@ -49,6 +54,16 @@ static const char *const s_workers [] = { "w0", "w1", "w2", "w3", "w4", "u0" };
 
 static const char *const s_statuses [] = { "active", "terminating", "lost", "idle" };
 static const char *const s_capabilities [] = { "gpu", "cpu", "big" };
+
+//  Unique keys few enough that pushes collide; schedules, and crons that
+//  fire within a run (six fields: seconds first)
+static const char *const s_keys [] = { "k0", "k1", "k2", "k3", "k4", "k5" };
+#define S_KEY_COUNT 6
+static const char *const s_schedule_names [] = { "s0", "s1", "s2" };
+#define S_SCHEDULE_COUNT 3
+static const char *const s_crons [] = { "*/5 * * * * *", "*/2 * * * * *", "* * * * *",
+                                        "0 0 1 1 *" };
+#define S_CRON_COUNT 4
 
 //  Metadata values, each one msgpack value in its canonical encoding: the
 //  image keeps metadata as one msgpack map and decodes it at open, which
@@ -113,6 +128,9 @@ typedef struct {
     size_t failed;
     size_t poisoned;
     size_t reaped;              //  leases expired and workers lost, as reaped
+    size_t scheduled;           //  items seen scheduled
+    size_t key_duplicates;      //  pushes answered by a unique key's holder
+    size_t fired;               //  items schedules pushed
 } s_run_t;
 
 //  Stops the test naming the seed, the step and the call
@@ -240,7 +258,11 @@ s_same_item (s_run_t *run, const wp_item_t *a, const wp_item_t *b)
     SAME (run, s_bytes_eq (a->result, a->result_size, b->result, b->result_size));
     SAME (run, s_str_eq (a->error, b->error));
     SAME (run, a->created_at == b->created_at);
+    SAME (run, a->priority == b->priority);
+    SAME (run, a->run_at == b->run_at);
+    SAME (run, s_str_eq (a->unique_key, b->unique_key));
     run->items_compared++;
+    run->scheduled += a->status == WP_ITEM_SCHEDULED;
 }
 
 static void
@@ -292,6 +314,10 @@ s_same_stats (s_run_t *run, const wp_stats_t *a, const wp_stats_t *b)
         SAME (run, a->pools [i].done == b->pools [i].done);
         SAME (run, a->pools [i].poisoned == b->pools [i].poisoned);
         SAME (run, a->pools [i].paused == b->pools [i].paused);
+        SAME (run, a->pools [i].scheduled == b->pools [i].scheduled);
+        SAME (run, a->pools [i].backoff.base == b->pools [i].backoff.base);
+        SAME (run, a->pools [i].backoff.cap == b->pools [i].backoff.cap);
+        SAME (run, a->pools [i].backoff.jitter == b->pools [i].backoff.jitter);
     }
     SAME (run, a->worker_status_count == b->worker_status_count);
     for (size_t i = 0; i < a->worker_status_count; i++) {
@@ -299,6 +325,36 @@ s_same_stats (s_run_t *run, const wp_stats_t *a, const wp_stats_t *b)
         SAME (run, a->workers [i].count == b->workers [i].count);
     }
     SAME (run, a->counter_count == 0 && b->counter_count == 0);
+}
+
+static void
+s_same_schedule (s_run_t *run, const wp_schedule_t *a, const wp_schedule_t *b)
+{
+    SAME (run, s_str_eq (a->name, b->name));
+    SAME (run, s_str_eq (a->pool, b->pool));
+    SAME (run, s_str_eq (a->cron, b->cron));
+    SAME (run, s_bytes_eq (a->data, a->data_size, b->data, b->data_size));
+    SAME (run, a->priority == b->priority);
+    SAME (run, a->max_retries == b->max_retries);
+    SAME (run, a->next_at == b->next_at);
+    SAME (run, a->last_fired_at == b->last_fired_at);
+    SAME (run, a->created_at == b->created_at);
+}
+
+//  Every schedule, in both
+static void
+s_same_schedules (s_run_t *run)
+{
+    wp_schedule_list_t *a = NULL, *b = NULL;
+    wp_status rc_a = wp_store_schedule_list (run->oracle, &a);
+    wp_status rc_b = wp_store_schedule_list (run->image, &b);
+    s_same_status (run, rc_a, rc_b);
+    SAME (run, rc_a == WP_OK);
+    SAME (run, a->count == b->count);
+    for (size_t i = 0; i < a->count; i++)
+        s_same_schedule (run, a->schedules [i], b->schedules [i]);
+    wp_schedule_list_destroy (&a);
+    wp_schedule_list_destroy (&b);
 }
 
 //  ---------------------------------------------------------------------
@@ -344,7 +400,8 @@ s_compare_all (s_run_t *run)
     uint64_t total = 0;
     for (size_t i = 0; i < stats_a->pool_count; i++)
         total += stats_a->pools [i].pending + stats_a->pools [i].claimed
-               + stats_a->pools [i].done + stats_a->pools [i].poisoned;
+               + stats_a->pools [i].done + stats_a->pools [i].poisoned
+               + stats_a->pools [i].scheduled;
     SAME (run, total == found);
     wp_stats_destroy (&stats_a);
     wp_stats_destroy (&stats_b);
@@ -355,6 +412,8 @@ s_compare_all (s_run_t *run)
     s_same_list (run, list_a, list_b);
     wp_worker_list_destroy (&list_a);
     wp_worker_list_destroy (&list_b);
+    run->op = "compare all: schedule_list";
+    s_same_schedules (run);
     run->op = "compare all: next_due";
     int64_t due_a = -1, due_b = -2;
     CHECK_OK (run->oracle, wp_store_next_due (run->oracle, &due_a));
@@ -486,17 +545,41 @@ s_push (s_run_t *run)
     snprintf (id, sizeof id, "i%d", s_below (run, S_ID_RANGE));
     static const int64_t retries [] = { -1, 0, 1, 2, 3 };
     wp_push_entry_t entry = { data, size, with_id ? id : NULL, retries [s_below (run, 5)] };
+    //  Scheduling: a priority, a delay or a run_at (past or ahead; both now
+    //  and then, which both refuse), a unique key
+    if (s_chance (run, 40))
+        entry.priority = s_below (run, 5) - 2;
+    int when = s_below (run, 100);
+    if (when < 15)
+        entry.delay = s_below (run, 12) * 0.25;
+    else
+    if (when < 22)
+        entry.run_at = run->clock.now + (s_below (run, 8) - 2) * SECOND / 2;
+    else
+    if (when < 23) {
+        entry.delay = 1;
+        entry.run_at = run->clock.now + SECOND;
+    }
+    if (s_chance (run, 30))
+        entry.unique_key = s_keys [s_below (run, S_KEY_COUNT)];
     char *id_a = NULL, *id_b = NULL;
     bool dup_a = false, dup_b = true;
     wp_status rc_a = wp_store_push (run->oracle, s_pools [pool], &entry, &id_a, &dup_a);
     wp_status rc_b = wp_store_push (run->image, s_pools [pool], &entry, &id_b, &dup_b);
     s_same_status (run, rc_a, rc_b);
+    if (entry.delay > 0 && entry.run_at) {
+        SAME (run, rc_a == WP_INVALID_ARGUMENT);
+        return;
+    }
     SAME (run, rc_a == WP_OK);
     SAME (run, dup_a == dup_b);
-    SAME (run, !with_id || (s_str_eq (id_a, id) && s_str_eq (id_b, id)));
-    SAME (run, with_id || (!dup_a && strlen (id_a) == WP_UUID_LEN && strlen (id_b) == WP_UUID_LEN));
-    if (dup_a)
+    SAME (run, !with_id || dup_a || (s_str_eq (id_a, id) && s_str_eq (id_b, id)));
+    SAME (run, with_id || dup_a
+            || (strlen (id_a) == WP_UUID_LEN && strlen (id_b) == WP_UUID_LEN));
+    if (dup_a) {
         SAME (run, s_str_eq (s_image_id (run, pool, id_a), id_b));
+        run->key_duplicates += !with_id || !s_str_eq (id_a, id);
+    }
     else
         s_known_add (run, pool, id_a, id_b);
     free (id_a);
@@ -563,8 +646,11 @@ s_fail (s_run_t *run)
     //  NULL and "" are different errors, and must stay so in the file
     const char *text = roll == 0 ? NULL : roll == 1 ? "" : error;
     wp_item_state state_a = (wp_item_state) 7, state_b = (wp_item_state) 8;
-    wp_status rc_a = wp_store_fail (run->oracle, s_pools [pool], id_a, text, worker, 0, &state_a);
-    wp_status rc_b = wp_store_fail (run->image, s_pools [pool], id_b, text, worker, 0, &state_b);
+    double retry_after = s_chance (run, 25) ? s_below (run, 8) * 0.25 : 0;
+    wp_status rc_a = wp_store_fail (run->oracle, s_pools [pool], id_a, text, worker, retry_after,
+                                    &state_a);
+    wp_status rc_b = wp_store_fail (run->image, s_pools [pool], id_b, text, worker, retry_after,
+                                    &state_b);
     s_same_status (run, rc_a, rc_b);
     if (rc_a == WP_OK) {
         SAME (run, state_a == state_b);
@@ -790,6 +876,8 @@ s_reap (s_run_t *run)
         SAME (run, a.workers_lost == b.workers_lost);
         SAME (run, a.requeued == b.requeued);
         SAME (run, a.poisoned == b.poisoned);
+        SAME (run, a.backed_off == b.backed_off);
+        SAME (run, a.promoted == b.promoted);
     }
     else {
         //  The image store counted since its reopen only
@@ -797,6 +885,8 @@ s_reap (s_run_t *run)
         SAME (run, b.workers_lost <= a.workers_lost);
         SAME (run, b.requeued <= a.requeued);
         SAME (run, b.poisoned <= a.poisoned);
+        SAME (run, b.backed_off <= a.backed_off);
+        SAME (run, b.promoted <= a.promoted);
     }
     //  Both tallies are zero now
     run->reap_exact = true;
@@ -821,8 +911,8 @@ s_list (s_run_t *run)
 {
     run->op = "list_items";
     int pool = s_below (run, S_POOL_COUNT);
-    wp_item_state statuses [2] = { (wp_item_state) s_below (run, 4),
-                                   (wp_item_state) s_below (run, 4) };
+    wp_item_state statuses [2] = { (wp_item_state) s_below (run, WP_ITEM_STATE_COUNT),
+                                   (wp_item_state) s_below (run, WP_ITEM_STATE_COUNT) };
     size_t status_count = (size_t) s_below (run, 3);
     size_t limit = (size_t) s_below (run, 40);
     char *cursor_a = NULL, *cursor_b = NULL;
@@ -889,8 +979,9 @@ static void
 s_purge_pool (s_run_t *run)
 {
     run->op = "purge_pool";
-    static const wp_item_state removable [] = { WP_ITEM_PENDING, WP_ITEM_DONE, WP_ITEM_POISONED };
-    wp_item_state statuses [2] = { removable [s_below (run, 3)], removable [s_below (run, 3)] };
+    static const wp_item_state removable [] = { WP_ITEM_PENDING, WP_ITEM_DONE, WP_ITEM_POISONED,
+                                                WP_ITEM_SCHEDULED };
+    wp_item_state statuses [2] = { removable [s_below (run, 4)], removable [s_below (run, 4)] };
     //  Pending items go seldom, or the pools would stay empty
     if (statuses [0] == WP_ITEM_PENDING && s_chance (run, 70))
         statuses [0] = WP_ITEM_DONE;
@@ -916,6 +1007,93 @@ s_set_paused (s_run_t *run)
     wp_status rc_b = wp_store_set_paused (run->image, s_pools [pool], paused);
     s_same_status (run, rc_a, rc_b);
     SAME (run, rc_a == WP_OK);
+}
+
+static void
+s_set_backoff (s_run_t *run)
+{
+    run->op = "set_backoff";
+    int pool = s_below (run, S_POOL_COUNT);
+    wp_backoff_t policy = { 0, 0, 0 };
+    if (s_chance (run, 70)) {
+        policy.base = 0.25 + s_below (run, 4) * 0.25;
+        policy.cap = policy.base * (1 + s_below (run, 4));
+    }
+    bool none = s_chance (run, 10);
+    wp_status rc_a = wp_store_set_backoff (run->oracle, s_pools [pool], none ? NULL : &policy);
+    wp_status rc_b = wp_store_set_backoff (run->image, s_pools [pool], none ? NULL : &policy);
+    s_same_status (run, rc_a, rc_b);
+    SAME (run, rc_a == WP_OK);
+}
+
+static void
+s_schedule_put (s_run_t *run)
+{
+    run->op = "schedule_put";
+    wp_schedule_t *schedule = wp_schedule_new ();
+    schedule->name = wp_strdup (s_schedule_names [s_below (run, S_SCHEDULE_COUNT)]);
+    schedule->pool = wp_strdup (s_pools [s_below (run, S_POOL_COUNT)]);
+    schedule->cron = wp_strdup (s_crons [s_below (run, S_CRON_COUNT)]);
+    schedule->data = malloc (16);
+    CHECK (schedule->data);
+    schedule->data_size = s_bytes (run, schedule->data, 16);
+    schedule->priority = s_below (run, 3) - 1;
+    schedule->max_retries = s_below (run, 4) - 1;
+    wp_schedule_t *a = NULL, *b = NULL;
+    wp_status rc_a = wp_store_schedule_put (run->oracle, schedule, &a);
+    wp_status rc_b = wp_store_schedule_put (run->image, schedule, &b);
+    s_same_status (run, rc_a, rc_b);
+    SAME (run, rc_a == WP_OK);
+    s_same_schedule (run, a, b);
+    wp_schedule_destroy (&a);
+    wp_schedule_destroy (&b);
+    wp_schedule_destroy (&schedule);
+}
+
+static void
+s_schedule_remove (s_run_t *run)
+{
+    run->op = "schedule_remove";
+    const char *name = s_schedule_names [s_below (run, S_SCHEDULE_COUNT)];
+    wp_status rc_a = wp_store_schedule_remove (run->oracle, name);
+    wp_status rc_b = wp_store_schedule_remove (run->image, name);
+    s_same_status (run, rc_a, rc_b);
+    SAME (run, rc_a == WP_OK || rc_a == WP_NOT_FOUND);
+}
+
+static void
+s_schedule_list (s_run_t *run)
+{
+    run->op = "schedule_list";
+    s_same_schedules (run);
+}
+
+//  Fires what is due in both; the items it pushes (NAME@TICK, the same id
+//  in both) join the known ones
+static void
+s_fire (s_run_t *run)
+{
+    run->op = "fire_schedules";
+    wp_schedule_list_t *list = NULL;
+    CHECK_OK (run->oracle, wp_store_schedule_list (run->oracle, &list));
+    uint64_t a = 1000, b = 2000;
+    wp_status rc_a = wp_store_fire_schedules (run->oracle, &a);
+    wp_status rc_b = wp_store_fire_schedules (run->image, &b);
+    s_same_status (run, rc_a, rc_b);
+    if (rc_a == WP_OK) {
+        SAME (run, a == b);
+        run->fired += a;
+        for (size_t i = 0; i < list->count; i++) {
+            const wp_schedule_t *schedule = list->schedules [i];
+            if (!schedule->next_at || schedule->next_at > run->clock.now)
+                continue;
+            char tick [WP_TIME_BUFSIZE], id [WP_NAME_MAX + 1];
+            snprintf (id, sizeof id, "%s@%s", schedule->name,
+                      wp_time_format (schedule->next_at, tick));
+            s_known_add (run, s_pool_index (schedule->pool), id, id);
+        }
+    }
+    wp_schedule_list_destroy (&list);
 }
 
 //  A batch (its own savepoint inside a group): pushes with ids, some bad
@@ -1060,6 +1238,8 @@ static const s_op_t s_ops [] = {
     { s_purge, 3 }, { s_reap, 3 }, { s_next_due, 2 }, { s_group, 6 },
     { s_list, 2 }, { s_retry, 3 }, { s_retry_all, 1 }, { s_cancel, 2 }, { s_purge_pool, 1 },
     { s_set_paused, 2 }, { s_push_many, 3 }, { s_savepoint, 14 },
+    { s_set_backoff, 2 }, { s_schedule_put, 2 }, { s_schedule_remove, 1 },
+    { s_schedule_list, 1 }, { s_fire, 3 },
 };
 #define S_OP_COUNT (sizeof s_ops / sizeof s_ops [0])
 
@@ -1119,10 +1299,12 @@ s_run_seed (s_run_t *run, unsigned seed, int steps)
 
     printf ("seed %u: %d steps, %zu items known, %zu reopens (%zu in a group), "
             "%zu commits, %zu rollbacks (%zu to a savepoint), %zu refusals, %zu completed, %zu failed "
-            "(%zu poisoned), %zu reaped, %zu items and %zu workers compared\n",
+            "(%zu poisoned), %zu reaped, %zu items and %zu workers compared, %zu scheduled "
+            "seen, %zu key duplicates, %zu fired\n",
             seed, steps, run->known_count, run->reopens, run->reopens_in_group, run->commits,
             run->rollbacks, run->rollbacks_to, run->failures, run->completed, run->failed, run->poisoned,
-            run->reaped, run->items_compared, run->workers_compared);
+            run->reaped, run->items_compared, run->workers_compared, run->scheduled,
+            run->key_duplicates, run->fired);
     fflush (stdout);
 
     //  The run exercised what it is meant to
@@ -1134,6 +1316,7 @@ s_run_seed (s_run_t *run, unsigned seed, int steps)
     CHECK (run->completed > 0 && run->failed > 0);
     CHECK (run->poisoned > 0);
     CHECK (run->reaped > 0);
+    CHECK (run->scheduled > 0 && run->key_duplicates > 0 && run->fired > 0);
     wp_store_destroy (&run->image);
     wp_store_destroy (&run->oracle);
     for (size_t i = 0; i < run->known_count; i++) {

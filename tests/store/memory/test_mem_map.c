@@ -6,6 +6,13 @@
 
 #define S_KEYS 5000
 
+//  The values are their keys
+static const char *
+s_key_of (const void *value)
+{
+    return (const char *) value;
+}
+
 int
 main (void)
 {
@@ -13,7 +20,8 @@ main (void)
     static bool present [S_KEYS];
     wp_mem_map_t map = { 0 };
     CHECK (wp_mem_map_lookup (&map, "none") == NULL);
-    wp_mem_map_delete (&map, "none");       //  an empty map takes it
+    wp_mem_map_delete (&map, "none");       //  an empty map takes it, uninitialised
+    wp_mem_map_init (&map, s_key_of);
     for (int i = 0; i < S_KEYS; i++)
         snprintf (keys [i], sizeof keys [i], "k%d", i);
 
@@ -51,7 +59,7 @@ main (void)
         CHECK (present [atoi (value + 1)]);
     CHECK (seen == count);
     wp_mem_map_release (&map);
-    CHECK (map.count == 0 && map.slots == NULL);
+    CHECK (map.count == 0 && map.slots == NULL && map.key_of == s_key_of);
     printf ("test_mem_map: ok\n");
     return 0;
 }

@@ -3,7 +3,9 @@
     beginning, before the first key, between keys, on a key, past the last);
     and the depth at 10^6 keys inserted in rising order, as pushes come,
     which a plain binary tree would make a list: List's O(log n + limit)
-    rests on it.  */
+    rests on it. A tree ordered by its own function (the claim order:
+    priority, then seq) against a model too: first is the least by that
+    order, removals find their nodes, the in-order walk follows it.  */
 #include "wp_test.h"
 #include "wp_mem_tree.h"
 #include <stddef.h>
@@ -12,6 +14,7 @@ typedef struct {
     uint64_t seq;
     wp_mem_tnode_t node;
     bool in;
+    int32_t priority;           //  for the ordered tree
 } s_elem_t;
 
 static s_elem_t *
@@ -24,6 +27,21 @@ static uint64_t
 s_key (const wp_mem_tnode_t *node)
 {
     return s_elem (node)->seq;
+}
+
+static bool
+s_claim_before (const wp_mem_tnode_t *a, const wp_mem_tnode_t *b)
+{
+    const s_elem_t *x = s_elem (a), *y = s_elem (b);
+    if (x->priority != y->priority)
+        return x->priority < y->priority;
+    return x->seq < y->seq;
+}
+
+static bool
+s_model_before (const s_elem_t *x, const s_elem_t *y)
+{
+    return x->priority != y->priority ? x->priority < y->priority : x->seq < y->seq;
 }
 
 static size_t
@@ -95,6 +113,53 @@ main (void)
             s_check_walk (&tree, elems, S_ELEMS, false, at);
             s_check_walk (&tree, elems, S_ELEMS, false, at - at % 10);    //  on a key
             s_check_walk (&tree, elems, S_ELEMS, false, UINT64_MAX);
+        }
+    }
+
+    //  Ordered by (priority, seq): a few priorities, many equals, extremes
+    static s_elem_t ranked [S_ELEMS];
+    for (size_t i = 0; i < S_ELEMS; i++) {
+        ranked [i].seq = i + 1;
+        rng = rng * UINT64_C (6364136223846793005) + 1442695040888963407;
+        int pick = (int) ((rng >> 33) % 9);
+        ranked [i].priority = pick == 0 ? INT32_MIN : pick == 8 ? INT32_MAX : pick - 4;
+    }
+    wp_mem_tree_t ordered;
+    wp_mem_tree_init_ordered (&ordered, s_key, s_claim_before);
+    count = 0;
+    for (int round = 0; round < 40000; round++) {
+        rng = rng * UINT64_C (6364136223846793005) + 1442695040888963407;
+        s_elem_t *elem = &ranked [(rng >> 33) % S_ELEMS];
+        if (elem->in) {
+            wp_mem_tree_remove (&ordered, &elem->node);
+            count--;
+        }
+        else {
+            wp_mem_tree_insert (&ordered, &elem->node);
+            count++;
+        }
+        elem->in = !elem->in;
+        CHECK (ordered.count == count);
+        if (round % 397 == 0) {
+            s_elem_t *least = NULL;
+            for (size_t i = 0; i < S_ELEMS; i++)
+                if (ranked [i].in && (!least || s_model_before (&ranked [i], least)))
+                    least = &ranked [i];
+            CHECK (s_elem (wp_mem_tree_first (&ordered)) == least);
+            //  The walk visits every node once, each after the one before
+            wp_mem_tree_walk_t walk;
+            wp_mem_tree_walk_start (&walk, &ordered, true, 0);
+            size_t seen = 0;
+            const s_elem_t *last = NULL;
+            for (wp_mem_tnode_t *node; (node = wp_mem_tree_walk_peek (&walk));
+                 wp_mem_tree_walk_next (&walk)) {
+                CHECK (s_elem (node)->in);
+                CHECK (!last || s_model_before (last, s_elem (node)));
+                last = s_elem (node);
+                seen++;
+            }
+            wp_mem_tree_walk_end (&walk);
+            CHECK (seen == count);
         }
     }
 

@@ -3,8 +3,11 @@
     them in groups (begin/commit, which every thread's calls then join).
     Each item must be completed exactly once, never be held by two workers
     at once (holders are tracked with atomics outside the store), and end
-    with the attempts its history gave it. Heartbeats, renewals and reads
-    run in between to contend for the lock. Run under ThreadSanitizer too.  */
+    with the attempts its history gave it. Items carry three priorities, one
+    in ten is pushed with a short delay and one in ten of those that fail
+    waits out a short Retry-After, so promotion by whichever thread's call
+    comes first takes part. Heartbeats, renewals and reads run in between
+    to contend for the lock. Run under ThreadSanitizer too.  */
 #include "memtest.h"
 #include <inttypes.h>
 #include <pthread.h>
@@ -46,7 +49,14 @@ s_push_range (wp_store_t *store, int from, int to, bool grouped)
         if (grouped && (i - from) % 100 == 0)
             CHECK_OK (store, wp_store_begin (store));
         snprintf (id, sizeof id, "i%05d", i);
-        memtest_push (store, POOL, id, -1);
+        static const uint8_t data [] = { 0xc0 };
+        wp_push_entry_t entry = { data, sizeof data, id, -1, .priority = i % 3 - 1,
+                                  .delay = i % 10 == 3 ? 0.002 : 0 };
+        char *id_out = NULL;
+        bool duplicate = true;
+        CHECK_OK (store, wp_store_push (store, POOL, &entry, &id_out, &duplicate));
+        CHECK (strcmp (id_out, id) == 0 && !duplicate);
+        free (id_out);
         if (grouped && ((i - from) % 100 == 99 || i == to - 1))
             CHECK_OK (store, wp_store_commit (store));
     }
@@ -126,8 +136,10 @@ s_worker (void *arg)
         if (index % 5 == 0 && atomic_load (&race->failed [index]) == 0) {
             atomic_fetch_add (&race->failed [index], 1);
             wp_item_state state;
-            if (wp_store_fail (store, POOL, item->id, "retry me", worker_id, 0, &state) != WP_OK
-            ||  state != WP_ITEM_PENDING)
+            bool later = index % 10 == 0;
+            if (wp_store_fail (store, POOL, item->id, "retry me", worker_id, later ? 0.001 : 0,
+                               &state) != WP_OK
+            ||  state != (later ? WP_ITEM_SCHEDULED : WP_ITEM_PENDING))
                 atomic_fetch_add (&race->errors, 1);
         }
         else
@@ -184,6 +196,8 @@ main (void)
         CHECK_OK (store, wp_store_get (store, POOL, id, &item));
         CHECK (item->status == WP_ITEM_DONE);
         CHECK (item->attempts == (i % 5 == 0 ? 1u : 0u));
+        CHECK ((item->run_at != 0) == (i % 10 == 3 || i % 10 == 0));   //  delayed, backed off
+        CHECK (item->priority == i % 3 - 1);
         CHECK (item->result_size == 2 && item->result [0] == 0xcd);
         CHECK (item->claimed_by && item->claimed_by [0] == 'w');
         wp_item_destroy (&item);
@@ -198,6 +212,7 @@ main (void)
     CHECK_OK (store, wp_store_stats (store, &stats));
     CHECK (stats->pool_count == 1 && stats->pools [0].done == ITEMS);
     CHECK (stats->pools [0].pending == 0 && stats->pools [0].claimed == 0);
+    CHECK (stats->pools [0].scheduled == 0);
     CHECK (stats->worker_status_count == 1 && stats->workers [0].count == THREADS);
     wp_stats_destroy (&stats);
     for (int i = 0; i < THREADS; i++) {

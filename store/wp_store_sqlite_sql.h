@@ -282,13 +282,16 @@
     X (PUSH_ID_TAKEN,   "SELECT 1 FROM items WHERE pool_id = ?1 AND id = ?2") \
     X (KEY_HOLDER,      "SELECT id FROM items WHERE " WP_SQLITE_KEY_LIVE) \
     /*  A claim reads the first pending row by (priority, seq): the first  */ \
-    /*  entry of the pool's range of items_ready; then takes it with an UPDATE */ \
-    /*  guarded by its status. Both run under the write lock (BEGIN        */ \
+    /*  entry of the pool's range of items_ready, named, since with        */ \
+    /*  statistics the planner prefers the pool's pending range of         */ \
+    /*  items_status and a sort of all of it. Then an UPDATE guarded by    */ \
+    /*  its status takes it. Both run under the write lock (BEGIN          */ \
     /*  IMMEDIATE or the broker's group), so no other connection can take  */ \
     /*  the row in between; RETURNING would cost an ephemeral table.       */ \
     X (CLAIM_NEXT, \
-        "SELECT " WP_SQLITE_ITEM_COLUMNS " FROM items WHERE pool_id = " WP_SQLITE_POOL_CLAIMABLE \
-        " AND status = 0 ORDER BY priority, seq LIMIT 1") \
+        "SELECT " WP_SQLITE_ITEM_COLUMNS " FROM items INDEXED BY items_ready" \
+        " WHERE pool_id = " WP_SQLITE_POOL_CLAIMABLE " AND status = 0" \
+        " ORDER BY priority, seq LIMIT 1") \
     X (CLAIM, \
         "UPDATE items SET status = 1, claimed_by = ?2, claimed_at = ?3, lease_us = ?4," \
         " lease_expires_at = ?3 + ?4, updated_at = ?3 WHERE seq = ?1 AND status = 0") \
@@ -300,7 +303,8 @@
     X (ITEM_STATE, \
         "SELECT i.seq, i.status, i.claimed_by, i.attempts, i.max_retries, p.backoff_base," \
         " p.backoff_cap, p.backoff_jitter, i.unique_key, i.pool_id" \
-        " FROM pools p CROSS JOIN items i WHERE p.name = ?1 AND i.pool_id = p.pool_id AND i.id = ?2") \
+        " FROM items i CROSS JOIN pools p WHERE i.pool_id = " WP_SQLITE_POOL " AND i.id = ?2" \
+        " AND p.pool_id = i.pool_id") \
     X (ITEM_GET, \
         "SELECT " WP_SQLITE_ITEM_COLUMNS " FROM items" \
         " WHERE pool_id = " WP_SQLITE_POOL " AND id = ?2") \

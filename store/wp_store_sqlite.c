@@ -100,6 +100,8 @@ s_reap_add (wp_reap_t *to, const wp_reap_t *from)
     to->workers_lost += from->workers_lost;
     to->requeued += from->requeued;
     to->poisoned += from->poisoned;
+    to->backed_off += from->backed_off;
+    to->promoted += from->promoted;
 }
 
 //  to -= from, field by field (from is a part of to).
@@ -110,15 +112,18 @@ s_reap_sub (wp_reap_t *to, const wp_reap_t *from)
     to->workers_lost -= from->workers_lost;
     to->requeued -= from->requeued;
     to->poisoned -= from->poisoned;
+    to->backed_off -= from->backed_off;
+    to->promoted -= from->promoted;
 }
 
 //  ---------------------------------------------------------------------
 //  Expiry
 
 //  *lease: the earliest lease expiry; *stale: the earliest time an active
-//  worker counts as lost; 0 for none.
+//  worker counts as lost; *run_at: the earliest time a scheduled item falls
+//  due; 0 for none.
 static wp_status
-s_due_times (wp_sqlite_t *self, int64_t *lease, int64_t *stale)
+s_due_times (wp_sqlite_t *self, int64_t *lease, int64_t *stale, int64_t *run_at)
 {
     sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_NEXT_DUE);
     int rc = sqlite3_step (stmt);
@@ -129,37 +134,110 @@ s_due_times (wp_sqlite_t *self, int64_t *lease, int64_t *stale)
     }
     *lease = sqlite3_column_int64 (stmt, 0);        //  NULL reads as 0
     *stale = sqlite3_column_int64 (stmt, 1);
+    *run_at = sqlite3_column_int64 (stmt, 2);
     sqlite3_reset (stmt);
     return WP_OK;
 }
 
-//  *next_out: whichever of the two falls due first, 0 if neither.
+//  The earlier of two due times, 0 meaning none.
+static int64_t
+s_earlier (int64_t a, int64_t b)
+{
+    return a && (!b || a < b)? a: b;
+}
+
+//  *next_out: whichever falls due first, 0 if none.
 static wp_status
 s_next_due (wp_sqlite_t *self, int64_t *next_out)
 {
-    int64_t lease = 0, stale = 0;
-    wp_status status = s_due_times (self, &lease, &stale);
+    int64_t lease = 0, stale = 0, run_at = 0;
+    wp_status status = s_due_times (self, &lease, &stale, &run_at);
     if (status == WP_OK)
-        *next_out = lease && (!stale || lease < stale)? lease: stale;
+        *next_out = s_earlier (s_earlier (lease, stale), run_at);
     return status;
 }
 
-//  Counts the items a requeueing statement returned (their new status)
-//  into op_reaped, and resets it.
-static wp_status
-s_count_requeued (wp_sqlite_t *self, sqlite3_stmt *stmt, uint64_t *count, const char *doing)
+wp_status
+wp_sqlite_requeue (wp_sqlite_t *self, int64_t seq, uint32_t attempts, uint32_t max_retries,
+                   const wp_backoff_t *policy, const char *error, double retry_after,
+                   wp_item_state *state_out)
 {
+    uint32_t tried = attempts + 1;
+    wp_item_state state = WP_ITEM_POISONED;
+    int64_t due = 0;
+    if (tried < max_retries) {
+        due = wp_store_retry_due (&self->base, policy->base > 0? policy: NULL, tried,
+                                  retry_after);
+        state = due? WP_ITEM_SCHEDULED: WP_ITEM_PENDING;
+    }
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_REQUEUE);
+    sqlite3_bind_int64 (stmt, 1, seq);
+    sqlite3_bind_int (stmt, 2, (int) state);
+    sqlite3_bind_int64 (stmt, 3, due);
+    wp_sqlite_bind_text (stmt, 4, error);
+    sqlite3_bind_int64 (stmt, 5, self->now);
+    wp_status status = wp_sqlite_run (self, stmt, "failing the item");
+    if (status == WP_OK) {
+        if (due)
+            wp_sqlite_due_before (self, due);
+        *state_out = state;
+    }
+    return status;
+}
+
+//  One claimed item a lapse or a loss fails (WP_SQLITE_REQUEUE_COLUMNS).
+typedef struct {
+    int64_t seq;
+    uint32_t attempts, max_retries;
+    wp_backoff_t policy;
+} s_claim_row_t;
+
+//  Fails every claimed item stmt selects (WP_SQLITE_REQUEUE_COLUMNS) with
+//  error, counting each by its new state into op_reaped, and *count (may
+//  be NULL) by one each; resets stmt. The rows are read before any
+//  changes: a statement is never stepped while another changes the rows
+//  it walks.
+static wp_status
+s_requeue_selected (wp_sqlite_t *self, sqlite3_stmt *stmt, const char *error,
+                    uint64_t *count, const char *doing)
+{
+    s_claim_row_t *rows = NULL;
+    size_t row_count = 0, capacity = 0;
     int rc;
     while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
-        if (sqlite3_column_int (stmt, 0) == WP_ITEM_POISONED)
-            self->op_reaped.poisoned++;
-        else
-            self->op_reaped.requeued++;
-        if (count)
-            (*count)++;
+        if (row_count == capacity) {
+            capacity = capacity? capacity * 2: 16;
+            rows = realloc (rows, capacity * sizeof *rows);
+            if (!rows)
+                abort ();
+        }
+        s_claim_row_t *row = &rows [row_count++];
+        row->seq = sqlite3_column_int64 (stmt, 0);
+        row->attempts = (uint32_t) sqlite3_column_int64 (stmt, 1);
+        row->max_retries = (uint32_t) sqlite3_column_int64 (stmt, 2);
+        row->policy.base = sqlite3_column_double (stmt, 3);
+        row->policy.cap = sqlite3_column_double (stmt, 4);
+        row->policy.jitter = sqlite3_column_double (stmt, 5);
     }
     wp_status status = rc == SQLITE_DONE? WP_OK: wp_sqlite_error (self, rc, doing);
     sqlite3_reset (stmt);
+    for (size_t i = 0; i < row_count && status == WP_OK; i++) {
+        wp_item_state state;
+        status = wp_sqlite_requeue (self, rows [i].seq, rows [i].attempts,
+                                    rows [i].max_retries, &rows [i].policy, error, 0, &state);
+        if (status == WP_OK) {
+            if (state == WP_ITEM_POISONED)
+                self->op_reaped.poisoned++;
+            else
+            if (state == WP_ITEM_SCHEDULED)
+                self->op_reaped.backed_off++;
+            else
+                self->op_reaped.requeued++;
+            if (count)
+                (*count)++;
+        }
+    }
+    free (rows);
     return status;
 }
 
@@ -174,8 +252,8 @@ s_expire_leases (wp_sqlite_t *self, int64_t cutoff)
         return status;
     stmt = wp_sqlite_stmt (self, WP_SQL_EXPIRED_ITEMS);
     sqlite3_bind_int64 (stmt, 1, cutoff);
-    sqlite3_bind_int64 (stmt, 2, self->now);
-    return s_count_requeued (self, stmt, &self->op_reaped.leases_expired, "expiring leases");
+    return s_requeue_selected (self, stmt, "lease expired", &self->op_reaped.leases_expired,
+                               "expiring leases");
 }
 
 //  Declares lost the active workers stale by cutoff and returns their
@@ -204,8 +282,8 @@ s_lose_workers (wp_sqlite_t *self, int64_t cutoff)
         if (status == WP_OK) {
             stmt = wp_sqlite_stmt (self, WP_SQL_LOST_ITEMS);
             wp_sqlite_bind_text (stmt, 1, lost [i]);
-            sqlite3_bind_int64 (stmt, 2, self->now);
-            status = s_count_requeued (self, stmt, NULL, "returning a lost worker's items");
+            status = s_requeue_selected (self, stmt, "worker lost", NULL,
+                                         "returning a lost worker's items");
             self->op_reaped.workers_lost++;
         }
         free (lost [i]);
@@ -214,16 +292,31 @@ s_lose_workers (wp_sqlite_t *self, int64_t cutoff)
     return status;
 }
 
+//  Makes pending the scheduled items due at self->now.
+static wp_status
+s_promote (wp_sqlite_t *self)
+{
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_PROMOTE);
+    sqlite3_bind_int64 (stmt, 1, self->now);
+    sqlite3_bind_int64 (stmt, 2, self->now);
+    wp_status status = wp_sqlite_run (self, stmt, "making due items pending");
+    if (status == WP_OK)
+        self->op_reaped.promoted += (uint64_t) sqlite3_changes64 (self->db);
+    return status;
+}
+
 //  Applies what is due at self->now inside the open write transaction, in
 //  the order it fell due (as the memory store does): a lease that lapsed
 //  before its worker went stale expires as a lease, and a worker that went
-//  stale first takes its claims back with "worker lost".
+//  stale first takes its claims back with "worker lost". Then scheduled
+//  items whose time has come are pending (a failure above schedules an
+//  item after now, never before, so the order between the two is moot).
 static wp_status
 s_apply_due (wp_sqlite_t *self)
 {
     while (true) {
-        int64_t lease = 0, stale = 0;
-        wp_status status = s_due_times (self, &lease, &stale);
+        int64_t lease = 0, stale = 0, run_at = 0;
+        wp_status status = s_due_times (self, &lease, &stale, &run_at);
         if (status)
             return status;
         bool stale_due = stale && stale <= self->now;
@@ -234,7 +327,7 @@ s_apply_due (wp_sqlite_t *self)
                 return status;
         }
         if (!stale_due)
-            return WP_OK;
+            return run_at && run_at <= self->now? s_promote (self): WP_OK;
         status = s_lose_workers (self, stale);
         if (status)
             return status;
@@ -374,7 +467,8 @@ wp_sqlite_enter (wp_sqlite_t *self, bool write)
     //  the group's other calls, or expiry applied on the way in. Otherwise
     //  a failed call rolls its whole transaction back, which is cheaper on
     //  the claim path.
-    bool applied = self->op_reaped.leases_expired || self->op_reaped.workers_lost;
+    bool applied = self->op_reaped.leases_expired || self->op_reaped.workers_lost
+                || self->op_reaped.promoted;
     if (write && (self->in_group || applied)) {
         status = s_run (self, WP_SQL_SAVEPOINT, "opening a savepoint");
         if (status) {
@@ -565,6 +659,15 @@ s_next_due_op (wp_store_t *base, int64_t *next_out)
     wp_sqlite_t *self = (wp_sqlite_t *) base;
     int64_t next = 0;
     wp_status status = s_next_due (self, &next);
+    if (status == WP_OK) {
+        sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_SCHEDULES_NEXT);
+        int rc = sqlite3_step (stmt);
+        if (rc == SQLITE_ROW)
+            next = s_earlier (next, sqlite3_column_int64 (stmt, 0));
+        else
+            status = wp_sqlite_error (self, rc, "looking for due schedules");
+        sqlite3_reset (stmt);
+    }
     if (status == WP_OK)
         *next_out = next;
     else
@@ -606,6 +709,10 @@ s_stats_read (wp_sqlite_t *self, wp_stats_t *stats)
         pool->done = (uint64_t) sqlite3_column_int64 (stmt, 3);
         pool->poisoned = (uint64_t) sqlite3_column_int64 (stmt, 4);
         pool->paused = sqlite3_column_int (stmt, 5) != 0;
+        pool->scheduled = (uint64_t) sqlite3_column_int64 (stmt, 6);
+        pool->backoff.base = sqlite3_column_double (stmt, 7);
+        pool->backoff.cap = sqlite3_column_double (stmt, 8);
+        pool->backoff.jitter = sqlite3_column_double (stmt, 9);
     }
     sqlite3_reset (stmt);
     if (rc != SQLITE_DONE)
@@ -691,6 +798,10 @@ static const wp_store_ops_t s_ops = {
     .cancel = wp_sqlite_cancel,
     .purge_pool = wp_sqlite_purge_pool,
     .set_paused = wp_sqlite_set_paused,
+    .set_backoff = wp_sqlite_set_backoff,
+    .schedule_put = wp_sqlite_schedule_put,
+    .schedule_remove = wp_sqlite_schedule_remove,
+    .schedule_list = wp_sqlite_schedule_list,
 };
 
 #define WP_SQLITE_STRING_(name, sql) sql,
@@ -705,6 +816,7 @@ static const char *const s_migrations [WP_SQLITE_SCHEMA_VERSION + 1] = {
     WP_SQLITE_MIGRATION_1,
     WP_SQLITE_MIGRATION_2,
     WP_SQLITE_MIGRATION_3,
+    WP_SQLITE_MIGRATION_4,
 };
 
 //  What the file at hand is.

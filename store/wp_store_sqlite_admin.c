@@ -1,5 +1,7 @@
 /*  wp_store_sqlite_admin: the inspection and lifecycle calls of the SQLite
-    store (list_items, retry, retry_all, cancel, purge_pool, set_paused).
+    store (list_items, retry, retry_all, cancel, purge_pool, set_paused,
+    set_backoff) and its schedules (schedule_put, schedule_remove,
+    schedule_list).
 
     Each runs in the frame of wp_store_sqlite_int.h and reaches its rows
     through items_status (pool_id, status, seq): a list page of one state is
@@ -77,7 +79,7 @@ wp_sqlite_list_items (wp_store_t *base, const char *pool,
     if (!s_cursor_parse (cursor, &after))
         return wp_store_error (base, WP_INVALID_ARGUMENT, "cursor is not one this store made");
     static const wp_item_state all [] = {
-        WP_ITEM_PENDING, WP_ITEM_CLAIMED, WP_ITEM_DONE, WP_ITEM_POISONED
+        WP_ITEM_PENDING, WP_ITEM_CLAIMED, WP_ITEM_DONE, WP_ITEM_POISONED, WP_ITEM_SCHEDULED
     };
     if (status_count == 0) {
         statuses = all;
@@ -88,7 +90,7 @@ wp_sqlite_list_items (wp_store_t *base, const char *pool,
         return status;
     s_row_t *rows = NULL;
     size_t count = 0;
-    bool seen [4] = { false };
+    bool seen [WP_ITEM_STATE_COUNT] = { false };
     for (size_t i = 0; i < status_count && status == WP_OK; i++) {
         if (seen [statuses [i]])
             continue;               //  a state named twice is listed once
@@ -123,35 +125,9 @@ wp_sqlite_list_items (wp_store_t *base, const char *pool,
     return status;
 }
 
-//  Reads item id of pool: *seq, *state and *holder (caller owns; NULL
-//  unless claimed). Unknown: WP_NOT_FOUND.
-static wp_status
-s_item_state (wp_sqlite_t *self, const char *pool, const char *id, int64_t *seq,
-              wp_item_state *state, char **holder)
-{
-    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_ITEM_STATE);
-    wp_sqlite_bind_text (stmt, 1, pool);
-    wp_sqlite_bind_text (stmt, 2, id);
-    int rc = sqlite3_step (stmt);
-    wp_status status = WP_OK;
-    if (rc == SQLITE_ROW) {
-        *seq = sqlite3_column_int64 (stmt, 0);
-        *state = (wp_item_state) sqlite3_column_int (stmt, 1);
-        *holder = wp_sqlite_column_strdup (stmt, 2);
-    }
-    else
-    if (rc == SQLITE_DONE)
-        status = wp_store_error (&self->base, WP_NOT_FOUND, "no item '%s' in pool '%s'", id, pool);
-    else
-        status = wp_sqlite_error (self, rc, "reading the item");
-    sqlite3_reset (stmt);
-    return status;
-}
-
-//  Why item id, in state (held by holder, if claimed), may not change as
-//  the call asks: WP_FAILED_PRECONDITION with errmsg set, or WP_OK.
-typedef wp_status (s_refuse_fn) (wp_sqlite_t *self, const char *id, wp_item_state state,
-                                 const char *holder);
+//  Why item id (row) may not change as the call asks:
+//  WP_FAILED_PRECONDITION with errmsg set, or WP_OK.
+typedef wp_status (s_refuse_fn) (wp_sqlite_t *self, const char *id, const wp_sqlite_row_t *row);
 
 //  Runs statement (?1 the item's seq, ?2 if it has one the time) on item
 //  id of pool, unless refuse says no. Unknown id: WP_NOT_FOUND.
@@ -162,32 +138,46 @@ s_item_change (wp_sqlite_t *self, const char *pool, const char *id, s_refuse_fn 
     wp_status status = wp_sqlite_enter (self, true);
     if (status)
         return status;
-    int64_t seq = 0;
-    wp_item_state state = WP_ITEM_PENDING;
-    char *holder = NULL;
-    status = s_item_state (self, pool, id, &seq, &state, &holder);
+    wp_sqlite_row_t row;
+    status = wp_sqlite_item_state (self, pool, id, &row);
     if (status == WP_OK)
-        status = refuse (self, id, state, holder);
+        status = refuse (self, id, &row);
     if (status == WP_OK) {
         sqlite3_stmt *stmt = wp_sqlite_stmt (self, statement);
-        sqlite3_bind_int64 (stmt, 1, seq);
+        sqlite3_bind_int64 (stmt, 1, row.seq);
         if (sqlite3_bind_parameter_count (stmt) > 1)
             sqlite3_bind_int64 (stmt, 2, self->now);
         status = wp_sqlite_run (self, stmt, doing);
     }
-    free (holder);
+    wp_sqlite_row_clear (&row);
     return wp_sqlite_leave (self, true, status);
 }
 
+//  Only a finished item is retried, and only if no live item holds its
+//  unique key (items_unique would refuse the change; this says who holds it).
 static wp_status
-s_refuse_retry (wp_sqlite_t *self, const char *id, wp_item_state state, const char *holder)
+s_refuse_retry (wp_sqlite_t *self, const char *id, const wp_sqlite_row_t *row)
 {
-    (void) holder;
-    if (state == WP_ITEM_POISONED || state == WP_ITEM_DONE)
+    if (row->state != WP_ITEM_POISONED && row->state != WP_ITEM_DONE)
+        return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
+                               "item '%s' is %s: only poisoned or done items can be retried",
+                               id, wp_item_state_name (row->state));
+    if (!row->unique_key)
         return WP_OK;
-    return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
-                           "item '%s' is %s: only poisoned or done items can be retried",
-                           id, wp_item_state_name (state));
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_KEY_HOLDER);
+    sqlite3_bind_int64 (stmt, 1, row->pool_id);
+    wp_sqlite_bind_text (stmt, 2, row->unique_key);
+    int rc = sqlite3_step (stmt);
+    wp_status status = WP_OK;
+    if (rc == SQLITE_ROW)
+        status = wp_store_error (&self->base, WP_FAILED_PRECONDITION,
+                                 "item '%s' has unique key '%s', held by item '%s'", id,
+                                 row->unique_key, (const char *) sqlite3_column_text (stmt, 0));
+    else
+    if (rc != SQLITE_DONE)
+        status = wp_sqlite_error (self, rc, "finding the unique key's holder");
+    sqlite3_reset (stmt);
+    return status;
 }
 
 wp_status
@@ -216,13 +206,13 @@ wp_sqlite_retry_all (wp_store_t *base, const char *pool, uint64_t *count_out)
 }
 
 static wp_status
-s_refuse_cancel (wp_sqlite_t *self, const char *id, wp_item_state state, const char *holder)
+s_refuse_cancel (wp_sqlite_t *self, const char *id, const wp_sqlite_row_t *row)
 {
-    if (state == WP_ITEM_CLAIMED)
+    if (row->state == WP_ITEM_CLAIMED)
         return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
                                "item '%s' is claimed by '%s': a worker may be halfway;"
-                               " fail or release it first", id, holder? holder: "?");
-    if (state == WP_ITEM_DONE)
+                               " fail or release it first", id, row->holder? row->holder: "?");
+    if (row->state == WP_ITEM_DONE)
         return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
                                "item '%s' is done: purge removes finished items", id);
     return WP_OK;
@@ -278,4 +268,126 @@ wp_sqlite_set_paused (wp_store_t *base, const char *pool, bool paused)
         status = wp_sqlite_run (self, stmt, paused? "pausing the pool": "resuming the pool");
     }
     return wp_sqlite_leave (self, true, status);
+}
+
+wp_status
+wp_sqlite_set_backoff (wp_store_t *base, const char *pool, const wp_backoff_t *policy)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    wp_status status = wp_sqlite_enter (self, true);
+    if (status)
+        return status;
+    //  A policy for a pool never pushed to makes its row (stats lists it);
+    //  clearing one needs none.
+    int64_t pool_id = 0;
+    if (policy->base > 0)
+        status = wp_sqlite_pool_id (self, pool, &pool_id);
+    if (status == WP_OK) {
+        sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_SET_BACKOFF);
+        wp_sqlite_bind_text (stmt, 1, pool);
+        sqlite3_bind_double (stmt, 2, policy->base);
+        sqlite3_bind_double (stmt, 3, policy->cap);
+        sqlite3_bind_double (stmt, 4, policy->jitter);
+        status = wp_sqlite_run (self, stmt, "setting the pool's backoff");
+    }
+    return wp_sqlite_leave (self, true, status);
+}
+
+//  ---------------------------------------------------------------------
+//  Schedules: one row each, the record as wp_store.c made it (0 times and
+//  the default max_retries, -1, stored as NULL)
+
+static void
+s_bind_time (sqlite3_stmt *stmt, int index, int64_t when)
+{
+    if (when)
+        sqlite3_bind_int64 (stmt, index, when);
+    else
+        sqlite3_bind_null (stmt, index);
+}
+
+wp_status
+wp_sqlite_schedule_put (wp_store_t *base, const wp_schedule_t *schedule)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    wp_status status = wp_sqlite_enter (self, true);
+    if (status)
+        return status;
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_SCHEDULE_PUT);
+    wp_sqlite_bind_text (stmt, 1, schedule->name);
+    wp_sqlite_bind_text (stmt, 2, schedule->pool);
+    wp_sqlite_bind_text (stmt, 3, schedule->cron);
+    //  data is NOT NULL: an empty value still is a blob
+    sqlite3_bind_blob64 (stmt, 4, schedule->data? (const void *) schedule->data: "",
+                         schedule->data_size, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 5, schedule->priority);
+    if (schedule->max_retries >= 0)
+        sqlite3_bind_int64 (stmt, 6, schedule->max_retries);
+    s_bind_time (stmt, 7, schedule->next_at);
+    s_bind_time (stmt, 8, schedule->last_fired_at);
+    sqlite3_bind_int64 (stmt, 9, schedule->created_at);
+    status = wp_sqlite_run (self, stmt, "storing the schedule");
+    return wp_sqlite_leave (self, true, status);
+}
+
+wp_status
+wp_sqlite_schedule_remove (wp_store_t *base, const char *name)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    wp_status status = wp_sqlite_enter (self, true);
+    if (status)
+        return status;
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_SCHEDULE_REMOVE);
+    wp_sqlite_bind_text (stmt, 1, name);
+    status = wp_sqlite_run (self, stmt, "removing the schedule");
+    if (status == WP_OK && sqlite3_changes (self->db) == 0)
+        status = wp_store_error (base, WP_NOT_FOUND, "no schedule '%s'", name);
+    return wp_sqlite_leave (self, true, status);
+}
+
+//  Appends every schedule to list, by name.
+static wp_status
+s_schedule_list (wp_sqlite_t *self, wp_schedule_list_t *list)
+{
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_SCHEDULE_LIST);
+    int rc;
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+        wp_schedule_t *schedule = wp_schedule_new ();
+        schedule->name = wp_sqlite_column_strdup (stmt, 0);
+        schedule->pool = wp_sqlite_column_strdup (stmt, 1);
+        schedule->cron = wp_sqlite_column_strdup (stmt, 2);
+        schedule->data = wp_sqlite_column_blob (stmt, 3, &schedule->data_size);
+        schedule->priority = (int32_t) sqlite3_column_int64 (stmt, 4);
+        schedule->max_retries = sqlite3_column_type (stmt, 5) == SQLITE_NULL
+                              ? -1: sqlite3_column_int64 (stmt, 5);
+        schedule->next_at = sqlite3_column_int64 (stmt, 6);
+        schedule->last_fired_at = sqlite3_column_int64 (stmt, 7);
+        schedule->created_at = sqlite3_column_int64 (stmt, 8);
+        bool damaged = !schedule->name || !schedule->pool || !schedule->cron;
+        if (damaged) {
+            wp_schedule_destroy (&schedule);
+            sqlite3_reset (stmt);
+            return wp_store_error (&self->base, WP_DATA_LOSS,
+                                   "the stored record of a schedule is damaged");
+        }
+        wp_schedule_list_append (list, &schedule);
+    }
+    sqlite3_reset (stmt);
+    return rc == SQLITE_DONE? WP_OK: wp_sqlite_error (self, rc, "listing schedules");
+}
+
+wp_status
+wp_sqlite_schedule_list (wp_store_t *base, wp_schedule_list_t **list_out)
+{
+    wp_sqlite_t *self = (wp_sqlite_t *) base;
+    wp_status status = wp_sqlite_enter (self, false);
+    if (status)
+        return status;
+    wp_schedule_list_t *list = wp_schedule_list_new ();
+    status = wp_sqlite_leave (self, false, s_schedule_list (self, list));
+    if (status == WP_OK)
+        *list_out = list;
+    else
+        wp_schedule_list_destroy (&list);
+    return status;
 }

@@ -50,9 +50,10 @@ wp_status wp_sqlite_enter (wp_sqlite_t *self, bool write);
 //  the commit's failure).
 wp_status wp_sqlite_leave (wp_sqlite_t *self, bool write, wp_status rc);
 
-//  A group holds the write lock, so only its own calls change when leases
-//  and workers fall due: expiry is then checked against group_due without
-//  a query. A claim lowers group_due to its lease's end
+//  A group holds the write lock, so only its own calls change when leases,
+//  workers and scheduled items fall due: expiry is then checked against
+//  group_due without a query. A claim lowers group_due to its lease's end,
+//  a push or a failure that schedules an item to its run_at
 //  (wp_sqlite_due_before); a call that renews leases or changes workers'
 //  staleness forgets it (wp_sqlite_due_changed). Completes, fails and
 //  releases only remove due times, which leaves group_due early: safe.
@@ -87,6 +88,31 @@ wp_item_t *wp_sqlite_item_read (sqlite3_stmt *stmt, const char *pool);
 //  *pool_id: the pool's row, created if it does not exist yet.
 wp_status wp_sqlite_pool_id (wp_sqlite_t *self, const char *pool, int64_t *pool_id);
 
+//  What WP_SQL_ITEM_STATE reads of an item and its pool.
+typedef struct {
+    int64_t seq;
+    int64_t pool_id;
+    wp_item_state state;
+    char *holder;                       //  claimed_by, or NULL
+    uint32_t attempts, max_retries;
+    char *unique_key;                   //  or NULL
+    wp_backoff_t policy;                //  the pool's; base 0: none
+} wp_sqlite_row_t;
+
+//  Reads item id of pool into *row (free it with wp_sqlite_row_clear).
+//  Unknown: WP_NOT_FOUND "no item 'X' in pool 'P'".
+wp_status wp_sqlite_item_state (wp_sqlite_t *self, const char *pool, const char *id,
+                                wp_sqlite_row_t *row);
+void wp_sqlite_row_clear (wp_sqlite_row_t *row);
+
+//  Fails claimed item seq, tried attempts times of max_retries, of a pool
+//  with policy (base 0: none): poisoned at its last attempt, else due again
+//  at wp_store_retry_due's time, scheduled until then or pending at once.
+//  *state_out is the new state.
+wp_status wp_sqlite_requeue (wp_sqlite_t *self, int64_t seq, uint32_t attempts,
+                             uint32_t max_retries, const wp_backoff_t *policy,
+                             const char *error, double retry_after, wp_item_state *state_out);
+
 //  The operations, with wp_store_ops_t's signatures: items in
 //  wp_store_sqlite_items.c, inspection and lifecycle in
 //  wp_store_sqlite_admin.c, workers in wp_store_sqlite_workers.c.
@@ -116,6 +142,10 @@ wp_status wp_sqlite_purge_pool (wp_store_t *base, const char *pool,
                                 const wp_item_state *statuses, size_t status_count,
                                 uint64_t *count_out);
 wp_status wp_sqlite_set_paused (wp_store_t *base, const char *pool, bool paused);
+wp_status wp_sqlite_set_backoff (wp_store_t *base, const char *pool, const wp_backoff_t *policy);
+wp_status wp_sqlite_schedule_put (wp_store_t *base, const wp_schedule_t *schedule);
+wp_status wp_sqlite_schedule_remove (wp_store_t *base, const char *name);
+wp_status wp_sqlite_schedule_list (wp_store_t *base, wp_schedule_list_t **list_out);
 wp_status wp_sqlite_register (wp_store_t *base, const wp_worker_t *worker,
                               wp_worker_t **worker_out);
 wp_status wp_sqlite_heartbeat (wp_store_t *base, const char *worker_id,

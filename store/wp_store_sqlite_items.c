@@ -26,7 +26,48 @@ wp_sqlite_item_read (sqlite3_stmt *stmt, const char *pool)
     item->result = wp_sqlite_column_blob (stmt, 9, &item->result_size);
     item->error = wp_sqlite_column_strdup (stmt, 10);
     item->created_at = sqlite3_column_int64 (stmt, 11);
+    item->priority = (int32_t) sqlite3_column_int64 (stmt, 12);
+    item->run_at = sqlite3_column_int64 (stmt, 13);
+    item->unique_key = wp_sqlite_column_strdup (stmt, 14);
     return item;
+}
+
+wp_status
+wp_sqlite_item_state (wp_sqlite_t *self, const char *pool, const char *id, wp_sqlite_row_t *row)
+{
+    memset (row, 0, sizeof *row);
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_ITEM_STATE);
+    wp_sqlite_bind_text (stmt, 1, pool);
+    wp_sqlite_bind_text (stmt, 2, id);
+    int rc = sqlite3_step (stmt);
+    wp_status status = WP_OK;
+    if (rc == SQLITE_ROW) {
+        row->seq = sqlite3_column_int64 (stmt, 0);
+        row->state = (wp_item_state) sqlite3_column_int (stmt, 1);
+        row->holder = wp_sqlite_column_strdup (stmt, 2);
+        row->attempts = (uint32_t) sqlite3_column_int64 (stmt, 3);
+        row->max_retries = (uint32_t) sqlite3_column_int64 (stmt, 4);
+        row->policy.base = sqlite3_column_double (stmt, 5);
+        row->policy.cap = sqlite3_column_double (stmt, 6);
+        row->policy.jitter = sqlite3_column_double (stmt, 7);
+        row->unique_key = wp_sqlite_column_strdup (stmt, 8);
+        row->pool_id = sqlite3_column_int64 (stmt, 9);
+    }
+    else
+    if (rc == SQLITE_DONE)
+        status = wp_store_error (&self->base, WP_NOT_FOUND, "no item '%s' in pool '%s'", id, pool);
+    else
+        status = wp_sqlite_error (self, rc, "reading the item");
+    sqlite3_reset (stmt);
+    return status;
+}
+
+void
+wp_sqlite_row_clear (wp_sqlite_row_t *row)
+{
+    free (row->holder);
+    free (row->unique_key);
+    memset (row, 0, sizeof *row);
 }
 
 wp_status
@@ -50,6 +91,41 @@ wp_sqlite_pool_id (wp_sqlite_t *self, const char *pool, int64_t *pool_id)
     return status;
 }
 
+//  A push changed nothing: *id (ours, replaced) becomes the id of the item
+//  it duplicates, entry's id if that is taken, else the live holder of its
+//  unique key.
+static wp_status
+s_duplicate_of (wp_sqlite_t *self, int64_t pool_id, const wp_push_entry_t *entry, char **id)
+{
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_PUSH_ID_TAKEN);
+    sqlite3_bind_int64 (stmt, 1, pool_id);
+    wp_sqlite_bind_text (stmt, 2, *id);
+    int rc = sqlite3_step (stmt);
+    sqlite3_reset (stmt);
+    if (rc == SQLITE_ROW)
+        return WP_OK;                   //  the id rule: *id is the item's
+    if (rc != SQLITE_DONE)
+        return wp_sqlite_error (self, rc, "finding the duplicate");
+    char *holder = NULL;
+    if (entry->unique_key) {
+        stmt = wp_sqlite_stmt (self, WP_SQL_KEY_HOLDER);
+        sqlite3_bind_int64 (stmt, 1, pool_id);
+        wp_sqlite_bind_text (stmt, 2, entry->unique_key);
+        rc = sqlite3_step (stmt);
+        if (rc == SQLITE_ROW)
+            holder = wp_sqlite_column_strdup (stmt, 0);
+        sqlite3_reset (stmt);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return wp_sqlite_error (self, rc, "finding the unique key's holder");
+    }
+    if (!holder)
+        return wp_store_error (&self->base, WP_INTERNAL,
+                               "the push of '%s' was refused, by neither its id nor its key", *id);
+    free (*id);
+    *id = holder;
+    return WP_OK;
+}
+
 wp_status
 wp_sqlite_push (wp_store_t *base, const char *pool, const wp_push_entry_t *entry,
                 char **id_out, bool *duplicate)
@@ -69,6 +145,7 @@ wp_sqlite_push (wp_store_t *base, const char *pool, const wp_push_entry_t *entry
     }
     int64_t pool_id = 0;
     bool existed = false;
+    int64_t due = wp_store_entry_due (base, entry);
     status = wp_sqlite_pool_id (self, pool, &pool_id);
     if (status == WP_OK) {
         sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_PUSH);
@@ -78,10 +155,19 @@ wp_sqlite_push (wp_store_t *base, const char *pool, const wp_push_entry_t *entry
         sqlite3_bind_int64 (stmt, 4, entry->max_retries < 0? WP_DEFAULT_MAX_RETRIES
                                                            : entry->max_retries);
         sqlite3_bind_int64 (stmt, 5, self->now);
+        sqlite3_bind_int (stmt, 6, due? WP_ITEM_SCHEDULED: WP_ITEM_PENDING);
+        sqlite3_bind_int64 (stmt, 7, entry->priority);
+        if (due)
+            sqlite3_bind_int64 (stmt, 8, due);
+        wp_sqlite_bind_text (stmt, 9, entry->unique_key);
         status = wp_sqlite_run (self, stmt, "pushing");
-        //  ON CONFLICT DO NOTHING: no row changed means the id was taken
-        existed = sqlite3_changes (self->db) == 0;
+        //  DO NOTHING: no row changed means the id or the key was taken
+        existed = status == WP_OK && sqlite3_changes (self->db) == 0;
+        if (status == WP_OK && due && !existed)
+            wp_sqlite_due_before (self, due);
     }
+    if (existed)
+        status = s_duplicate_of (self, pool_id, entry, &id);
     status = wp_sqlite_leave (self, true, status);
     if (status == WP_OK) {
         *id_out = id;
@@ -149,38 +235,23 @@ wp_sqlite_claim (wp_store_t *base, const char *pool, const char *worker_id,
     return status;
 }
 
-//  Checks that item id of pool is claimed (by worker_id, if given); *seq
-//  and *holder (caller owns) say which row and who holds it.
+//  Checks that item id of pool is claimed (by worker_id, if given); *row
+//  (clear it) says which row, who holds it and what a failure needs.
 static wp_status
 s_claimed_item (wp_sqlite_t *self, const char *pool, const char *id, const char *worker_id,
-                int64_t *seq, char **holder)
+                wp_sqlite_row_t *row)
 {
-    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_ITEM_STATE);
-    wp_sqlite_bind_text (stmt, 1, pool);
-    wp_sqlite_bind_text (stmt, 2, id);
-    int rc = sqlite3_step (stmt);
-    wp_status status = WP_OK;
-    if (rc == SQLITE_DONE)
-        status = wp_store_error (&self->base, WP_NOT_FOUND, "no item '%s' in pool '%s'", id, pool);
-    else
-    if (rc != SQLITE_ROW)
-        status = wp_sqlite_error (self, rc, "reading the item");
-    else {
-        int state = sqlite3_column_int (stmt, 1);
-        *seq = sqlite3_column_int64 (stmt, 0);
-        *holder = wp_sqlite_column_strdup (stmt, 2);
-        if (state != WP_ITEM_CLAIMED)
-            status = wp_store_error (&self->base, WP_FAILED_PRECONDITION,
-                                     "item '%s' is %s, not claimed", id,
-                                     wp_item_state_name ((wp_item_state) state));
-        else
-        if (worker_id && (!*holder || strcmp (*holder, worker_id)))
-            status = wp_store_error (&self->base, WP_FAILED_PRECONDITION,
-                                     "item '%s' is claimed by '%s', not by '%s'", id,
-                                     *holder? *holder: "?", worker_id);
-    }
-    sqlite3_reset (stmt);
-    return status;
+    wp_status status = wp_sqlite_item_state (self, pool, id, row);
+    if (status)
+        return status;
+    if (row->state != WP_ITEM_CLAIMED)
+        return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
+                               "item '%s' is %s, not claimed", id, wp_item_state_name (row->state));
+    if (worker_id && (!row->holder || strcmp (row->holder, worker_id)))
+        return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
+                               "item '%s' is claimed by '%s', not by '%s'", id,
+                               row->holder? row->holder: "?", worker_id);
+    return WP_OK;
 }
 
 //  The item left its worker: it is no longer the worker's current task.
@@ -201,19 +272,18 @@ wp_sqlite_complete (wp_store_t *base, const char *pool, const char *id,
     wp_status status = wp_sqlite_enter (self, true);
     if (status)
         return status;
-    int64_t seq = 0;
-    char *holder = NULL;
-    status = s_claimed_item (self, pool, id, worker_id, &seq, &holder);
+    wp_sqlite_row_t row;
+    status = s_claimed_item (self, pool, id, worker_id, &row);
     if (status == WP_OK) {
         sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_COMPLETE);
-        sqlite3_bind_int64 (stmt, 1, seq);
+        sqlite3_bind_int64 (stmt, 1, row.seq);
         wp_sqlite_bind_blob (stmt, 2, result, result_size);
         sqlite3_bind_int64 (stmt, 3, self->now);
         status = wp_sqlite_run (self, stmt, "completing");
     }
     if (status == WP_OK)
-        status = s_task_clear (self, holder, seq);
-    free (holder);
+        status = s_task_clear (self, row.holder, row.seq);
+    wp_sqlite_row_clear (&row);
     return wp_sqlite_leave (self, true, status);
 }
 
@@ -221,32 +291,19 @@ wp_status
 wp_sqlite_fail (wp_store_t *base, const char *pool, const char *id,
                 const char *error, const char *worker_id, double retry_after, wp_item_state *state_out)
 {
-    (void) retry_after;   //  XXX scheduling: not yet
     wp_sqlite_t *self = (wp_sqlite_t *) base;
     wp_status status = wp_sqlite_enter (self, true);
     if (status)
         return status;
-    int64_t seq = 0;
-    char *holder = NULL;
     wp_item_state state = WP_ITEM_PENDING;
-    status = s_claimed_item (self, pool, id, worker_id, &seq, &holder);
-    if (status == WP_OK) {
-        sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_FAIL);
-        sqlite3_bind_int64 (stmt, 1, seq);
-        wp_sqlite_bind_text (stmt, 2, error);
-        sqlite3_bind_int64 (stmt, 3, self->now);
-        int rc = sqlite3_step (stmt);
-        if (rc == SQLITE_ROW) {
-            state = (wp_item_state) sqlite3_column_int (stmt, 0);
-            rc = sqlite3_step (stmt);
-        }
-        if (rc != SQLITE_DONE)
-            status = wp_sqlite_error (self, rc, "failing the item");
-        sqlite3_reset (stmt);
-    }
+    wp_sqlite_row_t row;
+    status = s_claimed_item (self, pool, id, worker_id, &row);
     if (status == WP_OK)
-        status = s_task_clear (self, holder, seq);
-    free (holder);
+        status = wp_sqlite_requeue (self, row.seq, row.attempts, row.max_retries, &row.policy,
+                                    error, retry_after, &state);
+    if (status == WP_OK)
+        status = s_task_clear (self, row.holder, row.seq);
+    wp_sqlite_row_clear (&row);
     status = wp_sqlite_leave (self, true, status);
     if (status == WP_OK && state_out)
         *state_out = state;

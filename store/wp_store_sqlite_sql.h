@@ -4,7 +4,8 @@
     against the migrations. Internal to the SQLite store and its tests.
 
     Times are INTEGER microseconds since the epoch; an item's status is the
-    number of its wp_item_state (0 pending, 1 claimed, 2 done, 3 poisoned).
+    number of its wp_item_state (0 pending, 1 claimed, 2 done, 3 poisoned,
+    4 scheduled).
     The partial indexes only serve a query whose WHERE clause repeats their
     condition literally ("status = 0", never "status = ?"), so the literals
     below are load-bearing.  */
@@ -20,7 +21,7 @@
 
 //  The schema version this build writes (PRAGMA user_version). A file with
 //  a higher version is refused; a lower one is migrated step by step.
-#define WP_SQLITE_SCHEMA_VERSION 3
+#define WP_SQLITE_SCHEMA_VERSION 4
 
 //  WAL pages that trigger a checkpoint (16 MB of 1 KiB pages).
 #define WP_SQLITE_CHECKPOINT_PAGES 16000
@@ -125,16 +126,68 @@
     "CREATE INDEX items_status ON items (pool_id, status, seq);" \
     "DROP INDEX items_pending;"
 
-//  What a failure does to a claimed item (fail, lease expiry, lost worker):
-//  one more attempt, the error (?E) stored, then poisoned once attempts
-//  reach max_retries, else pending with the claim cleared. SET expressions
-//  read the old row, so "attempts + 1" is the new count throughout.
-#define WP_SQLITE_REQUEUE(error, now) \
-    "status = CASE WHEN attempts + 1 >= max_retries THEN 3 ELSE 0 END, " \
-    "attempts = attempts + 1, error = " error ", " \
-    "claimed_by = CASE WHEN attempts + 1 >= max_retries THEN claimed_by END, " \
-    "claimed_at = CASE WHEN attempts + 1 >= max_retries THEN claimed_at END, " \
-    "lease_us = NULL, lease_expires_at = NULL, updated_at = " now
+//  The change of one item's status for the counters of version 4, which
+//  count scheduled items too (WP_SQLITE_COUNT_DELTA and _MOVE stay as
+//  version 2 shipped them).
+#define WP_SQLITE_COUNT_DELTA_4(sign, state) \
+    WP_SQLITE_COUNT_DELTA (sign, state) ", " \
+    "scheduled = scheduled " sign " (" state " = 4)"
+
+#define WP_SQLITE_COUNT_MOVE_4 \
+    WP_SQLITE_COUNT_MOVE ", " \
+    "scheduled = scheduled + (NEW.status = 4) - (OLD.status = 4)"
+
+//  Version 4: scheduling. Items gain a priority (claims take the lowest,
+//  then the oldest: items_ready), a run_at (a scheduled item, status 4,
+//  falls due then: items_due) and a unique key, which at most one live
+//  item (pending, claimed or scheduled) of a pool holds: items_unique, so
+//  the file itself refuses a second. Pools gain a counter of scheduled
+//  items and a retry policy; schedules are a table of their own. Purge's
+//  index is remade for "done or poisoned", which status >= 2 no longer
+//  means. No item changes: every existing one keeps its state, priority 0,
+//  no run_at, no key.
+#define WP_SQLITE_MIGRATION_4 \
+    "ALTER TABLE items ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;" \
+    "ALTER TABLE items ADD COLUMN run_at INTEGER;" \
+    "ALTER TABLE items ADD COLUMN unique_key TEXT;" \
+    "ALTER TABLE pools ADD COLUMN scheduled INTEGER NOT NULL DEFAULT 0;" \
+    "ALTER TABLE pools ADD COLUMN backoff_base REAL NOT NULL DEFAULT 0;" \
+    "ALTER TABLE pools ADD COLUMN backoff_cap REAL NOT NULL DEFAULT 0;" \
+    "ALTER TABLE pools ADD COLUMN backoff_jitter REAL NOT NULL DEFAULT 0;" \
+    "DROP TRIGGER items_count_insert;" \
+    "DROP TRIGGER items_count_update;" \
+    "DROP TRIGGER items_count_delete;" \
+    "CREATE TRIGGER items_count_insert AFTER INSERT ON items BEGIN" \
+    "    UPDATE pools SET " WP_SQLITE_COUNT_DELTA_4 ("+", "NEW.status") \
+    "     WHERE pool_id = NEW.pool_id;" \
+    "END;" \
+    "CREATE TRIGGER items_count_update AFTER UPDATE OF status ON items" \
+    "    WHEN OLD.status <> NEW.status BEGIN" \
+    "    UPDATE pools SET " WP_SQLITE_COUNT_MOVE_4 \
+    "     WHERE pool_id = NEW.pool_id;" \
+    "END;" \
+    "CREATE TRIGGER items_count_delete AFTER DELETE ON items BEGIN" \
+    "    UPDATE pools SET " WP_SQLITE_COUNT_DELTA_4 ("-", "OLD.status") \
+    "     WHERE pool_id = OLD.pool_id;" \
+    "END;" \
+    "CREATE INDEX items_ready ON items (pool_id, priority, seq) WHERE status = 0;" \
+    "CREATE INDEX items_due ON items (run_at) WHERE status = 4;" \
+    "CREATE UNIQUE INDEX items_unique ON items (pool_id, unique_key)" \
+    "    WHERE unique_key IS NOT NULL AND status IN (0, 1, 4);" \
+    "DROP INDEX items_finished;" \
+    "CREATE INDEX items_finished ON items (updated_at) WHERE status IN (2, 3);" \
+    "CREATE TABLE schedules (" \
+    "    name          TEXT PRIMARY KEY," \
+    "    pool          TEXT NOT NULL," \
+    "    cron          TEXT NOT NULL," \
+    "    data          BLOB NOT NULL," \
+    "    priority      INTEGER NOT NULL," \
+    "    max_retries   INTEGER," \
+    "    next_at       INTEGER," \
+    "    last_fired_at INTEGER," \
+    "    created_at    INTEGER NOT NULL" \
+    ") WITHOUT ROWID;" \
+    "CREATE INDEX schedules_next ON schedules (next_at) WHERE next_at IS NOT NULL;"
 
 //  The pool_id of a pool name bound as ?1; NULL for a pool never pushed to.
 #define WP_SQLITE_POOL "(SELECT pool_id FROM pools WHERE name = ?1)"
@@ -150,7 +203,16 @@
 //  The columns wp_sqlite_item_read expects, in order.
 #define WP_SQLITE_ITEM_COLUMNS \
     "seq, id, data, status, claimed_by, claimed_at, lease_expires_at, " \
-    "attempts, max_retries, result, error, created_at"
+    "attempts, max_retries, result, error, created_at, priority, run_at, unique_key"
+
+//  What a failure needs of a claimed item and its pool (items i, pools p),
+//  in order: the row, its attempts and max_retries, the pool's policy.
+#define WP_SQLITE_REQUEUE_COLUMNS \
+    "i.seq, i.attempts, i.max_retries, p.backoff_base, p.backoff_cap, p.backoff_jitter"
+
+//  The live holder of unique key ?2 in pool ?1 (pool_id): items_unique.
+#define WP_SQLITE_KEY_LIVE \
+    "pool_id = ?1 AND unique_key = ?2 AND unique_key IS NOT NULL AND status IN (0, 1, 4)"
 
 //  The columns s_worker_read expects, in order.
 #define WP_SQLITE_WORKER_COLUMNS \
@@ -173,49 +235,82 @@
     /*  Expiry  */ \
     X (NEXT_DUE, \
         "SELECT (SELECT min(lease_expires_at) FROM items WHERE status = 1)," \
-        "       (SELECT min(stale_at) FROM workers WHERE status = 'active')") \
+        "       (SELECT min(stale_at) FROM workers WHERE status = 'active')," \
+        "       (SELECT min(run_at) FROM items WHERE status = 4)") \
+    /*  Not due for expiry (fire_schedules fires them): for next_due only */ \
+    X (SCHEDULES_NEXT, \
+        "SELECT min(next_at) FROM schedules WHERE next_at IS NOT NULL") \
     X (EXPIRED_TASKS, \
         "UPDATE workers SET current_item = NULL WHERE current_item IN" \
         " (SELECT seq FROM items WHERE status = 1 AND lease_expires_at <= ?1)") \
+    /*  The claims a lapse or a loss fails, read first and then each     */ \
+    /*  failed by REQUEUE, since its due time is wp_store_retry_due's,    */ \
+    /*  computed in C, item by item.                                      */ \
     X (EXPIRED_ITEMS, \
-        "UPDATE items SET " WP_SQLITE_REQUEUE ("'lease expired'", "?2") \
-        " WHERE status = 1 AND lease_expires_at <= ?1 RETURNING status") \
+        "SELECT " WP_SQLITE_REQUEUE_COLUMNS " FROM items i CROSS JOIN pools p" \
+        " WHERE i.status = 1 AND i.lease_expires_at <= ?1 AND p.pool_id = i.pool_id") \
     X (LOST_WORKERS, \
         "UPDATE workers SET status = 'lost', current_item = NULL" \
         " WHERE status = 'active' AND stale_at <= ?1 RETURNING worker_id") \
     X (LOST_ITEMS, \
-        "UPDATE items SET " WP_SQLITE_REQUEUE ("'worker lost'", "?2") \
-        " WHERE status = 1 AND claimed_by = ?1 RETURNING status") \
+        "SELECT " WP_SQLITE_REQUEUE_COLUMNS " FROM items i INDEXED BY items_claimed" \
+        " CROSS JOIN pools p WHERE i.status = 1 AND i.claimed_by = ?1 AND p.pool_id = i.pool_id") \
+    /*  What a failure does to a claimed item (fail, lease expiry, lost   */ \
+    /*  worker): the new status ?2 (pending, scheduled until ?3, or       */ \
+    /*  poisoned), one more attempt, the error ?4; the claim is cleared,  */ \
+    /*  or kept as who held it last when poisoned. run_at stays the last  */ \
+    /*  due time set.                                                     */ \
+    X (REQUEUE, \
+        "UPDATE items SET status = ?2, run_at = CASE WHEN ?2 = 4 THEN ?3 ELSE run_at END," \
+        " attempts = attempts + 1, error = ?4," \
+        " claimed_by = CASE WHEN ?2 = 3 THEN claimed_by END," \
+        " claimed_at = CASE WHEN ?2 = 3 THEN claimed_at END," \
+        " lease_us = NULL, lease_expires_at = NULL, updated_at = ?5 WHERE seq = ?1") \
+    /*  Scheduled items whose time has come become pending (items_due)    */ \
+    X (PROMOTE, \
+        "UPDATE items SET status = 0, updated_at = ?2 WHERE status = 4 AND run_at <= ?1") \
     /*  Items  */ \
     X (POOL_FIND,       "SELECT pool_id FROM pools WHERE name = ?1") \
     X (POOL_INSERT,     "INSERT INTO pools (name) VALUES (?1)") \
+    /*  No row inserted: the id is taken, or the unique key is live (the  */ \
+    /*  conflict with items_unique); PUSH_ID_TAKEN, then KEY_HOLDER, say  */ \
+    /*  which, in the order of the rule (the id first).                   */ \
     X (PUSH, \
-        "INSERT INTO items (pool_id, id, data, status, max_retries, created_at, updated_at)" \
-        " VALUES (?1, ?2, ?3, 0, ?4, ?5, ?5) ON CONFLICT (pool_id, id) DO NOTHING") \
-    /*  A claim reads the oldest pending row, then takes it with an UPDATE  */ \
-    /*  guarded by its status. Both run under the write lock (BEGIN        */ \
+        "INSERT INTO items (pool_id, id, data, status, max_retries, created_at, updated_at," \
+        " priority, run_at, unique_key)" \
+        " VALUES (?1, ?2, ?3, ?6, ?4, ?5, ?5, ?7, ?8, ?9) ON CONFLICT DO NOTHING") \
+    X (PUSH_ID_TAKEN,   "SELECT 1 FROM items WHERE pool_id = ?1 AND id = ?2") \
+    X (KEY_HOLDER,      "SELECT id FROM items WHERE " WP_SQLITE_KEY_LIVE) \
+    /*  A claim reads the first pending row by (priority, seq): the first  */ \
+    /*  entry of the pool's range of items_ready, named, since with        */ \
+    /*  statistics the planner prefers the pool's pending range of         */ \
+    /*  items_status and a sort of all of it. Then an UPDATE guarded by    */ \
+    /*  its status takes it. Both run under the write lock (BEGIN          */ \
     /*  IMMEDIATE or the broker's group), so no other connection can take  */ \
     /*  the row in between; RETURNING would cost an ephemeral table.       */ \
     X (CLAIM_NEXT, \
-        "SELECT " WP_SQLITE_ITEM_COLUMNS " FROM items WHERE pool_id = " WP_SQLITE_POOL_CLAIMABLE \
-        " AND status = 0 ORDER BY seq LIMIT 1") \
+        "SELECT " WP_SQLITE_ITEM_COLUMNS " FROM items INDEXED BY items_ready" \
+        " WHERE pool_id = " WP_SQLITE_POOL_CLAIMABLE " AND status = 0" \
+        " ORDER BY priority, seq LIMIT 1") \
     X (CLAIM, \
         "UPDATE items SET status = 1, claimed_by = ?2, claimed_at = ?3, lease_us = ?4," \
         " lease_expires_at = ?3 + ?4, updated_at = ?3 WHERE seq = ?1 AND status = 0") \
     X (TASK_SET,        "UPDATE workers SET current_item = ?2 WHERE worker_id = ?1") \
     X (TASK_CLEAR, \
         "UPDATE workers SET current_item = NULL WHERE worker_id = ?1 AND current_item = ?2") \
+    /*  What complete, fail, retry and cancel check, with what a failure  */ \
+    /*  and a retry then need (wp_sqlite_item_state)                       */ \
     X (ITEM_STATE, \
-        "SELECT seq, status, claimed_by FROM items" \
-        " WHERE pool_id = " WP_SQLITE_POOL " AND id = ?2") \
+        "SELECT i.seq, i.status, i.claimed_by, i.attempts, i.max_retries, p.backoff_base," \
+        " p.backoff_cap, p.backoff_jitter, i.unique_key, i.pool_id" \
+        " FROM items i CROSS JOIN pools p WHERE i.pool_id = " WP_SQLITE_POOL " AND i.id = ?2" \
+        " AND p.pool_id = i.pool_id") \
     X (ITEM_GET, \
         "SELECT " WP_SQLITE_ITEM_COLUMNS " FROM items" \
         " WHERE pool_id = " WP_SQLITE_POOL " AND id = ?2") \
     X (COMPLETE, \
         "UPDATE items SET status = 2, result = ?2, lease_us = NULL, lease_expires_at = NULL," \
         " updated_at = ?3 WHERE seq = ?1") \
-    X (FAIL, \
-        "UPDATE items SET " WP_SQLITE_REQUEUE ("?2", "?3") " WHERE seq = ?1 RETURNING status") \
     X (SIZE,            "SELECT pending FROM pools WHERE name = ?1") \
     /*  A worker's claims in one pool: items_claimed, never items_status   */ \
     /*  (every claim of the pool), which a planner without statistics      */ \
@@ -241,12 +336,25 @@
         "SELECT " WP_SQLITE_ITEM_COLUMNS " FROM items WHERE pool_id = " WP_SQLITE_POOL \
         " AND status = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4") \
     X (RETRY,           "UPDATE items SET " WP_SQLITE_RETRY ("?2") " WHERE seq = ?1") \
+    /*  OR IGNORE: an item whose unique key a live item holds stays       */ \
+    /*  poisoned (items_unique refuses it), one retried earlier in this   */ \
+    /*  statement included; the rows go in push order.                    */ \
     X (RETRY_ALL, \
-        "UPDATE items SET " WP_SQLITE_RETRY ("?2") \
+        "UPDATE OR IGNORE items SET " WP_SQLITE_RETRY ("?2") \
         " WHERE pool_id = " WP_SQLITE_POOL " AND status = 3") \
     X (CANCEL,          "DELETE FROM items WHERE seq = ?1") \
     X (PURGE_POOL,      "DELETE FROM items WHERE pool_id = " WP_SQLITE_POOL " AND status = ?2") \
     X (SET_PAUSED,      "UPDATE pools SET paused = ?2 WHERE name = ?1") \
+    X (SET_BACKOFF, \
+        "UPDATE pools SET backoff_base = ?2, backoff_cap = ?3, backoff_jitter = ?4 WHERE name = ?1") \
+    /*  Schedules: put replaces the whole record                          */ \
+    X (SCHEDULE_PUT, \
+        "INSERT OR REPLACE INTO schedules (name, pool, cron, data, priority, max_retries," \
+        " next_at, last_fired_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)") \
+    X (SCHEDULE_REMOVE, "DELETE FROM schedules WHERE name = ?1") \
+    X (SCHEDULE_LIST, \
+        "SELECT name, pool, cron, data, priority, max_retries, next_at, last_fired_at," \
+        " created_at FROM schedules ORDER BY name") \
     /*  Workers  */ \
     /*  A worker registering again keeps its current task: the store, not */ \
     /*  the worker, knows which claim that is.                            */ \
@@ -277,10 +385,12 @@
         " WHERE worker_id = ?1") \
     X (UPDATE_STATUS,   "UPDATE workers SET status = ?2 WHERE worker_id = ?1") \
     /*  Housekeeping  */ \
-    X (PURGE,           "DELETE FROM items WHERE status >= 2 AND updated_at < ?1") \
+    X (PURGE,           "DELETE FROM items WHERE status IN (2, 3) AND updated_at < ?1") \
     X (STATS_POOLS, \
-        "SELECT name, pending, claimed, done, poisoned, paused FROM pools" \
-        " WHERE pending + claimed + done + poisoned > 0 OR paused ORDER BY name") \
+        "SELECT name, pending, claimed, done, poisoned, paused, scheduled, backoff_base," \
+        " backoff_cap, backoff_jitter FROM pools" \
+        " WHERE pending + claimed + done + poisoned + scheduled > 0 OR paused" \
+        " OR backoff_base > 0 ORDER BY name") \
     X (STATS_WORKERS, \
         "SELECT status, count(*) FROM workers GROUP BY status ORDER BY status")
 

@@ -329,7 +329,7 @@ s_migrates_version_2 (const char *dir)
     wp_store_destroy (&store);
 
     db = filetest_raw_open (path);
-    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), 3);
+    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), WP_SQLITE_SCHEMA_VERSION);
     CHECK_INT (filetest_query_int (db, "SELECT paused FROM pools WHERE name = 'p'"), 1);
     CHECK_INT (filetest_query_int (db, "SELECT pending FROM pools WHERE name = 'p'"), 2);
     CHECK_INT (filetest_query_int (db, "SELECT poisoned FROM pools WHERE name = 'p'"), 0);
@@ -337,6 +337,181 @@ s_migrates_version_2 (const char *dir)
                1);
     CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM sqlite_schema WHERE name = 'items_pending'"),
                0);
+    sqlite3_close (db);
+}
+
+
+//  The schema of a version 3 file as that version wrote it, spelled out
+//  here rather than taken from the migrations, so the test holds whatever
+//  later steps do to the macros.
+#define S_SCHEMA_3 \
+    "CREATE TABLE pools (pool_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE," \
+    "  pending INTEGER NOT NULL DEFAULT 0, claimed INTEGER NOT NULL DEFAULT 0," \
+    "  done INTEGER NOT NULL DEFAULT 0, poisoned INTEGER NOT NULL DEFAULT 0," \
+    "  paused INTEGER NOT NULL DEFAULT 0);" \
+    "CREATE TABLE items (seq INTEGER PRIMARY KEY," \
+    "  pool_id INTEGER NOT NULL REFERENCES pools (pool_id), id TEXT NOT NULL," \
+    "  data BLOB NOT NULL, status INTEGER NOT NULL DEFAULT 0, claimed_by TEXT," \
+    "  claimed_at INTEGER, lease_us INTEGER, lease_expires_at INTEGER," \
+    "  attempts INTEGER NOT NULL DEFAULT 0, max_retries INTEGER NOT NULL, result BLOB," \
+    "  error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL," \
+    "  UNIQUE (pool_id, id));" \
+    "CREATE TABLE workers (worker_id TEXT PRIMARY KEY, host TEXT, pid INTEGER," \
+    "  capabilities BLOB NOT NULL, pool_id TEXT, started_at INTEGER NOT NULL," \
+    "  status TEXT NOT NULL, last_heartbeat INTEGER NOT NULL, heartbeat_interval REAL NOT NULL," \
+    "  stale_at INTEGER NOT NULL, current_item INTEGER, metadata BLOB NOT NULL);" \
+    "CREATE TRIGGER items_count_insert AFTER INSERT ON items BEGIN" \
+    "  UPDATE pools SET pending = pending + (NEW.status = 0), claimed = claimed + (NEW.status = 1)," \
+    "  done = done + (NEW.status = 2), poisoned = poisoned + (NEW.status = 3)" \
+    "  WHERE pool_id = NEW.pool_id; END;" \
+    "CREATE TRIGGER items_count_update AFTER UPDATE OF status ON items" \
+    "  WHEN OLD.status <> NEW.status BEGIN" \
+    "  UPDATE pools SET pending = pending + (NEW.status = 0) - (OLD.status = 0)," \
+    "  claimed = claimed + (NEW.status = 1) - (OLD.status = 1)," \
+    "  done = done + (NEW.status = 2) - (OLD.status = 2)," \
+    "  poisoned = poisoned + (NEW.status = 3) - (OLD.status = 3)" \
+    "  WHERE pool_id = NEW.pool_id; END;" \
+    "CREATE TRIGGER items_count_delete AFTER DELETE ON items BEGIN" \
+    "  UPDATE pools SET pending = pending - (OLD.status = 0), claimed = claimed - (OLD.status = 1)," \
+    "  done = done - (OLD.status = 2), poisoned = poisoned - (OLD.status = 3)" \
+    "  WHERE pool_id = OLD.pool_id; END;" \
+    "CREATE INDEX items_claimed ON items (claimed_by, pool_id) WHERE status = 1;" \
+    "CREATE INDEX items_lease ON items (lease_expires_at) WHERE status = 1;" \
+    "CREATE INDEX items_finished ON items (updated_at) WHERE status >= 2;" \
+    "CREATE INDEX workers_stale ON workers (stale_at) WHERE status = 'active';" \
+    "CREATE INDEX workers_current ON workers (current_item) WHERE current_item IS NOT NULL;" \
+    "CREATE INDEX items_status ON items (pool_id, status, seq);"
+
+//  A version 3 file with items in every state (a claim with its lease and
+//  worker, a paused pool) is migrated to version 4 keeping every item:
+//  each keeps its state, counters and place, with priority 0, no run_at and
+//  no key; the pool has no policy and no schedules exist; and from then on
+//  claims go by priority, scheduled items stay out of purge, and unique
+//  keys are enforced on the old rows' pool.
+static void
+s_migrates_version_3 (const char *dir)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/v3.db", dir);
+    sqlite3 *db = filetest_raw_open (path);
+    filetest_exec (db, "PRAGMA page_size = 1024; PRAGMA journal_mode = WAL");
+    filetest_exec (db, "BEGIN");
+    filetest_exec (db, S_SCHEMA_3);
+    char sql [128];
+    snprintf (sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = 3",
+              WP_SQLITE_APPLICATION_ID);
+    filetest_exec (db, sql);
+    //  The triggers count the rows as they go in
+    filetest_exec (db,
+        "INSERT INTO pools (pool_id, name, paused) VALUES (4, 'p', 0), (5, 'held', 1);"
+        "INSERT INTO items (seq, pool_id, id, data, status, claimed_by, claimed_at, lease_us,"
+        "  lease_expires_at, attempts, max_retries, result, error, created_at, updated_at) VALUES"
+        " (1, 4, 'a', x'a161', 3, 'w', 140, NULL, NULL, 3, 3, NULL, 'boom', 100, 160),"
+        " (2, 4, 'b', x'a162', 0, NULL, NULL, NULL, NULL, 1, 3, NULL, 'lease expired', 110, 150),"
+        " (3, 4, 'c', x'a163', 1, 'w', 200, 300000000, 4000000000000200, 0, 3, NULL, NULL, 111, 200),"
+        " (4, 4, 'd', x'a164', 2, 'w', 120, NULL, NULL, 0, 3, x'a26f6b', NULL, 112, 130),"
+        " (5, 4, 'e', x'a165', 0, NULL, NULL, NULL, NULL, 0, 3, NULL, NULL, 113, 113),"
+        " (6, 5, 'f', x'a166', 0, NULL, NULL, NULL, NULL, 0, 3, NULL, NULL, 114, 114);");
+    filetest_exec (db,
+        "INSERT INTO workers (worker_id, host, pid, capabilities, pool_id, started_at, status,"
+        "  last_heartbeat, heartbeat_interval, stale_at, current_item, metadata) VALUES"
+        " ('w', 'h', 42, x'0067707500', 'p', 90, 'active', 4000000000000000, 10,"
+        "  4000000020000001, 3, x'80');");
+    filetest_exec (db, "COMMIT");
+    CHECK_INT (filetest_query_int (db, "SELECT pending FROM pools WHERE name = 'p'"), 2);
+    sqlite3_close (db);
+
+    wp_store_t *store = sqlitetest_open (path, NULL);
+    //  Every item, as it was
+    wp_item_list_t *items = NULL;
+    char *cursor = NULL;
+    CHECK_OK (store, wp_store_list_items (store, "p", NULL, 0, 10, NULL, &items, &cursor));
+    CHECK (!cursor);
+    CHECK_INT (items->count, 5);
+    const char *ids [] = { "a", "b", "c", "d", "e" };
+    const wp_item_state states [] = { WP_ITEM_POISONED, WP_ITEM_PENDING, WP_ITEM_CLAIMED,
+                                      WP_ITEM_DONE, WP_ITEM_PENDING };
+    for (size_t i = 0; i < 5; i++) {
+        wp_item_t *item = items->items [i];
+        CHECK_STR (item->id, ids [i]);
+        CHECK_INT (item->status, states [i]);
+        CHECK_INT (item->priority, 0);
+        CHECK_INT (item->run_at, 0);
+        CHECK (item->unique_key == NULL);
+        CHECK_INT (item->created_at, 100 + (i? 10 + i - 1: 0));
+    }
+    CHECK_STR (items->items [1]->error, "lease expired");
+    CHECK_INT (items->items [1]->attempts, 1);
+    CHECK_INT (items->items [2]->lease_expires_at, 4000000000000200);
+    CHECK (items->items [3]->result_size == 3);
+    wp_item_list_destroy (&items);
+    wp_worker_t *worker = NULL;
+    CHECK_OK (store, wp_store_get_worker (store, "w", &worker));
+    CHECK (worker);
+    CHECK_STR (worker->current_task_id, "c");
+    wp_worker_destroy (&worker);
+    wp_stats_t *stats = NULL;
+    CHECK_OK (store, wp_store_stats (store, &stats));
+    CHECK_INT (stats->pool_count, 2);
+    CHECK_STR (stats->pools [0].pool, "held");
+    CHECK (stats->pools [0].paused);
+    CHECK_INT (stats->pools [0].pending, 1);
+    wp_pool_stats_t *p = &stats->pools [1];
+    CHECK_STR (p->pool, "p");
+    CHECK (p->pending == 2 && p->claimed == 1 && p->done == 1 && p->poisoned == 1);
+    CHECK (p->scheduled == 0 && p->backoff.base == 0 && !p->paused);
+    wp_stats_destroy (&stats);
+    wp_schedule_list_t *schedules = NULL;
+    CHECK_OK (store, wp_store_schedule_list (store, &schedules));
+    CHECK_INT (schedules->count, 0);
+    wp_schedule_list_destroy (&schedules);
+
+    //  Claims by priority: a new urgent item first, then the old ones in
+    //  push order, a new one of their priority after them
+    static const uint8_t data [] = { 0xa1, 'x' };
+    wp_push_entry_t entry = { data, sizeof data, "late", -1 };
+    char *id = NULL;
+    CHECK_OK (store, wp_store_push (store, "p", &entry, &id, NULL));
+    free (id);
+    entry.id = "urgent";
+    entry.priority = -5;
+    entry.unique_key = "k";
+    CHECK_OK (store, wp_store_push (store, "p", &entry, &id, NULL));
+    free (id);
+    entry.id = "again";
+    bool duplicate = false;
+    CHECK_OK (store, wp_store_push (store, "p", &entry, &id, &duplicate));
+    CHECK (duplicate);
+    CHECK_STR (id, "urgent");
+    free (id);
+    const char *order [] = { "urgent", "b", "e", "late" };
+    for (size_t i = 0; i < 4; i++) {
+        wp_item_t *item = filetest_claim (store, "p", "v", 0);
+        CHECK_STR (item->id, order [i]);
+        wp_item_destroy (&item);
+    }
+    //  Purge takes the finished items, not a scheduled one
+    entry.id = "later";
+    entry.unique_key = NULL;
+    entry.delay = 3600;
+    CHECK_OK (store, wp_store_push (store, "p", &entry, &id, NULL));
+    free (id);
+    uint64_t purged = 0;
+    CHECK_OK (store, wp_store_purge (store, 0, &purged));
+    CHECK_INT (purged, 2);
+    wp_item_t *item = filetest_get (store, "p", "later");
+    CHECK_INT (item->status, WP_ITEM_SCHEDULED);
+    wp_item_destroy (&item);
+    wp_store_destroy (&store);
+
+    db = filetest_raw_open (path);
+    CHECK_INT (filetest_query_int (db, "PRAGMA user_version"), WP_SQLITE_SCHEMA_VERSION);
+    CHECK_INT (filetest_query_int (db, "SELECT count(*) FROM sqlite_schema WHERE name IN"
+                                       " ('items_ready', 'items_due', 'items_unique',"
+                                       "  'schedules', 'schedules_next', 'items_status')"), 6);
+    CHECK_INT (filetest_query_int (db, "SELECT scheduled FROM pools WHERE name = 'p'"), 1);
+    CHECK_INT (filetest_query_int (db, "SELECT pending FROM pools WHERE name = 'p'"), 0);
+    CHECK_INT (filetest_query_int (db, "SELECT claimed FROM pools WHERE name = 'p'"), 5);
     sqlite3_close (db);
 }
 
@@ -921,6 +1096,7 @@ static const filetest_case_t s_cases [] = {
     { "future_version_is_refused", s_future_version_is_refused },
     { "migrates_version_1", s_migrates_version_1 },
     { "migrates_version_2", s_migrates_version_2 },
+    { "migrates_version_3", s_migrates_version_3 },
     { "paused_survives_reopen", s_paused_survives_reopen },
     { "bad_paths", s_bad_paths },
     { "permissions", s_permissions },

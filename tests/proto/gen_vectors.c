@@ -770,7 +770,7 @@ s_malformed_vectors (void)
     s_kv_str (pk, "pool", "jobs");
     wp_mp_pack_cstr (pk, "data");
     wp_mp_pack_bin (pk, (const uint8_t *) "\x01", 1);
-    s_kv_str (pk, "run_at", "2026-11-26 05:39");
+    s_kv_str (pk, "run_at", "next tuesday");
     s_malformed ("run-at-not-rfc3339", "WorkPool.Push",
                  "Push with a run_at that is not an RFC 3339 time.", &h, &b);
 

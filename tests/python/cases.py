@@ -45,8 +45,21 @@ def _pushed(pushed):
     return {"id": pushed.id, "duplicate": pushed.duplicate}
 
 
+def _scheduling(w):
+    """Push's (and a PushMany entry's) scheduling fields as the client's keywords."""
+    return dict(delay=w.get("delay_seconds"), run_at=w.get("run_at"), priority=w.get("priority"),
+                unique_key=w.get("unique_key"))
+
+
 def _entries(items):
-    return [Entry(from_json(e["data"]), e.get("id"), e.get("max_retries")) for e in items]
+    return [Entry(from_json(e["data"]), e.get("id"), e.get("max_retries"), **_scheduling(e))
+            for e in items]
+
+
+def _schedule(schedule):
+    m = schedule.to_wire()
+    m["data"] = to_json(schedule.data)
+    return m
 
 
 def _opt(w, key):
@@ -60,7 +73,7 @@ def call(c, method, w):
     pool = w.get("pool")
     if method == "WorkPool.Push":
         return _pushed(c.push_entry(pool, from_json(w["data"]), id=w.get("id"),
-                                    max_retries=w.get("max_retries")))
+                                    max_retries=w.get("max_retries"), **_scheduling(w)))
     if method == "WorkPool.PushMany":
         pushed = c.push_entries(pool, _entries(w["items"]))
         return {"ids": [p.id for p in pushed], "duplicates": [p.duplicate for p in pushed]}
@@ -75,7 +88,8 @@ def call(c, method, w):
         c.complete(pool, w["id"], _opt(w, "result"), worker_id=w.get("worker_id"))
         return {}
     if method == "WorkPool.Fail":
-        return {"status": c.fail(pool, w["id"], w.get("error"), worker_id=w.get("worker_id"))}
+        return {"status": c.fail(pool, w["id"], w.get("error"), worker_id=w.get("worker_id"),
+                                 retry_after=w.get("retry_after_seconds"))}
     if method == "WorkPool.CompleteAndClaim":
         return {"item": _item(c.complete_and_claim(
             pool, w["id"], w["worker_id"], _opt(w, "result"), wait=w.get("wait_seconds", 0),
@@ -110,6 +124,18 @@ def call(c, method, w):
         return {}
     if method == "WorkPool.Resume":
         c.resume(pool)
+        return {}
+    if method == "WorkPool.SetBackoff":
+        c.set_backoff(pool, w.get("base_seconds"), w.get("cap_seconds"), w.get("jitter", 0))
+        return {}
+    if method == "Schedule.Add":
+        return {"schedule": _schedule(c.schedule_add(
+            w["name"], pool, w["cron"], from_json(w["data"]), priority=w.get("priority"),
+            max_retries=w.get("max_retries")))}
+    if method == "Schedule.List":
+        return {"schedules": [_schedule(s) for s in c.schedule_list()]}
+    if method == "Schedule.Remove":
+        c.schedule_remove(w["name"])
         return {}
     if method == "Registry.Register":
         return {"worker": _worker(c.register(

@@ -9,7 +9,7 @@ import pytest
 
 import workpool
 from workpool import _wire
-from workpool.records import Item, Ping, Stats, WorkerRecord
+from workpool.records import Item, Ping, Schedule, Stats, WorkerRecord
 
 
 def _vectors(source_dir):
@@ -48,9 +48,13 @@ def _reencode_reply(method, body):
         out["worker"] = None if w is None else WorkerRecord.from_wire(w).to_wire()
     if "workers" in body and method == "Registry.List":
         out["workers"] = [WorkerRecord.from_wire(m).to_wire() for m in body["workers"]]
+    if "schedule" in body:
+        out["schedule"] = Schedule.from_wire(body["schedule"]).to_wire()
+    if "schedules" in body:
+        out["schedules"] = [Schedule.from_wire(m).to_wire() for m in body["schedules"]]
     if method == "Broker.Stats":
         stats = Stats.from_wire(body)
-        out = {"pools": [p.to_wire(with_paused="paused" in m)
+        out = {"pools": [p.to_wire(with_paused="paused" in m, with_scheduling="scheduled" in m)
                          for p, m in zip(stats.pools, body["pools"])],
                "workers": stats.workers, "counters": stats.counters}
     if method == "Broker.Ping":

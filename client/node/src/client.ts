@@ -7,7 +7,8 @@
     got no reply DEADLINE_EXCEEDED. A request that got no reply within
     `retryInterval` is sent again only if doing it twice is harmless:
     - reads, register, heartbeat, updateStatus, renew, releaseByWorker,
-      pause and resume;
+      pause, resume, setBackoff and scheduleAdd (it replaces the record
+      with the same one);
     - push and pushMany: every entry carries an id; the client makes a UUID
       v4 for entries without one, and reports a duplicate of an id it made
       as not duplicate (it can only be its own resend);
@@ -15,15 +16,15 @@
       then refuses a second copy; when a resend is refused because the first
       copy took effect, a get finds that out and the call succeeds.
     Claims (claim, claimMany, completeAndClaim), complete/fail without a
-    worker id, retry, cancel and purge are sent once.  */
+    worker id, retry, cancel, purge and scheduleRemove are sent once.  */
 import { randomUUID } from "node:crypto";
 import { Connection, type RawReply } from "./connection.js";
 import { curveKeys } from "./curve.js";
 import { Cancelled, Internal, InvalidArgument, StatusCode, WorkpoolError, errorFor } from "./errors.js";
 import type {
-  EntryOutcome, Item, ItemStatus, ListPage, PingInfo, PushResult, Stats, WorkerInfo,
+  EntryOutcome, FailStatus, Item, ItemStatus, ListPage, PingInfo, PushResult, Schedule, Stats, WorkerInfo,
 } from "./records.js";
-import { type Body, decodeReplyBody, encodeRequestBody } from "./schema.js";
+import { type Body, BoundsError, decodeReplyBody, encodeRequestBody } from "./schema.js";
 import { packValue, unpack } from "./wire.js";
 
 /** Bytes that already are the msgpack encoding of a value: pushed and
@@ -64,16 +65,49 @@ export interface ClaimOptions extends CallOptions {
   lease?: number;
 }
 
-export interface PushOptions extends CallOptions {
+/** When and how urgently an item runs (push, pushMany entries). */
+export interface Scheduling {
+  /** seconds until it may be claimed (0..366 days): it waits `scheduled` */
+  delay?: number;
+  /** when it may be claimed (a Date or RFC 3339 text); not with delay */
+  runAt?: Date | string;
+  /** lower is claimed first (an int32); 0 */
+  priority?: number;
+  /** while a live item of the pool (pending, scheduled, claimed) holds this
+   *  key, a push returns that item's id as a duplicate and changes nothing */
+  uniqueKey?: string;
+}
+
+export interface PushOptions extends CallOptions, Scheduling {
   /** the item's id; a UUID v4 is made when absent */
   id?: string;
   /** after a failure, attempts >= maxRetries poisons the item; 3 */
   maxRetries?: number;
 }
 
-export interface PushEntry {
+export interface PushEntry extends Scheduling {
   data: unknown;
   id?: string;
+  maxRetries?: number;
+}
+
+export interface FailOptions extends WorkerIdOptions {
+  /** seconds before the item may be claimed again (0..366 days): it waits
+   *  `scheduled`; without it the pool's backoff policy decides, if any */
+  retryAfter?: number;
+}
+
+export interface BackoffOptions extends CallOptions {
+  /** the longest wait, seconds; the base when absent */
+  cap?: number;
+  /** 0..1: each wait is shortened by a random part of up to this much; 0 */
+  jitter?: number;
+}
+
+export interface ScheduleOptions extends CallOptions {
+  /** the items' priority; 0 */
+  priority?: number;
+  /** the items' max_retries; the broker's default when absent */
   maxRetries?: number;
 }
 
@@ -212,6 +246,31 @@ export class Client {
   }
 
   // -------------------------------------------------------------------
+  // Schedules (admin)
+
+  /** Creates or replaces the schedule called name: at every tick of cron
+   *  (5 fields, or 6 with seconds first; UTC) the broker pushes data to
+   *  pool as the item NAME@TICK. Resolves to the stored record. */
+  async scheduleAdd<T = unknown>(name: string, pool: string, cron: string, data: unknown,
+    options: ScheduleOptions = {}): Promise<Schedule<T>> {
+    const r = await this.request("Schedule.Add", {
+      name, pool, cron, data: packData(data), priority: options.priority, max_retries: options.maxRetries,
+    }, SAFE, options);
+    return this.schedule<T>(r.schedule);
+  }
+
+  /** Every schedule, by name. */
+  async scheduleList<T = unknown>(options: CallOptions = {}): Promise<Schedule<T>[]> {
+    const r = await this.request("Schedule.List", {}, SAFE, options);
+    return (r.schedules as unknown[]).map((s) => this.schedule<T>(s));
+  }
+
+  /** Removes a schedule (the items it pushed stay). NotFound: none of that name. */
+  async scheduleRemove(name: string, options: CallOptions = {}): Promise<void> {
+    await this.request("Schedule.Remove", { name }, ONCE, options);
+  }
+
+  // -------------------------------------------------------------------
   // The call
 
   /** @internal Sends method with body; resolves with the decoded reply body
@@ -227,6 +286,8 @@ export class Client {
     try {
       frame = encodeRequestBody(method, body);
     } catch (e) {
+      //  (a bound the broker's decoder applies: in its words, as it would say it)
+      if (e instanceof BoundsError) throw new InvalidArgument(e.message);
       throw new InvalidArgument(`${method}: ${(e as Error).message}`);
     }
     const timeoutMs = (options.timeout !== undefined ? options.timeout * 1000 : this.timeoutMs) +
@@ -263,10 +324,28 @@ export class Client {
     const it = wire as Record<string, unknown>;
     return { ...it, data: this.value(it.data), result: this.value(it.result) } as Item<T>;
   }
+
+  /** @internal */
+  schedule<T>(wire: unknown): Schedule<T> {
+    const s = wire as Record<string, unknown>;
+    return { ...s, data: this.value(s.data) } as Schedule<T>;
+  }
 }
 
 function packData(v: unknown): Uint8Array {
   return v instanceof Raw ? v.bytes : packValue(v);
+}
+
+/** A Date as the wire's RFC 3339 UTC (microseconds), text as given. */
+function wireTime(t: Date | string | undefined): string | undefined {
+  if (t === undefined || typeof t === "string") return t;
+  if (!(t instanceof Date) || Number.isNaN(t.getTime())) throw new InvalidArgument("runAt must be a valid Date or RFC 3339 text");
+  return t.toISOString().replace(/Z$/, "000Z");
+}
+
+/** An entry's scheduling fields under their wire names. */
+function scheduling(s: Scheduling): Body {
+  return { delay_seconds: s.delay, run_at: wireTime(s.runAt), priority: s.priority, unique_key: s.uniqueKey };
 }
 
 const claimSend = (o: ClaimOptions): Send => ({ resend: false, extra: o.wait ?? 0 });
@@ -279,26 +358,28 @@ export class Pool {
     const made = options.id === undefined;
     const id = options.id ?? randomUUID();
     const r = await this.client.request("WorkPool.Push", {
-      pool: this.name, data: packData(data), id, max_retries: options.maxRetries,
+      pool: this.name, data: packData(data), id, max_retries: options.maxRetries, ...scheduling(options),
     }, SAFE, options);
-    return { id: r.id as string, duplicate: made ? false : (r.duplicate as boolean) };
+    return { id: r.id as string, duplicate: made && r.id === id ? false : (r.duplicate as boolean) };
   }
 
   /** Queues up to 1000 entries in one request, all or none. */
   async pushMany(entries: PushEntry[], options: CallOptions = {}): Promise<PushResult[]> {
     const made = entries.map((e) => e.id === undefined);
     const items = entries.map((e) => ({
-      data: packData(e.data), id: e.id ?? randomUUID(), max_retries: e.maxRetries,
+      data: packData(e.data), id: e.id ?? randomUUID(), max_retries: e.maxRetries, ...scheduling(e),
     }));
     const r = await this.client.request("WorkPool.PushMany", { pool: this.name, items }, SAFE, options);
     const ids = r.ids as string[];
     const dups = r.duplicates as boolean[];
     if (ids.length !== entries.length || dups.length !== entries.length)
       throw new Internal(`the broker answered ${ids.length} ids for ${entries.length} items`);
-    return ids.map((id, i) => ({ id, duplicate: made[i] ? false : dups[i] }));
+    //  An id we made is a duplicate only as our own resend; a unique key's
+    //  duplicate answers another item's id, and that one is real.
+    return ids.map((id, i) => ({ id, duplicate: made[i] && id === items[i].id ? false : dups[i] }));
   }
 
-  /** The oldest pending item, claimed for workerId; null if none came
+  /** The pending item of lowest priority, oldest first, claimed for workerId; null if none came
    *  within options.wait. */
   async claim<T = unknown>(workerId: string, options: ClaimOptions = {}): Promise<Item<T> | null> {
     const r = await this.client.request("WorkPool.Claim", {
@@ -328,17 +409,18 @@ export class Pool {
     this.client.check("WorkPool.Complete", reply);
   }
 
-  /** Records a failed attempt; returns the item's new status. */
-  async fail(id: string, error?: string, options: WorkerIdOptions = {}): Promise<"pending" | "poisoned"> {
+  /** Records a failed attempt; returns the item's new status: pending,
+   *  scheduled (options.retryAfter, or the pool's backoff) or poisoned. */
+  async fail(id: string, error?: string, options: FailOptions = {}): Promise<FailStatus> {
     const workerId = options.workerId;
     const reply = await this.client.send("WorkPool.Fail", {
-      pool: this.name, id, error, worker_id: workerId,
+      pool: this.name, id, error, worker_id: workerId, retry_after_seconds: options.retryAfter,
     }, { resend: workerId !== undefined }, options);
     if (reply.status === StatusCode.FAILED_PRECONDITION && reply.resent && workerId !== undefined) {
       const state = await this.firstCopyWon(id, workerId, false, error);
-      if (state) return state as "pending" | "poisoned";
+      if (state) return state as FailStatus;
     }
-    return this.client.check("WorkPool.Fail", reply).status as "pending" | "poisoned";
+    return this.client.check("WorkPool.Fail", reply).status as FailStatus;
   }
 
   /** Completes id and claims the next item in one round trip. */
@@ -448,12 +530,12 @@ export class Pool {
     return Number(r.retried);
   }
 
-  /** Removes a pending or poisoned item. */
+  /** Removes a pending, scheduled or poisoned item. */
   async cancel(id: string, options: CallOptions = {}): Promise<void> {
     await this.client.request("WorkPool.Cancel", { pool: this.name, id }, ONCE, options);
   }
 
-  /** Removes every item in these statuses (pending, done, poisoned);
+  /** Removes every item in these statuses (pending, scheduled, done, poisoned);
    *  returns how many. */
   async purge(statuses: ItemStatus[] | ItemStatus, options: CallOptions = {}): Promise<number> {
     const status = typeof statuses === "string" ? [statuses] : statuses;
@@ -468,6 +550,14 @@ export class Pool {
 
   async resume(options: CallOptions = {}): Promise<void> {
     await this.client.request("WorkPool.Resume", { pool: this.name }, SAFE, options);
+  }
+
+  /** The pool's retry policy: failed attempt n waits min(cap, base * 2^(n-1))
+   *  seconds, less up to jitter of it, scheduled. base 0 clears it. */
+  async setBackoff(base: number, options: BackoffOptions = {}): Promise<void> {
+    await this.client.request("WorkPool.SetBackoff", {
+      pool: this.name, base_seconds: base, cap_seconds: options.cap, jitter: options.jitter,
+    }, SAFE, options);
   }
 
   //  After a resent Complete or Fail was refused: did the first copy take
@@ -486,7 +576,7 @@ export class Pool {
     const notOthers = item.claimed_by === null || item.claimed_by === workerId;
     if (completing) return item.status === "done" && notOthers ? "done" : null;
     //  (a poisoned item keeps its last claimant, a pending one none)
-    const won = (item.status === "pending" || item.status === "poisoned") && notOthers &&
+    const won = (item.status === "pending" || item.status === "scheduled" || item.status === "poisoned") && notOthers &&
       (item.error ?? undefined) === error;
     return won ? (item.status as string) : null;
   }

@@ -11,7 +11,11 @@
     Keep-alive. The SDK's workers do not heartbeat during a long job: the
     registration adapter heartbeats every worker it registered at its
     interval until it is marked terminated or lost, or close() is called.
-    Its timers do not keep the process alive.  */
+    Its timers do not keep the process alive.
+    Scheduling. The spec's push options name only max_retries; the pool
+    adapter also reads delay, run_at, priority and unique_key from them
+    (PushOptionsExt), and fail takes an optional third argument
+    { retry_after }: the interfaces' shapes are unchanged.  */
 import { Client, type ClientOptions, type Pool } from "./client.js";
 import { FailedPrecondition, NotFound } from "./errors.js";
 import type { Item, WorkerInfo } from "./records.js";
@@ -72,6 +76,22 @@ export interface WorkerFilter {
 }
 
 // ---------------------------------------------------------------------
+
+/** push's options: the spec's max_retries, then workpool's scheduling in
+ *  the spec's snake_case. The spec has no scheduling options, so nothing of
+ *  it maps to these; they are extensions a program opts into, and the
+ *  options object stays the spec's shape (extra keys, all optional). */
+export interface PushOptionsExt {
+  max_retries?: number;
+  /** seconds until it may be claimed */
+  delay?: number;
+  /** when it may be claimed: a Date or RFC 3339 text */
+  run_at?: Date | string;
+  /** lower is claimed first; 0 */
+  priority?: number;
+  /** one live item per key: a duplicate push returns the live item's id */
+  unique_key?: string;
+}
 
 export interface AdapterOptions extends ClientOptions {
   /** WorkBackend: seconds a claim holds; the broker's default */
@@ -138,8 +158,13 @@ export class WorkpoolWorkPool implements WorkPool {
 
   constructor(readonly native: Pool, private readonly lease?: number) {}
 
-  async push(item: any, options: { max_retries?: number } = {}): Promise<string> {
-    return (await this.native.push(item, { maxRetries: options.max_retries })).id;
+  /** The spec's max_retries, and workpool's scheduling extensions (the
+   *  spec names no others; see PushOptionsExt). */
+  async push(item: any, options: PushOptionsExt = {}): Promise<string> {
+    return (await this.native.push(item, {
+      maxRetries: options.max_retries, delay: options.delay, runAt: options.run_at,
+      priority: options.priority, uniqueKey: options.unique_key,
+    })).id;
   }
 
   async claim(worker_id: string): Promise<WorkItem | null> {
@@ -154,9 +179,10 @@ export class WorkpoolWorkPool implements WorkPool {
     await this.finish(item_id, () => this.native.complete(item_id, result, { workerId }));
   }
 
-  async fail(item_id: string, error?: string): Promise<void> {
+  /** options.retry_after (workpool's): seconds before it may be claimed again. */
+  async fail(item_id: string, error?: string, options: { retry_after?: number } = {}): Promise<void> {
     const workerId = this.holder(item_id, "fail");
-    await this.finish(item_id, () => this.native.fail(item_id, error, { workerId }));
+    await this.finish(item_id, () => this.native.fail(item_id, error, { workerId, retryAfter: options.retry_after }));
   }
 
   size(): Promise<number> {

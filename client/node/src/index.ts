@@ -1,19 +1,19 @@
 /*  workpool: the Node.js client of the workpool broker.  */
 export { Client, Pool, Raw } from "./client.js";
 export type {
-  CallOptions, ClaimOptions, ClientOptions, ListOptions, PushEntry, PushOptions, RegisterOptions,
-  WorkerIdOptions, WorkerListFilter,
+  BackoffOptions, CallOptions, ClaimOptions, ClientOptions, FailOptions, ListOptions, PushEntry,
+  PushOptions, RegisterOptions, ScheduleOptions, Scheduling, WorkerIdOptions, WorkerListFilter,
 } from "./client.js";
 export * from "./errors.js";
 export type * from "./records.js";
 export { Limits } from "./limits.js";
-export { Worker } from "./worker.js";
+export { RetryLater, Worker } from "./worker.js";
 export type { WorkerOptions } from "./worker.js";
 export {
   WorkpoolWorkBackend, WorkpoolWorkPool, WorkpoolRegistrationBackend,
 } from "./flatagents.js";
 export type {
-  AdapterOptions, WorkBackend, WorkPool, WorkItem, RegistrationBackend, WorkerRegistration,
+  AdapterOptions, PushOptionsExt, WorkBackend, WorkPool, WorkItem, RegistrationBackend, WorkerRegistration,
   WorkerRecord, WorkerFilter,
 } from "./flatagents.js";
 export { parseCert, curveKeys } from "./curve.js";

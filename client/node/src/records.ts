@@ -3,7 +3,10 @@
     the CLI's JSON and the other clients. Times are the wire's RFC 3339
     text; `data` and `result` are the user's values, decoded.  */
 
-export type ItemStatus = "pending" | "claimed" | "done" | "poisoned";
+export type ItemStatus = "pending" | "scheduled" | "claimed" | "done" | "poisoned";
+
+/** What fail() leaves an item as. */
+export type FailStatus = "pending" | "scheduled" | "poisoned";
 
 export interface Item<T = unknown> {
   id: string;
@@ -19,6 +22,26 @@ export interface Item<T = unknown> {
   /** the value given to complete, or null */
   result: unknown;
   error: string | null;
+  created_at: string;
+  /** lower is claimed first */
+  priority: number;
+  /** scheduled: when it becomes pending; else null */
+  run_at: string | null;
+  unique_key: string | null;
+}
+
+/** A periodic push: at every tick of cron (UTC) the broker pushes data to
+ *  pool as the item NAME@TICK (the tick's RFC 3339 time), once. */
+export interface Schedule<T = unknown> {
+  name: string;
+  pool: string;
+  cron: string;
+  data: T;
+  priority: number;
+  /** null: the broker's default */
+  max_retries: number | null;
+  next_at: string | null;
+  last_fired_at: string | null;
   created_at: string;
 }
 
@@ -44,6 +67,11 @@ export interface PoolStats {
   poisoned: number;
   /** claims on the pool find nothing (Pause) */
   paused: boolean;
+  scheduled: number;
+  /** the retry policy (setBackoff); 0: none */
+  backoff_base_seconds: number;
+  backoff_cap_seconds: number;
+  backoff_jitter: number;
 }
 
 export interface Stats {

@@ -4,6 +4,7 @@
     (what it reads, checked), and decodeRequest / encodeReply, which the
     golden-vector tests and a stand-in broker use. Bodies here are plain
     objects keyed by the wire's field names; bin fields are Uint8Array.  */
+import { Limits } from "./limits.js";
 import { Writer, unpack } from "./wire.js";
 
 export type FieldType =
@@ -29,17 +30,38 @@ export interface Field {
   /** request: omitted when equal to this (the canonical form); reply: the
    *  value an absent field reads as (a field newer than the broker) */
   def?: unknown;
+  /** request: the bounds the broker's decoder applies (numbers: the value;
+   *  strings: bytes of UTF-8), checked before sending, in its words */
+  min?: number;
+  max?: number;
 }
 
 const f = (k: string, t: FieldType, extra: Partial<Field> = {}): Field => ({ k, t, ...extra });
 const R = { req: true };
 const N = { nil: true };
 
+const INT32 = { min: -(2 ** 31), max: 2 ** 31 - 1 };
+const DELAY = { min: 0, max: Limits.WP_DELAY_MAX };
+
 export const ITEM: Field[] = [
   f("id", "name"), f("pool", "name"), f("data", "bin"), f("status", "name"),
   f("claimed_by", "name", N), f("claimed_at", "time", N), f("lease_expires_at", "time", N),
   f("attempts", "uint"), f("max_retries", "uint"), f("result", "bin", N), f("error", "text", N),
   f("created_at", "time"),
+  //  issue 15 (a broker from before it sends 12 fields: these read as unset)
+  f("priority", "int", { def: 0 }), f("run_at", "time", N), f("unique_key", "name", N),
+];
+
+export const SCHEDULE: Field[] = [
+  f("name", "name"), f("pool", "name"), f("cron", "text"), f("data", "bin"), f("priority", "int"),
+  f("max_retries", "uint", N), f("next_at", "time", N), f("last_fired_at", "time", N),
+  f("created_at", "time"),
+];
+
+//  What Push and each PushMany entry add after max_retries, in this order
+const SCHEDULING: Field[] = [
+  f("delay_seconds", "number", { def: 0, ...DELAY }), f("run_at", "time"),
+  f("priority", "int", { def: 0, ...INT32 }), f("unique_key", "name", { min: 1, max: Limits.WP_NAME_MAX }),
 ];
 
 export const WORKER: Field[] = [
@@ -52,6 +74,8 @@ export const WORKER: Field[] = [
 const POOL_STATS: Field[] = [
   f("pool", "name"), f("pending", "uint"), f("claimed", "uint"), f("done", "uint"),
   f("poisoned", "uint"), f("paused", "bool", { def: false }),
+  f("scheduled", "uint", { def: 0 }), f("backoff_base_seconds", "number", { def: 0 }),
+  f("backoff_cap_seconds", "number", { def: 0 }), f("backoff_jitter", "number", { def: 0 }),
 ];
 
 const WAIT = f("wait_seconds", "number", { def: 0 });
@@ -61,12 +85,13 @@ export interface MethodSchema { request: Field[]; reply: Field[] }
 
 export const METHODS: Record<string, MethodSchema> = {
   "WorkPool.Push": {
-    request: [f("pool", "name", R), f("data", "bin", R), f("id", "name"), f("max_retries", "int")],
+    request: [f("pool", "name", R), f("data", "bin", R), f("id", "name"), f("max_retries", "int"),
+      ...SCHEDULING],
     reply: [f("id", "name"), f("duplicate", "bool")],
   },
   "WorkPool.PushMany": {
     request: [f("pool", "name", R),
-      f("items", { list: [f("data", "bin", R), f("id", "name"), f("max_retries", "int")] }, R)],
+      f("items", { list: [f("data", "bin", R), f("id", "name"), f("max_retries", "int"), ...SCHEDULING] }, R)],
     reply: [f("ids", "strs"), f("duplicates", "bools")],
   },
   "WorkPool.Claim": {
@@ -82,7 +107,8 @@ export const METHODS: Record<string, MethodSchema> = {
     reply: [],
   },
   "WorkPool.Fail": {
-    request: [f("pool", "name", R), f("id", "name", R), f("error", "text"), f("worker_id", "name")],
+    request: [f("pool", "name", R), f("id", "name", R), f("error", "text"), f("worker_id", "name"),
+      f("retry_after_seconds", "number", { def: 0, ...DELAY })],
     reply: [f("status", "name")],
   },
   "WorkPool.CompleteAndClaim": {
@@ -124,6 +150,23 @@ export const METHODS: Record<string, MethodSchema> = {
   },
   "WorkPool.Pause": { request: [f("pool", "name", R)], reply: [] },
   "WorkPool.Resume": { request: [f("pool", "name", R)], reply: [] },
+  "WorkPool.SetBackoff": {
+    request: [f("pool", "name", R), f("base_seconds", "number", { req: true, ...DELAY }),
+      f("cap_seconds", "number", DELAY), f("jitter", "number", { def: 0, min: 0, max: 1 })],
+    reply: [],
+  },
+  "Schedule.Add": {
+    request: [f("name", "name", { req: true, min: 1, max: Limits.WP_SCHEDULE_NAME_MAX }), f("pool", "name", R),
+      f("cron", "text", { req: true, min: 1, max: Limits.WP_CRON_MAX }), f("data", "bin", R),
+      f("priority", "int", { def: 0, ...INT32 }),
+      f("max_retries", "int", { min: 0, max: Limits.WP_MAX_RETRIES_MAX })],
+    reply: [f("schedule", { rec: SCHEDULE })],
+  },
+  "Schedule.List": { request: [], reply: [f("schedules", { list: SCHEDULE })] },
+  "Schedule.Remove": {
+    request: [f("name", "name", { req: true, min: 1, max: Limits.WP_SCHEDULE_NAME_MAX })],
+    reply: [],
+  },
   "Registry.Register": {
     request: [f("worker_id", "name", R), f("host", "text"), f("pid", "int"),
       f("capabilities", "strs", { def: [] }), f("pool_id", "name"), f("started_at", "time"),
@@ -183,6 +226,43 @@ function isDefault(v: unknown, def: unknown): boolean {
   if (typeof def === "object" && def !== null)
     return typeof v === "object" && v !== null && Object.keys(v).length === 0;
   return v === def;
+}
+
+/** A request field out of the bounds its table gives (the client's
+ *  InvalidArgument, before anything is sent). */
+export class BoundsError extends RangeError {}
+
+const utf8 = new TextEncoder();
+
+//  The decoder's words (proto/wp_proto_fields.c), so a value refused here
+//  reads as the broker would have refused it.
+function checkBounds(fd: Field, v: unknown): void {
+  if (fd.min === undefined && fd.max === undefined) return;
+  const lo = fd.min ?? -Infinity, hi = fd.max ?? Infinity;
+  if (fd.t === "number") {
+    if (typeof v !== "number" || !Number.isFinite(v) || v < lo || v > hi)
+      throw new BoundsError(`field '${fd.k}' must be a finite number of at least ${g(lo)} and at most ${g(hi)}`);
+  } else if (fd.t === "int" || fd.t === "uint") {
+    if (typeof v !== "number" && typeof v !== "bigint") return;   //  the writer's type error
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < lo || n > hi)
+      throw new BoundsError(`field '${fd.k}' must be an integer from ${lo} to ${hi}`);
+  } else if (typeof v === "string") {
+    const bytes = utf8.encode(v).length;
+    if (bytes < lo || bytes > hi || v.includes("\0"))
+      throw new BoundsError(`field '${fd.k}' must be a string of ${lo} to ${hi} bytes of UTF-8`);
+  }
+}
+
+//  C's %g, which the decoder's messages use: 6 significant digits
+function g(n: number): string {
+  const p = Number(n.toPrecision(6));
+  if (p !== 0 && (Math.abs(p) >= 1e6 || Math.abs(p) < 1e-4)) {
+    const [m, e] = p.toExponential().split("e");
+    const exp = Number(e);
+    return `${m}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  }
+  return String(p);
 }
 
 function writeValue(w: Writer, t: FieldType, v: unknown, key: string, request: boolean): void {
@@ -254,6 +334,7 @@ function writeRecord(w: Writer, fields: Field[], body: Body, request: boolean): 
   for (const fd of present) {
     w.str(fd.k);
     const v = body[fd.k];
+    if (request) checkBounds(fd, v);
     if (v === undefined || v === null) w.nil();
     else writeValue(w, fd.t, v, fd.k, request);
   }

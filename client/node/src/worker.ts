@@ -1,7 +1,8 @@
 /*  worker: a process's loop over one pool. It registers, heartbeats on a
     timer for as long as it runs (so a long handler keeps its claim), claims
     with a wait, completes with what the handler's promise resolves to or
-    fails with what it rejects with, registers again when the broker says
+    fails with what it rejects with (a RetryLater: fails it with
+    retry_after, so it is tried again no sooner), registers again when the broker says
     it was declared lost, and on SIGTERM/SIGINT (or stop()) finishes the
     item in hand, releases what it holds and marks itself `terminated`.
 
@@ -12,12 +13,38 @@ import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import { Client, type Pool } from "./client.js";
-import { Cancelled, FailedPrecondition, NotFound, WorkpoolError } from "./errors.js";
+import { Cancelled, FailedPrecondition, InvalidArgument, NotFound, WorkpoolError } from "./errors.js";
+import { Limits } from "./limits.js";
 import type { Item } from "./records.js";
+
+/** Thrown (or rejected with) by a handler: this attempt failed, try the
+ *  item again in `after` seconds (0..366 days). The worker sends Fail with
+ *  retry_after_seconds, so the item waits `scheduled`; the attempt counts
+ *  toward max_retries like any failure. The stored error is the message
+ *  ("retry in N s" when none is given).
+ *
+ *      handler: async (data) => {
+ *        if (!quota.take()) throw new RetryLater(30, "rate limited");
+ *        return work(data);
+ *      }
+ */
+export class RetryLater extends Error {
+  readonly after: number;
+
+  constructor(after: number, message?: string) {
+    if (typeof after !== "number" || !Number.isFinite(after) || after < 0 || after > Limits.WP_DELAY_MAX)
+      throw new InvalidArgument(
+        `field 'retry_after_seconds' must be a finite number of at least 0 and at most 3.16224e+07`);
+    super(message ?? `retry in ${after} s`);
+    this.name = "RetryLater";
+    this.after = after;
+  }
+}
 
 export interface WorkerOptions<T = unknown> {
   pool: string;
-  /** resolves to the item's result, or rejects: the error's message is stored */
+  /** resolves to the item's result, or rejects: the error's message is
+   *  stored (reject with a RetryLater to have it tried again later) */
   handler: (data: T, item: Item<T>) => unknown | Promise<unknown>;
   /** default: host-pid-<8 hex> */
   workerId?: string;
@@ -146,9 +173,10 @@ export class Worker<T = unknown> extends EventEmitter {
     try {
       result = await this.opts.handler(item.data, item);
     } catch (e) {
-      const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      const later = e instanceof RetryLater;
+      const text = later ? e.message : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       try {
-        await this.pool.fail(item.id, text, { workerId: this.workerId });
+        await this.pool.fail(item.id, text, { workerId: this.workerId, retryAfter: later ? e.after : undefined });
         this.counts.failed++;
         this.emit("failed", item, e);
       } catch (e2) {

@@ -55,15 +55,20 @@ export function toJson(v) {
 
 const item = (it) => (it ? { ...it, data: toJson(it.data), result: it.result === null ? null : toJson(it.result) } : null);
 const opt = (w, k) => (w[k] === undefined || w[k] === null ? undefined : fromJson(w[k]));
+const sched = (s) => ({ ...s, data: toJson(s.data) });
+//  Push's (and a PushMany entry's) scheduling fields as the client's options
+const scheduling = (w) => ({ delay: w.delay_seconds, runAt: w.run_at, priority: w.priority, uniqueKey: w.unique_key });
 
 export async function call(c, method, w) {
   const pool = c.pool(w.pool ?? "p");
   const claimOpts = { wait: w.wait_seconds, lease: w.lease_seconds };
   switch (method) {
     case "WorkPool.Push":
-      return pool.push(fromJson(w.data), { id: w.id, maxRetries: w.max_retries });
+      return pool.push(fromJson(w.data), { id: w.id, maxRetries: w.max_retries, ...scheduling(w) });
     case "WorkPool.PushMany": {
-      const r = await pool.pushMany(w.items.map((e) => ({ data: fromJson(e.data), id: e.id, maxRetries: e.max_retries })));
+      const r = await pool.pushMany(w.items.map((e) => ({
+        data: fromJson(e.data), id: e.id, maxRetries: e.max_retries, ...scheduling(e),
+      })));
       return { ids: r.map((x) => x.id), duplicates: r.map((x) => x.duplicate) };
     }
     case "WorkPool.Claim":
@@ -74,7 +79,7 @@ export async function call(c, method, w) {
       await pool.complete(w.id, opt(w, "result"), { workerId: w.worker_id });
       return {};
     case "WorkPool.Fail":
-      return { status: await pool.fail(w.id, w.error, { workerId: w.worker_id }) };
+      return { status: await pool.fail(w.id, w.error, { workerId: w.worker_id, retryAfter: w.retry_after_seconds }) };
     case "WorkPool.CompleteAndClaim":
       return { item: item(await pool.completeAndClaim(w.id, w.worker_id, opt(w, "result"), claimOpts)) };
     case "WorkPool.CompleteMany": {
@@ -108,6 +113,17 @@ export async function call(c, method, w) {
       return {};
     case "WorkPool.Resume":
       await pool.resume();
+      return {};
+    case "WorkPool.SetBackoff":
+      await pool.setBackoff(w.base_seconds, { cap: w.cap_seconds, jitter: w.jitter });
+      return {};
+    case "Schedule.Add":
+      return { schedule: sched(await c.scheduleAdd(w.name, w.pool, w.cron, fromJson(w.data),
+        { priority: w.priority, maxRetries: w.max_retries })) };
+    case "Schedule.List":
+      return { schedules: (await c.scheduleList()).map(sched) };
+    case "Schedule.Remove":
+      await c.scheduleRemove(w.name);
       return {};
     case "Registry.Register":
       return { worker: await c.register(w) };

@@ -4,7 +4,7 @@
 import {
   Client, Worker, WorkpoolWorkBackend, WorkpoolRegistrationBackend, NotFound,
   type WorkBackend, type WorkPool, type WorkItem, type RegistrationBackend, type WorkerRecord,
-  type Item, type Stats,
+  type Item, type Stats, type Schedule, type FailStatus, RetryLater,
 } from "workpool";
 
 export async function check(endpoint: string): Promise<void> {
@@ -22,5 +22,18 @@ export async function check(endpoint: string): Promise<void> {
   const paused: boolean = stats.pools[0].paused;
   try { await c.pool("jobs").get("x"); } catch (e) { if (e instanceof NotFound) console.log(e.code, e.message); }
   const w = new Worker<{ n: number }>(c, { pool: "jobs", handler: async (data) => data.n * 2 });
-  void w; void rec; void n; void paused;
+  //  Scheduling
+  const jobs = c.pool("jobs");
+  await jobs.push(1, { delay: 5, priority: -1, uniqueKey: "k" });
+  await jobs.push(1, { runAt: new Date() });
+  await jobs.pushMany([{ data: 1, runAt: "2026-12-24T00:00:00Z", priority: 2 }]);
+  const state: FailStatus = await jobs.fail("x", "e", { workerId: "w1", retryAfter: 3 });
+  await jobs.setBackoff(1, { cap: 10, jitter: 0.5 });
+  const sched: Schedule<string> = await c.scheduleAdd<string>("s", "jobs", "* * * * * *", "d", { priority: 1 });
+  const all: Schedule[] = await c.scheduleList();
+  await c.scheduleRemove(sched.name);
+  const runAt: string | null = got.run_at;
+  const scheduled: number = stats.pools[0].scheduled;
+  const w2 = new Worker(c, { pool: "jobs", handler: async () => { throw new RetryLater(5); } });
+  void w; void w2; void rec; void n; void paused; void state; void all; void runAt; void scheduled;
 }

@@ -13,11 +13,11 @@ from .errors import (Status, WorkpoolError, Cancelled, Unknown, InvalidArgument,
                      DeadlineExceeded, NotFound, AlreadyExists, PermissionDenied,
                      ResourceExhausted, FailedPrecondition, Aborted, OutOfRange, Unimplemented,
                      Internal, Unavailable, DataLoss, Unauthenticated, error_for)
-from .records import Item, WorkerRecord, PoolStats, Stats, Ping, Pushed, Entry, Page
+from .records import Item, WorkerRecord, PoolStats, Stats, Ping, Pushed, Entry, Page, Schedule
 from ._wire import Raw
 from .client import Client, Pool
 from .aio import AsyncClient, AsyncPool
-from .worker import Worker, AsyncWorker
+from .worker import Worker, AsyncWorker, RetryLater
 from .curve import Certificate, load_certificate
 from . import jsonvalue
 
@@ -25,7 +25,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Client", "Pool", "AsyncClient", "AsyncPool", "Worker", "AsyncWorker",
-    "Item", "WorkerRecord", "PoolStats", "Stats", "Ping", "Pushed", "Entry", "Page", "Raw",
+    "Item", "WorkerRecord", "PoolStats", "Stats", "Ping", "Pushed", "Entry", "Page", "Schedule",
+    "Raw", "RetryLater",
     "Certificate", "load_certificate",
     "Status", "WorkpoolError", "Cancelled", "Unknown", "InvalidArgument", "DeadlineExceeded",
     "NotFound", "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition",

@@ -9,16 +9,16 @@ when it may be resent, and how its reply becomes records, is stated here and
 nowhere else.
 
 Resend rules (as libworkpool's, PROTOCOL.md section 7): reads, registry
-calls, renew, release and pushes (every entry carries an id; the client
+calls, renew, release, pause/resume/set_backoff, schedule_add and pushes (every entry carries an id; the client
 makes a UUID v4 for those without) are resent when a reply is late;
-complete, complete_many and fail only when they carry a worker_id; claims
-never.
+complete, complete_many and fail only when they carry a worker_id; claims,
+retry, cancel, purge and schedule_remove never.
 """
 import uuid
 
 from . import _wire
 from .errors import FailedPrecondition, Internal, InvalidArgument, NotFound, error_for
-from .records import Entry, Item, Page, Ping, Pushed, Stats, WorkerRecord
+from .records import Entry, Item, Page, Ping, Pushed, Schedule, Stats, WorkerRecord
 
 ONCE, RESEND = False, True
 
@@ -59,6 +59,21 @@ def _result(result):
 # ---------------------------------------------------------------------------
 #  WorkPool
 
+def _entry_wire(entry):
+    """One entry's wire map, its scheduling options checked as the broker's
+    decoder checks them (so bad input fails before anything is sent)."""
+    w = {"data": _wire.encode_value(entry.data),
+         "id": str(uuid.uuid4()) if entry.id is None else entry.id,
+         "max_retries": entry.max_retries,
+         "delay_seconds": _wire.check_seconds("delay_seconds", entry.delay, 0.0,
+                                              _wire.DELAY_MAX),
+         "run_at": _wire.format_time(entry.run_at),
+         "priority": _wire.check_int("priority", entry.priority, _wire.INT32_MIN,
+                                     _wire.INT32_MAX),
+         "unique_key": _wire.check_name("unique_key", entry.unique_key, _wire.NAME_MAX)}
+    return w
+
+
 def push_entries(pool, entries):
     """The core of every push: one entry is a Push, several a PushMany."""
     wire, made = [], []
@@ -66,11 +81,7 @@ def push_entries(pool, entries):
         if not isinstance(entry, Entry):
             entry = Entry(entry)
         made.append(entry.id is None)
-        w = {"data": _wire.encode_value(entry.data),
-             "id": str(uuid.uuid4()) if entry.id is None else entry.id}
-        if entry.max_retries is not None:
-            w["max_retries"] = entry.max_retries
-        wire.append(w)
+        wire.append(_entry_wire(entry))
     if not wire:
         raise InvalidArgument("field 'items' must be an array of 1 to %d elements"
                               % _wire.BATCH_MAX)
@@ -78,25 +89,38 @@ def push_entries(pool, entries):
         reply, _ = yield Call("WorkPool.Push", dict(wire[0], pool=pool), RESEND)
         ids, dups = [reply["id"]], [reply["duplicate"]]
     else:
-        reply, _ = yield Call("WorkPool.PushMany", {"pool": pool, "items": wire}, RESEND)
+        items = [_wire.canonical(_wire.ENTRY_FIELDS, w) for w in wire]
+        reply, _ = yield Call("WorkPool.PushMany", {"pool": pool, "items": items}, RESEND)
         ids, dups = reply["ids"], reply["duplicates"]
     if len(ids) != len(wire) or len(dups) != len(wire):
         raise Internal("the broker answered %d ids for %d items" % (len(ids), len(wire)))
     #  An id we made can only exist already because our own resend arrived
-    return [Pushed(i, False if m else bool(d)) for i, d, m in zip(ids, dups, made)]
+    #  (a unique_key duplicate answers another item's id: that one is real)
+    return [Pushed(i, False if m and i == w["id"] else bool(d))
+            for i, d, m, w in zip(ids, dups, made, wire)]
 
 
-def push(pool, data, id=None, max_retries=None):
-    pushed = yield from push_entries(pool, [Entry(data, id, max_retries)])
+def push(pool, data, id=None, max_retries=None, *, delay=None, run_at=None, priority=None,
+         unique_key=None):
+    """Queues data; returns its id (with unique_key held by a live item:
+    that item's id). delay: seconds until it may be claimed; run_at: when
+    (a datetime, naive is UTC, or RFC 3339 text); priority: lower is claimed
+    first (0); unique_key: at most one live item of the pool holds it."""
+    pushed = yield from push_entries(pool, [Entry(data, id, max_retries, delay, run_at,
+                                                  priority, unique_key)])
     return pushed[0].id
 
 
-def push_entry(pool, data, id=None, max_retries=None):
-    pushed = yield from push_entries(pool, [Entry(data, id, max_retries)])
+def push_entry(pool, data, id=None, max_retries=None, *, delay=None, run_at=None,
+               priority=None, unique_key=None):
+    """As push, returning the Pushed (id, duplicate)."""
+    pushed = yield from push_entries(pool, [Entry(data, id, max_retries, delay, run_at,
+                                                  priority, unique_key)])
     return pushed[0]
 
 
 def push_many(pool, items):
+    """Queues items (values or Entry) in one request, all or none; their ids."""
     pushed = yield from push_entries(pool, items)
     return [p.id for p in pushed]
 
@@ -129,7 +153,7 @@ def _first_copy_won(pool, id, worker_id, completing, error=None):
         return None
     if completing:
         return "done" if item["status"] == "done" else None
-    if item["status"] in ("pending", "poisoned") and item.get("error") == error:
+    if item["status"] in ("pending", "scheduled", "poisoned") and item.get("error") == error:
         return item["status"]
     return None
 
@@ -171,10 +195,15 @@ def complete_many(pool, items, worker_id=None):
     return outcomes
 
 
-def fail(pool, id, error=None, worker_id=None):
+def fail(pool, id, error=None, worker_id=None, retry_after=None):
+    """Records a failed attempt; returns the item's new status: pending,
+    scheduled (retry_after seconds, or the pool's backoff) or poisoned."""
+    retry_after = _wire.check_seconds("retry_after_seconds", retry_after, 0.0, _wire.DELAY_MAX)
     try:
         reply, _ = yield Call("WorkPool.Fail", {"pool": pool, "id": id, "error": error,
-                                                "worker_id": worker_id}, worker_id is not None)
+                                                "worker_id": worker_id,
+                                                "retry_after_seconds": retry_after},
+                              worker_id is not None)
     except FailedPrecondition as e:
         state = e.resent and (yield from _first_copy_won(pool, id, worker_id, False, error))
         if not state:
@@ -255,6 +284,51 @@ def resume(pool):
     yield Call("WorkPool.Resume", {"pool": pool}, RESEND)
 
 
+def set_backoff(pool, base, cap=None, jitter=0):
+    """The pool's retry policy: a failed attempt n waits min(cap, base *
+    2^(n-1)) seconds, less up to jitter (0..1) of it, scheduled; base 0
+    clears it; cap None: base."""
+    base = _wire.check_seconds("base_seconds", base, 0.0, _wire.DELAY_MAX)
+    if base is None:
+        raise InvalidArgument("field 'base_seconds' is required")
+    cap = _wire.check_seconds("cap_seconds", cap, 0.0, _wire.DELAY_MAX)
+    jitter = _wire.check_seconds("jitter", jitter or 0.0, 0.0, 1.0)
+    #  Idempotent: resent like pause
+    yield Call("WorkPool.SetBackoff", {"pool": pool, "base_seconds": base, "cap_seconds": cap,
+                                       "jitter": jitter}, RESEND)
+
+
+# ---------------------------------------------------------------------------
+#  Schedules (admin)
+
+def schedule_add(name, pool, cron, data, priority=None, max_retries=None):
+    """Creates or replaces the schedule called name: at every tick of cron
+    (5 fields, or 6 with seconds first; UTC) it pushes data to pool as item
+    NAME@TICK. Returns the stored Schedule (next_at set)."""
+    _wire.check_name("name", name, _wire.SCHEDULE_NAME_MAX)
+    _wire.check_name("cron", cron, _wire.CRON_MAX)
+    _wire.check_int("priority", priority, _wire.INT32_MIN, _wire.INT32_MAX)
+    _wire.check_int("max_retries", max_retries, 0, _wire.INT32_MAX)
+    #  Resent: a second copy replaces the record with the same one
+    reply, _ = yield Call("Schedule.Add", {"name": name, "pool": pool, "cron": cron,
+                                           "data": _wire.encode_value(data), "priority": priority,
+                                           "max_retries": max_retries}, RESEND)
+    return Schedule.from_wire(reply["schedule"])
+
+
+def schedule_list():
+    """Every schedule, by name."""
+    reply, _ = yield Call("Schedule.List", {}, RESEND)
+    return [Schedule.from_wire(m) for m in reply.get("schedules") or []]
+
+
+def schedule_remove(name):
+    """Removes the schedule (items it pushed stay). NotFound: no such schedule."""
+    _wire.check_name("name", name, _wire.SCHEDULE_NAME_MAX)
+    #  Once: a second copy would say NOT_FOUND
+    yield Call("Schedule.Remove", {"name": name}, ONCE)
+
+
 # ---------------------------------------------------------------------------
 #  Registry and broker
 
@@ -300,8 +374,9 @@ def ping():
 
 #  The calls on one pool, in the order the docs list them (Pool and
 #  AsyncPool offer each with the pool's name bound)
-POOL_CALLS = ("push", "push_entry", "push_many", "push_entries", "claim", "claim_many", "complete", "complete_many", "fail",
-              "complete_and_claim", "size", "release_by_worker", "get", "list_items", "retry",
-              "retry_all", "cancel", "purge", "pause", "resume")
+POOL_CALLS = ("push", "push_entry", "push_many", "push_entries", "claim", "claim_many",
+              "complete", "complete_many", "fail", "complete_and_claim", "size",
+              "release_by_worker", "get", "list_items", "retry", "retry_all", "cancel", "purge",
+              "pause", "resume", "set_backoff")
 OTHER_CALLS = ("renew", "register", "heartbeat", "update_status", "get_worker", "list_workers",
-               "stats", "ping")
+               "stats", "ping", "schedule_add", "schedule_list", "schedule_remove")

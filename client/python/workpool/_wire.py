@@ -24,8 +24,18 @@ _NONE = object()        # no default: only None is left out
 WAIT_MAX = 3600.0
 BATCH_MAX = 1000
 LIST_MAX = 1000
+DELAY_MAX = 31622400.0          # WP_DELAY_MAX: delays, retry_after, backoff base and cap
+SCHEDULE_NAME_MAX = 200         # WP_SCHEDULE_NAME_MAX
+CRON_MAX = 255                  # WP_CRON_MAX
+NAME_MAX = 255                  # WP_NAME_MAX
+INT32_MIN, INT32_MAX = -2 ** 31, 2 ** 31 - 1
+#  What Push and each PushMany entry add after max_retries (issue 15)
+_SCHEDULING = (("delay_seconds", 0), ("run_at", _NONE), ("priority", 0), ("unique_key", _NONE))
+#  One PushMany entry (max_retries sent whenever given, as before)
+ENTRY_FIELDS = (("data", _NONE), ("id", _NONE), ("max_retries", _NONE)) + _SCHEDULING
 REQUEST_FIELDS = {
-    "WorkPool.Push": (("pool", _NONE), ("data", _NONE), ("id", _NONE), ("max_retries", 3)),
+    "WorkPool.Push": (("pool", _NONE), ("data", _NONE), ("id", _NONE), ("max_retries", 3))
+    + _SCHEDULING,
     "WorkPool.PushMany": (("pool", _NONE), ("items", _NONE)),
     "WorkPool.Claim": (("pool", _NONE), ("worker_id", _NONE), ("wait_seconds", 0),
                        ("lease_seconds", _NONE)),
@@ -33,7 +43,8 @@ REQUEST_FIELDS = {
                            ("wait_seconds", 0), ("lease_seconds", _NONE)),
     "WorkPool.Complete": (("pool", _NONE), ("id", _NONE), ("result", _NONE),
                           ("worker_id", _NONE)),
-    "WorkPool.Fail": (("pool", _NONE), ("id", _NONE), ("error", _NONE), ("worker_id", _NONE)),
+    "WorkPool.Fail": (("pool", _NONE), ("id", _NONE), ("error", _NONE), ("worker_id", _NONE),
+                      ("retry_after_seconds", 0)),
     "WorkPool.CompleteAndClaim": (("pool", _NONE), ("id", _NONE), ("worker_id", _NONE),
                                   ("result", _NONE), ("wait_seconds", 0),
                                   ("lease_seconds", _NONE)),
@@ -48,6 +59,12 @@ REQUEST_FIELDS = {
     "WorkPool.Purge": (("pool", _NONE), ("status", _NONE)),
     "WorkPool.Pause": (("pool", _NONE),),
     "WorkPool.Resume": (("pool", _NONE),),
+    "WorkPool.SetBackoff": (("pool", _NONE), ("base_seconds", _NONE), ("cap_seconds", _NONE),
+                            ("jitter", 0)),
+    "Schedule.Add": (("name", _NONE), ("pool", _NONE), ("cron", _NONE), ("data", _NONE),
+                     ("priority", 0), ("max_retries", _NONE)),
+    "Schedule.List": (),
+    "Schedule.Remove": (("name", _NONE),),
     "Registry.Register": (("worker_id", _NONE), ("host", _NONE), ("pid", _NONE),
                           ("capabilities", ()), ("pool_id", _NONE), ("started_at", _NONE),
                           ("heartbeat_interval_seconds", _NONE), ("metadata", {})),
@@ -62,7 +79,8 @@ REQUEST_FIELDS = {
 
 #  Fields of type number: sent as float 64, the canonical form
 _NUMBERS = frozenset(("wait_seconds", "lease_seconds", "heartbeat_interval_seconds",
-                      "stale_threshold_seconds"))
+                      "stale_threshold_seconds", "delay_seconds", "retry_after_seconds",
+                      "base_seconds", "cap_seconds", "jitter"))
 
 
 def _is_default(value, default):
@@ -80,8 +98,14 @@ def _is_default(value, default):
 def request_body(method, fields):
     """The canonical body map of method from fields (a dict; unknown keys
     are an error of ours, not the caller's)."""
+    return canonical(REQUEST_FIELDS[method], fields)
+
+
+def canonical(table, fields):
+    """The map of fields in table's order, defaults left out, numbers as
+    floats (a request body, or one PushMany entry)."""
     body = {}
-    for name, default in REQUEST_FIELDS[method]:
+    for name, default in table:
         value = fields.get(name)
         if _is_default(value, default):
             continue
@@ -204,6 +228,29 @@ def format_time(value):
         value = value.replace(tzinfo=datetime.timezone.utc)
     value = value.astimezone(datetime.timezone.utc)
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def check_int(name, value, low, high):
+    """Checks an integer field before it is sent, with the decoder's words."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidArgument("field '%s' must be an integer from %d to %d" % (name, low, high))
+    return value
+
+
+def check_name(name, value, high, low=1):
+    """Checks a string field of low..high bytes of UTF-8, as the decoder does."""
+    if value is None:
+        return None
+    try:
+        size = len(value.encode("utf-8")) if isinstance(value, str) else -1
+    except UnicodeEncodeError:
+        size = -1
+    if not low <= size <= high or "\0" in value:
+        raise InvalidArgument("field '%s' must be a string of %d to %d bytes of UTF-8"
+                              % (name, low, high))
+    return value
 
 
 def check_seconds(name, value, low, high, low_open=False):

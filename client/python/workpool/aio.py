@@ -286,6 +286,7 @@ class AsyncClient:
     purge = _async(_ops.purge)
     pause = _async(_ops.pause)
     resume = _async(_ops.resume)
+    set_backoff = _async(_ops.set_backoff)
     renew = _async(_ops.renew)
     register = _async(_ops.register)
     heartbeat = _async(_ops.heartbeat)
@@ -294,6 +295,9 @@ class AsyncClient:
     list_workers = _async(_ops.list_workers)
     stats = _async(_ops.stats)
     ping = _async(_ops.ping)
+    schedule_add = _async(_ops.schedule_add)
+    schedule_list = _async(_ops.schedule_list)
+    schedule_remove = _async(_ops.schedule_remove)
 
     async def iter_items(self, pool, status=None, page_size=None):
         """Every item of pool in status (None: any), oldest first, a page

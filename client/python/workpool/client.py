@@ -182,6 +182,7 @@ class Client:
     purge = _sync(_ops.purge)
     pause = _sync(_ops.pause)
     resume = _sync(_ops.resume)
+    set_backoff = _sync(_ops.set_backoff)
     renew = _sync(_ops.renew)
     register = _sync(_ops.register)
     heartbeat = _sync(_ops.heartbeat)
@@ -190,6 +191,9 @@ class Client:
     list_workers = _sync(_ops.list_workers)
     stats = _sync(_ops.stats)
     ping = _sync(_ops.ping)
+    schedule_add = _sync(_ops.schedule_add)
+    schedule_list = _sync(_ops.schedule_list)
+    schedule_remove = _sync(_ops.schedule_remove)
 
     def iter_items(self, pool, status=None, page_size=None):
         """Every item of pool in status (None: any), oldest first, a page

@@ -12,8 +12,14 @@ SDK's WorkBackend / WorkPool and RegistrationBackend protocols
 (flatmachines/distributed.py, spec flatagents-runtime 0.9.0). They return
 the SDK's own WorkItem and WorkerRecord when flatmachines is importable,
 and field-for-field equal dataclasses of this module when it is not.
-Fields the SDK's records lack (an item's pool, lease and result; a worker's
-pool_id and heartbeat interval) are left out: the native client
+Scheduling. The SDK's push(item, options) names only options["max_retries"];
+the adapter also reads options["delay"], ["run_at"], ["priority"] and
+["unique_key"] (PUSH_OPTIONS), and fail() takes a keyword-only retry_after:
+extensions within the protocol's own shapes (an options dict, an extra
+keyword), so code written against the SDK runs unchanged. A scheduled item's
+SDK status is "scheduled" (the SDK has no such state; it reads as not
+pending). Fields the SDK's records lack (an item's pool, lease, result,
+priority and run_at; a worker's pool_id and heartbeat interval) are left out: the native client
 (.client, a workpool.AsyncClient) reaches them. Status names follow the SDK
 where they differ: a done item is "completed".
 
@@ -113,6 +119,12 @@ except ImportError:
             return dataclasses.asdict(self)
 
 
+#  The keys of push's options the adapter reads: the SDK's max_retries, then
+#  workpool's scheduling (named as in workpool.Client.push). The SDK has no
+#  scheduling options, so these are extensions a program opts into; a program
+#  written for another backend sends none of them and sees no change.
+PUSH_OPTIONS = ("max_retries", "delay", "run_at", "priority", "unique_key")
+
 #  Item states whose SDK name differs from workpool's
 _SDK_STATUS = {"done": "completed"}
 
@@ -144,9 +156,14 @@ class WorkpoolWorkPool:
         self.name = name
 
     async def push(self, item: Any, options: Optional[Dict[str, Any]] = None) -> str:
-        """Queues item (any msgpack value); options: max_retries. Returns its id."""
-        return await self._backend.client.push(self.name, item,
-                                               max_retries=(options or {}).get("max_retries"))
+        """Queues item (any msgpack value); returns its id. options: the
+        SDK's max_retries, and workpool's scheduling keys (see PUSH_OPTIONS):
+        delay (seconds), run_at (datetime or RFC 3339), priority (lower is
+        claimed first), unique_key (a duplicate returns the live item's id).
+        Other keys are ignored, as the SDK's backends ignore them."""
+        options = options or {}
+        return await self._backend.client.push(
+            self.name, item, **{k: options.get(k) for k in PUSH_OPTIONS})
 
     async def claim(self, worker_id: str) -> Optional[WorkItem]:
         """The oldest pending item, claimed for worker_id, or None."""
@@ -183,9 +200,12 @@ class WorkpoolWorkPool:
         """Marks the item done with result, as the worker that claimed it."""
         await self._settle(item_id, "complete", result=result)
 
-    async def fail(self, item_id: str, error: Optional[str] = None) -> None:
-        """Records a failed attempt: pending again, or poisoned at max_retries."""
-        await self._settle(item_id, "fail", error=error)
+    async def fail(self, item_id: str, error: Optional[str] = None, *,
+                   retry_after: Optional[float] = None) -> None:
+        """Records a failed attempt: pending again (scheduled retry_after
+        seconds ahead, or by the pool's backoff), or poisoned at max_retries.
+        retry_after is workpool's, keyword-only, so the SDK's call is unchanged."""
+        await self._settle(item_id, "fail", error=error, retry_after=retry_after)
 
     async def size(self) -> int:
         """Pending items."""
@@ -395,6 +415,6 @@ def create_registration_backend(backend_type: str = "workpool", **kwargs: Any):
     raise ValueError(f"Unknown registration backend type: {backend_type}")
 
 
-__all__ = ["WorkpoolWorkBackend", "WorkpoolWorkPool", "WorkpoolRegistrationBackend",
+__all__ = ["PUSH_OPTIONS", "WorkpoolWorkBackend", "WorkpoolWorkPool", "WorkpoolRegistrationBackend",
            "create_work_backend", "create_registration_backend", "WorkItem", "WorkerRecord",
            "WorkerRegistration", "WorkerFilter", "HAVE_SDK"]

@@ -18,7 +18,7 @@ class Item:
     id: str
     pool: str
     data: Any
-    status: str                                     # pending, claimed, done, poisoned
+    status: str                                     # pending, scheduled, claimed, done, poisoned
     claimed_by: Optional[str] = None
     claimed_at: Optional[datetime.datetime] = None
     lease_expires_at: Optional[datetime.datetime] = None
@@ -27,6 +27,9 @@ class Item:
     result: Any = None
     error: Optional[str] = None
     created_at: Optional[datetime.datetime] = None
+    priority: int = 0                               # lower is claimed first
+    run_at: Optional[datetime.datetime] = None      # scheduled: when it becomes pending
+    unique_key: Optional[str] = None
     #  The bytes data and result came as (None for no result)
     data_bytes: bytes = field(default=b"", repr=False, compare=False)
     result_bytes: Optional[bytes] = field(default=None, repr=False, compare=False)
@@ -40,6 +43,8 @@ class Item:
                    attempts=m.get("attempts", 0), max_retries=m.get("max_retries", 3),
                    result=_wire.decode_value(m.get("result")), error=m.get("error"),
                    created_at=_wire.parse_time(m.get("created_at")),
+                   priority=m.get("priority", 0), run_at=_wire.parse_time(m.get("run_at")),
+                   unique_key=m.get("unique_key"),
                    data_bytes=m["data"], result_bytes=m.get("result"))
 
     def to_wire(self):
@@ -48,7 +53,8 @@ class Item:
                 "lease_expires_at": _wire.format_time(self.lease_expires_at),
                 "attempts": self.attempts, "max_retries": self.max_retries,
                 "result": self.result_bytes, "error": self.error,
-                "created_at": _wire.format_time(self.created_at)}
+                "created_at": _wire.format_time(self.created_at), "priority": self.priority,
+                "run_at": _wire.format_time(self.run_at), "unique_key": self.unique_key}
 
 
 @dataclass
@@ -88,25 +94,40 @@ class WorkerRecord:
 
 @dataclass
 class PoolStats:
-    """Items of one pool by state; paused says claims on it find nothing."""
+    """Items of one pool by state; paused says claims on it find nothing;
+    the backoff fields are its retry policy (set_backoff; 0: none)."""
     pool: str
     pending: int = 0
     claimed: int = 0
     done: int = 0
     poisoned: int = 0
     paused: bool = False
+    scheduled: int = 0
+    backoff_base_seconds: float = 0.0
+    backoff_cap_seconds: float = 0.0
+    backoff_jitter: float = 0.0
+
+    #  Fields a broker from before scheduling does not send (read as 0)
+    _SCHEDULING = ("scheduled", "backoff_base_seconds", "backoff_cap_seconds", "backoff_jitter")
 
     @classmethod
     def from_wire(cls, m):
         return cls(pool=m["pool"], pending=m.get("pending", 0), claimed=m.get("claimed", 0),
                    done=m.get("done", 0), poisoned=m.get("poisoned", 0),
-                   paused=bool(m.get("paused", False)))
+                   paused=bool(m.get("paused", False)), scheduled=m.get("scheduled", 0),
+                   backoff_base_seconds=m.get("backoff_base_seconds", 0.0),
+                   backoff_cap_seconds=m.get("backoff_cap_seconds", 0.0),
+                   backoff_jitter=m.get("backoff_jitter", 0.0))
 
-    def to_wire(self, with_paused=True):
+    def to_wire(self, with_paused=True, with_scheduling=True):
         m = {"pool": self.pool, "pending": self.pending, "claimed": self.claimed,
              "done": self.done, "poisoned": self.poisoned}
         if with_paused:
             m["paused"] = self.paused
+        if with_scheduling:
+            m["scheduled"] = self.scheduled
+            for name in self._SCHEDULING[1:]:
+                m[name] = float(getattr(self, name))
         return m
 
 
@@ -128,6 +149,37 @@ class Stats:
             if p.pool == name:
                 return p
         return None
+
+
+@dataclass
+class Schedule:
+    """A periodic push: at every tick of cron (UTC) the broker pushes data
+    to pool as the item NAME@TICK (the tick's RFC 3339 time), once."""
+    name: str
+    pool: str
+    cron: str
+    data: Any
+    priority: int = 0
+    max_retries: Optional[int] = None               # None: the broker's default
+    next_at: Optional[datetime.datetime] = None     # the next tick
+    last_fired_at: Optional[datetime.datetime] = None
+    created_at: Optional[datetime.datetime] = None
+    data_bytes: bytes = field(default=b"", repr=False, compare=False)
+
+    @classmethod
+    def from_wire(cls, m):
+        return cls(name=m["name"], pool=m["pool"], cron=m["cron"],
+                   data=_wire.decode_value(m["data"]), priority=m.get("priority", 0),
+                   max_retries=m.get("max_retries"), next_at=_wire.parse_time(m.get("next_at")),
+                   last_fired_at=_wire.parse_time(m.get("last_fired_at")),
+                   created_at=_wire.parse_time(m.get("created_at")), data_bytes=m["data"])
+
+    def to_wire(self):
+        return {"name": self.name, "pool": self.pool, "cron": self.cron, "data": self.data_bytes,
+                "priority": self.priority, "max_retries": self.max_retries,
+                "next_at": _wire.format_time(self.next_at),
+                "last_fired_at": _wire.format_time(self.last_fired_at),
+                "created_at": _wire.format_time(self.created_at)}
 
 
 @dataclass
@@ -153,10 +205,16 @@ class Pushed(NamedTuple):
 
 class Entry(NamedTuple):
     """One item to push: data (any msgpack value), an id (None: the client
-    makes a UUID v4) and max_retries (None: the broker's default, 3)."""
+    makes a UUID v4), max_retries (None: the broker's default, 3), and when
+    and how urgently: delay (seconds) or run_at (datetime or RFC 3339),
+    priority (lower is claimed first; 0), unique_key (one live item each)."""
     data: Any
     id: Optional[str] = None
     max_retries: Optional[int] = None
+    delay: Optional[float] = None
+    run_at: Any = None
+    priority: Optional[int] = None
+    unique_key: Optional[str] = None
 
 
 class Page(NamedTuple):

@@ -11,7 +11,8 @@ The worker registers (host, pid, capabilities, pool group, heartbeat
 interval), heartbeats in the background while the handler runs (a thread
 with its own socket; AsyncWorker: a task, and a synchronous handler runs in
 a thread so the loop stays free), claims with a wait, completes each item
-with the handler's return value or fails it with its exception's text,
+with the handler's return value or fails it with its exception's text
+(raise RetryLater(seconds) to have it tried again no sooner than that),
 and registers again when the broker says it was declared lost. On SIGTERM
 or SIGINT (or stop()) it finishes the item in hand, returns anything it
 still holds to pending and marks itself `terminated`.
@@ -25,6 +26,7 @@ import socket
 import threading
 import uuid
 
+from . import _wire
 from .aio import AsyncClient
 from .client import Client
 from .errors import (Cancelled, DeadlineExceeded, FailedPrecondition, NotFound, Unavailable,
@@ -38,12 +40,34 @@ _ERROR_MAX = 65536          # bytes of Fail's error text (proto/wp_limits.h)
 
 
 def error_text(exc):
-    """The text a failed item records: 'ZeroDivisionError: division by zero'."""
-    text = "%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__
+    """The text a failed item records: 'ZeroDivisionError: division by zero'
+    (a RetryLater: its message alone)."""
+    if isinstance(exc, RetryLater):
+        text = str(exc)
+    else:
+        text = "%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__
     data = text.encode("utf-8", "replace")
     if len(data) > _ERROR_MAX:
         text = data[:_ERROR_MAX].decode("utf-8", "ignore")
     return text.replace("\0", "?")
+
+
+class RetryLater(Exception):
+    """Raised by a handler: this attempt failed, try the item again in
+    after seconds (0..366 days). The worker sends Fail with
+    retry_after_seconds, so the item waits scheduled, not pending; the
+    attempt counts toward max_retries like any failure (at the limit the
+    item is poisoned instead). The text stored is message, or
+    "retry in N s" when there is none.
+
+        def handle(item):
+            if not rate_limiter.ok():
+                raise workpool.RetryLater(30, "rate limited")
+    """
+
+    def __init__(self, after, message=None):
+        self.after = _wire.check_seconds("retry_after_seconds", after, 0.0, _wire.DELAY_MAX)
+        super().__init__(message if message is not None else "retry in %g s" % self.after)
 
 
 class _Identity:
@@ -86,7 +110,10 @@ class _WorkerBase:
     @staticmethod
     def _outcome(value=None, exc=None):
         """The call that settles an item and its arguments: complete with
-        the handler's value, or fail with its exception's text."""
+        the handler's value, or fail with its exception's text (RetryLater:
+        its message, and its delay as retry_after)."""
+        if isinstance(exc, RetryLater):
+            return "fail", {"error": error_text(exc), "retry_after": exc.after}
         if exc is not None:
             return "fail", {"error": error_text(exc)}
         return "complete", {"result": value}

@@ -16,10 +16,13 @@
                   until it is completed, as a workpool claim does)
     Prints one JSON line: push_per_s, drain_per_s (jobs per second), and the
     percentiles of the push round trip and of the drain cycle (claim +
-    complete) in microseconds.
+    complete) in microseconds; with --server-pid, the server's CPU time
+    (user + system, from /proc) per job pushed and per job drained, as the
+    broker's is reported, so that costs compare across servers.
 
     Use: workpool-peerdrive --peer beanstalkd|redis --port N [--producers P]
-         [--workers W] [--jobs N] [--payload B] [--pipeline D] [--label NAME]  */
+         [--workers W] [--jobs N] [--payload B] [--pipeline D] [--server-pid PID]
+         [--label NAME]  */
 #include "bench_util.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -327,7 +330,8 @@ s_usage (void)
 {
     fprintf (stderr,
         "usage: workpool-peerdrive --peer beanstalkd|redis --port N [--producers P]\n"
-        "       [--workers W] [--jobs N] [--payload B] [--pipeline D] [--label NAME]\n");
+        "       [--workers W] [--jobs N] [--payload B] [--pipeline D] [--server-pid PID]\n"
+        "       [--label NAME]\n");
     exit (2);
 }
 
@@ -343,9 +347,11 @@ main (int argc, char **argv)
         { "payload", required_argument, NULL, 'b' },
         { "label", required_argument, NULL, 'l' },
         { "pipeline", required_argument, NULL, 'd' },
+        { "server-pid", required_argument, NULL, 's' },
         { NULL, 0, NULL, 0 }
     };
     const char *peer = NULL, *label = NULL;
+    pid_t server = 0;
     s_run.producers = s_run.workers = 4;
     s_run.jobs = 100000;
     s_run.payload = 64;
@@ -361,6 +367,7 @@ main (int argc, char **argv)
             case 'b': s_run.payload = atoi (optarg); break;
             case 'l': label = optarg; break;
             case 'd': s_run.pipeline = atoi (optarg); break;
+            case 's': server = (pid_t) atoi (optarg); break;
             default: s_usage ();
         }
     }
@@ -376,20 +383,28 @@ main (int argc, char **argv)
     wp_bench_samples_t push, cycle;
     wp_bench_samples_init (&push, (size_t) s_run.jobs);
     wp_bench_samples_init (&cycle, (size_t) s_run.jobs);
+    double cpu_start = server ? wp_bench_cpu_seconds (server) : 0;
     double push_time = s_phase (s_producer, s_run.producers, &push);
+    double cpu_pushed = server ? wp_bench_cpu_seconds (server) : 0;
     double drain_time = s_phase (s_worker, s_run.workers, &cycle);
+    double cpu_drained = server ? wp_bench_cpu_seconds (server) : 0;
     if (s_run.drained != s_run.jobs)
         wp_bench_die ("drained %ld of %ld jobs (was the queue empty at the start?)",
                       s_run.drained, s_run.jobs);
     printf ("{\"peer\":\"%s\",\"producers\":%d,\"workers\":%d,\"jobs\":%ld,\"payload\":%d,"
             "\"pipeline\":%d,"
             "\"push_per_s\":%.0f,\"drain_per_s\":%.0f,\"push_p50_us\":%.1f,\"push_p99_us\":%.1f,"
-            "\"cycle_p50_us\":%.1f,\"cycle_p99_us\":%.1f}\n",
+            "\"cycle_p50_us\":%.1f,\"cycle_p99_us\":%.1f",
             label? label: peer, s_run.producers, s_run.workers, s_run.jobs, s_run.payload,
             s_run.pipeline,
             (double) s_run.jobs / push_time, (double) s_run.jobs / drain_time,
             wp_bench_samples_quantile (&push, 0.50), wp_bench_samples_quantile (&push, 0.99),
             wp_bench_samples_quantile (&cycle, 0.50), wp_bench_samples_quantile (&cycle, 0.99));
+    if (server && cpu_start >= 0 && cpu_drained >= 0)
+        printf (",\"server_cpu_us_per_push\":%.2f,\"server_cpu_us_per_drained\":%.2f",
+                (cpu_pushed - cpu_start) * 1e6 / (double) s_run.jobs,
+                (cpu_drained - cpu_pushed) * 1e6 / (double) s_run.jobs);
+    printf ("}\n");
     wp_bench_samples_free (&push);
     wp_bench_samples_free (&cycle);
     return 0;

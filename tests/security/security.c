@@ -126,7 +126,9 @@ static const struct {
     { WP_METHOD_HEARTBEAT, 'W' }, { WP_METHOD_UPDATE_STATUS, 'W' },
     { WP_METHOD_GET_WORKER, 'W' }, { WP_METHOD_LIST_WORKERS, 'A' }, { WP_METHOD_STATS, 'A' },
     { WP_METHOD_RETRY, 'A' }, { WP_METHOD_CANCEL, 'A' }, { WP_METHOD_PURGE, 'A' },
-    { WP_METHOD_PAUSE, 'A' }, { WP_METHOD_RESUME, 'A' },
+    { WP_METHOD_PAUSE, 'A' }, { WP_METHOD_RESUME, 'A' }, { WP_METHOD_SET_BACKOFF, 'A' },
+    { WP_METHOD_SCHEDULE_ADD, 'A' }, { WP_METHOD_SCHEDULE_LIST, 'A' },
+    { WP_METHOD_SCHEDULE_REMOVE, 'A' },
 };
 
 //  Storage a request built by s_method_request points into.
@@ -135,6 +137,7 @@ typedef struct {
     wp_complete_entry_t completion;
     wp_worker_t worker;
     char *statuses [1];
+    wp_schedule_t schedule;
 } s_parts_t;
 
 //  A well-formed request of method on pool "p", item "x", as worker_id.
@@ -147,6 +150,18 @@ s_method_request (wp_method method, const char *worker_id, s_parts_t *parts)
         case WP_METHOD_PING:
         case WP_METHOD_STATS:
         case WP_METHOD_LIST_WORKERS:
+        case WP_METHOD_SCHEDULE_LIST:
+            return req;
+        case WP_METHOD_SCHEDULE_ADD:
+            //  Hourly: it never fires while the test runs
+            parts->schedule = (wp_schedule_t) { .name = "s", .pool = "p", .cron = "0 * * * *",
+                                                .data = (uint8_t *) sec_data,
+                                                .data_size = sizeof sec_data,
+                                                .max_retries = -1 };
+            req.schedule = &parts->schedule;
+            return req;
+        case WP_METHOD_SCHEDULE_REMOVE:
+            req.name = "s";
             return req;
         case WP_METHOD_RENEW:
         case WP_METHOD_HEARTBEAT:
@@ -199,6 +214,9 @@ s_method_request (wp_method method, const char *worker_id, s_parts_t *parts)
         case WP_METHOD_CANCEL:
             req.id = "x";
             break;
+        case WP_METHOD_SET_BACKOFF:
+            req.backoff = (wp_backoff_t) { 5, 60, 0.5 };
+            break;
         case WP_METHOD_PURGE:
             parts->statuses [0] = "done";
             req.statuses = parts->statuses;
@@ -222,9 +240,11 @@ s_snapshot (sec_client_t *admin)
     for (size_t i = 0; i < reply.stats->pool_count; i++) {
         wp_pool_stats_t *pool = &reply.stats->pools [i];
         char *more;
-        CHECK (asprintf (&more, "%s%s:%" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%d;",
+        CHECK (asprintf (&more, "%s%s:%" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%d"
+                         "/%" PRIu64 "/%g,%g,%g;",
                          text, pool->pool, pool->pending, pool->claimed, pool->done,
-                         pool->poisoned, pool->paused) > 0);
+                         pool->poisoned, pool->paused, pool->scheduled, pool->backoff.base,
+                         pool->backoff.cap, pool->backoff.jitter) > 0);
         free (text);
         text = more;
     }
@@ -232,6 +252,17 @@ s_snapshot (sec_client_t *admin)
         char *more;
         CHECK (asprintf (&more, "%s%s=%" PRIu64 ";", text, reply.stats->workers [i].status,
                          reply.stats->workers [i].count) > 0);
+        free (text);
+        text = more;
+    }
+    wp_reply_clear (&reply);
+    //  and the schedules, by name and cron
+    req = sec_request (WP_METHOD_SCHEDULE_LIST);
+    CHECK (sec_call (admin, &req, &reply) == WP_OK);
+    for (size_t i = 0; reply.schedules && i < reply.schedules->count; i++) {
+        char *more;
+        CHECK (asprintf (&more, "%s@%s=%s;", text, reply.schedules->schedules [i]->name,
+                         reply.schedules->schedules [i]->cron) > 0);
         free (text);
         text = more;
     }

@@ -209,7 +209,7 @@ def test_bad_input_is_refused_before_sending(tmp_path):
              "field 'name' must be a string of 1 to 200 bytes"),
             (lambda: c.schedule_add("", "p", "* * * * *", 1), "field 'name'"),
             (lambda: c.schedule_add("s", "p", "*" * 256, 1),
-             "field 'cron' must be a string of 1 to 255 bytes"),
+             "field 'cron' must be a string of at most 255 bytes of UTF-8 without NUL"),
             (lambda: c.schedule_add("s", "p", "* * * * *", 1, priority=2 ** 31), "priority"),
             (lambda: c.schedule_add("s", "p", "* * * * *", 1, max_retries=-1), "max_retries"),
             (lambda: c.schedule_remove("n" * 201), "field 'name'"),

@@ -259,9 +259,11 @@ test("the FlatAgents pool adapter maps workpool's push options and fail's retry_
   const low = await pool.push({ k: 2 }, { priority: 10 });
   const high = await pool.push({ k: 3 }, { priority: -10, unique_key: "u" });
   assert.equal(await pool.push({ k: 4 }, { unique_key: "u" }), high);
+  const plain = await pool.push({ k: 5 });
   const item = await pool.claim("w");
   assert.equal(item.id, high);
   await pool.fail(item.id, "later", { retry_after: 60 });
+  assert.equal((await pool.claim("w")).id, plain);          // priority 0 before 10
   assert.equal((await pool.claim("w")).id, low);
   const native = c.pool("fa");
   assert.equal((await native.get(late)).status, "scheduled");

@@ -43,6 +43,10 @@ static const s_rule_t s_policy [WP_METHOD_COUNT] = {
     [WP_METHOD_PURGE]               = { WP_ROLE_ADMIN, false },
     [WP_METHOD_PAUSE]               = { WP_ROLE_ADMIN, false },
     [WP_METHOD_RESUME]              = { WP_ROLE_ADMIN, false },
+    [WP_METHOD_SET_BACKOFF]         = { WP_ROLE_ADMIN, false },
+    [WP_METHOD_SCHEDULE_ADD]        = { WP_ROLE_ADMIN, false },
+    [WP_METHOD_SCHEDULE_LIST]       = { WP_ROLE_ADMIN, false },
+    [WP_METHOD_SCHEDULE_REMOVE]     = { WP_ROLE_ADMIN, false },
 };
 
 wp_status

@@ -723,16 +723,25 @@ s_run_calls (s_broker_t *self, wp_exec_env_t *env)
     }
 }
 
-//  Reaps what is due and purges what is old, in the open transaction.
+//  Reaps what is due, fires the schedules that are due and purges what is
+//  old, in the open transaction: a schedule's tick is committed with the
+//  item it pushed, or neither is.
 static void
-s_housekeep (s_broker_t *self, bool purge, wp_reap_t *reap, uint64_t *purged)
+s_housekeep (s_broker_t *self, bool purge, wp_reap_t *reap, uint64_t *fired,
+             uint64_t *purged)
 {
     memset (reap, 0, sizeof *reap);
-    *purged = 0;
+    *purged = *fired = 0;
     wp_status rc = wp_store_reap (self->store, reap);
     if (rc != WP_OK) {
         s_log (self, 0, "reaping failed: %s: %s", wp_strerror (rc), wp_store_errmsg (self->store));
         memset (reap, 0, sizeof *reap);
+    }
+    rc = wp_store_fire_schedules (self->store, fired);
+    if (rc != WP_OK && rc != WP_UNIMPLEMENTED) {
+        s_log (self, 0, "firing schedules failed: %s: %s",
+               wp_strerror (rc), wp_store_errmsg (self->store));
+        *fired = 0;
     }
     if (purge) {
         rc = wp_store_purge (self->store, self->config.retain_done, purged);
@@ -815,7 +824,7 @@ s_run (s_broker_t *self, bool housekeeping)
         .parked = self->parked, .woken = self->woken, .quota = self->quota
     };
     wp_reap_t reap = { 0 };
-    uint64_t purged = 0;
+    uint64_t purged = 0, fired = 0;
     wp_status rc;
     rc = wp_store_begin (self->store);
     if (rc != WP_OK)
@@ -827,11 +836,13 @@ s_run (s_broker_t *self, bool housekeeping)
         //  reported too, and when something fell due while they ran
         if (housekeeping || (self->next_due && wp_time_now () >= self->next_due)) {
             housekeeping = true;
-            s_housekeep (self, purge, &reap, &purged);
+            s_housekeep (self, purge, &reap, &fired, &purged);
         }
-        //  Every pool when the reap requeued items (every store reports
-        //  what this transaction reaped, its own calls' expiry included)
-        s_serve_parked (self, &env, reap.requeued > 0);
+        //  Every pool when items became pending without a push of ours:
+        //  requeued or fallen due (every store reports what this
+        //  transaction applied, its own calls' included) or pushed by a
+        //  schedule
+        s_serve_parked (self, &env, reap.requeued > 0 || reap.promoted > 0 || fired > 0);
         int64_t next_due = 0;
         if (wp_store_next_due (self->store, &next_due) == WP_OK)
             self->next_due = next_due;
@@ -848,11 +859,18 @@ s_run (s_broker_t *self, bool housekeeping)
             self->counters.workers_lost += reap.workers_lost;
             self->counters.requeued += reap.requeued;
             self->counters.poisoned += reap.poisoned;
+            self->counters.backed_off += reap.backed_off;
+            self->counters.promoted += reap.promoted;
+            self->counters.schedule_fired += fired;
             self->counters.purged += purged;
             if (reap.leases_expired || reap.workers_lost)
                 s_log (self, 1, "%" PRIu64 " leases expired, %" PRIu64 " workers lost: "
-                       "%" PRIu64 " items back to pending, %" PRIu64 " poisoned",
-                       reap.leases_expired, reap.workers_lost, reap.requeued, reap.poisoned);
+                       "%" PRIu64 " items back to pending, %" PRIu64 " backed off, "
+                       "%" PRIu64 " poisoned", reap.leases_expired, reap.workers_lost,
+                       reap.requeued, reap.backed_off, reap.poisoned);
+            if (fired)
+                s_log (self, 2, "schedules pushed %" PRIu64 " item%s", fired,
+                       fired == 1 ? "" : "s");
             if (purged)
                 s_log (self, 1, "purged %" PRIu64 " done or poisoned items older than %gs",
                        purged, self->config.retain_done);

@@ -235,6 +235,8 @@ wp_call_execute (wp_call_t *call, wp_exec_env_t *env)
         case WP_METHOD_FAIL:
             rc = wp_store_fail (store, req->pool, req->id, req->error, req->worker_id,
                                 req->retry_after, &reply->item_state);
+            //  Scheduled (a retry_after or the pool's backoff): nothing to
+            //  claim until it falls due, when the broker's timer wakes the pool
             if (rc == WP_OK && reply->item_state == WP_ITEM_PENDING)
                 s_wake (env, req->pool);
             break;
@@ -310,6 +312,24 @@ wp_call_execute (wp_call_t *call, wp_exec_env_t *env)
             rc = wp_store_set_paused (store, req->pool, req->method == WP_METHOD_PAUSE);
             if (rc == WP_OK && req->method == WP_METHOD_RESUME)
                 s_wake (env, req->pool);
+            break;
+
+        case WP_METHOD_SET_BACKOFF:
+            rc = wp_store_set_backoff (store, req->pool, &req->backoff);
+            break;
+
+        //  A schedule's items come from the broker's housekeeping when its
+        //  ticks fall due (next_due counts next_at), never from these calls
+        case WP_METHOD_SCHEDULE_ADD:
+            rc = wp_store_schedule_put (store, req->schedule, &reply->schedule);
+            break;
+
+        case WP_METHOD_SCHEDULE_LIST:
+            rc = wp_store_schedule_list (store, &reply->schedules);
+            break;
+
+        case WP_METHOD_SCHEDULE_REMOVE:
+            rc = wp_store_schedule_remove (store, req->name);
             break;
 
         case WP_METHOD_STATS:

@@ -24,6 +24,9 @@ typedef struct {
     uint64_t workers_lost;
     uint64_t requeued;
     uint64_t poisoned;
+    uint64_t backed_off;            //  items a retry policy scheduled instead of requeued
+    uint64_t promoted;              //  scheduled items that fell due
+    uint64_t schedule_fired;        //  items periodic schedules pushed
     uint64_t purged;
     uint64_t handshakes_accepted;   //  CURVE connections the ZAP handler admitted
     uint64_t handshakes_refused;    //  CURVE connections with a key not in the directory

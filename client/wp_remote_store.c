@@ -493,9 +493,11 @@ s_push_entries (s_remote_t *self, const char *pool, const wp_push_entry_t *entri
             ids_out [i] = reply.ids [i];
             reply.ids [i] = NULL;
             //  A UUID we made can only exist already because a resend of
-            //  ours arrived twice: for the caller it is a fresh item.
+            //  ours arrived twice: for the caller it is a fresh item. Any
+            //  other id answered for it is the live holder of its unique key.
             if (duplicates)
-                duplicates [i] = generated [i] ? false : reply.duplicates [i];
+                duplicates [i] = reply.duplicates [i]
+                              && !(generated [i] && streq (ids_out [i], made [i]));
         }
     wp_reply_clear (&reply);
     free (sent);
@@ -558,8 +560,10 @@ s_first_copy_won (s_remote_t *self, const char *pool, const char *id, const char
         if (completing)
             won = item->status == WP_ITEM_DONE && not_others;
         else
-            //  (a poisoned item keeps its last claimant, a pending one none)
-            won = (item->status == WP_ITEM_PENDING || item->status == WP_ITEM_POISONED)
+            //  (a poisoned item keeps its last claimant, a pending or
+            //  scheduled one none)
+            won = (item->status == WP_ITEM_PENDING || item->status == WP_ITEM_SCHEDULED
+                   || item->status == WP_ITEM_POISONED)
                && not_others
                && ((!error && !item->error) || (error && item->error && streq (error, item->error)));
         if (won && state_out)
@@ -598,13 +602,13 @@ static wp_status
 s_fail (wp_store_t *base, const char *pool, const char *id, const char *error,
         const char *worker_id, double retry_after, wp_item_state *state_out)
 {
-    (void) retry_after;   //  XXX scheduling: not yet
     s_remote_t *self = (s_remote_t *) base;
     wp_request_t request = s_request (WP_METHOD_FAIL);
     request.pool = (char *) pool;
     request.id = (char *) id;
     request.error = (char *) error;
     request.worker_id = (char *) worker_id;
+    request.retry_after = retry_after;
     wp_reply_t reply;
     wp_reply_init (&reply);
     bool resent;
@@ -798,15 +802,15 @@ s_stats (wp_store_t *base, wp_stats_t **stats_out)
 
 //  Points request->statuses at the names of states, each once (the store
 //  interface takes a state twice, the wire refuses it); names is the
-//  caller's array of WP_ITEM_POISONED + 1 slots; the names are static.
+//  caller's array of WP_ITEM_STATE_COUNT slots; the names are static.
 static void
 s_state_names (wp_request_t *request, const wp_item_state *states, size_t count,
                const char **names)
 {
-    bool seen [WP_ITEM_POISONED + 1] = { false };
+    bool seen [WP_ITEM_STATE_COUNT] = { false };
     size_t distinct = 0;
     for (size_t i = 0; i < count; i++)
-        if ((unsigned) states [i] <= WP_ITEM_POISONED && !seen [states [i]]) {
+        if ((unsigned) states [i] < WP_ITEM_STATE_COUNT && !seen [states [i]]) {
             seen [states [i]] = true;
             names [distinct++] = wp_item_state_name (states [i]);
         }
@@ -819,7 +823,7 @@ s_list_items (wp_store_t *base, const char *pool, const wp_item_state *statuses,
               size_t status_count, size_t limit, const char *cursor,
               wp_item_list_t **items_out, char **cursor_out)
 {
-    const char *names [WP_ITEM_POISONED + 1];
+    const char *names [WP_ITEM_STATE_COUNT];
     if (limit > WP_LIST_MAX)
         return wp_store_error (base, WP_INVALID_ARGUMENT, "limit must be at most %d",
                                WP_LIST_MAX);
@@ -891,7 +895,7 @@ static wp_status
 s_purge_pool (wp_store_t *base, const char *pool, const wp_item_state *statuses,
               size_t status_count, uint64_t *count_out)
 {
-    const char *names [WP_ITEM_POISONED + 1];
+    const char *names [WP_ITEM_STATE_COUNT];
     wp_request_t request = s_request (WP_METHOD_PURGE);
     request.pool = (char *) pool;
     s_state_names (&request, statuses, status_count, names);
@@ -904,6 +908,70 @@ s_set_paused (wp_store_t *base, const char *pool, bool paused)
     wp_request_t request = s_request (paused ? WP_METHOD_PAUSE : WP_METHOD_RESUME);
     request.pool = (char *) pool;
     return s_empty_call ((s_remote_t *) base, &request);
+}
+
+//  A pool's retry policy: resent like Pause (setting it twice is setting it).
+static wp_status
+s_set_backoff (wp_store_t *base, const char *pool, const wp_backoff_t *policy)
+{
+    wp_request_t request = s_request (WP_METHOD_SET_BACKOFF);
+    request.pool = (char *) pool;
+    request.backoff = *policy;
+    return s_empty_call ((s_remote_t *) base, &request);
+}
+
+//  Schedule.Add: the broker's store sets the times (next_at, created_at,
+//  last_fired_at kept on a replace), so only the fields a caller gives are
+//  sent and the broker's record is returned. Resent: a second copy replaces
+//  the schedule with itself (next_at is the first tick after the later copy,
+//  which is the same tick unless one fell due between them, and then the
+//  broker has fired it).
+static wp_status
+s_schedule_add (wp_store_t *base, const wp_schedule_t *schedule, wp_schedule_t **schedule_out)
+{
+    wp_schedule_t sent = {
+        .name = schedule->name, .pool = schedule->pool, .cron = schedule->cron,
+        .data = schedule->data, .data_size = schedule->data_size,
+        .priority = schedule->priority, .max_retries = schedule->max_retries
+    };
+    wp_request_t request = s_request (WP_METHOD_SCHEDULE_ADD);
+    request.schedule = &sent;
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    wp_status rc = s_call ((s_remote_t *) base, &request, S_RESEND, 0, &reply, NULL);
+    if (rc == WP_OK && !reply.schedule)
+        rc = wp_store_error (base, WP_INTERNAL, "the broker answered Schedule.Add with no schedule");
+    if (rc == WP_OK && schedule_out) {
+        *schedule_out = reply.schedule;
+        reply.schedule = NULL;
+    }
+    wp_reply_clear (&reply);
+    return rc;
+}
+
+static wp_status
+s_schedule_list (wp_store_t *base, wp_schedule_list_t **list_out)
+{
+    wp_request_t request = s_request (WP_METHOD_SCHEDULE_LIST);
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    wp_status rc = s_call ((s_remote_t *) base, &request, S_RESEND, 0, &reply, NULL);
+    if (rc == WP_OK) {
+        *list_out = reply.schedules ? reply.schedules : wp_schedule_list_new ();
+        reply.schedules = NULL;
+    }
+    wp_reply_clear (&reply);
+    return rc;
+}
+
+//  Sent once, like the other removals: a second copy after the first
+//  removed it would say NOT_FOUND about a remove that worked.
+static wp_status
+s_schedule_remove (wp_store_t *base, const char *name)
+{
+    wp_request_t request = s_request (WP_METHOD_SCHEDULE_REMOVE);
+    request.name = (char *) name;
+    return s_once ((s_remote_t *) base, &request, NULL);
 }
 
 //  The batch ops of the vtable: the exported calls without a wait (the
@@ -980,10 +1048,14 @@ static const wp_store_ops_t s_ops = {
     .cancel = s_cancel,
     .purge_pool = s_purge_pool,
     .set_paused = s_set_paused,
+    .set_backoff = s_set_backoff,
+    .schedule_remove = s_schedule_remove,
+    .schedule_list = s_schedule_list,
     .push_many = s_push_many,
     .claim_many = s_claim_many,
     .complete_many = s_complete_many,
     .complete_and_claim = s_complete_and_claim,
+    .schedule_add = s_schedule_add,
 };
 
 //  ---------------------------------------------------------------------

@@ -34,6 +34,10 @@ static const struct {
     [WP_METHOD_PURGE]              = { "WorkPool.Purge", true },
     [WP_METHOD_PAUSE]              = { "WorkPool.Pause", true },
     [WP_METHOD_RESUME]             = { "WorkPool.Resume", true },
+    [WP_METHOD_SET_BACKOFF]        = { "WorkPool.SetBackoff", true },
+    [WP_METHOD_SCHEDULE_ADD]       = { "Schedule.Add", true },
+    [WP_METHOD_SCHEDULE_LIST]      = { "Schedule.List", false },
+    [WP_METHOD_SCHEDULE_REMOVE]    = { "Schedule.Remove", true },
 };
 
 const char *
@@ -91,6 +95,7 @@ wp_request_clear (wp_request_t *self)
     for (size_t i = 0; i < self->entry_count; i++) {
         free ((void *) self->entries [i].data);
         free ((void *) self->entries [i].id);
+        free ((void *) self->entries [i].unique_key);
     }
     free (self->entries);
     for (size_t i = 0; i < self->completion_count; i++) {
@@ -107,6 +112,8 @@ wp_request_clear (wp_request_t *self)
     free (self->capability);
     free (self->pool_id);
     free (self->cursor);
+    wp_schedule_destroy (&self->schedule);
+    free (self->name);
     wp_request_init (self);
 }
 
@@ -131,5 +138,7 @@ wp_reply_clear (wp_reply_t *self)
     free (self->cursor);
     free (self->entry_statuses);
     s_free_strings (self->entry_messages, self->entry_count);
+    wp_schedule_destroy (&self->schedule);
+    wp_schedule_list_destroy (&self->schedules);
     wp_reply_init (self);
 }

@@ -92,7 +92,8 @@ done:
 
 static const char *const s_item_fields [] = {
     "id", "pool", "data", "status", "claimed_by", "claimed_at", "lease_expires_at",
-    "attempts", "max_retries", "result", "error", "created_at"
+    "attempts", "max_retries", "result", "error", "created_at", "priority", "run_at",
+    "unique_key"
 };
 #define S_ITEM_FIELDS (sizeof s_item_fields / sizeof s_item_fields [0])
 
@@ -116,7 +117,7 @@ static int
 s_pack_item (msgpack_packer *pk, const wp_item_t *item)
 {
     if (!item->id || !item->pool || !item->data
-    ||  (int) item->status < WP_ITEM_PENDING || item->status > WP_ITEM_POISONED)
+    ||  (int) item->status < WP_ITEM_PENDING || item->status >= WP_ITEM_STATE_COUNT)
         return -1;
     msgpack_pack_map (pk, S_ITEM_FIELDS);
     const char *const *k = s_item_fields;
@@ -144,6 +145,12 @@ s_pack_item (msgpack_packer *pk, const wp_item_t *item)
     wp_mp_pack_cstr (pk, item->error);
     wp_mp_pack_cstr (pk, *k++);
     wp_pf_pack_time (pk, item->created_at);
+    wp_mp_pack_cstr (pk, *k++);
+    msgpack_pack_int32 (pk, item->priority);
+    wp_mp_pack_cstr (pk, *k++);
+    s_pack_time_or_nil (pk, item->run_at);
+    wp_mp_pack_cstr (pk, *k++);
+    wp_mp_pack_cstr (pk, item->unique_key);
     return 0;
 }
 
@@ -159,6 +166,7 @@ s_decode_item (wp_pf_t *e, const msgpack_object *o, const char *what, wp_item_t 
     wp_item_t *item = *item_p = wp_item_new ();
     char *status = NULL;
     uint64_t attempts = 0, max_retries = 0;
+    int64_t priority = 0;
     #define S_FIELD(i) s_item_fields [i]
     int rc = wp_pf_name (e, f [0], S_FIELD (0), true, &item->id)
           || wp_pf_name (e, f [1], S_FIELD (1), true, &item->pool)
@@ -171,20 +179,91 @@ s_decode_item (wp_pf_t *e, const msgpack_object *o, const char *what, wp_item_t 
           || wp_pf_uint (e, f [8], S_FIELD (8), true, 0, UINT32_MAX, &max_retries)
           || wp_pf_bin (e, f [9], S_FIELD (9), false, false, &item->result, &item->result_size)
           || wp_pf_text (e, f [10], S_FIELD (10), false, WP_ERROR_MAX, &item->error)
-          || wp_pf_time (e, f [11], S_FIELD (11), true, &item->created_at) ? -1: 0;
+          || wp_pf_time (e, f [11], S_FIELD (11), true, &item->created_at)
+          //  Absent from a broker older than scheduling: 0, nil, nil
+          || wp_pf_int (e, f [12], S_FIELD (12), false, INT32_MIN, INT32_MAX, &priority)
+          || wp_pf_time (e, f [13], S_FIELD (13), false, &item->run_at)
+          || wp_pf_name (e, f [14], S_FIELD (14), false, &item->unique_key) ? -1: 0;
     wp_pf_nested (e, what, rc);
     if (rc == 0) {
         int state = wp_item_state_from_name (status);
         if (state < 0)
-            rc = wp_pf_fail (e, "field '%s.status' must be pending, claimed, done or poisoned", what);
+            rc = wp_pf_fail (e, "field '%s.status' must be pending, scheduled, claimed, done"
+                             " or poisoned", what);
         else
             item->status = (wp_item_state) state;
     }
     #undef S_FIELD
+    item->priority = (int32_t) priority;
     item->attempts = (uint32_t) attempts;
     item->max_retries = (uint32_t) max_retries;
     free (status);
     return rc;
+}
+
+static const char *const s_schedule_fields [] = {
+    "name", "pool", "cron", "data", "priority", "max_retries", "next_at", "last_fired_at",
+    "created_at"
+};
+#define S_SCHEDULE_FIELDS (sizeof s_schedule_fields / sizeof s_schedule_fields [0])
+
+static int
+s_pack_schedule (msgpack_packer *pk, const wp_schedule_t *schedule)
+{
+    if (!schedule->name || !schedule->pool || !schedule->cron || !schedule->data)
+        return -1;
+    msgpack_pack_map (pk, S_SCHEDULE_FIELDS);
+    const char *const *k = s_schedule_fields;
+    wp_mp_pack_cstr (pk, *k++);
+    wp_mp_pack_cstr (pk, schedule->name);
+    wp_mp_pack_cstr (pk, *k++);
+    wp_mp_pack_cstr (pk, schedule->pool);
+    wp_mp_pack_cstr (pk, *k++);
+    wp_mp_pack_cstr (pk, schedule->cron);
+    wp_mp_pack_cstr (pk, *k++);
+    wp_mp_pack_bin (pk, schedule->data, schedule->data_size);
+    wp_mp_pack_cstr (pk, *k++);
+    msgpack_pack_int32 (pk, schedule->priority);
+    wp_mp_pack_cstr (pk, *k++);
+    if (schedule->max_retries >= 0)
+        msgpack_pack_int64 (pk, schedule->max_retries);
+    else
+        msgpack_pack_nil (pk);
+    wp_mp_pack_cstr (pk, *k++);
+    s_pack_time_or_nil (pk, schedule->next_at);
+    wp_mp_pack_cstr (pk, *k++);
+    s_pack_time_or_nil (pk, schedule->last_fired_at);
+    wp_mp_pack_cstr (pk, *k++);
+    wp_pf_pack_time (pk, schedule->created_at);
+    return 0;
+}
+
+static int
+s_decode_schedule (wp_pf_t *e, const msgpack_object *o, const char *what,
+                   wp_schedule_t **schedule_p)
+{
+    char where [64];
+    snprintf (where, sizeof where, "field '%s'", what);
+    const msgpack_object *f [S_SCHEDULE_FIELDS];
+    if (wp_pf_map (e, o, where, false, s_schedule_fields, S_SCHEDULE_FIELDS, f))
+        return -1;
+    wp_schedule_t *schedule = *schedule_p = wp_schedule_new ();
+    int64_t priority = 0;
+    #define S_FIELD(i) s_schedule_fields [i]
+    int rc = wp_pf_name (e, f [0], S_FIELD (0), true, &schedule->name)
+          || wp_pf_name (e, f [1], S_FIELD (1), true, &schedule->pool)
+          || wp_pf_text (e, f [2], S_FIELD (2), true, WP_CRON_MAX, &schedule->cron)
+          || wp_pf_bin (e, f [3], S_FIELD (3), true, false, &schedule->data,
+                        &schedule->data_size)
+          || wp_pf_int (e, f [4], S_FIELD (4), true, INT32_MIN, INT32_MAX, &priority)
+          || wp_pf_int (e, f [5], S_FIELD (5), false, 0, WP_MAX_RETRIES_MAX,
+                        &schedule->max_retries)
+          || wp_pf_time (e, f [6], S_FIELD (6), false, &schedule->next_at)
+          || wp_pf_time (e, f [7], S_FIELD (7), false, &schedule->last_fired_at)
+          || wp_pf_time (e, f [8], S_FIELD (8), true, &schedule->created_at) ? -1: 0;
+    #undef S_FIELD
+    schedule->priority = (int32_t) priority;
+    return wp_pf_nested (e, what, rc);
 }
 
 static int
@@ -360,10 +439,29 @@ s_encode_body (const wp_reply_t *self, wp_method method, msgpack_packer *pk)
         case WP_METHOD_CANCEL:
         case WP_METHOD_PAUSE:
         case WP_METHOD_RESUME:
+        case WP_METHOD_SET_BACKOFF:
+        case WP_METHOD_SCHEDULE_REMOVE:
             msgpack_pack_map (pk, 0);
             return 0;
+        case WP_METHOD_SCHEDULE_ADD:
+            if (!self->schedule)
+                return -1;
+            msgpack_pack_map (pk, 1);
+            wp_mp_pack_cstr (pk, "schedule");
+            return s_pack_schedule (pk, self->schedule);
+        case WP_METHOD_SCHEDULE_LIST: {
+            size_t count = self->schedules ? self->schedules->count: 0;
+            msgpack_pack_map (pk, 1);
+            wp_mp_pack_cstr (pk, "schedules");
+            msgpack_pack_array (pk, count);
+            for (size_t i = 0; i < count; i++)
+                if (s_pack_schedule (pk, self->schedules->schedules [i]))
+                    return -1;
+            return 0;
+        }
         case WP_METHOD_FAIL:
-            if (self->item_state != WP_ITEM_PENDING && self->item_state != WP_ITEM_POISONED)
+            if (self->item_state != WP_ITEM_PENDING && self->item_state != WP_ITEM_SCHEDULED
+            &&  self->item_state != WP_ITEM_POISONED)
                 return -1;
             msgpack_pack_map (pk, 1);
             wp_mp_pack_cstr (pk, "status");
@@ -409,7 +507,7 @@ s_encode_body (const wp_reply_t *self, wp_method method, msgpack_packer *pk)
                 const wp_pool_stats_t *pool = &stats->pools [i];
                 if (!pool->pool)
                     return -1;
-                msgpack_pack_map (pk, 6);
+                msgpack_pack_map (pk, 10);
                 wp_mp_pack_cstr (pk, "pool");
                 wp_mp_pack_cstr (pk, pool->pool);
                 wp_mp_pack_cstr (pk, "pending");
@@ -425,6 +523,14 @@ s_encode_body (const wp_reply_t *self, wp_method method, msgpack_packer *pk)
                     msgpack_pack_true (pk);
                 else
                     msgpack_pack_false (pk);
+                wp_mp_pack_cstr (pk, "scheduled");
+                msgpack_pack_uint64 (pk, pool->scheduled);
+                wp_mp_pack_cstr (pk, "backoff_base_seconds");
+                msgpack_pack_double (pk, pool->backoff.base);
+                wp_mp_pack_cstr (pk, "backoff_cap_seconds");
+                msgpack_pack_double (pk, pool->backoff.cap);
+                wp_mp_pack_cstr (pk, "backoff_jitter");
+                msgpack_pack_double (pk, pool->backoff.jitter);
             }
             wp_mp_pack_cstr (pk, "workers");
             msgpack_pack_map (pk, stats->worker_status_count);
@@ -522,12 +628,13 @@ s_decode_stats (wp_reply_t *self, wp_pf_t *e, const msgpack_object **f)
         return -1;
     stats->pools = wp_pf_alloc (pools->size * sizeof *stats->pools);
     for (uint32_t i = 0; i < pools->size; i++) {
-        static const char *const names [6] = {
-            "pool", "pending", "claimed", "done", "poisoned", "paused" };
-        const msgpack_object *pf [6];
-        char where [48], field [48];
+        static const char *const names [10] = {
+            "pool", "pending", "claimed", "done", "poisoned", "paused", "scheduled",
+            "backoff_base_seconds", "backoff_cap_seconds", "backoff_jitter" };
+        const msgpack_object *pf [10];
+        char where [48], field [64];
         snprintf (where, sizeof where, "field 'pools[%u]'", i);
-        if (wp_pf_map (e, &pools->ptr [i], where, false, names, 6, pf))
+        if (wp_pf_map (e, &pools->ptr [i], where, false, names, 10, pf))
             return -1;
         wp_pool_stats_t *pool = &stats->pools [stats->pool_count++];
         uint64_t *counts [4] = { &pool->pending, &pool->claimed, &pool->done, &pool->poisoned };
@@ -543,6 +650,17 @@ s_decode_stats (wp_reply_t *self, wp_pf_t *e, const msgpack_object **f)
         snprintf (field, sizeof field, "pools[%u].paused", i);
         if (wp_pf_bool (e, pf [5], field, false, &pool->paused))
             return -1;
+        //  Optional too: a broker older than scheduling sends none (all 0)
+        snprintf (field, sizeof field, "pools[%u].scheduled", i);
+        if (wp_pf_uint (e, pf [6], field, false, 0, UINT64_MAX, &pool->scheduled))
+            return -1;
+        double *policy [3] = { &pool->backoff.base, &pool->backoff.cap, &pool->backoff.jitter };
+        double policy_max [3] = { WP_DELAY_MAX, WP_DELAY_MAX, 1 };
+        for (int k = 0; k < 3; k++) {
+            snprintf (field, sizeof field, "pools[%u].%s", i, names [k + 7]);
+            if (wp_pf_number (e, pf [k + 7], field, false, 0, false, policy_max [k], policy [k]))
+                return -1;
+        }
     }
     if (!f [1] || f [1]->type != MSGPACK_OBJECT_MAP)
         return wp_pf_fail (e, "field 'workers' must be a map of status to count");
@@ -579,12 +697,12 @@ s_decode_body (wp_reply_t *self, wp_method method, wp_pf_t *e, const msgpack_obj
     enum { R_ID, R_DUPLICATE, R_IDS, R_DUPLICATES, R_ITEM, R_ITEMS, R_STATUS, R_SIZE,
            R_RELEASED, R_RENEWED, R_WORKER, R_WORKERS, R_POOLS, R_WORKER_COUNTS,
            R_COUNTERS, R_VERSION, R_SERVER, R_TIME, R_MAX_MESSAGE, R_STATUSES, R_MESSAGES,
-           R_CURSOR, R_RETRIED, R_PURGED, R_COUNT };
+           R_CURSOR, R_RETRIED, R_PURGED, R_SCHEDULE, R_SCHEDULES, R_COUNT };
     static const char *const names [R_COUNT] = {
         "id", "duplicate", "ids", "duplicates", "item", "items", "status", "size",
         "released", "renewed", "worker", "workers", "pools", "workers", "counters",
         "version", "server", "time", "max_message", "statuses", "messages",
-        "cursor", "retried", "purged"
+        "cursor", "retried", "purged", "schedule", "schedules"
     };
     const msgpack_object *f [R_COUNT];
     if (wp_pf_map (e, root, "body", true, names, R_COUNT, f))
@@ -682,15 +800,37 @@ s_decode_body (wp_reply_t *self, wp_method method, wp_pf_t *e, const msgpack_obj
         case WP_METHOD_CANCEL:
         case WP_METHOD_PAUSE:
         case WP_METHOD_RESUME:
+        case WP_METHOD_SET_BACKOFF:
+        case WP_METHOD_SCHEDULE_REMOVE:
             return 0;
+        case WP_METHOD_SCHEDULE_ADD:
+            if (!f [R_SCHEDULE])
+                return wp_pf_fail (e, "field 'schedule' is required");
+            return s_decode_schedule (e, f [R_SCHEDULE], "schedule", &self->schedule);
+        case WP_METHOD_SCHEDULE_LIST: {
+            const msgpack_object_array *schedules = NULL;
+            if (wp_pf_array (e, f [R_SCHEDULES], "schedules", true, 0, UINT32_MAX, &schedules))
+                return -1;
+            self->schedules = wp_schedule_list_new ();
+            for (uint32_t i = 0; i < schedules->size; i++) {
+                char what [32];
+                snprintf (what, sizeof what, "schedules[%u]", i);
+                wp_schedule_t *schedule = NULL;
+                int rc = s_decode_schedule (e, &schedules->ptr [i], what, &schedule);
+                wp_schedule_list_append (self->schedules, &schedule);
+                if (rc)
+                    return -1;
+            }
+            return 0;
+        }
         case WP_METHOD_FAIL: {
             char *status = NULL;
             if (wp_pf_name (e, f [R_STATUS], "status", true, &status))
                 return -1;
             int state = wp_item_state_from_name (status);
             free (status);
-            if (state != WP_ITEM_PENDING && state != WP_ITEM_POISONED)
-                return wp_pf_fail (e, "field 'status' must be pending or poisoned");
+            if (state != WP_ITEM_PENDING && state != WP_ITEM_SCHEDULED && state != WP_ITEM_POISONED)
+                return wp_pf_fail (e, "field 'status' must be pending, scheduled or poisoned");
             self->item_state = (wp_item_state) state;
             return 0;
         }

@@ -16,7 +16,8 @@ typedef enum {
     F_POOL, F_DATA, F_ID, F_MAX_RETRIES, F_ITEMS, F_WORKER_ID, F_WAIT, F_LEASE,
     F_MAX, F_RESULT, F_ERROR, F_HOST, F_PID, F_CAPABILITIES, F_POOL_ID,
     F_STARTED_AT, F_HEARTBEAT, F_METADATA, F_STATUS, F_CAPABILITY, F_STALE,
-    F_LIMIT, F_CURSOR, F_ALL,
+    F_LIMIT, F_CURSOR, F_ALL, F_DELAY, F_RUN_AT, F_PRIORITY, F_UNIQUE_KEY,
+    F_RETRY_AFTER, F_BASE, F_CAP, F_JITTER, F_NAME, F_CRON,
     F_COUNT
 } s_field;
 
@@ -29,11 +30,17 @@ static const char *const s_field_names [F_COUNT] = {
     [F_STARTED_AT] = "started_at", [F_HEARTBEAT] = "heartbeat_interval_seconds",
     [F_METADATA] = "metadata", [F_STATUS] = "status", [F_CAPABILITY] = "capability",
     [F_STALE] = "stale_threshold_seconds", [F_LIMIT] = "limit", [F_CURSOR] = "cursor",
-    [F_ALL] = "all",
+    [F_ALL] = "all", [F_DELAY] = "delay_seconds", [F_RUN_AT] = "run_at",
+    [F_PRIORITY] = "priority", [F_UNIQUE_KEY] = "unique_key",
+    [F_RETRY_AFTER] = "retry_after_seconds", [F_BASE] = "base_seconds",
+    [F_CAP] = "cap_seconds", [F_JITTER] = "jitter", [F_NAME] = "name", [F_CRON] = "cron",
 };
 
 //  The keys of one PushMany entry (and of Push's body, for the same fields)
-static const char *const s_entry_names [3] = { "data", "id", "max_retries" };
+#define S_ENTRY_FIELDS 7
+static const char *const s_entry_names [S_ENTRY_FIELDS] = {
+    "data", "id", "max_retries", "delay_seconds", "run_at", "priority", "unique_key"
+};
 //  The keys of one CompleteMany entry
 static const char *const s_completion_names [2] = { "id", "result" };
 
@@ -162,8 +169,63 @@ s_decode_entry (wp_pf_t *e, const msgpack_object *const *f, wp_push_entry_t *ent
     if (rc)
         return -1;
     entry->max_retries = -1;
-    return wp_pf_int (e, f [2], "max_retries", false, 0, WP_MAX_RETRIES_MAX,
-                      &entry->max_retries);
+    if (wp_pf_int (e, f [2], "max_retries", false, 0, WP_MAX_RETRIES_MAX, &entry->max_retries)
+    ||  wp_pf_number (e, f [3], "delay_seconds", false, 0, false, WP_DELAY_MAX, &entry->delay)
+    ||  wp_pf_time (e, f [4], "run_at", false, &entry->run_at))
+        return -1;
+    int64_t priority = 0;
+    if (wp_pf_int (e, f [5], "priority", false, INT32_MIN, INT32_MAX, &priority))
+        return -1;
+    entry->priority = (int32_t) priority;
+    char *unique_key = NULL;
+    rc = wp_pf_name (e, f [6], "unique_key", false, &unique_key);
+    entry->unique_key = unique_key;
+    return rc;
+}
+
+//  A schedule's name: a name of at most WP_SCHEDULE_NAME_MAX bytes (its
+//  items' ids, NAME@TICK, must stay names).
+static int
+s_decode_schedule_name (wp_pf_t *e, const msgpack_object *o, char **out)
+{
+    if (o && !wp_pf_text_ok (o, 1, WP_SCHEDULE_NAME_MAX))
+        return wp_pf_fail (e, "field 'name' must be a string of 1 to %d bytes of UTF-8"
+                           " without NUL", WP_SCHEDULE_NAME_MAX);
+    return wp_pf_name (e, o, "name", true, out);
+}
+
+static int
+s_decode_schedule_add (wp_request_t *self, wp_pf_t *e, const msgpack_object **f)
+{
+    wp_schedule_t *schedule = self->schedule = wp_schedule_new ();
+    int64_t priority = 0;
+    if (s_decode_schedule_name (e, f [F_NAME], &schedule->name)
+    ||  wp_pf_name (e, f [F_POOL], "pool", true, &schedule->pool)
+    ||  wp_pf_text (e, f [F_CRON], "cron", true, WP_CRON_MAX, &schedule->cron)
+    ||  wp_pf_bin (e, f [F_DATA], "data", true, true, &schedule->data, &schedule->data_size)
+    ||  wp_pf_int (e, f [F_PRIORITY], "priority", false, INT32_MIN, INT32_MAX, &priority)
+    ||  wp_pf_int (e, f [F_MAX_RETRIES], "max_retries", false, 0, WP_MAX_RETRIES_MAX,
+                   &schedule->max_retries))
+        return -1;
+    schedule->priority = (int32_t) priority;
+    return 0;
+}
+
+//  SetBackoff: cap defaults to the base, jitter to 0 (the store checks
+//  the policy as a whole: cap at least the base, nothing without a base).
+static int
+s_decode_set_backoff (wp_request_t *self, wp_pf_t *e, const msgpack_object **f)
+{
+    wp_backoff_t *backoff = &self->backoff;
+    if (wp_pf_name (e, f [F_POOL], "pool", true, &self->pool)
+    ||  wp_pf_number (e, f [F_BASE], "base_seconds", true, 0, false, WP_DELAY_MAX,
+                      &backoff->base))
+        return -1;
+    backoff->cap = backoff->base;
+    return wp_pf_number (e, f [F_CAP], "cap_seconds", false, 0, false, WP_DELAY_MAX,
+                         &backoff->cap)
+        || wp_pf_number (e, f [F_JITTER], "jitter", false, 0, false, 1, &backoff->jitter)
+         ? -1: 0;
 }
 
 //  Names items [i] in the message of a failed reader; returns rc.
@@ -234,14 +296,14 @@ s_decode_status_filter (wp_request_t *self, wp_pf_t *e, const msgpack_object *o)
     return wp_pf_names (e, o, "status", WP_STATUSES_MAX, &self->statuses, &self->status_count);
 }
 
-//  Item statuses of WorkPool.List (optional, any of the four) and Purge
+//  Item statuses of WorkPool.List (optional, any of the five) and Purge
 //  (required, not "claimed"): a name or an array of distinct item state
 //  names, kept as names in self->statuses.
 static int
 s_decode_item_statuses (wp_request_t *self, wp_pf_t *e, const msgpack_object *o,
                         bool purge)
 {
-    size_t max = purge ? WP_ITEM_POISONED: WP_ITEM_POISONED + 1;
+    size_t max = purge ? WP_ITEM_STATE_COUNT - 1: WP_ITEM_STATE_COUNT;
     if (!o)
         return purge ? wp_pf_fail (e, "field 'status' is required"): 0;
     if (o->type == MSGPACK_OBJECT_STR) {
@@ -257,12 +319,12 @@ s_decode_item_statuses (wp_request_t *self, wp_pf_t *e, const msgpack_object *o,
         if (wp_pf_names (e, o, "status", max, &self->statuses, &self->status_count))
             return -1;
     }
-    bool seen [WP_ITEM_POISONED + 1] = { false };
+    bool seen [WP_ITEM_STATE_COUNT] = { false };
     for (size_t i = 0; i < self->status_count; i++) {
         int state = wp_item_state_from_name (self->statuses [i]);
         if (state < 0)
-            return wp_pf_fail (e, "status: '%s' is not an item status (pending, claimed, done"
-                               " or poisoned)", self->statuses [i]);
+            return wp_pf_fail (e, "status: '%s' is not an item status (pending, scheduled,"
+                               " claimed, done or poisoned)", self->statuses [i]);
         if (seen [state])
             return wp_pf_fail (e, "status: '%s' is given twice", self->statuses [i]);
         seen [state] = true;
@@ -321,7 +383,9 @@ s_decode_body (wp_request_t *self, wp_pf_t *e, const msgpack_object *root)
                 return -1;
             self->entries = wp_pf_alloc (sizeof *self->entries);
             self->entry_count = 1;
-            const msgpack_object *ef [3] = { f [F_DATA], f [F_ID], f [F_MAX_RETRIES] };
+            const msgpack_object *ef [S_ENTRY_FIELDS] = {
+                f [F_DATA], f [F_ID], f [F_MAX_RETRIES], f [F_DELAY], f [F_RUN_AT],
+                f [F_PRIORITY], f [F_UNIQUE_KEY] };
             return s_decode_entry (e, ef, &self->entries [0]);
         }
         case WP_METHOD_PUSH_MANY: {
@@ -334,8 +398,9 @@ s_decode_body (wp_request_t *self, wp_pf_t *e, const msgpack_object *root)
             for (uint32_t i = 0; i < items->size; i++) {
                 char what [32];
                 snprintf (what, sizeof what, "field 'items[%u]'", i);
-                const msgpack_object *ef [3];
-                if (wp_pf_map (e, &items->ptr [i], what, false, s_entry_names, 3, ef)
+                const msgpack_object *ef [S_ENTRY_FIELDS];
+                if (wp_pf_map (e, &items->ptr [i], what, false, s_entry_names,
+                               S_ENTRY_FIELDS, ef)
                 ||  s_nested_item (e, i, s_decode_entry (e, ef, &self->entries [i])))
                     return -1;
             }
@@ -362,7 +427,9 @@ s_decode_body (wp_request_t *self, wp_pf_t *e, const msgpack_object *root)
             return wp_pf_name (e, f [F_POOL], "pool", true, &self->pool)
                 || wp_pf_name (e, f [F_ID], "id", true, &self->id)
                 || wp_pf_text (e, f [F_ERROR], "error", false, WP_ERROR_MAX, &self->error)
-                || wp_pf_name (e, f [F_WORKER_ID], "worker_id", false, &self->worker_id) ? -1: 0;
+                || wp_pf_name (e, f [F_WORKER_ID], "worker_id", false, &self->worker_id)
+                || wp_pf_number (e, f [F_RETRY_AFTER], "retry_after_seconds", false, 0, false,
+                                 WP_DELAY_MAX, &self->retry_after) ? -1: 0;
         case WP_METHOD_COMPLETE_AND_CLAIM:
             if (wp_pf_name (e, f [F_POOL], "pool", true, &self->pool)
             ||  wp_pf_name (e, f [F_ID], "id", true, &self->id)
@@ -421,8 +488,15 @@ s_decode_body (wp_request_t *self, wp_pf_t *e, const msgpack_object *root)
         case WP_METHOD_PAUSE:
         case WP_METHOD_RESUME:
             return wp_pf_name (e, f [F_POOL], "pool", true, &self->pool);
+        case WP_METHOD_SET_BACKOFF:
+            return s_decode_set_backoff (self, e, f);
+        case WP_METHOD_SCHEDULE_ADD:
+            return s_decode_schedule_add (self, e, f);
+        case WP_METHOD_SCHEDULE_REMOVE:
+            return s_decode_schedule_name (e, f [F_NAME], &self->name);
         case WP_METHOD_STATS:
         case WP_METHOD_PING:
+        case WP_METHOD_SCHEDULE_LIST:
             return 0;
         default:
             return wp_pf_fail (e, "unknown method");
@@ -475,12 +549,25 @@ s_pack_entry (msgpack_packer *pk, const wp_push_entry_t *entry)
         wp_mp_pack_cstr (pk, "max_retries");
         msgpack_pack_int64 (pk, entry->max_retries);
     }
+    if (entry->delay > 0)
+        s_pack_kv_double (pk, "delay_seconds", entry->delay);
+    if (entry->run_at != 0) {
+        wp_mp_pack_cstr (pk, "run_at");
+        wp_pf_pack_time (pk, entry->run_at);
+    }
+    if (entry->priority != 0) {
+        wp_mp_pack_cstr (pk, "priority");
+        msgpack_pack_int32 (pk, entry->priority);
+    }
+    if (entry->unique_key)
+        s_pack_kv_str (pk, "unique_key", entry->unique_key);
 }
 
 static size_t
 s_entry_fields (const wp_push_entry_t *entry)
 {
-    return 1 + (entry->id != NULL) + (entry->max_retries >= 0);
+    return 1 + (entry->id != NULL) + (entry->max_retries >= 0) + (entry->delay > 0)
+             + (entry->run_at != 0) + (entry->priority != 0) + (entry->unique_key != NULL);
 }
 
 static void
@@ -601,7 +688,8 @@ s_encode_body (const wp_request_t *self, msgpack_packer *pk)
             if (!self->pool || !self->id)
                 return -1;
             bool extra = fail ? self->error != NULL: self->result != NULL;
-            msgpack_pack_map (pk, 2 + extra + (self->worker_id != NULL));
+            bool retry_after = fail && self->retry_after > 0;
+            msgpack_pack_map (pk, 2 + extra + (self->worker_id != NULL) + retry_after);
             s_pack_kv_str (pk, "pool", self->pool);
             s_pack_kv_str (pk, "id", self->id);
             if (fail && self->error)
@@ -612,6 +700,8 @@ s_encode_body (const wp_request_t *self, msgpack_packer *pk)
             }
             if (self->worker_id)
                 s_pack_kv_str (pk, "worker_id", self->worker_id);
+            if (retry_after)
+                s_pack_kv_double (pk, "retry_after_seconds", self->retry_after);
             return 0;
         }
         case WP_METHOD_COMPLETE_AND_CLAIM:
@@ -754,8 +844,50 @@ s_encode_body (const wp_request_t *self, msgpack_packer *pk)
             if (self->stale_threshold >= 0)
                 s_pack_kv_double (pk, "stale_threshold_seconds", self->stale_threshold);
             return 0;
+        case WP_METHOD_SET_BACKOFF: {
+            //  The defaults (cap = base, jitter 0) are left out
+            const wp_backoff_t *b = &self->backoff;
+            if (!self->pool)
+                return -1;
+            bool cap = b->cap != b->base, jitter = b->jitter != 0;
+            msgpack_pack_map (pk, 2 + cap + jitter);
+            s_pack_kv_str (pk, "pool", self->pool);
+            s_pack_kv_double (pk, "base_seconds", b->base);
+            if (cap)
+                s_pack_kv_double (pk, "cap_seconds", b->cap);
+            if (jitter)
+                s_pack_kv_double (pk, "jitter", b->jitter);
+            return 0;
+        }
+        case WP_METHOD_SCHEDULE_ADD: {
+            const wp_schedule_t *s = self->schedule;
+            if (!s || !s->name || !s->pool || !s->cron || !s->data)
+                return -1;
+            msgpack_pack_map (pk, 4 + (s->priority != 0) + (s->max_retries >= 0));
+            s_pack_kv_str (pk, "name", s->name);
+            s_pack_kv_str (pk, "pool", s->pool);
+            s_pack_kv_str (pk, "cron", s->cron);
+            wp_mp_pack_cstr (pk, "data");
+            wp_mp_pack_bin (pk, s->data, s->data_size);
+            if (s->priority != 0) {
+                wp_mp_pack_cstr (pk, "priority");
+                msgpack_pack_int32 (pk, s->priority);
+            }
+            if (s->max_retries >= 0) {
+                wp_mp_pack_cstr (pk, "max_retries");
+                msgpack_pack_int64 (pk, s->max_retries);
+            }
+            return 0;
+        }
+        case WP_METHOD_SCHEDULE_REMOVE:
+            if (!self->name)
+                return -1;
+            msgpack_pack_map (pk, 1);
+            s_pack_kv_str (pk, "name", self->name);
+            return 0;
         case WP_METHOD_STATS:
         case WP_METHOD_PING:
+        case WP_METHOD_SCHEDULE_LIST:
             msgpack_pack_map (pk, 0);
             return 0;
         default:

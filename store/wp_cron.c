@@ -98,8 +98,8 @@ s_parse_field (const s_field_t *field, const char *text, size_t len, uint64_t *b
         }
         if (*p || low < field->low || high > field->high || low > high) {
 bad:
-            snprintf (errbuf, errlen, "the %s field: '%s' is not %s (%d-%d)",
-                      field->what, item, "a value, range or step of", field->low, field->high);
+            snprintf (errbuf, errlen, "the %s field: '%s' is not a value, range or step"
+                      " within %d-%d", field->what, item, field->low, field->high);
             return -1;
         }
         for (int value = low; value <= high; value += step)

@@ -907,13 +907,15 @@ wp_store_schedule_put (wp_store_t *self, const wp_schedule_t *schedule,
     s_clear_error (self);
     wp_cron_t cron;
     CHECK (s_check_schedule (self, schedule, &cron));
-    if (!self->ops->schedule_put || !self->ops->schedule_list)
-        return s_unimplemented (self, "schedules");
     int64_t now = wp_store_now (self);
     int64_t next = wp_cron_next (&cron, now);
     if (!next)
         return wp_store_error (self, WP_INVALID_ARGUMENT,
                                "cron: '%s' has no tick in the next 5 years", schedule->cron);
+    if (self->ops->schedule_add)
+        return self->ops->schedule_add (self, schedule, schedule_out);
+    if (!self->ops->schedule_put || !self->ops->schedule_list)
+        return s_unimplemented (self, "schedules");
     wp_schedule_list_t *list = NULL;
     CHECK (self->ops->schedule_list (self, &list));
     const wp_schedule_t *old = NULL;

@@ -90,6 +90,11 @@ typedef struct {
                                      const uint8_t *result, size_t result_size,
                                      const char *worker_id, double lease,
                                      wp_item_t **item_out);
+    //  A backend whose schedules live elsewhere (the remote store: the
+    //  broker's store sets the times) takes the whole put; checked first.
+    //  *schedule_out (may be NULL) is the stored record.
+    wp_status (*schedule_add) (wp_store_t *self, const wp_schedule_t *schedule,
+                               wp_schedule_t **schedule_out);
 } wp_store_ops_t;
 
 struct _wp_store_t {

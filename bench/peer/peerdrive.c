@@ -4,7 +4,9 @@
 
     The standard workload:
       push   P producer connections push N jobs in total, one request at a
-             time (send, wait for the reply), each with a B-byte body;
+             time (send, wait for the reply), each with a B-byte body; with
+             --pipeline D, D requests at a time (written together, then D
+             replies read: redis-benchmark -P's way, the peers' best);
       drain  then W worker connections claim and complete jobs, one request
              at a time, until the queue is empty.
     The peers' natural claim/complete pairs:
@@ -14,10 +16,13 @@
                   until it is completed, as a workpool claim does)
     Prints one JSON line: push_per_s, drain_per_s (jobs per second), and the
     percentiles of the push round trip and of the drain cycle (claim +
-    complete) in microseconds.
+    complete) in microseconds; with --server-pid, the server's CPU time
+    (user + system, from /proc) per job pushed and per job drained, as the
+    broker's is reported, so that costs compare across servers.
 
     Use: workpool-peerdrive --peer beanstalkd|redis --port N [--producers P]
-         [--workers W] [--jobs N] [--payload B] [--label NAME]  */
+         [--workers W] [--jobs N] [--payload B] [--pipeline D] [--server-pid PID]
+         [--label NAME]  */
 #include "bench_util.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,6 +56,7 @@ static struct {
     int producers, workers;
     long jobs;
     int payload;
+    int pipeline;               //  push requests written before replies are read
     long next_job;              //  next job to push (atomic)
     long drained;               //  jobs completed (atomic)
 } s_run;
@@ -166,18 +172,38 @@ s_job_body (char *body, long job)
     body [s_run.payload] = 0;
 }
 
+//  Writes the push requests of jobs first .. first + count - 1 in one
+//  send, then reads their count replies
 static void
-s_push (s_conn_t *conn, const char *body)
+s_push (s_conn_t *conn, long first, int count)
 {
-    char line [256];
-    int size = s_run.redis
-        ? snprintf (conn->out, conn->out_cap, "*3\r\n$5\r\nLPUSH\r\n$1\r\nq\r\n$%d\r\n%s\r\n",
-                    s_run.payload, body)
-        : snprintf (conn->out, conn->out_cap, "put 0 0 600 %d\r\n%s\r\n", s_run.payload, body);
-    s_conn_write (conn, conn->out, (size_t) size);
-    s_conn_line (conn, line, sizeof line);
-    if (s_run.redis? line [0] != ':': strncmp (line, "INSERTED ", 9) != 0)
-        wp_bench_die ("push refused: %s", line);
+    size_t request = (size_t) s_run.payload + 64;
+    if (conn->out_cap < request * (size_t) count) {
+        conn->out_cap = request * (size_t) count;
+        conn->out = realloc (conn->out, conn->out_cap);
+        if (!conn->out)
+            abort ();
+    }
+    char *body = malloc ((size_t) s_run.payload + 1);
+    if (!body)
+        abort ();
+    size_t size = 0;
+    for (int i = 0; i < count; i++) {
+        s_job_body (body, first + i);
+        size += (size_t) (s_run.redis
+            ? snprintf (conn->out + size, conn->out_cap - size,
+                        "*3\r\n$5\r\nLPUSH\r\n$1\r\nq\r\n$%d\r\n%s\r\n", s_run.payload, body)
+            : snprintf (conn->out + size, conn->out_cap - size, "put 0 0 600 %d\r\n%s\r\n",
+                        s_run.payload, body));
+    }
+    free (body);
+    s_conn_write (conn, conn->out, size);
+    for (int i = 0; i < count; i++) {
+        char line [256];
+        s_conn_line (conn, line, sizeof line);
+        if (s_run.redis? line [0] != ':': strncmp (line, "INSERTED ", 9) != 0)
+            wp_bench_die ("push refused: %s", line);
+    }
 }
 
 //  Claims one job: its body into body (Redis) or its id into *id
@@ -241,15 +267,15 @@ s_producer (void *arg)
 {
     s_thread_t *self = arg;
     s_conn_t *conn = s_conn_new ();
-    char *body = malloc ((size_t) s_run.payload + 1);
     long job;
-    while ((job = __atomic_fetch_add (&s_run.next_job, 1, __ATOMIC_RELAXED)) < s_run.jobs) {
-        s_job_body (body, job);
+    while ((job = __atomic_fetch_add (&s_run.next_job, s_run.pipeline, __ATOMIC_RELAXED))
+           < s_run.jobs) {
+        int count = s_run.jobs - job < s_run.pipeline ? (int) (s_run.jobs - job) : s_run.pipeline;
         double start = wp_bench_now ();
-        s_push (conn, body);
+        s_push (conn, job, count);
+        //  One sample per round trip: with a pipeline, of the whole window
         wp_bench_samples_add (&self->samples, (wp_bench_now () - start) * 1e6);
     }
-    free (body);
     s_conn_destroy (&conn);
     return NULL;
 }
@@ -304,7 +330,8 @@ s_usage (void)
 {
     fprintf (stderr,
         "usage: workpool-peerdrive --peer beanstalkd|redis --port N [--producers P]\n"
-        "       [--workers W] [--jobs N] [--payload B] [--label NAME]\n");
+        "       [--workers W] [--jobs N] [--payload B] [--pipeline D] [--server-pid PID]\n"
+        "       [--label NAME]\n");
     exit (2);
 }
 
@@ -319,12 +346,16 @@ main (int argc, char **argv)
         { "jobs", required_argument, NULL, 'n' },
         { "payload", required_argument, NULL, 'b' },
         { "label", required_argument, NULL, 'l' },
+        { "pipeline", required_argument, NULL, 'd' },
+        { "server-pid", required_argument, NULL, 's' },
         { NULL, 0, NULL, 0 }
     };
     const char *peer = NULL, *label = NULL;
+    pid_t server = 0;
     s_run.producers = s_run.workers = 4;
     s_run.jobs = 100000;
     s_run.payload = 64;
+    s_run.pipeline = 1;
     int option;
     while ((option = getopt_long (argc, argv, "", options, NULL)) != -1) {
         switch (option) {
@@ -335,6 +366,8 @@ main (int argc, char **argv)
             case 'n': s_run.jobs = atol (optarg); break;
             case 'b': s_run.payload = atoi (optarg); break;
             case 'l': label = optarg; break;
+            case 'd': s_run.pipeline = atoi (optarg); break;
+            case 's': server = (pid_t) atoi (optarg); break;
             default: s_usage ();
         }
     }
@@ -342,25 +375,36 @@ main (int argc, char **argv)
     ||  s_run.port <= 0 || s_run.port > 65535
     ||  s_run.producers < 1 || s_run.producers > s_MAX_CONNECTIONS
     ||  s_run.workers < 1 || s_run.workers > s_MAX_CONNECTIONS
-    ||  s_run.jobs < 1 || s_run.payload < 16 || s_run.payload > 65536)
+    ||  s_run.jobs < 1 || s_run.payload < 16 || s_run.payload > 65536
+    ||  s_run.pipeline < 1 || s_run.pipeline > 4096)
         s_usage ();
     s_run.redis = strcmp (peer, "redis") == 0;
 
     wp_bench_samples_t push, cycle;
     wp_bench_samples_init (&push, (size_t) s_run.jobs);
     wp_bench_samples_init (&cycle, (size_t) s_run.jobs);
+    double cpu_start = server ? wp_bench_cpu_seconds (server) : 0;
     double push_time = s_phase (s_producer, s_run.producers, &push);
+    double cpu_pushed = server ? wp_bench_cpu_seconds (server) : 0;
     double drain_time = s_phase (s_worker, s_run.workers, &cycle);
+    double cpu_drained = server ? wp_bench_cpu_seconds (server) : 0;
     if (s_run.drained != s_run.jobs)
         wp_bench_die ("drained %ld of %ld jobs (was the queue empty at the start?)",
                       s_run.drained, s_run.jobs);
     printf ("{\"peer\":\"%s\",\"producers\":%d,\"workers\":%d,\"jobs\":%ld,\"payload\":%d,"
+            "\"pipeline\":%d,"
             "\"push_per_s\":%.0f,\"drain_per_s\":%.0f,\"push_p50_us\":%.1f,\"push_p99_us\":%.1f,"
-            "\"cycle_p50_us\":%.1f,\"cycle_p99_us\":%.1f}\n",
+            "\"cycle_p50_us\":%.1f,\"cycle_p99_us\":%.1f",
             label? label: peer, s_run.producers, s_run.workers, s_run.jobs, s_run.payload,
+            s_run.pipeline,
             (double) s_run.jobs / push_time, (double) s_run.jobs / drain_time,
             wp_bench_samples_quantile (&push, 0.50), wp_bench_samples_quantile (&push, 0.99),
             wp_bench_samples_quantile (&cycle, 0.50), wp_bench_samples_quantile (&cycle, 0.99));
+    if (server && cpu_start >= 0 && cpu_drained >= 0)
+        printf (",\"server_cpu_us_per_push\":%.2f,\"server_cpu_us_per_drained\":%.2f",
+                (cpu_pushed - cpu_start) * 1e6 / (double) s_run.jobs,
+                (cpu_drained - cpu_pushed) * 1e6 / (double) s_run.jobs);
+    printf ("}\n");
     wp_bench_samples_free (&push);
     wp_bench_samples_free (&cycle);
     return 0;

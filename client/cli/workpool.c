@@ -35,7 +35,8 @@ enum {
     S_OPT_CAPABILITY, S_OPT_POOL, S_OPT_HOST, S_OPT_PID, S_OPT_HEARTBEAT,
     S_OPT_METADATA, S_OPT_STATUS, S_OPT_STALE, S_OPT_LIMIT, S_OPT_CURSOR,
     S_OPT_ALL, S_OPT_BATCH, S_OPT_SERVER_KEY, S_OPT_CERT, S_OPT_ROLE, S_OPT_WORKER_PREFIX,
-    S_OPT_SERVER,
+    S_OPT_SERVER, S_OPT_DELAY, S_OPT_AT, S_OPT_PRIORITY, S_OPT_UNIQUE_KEY, S_OPT_BACKOFF,
+    S_OPT_RETRY_AFTER,
     S_OPT_COUNT
 };
 #define S_BIT(opt) (1u << (opt))
@@ -72,8 +73,16 @@ static const struct option s_options [] = {
     { "role",        required_argument, NULL, S_OPT_BASE + S_OPT_ROLE },
     { "worker-prefix", required_argument, NULL, S_OPT_BASE + S_OPT_WORKER_PREFIX },
     { "server",      no_argument,       NULL, S_OPT_BASE + S_OPT_SERVER },
+    { "delay",       required_argument, NULL, S_OPT_BASE + S_OPT_DELAY },
+    { "at",          required_argument, NULL, S_OPT_BASE + S_OPT_AT },
+    { "priority",    required_argument, NULL, S_OPT_BASE + S_OPT_PRIORITY },
+    { "unique-key",  required_argument, NULL, S_OPT_BASE + S_OPT_UNIQUE_KEY },
+    { "backoff",     required_argument, NULL, S_OPT_BASE + S_OPT_BACKOFF },
+    { "retry-after", required_argument, NULL, S_OPT_BASE + S_OPT_RETRY_AFTER },
     { NULL, 0, NULL, 0 }
 };
+
+#define S_ARGS_MAX 5                //  positional arguments of a command, at most
 
 typedef struct _s_cli_t s_cli_t;
 //  Runs the command; pool is the pool its first argument names, for the
@@ -84,7 +93,7 @@ typedef int (s_run_fn) (s_cli_t *cli, wp_pool_t *pool);
 typedef struct {
     const char *name;
     s_run_fn *run;
-    const char *args [4];       //  names of the positional arguments
+    const char *args [S_ARGS_MAX];  //  names of the positional arguments
     int min_args;               //  how many are required (the rest optional)
     unsigned options;           //  S_BIT of each option it takes
     const char *synopsis;       //  after "workpool NAME "
@@ -95,7 +104,7 @@ typedef struct {
 //  What the command line said, and the backend once opened
 struct _s_cli_t {
     const s_command_t *command;
-    char *args [4];                 //  positional arguments after the command
+    char *args [S_ARGS_MAX];        //  positional arguments after the command
     int arg_count;
     unsigned given;                 //  S_BIT of each option given
     const char *endpoint;           //  --endpoint; NULL: environment or default
@@ -124,6 +133,12 @@ struct _s_cli_t {
     const char *cert;               //  --cert, else $WORKPOOL_CERT; NULL: none
     const char *role;               //  keygen --role
     const char *worker_prefix;      //  keygen --worker-prefix
+    double delay;                   //  --delay; 0: none
+    int64_t at;                     //  --at; 0: none
+    int64_t priority;               //  --priority (int32)
+    const char *unique_key;         //  --unique-key
+    wp_backoff_t backoff;           //  --backoff BASE,CAP[,JITTER] or none
+    double retry_after;             //  --retry-after; 0: none
     //  Inputs converted before the backend is opened
     uint8_t *data;                  //  push: JSON as msgpack
     size_t data_size;
@@ -235,6 +250,34 @@ s_parse_seconds (const char *text, bool positive, double *out)
     ||  (positive ? !(value > 0) : !(value >= 0)))
         return -1;
     *out = value;
+    return 0;
+}
+
+//  Parses "BASE,CAP[,JITTER]" or "none" (no policy). The ranges are the
+//  store's to check, so the words match every client's.
+static int
+s_parse_backoff (const char *text, wp_backoff_t *out)
+{
+    wp_backoff_t policy = { 0, 0, 0 };
+    if (strcmp (text, "none") == 0) {
+        *out = policy;
+        return 0;
+    }
+    double *fields [3] = { &policy.base, &policy.cap, &policy.jitter };
+    const char *p = text;
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        errno = 0;
+        *fields [i] = strtod (p, &end);
+        if (end == p || errno || !isfinite (*fields [i]))
+            return -1;
+        if (*end == 0 && i >= 1)
+            break;
+        if (*end != ',' || i == 2)
+            return -1;
+        p = end + 1;
+    }
+    *out = policy;
     return 0;
 }
 
@@ -350,6 +393,34 @@ s_take_option (s_cli_t *cli, int opt, const char *value)
         case S_OPT_CERT:        cli->cert = value; break;
         case S_OPT_ROLE:        cli->role = value; break;
         case S_OPT_WORKER_PREFIX: cli->worker_prefix = value; break;
+        case S_OPT_UNIQUE_KEY:  cli->unique_key = value; break;
+        case S_OPT_DELAY:
+        case S_OPT_RETRY_AFTER:
+            if (s_parse_seconds (value, false,
+                                 opt == S_OPT_DELAY ? &cli->delay : &cli->retry_after))
+                return s_usage_error (cli, "--%s needs a number of seconds >= 0, not '%s'",
+                                      name, value);
+            break;
+        case S_OPT_AT:
+            if (wp_time_parse (value, strlen (value), &cli->at))
+                return s_usage_error (cli, "--at needs an RFC 3339 time"
+                                      " (2026-12-03T09:00:00Z), not '%s'", value);
+            break;
+        case S_OPT_PRIORITY: {
+            char *end;
+            errno = 0;
+            long long priority = strtoll (value, &end, 10);
+            if (end == value || *end || errno || priority < INT32_MIN || priority > INT32_MAX)
+                return s_usage_error (cli, "--priority needs an integer %d..%d (lower is"
+                                      " claimed first), not '%s'", INT32_MIN, INT32_MAX, value);
+            cli->priority = priority;
+            break;
+        }
+        case S_OPT_BACKOFF:
+            if (s_parse_backoff (value, &cli->backoff))
+                return s_usage_error (cli, "--backoff needs BASE,CAP[,JITTER] (seconds, seconds,"
+                                      " 0..1) or none, not '%s'", value);
+            break;
         case S_OPT_CAPABILITY:
             s_push_string (&cli->capabilities, &cli->capability_count, value);
             break;
@@ -444,14 +515,23 @@ s_run (s_cli_t *cli)
 //  ---------------------------------------------------------------------
 //  Commands
 
+//  An entry of data with the options push and push-many share
+static wp_push_entry_t
+s_entry (s_cli_t *cli, const uint8_t *data, size_t size)
+{
+    return (wp_push_entry_t) {
+        .data = data, .data_size = size,
+        .max_retries = cli->given & S_BIT (S_OPT_MAX_RETRIES) ? cli->max_retries : -1,
+        .delay = cli->delay, .run_at = cli->at, .priority = (int32_t) cli->priority
+    };
+}
+
 static int
 s_push (s_cli_t *cli, wp_pool_t *pool)
 {
-    wp_push_entry_t entry = { .id = cli->id, .max_retries = -1 };
-    if (cli->given & S_BIT (S_OPT_MAX_RETRIES))
-        entry.max_retries = cli->max_retries;
-    entry.data = cli->data;
-    entry.data_size = cli->data_size;
+    wp_push_entry_t entry = s_entry (cli, cli->data, cli->data_size);
+    entry.id = cli->id;
+    entry.unique_key = cli->unique_key;
     char *id = NULL;
     wp_status status = wp_pool_push_entry (pool, &entry, &id, NULL);
     if (status != WP_OK)
@@ -485,9 +565,9 @@ static int
 s_fail (s_cli_t *cli, wp_pool_t *pool)
 {
     wp_item_state state;
-    wp_status status = wp_pool_fail (pool, cli->args [1],
-                                     cli->arg_count > 2 ? cli->args [2] : NULL,
-                                     cli->worker, &state);
+    wp_status status = wp_pool_fail_after (pool, cli->args [1],
+                                           cli->arg_count > 2 ? cli->args [2] : NULL,
+                                           cli->retry_after, cli->worker, &state);
     if (status != WP_OK)
         return s_status_error (cli, status);
     printf ("%s\n", wp_item_state_name (state));
@@ -805,10 +885,7 @@ s_push_many (s_cli_t *cli, wp_pool_t *pool)
             break;
         }
         batch.buffers [batch.count] = buffer;
-        batch.entries [batch.count] = (wp_push_entry_t) {
-            .data = buffer, .data_size = buffer_size, .id = NULL,
-            .max_retries = cli->given & S_BIT (S_OPT_MAX_RETRIES) ? cli->max_retries : -1
-        };
+        batch.entries [batch.count] = s_entry (cli, buffer, buffer_size);
         if (++batch.count == size) {
             int failed = s_batch_push (&flow, pool_name, &batch);
             s_batch_clear (&batch);
@@ -984,22 +1061,76 @@ s_keygen (s_cli_t *cli, wp_pool_t *pool)
     return rc;
 }
 
+//  schedule add NAME POOL CRON DATA | schedule list | schedule remove NAME
+static int
+s_schedule (s_cli_t *cli, wp_pool_t *pool)
+{
+    const char *sub = cli->args [0];
+    wp_status status;
+    if (streq (sub, "add")) {
+        wp_schedule_t spec = {
+            .name = cli->args [1], .pool = cli->args [2], .cron = cli->args [3],
+            .data = cli->data, .data_size = cli->data_size,
+            .priority = (int32_t) cli->priority,
+            .max_retries = cli->given & S_BIT (S_OPT_MAX_RETRIES) ? cli->max_retries : -1
+        };
+        wp_schedule_t *stored = NULL;
+        status = wp_backend_schedule_add (cli->backend, &spec, &stored);
+        if (status != WP_OK)
+            return s_status_error (cli, status);
+        s_print (wp_json_from_schedule (stored));
+        wp_schedule_destroy (&stored);
+        return 0;
+    }
+    if (streq (sub, "remove"))
+        return s_result (cli, wp_backend_schedule_remove (cli->backend, cli->args [1]));
+    wp_schedule_list_t *list = NULL;
+    status = wp_backend_schedule_list (cli->backend, &list);
+    if (status != WP_OK)
+        return s_status_error (cli, status);
+    for (size_t i = 0; i < list->count; i++)
+        s_print (wp_json_from_schedule (list->schedules [i]));
+    wp_schedule_list_destroy (&list);
+    return 0;
+}
+
+//  pool set POOL --backoff BASE,CAP[,JITTER] | none
+static int
+s_pool_set (s_cli_t *cli, wp_pool_t *unused)
+{
+    wp_pool_t *pool = wp_backend_pool (cli->backend, cli->args [1]);
+    if (!pool)
+        return s_status_error (cli, WP_INVALID_ARGUMENT);
+    int rc = s_result (cli, wp_pool_set_backoff (pool, &cli->backoff));
+    wp_pool_destroy (&pool);
+    return rc;
+}
+
 #define S_OPTS2(a, b)   (S_BIT (a) | S_BIT (b))
+#define S_PUSH_OPTS     (S_OPTS2 (S_OPT_DELAY, S_OPT_AT) | S_BIT (S_OPT_PRIORITY))
 
 static const s_command_t s_commands [] = {
     { "push", s_push, { "POOL", "DATA" }, 2,
-      S_OPTS2 (S_OPT_ID, S_OPT_MAX_RETRIES),
-      "POOL DATA [--id ID] [--max-retries N]",
+      S_OPTS2 (S_OPT_ID, S_OPT_MAX_RETRIES) | S_PUSH_OPTS | S_BIT (S_OPT_UNIQUE_KEY),
+      "POOL DATA [--id ID] [--max-retries N] [--delay S | --at TIME] [--priority N]"
+      " [--unique-key K]",
       "Queue the JSON value DATA in POOL; prints the item's id.",
       "\n"
       "  DATA               the item's data, JSON (- reads it from stdin)\n"
       "  --id ID            the item's id (default: a new UUID). Pushing an id the\n"
       "                     pool already holds changes nothing and prints that id,\n"
       "                     so a push with --id is safe to repeat\n"
-      "  --max-retries N    failures before the item is poisoned (default 3)\n" },
+      "  --max-retries N    failures before the item is poisoned (default 3)\n"
+      "  --delay S          not claimable for S seconds (status scheduled until then)\n"
+      "  --at TIME          not claimable before TIME (RFC 3339, e.g.\n"
+      "                     2026-12-03T09:00:00Z; a past TIME is now)\n"
+      "  --priority N       claims take the lowest N first, then the oldest (default\n"
+      "                     0; -2147483648..2147483647: below 0 is urgent)\n"
+      "  --unique-key K     while an item of POOL with key K is pending, scheduled or\n"
+      "                     claimed, print its id instead of queueing another\n" },
     { "push-many", s_push_many, { "POOL" }, 1,
-      S_OPTS2 (S_OPT_BATCH, S_OPT_MAX_RETRIES),
-      "POOL [--batch N] [--max-retries N] < VALUES",
+      S_OPTS2 (S_OPT_BATCH, S_OPT_MAX_RETRIES) | S_PUSH_OPTS,
+      "POOL [--batch N] [--max-retries N] [--delay S | --at TIME] [--priority N] < VALUES",
       "Queue stdin's JSON values, one a line; prints their ids in order.",
       "\n"
       "  --batch N          values queued per request (1..1000, default 1000); a batch\n"
@@ -1036,14 +1167,17 @@ static const s_command_t s_commands [] = {
       "  --worker W         fail unless W holds the claim (FAILED_PRECONDITION)\n"
       "Prints nothing. Unknown ID: NOT_FOUND; not claimed: FAILED_PRECONDITION.\n" },
     { "fail", s_fail, { "POOL", "ID", "ERROR" }, 2,
-      S_BIT (S_OPT_WORKER),
-      "POOL ID [ERROR] [--worker W]",
-      "Fail claimed item ID with the text ERROR; prints pending or poisoned.",
+      S_OPTS2 (S_OPT_WORKER, S_OPT_RETRY_AFTER),
+      "POOL ID [ERROR] [--worker W] [--retry-after S]",
+      "Fail claimed item ID with the text ERROR; prints its new status.",
       "\n"
       "  ERROR              why it failed (plain text, stored on the item)\n"
       "  --worker W         fail unless W holds the claim (FAILED_PRECONDITION)\n"
-      "The item's attempts go up by one; it returns to pending, or is poisoned once\n"
-      "attempts reach its max_retries. Prints the item's new status.\n" },
+      "  --retry-after S    due again no sooner than S seconds from now (the service\n"
+      "                     said Retry-After); wins over the pool's --backoff\n"
+      "The item's attempts go up by one; it is poisoned once attempts reach its\n"
+      "max_retries, else due again: at once (pending), or after --retry-after or the\n"
+      "pool's backoff (scheduled). Prints pending, scheduled or poisoned.\n" },
     { "size", s_size, { "POOL" }, 1, 0,
       "POOL",
       "Print the number of pending items in POOL.",
@@ -1061,8 +1195,9 @@ static const s_command_t s_commands [] = {
       "POOL [--status S]... [--limit N] [--cursor C]",
       "Print POOL's items, oldest first, one JSON object a line.",
       "\n"
-      "  --status S         only items whose status is S: pending, claimed, done or\n"
-      "                     poisoned (repeat: any of them; default: every item)\n"
+      "  --status S         only items whose status is S: pending, scheduled (delayed,\n"
+      "                     or waiting out a backoff), claimed, done or poisoned\n"
+      "                     (repeat: any of them; default: every item)\n"
       "  --limit N          print at most N items; if more remain, print\n"
       "                     \"next cursor: C\" on stderr (still exit 0)\n"
       "  --cursor C         start after the items that ended with \"next cursor: C\"\n"
@@ -1081,7 +1216,7 @@ static const s_command_t s_commands [] = {
       "Unknown ID: NOT_FOUND; pending or claimed: FAILED_PRECONDITION.\n" },
     { "cancel", s_cancel, { "POOL", "ID" }, 2, 0,
       "POOL ID",
-      "Remove pending or poisoned item ID from POOL.",
+      "Remove pending, scheduled or poisoned item ID from POOL.",
       "\nPrints nothing; the id may be pushed again afterwards. Unknown ID: NOT_FOUND;\n"
       "claimed: FAILED_PRECONDITION (a worker may be halfway: fail or release it\n"
       "first); done: FAILED_PRECONDITION (purge removes finished items).\n" },
@@ -1090,7 +1225,8 @@ static const s_command_t s_commands [] = {
       "POOL --status S [--status S]...",
       "Remove POOL's items in the statuses given; prints how many.",
       "\n"
-      "  --status S         pending, done or poisoned (required; repeat for several).\n"
+      "  --status S         pending, scheduled, done or poisoned (required; repeat for\n"
+      "                     several).\n"
       "                     claimed is refused (INVALID_ARGUMENT): a worker may be\n"
       "                     halfway\n"
       "A pool that holds nothing purges 0.\n" },
@@ -1104,6 +1240,32 @@ static const s_command_t s_commands [] = {
       "POOL",
       "Let claims on a paused POOL find items again.",
       "\nPrints nothing. Idempotent.\n" },
+    { "pool", s_pool_set, { "set", "POOL" }, 2,
+      S_BIT (S_OPT_BACKOFF),
+      "set POOL --backoff BASE,CAP[,JITTER] | set POOL --backoff none",
+      "Set POOL's retry policy: failed items wait out a backoff before a retry.",
+      "\n"
+      "  --backoff BASE,CAP[,JITTER]  after its Nth failure an item that is not\n"
+      "                     poisoned is scheduled min(CAP, BASE * 2^(N-1)) seconds\n"
+      "                     ahead, less up to JITTER (0..1, default 0) of that at\n"
+      "                     random; lapsed leases and lost workers count as failures.\n"
+      "                     none: retry at once (the default)\n"
+      "Prints nothing. Durable; stats and pools show it. A fail --retry-after wins.\n" },
+    { "schedule", s_schedule, { "add|list|remove", "NAME", "POOL", "CRON", "DATA" }, 1,
+      S_OPTS2 (S_OPT_PRIORITY, S_OPT_MAX_RETRIES),
+      "add NAME POOL CRON DATA [--priority N] [--max-retries N] | list | remove NAME",
+      "Push DATA to POOL at every tick of CRON (UTC), from the broker.",
+      "\n"
+      "  add                create or replace schedule NAME; prints it\n"
+      "  CRON               five fields, minute hour day-of-month month day-of-week\n"
+      "                     (\"*/5 * * * *\"), or six with seconds first; numbers,\n"
+      "                     ranges a-b, steps /n, lists, JAN..DEC, SUN..SAT\n"
+      "  DATA               each item's data, JSON (- reads it from stdin)\n"
+      "  list               every schedule, one JSON object a line\n"
+      "  remove NAME        stop it (the items it pushed stay)\n"
+      "Each tick's item has the id NAME@TICK, so a tick is pushed once, across broker\n"
+      "restarts and crashes too. After downtime that missed ticks, one catch-up item\n"
+      "is pushed (for the first tick missed), never a backlog.\n" },
     { "register", s_register, { "WORKER" }, 1,
       S_BIT (S_OPT_CAPABILITY) | S_OPTS2 (S_OPT_POOL, S_OPT_HOST)
       | S_OPTS2 (S_OPT_PID, S_OPT_HEARTBEAT) | S_BIT (S_OPT_METADATA),
@@ -1359,7 +1521,7 @@ s_parse (s_cli_t *cli, int argc, char **argv)
             return s_usage_error (cli, "%s does not take --%s", command->name,
                                   s_options [o].name);
     int max_args = 0;
-    while (max_args < 4 && command->args [max_args])
+    while (max_args < S_ARGS_MAX && command->args [max_args])
         max_args++;
     for (optind++; optind < argc; optind++) {
         if (cli->arg_count == max_args)
@@ -1405,8 +1567,34 @@ s_parse (s_cli_t *cli, int argc, char **argv)
         const char *env = getenv ("WORKPOOL_CERT");
         cli->cert = env && *env ? env : NULL;
     }
+    if (cli->delay > 0 && (cli->given & S_BIT (S_OPT_AT)))
+        return s_usage_error (cli, "give --delay or --at, not both");
+    if (command->run == s_schedule) {
+        const char *sub = cli->args [0];
+        int want = streq (sub, "add") ? 5 : streq (sub, "remove") ? 2
+                 : streq (sub, "list") ? 1 : -1;
+        if (want < 0)
+            return s_usage_error (cli, "schedule needs add, list or remove, not '%s'", sub);
+        if (cli->arg_count != want)
+            return s_usage_error (cli, want == 5 ? "schedule add needs NAME POOL CRON DATA"
+                                  : want == 2 ? "schedule remove needs NAME"
+                                  : "schedule list takes no arguments");
+        if (!streq (sub, "add") && (cli->given & (S_BIT (S_OPT_PRIORITY)
+                                                  | S_BIT (S_OPT_MAX_RETRIES))))
+            return s_usage_error (cli, "only schedule add takes --priority and --max-retries");
+    }
+    if (command->run == s_pool_set) {
+        if (!streq (cli->args [0], "set"))
+            return s_usage_error (cli, "pool needs set, not '%s'", cli->args [0]);
+        if (cli->arg_count != 2)
+            return s_usage_error (cli, "pool set needs POOL");
+        if (!(cli->given & S_BIT (S_OPT_BACKOFF)))
+            return s_usage_error (cli, "pool set needs --backoff BASE,CAP[,JITTER] or"
+                                  " --backoff none");
+    }
     if (command->run == s_purge && !cli->status_count)
-        return s_usage_error (cli, "purge needs --status S (pending, done or poisoned)");
+        return s_usage_error (cli, "purge needs --status S (pending, scheduled, done or"
+                              " poisoned)");
     if (command->run == s_items || command->run == s_purge) {
         cli->item_states = calloc (cli->status_count + 1, sizeof (wp_item_state));
         if (!cli->item_states)
@@ -1414,8 +1602,8 @@ s_parse (s_cli_t *cli, int argc, char **argv)
         for (size_t i = 0; i < cli->status_count; i++) {
             int state = wp_item_state_from_name (cli->statuses [i]);
             if (state < 0)
-                return s_usage_error (cli, "--status needs pending, claimed, done or poisoned,"
-                                      " not '%s'", cli->statuses [i]);
+                return s_usage_error (cli, "--status needs pending, scheduled, claimed, done or"
+                                      " poisoned, not '%s'", cli->statuses [i]);
             cli->item_states [i] = (wp_item_state) state;
         }
     }
@@ -1424,6 +1612,9 @@ s_parse (s_cli_t *cli, int argc, char **argv)
     //  Errors name the argument as the synopsis does.
     if (command->run == s_push
     &&  s_read_msgpack (cli, cli->args [1], command->args [1], &cli->data, &cli->data_size))
+        return S_EXIT_USAGE;
+    if (command->run == s_schedule && streq (cli->args [0], "add")
+    &&  s_read_msgpack (cli, cli->args [4], "DATA", &cli->data, &cli->data_size))
         return S_EXIT_USAGE;
     if (command->run == s_complete && cli->arg_count > 2
     &&  s_read_msgpack (cli, cli->args [2], command->args [2], &cli->result, &cli->result_size))

@@ -427,6 +427,26 @@ wp_json_from_item (const wp_item_t *item)
     s_set (object, "result", wp_json_from_data (item->result, item->result_size));
     s_set (object, "error", s_string_or_null (item->error));
     s_set (object, "created_at", wp_json_from_time (item->created_at));
+    s_set (object, "priority", json_integer (item->priority));
+    s_set (object, "run_at", wp_json_from_time (item->run_at));
+    s_set (object, "unique_key", s_string_or_null (item->unique_key));
+    return object;
+}
+
+json_t *
+wp_json_from_schedule (const wp_schedule_t *schedule)
+{
+    json_t *object = s_new (json_object ());
+    s_set (object, "name", s_string_or_null (schedule->name));
+    s_set (object, "pool", s_string_or_null (schedule->pool));
+    s_set (object, "cron", s_string_or_null (schedule->cron));
+    s_set (object, "data", wp_json_from_data (schedule->data, schedule->data_size));
+    s_set (object, "priority", json_integer (schedule->priority));
+    s_set (object, "max_retries", schedule->max_retries < 0
+                                  ? json_null () : json_integer (schedule->max_retries));
+    s_set (object, "next_at", wp_json_from_time (schedule->next_at));
+    s_set (object, "last_fired_at", wp_json_from_time (schedule->last_fired_at));
+    s_set (object, "created_at", wp_json_from_time (schedule->created_at));
     return object;
 }
 
@@ -466,6 +486,10 @@ wp_json_from_pool_stats (const wp_pool_stats_t *pool)
     s_set (entry, "done", s_count (pool->done));
     s_set (entry, "poisoned", s_count (pool->poisoned));
     s_set (entry, "paused", json_boolean (pool->paused));
+    s_set (entry, "scheduled", s_count (pool->scheduled));
+    s_set (entry, "backoff_base_seconds", s_number (pool->backoff.base));
+    s_set (entry, "backoff_cap_seconds", s_number (pool->backoff.cap));
+    s_set (entry, "backoff_jitter", s_number (pool->backoff.jitter));
     return entry;
 }
 

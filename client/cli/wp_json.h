@@ -60,13 +60,17 @@ int wp_json_to_meta (const json_t *json, wp_meta_t *meta, char *errbuf, size_t e
 //  t as an RFC 3339 string, or null when t is 0 (unset).
 json_t *wp_json_from_time (int64_t t);
 
-//  The item as an object of its 12 fields.
+//  The item as an object of its 15 fields.
 json_t *wp_json_from_item (const wp_item_t *item);
+
+//  The schedule as an object of its 9 fields (max_retries null: the default).
+json_t *wp_json_from_schedule (const wp_schedule_t *schedule);
 
 //  The worker as an object of its 11 fields; metadata values decoded.
 json_t *wp_json_from_worker (const wp_worker_t *worker);
 
-//  One pool's counts as {pool, pending, claimed, done, poisoned, paused}.
+//  One pool's counts as {pool, pending, claimed, done, poisoned, paused,
+//  scheduled, backoff_base_seconds, backoff_cap_seconds, backoff_jitter}.
 json_t *wp_json_from_pool_stats (const wp_pool_stats_t *pool);
 
 //  Statistics as {"pools": [wp_json_from_pool_stats of each], "workers":

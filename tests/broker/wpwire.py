@@ -19,7 +19,8 @@ ALREADY_EXISTS, PERMISSION_DENIED, RESOURCE_EXHAUSTED, FAILED_PRECONDITION = 6, 
 ABORTED, OUT_OF_RANGE, UNIMPLEMENTED, INTERNAL, UNAVAILABLE = 10, 11, 12, 13, 14
 
 ITEM_KEYS = ["id", "pool", "data", "status", "claimed_by", "claimed_at", "lease_expires_at",
-             "attempts", "max_retries", "result", "error", "created_at"]
+             "attempts", "max_retries", "result", "error", "created_at", "priority", "run_at",
+             "unique_key"]
 WORKER_KEYS = ["worker_id", "host", "pid", "capabilities", "pool_id", "started_at", "status",
                "last_heartbeat", "current_task_id", "heartbeat_interval_seconds", "metadata"]
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")

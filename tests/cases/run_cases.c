@@ -86,6 +86,71 @@ s_states (const json_t *w, const char *key, wp_item_state *states, size_t max)
     return (int) count;
 }
 
+//  w [key], or NULL if absent or null.
+static json_t *
+s_field (const json_t *w, const char *key)
+{
+    json_t *value = json_object_get (w, key);
+    return json_is_null (value) ? NULL : value;
+}
+
+//  An int32 field (priority): absent is 0. -1 if it is not a whole number
+//  in range (a value libworkpool cannot carry; the broker would refuse it).
+static int
+s_int32 (const json_t *w, const char *key, int32_t *out)
+{
+    json_t *value = json_object_get (w, key);
+    *out = 0;
+    if (!value || json_is_null (value))
+        return 0;
+    if (!json_is_integer (value)
+    ||  json_integer_value (value) < INT32_MIN || json_integer_value (value) > INT32_MAX)
+        return -1;
+    *out = (int32_t) json_integer_value (value);
+    return 0;
+}
+
+//  A push entry's fields from e (its data packed into *buffer_p, the
+//  caller's to free). -1 for what libworkpool cannot carry (refused before
+//  sending, as the broker refuses it).
+static int
+s_entry (const json_t *e, wp_push_entry_t *entry, uint8_t **buffer_p)
+{
+    memset (entry, 0, sizeof *entry);
+    if (s_pack (json_object_get (e, "data"), buffer_p, &entry->data_size))
+        return -1;
+    entry->data = *buffer_p;
+    entry->id = s_str (e, "id");
+    //  A field given as null counts as absent, as on the wire
+    json_t *retries = s_field (e, "max_retries");
+    entry->max_retries = retries ? json_integer_value (retries) : -1;
+    if (retries && (!json_is_integer (retries) || json_integer_value (retries) < 0))
+        return -1;
+    json_t *delay = s_field (e, "delay_seconds");
+    if (delay && !json_is_number (delay))
+        return -1;
+    entry->delay = delay ? json_number_value (delay) : 0;
+    json_t *run_at = s_field (e, "run_at");
+    if (run_at && (!json_is_string (run_at)
+                   || wp_time_parse (json_string_value (run_at), json_string_length (run_at),
+                                     &entry->run_at)))
+        return -1;
+    json_t *key = s_field (e, "unique_key");
+    if (key && !json_is_string (key))
+        return -1;
+    entry->unique_key = json_string_value (key);
+    return s_int32 (e, "priority", &entry->priority);
+}
+
+static json_t *
+s_schedules (const wp_schedule_list_t *list)
+{
+    json_t *array = json_array ();
+    for (size_t i = 0; list && i < list->count; i++)
+        json_array_append_new (array, wp_json_from_schedule (list->schedules [i]));
+    return array;
+}
+
 static json_t *
 s_item (const wp_item_t *item)
 {
@@ -119,13 +184,12 @@ s_pool_call (wp_backend_t *b, wp_pool_t *pool, const char *method, json_t *w, js
     wp_claim_options_t claim = { .wait = s_num (w, "wait_seconds", 0),
                                  .lease = s_num (w, "lease_seconds", 0) };
     if (streq (method, "WorkPool.Push")) {
-        uint8_t *data;
-        size_t size;
-        if (s_pack (json_object_get (w, "data"), &data, &size))
+        uint8_t *data = NULL;
+        wp_push_entry_t entry;
+        if (s_entry (w, &entry, &data)) {
+            free (data);
             return WP_INVALID_ARGUMENT;
-        json_t *retries = json_object_get (w, "max_retries");
-        wp_push_entry_t entry = { data, size, s_str (w, "id"),
-                                  retries ? json_integer_value (retries) : -1 };
+        }
         char *id = NULL;
         bool duplicate = false;
         rc = wp_pool_push_entry (pool, &entry, &id, &duplicate);
@@ -146,13 +210,8 @@ s_pool_call (wp_backend_t *b, wp_pool_t *pool, const char *method, json_t *w, js
         bool *duplicates = calloc (count + 1, sizeof *duplicates);
         rc = WP_OK;
         for (size_t i = 0; i < count && rc == WP_OK; i++) {
-            json_t *e = json_array_get (items, i);
-            if (s_pack (json_object_get (e, "data"), &buffers [i], &entries [i].data_size))
+            if (s_entry (json_array_get (items, i), &entries [i], &buffers [i]))
                 rc = WP_INVALID_ARGUMENT;
-            entries [i].data = buffers [i];
-            entries [i].id = s_str (e, "id");
-            json_t *retries = json_object_get (e, "max_retries");
-            entries [i].max_retries = retries ? json_integer_value (retries) : -1;
         }
         if (rc == WP_OK)
             rc = wp_pool_push_many (pool, entries, count, ids, duplicates);
@@ -240,7 +299,11 @@ s_pool_call (wp_backend_t *b, wp_pool_t *pool, const char *method, json_t *w, js
     else
     if (streq (method, "WorkPool.Fail")) {
         wp_item_state state;
-        rc = wp_pool_fail (pool, s_str (w, "id"), s_str (w, "error"), worker_id, &state);
+        json_t *after = json_object_get (w, "retry_after_seconds");
+        rc = after && !json_is_number (after)
+           ? WP_INVALID_ARGUMENT
+           : wp_pool_fail_after (pool, s_str (w, "id"), s_str (w, "error"),
+                                 s_num (w, "retry_after_seconds", 0), worker_id, &state);
         if (rc == WP_OK)
             json_object_set_new (reply, "status", json_string (wp_item_state_name (state)));
     }
@@ -311,6 +374,14 @@ s_pool_call (wp_backend_t *b, wp_pool_t *pool, const char *method, json_t *w, js
     else
     if (streq (method, "WorkPool.Resume"))
         rc = wp_pool_resume (pool);
+    else
+    if (streq (method, "WorkPool.SetBackoff")) {
+        //  cap defaults to the base, as on the wire
+        json_t *base = json_object_get (w, "base_seconds");
+        wp_backoff_t policy = { s_num (w, "base_seconds", 0), 0, s_num (w, "jitter", 0) };
+        policy.cap = s_num (w, "cap_seconds", policy.base);
+        rc = !json_is_number (base) ? WP_INVALID_ARGUMENT : wp_pool_set_backoff (pool, &policy);
+    }
     (void) b;
     return rc;
 }
@@ -417,6 +488,37 @@ s_registry_call (wp_backend_t *b, const char *method, json_t *w, json_t *reply)
         }
         wp_stats_destroy (&stats);
     }
+    else
+    if (streq (method, "Schedule.Add")) {
+        wp_schedule_t *schedule = wp_schedule_new ();
+        schedule->name = wp_strdup (s_str (w, "name"));
+        schedule->pool = wp_strdup (s_str (w, "pool"));
+        schedule->cron = wp_strdup (s_str (w, "cron"));
+        json_t *retries = s_field (w, "max_retries");
+        schedule->max_retries = retries ? json_integer_value (retries) : -1;
+        rc = s_pack (json_object_get (w, "data"), &schedule->data, &schedule->data_size)
+          || s_int32 (w, "priority", &schedule->priority)
+          || (retries && (!json_is_integer (retries) || json_integer_value (retries) < 0))
+           ? WP_INVALID_ARGUMENT : WP_OK;
+        wp_schedule_t *stored = NULL;
+        if (rc == WP_OK)
+            rc = wp_backend_schedule_add (b, schedule, &stored);
+        if (rc == WP_OK)
+            json_object_set_new (reply, "schedule", wp_json_from_schedule (stored));
+        wp_schedule_destroy (&stored);
+        wp_schedule_destroy (&schedule);
+    }
+    else
+    if (streq (method, "Schedule.List")) {
+        wp_schedule_list_t *list = NULL;
+        rc = wp_backend_schedule_list (b, &list);
+        if (rc == WP_OK)
+            json_object_set_new (reply, "schedules", s_schedules (list));
+        wp_schedule_list_destroy (&list);
+    }
+    else
+    if (streq (method, "Schedule.Remove"))
+        rc = wp_backend_schedule_remove (b, s_str (w, "name"));
     else
     if (streq (method, "Broker.Ping")) {
         char *server = NULL;

@@ -46,7 +46,9 @@ BATCH_MAX = LIMITS["BATCH_MAX"]
 LIST_MAX = LIMITS["LIST_MAX"]
 CURSOR_MAX = LIMITS["CURSOR_MAX"]
 DEPTH_MAX = LIMITS["NESTING_MAX"]
-ITEM_STATES = ("pending", "claimed", "done", "poisoned")
+ITEM_STATES = ("pending", "claimed", "done", "poisoned", "scheduled")
+DELAY_MAX = LIMITS["DELAY_MAX"]
+INT32 = (-2 ** 31, 2 ** 31 - 1)
 METHODS = [
     "WorkPool.Push", "WorkPool.PushMany", "WorkPool.Claim", "WorkPool.ClaimMany",
     "WorkPool.Complete", "WorkPool.Fail", "WorkPool.CompleteAndClaim", "WorkPool.Size",
@@ -54,6 +56,7 @@ METHODS = [
     "Registry.Heartbeat", "Registry.UpdateStatus", "Registry.Get", "Registry.List",
     "Broker.Stats", "Broker.Ping", "WorkPool.CompleteMany", "WorkPool.List", "WorkPool.Retry",
     "WorkPool.Cancel", "WorkPool.Purge", "WorkPool.Pause", "WorkPool.Resume",
+    "WorkPool.SetBackoff", "Schedule.Add", "Schedule.List", "Schedule.Remove",
 ]
 STATUS = ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
           "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
@@ -239,6 +242,14 @@ def push_entry(body, prefix=""):
     get(body, "data", lambda v, f: binary(v, prefix + f, True), required=True)
     get(body, "id", lambda v, f: name(v, prefix + f))
     get(body, "max_retries", lambda v, f: integer(v, prefix + f, 0, LIMITS["MAX_RETRIES_MAX"]))
+    get(body, "delay_seconds", lambda v, f: number(v, prefix + f, 0, DELAY_MAX))
+    get(body, "run_at", lambda v, f: time(v, prefix + f))
+    get(body, "priority", lambda v, f: integer(v, prefix + f, *INT32))
+    get(body, "unique_key", lambda v, f: name(v, prefix + f))
+
+
+def schedule_name(v, field):
+    return text(v, field, 1, LIMITS["SCHEDULE_NAME_MAX"])
 
 
 def wait_lease(body):
@@ -291,6 +302,8 @@ def request_body(method, body):
         else:
             get(body, "error", text, 0, LIMITS["ERROR_MAX"])
         get(body, "worker_id", name)
+        if method == "WorkPool.Fail":
+            get(body, "retry_after_seconds", number, 0, DELAY_MAX)
     elif method == "WorkPool.CompleteMany":
         get(body, "pool", name, **R)
         get(body, "worker_id", name)
@@ -346,6 +359,20 @@ def request_body(method, body):
         get(body, "started_at", time)
         get(body, "heartbeat_interval_seconds", number, 0, LIMITS["HEARTBEAT_MAX"], True)
         get(body, "metadata", meta, LIMITS["META_MAX"])
+    elif method == "WorkPool.SetBackoff":
+        get(body, "pool", name, **R)
+        get(body, "base_seconds", number, 0, DELAY_MAX, **R)
+        get(body, "cap_seconds", number, 0, DELAY_MAX)
+        get(body, "jitter", number, 0, 1)
+    elif method == "Schedule.Add":
+        get(body, "name", schedule_name, **R)
+        get(body, "pool", name, **R)
+        get(body, "cron", text, 0, LIMITS["CRON_MAX"], **R)
+        get(body, "data", binary, True, **R)
+        get(body, "priority", integer, *INT32)
+        get(body, "max_retries", integer, 0, LIMITS["MAX_RETRIES_MAX"])
+    elif method == "Schedule.Remove":
+        get(body, "name", schedule_name, **R)
     elif method == "Registry.Heartbeat":
         get(body, "worker_id", name, **R)
         get(body, "metadata", meta, LIMITS["META_MAX"])
@@ -372,7 +399,10 @@ def request_body(method, body):
 # Replies
 
 ITEM_FIELDS = ["id", "pool", "data", "status", "claimed_by", "claimed_at", "lease_expires_at",
-               "attempts", "max_retries", "result", "error", "created_at"]
+               "attempts", "max_retries", "result", "error", "created_at", "priority", "run_at",
+               "unique_key"]
+SCHEDULE_FIELDS = ["name", "pool", "cron", "data", "priority", "max_retries", "next_at",
+                   "last_fired_at", "created_at"]
 WORKER_FIELDS = ["worker_id", "host", "pid", "capabilities", "pool_id", "started_at", "status",
                  "last_heartbeat", "current_task_id", "heartbeat_interval_seconds", "metadata"]
 
@@ -381,11 +411,11 @@ def item(v, field):
     if not isinstance(v, dict):
         fail(field, "an Item map")
     if list(v.keys()) != ITEM_FIELDS:
-        fail(field, "the 12 Item fields in order")
+        fail(field, "the 15 Item fields in order")
     name(v["id"], "id")
     name(v["pool"], "pool")
     binary(v["data"], "data")
-    if v["status"] not in ("pending", "claimed", "done", "poisoned"):
+    if v["status"] not in ITEM_STATES:
         fail("status", "an item state")
     get(v, "claimed_by", name)
     get(v, "claimed_at", time)
@@ -394,6 +424,26 @@ def item(v, field):
     uint(v["max_retries"], "max_retries", 0, 2 ** 32 - 1)
     get(v, "result", binary)
     get(v, "error", text, 0, LIMITS["ERROR_MAX"])
+    time(v["created_at"], "created_at")
+    integer(v["priority"], "priority", *INT32)
+    get(v, "run_at", time)
+    get(v, "unique_key", name)
+    return v
+
+
+def schedule(v, field):
+    if not isinstance(v, dict):
+        fail(field, "a Schedule map")
+    if list(v.keys()) != SCHEDULE_FIELDS:
+        fail(field, "the 9 Schedule fields in order")
+    schedule_name(v["name"], "name")
+    name(v["pool"], "pool")
+    text(v["cron"], "cron", 1, LIMITS["CRON_MAX"])
+    binary(v["data"], "data", True)
+    integer(v["priority"], "priority", *INT32)
+    get(v, "max_retries", integer, 0, LIMITS["MAX_RETRIES_MAX"])
+    get(v, "next_at", time)
+    get(v, "last_fired_at", time)
     time(v["created_at"], "created_at")
     return v
 
@@ -475,12 +525,22 @@ def reply_body(method, body):
             item(it, "items[%d]" % i)
         get(body, "cursor", text, 1, CURSOR_MAX)
     elif method in ("WorkPool.Complete", "Registry.Heartbeat", "Registry.UpdateStatus",
-                    "WorkPool.Cancel", "WorkPool.Pause", "WorkPool.Resume"):
+                    "WorkPool.Cancel", "WorkPool.Pause", "WorkPool.Resume",
+                    "WorkPool.SetBackoff", "Schedule.Remove"):
         exact_keys(body, [])
     elif method == "WorkPool.Fail":
         exact_keys(body, ["status"])
-        if body["status"] not in ("pending", "poisoned"):
-            fail("status", "pending or poisoned")
+        if body["status"] not in ("pending", "scheduled", "poisoned"):
+            fail("status", "pending, scheduled or poisoned")
+    elif method == "Schedule.Add":
+        exact_keys(body, ["schedule"])
+        get(body, "schedule", schedule, **R)
+    elif method == "Schedule.List":
+        exact_keys(body, ["schedules"])
+        names = [schedule(s, "schedules[%d]" % i)["name"]
+                 for i, s in enumerate(get(body, "schedules", array, **R))]
+        if names != sorted(names, key=lambda n: n.encode("utf-8")):
+            fail("schedules", "in order of name")
     elif method in ("WorkPool.Size", "WorkPool.ReleaseByWorker", "WorkPool.Renew",
                     "WorkPool.Retry", "WorkPool.Purge"):
         key = {"WorkPool.Size": "size", "WorkPool.ReleaseByWorker": "released",
@@ -498,13 +558,17 @@ def reply_body(method, body):
     elif method == "Broker.Stats":
         exact_keys(body, ["pools", "workers", "counters"])
         for p in array(body["pools"], "pools"):
-            keys = ["pool", "pending", "claimed", "done", "poisoned", "paused"]
+            keys = ["pool", "pending", "claimed", "done", "poisoned", "paused", "scheduled",
+                    "backoff_base_seconds", "backoff_cap_seconds", "backoff_jitter"]
             if not isinstance(p, dict) or list(p) != keys:
                 fail("pools[]", "a pool count map")
             name(p["pool"], "pool")
-            for k in ("pending", "claimed", "done", "poisoned"):
+            for k in ("pending", "claimed", "done", "poisoned", "scheduled"):
                 uint(p[k], k)
             boolean(p["paused"], "paused")
+            number(p["backoff_base_seconds"], "backoff_base_seconds", 0, DELAY_MAX)
+            number(p["backoff_cap_seconds"], "backoff_cap_seconds", 0, DELAY_MAX)
+            number(p["backoff_jitter"], "backoff_jitter", 0, 1)
         for section in ("workers", "counters"):
             if not isinstance(body[section], dict):
                 fail(section, "a map")
@@ -552,7 +616,8 @@ def times_canonical(value, key=None):
         return all(times_canonical(v, k) for k, v in value.items())
     if isinstance(value, list):
         return all(times_canonical(v, key) for v in value)
-    if key in ("started_at", "claimed_at", "lease_expires_at", "created_at", "last_heartbeat", "time") \
+    if key in ("started_at", "claimed_at", "lease_expires_at", "created_at", "last_heartbeat", "time",
+               "run_at", "next_at", "last_fired_at") \
             and value is not None:
         return isinstance(value, str) and bool(CANONICAL_TIME.match(value))
     return True

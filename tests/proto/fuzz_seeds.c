@@ -4,7 +4,9 @@
     OUTDIR is emptied first, so each run starts from the vectors alone.
     A few seeds are added beside them: the accepted forms the canonical
     vectors do not show (a single status name rather than an array, a
-    Stats pool without paused, Retry's all: false beside an id).  */
+    Stats pool without paused, Retry's all: false beside an id, an Item of
+    the 12 fields a broker older than scheduling sends, a SetBackoff whose
+    cap is left to default and whose jitter is an int).  */
 #include "proto_test.h"
 #include "wp_msgpack.h"
 #include <dirent.h>
@@ -86,6 +88,31 @@ s_stats_without_paused (msgpack_packer *pk)
     wp_mp_pack_cstr (pk, "counters"); msgpack_pack_map (pk, 0);
 }
 
+//  A Get reply from a broker before scheduling: no priority, run_at, unique_key
+static void
+s_item_without_scheduling (msgpack_packer *pk)
+{
+    msgpack_pack_map (pk, 1);
+    wp_mp_pack_cstr (pk, "item");
+    msgpack_pack_map (pk, 7);
+    wp_mp_pack_cstr (pk, "id"); wp_mp_pack_cstr (pk, "job-1");
+    wp_mp_pack_cstr (pk, "pool"); wp_mp_pack_cstr (pk, "jobs");
+    wp_mp_pack_cstr (pk, "data"); wp_mp_pack_bin (pk, (const uint8_t *) "\x01", 1);
+    wp_mp_pack_cstr (pk, "status"); wp_mp_pack_cstr (pk, "pending");
+    wp_mp_pack_cstr (pk, "attempts"); msgpack_pack_uint32 (pk, 0);
+    wp_mp_pack_cstr (pk, "max_retries"); msgpack_pack_uint32 (pk, 3);
+    wp_mp_pack_cstr (pk, "created_at"); wp_mp_pack_cstr (pk, "2026-11-26T05:39:00.123456Z");
+}
+
+static void
+s_set_backoff_defaults (msgpack_packer *pk)
+{
+    msgpack_pack_map (pk, 3);
+    wp_mp_pack_cstr (pk, "pool"); wp_mp_pack_cstr (pk, "jobs");
+    wp_mp_pack_cstr (pk, "base_seconds"); msgpack_pack_uint32 (pk, 5);
+    wp_mp_pack_cstr (pk, "jitter"); msgpack_pack_uint32 (pk, 1);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -140,11 +167,15 @@ main (int argc, char *argv [])
     ||  s_extra (argv [1], "purge-one-status", WP_METHOD_PURGE, true, s_purge_one_status)
     ||  s_extra (argv [1], "retry-all-false", WP_METHOD_RETRY, true, s_retry_id_all_false)
     ||  s_extra (argv [1], "stats-without-paused", WP_METHOD_STATS, false,
-                 s_stats_without_paused)) {
+                 s_stats_without_paused)
+    ||  s_extra (argv [1], "item-without-scheduling", WP_METHOD_GET, false,
+                 s_item_without_scheduling)
+    ||  s_extra (argv [1], "set-backoff-defaults", WP_METHOD_SET_BACKOFF, true,
+                 s_set_backoff_defaults)) {
         perror (argv [1]);
         return 1;
     }
-    printf ("fuzz_seeds: %d seeds in %s\n", count + 4, argv [1]);
+    printf ("fuzz_seeds: %d seeds in %s\n", count + 6, argv [1]);
     pt_vectors_free (vectors, count);
     return 0;
 }

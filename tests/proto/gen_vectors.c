@@ -352,6 +352,12 @@ s_error_vectors (void)
           "item 'job-1' is claimed by 'w-1': a worker may be halfway; fail or release it first" },
         { WP_METHOD_CANCEL, WP_NOT_FOUND, 85, "no item 'job-9' in pool 'jobs'" },
         { WP_METHOD_LIST_ITEMS, WP_INVALID_ARGUMENT, 86, "cursor is not one this store made" },
+        { WP_METHOD_PUSH, WP_INVALID_ARGUMENT, 87, "give delay_seconds or run_at, not both" },
+        { WP_METHOD_SCHEDULE_REMOVE, WP_NOT_FOUND, 88, "no schedule 'nightly-report'" },
+        { WP_METHOD_SCHEDULE_ADD, WP_INVALID_ARGUMENT, 89,
+          "cron: the minute field: '61' is not a value, range or step within 0-59" },
+        { WP_METHOD_SET_BACKOFF, WP_PERMISSION_DENIED, 90,
+          "key 'ingest' has role producer, which may not call WorkPool.SetBackoff (it needs admin)" },
     };
     for (size_t i = 0; i < sizeof errors / sizeof errors [0]; i++) {
         wp_reply_t reply;
@@ -744,6 +750,93 @@ s_malformed_vectors (void)
     wp_mp_pack_cstr (pk, "status");
     msgpack_pack_int (pk, 1);
     s_malformed ("status-filter-int", "Registry.List", "A List status filter that is an int.",
+                 &h, &b);
+
+    //  Scheduling's fields, each just past its bound (proto/wp_limits.h)
+    s_header (&h, 6, 1, 40, "WorkPool.Push", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 3);
+    s_kv_str (pk, "pool", "jobs");
+    wp_mp_pack_cstr (pk, "data");
+    wp_mp_pack_bin (pk, (const uint8_t *) "\x01", 1);
+    wp_mp_pack_cstr (pk, "delay_seconds");
+    msgpack_pack_double (pk, WP_DELAY_MAX + 1);
+    s_malformed ("delay-too-long", "WorkPool.Push",
+                 "Push delayed one second longer than WP_DELAY_MAX (366 days).", &h, &b);
+
+    s_header (&h, 6, 1, 41, "WorkPool.Push", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 3);
+    s_kv_str (pk, "pool", "jobs");
+    wp_mp_pack_cstr (pk, "data");
+    wp_mp_pack_bin (pk, (const uint8_t *) "\x01", 1);
+    s_kv_str (pk, "run_at", "next tuesday");
+    s_malformed ("run-at-not-rfc3339", "WorkPool.Push",
+                 "Push with a run_at that is not an RFC 3339 time.", &h, &b);
+
+    s_header (&h, 6, 1, 42, "WorkPool.PushMany", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 2);
+    s_kv_str (pk, "pool", "jobs");
+    wp_mp_pack_cstr (pk, "items");
+    msgpack_pack_array (pk, 1);
+    msgpack_pack_map (pk, 2);
+    wp_mp_pack_cstr (pk, "data");
+    wp_mp_pack_bin (pk, (const uint8_t *) "\x01", 1);
+    wp_mp_pack_cstr (pk, "priority");
+    msgpack_pack_int64 (pk, INT32_MAX + INT64_C (1));
+    s_malformed ("priority-too-big", "WorkPool.PushMany",
+                 "PushMany with an item's priority of 2^31: priorities are int 32.", &h, &b);
+
+    s_header (&h, 6, 1, 43, "WorkPool.Fail", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 3);
+    s_kv_str (pk, "pool", "jobs");
+    s_kv_str (pk, "id", "job-1");
+    wp_mp_pack_cstr (pk, "retry_after_seconds");
+    msgpack_pack_double (pk, -1);
+    s_malformed ("retry-after-negative", "WorkPool.Fail",
+                 "Fail with a retry_after_seconds of -1.", &h, &b);
+
+    s_header (&h, 6, 1, 44, "WorkPool.SetBackoff", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 3);
+    s_kv_str (pk, "pool", "jobs");
+    wp_mp_pack_cstr (pk, "base_seconds");
+    msgpack_pack_double (pk, 1);
+    wp_mp_pack_cstr (pk, "jitter");
+    msgpack_pack_double (pk, 1.5);
+    s_malformed ("jitter-above-1", "WorkPool.SetBackoff", "SetBackoff with a jitter of 1.5.",
+                 &h, &b);
+
+    char long_schedule [WP_SCHEDULE_NAME_MAX + 2];
+    memset (long_schedule, 's', WP_SCHEDULE_NAME_MAX + 1);
+    long_schedule [WP_SCHEDULE_NAME_MAX + 1] = 0;
+    s_header (&h, 6, 1, 45, "Schedule.Add", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 4);
+    s_kv_str (pk, "name", long_schedule);
+    s_kv_str (pk, "pool", "jobs");
+    s_kv_str (pk, "cron", "* * * * *");
+    wp_mp_pack_cstr (pk, "data");
+    wp_mp_pack_bin (pk, (const uint8_t *) "\x01", 1);
+    s_malformed ("schedule-name-too-long", "Schedule.Add",
+                 "Schedule.Add with a name one byte longer than WP_SCHEDULE_NAME_MAX (its "
+                 "items' ids NAME@TICK must stay names).", &h, &b);
+
+    s_header (&h, 6, 1, 46, "Schedule.Add", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 3);
+    s_kv_str (pk, "name", "nightly");
+    s_kv_str (pk, "pool", "jobs");
+    wp_mp_pack_cstr (pk, "data");
+    wp_mp_pack_bin (pk, (const uint8_t *) "\x01", 1);
+    s_malformed ("schedule-no-cron", "Schedule.Add", "Schedule.Add without a cron.", &h, &b);
+
+    s_header (&h, 6, 1, 47, "Schedule.Remove", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 0);
+    s_malformed ("schedule-remove-no-name", "Schedule.Remove", "Schedule.Remove without a name.",
                  &h, &b);
 }
 

@@ -64,6 +64,13 @@ pt_request (wp_method method, bool full, wp_request_t *req)
             req->entries = calloc (1, sizeof *req->entries);
             req->entry_count = 1;
             s_push_entry (&req->entries [0], S_DATA_MAP, 4, full ? "job-1": NULL, full ? 5: -1);
+            if (full) {
+                //  (delay_seconds and run_at together decode; the store refuses them)
+                req->entries [0].delay = 90;
+                req->entries [0].run_at = PT_TIME + 3600000000;
+                req->entries [0].priority = -10;
+                req->entries [0].unique_key = s_dup ("invoice-42");
+            }
             break;
         case WP_METHOD_PUSH_MANY:
             req->pool = s_dup ("jobs");
@@ -72,7 +79,12 @@ pt_request (wp_method method, bool full, wp_request_t *req)
             s_push_entry (&req->entries [0], S_DATA_MAP, 4, full ? "a": NULL, full ? 2: -1);
             if (full) {
                 s_push_entry (&req->entries [1], S_DATA_STR, 3, NULL, -1);
+                req->entries [1].delay = 2.5;
+                req->entries [1].priority = 100;
                 s_push_entry (&req->entries [2], S_DATA_ARRAY, 4, "c", 0);
+                req->entries [2].run_at = PT_TIME + 60000000;
+                req->entries [2].priority = INT32_MIN;
+                req->entries [2].unique_key = s_dup ("report-c");
             }
             break;
         case WP_METHOD_CLAIM_MANY:
@@ -101,6 +113,7 @@ pt_request (wp_method method, bool full, wp_request_t *req)
             if (full) {
                 req->error = s_dup ("ZeroDivisionError: division by zero");
                 req->worker_id = s_dup ("w-1");
+                req->retry_after = 30;
             }
             break;
         case WP_METHOD_COMPLETE_AND_CLAIM:
@@ -223,6 +236,26 @@ pt_request (wp_method method, bool full, wp_request_t *req)
         case WP_METHOD_RESUME:
             req->pool = s_dup ("jobs");
             break;
+        case WP_METHOD_SET_BACKOFF:
+            req->pool = s_dup ("jobs");
+            req->backoff = full ? (wp_backoff_t) { 2, 600, 0.25 }: (wp_backoff_t) { 0, 0, 0 };
+            break;
+        case WP_METHOD_SCHEDULE_ADD: {
+            wp_schedule_t *schedule = req->schedule = wp_schedule_new ();
+            schedule->name = s_dup ("nightly-report");
+            schedule->pool = s_dup ("reports");
+            schedule->cron = s_dup (full ? "0 30 2 * * 1-5": "*/5 * * * *");
+            schedule->data = s_bytes (S_DATA_MAP, 4);
+            schedule->data_size = 4;
+            if (full) {
+                schedule->priority = -1;
+                schedule->max_retries = 5;
+            }
+            break;
+        }
+        case WP_METHOD_SCHEDULE_REMOVE:
+            req->name = s_dup ("nightly-report");
+            break;
         default:
             break;
     }
@@ -251,8 +284,31 @@ s_item (const char *id, wp_item_state state, bool full)
         }
         item->attempts = 1;
         item->error = s_dup ("lease expired");
+        item->priority = -10;
+        item->run_at = PT_TIME + 30000000;
+        if (state != WP_ITEM_DONE)
+            item->unique_key = s_dup ("invoice-42");
     }
     return item;
+}
+
+static wp_schedule_t *
+s_schedule (const char *name, bool full)
+{
+    wp_schedule_t *schedule = wp_schedule_new ();
+    schedule->name = s_dup (name);
+    schedule->pool = s_dup ("reports");
+    schedule->cron = s_dup (full ? "0 30 2 * * 1-5": "*/5 * * * *");
+    schedule->data = s_bytes (S_DATA_MAP, 4);
+    schedule->data_size = 4;
+    schedule->created_at = PT_TIME;
+    schedule->next_at = PT_TIME + 3600000000 - 123456;
+    if (full) {
+        schedule->priority = -1;
+        schedule->max_retries = 5;
+        schedule->last_fired_at = PT_TIME + 3600000000 - 86400000000 - 123456;
+    }
+    return schedule;
 }
 
 static wp_worker_t *
@@ -335,7 +391,7 @@ pt_reply (wp_method method, bool full, wp_reply_t *reply)
             }
             break;
         case WP_METHOD_FAIL:
-            reply->item_state = full ? WP_ITEM_POISONED: WP_ITEM_PENDING;
+            reply->item_state = full ? WP_ITEM_SCHEDULED: WP_ITEM_PENDING;
             break;
         case WP_METHOD_SIZE:
             reply->count = full ? 42: 0;
@@ -358,6 +414,8 @@ pt_reply (wp_method method, bool full, wp_reply_t *reply)
                 wp_item_t *item = s_item ("job-1", WP_ITEM_POISONED, true);
                 wp_item_list_append (reply->items, &item);
                 item = s_item ("job-2", WP_ITEM_DONE, true);
+                wp_item_list_append (reply->items, &item);
+                item = s_item ("job-3", WP_ITEM_SCHEDULED, true);
                 wp_item_list_append (reply->items, &item);
                 reply->cursor = s_dup ("1236");
             }
@@ -383,8 +441,10 @@ pt_reply (wp_method method, bool full, wp_reply_t *reply)
             if (!full)
                 break;
             stats->pools = calloc (2, sizeof *stats->pools);
-            stats->pools [0] = (wp_pool_stats_t) { s_dup ("images"), 0, 1, 250, 0, true };
-            stats->pools [1] = (wp_pool_stats_t) { s_dup ("jobs"), 42, 3, 100000, 2, false };
+            stats->pools [0] = (wp_pool_stats_t) { s_dup ("images"), 0, 1, 250, 0, 0, true,
+                                                   { 0, 0, 0 } };
+            stats->pools [1] = (wp_pool_stats_t) { s_dup ("jobs"), 42, 3, 100000, 2, 7, false,
+                                                   { 2, 600, 0.25 } };
             stats->pool_count = 2;
             stats->workers = calloc (2, sizeof *stats->workers);
             stats->workers [0] = (wp_status_count_t) { s_dup ("active"), 3 };
@@ -396,6 +456,18 @@ pt_reply (wp_method method, bool full, wp_reply_t *reply)
             stats->counter_count = 2;
             break;
         }
+        case WP_METHOD_SCHEDULE_ADD:
+            reply->schedule = s_schedule ("nightly-report", full);
+            break;
+        case WP_METHOD_SCHEDULE_LIST:
+            reply->schedules = wp_schedule_list_new ();
+            if (full) {
+                wp_schedule_t *schedule = s_schedule ("cleanup", false);
+                wp_schedule_list_append (reply->schedules, &schedule);
+                schedule = s_schedule ("nightly-report", true);
+                wp_schedule_list_append (reply->schedules, &schedule);
+            }
+            break;
         case WP_METHOD_PING:
             reply->server = s_dup ("workpoold 0.1.0");
             reply->time = PT_TIME;
@@ -458,7 +530,22 @@ s_item_eq (const wp_item_t *a, const wp_item_t *b)
         && a->claimed_at == b->claimed_at && a->lease_expires_at == b->lease_expires_at
         && a->attempts == b->attempts && a->max_retries == b->max_retries
         && s_bin_eq (a->result, a->result_size, b->result, b->result_size)
-        && s_str_eq (a->error, b->error) && a->created_at == b->created_at;
+        && s_str_eq (a->error, b->error) && a->created_at == b->created_at
+        && a->priority == b->priority && a->run_at == b->run_at
+        && s_str_eq (a->unique_key, b->unique_key);
+}
+
+static bool
+s_schedule_eq (const wp_schedule_t *a, const wp_schedule_t *b)
+{
+    if (!a || !b)
+        return a == b;
+    return s_str_eq (a->name, b->name) && s_str_eq (a->pool, b->pool)
+        && s_str_eq (a->cron, b->cron)
+        && s_bin_eq (a->data, a->data_size, b->data, b->data_size)
+        && a->priority == b->priority && a->max_retries == b->max_retries
+        && a->next_at == b->next_at && a->last_fired_at == b->last_fired_at
+        && a->created_at == b->created_at;
 }
 
 //  Register's worker (request) compares only what a request carries.
@@ -549,7 +636,11 @@ pt_request_equal (const wp_request_t *a, const wp_request_t *b, char *why, size_
         if (!s_bin_eq (a->entries [i].data, a->entries [i].data_size,
                        b->entries [i].data, b->entries [i].data_size)
         ||  !s_str_eq (a->entries [i].id, b->entries [i].id)
-        ||  a->entries [i].max_retries != b->entries [i].max_retries)
+        ||  a->entries [i].max_retries != b->entries [i].max_retries
+        ||  a->entries [i].delay != b->entries [i].delay
+        ||  a->entries [i].run_at != b->entries [i].run_at
+        ||  a->entries [i].priority != b->entries [i].priority
+        ||  !s_str_eq (a->entries [i].unique_key, b->entries [i].unique_key))
             return s_differ (why, len, "entry %zu differs", i);
     if (a->completion_count != b->completion_count)
         return s_differ (why, len, "completion counts differ");
@@ -577,6 +668,13 @@ pt_request_equal (const wp_request_t *a, const wp_request_t *b, char *why, size_
         return s_differ (why, len, "list filter differs");
     if (a->limit != b->limit || !s_str_eq (a->cursor, b->cursor) || a->all != b->all)
         return s_differ (why, len, "limit, cursor or all differ");
+    if (a->retry_after != b->retry_after)
+        return s_differ (why, len, "retry_after differs");
+    if (a->backoff.base != b->backoff.base || a->backoff.cap != b->backoff.cap
+    ||  a->backoff.jitter != b->backoff.jitter)
+        return s_differ (why, len, "backoff differs");
+    if (!s_schedule_eq (a->schedule, b->schedule) || !s_str_eq (a->name, b->name))
+        return s_differ (why, len, "schedule or name differ");
     return true;
 }
 
@@ -638,7 +736,11 @@ pt_reply_equal (wp_method method, const wp_reply_t *a, const wp_reply_t *b, char
             ||  sa->pools [i].claimed != sb->pools [i].claimed
             ||  sa->pools [i].done != sb->pools [i].done
             ||  sa->pools [i].poisoned != sb->pools [i].poisoned
-            ||  sa->pools [i].paused != sb->pools [i].paused)
+            ||  sa->pools [i].paused != sb->pools [i].paused
+            ||  sa->pools [i].scheduled != sb->pools [i].scheduled
+            ||  sa->pools [i].backoff.base != sb->pools [i].backoff.base
+            ||  sa->pools [i].backoff.cap != sb->pools [i].backoff.cap
+            ||  sa->pools [i].backoff.jitter != sb->pools [i].backoff.jitter)
                 return s_differ (why, len, "stats pools [%zu] differ", i);
         for (size_t i = 0; i < aw; i++)
             if (!s_str_eq (sa->workers [i].status, sb->workers [i].status)
@@ -649,6 +751,15 @@ pt_reply_equal (wp_method method, const wp_reply_t *a, const wp_reply_t *b, char
             ||  sa->counters [i].value != sb->counters [i].value)
                 return s_differ (why, len, "stats counters [%zu] differ", i);
     }
+    if (!s_schedule_eq (a->schedule, b->schedule))
+        return s_differ (why, len, "schedules differ");
+    an = a->schedules ? a->schedules->count: 0;
+    bn = b->schedules ? b->schedules->count: 0;
+    if (an != bn)
+        return s_differ (why, len, "schedule list lengths differ");
+    for (size_t i = 0; i < an; i++)
+        if (!s_schedule_eq (a->schedules->schedules [i], b->schedules->schedules [i]))
+            return s_differ (why, len, "schedules [%zu] differ", i);
     if (method == WP_METHOD_PING
     &&  (!s_str_eq (a->server, b->server) || a->time != b->time || a->max_message != b->max_message))
         return s_differ (why, len, "ping fields differ");

@@ -112,7 +112,8 @@ test_method_table (void)
         WP_METHOD_CLAIM_MANY, WP_METHOD_COMPLETE, WP_METHOD_FAIL, WP_METHOD_COMPLETE_AND_CLAIM,
         WP_METHOD_RELEASE_BY_WORKER, WP_METHOD_RENEW, WP_METHOD_REGISTER, WP_METHOD_HEARTBEAT,
         WP_METHOD_UPDATE_STATUS, WP_METHOD_COMPLETE_MANY, WP_METHOD_RETRY, WP_METHOD_CANCEL,
-        WP_METHOD_PURGE, WP_METHOD_PAUSE, WP_METHOD_RESUME };
+        WP_METHOD_PURGE, WP_METHOD_PAUSE, WP_METHOD_RESUME, WP_METHOD_SET_BACKOFF,
+        WP_METHOD_SCHEDULE_ADD, WP_METHOD_SCHEDULE_REMOVE };
     int count = 0;
     ALL_METHODS (m) {
         bool expected = false;
@@ -121,7 +122,8 @@ test_method_table (void)
         CHECKF (wp_method_mutates (m) == expected, "%s", wp_method_name (m));
         count += wp_method_mutates (m);
     }
-    CHECK (count == 18);
+    CHECK (count == 21);
+    CHECK (!wp_method_mutates (WP_METHOD_SCHEDULE_LIST));
     //  Added last, so the numbers of the methods before them did not move
     CHECK (WP_METHOD_COMPLETE_MANY == WP_METHOD_PING + 1);
     CHECK (WP_METHOD_LIST_ITEMS == WP_METHOD_COMPLETE_MANY + 1);
@@ -211,7 +213,8 @@ test_encode_refusals (void)
     size_t hn, bn;
     wp_request_t req;
     ALL_METHODS (m) {
-        if (m == WP_METHOD_LIST_WORKERS || m == WP_METHOD_STATS || m == WP_METHOD_PING)
+        if (m == WP_METHOD_LIST_WORKERS || m == WP_METHOD_STATS || m == WP_METHOD_PING
+        ||  m == WP_METHOD_SCHEDULE_LIST)
             continue;       //  nothing required
         wp_request_init (&req);
         req.method = m;
@@ -1042,6 +1045,247 @@ s_header (s_buf_t *b, int elements, int64_t version, const char *method, bool me
     return pk;
 }
 
+//  Packs one field's value: a double (kind 'd'), an int64 ('i'), a
+//  string ('s') or nil ('n').
+typedef struct {
+    char kind;
+    double d;
+    int64_t i;
+    const char *s;
+    size_t len;
+} s_value_t;
+
+#define S_D(v) ((s_value_t) { 'd', (v), 0, NULL, 0 })
+#define S_I(v) ((s_value_t) { 'i', 0, (v), NULL, 0 })
+#define S_S(v) ((s_value_t) { 's', 0, 0, (v), strlen (v) })
+#define S_SN(v, n) ((s_value_t) { 's', 0, 0, (v), (n) })
+
+static void
+s_value (msgpack_packer *pk, s_value_t v)
+{
+    if (v.kind == 'd')
+        msgpack_pack_double (pk, v.d);
+    else if (v.kind == 'i')
+        msgpack_pack_int64 (pk, v.i);
+    else if (v.kind == 's')
+        s_strn (pk, v.s, v.len);
+    else
+        msgpack_pack_nil (pk);
+}
+
+//  Decodes a Push, a PushMany of two items (the field in the second) and,
+//  for each, checks the answer and that a refusal names the field.
+static void
+s_expect_entry_field (int line, const char *field, s_value_t v, bool ok)
+{
+    s_buf_t b;
+    msgpack_packer *pk = s_begin (&b);
+    msgpack_pack_map (pk, 3);
+    s_str (pk, "pool"); s_str (pk, "p");
+    s_str (pk, "data"); s_bin (pk, "\xc0", 1);
+    s_str (pk, field); s_value (pk, v);
+    s_end (&b);
+    char needle [64];
+    snprintf (needle, sizeof needle, "field '%s'", field);
+    s_expect_request_body (line, WP_METHOD_PUSH, b.data, b.size,
+                           ok ? WP_OK: WP_INVALID_ARGUMENT, needle);
+    free (b.data);
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 2);
+    s_str (pk, "pool"); s_str (pk, "p");
+    s_str (pk, "items");
+    msgpack_pack_array (pk, 2);
+    msgpack_pack_map (pk, 1);
+    s_str (pk, "data"); s_bin (pk, "\xc0", 1);
+    msgpack_pack_map (pk, 2);
+    s_str (pk, "data"); s_bin (pk, "\xc0", 1);
+    s_str (pk, field); s_value (pk, v);
+    s_end (&b);
+    snprintf (needle, sizeof needle, "field 'items[1].%s'", field);
+    s_expect_request_body (line, WP_METHOD_PUSH_MANY, b.data, b.size,
+                           ok ? WP_OK: WP_INVALID_ARGUMENT, needle);
+    free (b.data);
+}
+
+//  The bounds of scheduling's fields (wp_limits.h): each just inside is
+//  taken, just outside refused with a message naming the field.
+static void
+test_scheduling_bounds (void)
+{
+    char long_text [WP_NAME_MAX + 2];
+    memset (long_text, 'k', sizeof long_text);
+    //  Push / PushMany: delay_seconds, run_at, priority, unique_key
+    struct { const char *field; s_value_t v; bool ok; } entries [] = {
+        { "delay_seconds", S_D (0), true }, { "delay_seconds", S_D (0.25), true },
+        { "delay_seconds", S_D (WP_DELAY_MAX), true },
+        { "delay_seconds", S_D (WP_DELAY_MAX + 0.5), false },
+        { "delay_seconds", S_D (-0.001), false }, { "delay_seconds", S_D (NAN), false },
+        { "delay_seconds", S_D (INFINITY), false }, { "delay_seconds", S_I (60), true },
+        { "delay_seconds", S_S ("60"), false },
+        { "run_at", S_S ("2026-11-26T05:39:00.123456Z"), true },
+        { "run_at", S_S ("2026-11-26T07:39:00+02:00"), true },
+        { "run_at", S_S ("tomorrow"), false }, { "run_at", S_I (1795671540), false },
+        { "priority", S_I (0), true }, { "priority", S_I (-1), true },
+        { "priority", S_I (INT32_MIN), true }, { "priority", S_I (INT32_MAX), true },
+        { "priority", S_I (INT32_MIN - INT64_C (1)), false },
+        { "priority", S_I (INT32_MAX + INT64_C (1)), false },
+        { "priority", S_D (1.5), false }, { "priority", S_S ("high"), false },
+        { "unique_key", S_S ("invoice-42"), true },
+        { "unique_key", S_SN (long_text, WP_NAME_MAX), true },
+        { "unique_key", S_SN (long_text, WP_NAME_MAX + 1), false },
+        { "unique_key", S_S (""), false }, { "unique_key", S_SN ("a\0b", 3), false },
+        { "unique_key", S_I (7), false },
+    };
+    for (size_t i = 0; i < sizeof entries / sizeof entries [0]; i++)
+        s_expect_entry_field (__LINE__, entries [i].field, entries [i].v, entries [i].ok);
+    //  Both delay_seconds and run_at decode (the store refuses the pair)
+    s_buf_t b;
+    msgpack_packer *pk = s_begin (&b);
+    msgpack_pack_map (pk, 4);
+    s_str (pk, "pool"); s_str (pk, "p");
+    s_str (pk, "data"); s_bin (pk, "\xc0", 1);
+    s_str (pk, "delay_seconds"); msgpack_pack_double (pk, 5);
+    s_str (pk, "run_at"); s_str (pk, "2026-11-26T05:39:00Z");
+    EXPECT_BODY (WP_METHOD_PUSH, b, WP_OK, NULL);
+
+    //  Fail: retry_after_seconds 0..WP_DELAY_MAX
+    struct { s_value_t v; bool ok; } retry_after [] = {
+        { S_D (0), true }, { S_D (30), true }, { S_D (WP_DELAY_MAX), true },
+        { S_D (WP_DELAY_MAX + 1), false }, { S_D (-1), false }, { S_D (NAN), false },
+        { S_S ("30"), false },
+    };
+    for (size_t i = 0; i < sizeof retry_after / sizeof retry_after [0]; i++) {
+        pk = s_begin (&b);
+        msgpack_pack_map (pk, 3);
+        s_str (pk, "pool"); s_str (pk, "p");
+        s_str (pk, "id"); s_str (pk, "j");
+        s_str (pk, "retry_after_seconds"); s_value (pk, retry_after [i].v);
+        EXPECT_BODY (WP_METHOD_FAIL, b, retry_after [i].ok ? WP_OK: WP_INVALID_ARGUMENT,
+                     "field 'retry_after_seconds'");
+    }
+
+    //  SetBackoff: base required 0..WP_DELAY_MAX, cap 0..WP_DELAY_MAX, jitter 0..1
+    struct { const char *field; s_value_t v; bool ok; } backoff [] = {
+        { "base_seconds", S_D (0), true }, { "base_seconds", S_D (WP_DELAY_MAX), true },
+        { "base_seconds", S_D (WP_DELAY_MAX + 1), false },
+        { "base_seconds", S_D (-0.5), false }, { "base_seconds", S_D (NAN), false },
+        { "cap_seconds", S_D (WP_DELAY_MAX), true },
+        { "cap_seconds", S_D (WP_DELAY_MAX * 2), false }, { "cap_seconds", S_D (-1), false },
+        { "jitter", S_D (0), true }, { "jitter", S_D (1), true }, { "jitter", S_I (1), true },
+        { "jitter", S_D (1.01), false }, { "jitter", S_D (-0.1), false },
+        { "jitter", S_S ("0.5"), false },
+    };
+    for (size_t i = 0; i < sizeof backoff / sizeof backoff [0]; i++) {
+        bool base = strcmp (backoff [i].field, "base_seconds") == 0;
+        pk = s_begin (&b);
+        msgpack_pack_map (pk, base ? 2: 3);
+        s_str (pk, "pool"); s_str (pk, "p");
+        if (!base) {
+            s_str (pk, "base_seconds"); msgpack_pack_double (pk, 1);
+        }
+        s_str (pk, backoff [i].field); s_value (pk, backoff [i].v);
+        char needle [64];
+        snprintf (needle, sizeof needle, "field '%s'", backoff [i].field);
+        EXPECT_BODY (WP_METHOD_SET_BACKOFF, b, backoff [i].ok ? WP_OK: WP_INVALID_ARGUMENT,
+                     needle);
+    }
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 1);
+    s_str (pk, "pool"); s_str (pk, "p");
+    EXPECT_BODY (WP_METHOD_SET_BACKOFF, b, WP_INVALID_ARGUMENT,
+                 "field 'base_seconds' is required");
+    //  cap defaults to the base, jitter to 0
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 2);
+    s_str (pk, "pool"); s_str (pk, "p");
+    s_str (pk, "base_seconds"); msgpack_pack_double (pk, 4);
+    s_end (&b);
+    wp_request_t req;
+    wp_request_init (&req);
+    req.method = WP_METHOD_SET_BACKOFF;
+    char err [256];
+    CHECK (wp_request_decode_body (&req, b.data, b.size, err, sizeof err) == WP_OK);
+    CHECK (req.backoff.base == 4 && req.backoff.cap == 4 && req.backoff.jitter == 0);
+    wp_request_clear (&req);
+    free (b.data);
+
+    //  Schedule.Add: name <= WP_SCHEDULE_NAME_MAX, cron <= WP_CRON_MAX, data a
+    //  non-empty bin, priority int32, max_retries 0..2^31-1
+    char long_cron [WP_CRON_MAX + 2];
+    memset (long_cron, ' ', sizeof long_cron);
+    memcpy (long_cron, "* * * * *", 9);
+    struct { const char *field; s_value_t v; bool ok; } adds [] = {
+        { "name", S_SN (long_text, WP_SCHEDULE_NAME_MAX), true },
+        { "name", S_SN (long_text, WP_SCHEDULE_NAME_MAX + 1), false },
+        { "name", S_S (""), false }, { "name", S_SN ("\xc3\x28", 2), false },
+        { "name", S_I (1), false }, { "name", (s_value_t) { 'n' }, false },
+        { "cron", S_SN (long_cron, WP_CRON_MAX), true },
+        { "cron", S_SN (long_cron, WP_CRON_MAX + 1), false },
+        { "cron", S_I (5), false }, { "cron", (s_value_t) { 'n' }, false },
+        { "pool", S_SN (long_text, WP_NAME_MAX + 1), false },
+        { "priority", S_I (INT32_MIN), true }, { "priority", S_I (INT32_MAX), true },
+        { "priority", S_I (INT32_MAX + INT64_C (1)), false },
+        { "priority", S_I (INT32_MIN - INT64_C (1)), false },
+        { "max_retries", S_I (0), true }, { "max_retries", S_I (WP_MAX_RETRIES_MAX), true },
+        { "max_retries", S_I (-1), false },
+        { "max_retries", S_I (WP_MAX_RETRIES_MAX + INT64_C (1)), false },
+    };
+    static const char *const add_fields [] = { "name", "pool", "cron", "priority",
+                                               "max_retries" };
+    for (size_t i = 0; i < sizeof adds / sizeof adds [0]; i++) {
+        pk = s_begin (&b);
+        msgpack_pack_map (pk, 4 + (strcmp (adds [i].field, "priority") == 0
+                                   || strcmp (adds [i].field, "max_retries") == 0));
+        for (size_t k = 0; k < 5; k++) {
+            bool here = strcmp (add_fields [k], adds [i].field) == 0;
+            if (here) {
+                s_str (pk, adds [i].field);
+                s_value (pk, adds [i].v);
+            }
+            else
+            if (k < 3) {
+                s_str (pk, add_fields [k]);
+                s_str (pk, k == 2 ? "*/5 * * * *": "x");
+            }
+        }
+        s_str (pk, "data"); s_bin (pk, "\x01", 1);
+        char needle [64];
+        snprintf (needle, sizeof needle, "field '%s'", adds [i].field);
+        EXPECT_BODY (WP_METHOD_SCHEDULE_ADD, b, adds [i].ok ? WP_OK: WP_INVALID_ARGUMENT,
+                     needle);
+    }
+    for (int empty = 0; empty < 2; empty++) {
+        pk = s_begin (&b);
+        msgpack_pack_map (pk, 3 + empty);
+        s_str (pk, "name"); s_str (pk, "n");
+        s_str (pk, "pool"); s_str (pk, "p");
+        s_str (pk, "cron"); s_str (pk, "* * * * *");
+        if (empty) {
+            s_str (pk, "data"); s_bin (pk, "", 0);
+        }
+        EXPECT_BODY (WP_METHOD_SCHEDULE_ADD, b, WP_INVALID_ARGUMENT,
+                     empty ? "field 'data' must not be empty": "field 'data' is required");
+    }
+    //  Schedule.Remove: the same name rule
+    struct { s_value_t v; bool ok; } removes [] = {
+        { S_SN (long_text, WP_SCHEDULE_NAME_MAX), true },
+        { S_SN (long_text, WP_SCHEDULE_NAME_MAX + 1), false },
+        { S_S (""), false }, { (s_value_t) { 'n' }, false },
+    };
+    for (size_t i = 0; i < sizeof removes / sizeof removes [0]; i++) {
+        pk = s_begin (&b);
+        msgpack_pack_map (pk, 1);
+        s_str (pk, "name"); s_value (pk, removes [i].v);
+        EXPECT_BODY (WP_METHOD_SCHEDULE_REMOVE, b, removes [i].ok ? WP_OK: WP_INVALID_ARGUMENT,
+                     "field 'name'");
+    }
+    //  Schedule.List takes nothing (and ignores what it does not know)
+    pk = s_begin (&b);
+    msgpack_pack_map (pk, 1);
+    s_str (pk, "name"); s_str (pk, "n");
+    EXPECT_BODY (WP_METHOD_SCHEDULE_LIST, b, WP_OK, NULL);
+}
+
 static void
 test_headers (void)
 {
@@ -1191,7 +1435,15 @@ test_reply_bodies (void)
     #define B(text) text, sizeof text - 1
     struct { wp_method m; const char *bytes; size_t size; bool ok; const char *needle; } cases [] = {
         { WP_METHOD_PUSH_MANY, B ("\x82\xa3ids\x91\xa1x\xaa" "duplicates\x92\xc2\xc2"), false, "same length" },
-        { WP_METHOD_FAIL, B ("\x81\xa6status\xa4" "done"), false, "pending or poisoned" },
+        { WP_METHOD_FAIL, B ("\x81\xa6status\xa4" "done"), false, "pending, scheduled or poisoned" },
+        { WP_METHOD_FAIL, B ("\x81\xa6status\xa9" "scheduled"), true, NULL },
+        { WP_METHOD_SCHEDULE_ADD, B ("\x80"), false, "'schedule' is required" },
+        { WP_METHOD_SCHEDULE_ADD, B ("\x81\xa8schedule\x80"), false, "'schedule.name' is required" },
+        { WP_METHOD_SCHEDULE_LIST, B ("\x80"), false, "'schedules' is required" },
+        { WP_METHOD_SCHEDULE_LIST, B ("\x81\xa9schedules\x90"), true, NULL },
+        { WP_METHOD_SCHEDULE_LIST, B ("\x81\xa9schedules\x91\x80"), false, "'schedules[0].name'" },
+        { WP_METHOD_SCHEDULE_REMOVE, B ("\x80"), true, NULL },
+        { WP_METHOD_SET_BACKOFF, B ("\x80"), true, NULL },
         { WP_METHOD_COMPLETE_MANY, B ("\x82\xa8statuses\x91\x00\xa8messages\x92\xa0\xa0"), false, "same length" },
         { WP_METHOD_COMPLETE_MANY, B ("\x82\xa8statuses\x91\x11\xa8messages\x91\xa0"), false, "'statuses[0]'" },
         { WP_METHOD_COMPLETE_MANY, B ("\x82\xa8statuses\x90\xa8messages\x90"), false, "'statuses'" },
@@ -1255,7 +1507,7 @@ test_reply_bodies (void)
             msgpack_pack_object (pk, item->ptr [i].val);
         }
     s_end (&buf);
-    CHECK (kept == 7);
+    CHECK (kept == 8);      //  and priority, which is never nil
     wp_reply_init (&reply);
     CHECKF (wp_reply_decode_body (&reply, WP_METHOD_GET, buf.data, buf.size, err, sizeof err) == WP_OK,
             "%s", err);
@@ -1498,19 +1750,22 @@ test_lifecycle_requests (void)
 {
     s_buf_t b;
     msgpack_packer *pk;
-    static const char *const all4 [] = { "pending", "claimed", "done", "poisoned", "done" };
+    static const char *const all4 [] = { "pending", "claimed", "done", "poisoned", "scheduled",
+                                         "done" };
     static const char *const bad [] = { "lost" };
     static const char *const twice [] = { "done", "done" };
     static const char *const claimed [] = { "claimed" };
     static const char *const three [] = { "pending", "done", "poisoned" };
 
-    //  List's status: one name or 1..4 distinct item states
+    //  List's status: one name or 1..5 distinct item states
     s_status_body (&b, all4, -1);
     EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_OK, NULL);
-    s_status_body (&b, all4, 4);
-    EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_OK, NULL);
     s_status_body (&b, all4, 5);
-    EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_INVALID_ARGUMENT, "1 to 4");
+    EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_OK, NULL);
+    s_status_body (&b, all4 + 4, -1);
+    EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_OK, NULL);
+    s_status_body (&b, all4, 6);
+    EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_INVALID_ARGUMENT, "1 to 5");
     s_status_body (&b, all4, 0);
     EXPECT_BODY (WP_METHOD_LIST_ITEMS, b, WP_INVALID_ARGUMENT, "field 'status'");
     s_status_body (&b, bad, 1);
@@ -1633,8 +1888,15 @@ test_lifecycle_requests (void)
                  "status: claimed items cannot be purged (a worker may be halfway)");
     s_status_body (&b, claimed, -1);
     EXPECT_BODY (WP_METHOD_PURGE, b, WP_INVALID_ARGUMENT, "claimed items cannot be purged");
-    s_status_body (&b, all4, 4);
-    EXPECT_BODY (WP_METHOD_PURGE, b, WP_INVALID_ARGUMENT, "1 to 3");
+    s_status_body (&b, all4, 5);
+    EXPECT_BODY (WP_METHOD_PURGE, b, WP_INVALID_ARGUMENT, "1 to 4");
+    {
+        static const char *const purgeable [] = { "pending", "scheduled", "done", "poisoned" };
+        s_status_body (&b, purgeable, 4);
+        EXPECT_BODY (WP_METHOD_PURGE, b, WP_OK, NULL);
+        s_status_body (&b, purgeable + 1, -1);
+        EXPECT_BODY (WP_METHOD_PURGE, b, WP_OK, NULL);
+    }
     s_status_body (&b, all4, 0);
     EXPECT_BODY (WP_METHOD_PURGE, b, WP_INVALID_ARGUMENT, "field 'status'");
     s_status_body (&b, twice, 2);
@@ -1797,6 +2059,7 @@ main (void)
     test_truncation ();
     test_wrong_types ();
     test_bounds ();
+    test_scheduling_bounds ();
     test_headers ();
     test_reply_bodies ();
     test_lifecycle_requests ();

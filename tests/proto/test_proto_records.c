@@ -201,7 +201,7 @@ test_worker (void)
     CHECK (stats->pool_count == 0);
     //  A paused pool with no items is an entry of its own (Stats lists it)
     stats->pools = calloc (1, sizeof *stats->pools);
-    stats->pools [0] = (wp_pool_stats_t) { strdup ("idle"), 0, 0, 0, 0, true };
+    stats->pools [0] = (wp_pool_stats_t) { .pool = strdup ("idle"), .paused = true };
     stats->pool_count = 1;
     CHECK (stats->pools [0].paused);
     wp_stats_destroy (&stats);

@@ -134,10 +134,10 @@ sys.exit(0 if eval(sys.argv[1]) else 1)' "$1" || die "expected JSON where: $1"
 }
 
 UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
-ITEM_KEYS='["id","pool","data","status","claimed_by","claimed_at","lease_expires_at","attempts","max_retries","result","error","created_at"]'
+ITEM_KEYS='["id","pool","data","status","claimed_by","claimed_at","lease_expires_at","attempts","max_retries","result","error","created_at","priority","run_at","unique_key"]'
 WORKER_KEYS='["worker_id","host","pid","capabilities","pool_id","started_at","status","last_heartbeat","current_task_id","heartbeat_interval_seconds","metadata"]'
 COMMANDS="push push-many claim complete fail size release get items retry cancel purge pause resume
-          register heartbeat status worker workers pools stats ping keygen"
+          pool schedule register heartbeat status worker workers pools stats ping keygen"
 
 # ---------------------------------------------------------------------------
 #   What needs no backend: help, usage errors
@@ -933,6 +933,99 @@ check_curve () {
     CURVE_PID=
 }
 
+#   check_scheduling KIND [broker]: delays, priorities, unique keys, retry
+#   after, backoff and schedules through the command line; with broker,
+#   also a schedule that fires
+check_scheduling () {
+    local kind=$1 p="sched-$kind"
+    #   the command line's own refusals
+    usage push "$p" 1 --delay 5 --at 2026-01-01T00:00:00Z
+    [[ "$err" == *"give --delay or --at, not both"* ]] || die "delay and at"
+    usage push "$p" 1 --delay soon
+    usage push "$p" 1 --at tomorrow
+    usage push "$p" 1 --priority 2147483648
+    usage pool set "$p" --backoff 1,x
+    usage pool set "$p"
+    usage pool frob "$p" --backoff none
+    usage schedule add n "$p" '* * * * *'
+    usage schedule frob
+    usage schedule list --priority 1
+    #   the store's refusals, with its words
+    fails 13 INVALID_ARGUMENT push "$p" 1 --delay 99999999
+    [[ "$err" == *"delay_seconds must be 0..31622400"* ]] || die "delay bound"
+    fails 13 INVALID_ARGUMENT pool set "$p" --backoff 10,5
+    [[ "$err" == *"backoff cap must be at least the base"* ]] || die "backoff bound"
+    fails 13 INVALID_ARGUMENT schedule add n "$p" '61 * * * *' 1
+    [[ "$err" == *"cron: the minute field: '61'"* ]] || die "cron refused"
+
+    #   priorities: lowest first, then the oldest; delays: scheduled
+    ok push "$p" '"late"' --id late --delay 3600
+    ok push "$p" '"low"' --id low --priority 5
+    ok push "$p" '"mid"' --id mid
+    ok push "$p" '"urgent"' --id urgent --priority -5 --unique-key u
+    ok push "$p" '"again"' --unique-key u
+    is urgent
+    ok get "$p" late
+    json "v['status'] == 'scheduled' and t(v['run_at']) > t(v['created_at'])"
+    ok get "$p" urgent
+    json "v['priority'] == -5 and v['unique_key'] == 'u' and list(v) == $ITEM_KEYS"
+    ok size "$p"
+    is 3
+    ids "$p" --status scheduled
+    is late
+    for id in urgent mid low; do
+        ok claim "$p" --worker w
+        json "v['id'] == '$id'"
+    done
+    ok claim "$p" --worker w
+    is null
+    #   fail --retry-after: scheduled; pool set --backoff: the same by policy
+    ok fail "$p" mid "429" --worker w --retry-after 3600
+    is scheduled
+    ok pool set "$p" --backoff 600,3600,0.5
+    ok fail "$p" low "boom" --worker w
+    is scheduled
+    ok get "$p" low
+    #   first failure: 600 s, less up to half of it
+    json "295 <= (t(v['run_at']) - datetime.datetime.utcnow()).total_seconds() <= 601"
+    ok pools
+    lines "[x for x in v if x['pool'] == '$p'][0]['backoff_base_seconds'] == 600 and [x for x in v if x['pool'] == '$p'][0]['scheduled'] == 3"
+    ok pool set "$p" --backoff none
+    ok pools
+    lines "[x for x in v if x['pool'] == '$p'][0]['backoff_base_seconds'] == 0"
+    ok purge "$p" --status scheduled
+    is 3
+    ok push-many "$p" --priority 7 --delay 3600 < /dev/null
+    run_in $'1\n2' push-many "$p" --priority 7 --delay 3600
+    [ "$rc" -eq 0 ] || die "push-many with options"
+    ids "$p" --status scheduled
+    [ "$(echo $out | wc -w)" -eq 2 ] || die "push-many's items are not scheduled"
+
+    #   schedules: add, list, replace, remove
+    ok schedule add "nightly-$kind" "$p" '0 3 * * *' '{"job": 1}' --priority 2
+    json "v['name'] == 'nightly-$kind' and v['cron'] == '0 3 * * *' and v['data'] == {'job': 1} and v['priority'] == 2 and v['max_retries'] is None and t(v['next_at']).hour == 3 and v['last_fired_at'] is None"
+    ok schedule add "every-$kind" "$p" '* * * * * *' '"tick"' --max-retries 1
+    ok schedule list
+    lines "[x['name'] for x in v if x['name'].endswith('-$kind')] == ['every-$kind', 'nightly-$kind']"
+    if [ "${2:-}" = broker ]; then
+        #   the broker fires it: one item a second, id NAME@TICK
+        local fired=0
+        for _ in $(seq 50); do
+            ok items "$p" --status pending
+            fired=$(printf '%s\n' "$out" | grep -c "every-$kind@" || true)
+            [ "$fired" -ge 2 ] && break
+            sleep 0.1
+        done
+        [ "$fired" -ge 2 ] || die "the schedule did not fire twice in 5 s"
+        lines "all(x['max_retries'] == 1 and x['data'] == 'tick' for x in v if x['id'].startswith('every-$kind@'))"
+    fi
+    ok schedule remove "every-$kind"
+    is ''
+    fails 15 NOT_FOUND schedule remove "every-$kind"
+    [[ "$err" == *"no schedule 'every-$kind'"* ]] || die "remove unknown"
+    ok schedule remove "nightly-$kind"
+}
+
 if [ "$PART" != broker ]; then
     check_keygen
     echo "keygen: ok"
@@ -943,6 +1036,7 @@ if [ "$PART" != broker ]; then
     export WORKPOOL_ENDPOINT="sqlite:$TMP/cli.db"
     check_backend sqlite
     check_lifecycle sqlite
+    check_scheduling sqlite
     echo "sqlite: ok"
 fi
 
@@ -957,6 +1051,7 @@ if [ "$PART" != local ] && [ -n "$WPD" ]; then
     done
     check_backend remote
     check_lifecycle remote
+    check_scheduling remote broker
     check_broker_only
     check_curve
     echo "curve: ok"

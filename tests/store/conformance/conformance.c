@@ -16,6 +16,7 @@
     Decisions where docs/SEMANTICS.md is silent are written as "Decision:"
     comments at the case that relies on them.  */
 #include "conformance.h"
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -336,7 +337,7 @@ s_fail (s_case_t *t, int line, const char *pool, const char *id, const char *err
     wp_item_state state = WP_ITEM_CLAIMED;     //  what fail never leaves
     s_check_status (t, line, WP_OK,
                     wp_store_fail (t->store, pool, id, error, worker, 0, &state), "fail");
-    if (state != WP_ITEM_PENDING && state != WP_ITEM_POISONED)
+    if (state != WP_ITEM_PENDING && state != WP_ITEM_POISONED && state != WP_ITEM_SCHEDULED)
         s_bail (t, line, "fail of '%s' left state_out %s", id, wp_item_state_name (state));
     return state;
 }
@@ -3006,6 +3007,749 @@ s_bounds_from_the_limits_table (s_case_t *t)
 }
 
 //  =====================================================================
+//  Scheduling: delays, priorities, unique keys, retry policies, schedules
+
+#define S_DAY_US        (INT64_C (86400) * S_SECOND)
+
+static void s_free_schedule (void *ptr) { wp_schedule_t *s = ptr; wp_schedule_destroy (&s); }
+static void
+s_free_schedule_list (void *ptr)
+{
+    wp_schedule_list_t *list = ptr;
+    wp_schedule_list_destroy (&list);
+}
+
+//  A push with every option; returns the id, *duplicate as for PUSH_FULL.
+static const char *
+s_push_entry (s_case_t *t, int line, const char *pool, const char *text,
+              const wp_push_entry_t *options, bool *duplicate)
+{
+    s_value_t value = s_val (text);
+    wp_push_entry_t entry = *options;
+    entry.data = value.bytes;
+    entry.data_size = value.size;
+    if (!options->max_retries)
+        entry.max_retries = -1;
+    char *id_out = NULL;
+    bool dup = false;
+    s_check_status (t, line, WP_OK, wp_store_push (t->store, pool, &entry, &id_out, &dup), "push");
+    s_own (t, id_out, free);
+    if (duplicate)
+        *duplicate = dup;
+    else
+    if (dup)
+        s_bail (t, line, "push of '%s' reported a duplicate", id_out);
+    return id_out;
+}
+
+//  PUSH_WITH (pool, text, bool *dup or NULL, .field = value, ...)
+#define PUSH_WITH(pool, text, dup_p, ...) \
+    s_push_entry (t, __LINE__, pool, text, &(wp_push_entry_t) { __VA_ARGS__ }, dup_p)
+
+static wp_item_state
+s_fail_after (s_case_t *t, int line, const char *pool, const char *id, double retry_after,
+              const char *worker)
+{
+    wp_item_state state = WP_ITEM_CLAIMED;
+    s_check_status (t, line, WP_OK,
+                    wp_store_fail (t->store, pool, id, "busy", worker, retry_after, &state),
+                    "fail");
+    return state;
+}
+#define FAIL_AFTER(pool, id, after, worker) s_fail_after (t, __LINE__, pool, id, after, worker)
+
+static void
+s_set_backoff (s_case_t *t, int line, const char *pool, double base, double cap, double jitter)
+{
+    wp_backoff_t policy = { base, cap, jitter };
+    s_check_status (t, line, WP_OK, wp_store_set_backoff (t->store, pool, &policy), "set_backoff");
+}
+#define SET_BACKOFF(pool, base, cap, jitter) s_set_backoff (t, __LINE__, pool, base, cap, jitter)
+
+static const wp_pool_stats_t *
+s_stats_of (s_case_t *t, const char *pool)
+{
+    wp_stats_t *stats = NULL;
+    CHECK_STATUS (WP_OK, wp_store_stats (t->store, &stats));
+    s_own (t, stats, s_free_stats);
+    return s_pool_stats (t, stats, pool);
+}
+
+static const char *
+s_claimed_id (s_case_t *t, int line, const char *pool, const char *worker)
+{
+    wp_item_t *item = s_claim (t, line, pool, worker, 0);
+    return item ? item->id : NULL;
+}
+#define CLAIMED_ID(pool, worker) s_claimed_id (t, __LINE__, pool, worker)
+
+//  Polls, bounded, until a claim gets an item; returns it.
+static wp_item_t *
+s_claim_within (s_case_t *t, int line, const char *pool, const char *worker)
+{
+    for (int64_t waited = 0; waited < S_WAIT_LIMIT; waited += S_POLL_MS * 1000) {
+        wp_item_t *item = s_claim (t, line, pool, worker, 0);
+        if (item)
+            return item;
+        s_sleep_ms (S_POLL_MS);
+    }
+    s_bail (t, line, "no item of '%s' fell due within %d s", pool,
+            (int) (S_WAIT_LIMIT / S_SECOND));
+}
+
+static void
+s_sched_delayed_push_is_scheduled (s_case_t *t)
+{
+    const char *id = PUSH_WITH ("p", "later", NULL, .id = "a", .delay = 3600);
+    CHECK_STR (id, "a");
+    wp_item_t *item = GET ("p", "a");
+    CHECK_STATE (item, WP_ITEM_SCHEDULED);
+    CHECK_TIME (item->run_at, item->created_at + 3600 * S_SECOND - S_SECOND,
+                item->created_at + 3600 * S_SECOND + S_SECOND);
+    //  Not claimable, not counted by size; stats count it apart
+    CHECK_INT (SIZE ("p"), 0);
+    CHECK (CLAIM ("p", "w", 0) == NULL);
+    const wp_pool_stats_t *stats = s_stats_of (t, "p");
+    CHECK (stats != NULL);
+    CHECK_INT (stats->scheduled, 1);
+    CHECK_INT (stats->pending, 0);
+    //  The plain push beside it is claimable at once, with no run_at
+    PUSH_ID ("p", "now", "b");
+    CHECK_INT (GET ("p", "b")->run_at, 0);
+    CHECK_STR (CLAIMED_ID ("p", "w"), "b");
+    //  List finds it by its state; a scheduled item may be cancelled
+    wp_item_state scheduled = WP_ITEM_SCHEDULED;
+    wp_item_list_t *list = LIST_ITEMS ("p", &scheduled, 1, 0, NULL, NULL);
+    CHECK_INT (list->count, 1);
+    CHECK_STR (list->items [0]->id, "a");
+    CHECK_STATUS (WP_OK, wp_store_cancel (t->store, "p", "a"));
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_get (t->store, "p", "a", &item));
+}
+
+static void
+s_sched_delay_falls_due (s_case_t *t)
+{
+    PUSH_WITH ("p", "soon", NULL, .id = "a", .delay = 0.3);
+    CHECK_STATE (GET ("p", "a"), WP_ITEM_SCHEDULED);
+    wp_item_t *item = s_claim_within (t, __LINE__, "p", "w");
+    CHECK_STR (item->id, "a");
+    CHECK_STATE (item, WP_ITEM_CLAIMED);
+    CHECK (item->claimed_at >= item->run_at);
+    CHECK_VALUE (item->data, item->data_size, "soon");
+}
+
+static void
+s_sched_run_at_in_the_past_is_pending (s_case_t *t)
+{
+    wp_item_t *probe = GET ("p", PUSH_ID ("p", "probe", "probe"));
+    PUSH_WITH ("p", "late", NULL, .id = "a", .run_at = probe->created_at - 10 * S_SECOND);
+    wp_item_t *item = GET ("p", "a");
+    CHECK_PENDING (item);
+    CHECK_INT (item->run_at, 0);
+    PUSH_WITH ("p", "future", NULL, .id = "b", .run_at = probe->created_at + 3600 * S_SECOND);
+    item = GET ("p", "b");
+    CHECK_STATE (item, WP_ITEM_SCHEDULED);
+    CHECK_INT (item->run_at, probe->created_at + 3600 * S_SECOND);
+}
+
+static void
+s_sched_bad_input_changes_nothing (s_case_t *t)
+{
+    s_value_t v = s_val ("x");
+    char *id = NULL;
+    wp_push_entry_t entry = { v.bytes, v.size, "a", -1 };
+    entry.delay = -1;
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_push (t->store, "p", &entry, &id, NULL));
+    CHECK_MESSAGE ("delay_seconds must be 0..31622400");
+    entry.delay = WP_DELAY_MAX + 1;
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_push (t->store, "p", &entry, &id, NULL));
+    entry.delay = NAN;
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_push (t->store, "p", &entry, &id, NULL));
+    entry.delay = 5;
+    entry.run_at = S_CLOCK_START;
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_push (t->store, "p", &entry, &id, NULL));
+    CHECK_MESSAGE ("give delay_seconds or run_at, not both");
+    entry.delay = 0;
+    entry.run_at = INT64_MAX / 2;
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_push (t->store, "p", &entry, &id, NULL));
+    CHECK_MESSAGE ("run_at must be at most 31622400 seconds ahead");
+    entry.run_at = 0;
+    entry.unique_key = "";
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_push (t->store, "p", &entry, &id, NULL));
+    CHECK (strstr (wp_store_errmsg (t->store), "unique_key") != NULL);
+    CHECK (id == NULL);
+    CHECK_INT (SIZE ("p"), 0);
+    wp_item_t *item = NULL;
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_get (t->store, "p", "a", &item));
+
+    PUSH_ID ("p", "b", "b");
+    CLAIM ("p", "w", 0);
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_fail (t->store, "p", "b", "e", "w", -1, NULL));
+    CHECK_MESSAGE ("retry_after_seconds must be 0..31622400");
+    CHECK_STATUS (WP_INVALID_ARGUMENT,
+                  wp_store_fail (t->store, "p", "b", "e", "w", WP_DELAY_MAX + 1, NULL));
+    CHECK_STATE (GET ("p", "b"), WP_ITEM_CLAIMED);
+    CHECK_INT (GET ("p", "b")->attempts, 0);
+
+    wp_backoff_t bad [] = {
+        { -1, 0, 0 }, { 10, 5, 0 }, { 10, 20, 1.5 }, { 0, 5, 0 }, { 10, WP_DELAY_MAX + 1, 0 },
+        { NAN, 1, 0 },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++)
+        CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_set_backoff (t->store, "p", &bad [i]));
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_set_backoff (t->store, "p", &bad [1]));
+    CHECK_MESSAGE ("backoff cap must be at least the base and at most 31622400 seconds");
+    const wp_pool_stats_t *stats = s_stats_of (t, "p");
+    CHECK (stats && stats->backoff.base == 0);
+}
+
+static void
+s_sched_priority_orders_claims (s_case_t *t)
+{
+    PUSH_WITH ("p", "a", NULL, .id = "a", .priority = 5);
+    PUSH_WITH ("p", "b", NULL, .id = "b");
+    PUSH_WITH ("p", "c", NULL, .id = "c", .priority = -3);
+    PUSH_WITH ("p", "d", NULL, .id = "d");
+    PUSH_WITH ("p", "e", NULL, .id = "e", .priority = 5);
+    PUSH_WITH ("p", "f", NULL, .id = "f", .priority = INT32_MIN);
+    PUSH_WITH ("p", "g", NULL, .id = "g", .priority = INT32_MAX);
+    CHECK_INT (GET ("p", "c")->priority, -3);
+    CHECK_INT (GET ("p", "f")->priority, INT32_MIN);
+    CHECK_INT (GET ("p", "g")->priority, INT32_MAX);
+    //  Lowest first, then push order
+    const char *order [] = { "f", "c", "b", "d", "a", "e", "g" };
+    for (size_t i = 0; i < 7; i++)
+        CHECK_STR (CLAIMED_ID ("p", "w"), order [i]);
+    //  A returned item goes back to its place among its priority
+    FAIL ("p", "d", "again", "w");
+    PUSH_WITH ("p", "h", NULL, .id = "h");
+    PUSH_WITH ("p", "i", NULL, .id = "i", .priority = -1);
+    CHECK_STR (CLAIMED_ID ("p", "w"), "i");
+    CHECK_STR (CLAIMED_ID ("p", "w"), "d");
+    CHECK_STR (CLAIMED_ID ("p", "w"), "h");
+}
+
+static void
+s_sched_priority_orders_batches (s_case_t *t)
+{
+    PUSH_WITH ("p", "a", NULL, .id = "a", .priority = 2);
+    PUSH_WITH ("p", "b", NULL, .id = "b", .priority = 1);
+    PUSH_WITH ("p", "c", NULL, .id = "c", .priority = 2);
+    PUSH_WITH ("p", "d", NULL, .id = "d", .priority = 0);
+    wp_item_list_t *items = NULL;
+    CHECK_STATUS (WP_OK, wp_store_claim_many (t->store, "p", "w", 3, 0, 0, &items));
+    s_own (t, items, s_free_items);
+    CHECK_INT (items->count, 3);
+    CHECK_STR (items->items [0]->id, "d");
+    CHECK_STR (items->items [1]->id, "b");
+    CHECK_STR (items->items [2]->id, "a");
+    PUSH_WITH ("p", "e", NULL, .id = "e", .priority = -1);
+    wp_item_t *next = NULL;
+    CHECK_STATUS (WP_OK, wp_store_complete_and_claim (t->store, "p", "d", NULL, 0, "w", 0, &next));
+    s_own (t, next, s_free_item);
+    CHECK (next != NULL);
+    CHECK_STR (next->id, "e");
+}
+
+static void
+s_sched_unique_key_returns_the_live_holder (s_case_t *t)
+{
+    bool dup = true;
+    CHECK_STR (PUSH_WITH ("p", "one", &dup, .id = "a", .unique_key = "k"), "a");
+    CHECK (!dup);
+    CHECK_STR (GET ("p", "a")->unique_key, "k");
+    //  Same key: the holder's id, marked duplicate, nothing pushed
+    CHECK_STR (PUSH_WITH ("p", "two", &dup, .id = "b", .unique_key = "k"), "a");
+    CHECK (dup);
+    wp_item_t *item = NULL;
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_get (t->store, "p", "b", &item));
+    CHECK_STR (PUSH_WITH ("p", "two", &dup, .unique_key = "k"), "a");
+    CHECK (dup);
+    CHECK_VALUE (GET ("p", "a")->data, GET ("p", "a")->data_size, "one");
+    //  The id rule comes first
+    CHECK_STR (PUSH_WITH ("p", "x", &dup, .id = "a", .unique_key = "other"), "a");
+    CHECK (dup);
+    //  Keys are per pool; another key is another item
+    CHECK_STR (PUSH_WITH ("q", "q", &dup, .id = "a2", .unique_key = "k"), "a2");
+    CHECK (!dup);
+    CHECK_STR (PUSH_WITH ("p", "y", &dup, .id = "c", .unique_key = "k2"), "c");
+    CHECK (!dup);
+    CHECK_INT (SIZE ("p"), 2);
+    //  Claimed still holds the key; failed and pending again too
+    CLAIM ("p", "w", 0);
+    CHECK_STR (PUSH_WITH ("p", "z", &dup, .unique_key = "k"), "a");
+    CHECK (dup);
+    FAIL ("p", "a", "e", "w");
+    CHECK_STR (PUSH_WITH ("p", "z", &dup, .unique_key = "k"), "a");
+    CHECK (dup);
+    //  Done frees it
+    CHECK_STR (CLAIMED_ID ("p", "w"), "a");
+    COMPLETE ("p", "a", "r", "w");
+    CHECK_STR (PUSH_WITH ("p", "three", &dup, .id = "d", .unique_key = "k"), "d");
+    CHECK (!dup);
+    //  A scheduled item holds it; a cancel frees it
+    CHECK_STR (PUSH_WITH ("p", "s", &dup, .id = "s", .unique_key = "ks", .delay = 3600), "s");
+    CHECK_STR (PUSH_WITH ("p", "s2", &dup, .unique_key = "ks"), "s");
+    CHECK (dup);
+    CHECK_STATUS (WP_OK, wp_store_cancel (t->store, "p", "s"));
+    CHECK_STR (PUSH_WITH ("p", "s3", &dup, .id = "s3", .unique_key = "ks"), "s3");
+    CHECK (!dup);
+}
+
+static void
+s_sched_unique_key_poisoned_and_retried (s_case_t *t)
+{
+    bool dup;
+    PUSH_WITH ("p", "a", NULL, .id = "a", .unique_key = "k", .max_retries = 1);
+    CLAIM ("p", "w", 0);
+    CHECK_STATE_IS (FAIL ("p", "a", "boom", "w"), WP_ITEM_POISONED);
+    //  Poisoned frees the key
+    CHECK_STR (PUSH_WITH ("p", "b", &dup, .id = "b", .unique_key = "k"), "b");
+    CHECK (!dup);
+    //  ...so a retry of the poisoned one would make two holders: refused
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_retry (t->store, "p", "a"));
+    CHECK_MESSAGE ("item 'a' has unique key 'k', held by item 'b'");
+    uint64_t count = 99;
+    CHECK_STATUS (WP_OK, wp_store_retry_all (t->store, "p", &count));
+    CHECK_INT (count, 0);
+    CHECK_STATE (GET ("p", "a"), WP_ITEM_POISONED);
+    //  Once the holder is done, the retry goes through
+    CHECK_STR (CLAIMED_ID ("p", "w"), "b");
+    COMPLETE ("p", "b", NULL, "w");
+    CHECK_STATUS (WP_OK, wp_store_retry_all (t->store, "p", &count));
+    CHECK_INT (count, 1);
+    CHECK_PENDING (GET ("p", "a"));
+    CHECK_STR (PUSH_WITH ("p", "c", &dup, .unique_key = "k"), "a");
+    CHECK (dup);
+}
+
+static void
+s_sched_fail_retry_after_schedules (s_case_t *t)
+{
+    PUSH_FULL ("p", "a", "a", 2, NULL);
+    wp_item_t *claimed = CLAIM ("p", "w", 0);
+    CHECK_STATE_IS (FAIL_AFTER ("p", "a", 3600, "w"), WP_ITEM_SCHEDULED);
+    wp_item_t *item = GET ("p", "a");
+    CHECK_STATE (item, WP_ITEM_SCHEDULED);
+    CHECK_INT (item->attempts, 1);
+    CHECK_STR (item->error, "busy");
+    CHECK (item->claimed_by == NULL);
+    CHECK_TIME (item->run_at, claimed->claimed_at + 3600 * S_SECOND,
+                claimed->claimed_at + 3610 * S_SECOND);
+    CHECK_INT (SIZE ("p"), 0);
+    CHECK (CLAIM ("p", "w", 0) == NULL);
+    //  A scheduled item is not a finished one
+    CHECK_STATUS (WP_FAILED_PRECONDITION, wp_store_retry (t->store, "p", "a"));
+    CHECK_MESSAGE ("item 'a' is scheduled: only poisoned or done items can be retried");
+    wp_item_state scheduled = WP_ITEM_SCHEDULED;
+    uint64_t purged = 0;
+    CHECK_STATUS (WP_OK, wp_store_purge_pool (t->store, "p", &scheduled, 1, &purged));
+    CHECK_INT (purged, 1);
+    //  retry_after does not save an item at its last attempt
+    PUSH_FULL ("p", "b", "b", 1, NULL);
+    CLAIM ("p", "w", 0);
+    CHECK_STATE_IS (FAIL_AFTER ("p", "b", 60, "w"), WP_ITEM_POISONED);
+}
+
+static void
+s_sched_retry_after_falls_due (s_case_t *t)
+{
+    PUSH_ID ("p", "a", "a");
+    CLAIM ("p", "w", 0);
+    CHECK_STATE_IS (FAIL_AFTER ("p", "a", 0.3, "w"), WP_ITEM_SCHEDULED);
+    wp_item_t *item = s_claim_within (t, __LINE__, "p", "w");
+    CHECK_STR (item->id, "a");
+    CHECK_INT (item->attempts, 1);
+}
+
+static void
+s_sched_backoff_policy_schedules_failures (s_case_t *t)
+{
+    SET_BACKOFF ("p", 0.3, 10, 0);
+    const wp_pool_stats_t *stats = s_stats_of (t, "p");
+    CHECK (stats != NULL);                      //  a policy alone lists the pool
+    CHECK (stats->backoff.base == 0.3 && stats->backoff.cap == 10 && stats->backoff.jitter == 0);
+    PUSH_FULL ("p", "a", "a", 5, NULL);
+    CLAIM ("p", "w", 0);
+    CHECK_STATE_IS (FAIL ("p", "a", "e", "w"), WP_ITEM_SCHEDULED);
+    CHECK_STATE (GET ("p", "a"), WP_ITEM_SCHEDULED);
+    CHECK_STR (s_claim_within (t, __LINE__, "p", "w")->id, "a");
+    //  retry_after wins over the policy
+    CHECK_STATE_IS (FAIL_AFTER ("p", "a", 3600, "w"), WP_ITEM_SCHEDULED);
+    wp_item_t *item = GET ("p", "a");
+    CHECK (item->run_at - item->created_at > 3000 * S_SECOND);
+    //  Cleared: failures are due at once again
+    CHECK_STATUS (WP_OK, wp_store_set_backoff (t->store, "p", NULL));
+    PUSH_ID ("p", "b", "b");
+    CLAIM ("p", "w", 0);
+    CHECK_STATE_IS (FAIL ("p", "b", "e", "w"), WP_ITEM_PENDING);
+    stats = s_stats_of (t, "p");
+    CHECK (stats && stats->backoff.base == 0 && stats->scheduled == 1);
+    //  Pools have policies of their own
+    SET_BACKOFF ("q", 3600, 3600, 0);
+    PUSH_ID ("r", "c", "c");
+    CLAIM ("r", "w", 0);
+    CHECK_STATE_IS (FAIL ("r", "c", "e", "w"), WP_ITEM_PENDING);
+}
+
+static void
+s_sched_release_is_due_at_once (s_case_t *t)
+{
+    SET_BACKOFF ("p", 3600, 3600, 0);
+    PUSH_ID ("p", "a", "a");
+    CLAIM ("p", "w", 0);
+    CHECK_INT (RELEASE ("p", "w"), 1);
+    CHECK_PENDING (GET ("p", "a"));
+    CHECK_INT (GET ("p", "a")->attempts, 0);
+}
+
+static void
+s_sched_schedule_put_list_remove (s_case_t *t)
+{
+    s_value_t v = s_val ("tick");
+    wp_schedule_t spec = { .name = "nightly", .pool = "p", .cron = "0 3 * * *",
+                           .data = v.bytes, .data_size = v.size, .priority = 4,
+                           .max_retries = -1 };
+    wp_schedule_t *stored = NULL;
+    CHECK_STATUS (WP_OK, wp_store_schedule_put (t->store, &spec, &stored));
+    s_own (t, stored, s_free_schedule);
+    CHECK_STR (stored->name, "nightly");
+    CHECK_STR (stored->cron, "0 3 * * *");
+    CHECK_INT (stored->priority, 4);
+    CHECK_INT (stored->max_retries, -1);
+    CHECK_INT (stored->last_fired_at, 0);
+    CHECK (stored->next_at > stored->created_at);
+    CHECK (stored->next_at - stored->created_at <= S_DAY_US);
+    CHECK_INT ((stored->next_at / S_SECOND) % 86400, 3 * 3600);
+    CHECK_VALUE (stored->data, stored->data_size, "tick");
+
+    wp_schedule_t other = spec;
+    other.name = "a-first";
+    other.cron = "*/5 * * * * *";
+    other.max_retries = 7;
+    CHECK_STATUS (WP_OK, wp_store_schedule_put (t->store, &other, NULL));
+    wp_schedule_list_t *list = NULL;
+    CHECK_STATUS (WP_OK, wp_store_schedule_list (t->store, &list));
+    s_own (t, list, s_free_schedule_list);
+    CHECK_INT (list->count, 2);
+    CHECK_STR (list->schedules [0]->name, "a-first");
+    CHECK_INT (list->schedules [0]->max_retries, 7);
+    CHECK_STR (list->schedules [1]->name, "nightly");
+    CHECK_INT (list->schedules [1]->next_at, stored->next_at);
+
+    //  Replaced by name
+    other.cron = "0 0 1 1 *";
+    CHECK_STATUS (WP_OK, wp_store_schedule_put (t->store, &other, NULL));
+    list = NULL;
+    CHECK_STATUS (WP_OK, wp_store_schedule_list (t->store, &list));
+    s_own (t, list, s_free_schedule_list);
+    CHECK_INT (list->count, 2);
+    CHECK_STR (list->schedules [0]->cron, "0 0 1 1 *");
+
+    CHECK_STATUS (WP_OK, wp_store_schedule_remove (t->store, "a-first"));
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_schedule_remove (t->store, "a-first"));
+    CHECK_MESSAGE ("no schedule 'a-first'");
+    list = NULL;
+    CHECK_STATUS (WP_OK, wp_store_schedule_list (t->store, &list));
+    s_own (t, list, s_free_schedule_list);
+    CHECK_INT (list->count, 1);
+}
+
+static void
+s_sched_schedule_bad_input (s_case_t *t)
+{
+    s_value_t v = s_val ("tick");
+    wp_schedule_t spec = { .name = "s", .pool = "p", .cron = "61 * * * *",
+                           .data = v.bytes, .data_size = v.size, .max_retries = -1 };
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_schedule_put (t->store, &spec, NULL));
+    CHECK (strncmp (wp_store_errmsg (t->store), "cron: the minute field", 22) == 0);
+    const char *bad [] = { "* * * *", "* * * * * * *", "*/0 * * * *", "5-1 * * * *",
+                           "* * 0 * *", "* * * 13 *", "* * * * 8", "x * * * *", "1,,2 * * * *",
+                           "0 0 30 2 *" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        spec.cron = (char *) bad [i];
+        if (wp_store_schedule_put (t->store, &spec, NULL) != WP_INVALID_ARGUMENT)
+            s_bail (t, __LINE__, "cron '%s' was not refused", bad [i]);
+        CHECK (strncmp (wp_store_errmsg (t->store), "cron: ", 6) == 0);
+    }
+    spec.cron = "0 0 30 2 *";
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_schedule_put (t->store, &spec, NULL));
+    CHECK_MESSAGE ("cron: '0 0 30 2 *' has no tick in the next 5 years");
+    spec.cron = "* * * * *";
+    spec.name = s_sprintf (t, "%0*d", WP_SCHEDULE_NAME_MAX + 1, 0);
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_schedule_put (t->store, &spec, NULL));
+    CHECK_MESSAGE ("name must be at most 200 bytes");
+    spec.name = "s";
+    spec.data = NULL;
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_schedule_put (t->store, &spec, NULL));
+    spec.data = v.bytes;
+    spec.pool = "";
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_schedule_put (t->store, &spec, NULL));
+    wp_schedule_list_t *list = NULL;
+    CHECK_STATUS (WP_OK, wp_store_schedule_list (t->store, &list));
+    s_own (t, list, s_free_schedule_list);
+    CHECK_INT (list->count, 0);
+}
+
+//  Real-time firing is the broker's (tests/client); here the clock is exact
+static void
+s_clock_delay_boundary_is_exact (s_case_t *t)
+{
+    s_use_clock (t);
+    int64_t start = t->clock;
+    PUSH_WITH ("p", "a", NULL, .id = "a", .delay = 10);
+    CHECK_INT (GET ("p", "a")->run_at, start + 10 * S_SECOND);
+    PUSH_WITH ("p", "b", NULL, .id = "b", .run_at = start + 5 * S_SECOND);
+    t->clock = start + 5 * S_SECOND - 1;
+    CHECK_STATE (GET ("p", "b"), WP_ITEM_SCHEDULED);
+    CHECK (CLAIM ("p", "w", 0) == NULL);
+    t->clock = start + 5 * S_SECOND;
+    CHECK_PENDING (GET ("p", "b"));
+    CHECK_INT (GET ("p", "b")->run_at, start + 5 * S_SECOND);
+    CHECK_INT (SIZE ("p"), 1);
+    //  Fallen due, it keeps its push order: ahead of a later push
+    t->clock = start + 10 * S_SECOND;
+    PUSH_ID ("p", "c", "c");
+    CHECK_STR (CLAIMED_ID ("p", "w"), "a");
+    CHECK_STR (CLAIMED_ID ("p", "w"), "b");
+    CHECK_STR (CLAIMED_ID ("p", "w"), "c");
+}
+
+static void
+s_clock_backoff_grows_to_its_cap (s_case_t *t)
+{
+    s_use_clock (t);
+    SET_BACKOFF ("p", 10, 35, 0);
+    PUSH_FULL ("p", "a", "a", 10, NULL);
+    int64_t expected [] = { 10, 20, 35, 35 };
+    for (int i = 0; i < 4; i++) {
+        CHECK_STR (CLAIMED_ID ("p", "w"), "a");
+        int64_t failed_at = t->clock;
+        CHECK_STATE_IS (FAIL ("p", "a", "e", "w"), WP_ITEM_SCHEDULED);
+        CHECK_INT (GET ("p", "a")->run_at, failed_at + expected [i] * S_SECOND);
+        t->clock += expected [i] * S_SECOND - 1;
+        CHECK (CLAIM ("p", "w", 0) == NULL);
+        t->clock += 1;
+    }
+    //  Jitter takes up to its share off, never adds
+    SET_BACKOFF ("q", 100, 100, 0.5);
+    for (int i = 0; i < 20; i++) {
+        char *id = s_sprintf (t, "j%d", i);
+        PUSH_ID ("q", "j", id);
+        CLAIM ("q", "w", 0);
+        FAIL ("q", id, "e", "w");
+        CHECK_TIME (GET ("q", id)->run_at, t->clock + 50 * S_SECOND, t->clock + 100 * S_SECOND);
+    }
+}
+
+static void
+s_clock_lapsed_lease_backs_off (s_case_t *t)
+{
+    s_use_clock (t);
+    int64_t start = t->clock;
+    SET_BACKOFF ("p", 30, 300, 0);
+    PUSH_ID ("p", "a", "a");
+    CLAIM ("p", "w", 10);
+    wp_worker_t *spec = SPEC ("lost");
+    spec->heartbeat_interval = 2;
+    REGISTER (spec);
+    PUSH_ID ("p", "b", "b");
+    CLAIM ("p", "lost", 100);
+    //  Both fall due 30 s after the store saw them lapse
+    t->clock = start + 11 * S_SECOND;
+    wp_item_t *item = GET ("p", "a");
+    CHECK_STATE (item, WP_ITEM_SCHEDULED);
+    CHECK_STR (item->error, "lease expired");
+    CHECK_INT (item->attempts, 1);
+    CHECK_INT (item->run_at, start + 41 * S_SECOND);
+    item = GET ("p", "b");                      //  lost: no heartbeat for 2 x 2 s
+    CHECK_STATE (item, WP_ITEM_SCHEDULED);
+    CHECK_STR (item->error, "worker lost");
+    CHECK_INT (item->run_at, start + 41 * S_SECOND);
+    t->clock = start + 41 * S_SECOND - 1;
+    CHECK (CLAIM ("p", "v", 0) == NULL);
+    t->clock = start + 41 * S_SECOND;
+    CHECK_STR (CLAIMED_ID ("p", "v"), "a");
+    CHECK_STR (CLAIMED_ID ("p", "v"), "b");
+}
+
+static void
+s_clock_reap_counts_backoffs_and_promotions (s_case_t *t)
+{
+    s_use_clock (t);
+    int64_t start = t->clock;
+    wp_reap_t reap;
+    CHECK_STATUS (WP_OK, wp_store_reap (t->store, &reap));
+    PUSH_WITH ("p", "a", NULL, .id = "a", .delay = 5);
+    SET_BACKOFF ("p", 20, 20, 0);
+    PUSH_ID ("p", "b", "b");
+    CLAIM ("p", "w", 10);
+    int64_t next = 0;
+    CHECK_STATUS (WP_OK, wp_store_next_due (t->store, &next));
+    CHECK_INT (next, start + 5 * S_SECOND);
+    t->clock = start + 5 * S_SECOND;
+    CHECK_STATUS (WP_OK, wp_store_reap (t->store, &reap));
+    CHECK_INT (reap.promoted, 1);
+    CHECK_INT (reap.backed_off, 0);
+    CHECK_STATUS (WP_OK, wp_store_next_due (t->store, &next));
+    CHECK_INT (next, start + 10 * S_SECOND);
+    t->clock = start + 11 * S_SECOND;
+    CHECK_STATUS (WP_OK, wp_store_reap (t->store, &reap));
+    CHECK_INT (reap.leases_expired, 1);
+    CHECK_INT (reap.backed_off, 1);
+    CHECK_INT (reap.requeued, 0);
+    CHECK_INT (reap.promoted, 0);
+    CHECK_STATUS (WP_OK, wp_store_next_due (t->store, &next));
+    CHECK_INT (next, start + 31 * S_SECOND);
+    //  A promotion a claim applied on its way is still told to the next reap
+    t->clock = start + 31 * S_SECOND;
+    CHECK_STR (CLAIMED_ID ("p", "w"), "a");
+    CHECK_STATUS (WP_OK, wp_store_reap (t->store, &reap));
+    CHECK_INT (reap.promoted, 1);
+    CHECK_STATUS (WP_OK, wp_store_reap (t->store, &reap));
+    CHECK_INT (reap.promoted, 0);
+}
+
+static wp_schedule_t *
+s_put_schedule (s_case_t *t, int line, const char *name, const char *cron, const char *text)
+{
+    s_value_t v = s_val (text);
+    wp_schedule_t spec = { .name = (char *) name, .pool = "p", .cron = (char *) cron,
+                           .data = v.bytes, .data_size = v.size, .priority = -2,
+                           .max_retries = 1 };
+    wp_schedule_t *stored = NULL;
+    s_check_status (t, line, WP_OK, wp_store_schedule_put (t->store, &spec, &stored),
+                    "schedule_put");
+    return s_own (t, stored, s_free_schedule);
+}
+#define PUT_SCHEDULE(name, cron, text) s_put_schedule (t, __LINE__, name, cron, text)
+
+static uint64_t
+s_fire (s_case_t *t, int line)
+{
+    uint64_t fired = UINT64_MAX;
+    s_check_status (t, line, WP_OK, wp_store_fire_schedules (t->store, &fired), "fire");
+    return fired;
+}
+#define FIRE() s_fire (t, __LINE__)
+
+static void
+s_clock_schedule_fires_once_per_tick (s_case_t *t)
+{
+    s_use_clock (t);                            //  05:39:00
+    int64_t start = t->clock;
+    wp_schedule_t *stored = PUT_SCHEDULE ("five", "*/5 * * * *", "tick");
+    CHECK_INT (stored->next_at, start + 60 * S_SECOND);     //  05:40:00
+    CHECK_INT (stored->created_at, start);
+    int64_t next = 0;
+    CHECK_STATUS (WP_OK, wp_store_next_due (t->store, &next));
+    CHECK_INT (next, start + 60 * S_SECOND);
+    t->clock = start + 60 * S_SECOND - 1;
+    CHECK_INT (FIRE (), 0);
+    t->clock = start + 60 * S_SECOND;
+    CHECK_INT (FIRE (), 1);
+    CHECK_INT (FIRE (), 0);
+    wp_item_t *item = GET ("p", "five@2026-11-26T05:40:00.000000Z");
+    CHECK_PENDING (item);
+    CHECK_VALUE (item->data, item->data_size, "tick");
+    CHECK_INT (item->priority, -2);
+    CHECK_INT (item->max_retries, 1);
+    wp_schedule_list_t *list = NULL;
+    CHECK_STATUS (WP_OK, wp_store_schedule_list (t->store, &list));
+    s_own (t, list, s_free_schedule_list);
+    CHECK_INT (list->schedules [0]->last_fired_at, start + 60 * S_SECOND);
+    CHECK_INT (list->schedules [0]->next_at, start + 360 * S_SECOND);
+    //  Replacing it keeps what it fired
+    stored = PUT_SCHEDULE ("five", "*/5 * * * *", "tock");
+    CHECK_INT (stored->last_fired_at, start + 60 * S_SECOND);
+    t->clock = start + 360 * S_SECOND;
+    CHECK_INT (FIRE (), 1);
+    item = GET ("p", "five@2026-11-26T05:45:00.000000Z");
+    CHECK_VALUE (item->data, item->data_size, "tock");
+    CHECK_INT (SIZE ("p"), 2);
+}
+
+static void
+s_clock_schedule_after_downtime_fires_one_catch_up (s_case_t *t)
+{
+    s_use_clock (t);                            //  05:39:00
+    int64_t start = t->clock;
+    PUT_SCHEDULE ("minutely", "* * * * *", "m");
+    PUT_SCHEDULE ("seconds", "*/10 * * * * *", "s");
+    //  Three hours without a fire: one item each, for the first tick missed
+    t->clock = start + 3 * 3600 * S_SECOND + 30 * S_SECOND;     //  08:39:30
+    CHECK_INT (FIRE (), 2);
+    CHECK_INT (SIZE ("p"), 2);
+    GET ("p", "minutely@2026-11-26T05:40:00.000000Z");
+    GET ("p", "seconds@2026-11-26T05:39:10.000000Z");
+    wp_schedule_list_t *list = NULL;
+    CHECK_STATUS (WP_OK, wp_store_schedule_list (t->store, &list));
+    s_own (t, list, s_free_schedule_list);
+    CHECK_INT (list->schedules [0]->next_at, start + (3 * 3600 + 60) * S_SECOND);
+    CHECK_INT (list->schedules [1]->next_at, start + (3 * 3600 + 40) * S_SECOND);
+    CHECK_INT (FIRE (), 0);
+    //  A removed schedule fires no more; its items stay
+    CHECK_STATUS (WP_OK, wp_store_schedule_remove (t->store, "seconds"));
+    t->clock = start + (3 * 3600 + 60) * S_SECOND;
+    CHECK_INT (FIRE (), 1);
+    CHECK_INT (SIZE ("p"), 3);
+}
+
+static void
+s_group_schedule_changes_roll_back (s_case_t *t)
+{
+    PUT_SCHEDULE ("kept", "* * * * *", "k");
+    SET_BACKOFF ("p", 5, 5, 0);
+    CHECK_STATUS (WP_OK, wp_store_begin (t->store));
+    PUT_SCHEDULE ("dropped", "* * * * *", "d");
+    CHECK_STATUS (WP_OK, wp_store_schedule_remove (t->store, "kept"));
+    SET_BACKOFF ("p", 60, 60, 0);
+    PUSH_WITH ("p", "x", NULL, .id = "x", .delay = 60, .unique_key = "k", .priority = 3);
+    wp_store_rollback (t->store);
+    wp_schedule_list_t *list = NULL;
+    CHECK_STATUS (WP_OK, wp_store_schedule_list (t->store, &list));
+    s_own (t, list, s_free_schedule_list);
+    CHECK_INT (list->count, 1);
+    CHECK_STR (list->schedules [0]->name, "kept");
+    const wp_pool_stats_t *stats = s_stats_of (t, "p");
+    CHECK (stats && stats->backoff.base == 5 && stats->scheduled == 0);
+    bool dup = true;
+    CHECK_STR (PUSH_WITH ("p", "y", &dup, .id = "y", .unique_key = "k"), "y");
+    CHECK (!dup);
+}
+
+static void
+s_batch_push_many_schedules_entries (s_case_t *t)
+{
+    s_value_t a = s_val ("a"), b = s_val ("b"), c = s_val ("c");
+    wp_push_entry_t entries [] = {
+        { a.bytes, a.size, "a", -1, .delay = 3600 },
+        { b.bytes, b.size, "b", -1, .priority = -5, .unique_key = "k" },
+        { c.bytes, c.size, "c", -1, .unique_key = "k" },       //  b holds k
+    };
+    char *ids [3] = { NULL, NULL, NULL };
+    bool dups [3] = { true, true, false };
+    CHECK_STATUS (WP_OK, wp_store_push_many (t->store, "p", entries, 3, ids, dups));
+    for (int i = 0; i < 3; i++)
+        s_own (t, ids [i], free);
+    CHECK_STR (ids [2], "b");
+    CHECK (!dups [0] && !dups [1] && dups [2]);
+    CHECK_STATE (GET ("p", "a"), WP_ITEM_SCHEDULED);
+    CHECK_INT (GET ("p", "b")->priority, -5);
+    CHECK_INT (SIZE ("p"), 1);
+    //  A bad entry: nothing of the batch
+    entries [0].id = "a2";
+    entries [1].id = "b2";
+    entries [1].unique_key = "k2";
+    entries [2].delay = 5;
+    entries [2].run_at = 1;
+    CHECK_STATUS (WP_INVALID_ARGUMENT, wp_store_push_many (t->store, "p", entries, 3, ids, NULL));
+    CHECK_MESSAGE ("items[2]: give delay_seconds or run_at, not both");
+    wp_item_t *item = NULL;
+    CHECK_STATUS (WP_NOT_FOUND, wp_store_get (t->store, "p", "a2", &item));
+}
+
+//  =====================================================================
 //  The suite
 
 enum {
@@ -3107,6 +3851,28 @@ static const s_case_def_t s_cases [] = {
     CASE (clock_push_order_at_one_instant, S_NEEDS_CLOCK),
     CASE (clock_heartbeat_renews_leases, S_NEEDS_CLOCK),
     CASE (clock_purge_counts_from_the_last_change, S_NEEDS_CLOCK | S_NEEDS_HOUSEKEEP),
+    CASE (sched_delayed_push_is_scheduled, 0),
+    CASE (sched_delay_falls_due, 0),
+    CASE (sched_run_at_in_the_past_is_pending, 0),
+    CASE (sched_bad_input_changes_nothing, 0),
+    CASE (sched_priority_orders_claims, 0),
+    CASE (sched_priority_orders_batches, 0),
+    CASE (sched_unique_key_returns_the_live_holder, 0),
+    CASE (sched_unique_key_poisoned_and_retried, 0),
+    CASE (sched_fail_retry_after_schedules, 0),
+    CASE (sched_retry_after_falls_due, 0),
+    CASE (sched_backoff_policy_schedules_failures, 0),
+    CASE (sched_release_is_due_at_once, 0),
+    CASE (sched_schedule_put_list_remove, 0),
+    CASE (sched_schedule_bad_input, 0),
+    BATCH_CASE (batch_push_many_schedules_entries),
+    CASE (group_schedule_changes_roll_back, S_NEEDS_GROUP),
+    CASE (clock_delay_boundary_is_exact, S_NEEDS_CLOCK),
+    CASE (clock_backoff_grows_to_its_cap, S_NEEDS_CLOCK),
+    CASE (clock_lapsed_lease_backs_off, S_NEEDS_CLOCK),
+    CASE (clock_reap_counts_backoffs_and_promotions, S_NEEDS_CLOCK | S_NEEDS_HOUSEKEEP),
+    CASE (clock_schedule_fires_once_per_tick, S_NEEDS_CLOCK | S_NEEDS_HOUSEKEEP),
+    CASE (clock_schedule_after_downtime_fires_one_catch_up, S_NEEDS_CLOCK | S_NEEDS_HOUSEKEEP),
 };
 
 #define S_CASE_COUNT (sizeof s_cases / sizeof s_cases [0])

@@ -70,7 +70,7 @@ def test_run_at_as_datetime_and_as_text(client):
     assert jobs.claim("w", wait=10).id == a and _now() >= when
     assert jobs.claim("w", wait=10).id == b
     listed = client.list_items("at", ["scheduled", "claimed"]).items
-    assert [i.id for i in listed] == [a, b]
+    assert [i.id for i in listed] == [a, b, past]
 
 
 def test_a_unique_key_admits_one_live_item(client):
@@ -209,7 +209,7 @@ def test_bad_input_is_refused_before_sending(tmp_path):
              "field 'name' must be a string of 1 to 200 bytes"),
             (lambda: c.schedule_add("", "p", "* * * * *", 1), "field 'name'"),
             (lambda: c.schedule_add("s", "p", "*" * 256, 1),
-             "field 'cron' must be a string of 1 to 255 bytes"),
+             "field 'cron' must be a string of at most 255 bytes of UTF-8 without NUL"),
             (lambda: c.schedule_add("s", "p", "* * * * *", 1, priority=2 ** 31), "priority"),
             (lambda: c.schedule_add("s", "p", "* * * * *", 1, max_retries=-1), "max_retries"),
             (lambda: c.schedule_remove("n" * 201), "field 'name'"),
@@ -330,10 +330,11 @@ def test_flatagents_push_options_and_fail_retry_after(broker, client):
         low = await pool.push({"k": 2}, {"priority": 10})
         high = await pool.push({"k": 3}, {"priority": -10, "unique_key": "u"})
         assert await pool.push({"k": 4}, {"unique_key": "u"}) == high
-        assert await pool.push({"k": 5}, {"ignored": True}) is not None
+        plain = await pool.push({"k": 5}, {"ignored": True})
         item = await pool.claim("w")
         assert item.id == high
         await pool.fail(item.id, "later", retry_after=60)
+        assert (await pool.claim("w")).id == plain          # priority 0 before 10
         assert (await pool.claim("w")).id == low
         return late, high
     try:

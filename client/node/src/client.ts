@@ -555,8 +555,10 @@ export class Pool {
   /** The pool's retry policy: failed attempt n waits min(cap, base * 2^(n-1))
    *  seconds, less up to jitter of it, scheduled. base 0 clears it. */
   async setBackoff(base: number, options: BackoffOptions = {}): Promise<void> {
+    //  (a cap equal to the base is the default: the canonical form leaves it out)
     await this.client.request("WorkPool.SetBackoff", {
-      pool: this.name, base_seconds: base, cap_seconds: options.cap, jitter: options.jitter,
+      pool: this.name, base_seconds: base, cap_seconds: options.cap === base ? undefined : options.cap,
+      jitter: options.jitter,
     }, SAFE, options);
   }
 

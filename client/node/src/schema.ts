@@ -157,7 +157,7 @@ export const METHODS: Record<string, MethodSchema> = {
   },
   "Schedule.Add": {
     request: [f("name", "name", { req: true, min: 1, max: Limits.WP_SCHEDULE_NAME_MAX }), f("pool", "name", R),
-      f("cron", "text", { req: true, min: 1, max: Limits.WP_CRON_MAX }), f("data", "bin", R),
+      f("cron", "text", { req: true, min: 0, max: Limits.WP_CRON_MAX }), f("data", "bin", R),
       f("priority", "int", { def: 0, ...INT32 }),
       f("max_retries", "int", { min: 0, max: Limits.WP_MAX_RETRIES_MAX })],
     reply: [f("schedule", { rec: SCHEDULE })],
@@ -250,7 +250,8 @@ function checkBounds(fd: Field, v: unknown): void {
   } else if (typeof v === "string") {
     const bytes = utf8.encode(v).length;
     if (bytes < lo || bytes > hi || v.includes("\0"))
-      throw new BoundsError(`field '${fd.k}' must be a string of ${lo} to ${hi} bytes of UTF-8`);
+      throw new BoundsError(`field '${fd.k}' must be a string ${lo > 0 ? `of ${lo} to ${hi}` : `of at most ${hi}`} ` +
+        "bytes of UTF-8 without NUL");
   }
 }
 

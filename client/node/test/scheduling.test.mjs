@@ -186,7 +186,7 @@ test("bad input is refused before sending, in the decoder's words", async () => 
     [() => pool.setBackoff(1, { cap: 4e7 }), "field 'cap_seconds'"],
     [() => pool.setBackoff(1, { jitter: 1.5 }), "field 'jitter' must be a finite number of at least 0 and at most 1"],
     [() => off.scheduleAdd("n".repeat(201), "p", "* * * * *", 1), "field 'name' must be a string of 1 to 200 bytes of UTF-8"],
-    [() => off.scheduleAdd("s", "p", "*".repeat(256), 1), "field 'cron' must be a string of 1 to 255 bytes of UTF-8"],
+    [() => off.scheduleAdd("s", "p", "*".repeat(256), 1), "field 'cron' must be a string of at most 255 bytes of UTF-8 without NUL"],
     [() => off.scheduleAdd("s", "p", "* * * * *", 1, { maxRetries: -1 }), "field 'max_retries'"],
     [() => off.scheduleRemove(""), "field 'name'"],
     [async () => new RetryLater(-1), "retry_after_seconds"],
@@ -259,9 +259,11 @@ test("the FlatAgents pool adapter maps workpool's push options and fail's retry_
   const low = await pool.push({ k: 2 }, { priority: 10 });
   const high = await pool.push({ k: 3 }, { priority: -10, unique_key: "u" });
   assert.equal(await pool.push({ k: 4 }, { unique_key: "u" }), high);
+  const plain = await pool.push({ k: 5 });
   const item = await pool.claim("w");
   assert.equal(item.id, high);
   await pool.fail(item.id, "later", { retry_after: 60 });
+  assert.equal((await pool.claim("w")).id, plain);          // priority 0 before 10
   assert.equal((await pool.claim("w")).id, low);
   const native = c.pool("fa");
   assert.equal((await native.get(late)).status, "scheduled");

@@ -36,15 +36,19 @@ for (const v of good) {
 //  What the client's methods send for each method's full request vector.
 const bin = (h) => new Raw(Buffer.from(h, "hex"));
 const CALLS = {
-  "WorkPool.Push": (c) => c.pool("jobs").push(bin("81a16e01"), { id: "job-1", maxRetries: 5 }),
+  "WorkPool.Push": (c) => c.pool("jobs").push(bin("81a16e01"), {
+    id: "job-1", maxRetries: 5, delay: 90, runAt: "2026-11-26T06:39:00.123456Z", priority: -10,
+    uniqueKey: "invoice-42" }),
   "WorkPool.PushMany": (c) => c.pool("jobs").pushMany([
     { data: bin("81a16e01"), id: "a", maxRetries: 2 },
-    { data: bin("a26f6b"), id: "0b6f3c1e-9a4d-4c7e-8f21-5d3a7b9c2e10" },
-    { data: bin("93010203"), id: "c", maxRetries: 0 }]),
+    { data: bin("a26f6b"), id: "0b6f3c1e-9a4d-4c7e-8f21-5d3a7b9c2e10", delay: 2.5, priority: 100 },
+    { data: bin("93010203"), id: "c", maxRetries: 0, runAt: "2026-11-26T05:40:00.123456Z",
+      priority: -(2 ** 31), uniqueKey: "report-c" }]),
   "WorkPool.Claim": (c) => c.pool("jobs").claim("w-1", { wait: 2.5, lease: 60 }),
   "WorkPool.ClaimMany": (c) => c.pool("jobs").claimMany("w-1", 10, { wait: 2.5, lease: 60 }),
   "WorkPool.Complete": (c) => c.pool("jobs").complete("job-1", bin("a26f6b"), { workerId: "w-1" }),
-  "WorkPool.Fail": (c) => c.pool("jobs").fail("job-1", "ZeroDivisionError: division by zero", { workerId: "w-1" }),
+  "WorkPool.Fail": (c) => c.pool("jobs").fail("job-1", "ZeroDivisionError: division by zero",
+    { workerId: "w-1", retryAfter: 30 }),
   "WorkPool.CompleteAndClaim": (c) => c.pool("jobs").completeAndClaim("job-1", "w-1", bin("a26f6b"), { wait: 1, lease: 30 }),
   "WorkPool.CompleteMany": (c) => c.pool("jobs").completeMany([
     { id: "job-1", result: bin("a26f6b") }, { id: "job-2" }, { id: "job-3", result: bin("93010203") }],
@@ -59,6 +63,11 @@ const CALLS = {
   "WorkPool.Purge": (c) => c.pool("jobs").purge(["done", "poisoned"]),
   "WorkPool.Pause": (c) => c.pool("jobs").pause(),
   "WorkPool.Resume": (c) => c.pool("jobs").resume(),
+  "WorkPool.SetBackoff": (c) => c.pool("jobs").setBackoff(2, { cap: 600, jitter: 0.25 }),
+  "Schedule.Add": (c) => c.scheduleAdd("nightly-report", "reports", "0 30 2 * * 1-5", bin("81a16e01"),
+    { priority: -1, maxRetries: 5 }),
+  "Schedule.List": (c) => c.scheduleList(),
+  "Schedule.Remove": (c) => c.scheduleRemove("nightly-report"),
   "Registry.Register": (c) => c.register({
     worker_id: "w-1", host: "node-7", pid: 4242, capabilities: ["gpu", "ocr"], pool_id: "jobs",
     started_at: "2026-11-26T05:39:00.123456Z", heartbeat_interval_seconds: 5,
@@ -107,7 +116,7 @@ test("the client's methods send the full request vectors and read the replies", 
       await pending;
       checked++;
     }
-    assert.ok(checked >= 19, `only ${checked} methods checked`);
+    assert.ok(checked >= 23, `only ${checked} methods checked`);
   } finally {
     await client.close();
     router.close();

@@ -292,6 +292,8 @@ def set_backoff(pool, base, cap=None, jitter=0):
     if base is None:
         raise InvalidArgument("field 'base_seconds' is required")
     cap = _wire.check_seconds("cap_seconds", cap, 0.0, _wire.DELAY_MAX)
+    if cap == base:
+        cap = None                  # the default: the canonical form leaves it out
     jitter = _wire.check_seconds("jitter", jitter or 0.0, 0.0, 1.0)
     #  Idempotent: resent like pause
     yield Call("WorkPool.SetBackoff", {"pool": pool, "base_seconds": base, "cap_seconds": cap,
@@ -306,7 +308,7 @@ def schedule_add(name, pool, cron, data, priority=None, max_retries=None):
     (5 fields, or 6 with seconds first; UTC) it pushes data to pool as item
     NAME@TICK. Returns the stored Schedule (next_at set)."""
     _wire.check_name("name", name, _wire.SCHEDULE_NAME_MAX)
-    _wire.check_name("cron", cron, _wire.CRON_MAX)
+    _wire.check_name("cron", cron, _wire.CRON_MAX, low=0)
     _wire.check_int("priority", priority, _wire.INT32_MIN, _wire.INT32_MAX)
     _wire.check_int("max_retries", max_retries, 0, _wire.INT32_MAX)
     #  Resent: a second copy replaces the record with the same one

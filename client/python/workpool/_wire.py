@@ -240,7 +240,8 @@ def check_int(name, value, low, high):
 
 
 def check_name(name, value, high, low=1):
-    """Checks a string field of low..high bytes of UTF-8, as the decoder does."""
+    """Checks a string field of low..high bytes of UTF-8 without NUL, with
+    the decoder's words."""
     if value is None:
         return None
     try:
@@ -248,8 +249,9 @@ def check_name(name, value, high, low=1):
     except UnicodeEncodeError:
         size = -1
     if not low <= size <= high or "\0" in value:
-        raise InvalidArgument("field '%s' must be a string of %d to %d bytes of UTF-8"
-                              % (name, low, high))
+        bounds = "of %d to %d" % (low, high) if low > 0 else "of at most %d" % high
+        raise InvalidArgument("field '%s' must be a string %s bytes of UTF-8 without NUL"
+                              % (name, bounds))
     return value
 
 

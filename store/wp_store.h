@@ -158,7 +158,7 @@ wp_status wp_store_push_many (wp_store_t *self, const char *pool,
                               const wp_push_entry_t *entries, size_t count,
                               char **ids_out, bool *duplicates);
 
-//  Claims up to max (1..WP_BATCH_MAX) pending items, oldest first, stopping
+//  Claims up to max (1..WP_BATCH_MAX) pending items, most urgent first, stopping
 //  early once the items claimed carry max_bytes of data and result (0: no
 //  cap), so a reply stays within a message limit. *items_out (caller owns)
 //  may be empty; never NULL on WP_OK.

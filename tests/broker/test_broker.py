@@ -615,11 +615,15 @@ def case_lifecycle(workpoold, tmp):
         check(c.ok("WorkPool.Size", {"pool": "q"})["size"] == 6, "size while paused")
         c.ok("WorkPool.Pause", {"pool": "idle"})
         pools = {p["pool"]: p for p in c.ok("Broker.Stats")["pools"]}
-        check(list(pools["q"]) == ["pool", "pending", "claimed", "done", "poisoned", "paused"],
+        check(list(pools["q"]) == ["pool", "pending", "claimed", "done", "poisoned", "paused",
+                                   "scheduled", "backoff_base_seconds", "backoff_cap_seconds",
+                                   "backoff_jitter"],
               "stats keys %r" % pools["q"])
         check(pools["q"]["paused"] is True and pools["q"]["pending"] == 6, "stats q %r" % pools["q"])
         check(pools["idle"] == {"pool": "idle", "pending": 0, "claimed": 0, "done": 0,
-                                "poisoned": 0, "paused": True}, "stats idle %r" % pools.get("idle"))
+                                "poisoned": 0, "paused": True, "scheduled": 0,
+                                "backoff_base_seconds": 0, "backoff_cap_seconds": 0,
+                                "backoff_jitter": 0}, "stats idle %r" % pools.get("idle"))
         # A claim parked on the paused pool waits through a push, and is served on resume
         parked = c.send("WorkPool.Claim", {"pool": "q", "worker_id": "w3", "wait_seconds": 20})
         wait_until(lambda: parked_count(c) >= 1, "the claim to park")

@@ -88,7 +88,7 @@ wp_item_t *wp_sqlite_item_read (sqlite3_stmt *stmt, const char *pool);
 //  *pool_id: the pool's row, created if it does not exist yet.
 wp_status wp_sqlite_pool_id (wp_sqlite_t *self, const char *pool, int64_t *pool_id);
 
-//  What WP_SQL_ITEM_STATE reads of an item and its pool.
+//  What WP_SQL_ITEM_STATE reads of an item.
 typedef struct {
     int64_t seq;
     int64_t pool_id;
@@ -96,7 +96,6 @@ typedef struct {
     char *holder;                       //  claimed_by, or NULL
     uint32_t attempts, max_retries;
     char *unique_key;                   //  or NULL
-    wp_backoff_t policy;                //  the pool's; base 0: none
 } wp_sqlite_row_t;
 
 //  Reads item id of pool into *row (free it with wp_sqlite_row_clear).

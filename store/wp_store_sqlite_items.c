@@ -47,11 +47,8 @@ wp_sqlite_item_state (wp_sqlite_t *self, const char *pool, const char *id, wp_sq
         row->holder = wp_sqlite_column_strdup (stmt, 2);
         row->attempts = (uint32_t) sqlite3_column_int64 (stmt, 3);
         row->max_retries = (uint32_t) sqlite3_column_int64 (stmt, 4);
-        row->policy.base = sqlite3_column_double (stmt, 5);
-        row->policy.cap = sqlite3_column_double (stmt, 6);
-        row->policy.jitter = sqlite3_column_double (stmt, 7);
-        row->unique_key = wp_sqlite_column_strdup (stmt, 8);
-        row->pool_id = sqlite3_column_int64 (stmt, 9);
+        row->unique_key = wp_sqlite_column_strdup (stmt, 5);
+        row->pool_id = sqlite3_column_int64 (stmt, 6);
     }
     else
     if (rc == SQLITE_DONE)
@@ -287,6 +284,23 @@ wp_sqlite_complete (wp_store_t *base, const char *pool, const char *id,
     return wp_sqlite_leave (self, true, status);
 }
 
+//  *policy: the retry policy of pool pool_id.
+static wp_status
+s_pool_policy (wp_sqlite_t *self, int64_t pool_id, wp_backoff_t *policy)
+{
+    sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_POOL_POLICY);
+    sqlite3_bind_int64 (stmt, 1, pool_id);
+    int rc = sqlite3_step (stmt);
+    if (rc == SQLITE_ROW) {
+        policy->base = sqlite3_column_double (stmt, 0);
+        policy->cap = sqlite3_column_double (stmt, 1);
+        policy->jitter = sqlite3_column_double (stmt, 2);
+    }
+    sqlite3_reset (stmt);
+    return rc == SQLITE_ROW? WP_OK: wp_sqlite_error (self, rc == SQLITE_DONE? SQLITE_CORRUPT: rc,
+                                                      "reading the pool's backoff");
+}
+
 wp_status
 wp_sqlite_fail (wp_store_t *base, const char *pool, const char *id,
                 const char *error, const char *worker_id, double retry_after, wp_item_state *state_out)
@@ -298,8 +312,11 @@ wp_sqlite_fail (wp_store_t *base, const char *pool, const char *id,
     wp_item_state state = WP_ITEM_PENDING;
     wp_sqlite_row_t row;
     status = s_claimed_item (self, pool, id, worker_id, &row);
+    wp_backoff_t policy = { 0, 0, 0 };
+    if (status == WP_OK && row.attempts + 1 < row.max_retries)
+        status = s_pool_policy (self, row.pool_id, &policy);
     if (status == WP_OK)
-        status = wp_sqlite_requeue (self, row.seq, row.attempts, row.max_retries, &row.policy,
+        status = wp_sqlite_requeue (self, row.seq, row.attempts, row.max_retries, &policy,
                                     error, retry_after, &state);
     if (status == WP_OK)
         status = s_task_clear (self, row.holder, row.seq);

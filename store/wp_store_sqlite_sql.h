@@ -299,12 +299,13 @@
     X (TASK_CLEAR, \
         "UPDATE workers SET current_item = NULL WHERE worker_id = ?1 AND current_item = ?2") \
     /*  What complete, fail, retry and cancel check, with what a failure  */ \
-    /*  and a retry then need (wp_sqlite_item_state)                       */ \
+    /*  and a retry then need (wp_sqlite_item_state); the pool's policy   */ \
+    /*  only when a failure requeues (POOL_POLICY)                         */ \
     X (ITEM_STATE, \
-        "SELECT i.seq, i.status, i.claimed_by, i.attempts, i.max_retries, p.backoff_base," \
-        " p.backoff_cap, p.backoff_jitter, i.unique_key, i.pool_id" \
-        " FROM items i CROSS JOIN pools p WHERE i.pool_id = " WP_SQLITE_POOL " AND i.id = ?2" \
-        " AND p.pool_id = i.pool_id") \
+        "SELECT seq, status, claimed_by, attempts, max_retries, unique_key, pool_id FROM items" \
+        " WHERE pool_id = " WP_SQLITE_POOL " AND id = ?2") \
+    X (POOL_POLICY, \
+        "SELECT backoff_base, backoff_cap, backoff_jitter FROM pools WHERE pool_id = ?1") \
     X (ITEM_GET, \
         "SELECT " WP_SQLITE_ITEM_COLUMNS " FROM items" \
         " WHERE pool_id = " WP_SQLITE_POOL " AND id = ?2") \

@@ -29,18 +29,28 @@ static const s_field_t s_fields [6] = {
     { "day of week", 0, 7, s_weekdays },
 };
 
+//  Reads a decimal number at *p (stopping past 999, which no field takes);
+//  -1 if there is none.
+static int
+s_number (const char **p)
+{
+    const char *s = *p;
+    if (!isdigit ((unsigned char) *s))
+        return -1;
+    int value = 0;
+    while (isdigit ((unsigned char) *s) && value < 1000)
+        value = value * 10 + (*s++ - '0');
+    *p = s;
+    return value;
+}
+
 //  Reads a number or a name at *p; -1 if there is neither.
 static int
 s_value (const s_field_t *field, const char **p)
 {
     const char *s = *p;
-    if (isdigit ((unsigned char) *s)) {
-        int value = 0;
-        while (isdigit ((unsigned char) *s) && value < 1000)
-            value = value * 10 + (*s++ - '0');
-        *p = s;
-        return value;
-    }
+    if (isdigit ((unsigned char) *s))
+        return s_number (p);
     if (field->names && isalpha ((unsigned char) s [0]) && isalpha ((unsigned char) s [1])
     &&  isalpha ((unsigned char) s [2]))
         for (int i = 0; field->names [i]; i++)
@@ -91,9 +101,8 @@ s_parse_field (const s_field_t *field, const char *text, size_t len, uint64_t *b
         }
         if (*p == '/') {
             p++;
-            const char *digits = p;
-            step = s_value (&(s_field_t) { field->what, 0, 0, NULL }, &p);
-            if (p == digits || step < 1)
+            step = s_number (&p);
+            if (step < 1)
                 goto bad;
         }
         if (*p || low < field->low || high > field->high || low > high) {

@@ -225,16 +225,32 @@ s_random_unit (wp_store_t *self)
     return (double) ((x * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
 }
 
-int64_t
-wp_store_retry_due (wp_store_t *self, const wp_backoff_t *policy, uint32_t attempts,
-                    double retry_after)
+wp_item_state
+wp_store_failure_state (wp_store_t *self, const wp_backoff_t *policy, uint32_t attempts,
+                        uint32_t max_retries, double retry_after, int64_t *due_out)
 {
+    *due_out = 0;
+    if (attempts >= max_retries)
+        return WP_ITEM_POISONED;
     double delay = retry_after > 0
                  ? retry_after
                  : wp_backoff_delay (policy, attempts, s_random_unit (self));
     if (delay <= 0)
-        return 0;
-    return wp_store_now (self) + (int64_t) (delay * 1e6);
+        return WP_ITEM_PENDING;
+    *due_out = wp_store_now (self) + (int64_t) (delay * 1e6);
+    return WP_ITEM_SCHEDULED;
+}
+
+void
+wp_store_reap_count (wp_reap_t *reap, wp_item_state state)
+{
+    if (state == WP_ITEM_POISONED)
+        reap->poisoned++;
+    else
+    if (state == WP_ITEM_SCHEDULED)
+        reap->backed_off++;
+    else
+        reap->requeued++;
 }
 
 wp_status
@@ -917,13 +933,12 @@ wp_store_schedule_put (wp_store_t *self, const wp_schedule_t *schedule,
     if (!self->ops->schedule_put || !self->ops->schedule_list)
         return s_unimplemented (self, "schedules");
     wp_schedule_list_t *list = NULL;
-    CHECK (self->ops->schedule_list (self, &list));
+    wp_status rc = self->ops->schedule_list (self, &list);
     const wp_schedule_t *old = NULL;
-    for (size_t i = 0; i < list->count; i++)
+    for (size_t i = 0; rc == WP_OK && i < list->count; i++)
         if (strcmp (list->schedules [i]->name, schedule->name) == 0)
             old = list->schedules [i];
-    wp_status rc = WP_OK;
-    if (!old && list->count >= WP_SCHEDULES_MAX)
+    if (rc == WP_OK && !old && list->count >= WP_SCHEDULES_MAX)
         rc = wp_store_error (self, WP_RESOURCE_EXHAUSTED,
                              "the store holds %d schedules, the most it takes", WP_SCHEDULES_MAX);
     wp_schedule_t *record = NULL;

@@ -23,7 +23,7 @@ typedef struct {
                         double lease, wp_item_t **item_out);
     wp_status (*complete) (wp_store_t *self, const char *pool, const char *id,
                            const uint8_t *result, size_t result_size, const char *worker_id);
-    //  retry_after: as wp_store_fail's; the store calls wp_store_retry_due
+    //  retry_after: as wp_store_fail's; the store calls wp_store_failure_state
     wp_status (*fail) (wp_store_t *self, const char *pool, const char *id,
                        const char *error, const char *worker_id, double retry_after,
                        wp_item_state *state_out);
@@ -106,7 +106,7 @@ struct _wp_store_t {
     bool thread_shared;             //  threads share this store: errors are
                                     //  kept per thread (see wp_store_error)
     char errmsg [512];              //  the latest error, unless thread_shared
-    uint64_t random_state;          //  the jitter's generator (wp_store_retry_due)
+    uint64_t random_state;          //  the jitter's generator (wp_store_failure_state)
 };
 
 //  Fills self's common part: ops, config with defaults applied.
@@ -130,16 +130,24 @@ wp_status wp_store_check_entry (wp_store_t *self, const wp_push_entry_t *entry);
 void wp_store_caps_encode (const wp_worker_t *worker, uint8_t **blob_p, size_t *size_p);
 bool wp_store_caps_decode (wp_worker_t *worker, const void *blob, size_t size);
 
-//  Scheduling rules every store applies alike, on the store's clock:
-//  the time an entry falls due (0: now, so it is pending at once; else the
-//  run_at for a scheduled item; the entry was checked), and the time an
-//  item that failed its attempts-th time falls due again given the pool's
-//  policy (may be NULL) and a fail's retry_after (0: none), 0 meaning at
-//  once (pending), else scheduled until then. The jitter's random part
-//  comes from the store's own generator.
+//  Scheduling rules every store applies alike, on the store's clock.
+//  The time an entry falls due: 0 now (pending at once), else the run_at
+//  of a scheduled item (the entry was checked).
 int64_t wp_store_entry_due (wp_store_t *self, const wp_push_entry_t *entry);
-int64_t wp_store_retry_due (wp_store_t *self, const wp_backoff_t *policy,
-                            uint32_t attempts, double retry_after);
+
+//  What a failure (fail, a lapsed lease, a lost worker) makes of an item
+//  that has now failed attempts times: POISONED if attempts >= max_retries;
+//  else due again after retry_after (> 0: a fail's Retry-After) or the
+//  pool's policy (may be NULL or have no base): SCHEDULED with *due_out its
+//  run_at, or PENDING at once (*due_out 0). The jitter's random part comes
+//  from the store's own generator.
+wp_item_state wp_store_failure_state (wp_store_t *self, const wp_backoff_t *policy,
+                                      uint32_t attempts, uint32_t max_retries,
+                                      double retry_after, int64_t *due_out);
+
+//  Counts a reclaim (a lapsed lease, a lost worker) whose outcome was state
+//  in reap: poisoned, backed_off or requeued.
+void wp_store_reap_count (wp_reap_t *reap, wp_item_state state);
 
 //  Sets errmsg (printf-style) and returns status, for "return wp_store_error
 //  (self, WP_NOT_FOUND, "no item '%s'", id);".

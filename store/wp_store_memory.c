@@ -555,7 +555,7 @@ wp_mem_item_clear_claim (wp_mem_item_t *item, bool keep_claimant)
 
 //  A failed attempt on a claimed item: fail() (retry_after > 0: the
 //  worker's Retry-After), a lapsed lease, a lost worker. Poisoned, or due
-//  again by wp_store_retry_due: scheduled until then, or pending at once.
+//  again (wp_store_failure_state): scheduled until then, or pending at once.
 //  Returns the new state.
 static wp_item_state
 s_item_fail (wp_mem_store_t *self, wp_mem_item_t *item, const char *error, double retry_after)
@@ -566,15 +566,12 @@ s_item_fail (wp_mem_store_t *self, wp_mem_item_t *item, const char *error, doubl
         item->rec.attempts++;
     free (item->rec.error);
     item->rec.error = wp_strdup (error);
-    if (item->rec.attempts >= item->rec.max_retries)
-        item->rec.status = WP_ITEM_POISONED;
-    else {
-        const wp_backoff_t *policy = item->pool->backoff.base > 0 ? &item->pool->backoff : NULL;
-        int64_t due = wp_store_retry_due (&self->base, policy, item->rec.attempts, retry_after);
-        item->rec.status = due ? WP_ITEM_SCHEDULED : WP_ITEM_PENDING;
-        if (due)
-            item->rec.run_at = due;
-    }
+    int64_t due;
+    item->rec.status = wp_store_failure_state (&self->base, &item->pool->backoff,
+                                               item->rec.attempts, item->rec.max_retries,
+                                               retry_after, &due);
+    if (due)
+        item->rec.run_at = due;
     wp_mem_item_clear_claim (item, item->rec.status == WP_ITEM_POISONED);
     wp_mem_item_change_end (self, item);
     return item->rec.status;
@@ -584,14 +581,7 @@ s_item_fail (wp_mem_store_t *self, wp_mem_item_t *item, const char *error, doubl
 static void
 s_item_reclaim (wp_mem_store_t *self, wp_mem_item_t *item, const char *error)
 {
-    wp_item_state state = s_item_fail (self, item, error, 0);
-    if (state == WP_ITEM_POISONED)
-        self->reaped.poisoned++;
-    else
-    if (state == WP_ITEM_SCHEDULED)
-        self->reaped.backed_off++;
-    else
-        self->reaped.requeued++;
+    wp_store_reap_count (&self->reaped, s_item_fail (self, item, error, 0));
 }
 
 //  Back to pending without counting an attempt

@@ -162,14 +162,9 @@ wp_sqlite_requeue (wp_sqlite_t *self, int64_t seq, uint32_t attempts, uint32_t m
                    const wp_backoff_t *policy, const char *error, double retry_after,
                    wp_item_state *state_out)
 {
-    uint32_t tried = attempts + 1;
-    wp_item_state state = WP_ITEM_POISONED;
-    int64_t due = 0;
-    if (tried < max_retries) {
-        due = wp_store_retry_due (&self->base, policy->base > 0? policy: NULL, tried,
-                                  retry_after);
-        state = due? WP_ITEM_SCHEDULED: WP_ITEM_PENDING;
-    }
+    int64_t due;
+    wp_item_state state = wp_store_failure_state (&self->base, policy, attempts + 1, max_retries,
+                                                  retry_after, &due);
     sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_REQUEUE);
     sqlite3_bind_int64 (stmt, 1, seq);
     sqlite3_bind_int (stmt, 2, (int) state);
@@ -226,13 +221,7 @@ s_requeue_selected (wp_sqlite_t *self, sqlite3_stmt *stmt, const char *error,
         status = wp_sqlite_requeue (self, rows [i].seq, rows [i].attempts,
                                     rows [i].max_retries, &rows [i].policy, error, 0, &state);
         if (status == WP_OK) {
-            if (state == WP_ITEM_POISONED)
-                self->op_reaped.poisoned++;
-            else
-            if (state == WP_ITEM_SCHEDULED)
-                self->op_reaped.backed_off++;
-            else
-                self->op_reaped.requeued++;
+            wp_store_reap_count (&self->op_reaped, state);
             if (count)
                 (*count)++;
         }

@@ -106,7 +106,7 @@ void wp_sqlite_row_clear (wp_sqlite_row_t *row);
 
 //  Fails claimed item seq, tried attempts times of max_retries, of a pool
 //  with policy (base 0: none): poisoned at its last attempt, else due again
-//  at wp_store_retry_due's time, scheduled until then or pending at once.
+//  at wp_store_failure_state's time, scheduled until then or pending at once.
 //  *state_out is the new state.
 wp_status wp_sqlite_requeue (wp_sqlite_t *self, int64_t seq, uint32_t attempts,
                              uint32_t max_retries, const wp_backoff_t *policy,

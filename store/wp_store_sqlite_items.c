@@ -313,7 +313,7 @@ wp_sqlite_fail (wp_store_t *base, const char *pool, const char *id,
     wp_sqlite_row_t row;
     status = s_claimed_item (self, pool, id, worker_id, &row);
     wp_backoff_t policy = { 0, 0, 0 };
-    if (status == WP_OK && row.attempts + 1 < row.max_retries)
+    if (status == WP_OK)
         status = s_pool_policy (self, row.pool_id, &policy);
     if (status == WP_OK)
         status = wp_sqlite_requeue (self, row.seq, row.attempts, row.max_retries, &policy,

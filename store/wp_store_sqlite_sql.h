@@ -244,7 +244,7 @@
         "UPDATE workers SET current_item = NULL WHERE current_item IN" \
         " (SELECT seq FROM items WHERE status = 1 AND lease_expires_at <= ?1)") \
     /*  The claims a lapse or a loss fails, read first and then each     */ \
-    /*  failed by REQUEUE, since its due time is wp_store_retry_due's,    */ \
+    /*  failed by REQUEUE, since its due time is wp_store_failure_state's,    */ \
     /*  computed in C, item by item.                                      */ \
     X (EXPIRED_ITEMS, \
         "SELECT " WP_SQLITE_REQUEUE_COLUMNS " FROM items i CROSS JOIN pools p" \
@@ -300,7 +300,7 @@
         "UPDATE workers SET current_item = NULL WHERE worker_id = ?1 AND current_item = ?2") \
     /*  What complete, fail, retry and cancel check, with what a failure  */ \
     /*  and a retry then need (wp_sqlite_item_state); the pool's policy   */ \
-    /*  only when a failure requeues (POOL_POLICY)                         */ \
+    /*  for a failure (POOL_POLICY)                                        */ \
     X (ITEM_STATE, \
         "SELECT seq, status, claimed_by, attempts, max_retries, unique_key, pool_id FROM items" \
         " WHERE pool_id = " WP_SQLITE_POOL " AND id = ?2") \

@@ -441,7 +441,7 @@ def case_malformed(workpoold, tmp):
         for method, body, message in (
                 ("WorkPool.List", {}, "field 'pool' is required"),
                 ("WorkPool.List", {"pool": "p", "status": "lost"},
-                 "status: 'lost' is not an item status (pending, claimed, done or poisoned)"),
+                 "status: 'lost' is not an item status (pending, scheduled, claimed, done or poisoned)"),
                 ("WorkPool.List", {"pool": "p", "status": ["done", "done"]},
                  "status: 'done' is given twice"),
                 ("WorkPool.List", {"pool": "p", "status": []}, None),

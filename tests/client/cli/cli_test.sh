@@ -244,7 +244,7 @@ check_command_line () {
 
     #   Options of the dead-letter commands
     usage items jobs --status bogus
-    [[ "$err" == *"--status needs pending, claimed, done or poisoned, not 'bogus'"* ]] \
+    [[ "$err" == *"--status needs pending, scheduled, claimed, done or poisoned, not 'bogus'"* ]] \
         || die "items: an unknown status"
     usage purge jobs --status active
     usage items jobs --limit 0
@@ -937,7 +937,8 @@ check_curve () {
 #   after, backoff and schedules through the command line; with broker,
 #   also a schedule that fires
 check_scheduling () {
-    local kind=$1 p="sched-$kind"
+    local kind=$1
+    local p="sched-$kind"
     #   the command line's own refusals
     usage push "$p" 1 --delay 5 --at 2026-01-01T00:00:00Z
     [[ "$err" == *"give --delay or --at, not both"* ]] || die "delay and at"

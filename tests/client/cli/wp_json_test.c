@@ -369,7 +369,8 @@ s_test_records (void)
         "{\"id\":\"i1\",\"pool\":\"jobs\",\"data\":{\"$raw\":\"gaFu\"},\"status\":\"pending\","
         "\"claimed_by\":null,\"claimed_at\":null,\"lease_expires_at\":null,\"attempts\":0,"
                    "\"max_retries\":3,\"result\":null,\"error\":null,"
-                   "\"created_at\":\"2026-11-26T05:39:00.123456Z\"}");
+                   "\"created_at\":\"2026-11-26T05:39:00.123456Z\",\"priority\":0,"
+                   "\"run_at\":null,\"unique_key\":null}");
 
     //  A done item with everything set
     item->data_size = 4;
@@ -382,12 +383,16 @@ s_test_records (void)
     item->result [0] = 0x2a;
     item->result_size = 1;
     item->error = strdup ("boom \"quoted\"");
+    item->priority = -7;
+    item->run_at = 1795671600000000;
+    item->unique_key = strdup ("k1");
     s_expect_text (wp_json_from_item (item),
                    "{\"id\":\"i1\",\"pool\":\"jobs\",\"data\":{\"n\":1},\"status\":\"done\","
                    "\"claimed_by\":\"w1\",\"claimed_at\":\"2026-11-26T05:39:01.000000Z\","
                    "\"lease_expires_at\":\"2026-11-26T05:44:01.000000Z\",\"attempts\":2,"
                    "\"max_retries\":3,\"result\":42,\"error\":\"boom \\\"quoted\\\"\","
-                   "\"created_at\":\"2026-11-26T05:39:00.123456Z\"}");
+                   "\"created_at\":\"2026-11-26T05:39:00.123456Z\",\"priority\":-7,"
+                   "\"run_at\":\"2026-11-26T05:40:00.000000Z\",\"unique_key\":\"k1\"}");
     //  A string field that is not UTF-8 keeps its bytes
     free (item->error);
     item->error = strdup ("\xff");
@@ -431,7 +436,9 @@ s_test_records (void)
     wp_stats_t *stats = wp_stats_new ();
     s_expect_text (wp_json_from_stats (stats), "{\"pools\":[],\"workers\":{},\"counters\":{}}");
     stats->pools = calloc (1, sizeof (wp_pool_stats_t));
-    stats->pools [0] = (wp_pool_stats_t) { strdup ("jobs"), 1, 2, 3, UINT64_MAX, true };
+    stats->pools [0] = (wp_pool_stats_t) { .pool = strdup ("jobs"), .pending = 1, .claimed = 2,
+                                           .done = 3, .poisoned = UINT64_MAX, .scheduled = 5,
+                                           .paused = true, .backoff = { 2, 60, 0.25 } };
     stats->pool_count = 1;
     stats->workers = calloc (1, sizeof (wp_status_count_t));
     stats->workers [0] = (wp_status_count_t) { strdup ("active"), 4 };
@@ -442,7 +449,9 @@ s_test_records (void)
     stats->counter_count = 2;
     s_expect_text (wp_json_from_stats (stats),
                    "{\"pools\":[{\"pool\":\"jobs\",\"pending\":1,\"claimed\":2,\"done\":3,"
-                   "\"poisoned\":1.8446744073709552e19,\"paused\":true}],\"workers\":{\"active\":4},"
+                   "\"poisoned\":1.8446744073709552e19,\"paused\":true,\"scheduled\":5,"
+                   "\"backoff_base_seconds\":2.0,\"backoff_cap_seconds\":60.0,"
+                   "\"backoff_jitter\":0.25}],\"workers\":{\"active\":4},"
                    "\"counters\":{\"requests\":7,\"{\\\"$bin\\\":\\\"/w==\\\"}\":8}}");
     wp_stats_destroy (&stats);
 

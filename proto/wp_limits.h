@@ -9,6 +9,7 @@
 #define WP_NAME_MAX             255     //  bytes of a pool name, item id, worker id,
                                         //  status, capability (valid UTF-8, no NUL)
 #define WP_BATCH_MAX            1000    //  entries of one PushMany / ClaimMany / CompleteMany
+#define WP_CREDIT_MAX           1000    //  credit of one WorkPool.Subscribe
 #define WP_LIST_MAX             1000    //  items of one WorkPool.List page
 #define WP_LIST_DEFAULT         100     //  items of a page when the request sets no limit
 #define WP_CURSOR_MAX           64      //  bytes of a List cursor

@@ -38,6 +38,8 @@ static const struct {
     [WP_METHOD_SCHEDULE_ADD]       = { "Schedule.Add", true },
     [WP_METHOD_SCHEDULE_LIST]      = { "Schedule.List", false },
     [WP_METHOD_SCHEDULE_REMOVE]    = { "Schedule.Remove", true },
+    [WP_METHOD_SUBSCRIBE]          = { "WorkPool.Subscribe", true },
+    [WP_METHOD_UNSUBSCRIBE]        = { "WorkPool.Unsubscribe", false },
 };
 
 const char *

@@ -59,6 +59,8 @@ typedef enum {
     WP_METHOD_SCHEDULE_ADD,         //  "Schedule.Add"
     WP_METHOD_SCHEDULE_LIST,        //  "Schedule.List"
     WP_METHOD_SCHEDULE_REMOVE,      //  "Schedule.Remove"
+    WP_METHOD_SUBSCRIBE,            //  "WorkPool.Subscribe" (a stream of replies)
+    WP_METHOD_UNSUBSCRIBE,          //  "WorkPool.Unsubscribe"
     WP_METHOD_COUNT
 } wp_method;
 
@@ -97,6 +99,7 @@ typedef struct {
     double wait;                    //  seconds to wait for an item; 0: none
     double lease;                   //  seconds; 0: the broker's default
     uint32_t max;                   //  ClaimMany: 1..WP_BATCH_MAX
+    uint32_t credit;                //  Subscribe: 1..WP_CREDIT_MAX
     wp_worker_t *worker;            //  Register
     wp_meta_t metadata;             //  Heartbeat (and Register, in worker)
     char *status;                   //  UpdateStatus
@@ -162,7 +165,9 @@ typedef struct {
     bool *duplicates;
     size_t id_count;
     wp_item_t *item;                //  Claim, CompleteAndClaim, Get; NULL: no item
-    wp_item_list_t *items;          //  ClaimMany, WorkPool.List; NULL encodes as []
+    wp_item_list_t *items;          //  ClaimMany, WorkPool.List, Subscribe; NULL
+                                    //  encodes as []
+    bool end;                       //  Subscribe: the stream's last message
     char *cursor;                   //  WorkPool.List: the next page; NULL: no more
     wp_item_state item_state;       //  Fail: the item's new state (pending,
                                     //  scheduled or poisoned)

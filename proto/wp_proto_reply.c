@@ -418,10 +418,12 @@ s_encode_body (const wp_reply_t *self, wp_method method, msgpack_packer *pk)
             }
             return s_pack_item (pk, self->item);
         case WP_METHOD_CLAIM_MANY:
-        case WP_METHOD_LIST_ITEMS: {
+        case WP_METHOD_LIST_ITEMS:
+        case WP_METHOD_SUBSCRIBE: {
             bool list = method == WP_METHOD_LIST_ITEMS;
+            bool end = method == WP_METHOD_SUBSCRIBE && self->end;
             size_t count = self->items ? self->items->count: 0;
-            msgpack_pack_map (pk, 1 + list);
+            msgpack_pack_map (pk, 1 + list + end);
             wp_mp_pack_cstr (pk, "items");
             msgpack_pack_array (pk, count);
             for (size_t i = 0; i < count; i++)
@@ -430,6 +432,10 @@ s_encode_body (const wp_reply_t *self, wp_method method, msgpack_packer *pk)
             if (list) {
                 wp_mp_pack_cstr (pk, "cursor");
                 wp_mp_pack_cstr (pk, self->cursor);
+            }
+            if (end) {
+                wp_mp_pack_cstr (pk, "end");
+                msgpack_pack_true (pk);
             }
             return 0;
         }
@@ -441,6 +447,7 @@ s_encode_body (const wp_reply_t *self, wp_method method, msgpack_packer *pk)
         case WP_METHOD_RESUME:
         case WP_METHOD_SET_BACKOFF:
         case WP_METHOD_SCHEDULE_REMOVE:
+        case WP_METHOD_UNSUBSCRIBE:
             msgpack_pack_map (pk, 0);
             return 0;
         case WP_METHOD_SCHEDULE_ADD:
@@ -697,12 +704,12 @@ s_decode_body (wp_reply_t *self, wp_method method, wp_pf_t *e, const msgpack_obj
     enum { R_ID, R_DUPLICATE, R_IDS, R_DUPLICATES, R_ITEM, R_ITEMS, R_STATUS, R_SIZE,
            R_RELEASED, R_RENEWED, R_WORKER, R_WORKERS, R_POOLS, R_WORKER_COUNTS,
            R_COUNTERS, R_VERSION, R_SERVER, R_TIME, R_MAX_MESSAGE, R_STATUSES, R_MESSAGES,
-           R_CURSOR, R_RETRIED, R_PURGED, R_SCHEDULE, R_SCHEDULES, R_COUNT };
+           R_CURSOR, R_RETRIED, R_PURGED, R_SCHEDULE, R_SCHEDULES, R_END, R_COUNT };
     static const char *const names [R_COUNT] = {
         "id", "duplicate", "ids", "duplicates", "item", "items", "status", "size",
         "released", "renewed", "worker", "workers", "pools", "workers", "counters",
         "version", "server", "time", "max_message", "statuses", "messages",
-        "cursor", "retried", "purged", "schedule", "schedules"
+        "cursor", "retried", "purged", "schedule", "schedules", "end"
     };
     const msgpack_object *f [R_COUNT];
     if (wp_pf_map (e, root, "body", true, names, R_COUNT, f))
@@ -775,12 +782,15 @@ s_decode_body (wp_reply_t *self, wp_method method, wp_pf_t *e, const msgpack_obj
                 return 0;       //  no item
             return s_decode_item (e, f [R_ITEM], "item", &self->item);
         case WP_METHOD_CLAIM_MANY:
-        case WP_METHOD_LIST_ITEMS: {
+        case WP_METHOD_LIST_ITEMS:
+        case WP_METHOD_SUBSCRIBE: {
             bool list = method == WP_METHOD_LIST_ITEMS;
+            bool stream = method == WP_METHOD_SUBSCRIBE;
             const msgpack_object_array *items = NULL;
-            if (wp_pf_array (e, f [R_ITEMS], "items", true, 0, list ? WP_LIST_MAX: WP_BATCH_MAX,
-                             &items)
-            ||  (list && wp_pf_cursor (e, f [R_CURSOR], "cursor", false, &self->cursor)))
+            if (wp_pf_array (e, f [R_ITEMS], "items", true, 0,
+                             list ? WP_LIST_MAX: stream ? WP_CREDIT_MAX: WP_BATCH_MAX, &items)
+            ||  (list && wp_pf_cursor (e, f [R_CURSOR], "cursor", false, &self->cursor))
+            ||  (stream && wp_pf_bool (e, f [R_END], "end", false, &self->end)))
                 return -1;
             self->items = wp_item_list_new ();
             for (uint32_t i = 0; i < items->size; i++) {
@@ -802,6 +812,7 @@ s_decode_body (wp_reply_t *self, wp_method method, wp_pf_t *e, const msgpack_obj
         case WP_METHOD_RESUME:
         case WP_METHOD_SET_BACKOFF:
         case WP_METHOD_SCHEDULE_REMOVE:
+        case WP_METHOD_UNSUBSCRIBE:
             return 0;
         case WP_METHOD_SCHEDULE_ADD:
             if (!f [R_SCHEDULE])

@@ -17,7 +17,7 @@ typedef enum {
     F_MAX, F_RESULT, F_ERROR, F_HOST, F_PID, F_CAPABILITIES, F_POOL_ID,
     F_STARTED_AT, F_HEARTBEAT, F_METADATA, F_STATUS, F_CAPABILITY, F_STALE,
     F_LIMIT, F_CURSOR, F_ALL, F_DELAY, F_RUN_AT, F_PRIORITY, F_UNIQUE_KEY,
-    F_RETRY_AFTER, F_BASE, F_CAP, F_JITTER, F_NAME, F_CRON,
+    F_RETRY_AFTER, F_BASE, F_CAP, F_JITTER, F_NAME, F_CRON, F_CREDIT,
     F_COUNT
 } s_field;
 
@@ -34,6 +34,7 @@ static const char *const s_field_names [F_COUNT] = {
     [F_PRIORITY] = "priority", [F_UNIQUE_KEY] = "unique_key",
     [F_RETRY_AFTER] = "retry_after_seconds", [F_BASE] = "base_seconds",
     [F_CAP] = "cap_seconds", [F_JITTER] = "jitter", [F_NAME] = "name", [F_CRON] = "cron",
+    [F_CREDIT] = "credit",
 };
 
 //  The keys of one PushMany entry (and of Push's body, for the same fields)
@@ -418,6 +419,18 @@ s_decode_body (wp_request_t *self, wp_pf_t *e, const msgpack_object *root)
                 return -1;
             self->max = (uint32_t) max;
             return s_decode_wait_lease (self, e, f);
+        case WP_METHOD_SUBSCRIBE:
+            if (wp_pf_name (e, f [F_POOL], "pool", true, &self->pool)
+            ||  wp_pf_name (e, f [F_WORKER_ID], "worker_id", true, &self->worker_id)
+            ||  wp_pf_uint (e, f [F_CREDIT], "credit", true, 1, WP_CREDIT_MAX, &max)
+            ||  wp_pf_number (e, f [F_LEASE], "lease_seconds", false, 0, true,
+                              WP_LEASE_MAX, &self->lease))
+                return -1;
+            self->credit = (uint32_t) max;
+            return 0;
+        case WP_METHOD_UNSUBSCRIBE:
+            return wp_pf_name (e, f [F_POOL], "pool", true, &self->pool)
+                || wp_pf_name (e, f [F_WORKER_ID], "worker_id", true, &self->worker_id) ? -1: 0;
         case WP_METHOD_COMPLETE:
             return wp_pf_name (e, f [F_POOL], "pool", true, &self->pool)
                 || wp_pf_name (e, f [F_ID], "id", true, &self->id)
@@ -782,7 +795,19 @@ s_encode_body (const wp_request_t *self, msgpack_packer *pk)
             s_pack_kv_str (pk, "pool", self->pool);
             s_pack_statuses (pk, self);
             return 0;
+        case WP_METHOD_SUBSCRIBE:
+            if (!self->pool || !self->worker_id || self->credit == 0)
+                return -1;
+            msgpack_pack_map (pk, 3 + (self->lease > 0));
+            s_pack_kv_str (pk, "pool", self->pool);
+            s_pack_kv_str (pk, "worker_id", self->worker_id);
+            wp_mp_pack_cstr (pk, "credit");
+            msgpack_pack_uint32 (pk, self->credit);
+            if (self->lease > 0)
+                s_pack_kv_double (pk, "lease_seconds", self->lease);
+            return 0;
         case WP_METHOD_RELEASE_BY_WORKER:
+        case WP_METHOD_UNSUBSCRIBE:
             if (!self->pool || !self->worker_id)
                 return -1;
             msgpack_pack_map (pk, 2);

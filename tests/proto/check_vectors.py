@@ -57,6 +57,7 @@ METHODS = [
     "Broker.Stats", "Broker.Ping", "WorkPool.CompleteMany", "WorkPool.List", "WorkPool.Retry",
     "WorkPool.Cancel", "WorkPool.Purge", "WorkPool.Pause", "WorkPool.Resume",
     "WorkPool.SetBackoff", "Schedule.Add", "Schedule.List", "Schedule.Remove",
+    "WorkPool.Subscribe", "WorkPool.Unsubscribe",
 ]
 STATUS = ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
           "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
@@ -373,6 +374,14 @@ def request_body(method, body):
         get(body, "max_retries", integer, 0, LIMITS["MAX_RETRIES_MAX"])
     elif method == "Schedule.Remove":
         get(body, "name", schedule_name, **R)
+    elif method == "WorkPool.Subscribe":
+        get(body, "pool", name, **R)
+        get(body, "worker_id", name, **R)
+        get(body, "credit", integer, 1, LIMITS["CREDIT_MAX"], **R)
+        get(body, "lease_seconds", number, 0, LIMITS["LEASE_MAX"], True)
+    elif method == "WorkPool.Unsubscribe":
+        get(body, "pool", name, **R)
+        get(body, "worker_id", name, **R)
     elif method == "Registry.Heartbeat":
         get(body, "worker_id", name, **R)
         get(body, "metadata", meta, LIMITS["META_MAX"])
@@ -519,6 +528,13 @@ def reply_body(method, body):
         exact_keys(body, ["items"])
         for i, it in enumerate(get(body, "items", array, 0, BATCH_MAX, **R)):
             item(it, "items[%d]" % i)
+    elif method == "WorkPool.Subscribe":
+        end = body.get("end")
+        exact_keys(body, ["items", "end"] if end is not None else ["items"])
+        if end is not None and end is not True:
+            fail("end", "true when present")
+        for i, it in enumerate(get(body, "items", array, 0, LIMITS["CREDIT_MAX"], **R)):
+            item(it, "items[%d]" % i)
     elif method == "WorkPool.List":
         exact_keys(body, ["items", "cursor"])
         for i, it in enumerate(get(body, "items", array, 0, LIST_MAX, **R)):
@@ -526,7 +542,7 @@ def reply_body(method, body):
         get(body, "cursor", text, 1, CURSOR_MAX)
     elif method in ("WorkPool.Complete", "Registry.Heartbeat", "Registry.UpdateStatus",
                     "WorkPool.Cancel", "WorkPool.Pause", "WorkPool.Resume",
-                    "WorkPool.SetBackoff", "Schedule.Remove"):
+                    "WorkPool.SetBackoff", "Schedule.Remove", "WorkPool.Unsubscribe"):
         exact_keys(body, [])
     elif method == "WorkPool.Fail":
         exact_keys(body, ["status"])

@@ -358,6 +358,10 @@ s_error_vectors (void)
           "cron: the minute field: '61' is not a value, range or step within 0-59" },
         { WP_METHOD_SET_BACKOFF, WP_PERMISSION_DENIED, 90,
           "key 'ingest' has role producer, which may not call WorkPool.SetBackoff (it needs admin)" },
+        { WP_METHOD_SUBSCRIBE, WP_CANCELLED, 91,
+          "replaced by a newer subscription of worker 'w-1' on pool 'jobs'" },
+        { WP_METHOD_SUBSCRIBE, WP_FAILED_PRECONDITION, 92,
+          "worker 'w-1' was declared lost: its items were returned; register again" },
     };
     for (size_t i = 0; i < sizeof errors / sizeof errors [0]; i++) {
         wp_reply_t reply;
@@ -838,6 +842,36 @@ s_malformed_vectors (void)
     msgpack_pack_map (pk, 0);
     s_malformed ("schedule-remove-no-name", "Schedule.Remove", "Schedule.Remove without a name.",
                  &h, &b);
+
+    s_header (&h, 6, 1, 48, "WorkPool.Subscribe", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 3);
+    s_kv_str (pk, "pool", "jobs");
+    s_kv_str (pk, "worker_id", "w-1");
+    wp_mp_pack_cstr (pk, "credit");
+    msgpack_pack_uint32 (pk, 0);
+    s_malformed ("subscribe-credit-zero", "WorkPool.Subscribe",
+                 "WorkPool.Subscribe with credit 0: a stream that may never send.", &h, &b);
+
+    s_header (&h, 6, 1, 49, "WorkPool.Subscribe", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 3);
+    s_kv_str (pk, "pool", "jobs");
+    s_kv_str (pk, "worker_id", "w-1");
+    wp_mp_pack_cstr (pk, "credit");
+    msgpack_pack_uint32 (pk, WP_CREDIT_MAX + 1);
+    s_malformed ("subscribe-credit-too-large", "WorkPool.Subscribe",
+                 "WorkPool.Subscribe with credit one more than WP_CREDIT_MAX.", &h, &b);
+
+    s_header (&h, 6, 1, 50, "WorkPool.Subscribe", 0);
+    pk = s_frame (&b);
+    msgpack_pack_map (pk, 2);
+    s_kv_str (pk, "pool", "jobs");
+    wp_mp_pack_cstr (pk, "credit");
+    msgpack_pack_uint32 (pk, 8);
+    s_malformed ("subscribe-no-worker", "WorkPool.Subscribe",
+                 "WorkPool.Subscribe without a worker_id (credit is returned by that worker's "
+                 "completions).", &h, &b);
 }
 
 //  ---------------------------------------------------------------------

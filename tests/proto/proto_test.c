@@ -256,6 +256,17 @@ pt_request (wp_method method, bool full, wp_request_t *req)
         case WP_METHOD_SCHEDULE_REMOVE:
             req->name = s_dup ("nightly-report");
             break;
+        case WP_METHOD_SUBSCRIBE:
+            req->pool = s_dup ("jobs");
+            req->worker_id = s_dup ("w-1");
+            req->credit = full ? 64: 1;
+            if (full)
+                req->lease = 60;
+            break;
+        case WP_METHOD_UNSUBSCRIBE:
+            req->pool = s_dup ("jobs");
+            req->worker_id = s_dup ("w-1");
+            break;
         default:
             break;
     }
@@ -381,6 +392,10 @@ pt_reply (wp_method method, bool full, wp_reply_t *reply)
             reply->item = full ? s_item ("job-1", WP_ITEM_DONE, true)
                                : s_item ("job-1", WP_ITEM_PENDING, false);
             break;
+        case WP_METHOD_SUBSCRIBE:
+            //  Full: a message of the stream; minimal: the stream's end
+            reply->end = !full;
+            //  fall through
         case WP_METHOD_CLAIM_MANY:
             reply->items = wp_item_list_new ();
             if (full) {
@@ -652,8 +667,9 @@ pt_request_equal (const wp_request_t *a, const wp_request_t *b, char *why, size_
     if (!s_bin_eq (a->result, a->result_size, b->result, b->result_size)
     ||  !s_str_eq (a->error, b->error))
         return s_differ (why, len, "result or error differ");
-    if (a->wait != b->wait || a->lease != b->lease || a->max != b->max)
-        return s_differ (why, len, "wait, lease or max differ");
+    if (a->wait != b->wait || a->lease != b->lease || a->max != b->max
+    ||  a->credit != b->credit)
+        return s_differ (why, len, "wait, lease, max or credit differ");
     if (!s_worker_eq (a->worker, b->worker))
         return s_differ (why, len, "worker differs");
     if (!s_meta_eq (&a->metadata, &b->metadata))
@@ -714,6 +730,8 @@ pt_reply_equal (wp_method method, const wp_reply_t *a, const wp_reply_t *b, char
         return s_differ (why, len, "counts differ");
     if (!s_str_eq (a->cursor, b->cursor))
         return s_differ (why, len, "cursors differ");
+    if (a->end != b->end)
+        return s_differ (why, len, "ends differ");
     if (!s_worker_eq (a->worker, b->worker))
         return s_differ (why, len, "workers differ");
     an = a->workers ? a->workers->count: 0;

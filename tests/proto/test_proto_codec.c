@@ -113,7 +113,7 @@ test_method_table (void)
         WP_METHOD_RELEASE_BY_WORKER, WP_METHOD_RENEW, WP_METHOD_REGISTER, WP_METHOD_HEARTBEAT,
         WP_METHOD_UPDATE_STATUS, WP_METHOD_COMPLETE_MANY, WP_METHOD_RETRY, WP_METHOD_CANCEL,
         WP_METHOD_PURGE, WP_METHOD_PAUSE, WP_METHOD_RESUME, WP_METHOD_SET_BACKOFF,
-        WP_METHOD_SCHEDULE_ADD, WP_METHOD_SCHEDULE_REMOVE };
+        WP_METHOD_SCHEDULE_ADD, WP_METHOD_SCHEDULE_REMOVE, WP_METHOD_SUBSCRIBE };
     int count = 0;
     ALL_METHODS (m) {
         bool expected = false;
@@ -122,8 +122,10 @@ test_method_table (void)
         CHECKF (wp_method_mutates (m) == expected, "%s", wp_method_name (m));
         count += wp_method_mutates (m);
     }
-    CHECK (count == 21);
+    CHECK (count == 22);
     CHECK (!wp_method_mutates (WP_METHOD_SCHEDULE_LIST));
+    //  It ends a subscription the broker holds; the store is not touched
+    CHECK (!wp_method_mutates (WP_METHOD_UNSUBSCRIBE));
     //  Added last, so the numbers of the methods before them did not move
     CHECK (WP_METHOD_COMPLETE_MANY == WP_METHOD_PING + 1);
     CHECK (WP_METHOD_LIST_ITEMS == WP_METHOD_COMPLETE_MANY + 1);

@@ -4,7 +4,7 @@
     workpool-bench [--endpoint E | --spawn] --producers P --workers W
                    --jobs N --payload BYTES [--mode sync|batch|fused]
                    [--batch K] [--sync normal|full] [--store sqlite|image|memory]
-                   [--transport tcp|ipc] [--io-threads N] [--label NAME]
+                   [--transport tcp|ipc] [--io-threads N] [--window D] [--label NAME]
                    [--echo | --latency | --scale]
 
     The workload (the same as bench/peer/peerdrive.c runs against beanstalkd
@@ -22,8 +22,11 @@
              requests for the broker instead of one);
       fused  one Push per job; drain: CompleteAndClaim, one round trip per
              item (a Claim starts each worker).
+    --window D makes each producer keep D push requests in flight on its
+    connection (wp_pipeline; Push, or PushMany of K in batch mode) instead
+    of one at a time.
     The percentiles: push_* is one push request's round trip (a PushMany in
-    batch mode); cycle_* is the time to claim and complete one item (sync,
+    batch mode; with --window, from being queued to its completion); cycle_* is the time to claim and complete one item (sync,
     fused), or one whole batch, ClaimMany and its completes (batch).
     With --spawn, broker_cpu_us_per_request is the CPU time (user + system,
     all its threads) the broker used per request it ran, push and drain
@@ -93,6 +96,7 @@ static struct {
     s_mode_t mode;
     int batch;                  //  K of batch mode
     bool pipeline;              //  batch drain: completes pipelined on a raw DEALER
+    int window;                 //  producers: requests in flight (wp_pipeline); 0: one at a time
     int idle_us;                //  echo: pause between a connection's requests
     bool sync_full;
     const char *store;          //  "sqlite", "image" or "memory"
@@ -354,6 +358,60 @@ s_conns_close (s_conn_t *conns, int count)
     free (conns);
 }
 
+//  A producer with --window: its requests go through a wp_pipeline, window
+//  of them in flight; push_* is then each request's time from being queued
+//  to its completion (so it includes the wait behind the others in flight).
+static void
+s_produce_pipelined (s_conn_t *self, uint8_t *data, wp_push_entry_t *entries, int batch)
+{
+    wp_pipeline_t *pipeline = wp_pipeline_new (self->backend, (size_t) s_opt.window);
+    size_t capacity = (size_t) (s_push_jobs / batch + 2);
+    double *started = malloc (capacity * sizeof *started);
+    if (!pipeline || !started)
+        abort ();
+    size_t sent = 0;
+    for (;;) {
+        long first = __atomic_fetch_add (&s_next_job, batch, __ATOMIC_RELAXED);
+        if (first >= s_push_jobs)
+            break;
+        long count = s_push_jobs - first < batch? s_push_jobs - first: batch;
+        for (long i = 0; i < count; i++) {
+            entries [i] = (wp_push_entry_t) { .data = data + i * s_opt.payload,
+                                              .data_size = (size_t) s_opt.payload,
+                                              .max_retries = -1 };
+            s_payload_fill (data + i * s_opt.payload, wp_bench_now_ns (), first + i);
+        }
+        started [sent] = wp_bench_now ();
+        void *tag = (void *) (uintptr_t) sent++;
+        //  The pipeline copies each entry before this returns
+        if (s_opt.mode == s_MODE_BATCH)
+            wp_pipeline_push_many (pipeline, s_env.pool, entries, (size_t) count, tag);
+        else
+            wp_pipeline_push (pipeline, s_env.pool, entries, tag);
+        //  Collect what has come without waiting, so samples are timely
+        while (wp_pipeline_in_flight (pipeline) == (size_t) s_opt.window) {
+            wp_completion_t *done = wp_pipeline_next (pipeline);
+            if (!done)
+                break;
+            if (done->status != WP_OK)
+                wp_bench_die ("pipelined push: %s: %s", wp_strerror (done->status), done->message);
+            wp_bench_samples_add (&self->samples,
+                                  (wp_bench_now () - started [(uintptr_t) done->tag]) * 1e6);
+            wp_completion_destroy (&done);
+        }
+    }
+    wp_completion_t *done;
+    while ((done = wp_pipeline_next (pipeline))) {
+        if (done->status != WP_OK)
+            wp_bench_die ("pipelined push: %s: %s", wp_strerror (done->status), done->message);
+        wp_bench_samples_add (&self->samples,
+                              (wp_bench_now () - started [(uintptr_t) done->tag]) * 1e6);
+        wp_completion_destroy (&done);
+    }
+    free (started);
+    wp_pipeline_destroy (&pipeline);
+}
+
 static void *
 s_producer (void *arg)
 {
@@ -364,6 +422,13 @@ s_producer (void *arg)
     if (!data || !entries || !ids)
         abort ();
     int batch = s_opt.mode == s_MODE_BATCH? s_opt.batch: 1;
+    if (s_opt.window > 0) {
+        s_produce_pipelined (self, data, entries, batch);
+        free (data);
+        free (entries);
+        free (ids);
+        return NULL;
+    }
     for (;;) {
         long first = __atomic_fetch_add (&s_next_job, batch, __ATOMIC_RELAXED);
         if (first >= s_push_jobs)
@@ -607,6 +672,8 @@ s_run_workload (void)
     s_counters_t before = s_counters (workers [0].backend);
     double cpu_before = s_env.server? wp_bench_cpu_seconds (s_env.server): -1;
     double push_time = s_push_phase (producers, s_opt.jobs, &push);
+    double cpu_pushed = s_env.server? wp_bench_cpu_seconds (s_env.server): -1;
+    s_counters_t pushed = s_counters (workers [0].backend);
     double drain_time = s_phase (workers, s_opt.workers, s_worker, &cycle);
     long drained = 0;
     for (int i = 0; i < s_opt.workers; i++)
@@ -639,6 +706,15 @@ s_run_workload (void)
             wp_bench_samples_quantile (&cycle, 0.5), wp_bench_samples_quantile (&cycle, 0.99),
             peak_rss);
     printf (",\"broker_cpu_us_per_request\":%.1f", cpu_us);
+    //  Per item of each phase, whatever the requests carried: the figure
+    //  that compares with a peer's CPU per job
+    printf (",\"broker_cpu_us_per_push\":%.2f,\"broker_cpu_us_per_drained\":%.2f",
+            s_cpu_us_per_request (cpu_before, cpu_pushed, (double) s_opt.jobs),
+            s_cpu_us_per_request (cpu_pushed, cpu_after, (double) s_opt.jobs));
+    uint64_t push_commits = pushed.commits - before.commits;
+    printf (",\"push_window\":%d,\"push_requests_per_commit\":%.2f", s_opt.window,
+            push_commits? (double) (pushed.batched_requests - before.batched_requests)
+                          / (double) push_commits: 0.0);
     s_print_commits (before, after);
     printf ("}\n");
     wp_bench_samples_free (&push);
@@ -704,8 +780,17 @@ s_run_scale (void)
     for (int level = 0; level < level_count; level++)
         printf ("%s{\"pending\":%ld,\"drained\":%ld,\"drain_per_s\":%.0f,\"broker_rss_kb\":%ld}",
                 level? ",": "", levels [level], drained_at [level], rates [level], rss [level]);
-    printf ("],\"drain_ratio_1e6_vs_1e4\":%.3f,\"broker_peak_rss_kb\":%ld}\n",
-            rates [level_count - 1] / rates [0], peak_rss);
+    //  What each item held costs the broker: the resident set's growth from
+    //  the first level to the last over the items added (RSS is read after
+    //  each level's drain, so the items held are the level less its sample)
+    double held_first = (double) (levels [0] - drained_at [0]);
+    double held_last = (double) (levels [level_count - 1] - drained_at [level_count - 1]);
+    double bytes_per_item = rss [0] > 0 && rss [level_count - 1] > 0
+                          ? (double) (rss [level_count - 1] - rss [0]) * 1024
+                            / (held_last - held_first): -1;
+    printf ("],\"drain_ratio_1e6_vs_1e4\":%.3f,\"broker_peak_rss_kb\":%ld,"
+            "\"broker_bytes_per_item_held\":%.0f}\n",
+            rates [level_count - 1] / rates [0], peak_rss, bytes_per_item);
     s_conns_close (producers, s_opt.producers);
     s_conns_close (workers, s_opt.workers);
 }
@@ -935,7 +1020,8 @@ s_usage (void)
         "usage: workpool-bench [--endpoint E | --spawn] [--producers P] [--workers W]\n"
         "         [--jobs N] [--payload BYTES] [--mode sync|batch|fused] [--batch K]\n"
         "         [--sync normal|full] [--store sqlite|image|memory] [--transport tcp|ipc]\n"
-        "         [--io-threads N] [--pipeline] [--idle-us N] [--label NAME] [--broker PATH]\n"
+        "         [--io-threads N] [--pipeline] [--window D] [--idle-us N] [--label NAME]\n"
+        "         [--broker PATH]\n"
         "         [--echo-server PATH]\n"
         "         [--echo | --latency | --scale]\n"
         "Runs the standard workload (or the echo ceiling, latency or scale measurement)\n"
@@ -974,6 +1060,7 @@ main (int argc, char **argv)
         { "broker", required_argument, NULL, 'B' },
         { "echo-server", required_argument, NULL, 'C' },
         { "pipeline", no_argument, NULL, 'P' },
+        { "window", required_argument, NULL, 'W' },
         { "idle-us", required_argument, NULL, 'I' },
         { "echo", no_argument, NULL, 'e' },
         { "latency", no_argument, NULL, 'L' },
@@ -1004,6 +1091,7 @@ main (int argc, char **argv)
             case 'B': s_opt.broker_path = optarg; break;
             case 'C': s_opt.echo_path = optarg; break;
             case 'P': s_opt.pipeline = true; break;
+            case 'W': s_opt.window = (int) s_number (optarg, 1, 1000, "window"); break;
             case 'I': s_opt.idle_us = (int) s_number (optarg, 0, 1000000, "idle-us"); break;
             case 'e': s_opt.run = s_RUN_ECHO; break;
             case 'L': s_opt.run = s_RUN_LATENCY; break;

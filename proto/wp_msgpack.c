@@ -128,6 +128,14 @@ wp_mp_value_size (const uint8_t *data, size_t size)
     return pos;
 }
 
+//  A writer's first buffer and an unpack's first zone. msgpack's own are
+//  8 KiB: past the sizes malloc keeps in its per-thread cache, so every
+//  frame cost trips through the general allocator (with consolidation) on
+//  both sides of every request, a fifth of the broker's CPU under pipelined
+//  pushes. Most frames fit in these; larger ones grow from here.
+#define S_FIRST_BUFFER 256
+#define S_FIRST_ZONE 512
+
 int
 wp_mp_unpack (msgpack_unpacked *result, const uint8_t *data, size_t size,
               char *errbuf, size_t errlen)
@@ -159,8 +167,19 @@ wp_mp_unpack (msgpack_unpacked *result, const uint8_t *data, size_t size,
                   size - pos == 1 ? "": "s");
         return -1;
     }
+    //  Our own zone: msgpack_unpack_next would make one of 8 KiB per
+    //  frame, the general allocator's slow path (see S_FIRST_BUFFER). A
+    //  request's objects fit in S_FIRST_ZONE; larger frames add chunks.
+    //  msgpack_unpacked_destroy frees it as it would its own.
+    msgpack_unpacked_destroy (result);
+    result->zone = msgpack_zone_new (S_FIRST_ZONE);
+    if (!result->zone) {
+        fprintf (stderr, "wp_msgpack: out of memory\n");
+        abort ();
+    }
     size_t offset = 0;
-    msgpack_unpack_return rc = msgpack_unpack_next (result, (const char *) data, size, &offset);
+    msgpack_unpack_return rc = msgpack_unpack ((const char *) data, size, &offset,
+                                               result->zone, &result->data);
     if (rc == MSGPACK_UNPACK_NOMEM_ERROR) {
         fprintf (stderr, "wp_msgpack: out of memory\n");
         abort ();
@@ -278,12 +297,6 @@ wp_mp_map_duplicate (const msgpack_object_map *map)
     return duplicate;
 }
 
-//  A writer's first buffer. msgpack's own first is 8 KiB: past the sizes
-//  malloc keeps in its per-thread cache, so each message cost a trip
-//  through the general allocator (with consolidation) on both sides of
-//  every request, 17-22% of the broker's CPU under pipelined pushes. Most
-//  messages fit in this; larger ones double from here.
-#define S_FIRST_BUFFER 256
 
 //  The packer's write callback: msgpack_sbuffer_write fails only when
 //  realloc does, and out of memory aborts.

@@ -46,7 +46,7 @@
       count returned is that of whichever attempt answered), pause and
       resume;
     - push and push_many: every entry carries an id; the client makes a
-      UUID v4 for entries that have none, and reports a duplicate of an id
+      UUID v7 for entries that have none, and reports a duplicate of an id
       it made itself as not duplicate (it can only be its own retry);
     - complete, complete_many and fail only when given a worker_id: the broker then
       refuses them on an item held by anyone else; if the retry is refused

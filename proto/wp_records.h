@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define WP_UUID_LEN         36      //  canonical text of a UUID v4
+#define WP_UUID_LEN         36      //  canonical text of a UUID
 
 //  ---------------------------------------------------------------------
 //  Time
@@ -40,7 +40,8 @@ int wp_time_parse (const char *text, size_t len, int64_t *t);
 //  memory. Caller owns return value.
 char *wp_strdup (const char *text);
 
-//  Writes a fresh random UUID v4 in canonical text to buf (WP_UUID_LEN + 1).
+//  Writes a fresh UUID v7 (time-ordered: the ids one thread makes sort in
+//  the order it made them) in canonical text to buf (WP_UUID_LEN + 1).
 void wp_uuid_new (char *buf);
 
 //  ---------------------------------------------------------------------

@@ -1,5 +1,5 @@
 /*  wp_time: the clock, RFC 3339 text for times (microseconds since the
-    epoch), and UUID v4 ids.
+    epoch), and UUID v7 ids.
 
     Formatting always gives the canonical wire form, UTC with exactly six
     fraction digits ("2026-11-26T05:39:00.123456Z"). Parsing accepts any
@@ -9,6 +9,7 @@
     bytes given.  */
 #include "wp_records.h"
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,13 +202,46 @@ wp_time_parse (const char *text, size_t len, int64_t *t)
     return 0;
 }
 
-void
-wp_uuid_new (char *buf)
+//  UUID v7 (RFC 9562): 48 bits of Unix milliseconds, then 12 bits that
+//  count up within a millisecond (method 3: ids a thread makes are in
+//  order even within one), then 62 random bits. Time-ordered ids append to
+//  an index instead of landing at random pages of it (the SQLite store's
+//  items index), and they sort by push time as text. The random bits come
+//  from a per-thread generator seeded by getrandom, so an id costs no
+//  system call; a child after fork seeds again, lest it repeat its
+//  parent's ids. Ids are names, not secrets: nothing relies on them being
+//  unguessable.
+static unsigned s_fork_generation;
+static pthread_once_t s_atfork_once = PTHREAD_ONCE_INIT;
+
+static void
+s_after_fork (void)
 {
-    uint8_t bytes [16];
+    __atomic_add_fetch (&s_fork_generation, 1, __ATOMIC_RELAXED);
+}
+
+static void
+s_atfork_register (void)
+{
+    pthread_atfork (NULL, NULL, s_after_fork);
+}
+
+typedef struct {
+    uint64_t state [2];         //  xoroshiro128+
+    unsigned generation;        //  s_fork_generation when seeded
+    bool seeded;
+    uint64_t last_ms;
+    uint32_t sequence;          //  the 12 counting bits (and a carry)
+} s_uuid_state_t;
+
+static __thread s_uuid_state_t s_uuid;
+
+static void
+s_random_fill (uint8_t *bytes, size_t size)
+{
     size_t got = 0;
-    while (got < sizeof bytes) {
-        ssize_t rc = getrandom (bytes + got, sizeof bytes - got, 0);
+    while (got < size) {
+        ssize_t rc = getrandom (bytes + got, size - got, 0);
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
@@ -217,8 +251,61 @@ wp_uuid_new (char *buf)
         }
         got += (size_t) rc;
     }
-    bytes [6] = (bytes [6] & 0x0f) | 0x40;      //  version 4
-    bytes [8] = (bytes [8] & 0x3f) | 0x80;      //  RFC 4122 variant
+}
+
+static uint64_t
+s_rotl (uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t
+s_next_random (s_uuid_state_t *self)
+{
+    uint64_t s0 = self->state [0], s1 = self->state [1];
+    uint64_t result = s0 + s1;
+    s1 ^= s0;
+    self->state [0] = s_rotl (s0, 24) ^ s1 ^ (s1 << 16);
+    self->state [1] = s_rotl (s1, 37);
+    return result;
+}
+
+void
+wp_uuid_new (char *buf)
+{
+    s_uuid_state_t *self = &s_uuid;
+    pthread_once (&s_atfork_once, s_atfork_register);
+    unsigned generation = __atomic_load_n (&s_fork_generation, __ATOMIC_RELAXED);
+    if (!self->seeded || self->generation != generation) {
+        do
+            s_random_fill ((uint8_t *) self->state, sizeof self->state);
+        while (self->state [0] == 0 && self->state [1] == 0);
+        self->generation = generation;
+        self->seeded = true;
+        self->last_ms = 0;
+    }
+    uint64_t ms = (uint64_t) (wp_time_now () / 1000);
+    if (ms > self->last_ms) {
+        self->last_ms = ms;
+        //  Start low in the millisecond's range, so that it has room to count
+        self->sequence = (uint32_t) (s_next_random (self) & 0x1ff);
+    }
+    else
+    if (++self->sequence > 0xfff) {
+        //  4096 ids in one millisecond (or the clock stepped back): borrow
+        //  the next millisecond, keeping the order
+        self->last_ms++;
+        self->sequence = 0;
+    }
+    uint64_t random = s_next_random (self);
+    uint8_t bytes [16];
+    for (int i = 0; i < 6; i++)
+        bytes [i] = (uint8_t) (self->last_ms >> (40 - 8 * i));
+    bytes [6] = (uint8_t) (0x70 | (self->sequence >> 8));      //  version 7
+    bytes [7] = (uint8_t) self->sequence;
+    bytes [8] = (uint8_t) (0x80 | ((random >> 56) & 0x3f));    //  RFC 9562 variant
+    for (int i = 9; i < 16; i++)
+        bytes [i] = (uint8_t) (random >> (8 * (15 - i)));
     static const char hex [] = "0123456789abcdef";
     char *out = buf;
     for (int i = 0; i < 16; i++) {

@@ -90,7 +90,15 @@ wp_sqlite_run (wp_sqlite_t *self, sqlite3_stmt *stmt, const char *doing)
 static wp_status
 s_run (wp_sqlite_t *self, wp_sqlite_stmt_id id, const char *doing)
 {
-    return wp_sqlite_run (self, wp_sqlite_stmt (self, id), doing);
+    //  What was read since the transaction began may be undone: it is not
+    //  to be trusted once committed (wp_sqlite_pool_id)
+    if (id == WP_SQL_BEGIN_WRITE || id == WP_SQL_BEGIN_READ || id == WP_SQL_ROLLBACK
+    ||  id == WP_SQL_ROLLBACK_TO || id == WP_SQL_BATCH_ROLLBACK_TO)
+        self->pools_seen_count = 0;
+    wp_status status = wp_sqlite_run (self, wp_sqlite_stmt (self, id), doing);
+    if (id == WP_SQL_COMMIT && status == WP_OK)
+        wp_sqlite_pools_committed (self);
+    return status;
 }
 
 static void

@@ -21,6 +21,15 @@
 #include "wp_sqlite_file.h"
 #include <sqlite3.h>
 
+//  A pool's row id, remembered so that a push need not look it up: pool
+//  rows are never deleted, so an id read in a transaction that committed
+//  stays right for good.
+#define WP_SQLITE_POOLS_CACHED 8
+typedef struct {
+    char name [WP_NAME_MAX + 1];
+    int64_t id;
+} wp_sqlite_pool_ref_t;
+
 typedef struct {
     wp_store_t base;                    //  common part; must come first
     sqlite3 *db;                        //  our connection to the file
@@ -40,6 +49,12 @@ typedef struct {
     wp_reap_t op_reaped;                //  applied by the current call
     bool batch;                         //  SAVEPOINT batch is open (in a group)
     wp_reap_t batch_reaped;             //  group_reaped when it was opened
+    wp_sqlite_pool_ref_t pools_known [WP_SQLITE_POOLS_CACHED];  //  committed ids
+    size_t pools_known_count;
+    size_t pools_known_next;            //  the entry replaced when full
+    wp_sqlite_pool_ref_t pools_seen [WP_SQLITE_POOLS_CACHED];   //  read in the
+    size_t pools_seen_count;            //  open transaction: known once it commits,
+                                        //  forgotten if anything in it rolls back
 } wp_sqlite_t;
 
 //  Starts a call: see above. write: the call changes items or workers.
@@ -87,6 +102,8 @@ wp_item_t *wp_sqlite_item_read (sqlite3_stmt *stmt, const char *pool);
 
 //  *pool_id: the pool's row, created if it does not exist yet.
 wp_status wp_sqlite_pool_id (wp_sqlite_t *self, const char *pool, int64_t *pool_id);
+//  The transaction committed: the pool ids it read are known for good.
+void wp_sqlite_pools_committed (wp_sqlite_t *self);
 
 //  What WP_SQL_ITEM_STATE reads of an item.
 typedef struct {

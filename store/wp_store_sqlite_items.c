@@ -7,6 +7,7 @@
     changes, inside a transaction that holds SQLite's write lock; no other
     connection can claim between the choice and the change.  */
 #include "wp_store_sqlite_int.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,8 +68,59 @@ wp_sqlite_row_clear (wp_sqlite_row_t *row)
     memset (row, 0, sizeof *row);
 }
 
+static wp_status s_pool_lookup (wp_sqlite_t *self, const char *pool, int64_t *pool_id);
+
+//  Remembers (pool, id) in refs unless it is there; when full, replaces
+//  the entry *next points at.
+static void
+s_pool_remember (wp_sqlite_pool_ref_t *refs, size_t *count, size_t *next,
+                 const char *pool, int64_t id)
+{
+    for (size_t i = 0; i < *count; i++)
+        if (strcmp (refs [i].name, pool) == 0)
+            return;
+    size_t slot = *count;
+    if (slot == WP_SQLITE_POOLS_CACHED) {
+        if (!next)
+            return;
+        slot = *next;
+        *next = (*next + 1) % WP_SQLITE_POOLS_CACHED;
+    }
+    else
+        (*count)++;
+    snprintf (refs [slot].name, sizeof refs [slot].name, "%s", pool);
+    refs [slot].id = id;
+}
+
+void
+wp_sqlite_pools_committed (wp_sqlite_t *self)
+{
+    for (size_t i = 0; i < self->pools_seen_count; i++)
+        s_pool_remember (self->pools_known, &self->pools_known_count, &self->pools_known_next,
+                         self->pools_seen [i].name, self->pools_seen [i].id);
+    self->pools_seen_count = 0;
+}
+
+//  Saves a POOL_FIND per push (one of its two statements): only ids from
+//  committed transactions are trusted, since a row this transaction read or
+//  inserted may yet be rolled back and its id given to another pool.
 wp_status
 wp_sqlite_pool_id (wp_sqlite_t *self, const char *pool, int64_t *pool_id)
+{
+    for (size_t i = 0; i < self->pools_known_count; i++)
+        if (strcmp (self->pools_known [i].name, pool) == 0) {
+            *pool_id = self->pools_known [i].id;
+            return WP_OK;
+        }
+    wp_status status = s_pool_lookup (self, pool, pool_id);
+    if (status == WP_OK)
+        s_pool_remember (self->pools_seen, &self->pools_seen_count, NULL, pool, *pool_id);
+    return status;
+}
+
+//  The pool's row id, created if the pool has none.
+static wp_status
+s_pool_lookup (wp_sqlite_t *self, const char *pool, int64_t *pool_id)
 {
     sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_POOL_FIND);
     wp_sqlite_bind_text (stmt, 1, pool);

@@ -2,7 +2,10 @@
     (format, strict parse, edge cases), UUIDs, name validation, deep copies
     of items and workers, metadata set/merge/encode/decode, lists.  */
 #include "proto_test.h"
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void
 s_expect_time (const char *text, int ok, int64_t expected)
@@ -94,13 +97,43 @@ test_uuid (void)
         wp_uuid_new (a);
         CHECK (strlen (a) == WP_UUID_LEN);
         CHECK (a [8] == '-' && a [13] == '-' && a [18] == '-' && a [23] == '-');
-        CHECK (a [14] == '4');
+        CHECK (a [14] == '7');
         CHECK (strchr ("89ab", a [19]) != NULL);
         CHECK (strspn (a, "0123456789abcdef-") == WP_UUID_LEN);
         CHECK (wp_name_check (a) == 0);
         wp_uuid_new (b);
-        CHECK (strcmp (a, b) != 0);
+        //  Time-ordered: one thread's ids sort in the order it made them,
+        //  also many within one millisecond
+        CHECK (strcmp (a, b) < 0);
     }
+    //  Its first 12 hex digits are the time in milliseconds
+    wp_uuid_new (a);
+    char ms_hex [13];
+    memcpy (ms_hex, a, 8);
+    memcpy (ms_hex + 8, a + 9, 4);
+    ms_hex [12] = 0;
+    long long ms = strtoll (ms_hex, NULL, 16);
+    CHECK (llabs (ms - wp_time_now () / 1000) < 5000);
+    //  A forked child must not repeat its parent's ids: both draw from a
+    //  generator the fork copied
+    int fds [2];
+    CHECK (pipe (fds) == 0);
+    pid_t pid = fork ();
+    if (pid == 0) {
+        char child [WP_UUID_LEN + 1];
+        wp_uuid_new (child);
+        ssize_t n = write (fds [1], child, sizeof child);
+        _exit (n == (ssize_t) sizeof child? 0: 1);
+    }
+    char parent [WP_UUID_LEN + 1], child [WP_UUID_LEN + 1];
+    wp_uuid_new (parent);
+    CHECK (read (fds [0], child, sizeof child) == (ssize_t) sizeof child);
+    int status = 0;
+    waitpid (pid, &status, 0);
+    CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    CHECK (memcmp (parent + 19, child + 19, 17) != 0);
+    close (fds [0]);
+    close (fds [1]);
 }
 
 static void

@@ -149,7 +149,7 @@ export async function call(c, method, w) {
 // ---------------------------------------------------------------------
 // Matching (predicates as tests/python/cases.py reads them)
 
-const isUuid4 = (t) => typeof t === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(t);
+const isUuid = (t) => typeof t === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(t);
 
 export function resolve(v, saved) {
   if (Array.isArray(v)) return v.map((e) => resolve(e, saved));
@@ -171,7 +171,7 @@ export function match(expected, actual, saved, path = "reply") {
       const arg = expected[keys[0]];
       const checks = {
         $ref: () => actual === saved[arg],
-        $uuid: () => isUuid4(actual) === arg,
+        $uuid: () => isUuid(actual) === arg,
         $time: () => (typeof actual === "string" && actual.endsWith("Z") && actual.length === 27) === arg,
         $null: () => (actual === null || actual === undefined) === arg,
         $prefix: () => typeof actual === "string" && actual.startsWith(arg),

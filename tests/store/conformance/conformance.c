@@ -526,7 +526,7 @@ s_wait_worker_status (s_case_t *t, int line, const char *worker_id, const char *
 }
 
 static bool
-s_is_uuid_v4 (const char *text)
+s_is_uuid (const char *text)
 {
     if (strlen (text) != WP_UUID_LEN)
         return false;
@@ -540,20 +540,21 @@ s_is_uuid_v4 (const char *text)
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
             return false;
     }
-    return text [14] == '4' && strchr ("89ab", text [19]);
+    //  Version 4 (random) or 7 (time-ordered): a backend may make either
+    return strchr ("47", text [14]) && strchr ("89ab", text [19]);
 }
 
 //  =====================================================================
 //  Push
 
 static void
-s_push_makes_uuid_v4 (s_case_t *t)
+s_push_makes_uuid (s_case_t *t)
 {
     //  Decision: "canonical text" is RFC 4122's: lower-case hex, 8-4-4-4-12.
     const char *first = PUSH ("p", "a");
     const char *second = PUSH ("p", "b");
-    if (!s_is_uuid_v4 (first) || !s_is_uuid_v4 (second))
-        s_bail (t, __LINE__, "ids '%s', '%s' are not canonical UUID v4", first, second);
+    if (!s_is_uuid (first) || !s_is_uuid (second))
+        s_bail (t, __LINE__, "ids '%s', '%s' are not canonical UUIDs (v4 or v7)", first, second);
     CHECK (strcmp (first, second) != 0);
     CHECK_STR (GET ("p", first)->id, first);
     CHECK_VALUE (GET ("p", second)->data, GET ("p", second)->data_size, "b");
@@ -2308,7 +2309,7 @@ s_batch_push_many_pushes_all (s_case_t *t)
     for (int i = 0; i < 3; i++)
         s_own (t, ids [i], free);
     CHECK_STR (ids [0], "a");
-    CHECK (ids [1] && s_is_uuid_v4 (ids [1]));
+    CHECK (ids [1] && s_is_uuid (ids [1]));
     CHECK_STR (ids [2], "old");
     CHECK (!dups [0] && !dups [1] && dups [2]);
     CHECK_INT (GET ("p", ids [1])->max_retries, 5);
@@ -3771,7 +3772,7 @@ typedef struct {
     { #name "_in_group", s_##name, S_NEEDS_GROUP | S_IN_GROUP }
 
 static const s_case_def_t s_cases [] = {
-    CASE (push_makes_uuid_v4, 0),
+    CASE (push_makes_uuid, 0),
     CASE (push_with_id, 0),
     CASE (push_duplicate_id_changes_nothing, 0),
     CASE (push_max_retries, 0),

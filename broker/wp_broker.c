@@ -529,8 +529,7 @@ s_serve_pool (s_broker_t *self, wp_exec_env_t *env, const char *pool)
             s_calls_add (&self->gone, call);
             continue;
         }
-        bool again = false;
-        int got = wp_call_claim_parked (call, env, &again);
+        int got = wp_call_claim_parked (call, env);
         if (got == 0 || (got < 0 && stream))
             break;
         if (!call->served) {
@@ -539,7 +538,6 @@ s_serve_pool (s_broker_t *self, wp_exec_env_t *env, const char *pool)
         }
         if (stream)
             s_calls_add (&self->to_back, call);
-        self->stream_again |= again;
         if (got < 0)
             break;              //  the store is failing; the next turn tries again
     }
@@ -947,6 +945,7 @@ s_run (s_broker_t *self, bool housekeeping)
         //  schedule
         s_serve_parked (self, &env, reap.requeued > 0 || reap.promoted > 0 || fired > 0
                                     || again);
+        self->stream_again = wp_streams_take_again (self->streams);
         int64_t next_due = 0;
         if (wp_store_next_due (self->store, &next_due) == WP_OK)
             self->next_due = next_due;

@@ -150,15 +150,10 @@ s_complete_and_claim (wp_call_t *call, wp_exec_env_t *env)
 }
 
 int
-wp_call_claim_parked (wp_call_t *call, wp_exec_env_t *env, bool *again)
+wp_call_claim_parked (wp_call_t *call, wp_exec_env_t *env)
 {
-    bool more = false;
-    if (again)
-        *again = false;
     if (call->stream) {
-        int got = wp_stream_serve (call, env, &more);
-        if (again)
-            *again = more;
+        int got = wp_stream_serve (call, env);
         return got < 0 ? -1 : got > 0;
     }
     int got = s_claim_into (call, env);

@@ -34,8 +34,7 @@ wp_exec_result wp_call_execute (wp_call_t *call, wp_exec_env_t *env);
 //  Tries to claim for a parked call. Returns 1 if it got items (reply set),
 //  0 if nothing is pending (reply unchanged), -1 if the store failed
 //  (reply is the error; a subscription's reply is unchanged). A
-//  subscription adds what it gets to its reply; *again (may be NULL):
-//  it stopped short for its message's size, more may be claimable.
-int wp_call_claim_parked (wp_call_t *call, wp_exec_env_t *env, bool *again);
+//  subscription adds what it gets to its reply.
+int wp_call_claim_parked (wp_call_t *call, wp_exec_env_t *env);
 
 #endif

@@ -43,6 +43,7 @@ struct _wp_streams_t {
     s_entry_t *journal;
     size_t journal_size, journal_capacity;
     zlistx_t *ended;            //  wp_call_t ended in the open transaction
+    bool again;                 //  a claim stopped short for its message's size
     wp_counters_t *counters;
 };
 
@@ -233,7 +234,7 @@ s_item_bytes (const wp_item_t *item)
 
 //  Claims up to max into call's reply; 0..max, or -1 (store failed).
 static int
-s_claim (wp_call_t *call, wp_exec_env_t *env, size_t max, bool *again)
+s_claim (wp_call_t *call, wp_exec_env_t *env, size_t max)
 {
     wp_streams_t *self = env->streams;
     wp_request_t *req = &call->request;
@@ -272,18 +273,28 @@ s_claim (wp_call_t *call, wp_exec_env_t *env, size_t max, bool *again)
     //  Reckoned in the connection's pending bytes until sent
     call->reply_estimate += estimate;
     *wp_peer_pending (call->peer) += estimate;
-    *again = got > 0 && got < max && max_message && stream->bytes > max_message / 2;
+    //  Stopped short with a full message, not for want of items: there may
+    //  be more
+    if (got > 0 && got < max && max_message && stream->bytes > max_message / 2)
+        self->again = true;
     return (int) got;
 }
 
 int
-wp_stream_serve (wp_call_t *call, wp_exec_env_t *env, bool *again)
+wp_stream_serve (wp_call_t *call, wp_exec_env_t *env)
 {
-    *again = false;
     size_t max = s_credit_left (call);
     if (max == 0 || call->stream->ended)
         return 0;
-    return s_claim (call, env, max, again);
+    return s_claim (call, env, max);
+}
+
+bool
+wp_streams_take_again (wp_streams_t *self)
+{
+    bool again = self->again;
+    self->again = false;
+    return again;
 }
 
 int
@@ -302,8 +313,7 @@ wp_stream_subscribe (wp_call_t *call, wp_exec_env_t *env)
     wp_call_t *old = zhashx_lookup (self->subs, stream->key);
     size_t inherited = old ? zhashx_size (old->stream->held) : 0;
     if (inherited < req->credit) {
-        bool again = false;
-        if (s_claim (call, env, req->credit - inherited, &again) < 0) {
+        if (s_claim (call, env, req->credit - inherited) < 0) {
             wp_stream_destroy (&call->stream);
             wp_call_set_error (call, WP_INTERNAL, wp_store_errmsg (env->store));
             return -1;

@@ -53,9 +53,13 @@ bool wp_stream_wants (const wp_call_t *call, size_t max_message);
 
 //  Claims up to the subscription's credit left into call->reply.items
 //  (added to what this transaction already gave it). Returns how many, or
-//  -1 if the store failed (logged; the reply is unchanged). *again: true
-//  if it stopped short for its message's size, so more may be waiting.
-int wp_stream_serve (wp_call_t *call, struct _wp_exec_env_t *env, bool *again);
+//  -1 if the store failed (logged; the reply is unchanged).
+int wp_stream_serve (wp_call_t *call, struct _wp_exec_env_t *env);
+
+//  True (once) if a claim for a subscription stopped short for its
+//  message's size since the last call, so that more may be waiting for it
+//  once its message is sent: the actor serves again at once.
+bool wp_streams_take_again (wp_streams_t *self);
 
 //  After a call ran (done or parked): returns the credit of what it
 //  acknowledged (Complete, Fail, CompleteAndClaim, CompleteMany entries,

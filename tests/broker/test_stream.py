@@ -453,6 +453,26 @@ def case_share(workpoold, tmp):
         check(min(counts.values()) >= 40, "one subscriber starved: %r" % counts)
 
 
+def case_big(workpoold, tmp):
+    # Items that do not fit one message of --max-message: the stream goes on
+    # in several, at once, without waiting for another push or ack
+    with Broker(workpoold, tmp, "--max-message", "65536") as b:
+        a, w = b.client(), b.client()
+        for k in range(10):
+            a.ok("WorkPool.Push", {"pool": "big", "id": "g%d" % k, "data": pack(b"x" * 20000)})
+        rid = w.subscribe({"pool": "big", "worker_id": "w", "credit": 10})
+        got, messages = [], 0
+        while len(got) < 10:
+            items = items_of(w.stream_next(rid, 20), "big items (%d so far)" % len(got))
+            # (as ClaimMany: the claim stops once the items reach the limit)
+            check(sum(len(i["data"]) for i in items[:-1]) < 65536,
+                  "a message of %d items past --max-message" % len(items))
+            got += items
+            messages += 1
+        check(messages >= 3 and [i["id"] for i in got] == ["g%d" % k for k in range(10)],
+              "%d messages: %r" % (messages, [i["id"] for i in got]))
+
+
 def case_bad_input(workpoold, tmp):
     with Broker(workpoold, tmp) as b:
         w = b.client()
@@ -696,6 +716,13 @@ def case_curve(workpoold, tmp):
         worker.ok("WorkPool.Complete", {"pool": "cv", "id": "x", "worker_id": "a-1"})
         worker.ok("WorkPool.Unsubscribe", {"pool": "cv", "worker_id": "a-1"})
         final(worker, rid, OK, "the end under CURVE", 5)
+        # Its key revoked (removed, SIGHUP): the stream ends UNAUTHENTICATED
+        rid = worker.subscribe({"pool": "cv", "worker_id": "a-2", "credit": 1})
+        wait_until(lambda: admin.counters()["subscriptions"] == 1, "the subscription")
+        os.remove(os.path.join(keys, "worker"))
+        daemon.signal(signal.SIGHUP)
+        final(worker, rid, UNAUTHENTICATED, "a stream of a revoked key", 20)
+        check(admin.counters()["stream_ended_refused"] == 1, "refused counter")
     finally:
         for c in (admin, worker, producer):
             c.close()

@@ -18,6 +18,7 @@ import zmq
 OK, CANCELLED, UNKNOWN, INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND = 0, 1, 2, 3, 4, 5
 ALREADY_EXISTS, PERMISSION_DENIED, RESOURCE_EXHAUSTED, FAILED_PRECONDITION = 6, 7, 8, 9
 ABORTED, OUT_OF_RANGE, UNIMPLEMENTED, INTERNAL, UNAVAILABLE = 10, 11, 12, 13, 14
+UNAUTHENTICATED = 16
 
 ITEM_KEYS = ["id", "pool", "data", "status", "claimed_by", "claimed_at", "lease_expires_at",
              "attempts", "max_retries", "result", "error", "created_at", "priority", "run_at",

@@ -473,6 +473,33 @@ def case_big(workpoold, tmp):
               "%d messages: %r" % (messages, [i["id"] for i in got]))
 
 
+def case_slow_reader(workpoold, tmp):
+    # A subscriber that does not read is not served past --max-queued-bytes;
+    # once it reads (and acknowledges) the stream goes on, and its
+    # connection's reckoning of replies is back to nothing, not leaked
+    with Broker(workpoold, tmp, "--max-queued-bytes", "200000") as b:
+        a, w = b.client(), b.client()
+        w.socket.setsockopt(zmq.RCVHWM, 1)
+        for at in range(0, 300, 50):
+            a.ok("WorkPool.PushMany", {"pool": "sr", "items": [
+                {"id": "s%d" % k, "data": pack(b"x" * 10000)} for k in range(at, at + 50)]})
+        rid = w.subscribe({"pool": "sr", "worker_id": "w", "credit": 1000})
+        time.sleep(1)
+        check(pool_stats(a, "sr")["pending"] > 0, "a reader that does not read was given "
+              "everything: %r" % pool_stats(a, "sr"))
+        a.ok("Broker.Ping")
+        got = set()
+        while len(got) < 300:
+            items = items_of(w.stream_next(rid, 20), "items (%d so far)" % len(got))
+            for item in items:
+                got.add(item["id"])
+                w.send("WorkPool.Complete", {"pool": "sr", "id": item["id"], "worker_id": "w"})
+        wait_until(lambda: pool_stats(a, "sr")["done"] == 300, "every item done")
+        for k in range(20):
+            r = w.call("WorkPool.Size", {"pool": "sr"})
+            check(r.status == OK, "the connection is refused after reading it all: %r" % r)
+
+
 def case_bad_input(workpoold, tmp):
     with Broker(workpoold, tmp) as b:
         w = b.client()

@@ -83,6 +83,7 @@ typedef struct {
     bool stream_again;          //  a subscription stopped short for its message's size:
                                 //  serve again at once, in a transaction of its own
     zhashx_t *woken;            //  pools that may have gained pending items this turn
+    zhashx_t *credited;         //  pools whose subscriptions got credit back this turn
     zhashx_t *heartbeats;       //  worker_id -> s_beat_t
     wp_counters_t counters;
     int64_t next_due;           //  store: next lease or staleness due, 0: none
@@ -893,6 +894,7 @@ s_finish (s_broker_t *self)
     self->batch_size = 0;
     self->parked_now.count = self->served.count = self->gone.count = 0;
     zhashx_purge (self->woken);
+    zhashx_purge (self->credited);
 }
 
 //  One transaction: housekeeping if due, the batch, the parked claims it
@@ -916,7 +918,7 @@ s_run (s_broker_t *self, bool housekeeping)
     wp_exec_env_t env = {
         .store = self->store, .config = &self->config, .counters = &self->counters,
         .parked = self->parked, .woken = self->woken, .quota = self->quota,
-        .streams = self->streams
+        .streams = self->streams, .credited = self->credited
     };
     bool again = self->stream_again;
     self->stream_again = false;
@@ -943,6 +945,11 @@ s_run (s_broker_t *self, bool housekeeping)
         //  requeued or fallen due (every store reports what this
         //  transaction applied, its own calls' included) or pushed by a
         //  schedule
+        //  Once for the whole batch (see wp_streams_acknowledge)
+        for (void *mark = zhashx_first (self->credited); mark;
+             mark = zhashx_next (self->credited))
+            zhashx_insert (self->woken, zhashx_cursor (self->credited), (void *) 1);
+        zhashx_purge (self->credited);
         s_serve_parked (self, &env, reap.requeued > 0 || reap.promoted > 0 || fired > 0
                                     || again);
         self->stream_again = wp_streams_take_again (self->streams);
@@ -1268,6 +1275,7 @@ s_broker_new (zsock_t *pipe, s_args_t *args)
     self->parked = wp_parked_new ();
     self->streams = wp_streams_new (&self->counters);
     self->woken = zhashx_new ();
+    self->credited = zhashx_new ();
     self->heartbeats = zhashx_new ();
     zhashx_set_destructor (self->heartbeats, s_free_item);
 
@@ -1287,6 +1295,7 @@ s_broker_destroy (s_broker_t **self_p)
     wp_streams_destroy (&self->streams);
     free (self->to_back.calls);
     zhashx_destroy (&self->woken);
+    zhashx_destroy (&self->credited);
     zhashx_destroy (&self->heartbeats);
     free (self->batch);
     free (self->parked_now.calls);

@@ -26,6 +26,7 @@ typedef struct _wp_exec_env_t {
     zhashx_t *woken;                //  out: pools that may have gained pending items
     wp_quota_t *quota;              //  limits on what pushes may hold
     wp_streams_t *streams;          //  the subscriptions
+    zhashx_t *credited;             //  out: pools where a subscription got credit back
 } wp_exec_env_t;
 
 //  Runs call->request inside the open transaction and fills call->reply.

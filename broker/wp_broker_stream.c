@@ -358,7 +358,7 @@ s_acknowledge (wp_streams_t *self, wp_exec_env_t *env, const char *pool, const c
     &&  strcmp (worker_id, holder->request.worker_id))
         return;
     s_unhold (self, holder, id, true);
-    zhashx_insert (env->woken, pool, (void *) 1);
+    zhashx_insert (env->credited, pool, (void *) 1);
 }
 
 void
@@ -392,7 +392,7 @@ wp_streams_acknowledge (wp_streams_t *self, const wp_call_t *call, wp_exec_env_t
             for (const char *id = zlistx_first (ids); id; id = zlistx_next (ids))
                 s_unhold (self, sub, id, true);
             zlistx_destroy (&ids);
-            zhashx_insert (env->woken, req->pool, (void *) 1);
+            zhashx_insert (env->credited, req->pool, (void *) 1);
             break;
         }
         default:

@@ -64,7 +64,10 @@ bool wp_streams_take_again (wp_streams_t *self);
 //  After a call ran (done or parked): returns the credit of what it
 //  acknowledged (Complete, Fail, CompleteAndClaim, CompleteMany entries,
 //  ReleaseByWorker) and marks the pools whose subscriptions got credit
-//  back as woken (env->woken).
+//  back (env->credited: the actor serves them once at the end of the
+//  batch, one claim for all the credit the batch returned, rather than a
+//  claim per acknowledgement; no item became claimable, so no one waiting
+//  longer is passed over).
 void wp_streams_acknowledge (wp_streams_t *self, const wp_call_t *call,
                              struct _wp_exec_env_t *env);
 

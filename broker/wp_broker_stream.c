@@ -8,12 +8,11 @@
 #include "wp_broker_stream.h"
 #include "wp_broker_exec.h"
 
-#define S_SEP   "\x1f"          //  between pool and worker / id in keys: never in a name
 
 struct _wp_stream_t {
     wp_streams_t *table;
     wp_call_t *call;            //  the Subscribe call it belongs to
-    char *key;                  //  pool S_SEP worker_id
+    char *key;                  //  s_key (pool, worker_id)
     zhashx_t *held;             //  item id -> (void *) 1: streamed, not acknowledged
     bool registered;            //  in table->subs under key
     bool ended;                 //  ended in the open transaction, final reply due
@@ -38,8 +37,8 @@ typedef struct {
 } s_entry_t;
 
 struct _wp_streams_t {
-    zhashx_t *subs;             //  pool S_SEP worker_id -> wp_call_t
-    zhashx_t *holders;          //  pool S_SEP item id -> wp_call_t holding it
+    zhashx_t *subs;             //  s_key (pool, worker_id) -> wp_call_t
+    zhashx_t *holders;          //  s_key (pool, item id) -> wp_call_t holding it
     s_entry_t *journal;
     size_t journal_size, journal_capacity;
     zlistx_t *ended;            //  wp_call_t ended in the open transaction
@@ -47,11 +46,13 @@ struct _wp_streams_t {
     wp_counters_t *counters;
 };
 
+//  The key of (pool, name): the pool's length first, so that no two pairs
+//  share one whatever bytes the names hold
 static char *
 s_key (const char *pool, const char *name)
 {
     char *key;
-    if (asprintf (&key, "%s" S_SEP "%s", pool, name) < 0)
+    if (asprintf (&key, "%zu:%s/%s", strlen (pool), pool, name) < 0)
         abort ();
     return key;
 }

@@ -344,10 +344,19 @@ s_peer_full (s_broker_t *self, wp_peer_t *peer)
 }
 
 //  Refuses a call whose connection does not read its replies, before it
-//  runs. Returns false if it was refused.
+//  runs. Returns false if it was refused. Acknowledgements (Complete, Fail,
+//  CompleteMany) are let through: their replies are small, they free what
+//  the connection holds, and a streaming worker's own stream is what fills
+//  its queue, so refusing them would fail the acknowledgements of a worker
+//  that is reading, only more slowly than its stream arrives (its
+//  in-flight requests stay bounded by --max-inflight).
 static bool
 s_reader_keeps_up (s_broker_t *self, wp_call_t *call)
 {
+    wp_method method = call->request.method;
+    if (method == WP_METHOD_COMPLETE || method == WP_METHOD_FAIL
+    ||  method == WP_METHOD_COMPLETE_MANY)
+        return true;
     if (!s_peer_full (self, call->peer))
         return true;
     char message [256];

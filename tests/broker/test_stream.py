@@ -432,6 +432,7 @@ def case_share(workpoold, tmp):
         counts = {"s1": 0, "s2": 0}
         push_n(a, "sh", 200, "y")
         pending = 200
+        last_progress = time.monotonic()
         while pending:
             progressed = False
             for w, r, name in ((w1, r1, "s1"), (w2, r2, "s2")):
@@ -446,7 +447,10 @@ def case_share(workpoold, tmp):
                     w.send("WorkPool.Complete", {"pool": "sh", "id": item["id"],
                                                  "worker_id": name})
                 progressed = True
-            if not progressed:
+                last_progress = time.monotonic()
+            # A loaded machine (sanitizers, 2 cores) may pause a while: only
+            # a long silence is a stall
+            if not progressed and time.monotonic() - last_progress > 10:
                 check(False, "the stream stalled with %d items left: %r" % (pending, counts))
         check(min(counts.values()) >= 40, "one subscriber starved: %r" % counts)
 

@@ -218,12 +218,6 @@ wp_stream_destroy (wp_stream_t **self_p)
     *self_p = NULL;
 }
 
-size_t
-wp_stream_held (const wp_call_t *call)
-{
-    return call->stream ? zhashx_size (call->stream->held) : 0;
-}
-
 static size_t
 s_credit_left (const wp_call_t *call)
 {
@@ -263,7 +257,7 @@ s_claim (wp_call_t *call, wp_exec_env_t *env, size_t max)
         return -1;
     }
     size_t got = items->count;
-    if (!call->reply.items)
+    if (got > 0 && !call->reply.items)
         call->reply.items = wp_item_list_new ();
     uint64_t estimate = 0;
     for (size_t i = 0; i < got; i++) {

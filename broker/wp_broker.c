@@ -37,6 +37,7 @@
 #define S_TRIM_EVERY_US         1000000     //  after this much was released, at most this often
 #define S_ZAP_LOG_EVERY_US      1000000     //  a refused handshake is logged at most this often
 #define S_ZAP_ENDPOINT          "inproc://zeromq.zap.01"
+#define S_SLOW_READER_RETRY_US  50000       //  a subscription passed over for its reader
 
 //  Calls the broker refers to without owning them.
 typedef struct {
@@ -80,8 +81,12 @@ typedef struct {
     wp_parked_t *parked;        //  claims waiting for an item (owned)
     wp_streams_t *streams;      //  the subscriptions among them (owned)
     s_calls_t to_back;          //  subscriptions just served, for the back of their queue
-    bool stream_again;          //  a subscription stopped short for its message's size:
-                                //  serve again at once, in a transaction of its own
+    int64_t stream_again;       //  when to serve every pool again for subscriptions, 0:
+                                //  no need. At once when one stopped short for its
+                                //  message's size; shortly when one was passed over for
+                                //  a connection that does not read (nothing else tells
+                                //  us when it has read)
+    bool stream_skipped;        //  a subscription was passed over for its reader
     zhashx_t *woken;            //  pools that may have gained pending items this turn
     zhashx_t *credited;         //  pools whose subscriptions got credit back this turn
     zhashx_t *heartbeats;       //  worker_id -> s_beat_t
@@ -531,8 +536,12 @@ s_serve_pool (s_broker_t *self, wp_exec_env_t *env, const char *pool)
         bool stream = call->stream != NULL;
         if (stream ? !wp_stream_wants (call, self->config.max_message) : call->served)
             continue;
-        if (call->gone || s_peer_full (self, call->peer))
+        if (call->gone)
+            continue;
+        if (s_peer_full (self, call->peer)) {
+            self->stream_skipped |= stream;
             continue;       //  a slow reader's claim waits until it reads
+        }
         //  A call served already is alive: it is never both served and gone
         if (!call->served && !s_peer_alive (call)) {
             call->gone = true;
@@ -929,8 +938,9 @@ s_run (s_broker_t *self, bool housekeeping)
         .parked = self->parked, .woken = self->woken, .quota = self->quota,
         .streams = self->streams, .credited = self->credited
     };
-    bool again = self->stream_again;
-    self->stream_again = false;
+    bool again = self->stream_again && now >= self->stream_again;
+    if (again)
+        self->stream_again = 0;
     wp_reap_t reap = { 0 };
     uint64_t purged = 0, fired = 0;
     wp_status rc;
@@ -950,18 +960,25 @@ s_run (s_broker_t *self, bool housekeeping)
             if (reap.leases_expired || reap.workers_lost)
                 wp_streams_check (self->streams, &env, reap.workers_lost > 0);
         }
-        //  Every pool when items became pending without a push of ours:
-        //  requeued or fallen due (every store reports what this
-        //  transaction applied, its own calls' included) or pushed by a
-        //  schedule
-        //  Once for the whole batch (see wp_streams_acknowledge)
+        //  The pools where subscriptions got credit back, once for the
+        //  whole batch (see wp_streams_acknowledge)
         for (void *mark = zhashx_first (self->credited); mark;
              mark = zhashx_next (self->credited))
             zhashx_insert (self->woken, zhashx_cursor (self->credited), (void *) 1);
         zhashx_purge (self->credited);
+        //  Every pool when items became pending without a push of ours:
+        //  requeued or fallen due (every store reports what this
+        //  transaction applied, its own calls' included) or pushed by a
+        //  schedule, or when a subscription's message filled up
         s_serve_parked (self, &env, reap.requeued > 0 || reap.promoted > 0 || fired > 0
                                     || again);
-        self->stream_again = wp_streams_take_again (self->streams);
+        if (wp_streams_take_again (self->streams))
+            self->stream_again = wp_time_now ();
+        else
+        if (self->stream_skipped)
+            self->stream_again = s_min_due (self->stream_again,
+                                            wp_time_now () + S_SLOW_READER_RETRY_US);
+        self->stream_skipped = false;
         int64_t next_due = 0;
         if (wp_store_next_due (self->store, &next_due) == WP_OK)
             self->next_due = next_due;
@@ -1035,8 +1052,7 @@ s_poll_timeout (s_broker_t *self)
     int64_t wake = s_min_due (s_housekeeping_due (self), wp_parked_next_end (self->parked));
     if (wp_parked_size (self->parked) > 0)
         wake = s_min_due (wake, self->next_parked_beat);
-    if (self->stream_again)
-        return 0;
+    wake = s_min_due (wake, self->stream_again);
     int64_t now = wp_time_now ();
     if (wake <= now)
         return 0;
@@ -1227,7 +1243,8 @@ s_turn (s_broker_t *self)
     bool housekeeping = now >= s_housekeeping_due (self);
     bool beat = wp_parked_size (self->parked) > 0 && self->next_parked_beat
              && now >= self->next_parked_beat;
-    if (self->batch_size > 0 || housekeeping || beat || self->stream_again)
+    bool again = self->stream_again && now >= self->stream_again;
+    if (self->batch_size > 0 || housekeeping || beat || again)
         s_run (self, housekeeping);
 }
 

@@ -13,7 +13,8 @@ struct _wp_stream_t {
     wp_streams_t *table;
     wp_call_t *call;            //  the Subscribe call it belongs to
     char *key;                  //  s_key (pool, worker_id)
-    zhashx_t *held;             //  item id -> (void *) 1: streamed, not acknowledged
+    zhashx_t *held;             //  item id -> its lease's end when streamed (as a
+                                //  pointer, never 0): streamed, not acknowledged
     bool registered;            //  in table->subs under key
     bool ended;                 //  ended in the open transaction, final reply due
     wp_status end_status;
@@ -34,6 +35,7 @@ typedef struct {
     wp_call_t *call;
     wp_call_t *other;           //  S_MOVE: the subscription the ids came from
     char *id;                   //  S_HOLD, S_RETURN (owned)
+    void *expires;              //  S_RETURN: the id's value in held
 } s_entry_t;
 
 struct _wp_streams_t {
@@ -58,7 +60,8 @@ s_key (const char *pool, const char *name)
 }
 
 static void
-s_log_entry (wp_streams_t *self, s_op op, wp_call_t *call, wp_call_t *other, const char *id)
+s_log_entry (wp_streams_t *self, s_op op, wp_call_t *call, wp_call_t *other, const char *id,
+             void *expires)
 {
     if (self->journal_size == self->journal_capacity) {
         self->journal_capacity = self->journal_capacity ? self->journal_capacity * 2 : 64;
@@ -69,7 +72,7 @@ s_log_entry (wp_streams_t *self, s_op op, wp_call_t *call, wp_call_t *other, con
     char *copy = NULL;
     if (id && !(copy = strdup (id)))
         abort ();
-    self->journal [self->journal_size++] = (s_entry_t) { op, call, other, copy };
+    self->journal [self->journal_size++] = (s_entry_t) { op, call, other, copy, expires };
 }
 
 wp_streams_t *
@@ -118,15 +121,22 @@ wp_streams_size (wp_streams_t *self)
 //  ---------------------------------------------------------------------
 //  The primitive changes; each journaled unless undoing
 
+//  A lease's end as a held value: never NULL (which zhashx means "none")
+static void *
+s_expiry_value (int64_t lease_expires_at)
+{
+    return (void *) (uintptr_t) (lease_expires_at > 0 ? lease_expires_at : 1);
+}
+
 static void
-s_hold (wp_streams_t *self, wp_call_t *call, const char *id, bool journal)
+s_hold (wp_streams_t *self, wp_call_t *call, const char *id, void *expires, bool journal)
 {
     char *key = s_key (call->request.pool, id);
     zhashx_update (self->holders, key, call);
     free (key);
-    zhashx_update (call->stream->held, id, (void *) 1);
+    zhashx_update (call->stream->held, id, expires);
     if (journal)
-        s_log_entry (self, S_HOLD, call, NULL, id);
+        s_log_entry (self, S_HOLD, call, NULL, id, NULL);
 }
 
 static void
@@ -136,9 +146,10 @@ s_unhold (wp_streams_t *self, wp_call_t *call, const char *id, bool journal)
     if (zhashx_lookup (self->holders, key) == call)
         zhashx_delete (self->holders, key);
     free (key);
+    void *expires = zhashx_lookup (call->stream->held, id);
     zhashx_delete (call->stream->held, id);
     if (journal)
-        s_log_entry (self, S_RETURN, call, NULL, id);
+        s_log_entry (self, S_RETURN, call, NULL, id, expires);
 }
 
 static void
@@ -147,7 +158,7 @@ s_register (wp_streams_t *self, wp_call_t *call, bool journal)
     zhashx_update (self->subs, call->stream->key, call);
     call->stream->registered = true;
     if (journal)
-        s_log_entry (self, S_REGISTER, call, NULL, NULL);
+        s_log_entry (self, S_REGISTER, call, NULL, NULL, NULL);
 }
 
 static void
@@ -165,8 +176,9 @@ s_move (wp_streams_t *self, wp_call_t *from, wp_call_t *to)
 {
     zlistx_t *ids = zhashx_keys (from->stream->held);
     for (const char *id = zlistx_first (ids); id; id = zlistx_next (ids)) {
+        void *expires = zhashx_lookup (from->stream->held, id);
         s_unhold (self, from, id, false);
-        s_hold (self, to, id, false);
+        s_hold (self, to, id, expires, false);
     }
     zlistx_destroy (&ids);
 }
@@ -183,7 +195,7 @@ s_end (wp_streams_t *self, wp_call_t *call, wp_status status, const char *messag
     stream->end_status = status;
     stream->end_message = message;
     zlistx_add_end (self->ended, call);
-    s_log_entry (self, S_END, call, NULL, NULL);
+    s_log_entry (self, S_END, call, NULL, NULL, NULL);
 }
 
 //  ---------------------------------------------------------------------
@@ -204,12 +216,6 @@ wp_stream_destroy (wp_stream_t **self_p)
     free (self->key);
     free (self);
     *self_p = NULL;
-}
-
-size_t
-wp_stream_held (const wp_call_t *call)
-{
-    return call->stream ? zhashx_size (call->stream->held) : 0;
 }
 
 static size_t
@@ -251,7 +257,7 @@ s_claim (wp_call_t *call, wp_exec_env_t *env, size_t max)
         return -1;
     }
     size_t got = items->count;
-    if (!call->reply.items)
+    if (got > 0 && !call->reply.items)
         call->reply.items = wp_item_list_new ();
     uint64_t estimate = 0;
     for (size_t i = 0; i < got; i++) {
@@ -263,7 +269,7 @@ s_claim (wp_call_t *call, wp_exec_env_t *env, size_t max)
         free (key);
         if (holder && holder != call)
             s_unhold (self, holder, item->id, true);
-        s_hold (self, call, item->id, true);
+        s_hold (self, call, item->id, s_expiry_value (item->lease_expires_at), true);
         stream->bytes += item->data_size + item->result_size;
         estimate += s_item_bytes (item);
         items->items [i] = NULL;
@@ -324,7 +330,7 @@ wp_stream_subscribe (wp_call_t *call, wp_exec_env_t *env)
         s_end (self, old, WP_CANCELLED, "replaced by a newer Subscribe of the same worker "
                "on the same pool; it took over the items not yet acknowledged");
         s_move (self, old, call);
-        s_log_entry (self, S_MOVE, call, old, NULL);
+        s_log_entry (self, S_MOVE, call, old, NULL, NULL);
     }
     s_register (self, call, true);
     return 0;
@@ -406,37 +412,46 @@ wp_streams_check (wp_streams_t *self, wp_exec_env_t *env, bool workers_lost)
 {
     if (zhashx_size (self->subs) == 0)
         return;
+    int64_t now = wp_time_now ();
     zlistx_t *calls = zhashx_values (self->subs);
     for (wp_call_t *call = zlistx_first (calls); call; call = zlistx_next (calls)) {
         const char *pool = call->request.pool, *worker_id = call->request.worker_id;
-        bool woke = false;
-        zlistx_t *ids = zhashx_keys (call->stream->held);
-        for (const char *id = zlistx_first (ids); id; id = zlistx_next (ids)) {
-            wp_item_t *item = NULL;
-            wp_status rc = wp_store_get (env->store, pool, id, &item);
-            bool held = rc != WP_OK || (item && item->status == WP_ITEM_CLAIMED
-                                        && item->claimed_by
-                                        && streq (item->claimed_by, worker_id));
-            //  A store failure keeps the item held: better a credit late
-            //  than an item streamed twice
-            if (rc == WP_NOT_FOUND)
-                held = false;
-            if (!held) {
-                s_unhold (self, call, id, true);
-                woke = true;
-            }
-            wp_item_destroy (&item);
-        }
-        zlistx_destroy (&ids);
+        bool lost = false;
         if (workers_lost) {
             wp_worker_t *worker = NULL;
-            if (wp_store_get_worker (env->store, worker_id, &worker) == WP_OK && worker
-            &&  worker->status && streq (worker->status, "lost"))
-                s_end (self, call, WP_FAILED_PRECONDITION, "the worker was declared lost "
-                       "(no heartbeat); its items were returned: register again");
+            lost = wp_store_get_worker (env->store, worker_id, &worker) == WP_OK && worker
+                && worker->status && streq (worker->status, "lost");
             wp_worker_destroy (&worker);
         }
-        if (woke)
+        size_t before = zhashx_size (call->stream->held);
+        zlistx_t *ids = zhashx_keys (call->stream->held);
+        for (const char *id = zlistx_first (ids); id; id = zlistx_next (ids)) {
+            //  A lease only grows (heartbeats renew it): one that ends after
+            //  now cannot have lapsed, and is not looked up
+            int64_t expires = (int64_t) (uintptr_t) zhashx_lookup (call->stream->held, id);
+            if (!lost && expires > now)
+                continue;
+            bool held = !lost;
+            if (held) {
+                wp_item_t *item = NULL;
+                wp_status rc = wp_store_get (env->store, pool, id, &item);
+                //  A store failure keeps the item held: better a credit
+                //  late than an item streamed twice
+                held = rc == WP_NOT_FOUND ? false
+                     : rc != WP_OK || (item && item->status == WP_ITEM_CLAIMED
+                                       && item->claimed_by
+                                       && streq (item->claimed_by, worker_id));
+                wp_item_destroy (&item);
+            }
+            if (!held)
+                s_unhold (self, call, id, true);
+        }
+        zlistx_destroy (&ids);
+        if (lost)
+            s_end (self, call, WP_FAILED_PRECONDITION, "the worker was declared lost "
+                   "(no heartbeat); its items were returned: register again");
+        else
+        if (zhashx_size (call->stream->held) < before)
             zhashx_insert (env->woken, pool, (void *) 1);
     }
     zlistx_destroy (&calls);
@@ -513,7 +528,7 @@ wp_streams_undo (wp_streams_t *self)
                 s_unhold (self, call, entry->id, false);
                 break;
             case S_RETURN:
-                s_hold (self, call, entry->id, false);
+                s_hold (self, call, entry->id, entry->expires, false);
                 break;
             case S_REGISTER:
                 s_unregister (self, call);

@@ -104,7 +104,4 @@ void wp_streams_undo (wp_streams_t *self);
 //  Forgets the ended list (after the actor answered them).
 void wp_streams_clear_ended (wp_streams_t *self);
 
-//  Items held, not acknowledged, by call's subscription.
-size_t wp_stream_held (const wp_call_t *call);
-
 #endif

@@ -128,7 +128,8 @@ static const struct {
     { WP_METHOD_RETRY, 'A' }, { WP_METHOD_CANCEL, 'A' }, { WP_METHOD_PURGE, 'A' },
     { WP_METHOD_PAUSE, 'A' }, { WP_METHOD_RESUME, 'A' }, { WP_METHOD_SET_BACKOFF, 'A' },
     { WP_METHOD_SCHEDULE_ADD, 'A' }, { WP_METHOD_SCHEDULE_LIST, 'A' },
-    { WP_METHOD_SCHEDULE_REMOVE, 'A' },
+    { WP_METHOD_SCHEDULE_REMOVE, 'A' }, { WP_METHOD_SUBSCRIBE, 'W' },
+    { WP_METHOD_UNSUBSCRIBE, 'W' },
 };
 
 //  Storage a request built by s_method_request points into.
@@ -193,8 +194,17 @@ s_method_request (wp_method method, const char *worker_id, s_parts_t *parts)
             req.max = 1;
             req.worker_id = (char *) worker_id;
             break;
+        case WP_METHOD_SUBSCRIBE:
+            //  Its first reply is a stream message, or, with nothing
+            //  pending, the end its deadline brings; Unsubscribe (next in
+            //  the table) ends it otherwise
+            req.credit = 1;
+            req.timeout_ms = 300;
+            req.worker_id = (char *) worker_id;
+            break;
         case WP_METHOD_CLAIM:
         case WP_METHOD_RELEASE_BY_WORKER:
+        case WP_METHOD_UNSUBSCRIBE:
             req.worker_id = (char *) worker_id;
             break;
         case WP_METHOD_COMPLETE:

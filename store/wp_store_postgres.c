@@ -585,8 +585,13 @@ s_connected (wp_pg_t *self)
 static void
 s_abandon (wp_pg_t *self)
 {
-    if (PQtransactionStatus (self->conn) != PQTRANS_IDLE)
+    //  The failure that brought us here is the one to report
+    char saved [sizeof self->base.errmsg];
+    memcpy (saved, self->base.errmsg, sizeof saved);
+    if (PQtransactionStatus (self->conn) != PQTRANS_IDLE
+    &&  PQstatus (self->conn) == CONNECTION_OK)
         s_simple (self, "ROLLBACK", "rolling back", NULL);
+    memcpy (self->base.errmsg, saved, sizeof saved);
     memset (&self->op_reaped, 0, sizeof self->op_reaped);
     self->op_open = false;
 }
@@ -662,6 +667,13 @@ wp_pg_enter (wp_pg_t *self, bool write)
     status = s_connected (self);
     if (status == WP_OK)
         status = s_start (self, false, &lease, &stale, &run_at);
+    if (status && PQstatus (self->conn) == CONNECTION_BAD) {
+        //  The connection broke since the last call (libpq learns it only
+        //  by trying): nothing was done yet, so connect again and retry once
+        status = s_connected (self);
+        if (status == WP_OK)
+            status = s_start (self, false, &lease, &stale, &run_at);
+    }
     if (status == WP_OK)
         status = s_expire (self, lease, stale, run_at);
     //  A savepoint only where something must outlive the call's failure:
@@ -759,6 +771,11 @@ s_begin (wp_store_t *base)
     wp_status status = s_connected (self);
     if (status == WP_OK)
         status = s_simple (self, "BEGIN", "beginning a transaction", NULL);
+    if (status && PQstatus (self->conn) == CONNECTION_BAD) {
+        status = s_connected (self);    //  broke since the last call: once more
+        if (status == WP_OK)
+            status = s_simple (self, "BEGIN", "beginning a transaction", NULL);
+    }
     if (status) {
         s_abandon (self);
         return status;

@@ -246,9 +246,10 @@ static const char *const s_sql [WP_PG_COUNT] = {
 };
 #undef WP_PG_SQL_
 
-PGresult *
-wp_pg_exec (wp_pg_t *self, wp_pg_stmt_id id, const wp_pg_params_t *params,
-            const char *doing, wp_status *status)
+//  Runs statement id now, outside the frame's pipelined start.
+static PGresult *
+s_exec_plain (wp_pg_t *self, wp_pg_stmt_id id, const wp_pg_params_t *params,
+              const char *doing, wp_status *status)
 {
     PGresult *res = PQexecPrepared (self->conn, s_names [id], params? params->count: 0,
                                     params? params->values: NULL,
@@ -613,22 +614,167 @@ s_check_group (wp_pg_t *self, wp_status status)
     }
 }
 
-//  The first round trip of a call: opens the call's transaction or
-//  releases the savepoint the last call in the group left open, reads what
-//  is due, and in a group opens SAVEPOINT op; one simple query.
+//  The frame's first round trip, pipelined with the call's first
+//  statement (libpq pipeline mode): outside a group BEGIN, in one the
+//  RELEASE of the savepoint the last call left open; the due times; in a
+//  group SAVEPOINT op; then the statement (id, params; none if id is
+//  WP_PG_COUNT). *res (caller clears) and *stmt_status: the statement's
+//  outcome. Returns the prefix's status (a failure there voids the rest).
 static wp_status
-s_start (wp_pg_t *self, bool savepoint, int64_t *lease, int64_t *stale, int64_t *run_at)
+s_pipeline (wp_pg_t *self, wp_pg_stmt_id id, const wp_pg_params_t *params,
+            int64_t *due, PGresult **res, wp_status *stmt_status)
 {
-    char sql [sizeof WP_PG_NEXT_DUE_SQL + 64];
-    snprintf (sql, sizeof sql, "%s%s;%s", self->in_group? (self->op_open? "RELEASE op;": "")
-                                                        : "BEGIN;",
-              WP_PG_NEXT_DUE_SQL, savepoint? "SAVEPOINT op": "");
-    PGresult *res;
-    wp_status status = s_simple (self, sql, "beginning a call", &res);
+    const char *prefix [3];
+    int prefix_count = 0;
+    if (!self->in_group)
+        prefix [prefix_count++] = "BEGIN";
+    else
+    if (self->op_open)
+        prefix [prefix_count++] = "RELEASE op";
+    int due_index = prefix_count;
+    prefix [prefix_count++] = NULL;                 //  the due times
+    if (self->in_group)
+        prefix [prefix_count++] = "SAVEPOINT op";
     self->op_open = false;
-    s_due_read (res, lease, stale, run_at);
-    PQclear (res);
+    *res = NULL;
+    *stmt_status = WP_OK;
+    due [0] = due [1] = due [2] = 0;
+    if (!PQenterPipelineMode (self->conn))
+        return wp_pg_error (self, NULL, "beginning a call");
+    bool sent = true;
+    for (int i = 0; i < prefix_count && sent; i++)
+        sent = prefix [i]
+            ? PQsendQueryParams (self->conn, prefix [i], 0, NULL, NULL, NULL, NULL, 1)
+            : PQsendQueryPrepared (self->conn, "wp_NEXT_DUE", 0, NULL, NULL, NULL, 1);
+    if (sent && id != WP_PG_COUNT)
+        sent = PQsendQueryPrepared (self->conn, s_names [id], params? params->count: 0,
+                                    params? params->values: NULL,
+                                    params? params->lengths: NULL,
+                                    params? params->formats: NULL, 1);
+    if (sent)
+        sent = PQpipelineSync (self->conn);
+    wp_status status = sent? WP_OK: wp_pg_error (self, NULL, "beginning a call");
+    int queries = prefix_count + (id != WP_PG_COUNT);
+    //  Each query's result, then NULL; then the sync
+    for (int i = 0; sent && i < queries; i++) {
+        PGresult *got;
+        while ((got = PQgetResult (self->conn))) {
+            ExecStatusType kind = PQresultStatus (got);
+            bool ok = kind == PGRES_TUPLES_OK || kind == PGRES_COMMAND_OK;
+            if (i < prefix_count) {
+                if (!ok && status == WP_OK)
+                    status = wp_pg_error (self, got, "beginning a call");
+                if (ok && i == due_index) {
+                    s_due_read (got, &due [0], &due [1], &due [2]);
+                }
+                PQclear (got);
+            }
+            else
+            if (ok && !*res)
+                *res = got;
+            else {
+                if (!ok && *stmt_status == WP_OK && status == WP_OK)
+                    *stmt_status = kind == PGRES_PIPELINE_ABORTED
+                        ? wp_store_error (&self->base, WP_ABORTED, "postgres: not run")
+                        : wp_pg_error (self, got, "running the call");
+                PQclear (got);
+            }
+        }
+        if (PQstatus (self->conn) == CONNECTION_BAD)
+            break;
+    }
+    //  The sync, and anything left if the connection broke midway
+    PGresult *got;
+    while (PQstatus (self->conn) != CONNECTION_BAD && (got = PQgetResult (self->conn))) {
+        bool sync = PQresultStatus (got) == PGRES_PIPELINE_SYNC;
+        PQclear (got);
+        if (sync)
+            break;
+    }
+    if (!PQexitPipelineMode (self->conn) || PQstatus (self->conn) == CONNECTION_BAD) {
+        if (status == WP_OK)
+            status = wp_pg_error (self, NULL, "beginning a call");
+    }
+    if (status || *stmt_status) {
+        PQclear (*res);
+        *res = NULL;
+        if (*stmt_status == WP_OK)
+            *stmt_status = status;
+    }
     return status;
+}
+
+//  The rest of the frame's start, once the due times are known: nothing
+//  due, the statement's outcome stands; else it is undone (back to op, or
+//  the whole transaction outside a group), expiry applied and kept, a fresh
+//  op opened, and the statement run again, now after the expiry.
+static PGresult *
+s_flush (wp_pg_t *self, wp_pg_stmt_id id, const wp_pg_params_t *params, const char *doing,
+         wp_status *status)
+{
+    self->pending = false;
+    int64_t due [3];
+    PGresult *res;
+    wp_status stmt_status;
+    wp_status rc = s_pipeline (self, id, params, due, &res, &stmt_status);
+    if (rc && !self->in_group && PQstatus (self->conn) == CONNECTION_BAD) {
+        //  The connection broke since the last call (libpq learns it only
+        //  by trying): nothing was done yet, so connect again and retry once
+        rc = s_connected (self);
+        if (rc == WP_OK)
+            rc = s_pipeline (self, id, params, due, &res, &stmt_status);
+    }
+    if (rc == WP_OK && s_is_due (due [0], due [1], due [2], self->now)) {
+        PQclear (res);
+        res = NULL;
+        if (self->in_group) {
+            rc = s_simple (self, "ROLLBACK TO op; RELEASE op", "applying expiry", NULL);
+            if (rc == WP_OK)
+                rc = s_expire (self, due [0], due [1], due [2]);
+            if (rc == WP_OK)
+                rc = s_simple (self, "SAVEPOINT op", "opening a savepoint", NULL);
+        }
+        else {
+            rc = s_simple (self, "ROLLBACK; BEGIN", "applying expiry", NULL);
+            if (rc == WP_OK)
+                rc = s_expire (self, due [0], due [1], due [2]);
+            //  A savepoint only where something must outlive the call's
+            //  failure: expiry applied on the way in
+            bool applied = self->op_reaped.leases_expired || self->op_reaped.workers_lost
+                        || self->op_reaped.promoted;
+            if (rc == WP_OK && applied) {
+                rc = s_simple (self, "SAVEPOINT op", "opening a savepoint", NULL);
+                self->savepoint = rc == WP_OK;
+            }
+        }
+        if (rc == WP_OK && id != WP_PG_COUNT)
+            res = s_exec_plain (self, id, params, doing, &stmt_status);
+        else
+            stmt_status = rc;
+    }
+    if (rc) {
+        self->frame_failed = true;
+        if (self->in_group)
+            s_check_group (self, rc);
+        else
+            s_abandon (self);
+        *status = rc;
+        PQclear (res);
+        return NULL;
+    }
+    if (self->in_group)
+        self->savepoint = true;
+    *status = stmt_status;
+    return res;
+}
+
+PGresult *
+wp_pg_exec (wp_pg_t *self, wp_pg_stmt_id id, const wp_pg_params_t *params,
+            const char *doing, wp_status *status)
+{
+    if (self->pending)
+        return s_flush (self, id, params, doing, status);
+    return s_exec_plain (self, id, params, doing, status);
 }
 
 wp_status
@@ -638,8 +784,7 @@ wp_pg_enter (wp_pg_t *self, bool write)
     self->now = wp_store_now (&self->base);
     memset (&self->op_reaped, 0, sizeof self->op_reaped);
     self->savepoint = false;
-    int64_t lease, stale, run_at;
-    wp_status status;
+    self->frame_failed = false;
     if (self->in_group) {
         //  Whatever ended the group behind our back, no call may run
         //  outside it thinking it is inside
@@ -647,46 +792,15 @@ wp_pg_enter (wp_pg_t *self, bool write)
         if (self->group_status)
             return wp_store_error (&self->base, self->group_status,
                                    "the transaction was rolled back: %s", self->group_errmsg);
-        status = s_start (self, true, &lease, &stale, &run_at);
-        if (status == WP_OK && s_is_due (lease, stale, run_at, self->now)) {
-            //  Expiry is kept whatever the call does: out of op, into its
-            //  own savepoint, then a fresh op for the call
-            status = s_simple (self, "RELEASE op", "applying expiry", NULL);
-            if (status == WP_OK)
-                status = s_expire (self, lease, stale, run_at);
-            if (status == WP_OK)
-                status = s_simple (self, "SAVEPOINT op", "opening a savepoint", NULL);
-        }
-        if (status) {
-            s_check_group (self, status);
+    }
+    else {
+        wp_status status = s_connected (self);
+        if (status)
             return status;
-        }
-        self->savepoint = true;
-        return WP_OK;
     }
-    status = s_connected (self);
-    if (status == WP_OK)
-        status = s_start (self, false, &lease, &stale, &run_at);
-    if (status && PQstatus (self->conn) == CONNECTION_BAD) {
-        //  The connection broke since the last call (libpq learns it only
-        //  by trying): nothing was done yet, so connect again and retry once
-        status = s_connected (self);
-        if (status == WP_OK)
-            status = s_start (self, false, &lease, &stale, &run_at);
-    }
-    if (status == WP_OK)
-        status = s_expire (self, lease, stale, run_at);
-    //  A savepoint only where something must outlive the call's failure:
-    //  expiry applied on the way in
-    bool applied = self->op_reaped.leases_expired || self->op_reaped.workers_lost
-                || self->op_reaped.promoted;
-    if (status == WP_OK && applied) {
-        status = s_simple (self, "SAVEPOINT op", "opening a savepoint", NULL);
-        self->savepoint = status == WP_OK;
-    }
-    if (status)
-        s_abandon (self);
-    return status;
+    //  Sent with the call's first statement (wp_pg_exec), or by leave
+    self->pending = true;
+    return WP_OK;
 }
 
 //  Commits the call's or the group's transaction: WP_OK only if the server
@@ -715,6 +829,19 @@ wp_status
 wp_pg_leave (wp_pg_t *self, bool write, wp_status rc)
 {
     (void) write;
+    if (self->pending) {
+        //  A call that ran no statement still applies what is due
+        wp_status status;
+        PQclear (s_flush (self, WP_PG_COUNT, NULL, "applying expiry", &status));
+        if (status && rc == WP_OK)
+            rc = status;
+    }
+    if (self->frame_failed) {
+        //  The frame's start failed and cleaned up after itself
+        self->frame_failed = false;
+        self->savepoint = false;
+        return rc;
+    }
     bool savepoint = self->savepoint;
     self->savepoint = false;
     if (savepoint && rc && PQtransactionStatus (self->conn) != PQTRANS_IDLE) {

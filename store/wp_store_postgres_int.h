@@ -145,6 +145,8 @@
 //  Parameters are cast where they appear, so no statement depends on how
 //  the server would guess their types.
 #define WP_PG_STATEMENTS(X) \
+    /*  What is due, read at the start of every call */ \
+    X (NEXT_DUE,        WP_PG_NEXT_DUE_SQL) \
     /*  next_due: what is due, and the earliest schedule */ \
     X (NEXT_DUE_ALL, \
         "SELECT (SELECT min(lease_expires_at) FROM wp_items WHERE status = 1)," \
@@ -348,6 +350,11 @@ typedef struct {
     wp_status group_status;             //  not OK once the group's transaction
                                         //  is lost (server, connection)
     char group_errmsg [512];            //  why, for the calls that follow
+    bool pending;                       //  the current call's start (BEGIN or
+                                        //  RELEASE, due times, SAVEPOINT) is not
+                                        //  sent yet: it goes with its first
+                                        //  statement, one round trip
+    bool frame_failed;                  //  that start failed (and cleaned up)
     bool savepoint;                     //  the current call opened SAVEPOINT op
     bool op_open;                       //  SAVEPOINT op of a call that succeeded
                                         //  is still open (released lazily)

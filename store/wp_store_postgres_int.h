@@ -236,11 +236,22 @@
     X (ITEM_GET, \
         "SELECT " WP_PG_ITEM_COLUMNS " FROM wp_items i WHERE i.pool_id = " WP_PG_POOL \
         " AND i.id = $2::text") \
+    /*  A complete is one round trip: item $2 of pool $1 read and locked   */ \
+    /*  (s: a row another transaction changed is read as it now is), done  */ \
+    /*  with result $3 at $4 if it is claimed (by $5, unless NULL), no     */ \
+    /*  longer its holder's current task. The row read, and whether it     */ \
+    /*  changed, say why not (NOT_FOUND, FAILED_PRECONDITION).             */ \
     X (COMPLETE, \
-        "WITH u AS (UPDATE wp_items SET status = 2, result = $2::bytea, lease_us = NULL," \
-        "  lease_expires_at = NULL, updated_at = $3::bigint WHERE seq = $1::bigint RETURNING seq)" \
-        " UPDATE wp_workers SET current_item = NULL FROM u" \
-        " WHERE worker_id = $4::text AND current_item = u.seq") \
+        "WITH s AS (SELECT i.seq, i.status, i.claimed_by FROM wp_items i" \
+        "  JOIN wp_pools p ON p.pool_id = i.pool_id WHERE p.name = $1::text AND i.id = $2::text" \
+        "  FOR UPDATE OF i)," \
+        " u AS (UPDATE wp_items SET status = 2, result = $3::bytea, lease_us = NULL," \
+        "  lease_expires_at = NULL, updated_at = $4::bigint FROM s WHERE wp_items.seq = s.seq" \
+        "  AND s.status = 1 AND ($5::text IS NULL OR s.claimed_by = $5::text)" \
+        "  RETURNING wp_items.seq)," \
+        " w AS (UPDATE wp_workers SET current_item = NULL FROM u, s" \
+        "  WHERE worker_id = s.claimed_by AND current_item = u.seq)" \
+        " SELECT s.status, s.claimed_by, (SELECT count(*) FROM u) FROM s") \
     /*  An index-only count of the pool's range of wp_items_ready          */ \
     X (SIZE, \
         "SELECT count(*) FROM wp_items WHERE pool_id = " WP_PG_POOL " AND status = 0") \

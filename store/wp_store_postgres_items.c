@@ -249,17 +249,29 @@ wp_pg_complete (wp_store_t *base, const char *pool, const char *id,
     wp_status status = wp_pg_enter (self, true);
     if (status)
         return status;
-    wp_pg_row_t row;
-    status = s_claimed_item (self, pool, id, worker_id, &row);
-    if (status == WP_OK) {
-        wp_pg_params_t p = { 0 };
-        wp_pg_int (&p, row.seq);
-        wp_pg_blob (&p, result, result_size, true);
-        wp_pg_int (&p, self->now);
-        wp_pg_text (&p, row.holder);
-        status = wp_pg_run (self, WP_PG_COMPLETE, &p, "completing", NULL);
+    wp_pg_params_t p = { 0 };
+    wp_pg_text (&p, pool);
+    wp_pg_text (&p, id);
+    wp_pg_blob (&p, result, result_size, true);
+    wp_pg_int (&p, self->now);
+    wp_pg_text (&p, worker_id);
+    PGresult *res = wp_pg_exec (self, WP_PG_COMPLETE, &p, "completing", &status);
+    if (res && PQntuples (res) == 0)
+        status = wp_store_error (base, WP_NOT_FOUND, "no item '%s' in pool '%s'", id, pool);
+    else
+    if (res && wp_pg_get_int (res, 0, 2) != 1) {
+        //  Not changed: the same checks and words as s_claimed_item
+        wp_item_state state = (wp_item_state) wp_pg_get_int (res, 0, 0);
+        const char *holder = wp_pg_is_null (res, 0, 1)? "?": PQgetvalue (res, 0, 1);
+        if (state != WP_ITEM_CLAIMED)
+            status = wp_store_error (base, WP_FAILED_PRECONDITION, "item '%s' is %s, not claimed",
+                                     id, wp_item_state_name (state));
+        else
+            status = wp_store_error (base, WP_FAILED_PRECONDITION,
+                                     "item '%s' is claimed by '%s', not by '%s'", id, holder,
+                                     worker_id? worker_id: "?");
     }
-    wp_pg_row_clear (&row);
+    PQclear (res);
     return wp_pg_leave (self, true, status);
 }
 

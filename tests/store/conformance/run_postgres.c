@@ -80,7 +80,7 @@ main (int argc, char *argv [])
         return 2;
     }
     //  DROP SCHEMA ... CASCADE lists every object it drops as a notice
-    PQexec (ctx.admin, "SET client_min_messages = warning");
+    PQclear (PQexec (ctx.admin, "SET client_min_messages = warning"));
     wp_conformance_backend_t backend = {
         .name = "postgres",
         .open = s_open,

@@ -28,7 +28,7 @@ pgtest_connect (const char *conninfo)
         fprintf (stderr, "cannot connect to %s: %s", conninfo, PQerrorMessage (conn));
         abort ();
     }
-    PQexec (conn, "SET client_min_messages = warning");
+    PQclear (PQexec (conn, "SET client_min_messages = warning"));
     return conn;
 }
 

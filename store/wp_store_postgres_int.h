@@ -226,6 +226,27 @@
         "  updated_at = $3::bigint FROM c WHERE i.seq = c.seq RETURNING " WP_PG_ITEM_COLUMNS ")," \
         " w AS (UPDATE wp_workers SET current_item = u.seq FROM u WHERE worker_id = $2::text)" \
         " SELECT * FROM u") \
+    /*  claim_many in one round trip: up to $5 rows as CLAIM takes one,   */ \
+    /*  those whose data and result before them (in claim order) come to  */ \
+    /*  less than $6 bytes ($6 0: no cap), so the row that crosses the    */ \
+    /*  cap is the last, as wp_store.c's loop of claims stops; the last   */ \
+    /*  claimed becomes the worker's current task, as after that loop.    */ \
+    /*  Rows locked but not taken are free again at commit.               */ \
+    X (CLAIM_MANY, \
+        "WITH c AS (SELECT seq, priority, octet_length (data) + coalesce (octet_length (result), 0) AS b" \
+        "  FROM wp_items" \
+        "  WHERE pool_id = (SELECT pool_id FROM wp_pools WHERE name = $1::text AND NOT paused)" \
+        "  AND status = 0 ORDER BY priority, seq LIMIT $5::bigint FOR UPDATE SKIP LOCKED)," \
+        " k AS (SELECT seq FROM (SELECT seq, sum (b) OVER (ORDER BY priority, seq" \
+        "  ROWS UNBOUNDED PRECEDING) - b AS before FROM c) x" \
+        "  WHERE $6::bigint = 0 OR before < $6::bigint)," \
+        " u AS (UPDATE wp_items i SET status = 1, claimed_by = $2::text, claimed_at = $3::bigint," \
+        "  lease_us = $4::bigint, lease_expires_at = $3::bigint + $4::bigint," \
+        "  updated_at = $3::bigint FROM k WHERE i.seq = k.seq RETURNING " WP_PG_ITEM_COLUMNS ")," \
+        " w AS (UPDATE wp_workers SET current_item =" \
+        "  (SELECT seq FROM u ORDER BY priority DESC, seq DESC LIMIT 1)" \
+        "  WHERE worker_id = $2::text AND EXISTS (SELECT 1 FROM u))" \
+        " SELECT * FROM u ORDER BY priority, seq") \
     /*  What complete, fail, retry and cancel check and then need, the row */ \
     /*  locked so nothing changes it between the check and the change      */ \
     X (ITEM_STATE, \
@@ -466,6 +487,9 @@ wp_status wp_pg_push (wp_store_t *base, const char *pool, const wp_push_entry_t 
                       char **id_out, bool *duplicate);
 wp_status wp_pg_claim (wp_store_t *base, const char *pool, const char *worker_id,
                        double lease, wp_item_t **item_out);
+wp_status wp_pg_claim_many (wp_store_t *base, const char *pool, const char *worker_id,
+                            size_t max, double lease, size_t max_bytes,
+                            wp_item_list_t **items_out);
 wp_status wp_pg_complete (wp_store_t *base, const char *pool, const char *id,
                           const uint8_t *result, size_t result_size, const char *worker_id);
 wp_status wp_pg_fail (wp_store_t *base, const char *pool, const char *id,

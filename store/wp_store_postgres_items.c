@@ -222,6 +222,36 @@ wp_pg_claim (wp_store_t *base, const char *pool, const char *worker_id,
     return status;
 }
 
+wp_status
+wp_pg_claim_many (wp_store_t *base, const char *pool, const char *worker_id,
+                  size_t max, double lease, size_t max_bytes, wp_item_list_t **items_out)
+{
+    wp_pg_t *self = (wp_pg_t *) base;
+    wp_status status = wp_pg_enter (self, true);
+    if (status)
+        return status;
+    wp_pg_params_t p = { 0 };
+    wp_pg_text (&p, pool);
+    wp_pg_text (&p, worker_id);
+    wp_pg_int (&p, self->now);
+    wp_pg_int (&p, wp_pg_us (lease > 0? lease: base->config.lease));
+    wp_pg_int (&p, (int64_t) max);
+    wp_pg_int (&p, (int64_t) max_bytes);
+    wp_item_list_t *items = wp_item_list_new ();
+    PGresult *res = wp_pg_exec (self, WP_PG_CLAIM_MANY, &p, "claiming", &status);
+    for (int row = 0; res && row < PQntuples (res); row++) {
+        wp_item_t *item = wp_pg_item_read (res, row, pool);
+        wp_item_list_append (items, &item);
+    }
+    PQclear (res);
+    status = wp_pg_leave (self, true, status);
+    if (status == WP_OK)
+        *items_out = items;
+    else
+        wp_item_list_destroy (&items);
+    return status;
+}
+
 //  Checks that item id of pool is claimed (by worker_id, if given); *row
 //  (clear it) says which row, who holds it and what a failure needs.
 static wp_status

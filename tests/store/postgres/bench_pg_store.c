@@ -89,6 +89,22 @@ main (int argc, char *argv [])
         CHECK_OK (store, wp_store_commit (store));
     }
     s_report ("claim + complete, groups of 100", items, s_now () - start);
+
+    //  The batch path: one claim_many of 100, then its completes, per group
+    for (size_t i = 0; i < items; i++)
+        s_push (store, "q", 0);
+    start = s_now ();
+    for (size_t i = 0; i < items; i += 100) {
+        CHECK_OK (store, wp_store_begin (store));
+        wp_item_list_t *list = NULL;
+        CHECK_OK (store, wp_store_claim_many (store, "q", "w", 100, 0, 0, &list));
+        CHECK (list->count == 100);
+        for (size_t j = 0; j < list->count; j++)
+            CHECK_OK (store, wp_store_complete (store, "q", list->items [j]->id, NULL, 0, "w"));
+        wp_item_list_destroy (&list);
+        CHECK_OK (store, wp_store_commit (store));
+    }
+    s_report ("claim_many 100 + completes, groups", items, s_now () - start);
     wp_store_destroy (&store);
     return 0;
 }

@@ -1,7 +1,7 @@
 /*  test_pg_store: what is particular to the PostgreSQL store: a server that
     cannot be reached, a schema newer than the build, the backend string,
     the push notification (sent at commit, to the pool's name; not for a
-    rollback or a scheduled item), and a connection lost inside a group: the
+    rollback or a scheduled item), the store's own claim_many, and a connection lost inside a group: the
     group fails, its commit is never reported, and the next call connects
     again.
     Usage: with_postgres.sh test_pg_store  */
@@ -186,9 +186,56 @@ s_connection_lost (void)
     wp_store_destroy (&store);
 }
 
+//  The store's own claim_many (one statement) leaves what wp_store.c's
+//  loop of claims would: claim order by priority then push order, and the
+//  last item claimed as the worker's current task.
+static void
+s_claim_many (void)
+{
+    char conninfo [1024];
+    pgtest_schema_new ("many", conninfo);
+    wp_store_t *store = pgtest_open (conninfo, NULL);
+    wp_worker_t *worker = wp_worker_new ();
+    worker->worker_id = wp_strdup ("w");
+    CHECK_OK (store, wp_store_register (store, worker, NULL));
+    wp_worker_destroy (&worker);
+    static const uint8_t data [] = { 0xc0 };
+    const char *ids [] = { "a", "b", "c", "d" };
+    int priorities [] = { 5, -1, 5, 0 };
+    for (int i = 0; i < 4; i++) {
+        wp_push_entry_t entry = { data, sizeof data, ids [i], -1, .priority = priorities [i] };
+        char *id = NULL;
+        CHECK_OK (store, wp_store_push (store, "p", &entry, &id, NULL));
+        free (id);
+    }
+    wp_item_list_t *items = NULL;
+    CHECK_OK (store, wp_store_claim_many (store, "p", "w", 3, 0, 0, &items));
+    CHECK_INT (items->count, 3);
+    CHECK_STR (items->items [0]->id, "b");
+    CHECK_STR (items->items [1]->id, "d");
+    CHECK_STR (items->items [2]->id, "a");
+    CHECK_INT (items->items [2]->status, WP_ITEM_CLAIMED);
+    wp_item_list_destroy (&items);
+    CHECK_OK (store, wp_store_get_worker (store, "w", &worker));
+    CHECK_STR (worker->current_task_id, "a");
+    wp_worker_destroy (&worker);
+    //  Inside a group, as the broker claims
+    CHECK_OK (store, wp_store_begin (store));
+    CHECK_OK (store, wp_store_claim_many (store, "p", "w", 3, 0, 0, &items));
+    CHECK_INT (items->count, 1);
+    CHECK_STR (items->items [0]->id, "c");
+    wp_item_list_destroy (&items);
+    CHECK_OK (store, wp_store_commit (store));
+    CHECK_OK (store, wp_store_get_worker (store, "w", &worker));
+    CHECK_STR (worker->current_task_id, "c");
+    wp_worker_destroy (&worker);
+    wp_store_destroy (&store);
+}
+
 int
 main (void)
 {
+    s_claim_many ();
     s_unreachable ();
     s_backend_string_and_version ();
     s_notify ();

@@ -390,6 +390,8 @@ wp_pg_requeue (wp_pg_t *self, int64_t seq, const char *holder, uint32_t attempts
     if (res) {
         *changed = PQntuples (res) == 1 && wp_pg_get_int (res, 0, 0) == 1;
         *state_out = state;
+        if (due)
+            wp_pg_due_before (self, due);
     }
     PQclear (res);
     return status;
@@ -565,6 +567,8 @@ s_prepare (wp_pg_t *self)
 //  Outside a transaction: a connection that broke (the server restarted,
 //  the network failed) is made again, and its statements prepared, so a
 //  broker outlives a PostgreSQL restart. A group never spans a reconnect.
+static wp_status s_session (wp_pg_t *self);
+
 static wp_status
 s_connected (wp_pg_t *self)
 {
@@ -575,6 +579,10 @@ s_connected (wp_pg_t *self)
         PQreset (self->conn);
         if (PQstatus (self->conn) != CONNECTION_OK)
             return wp_pg_error (self, NULL, "connecting again");
+        //  A new session: its settings again, then its statements
+        wp_status status = s_session (self);
+        if (status)
+            return status;
     }
     return s_prepare (self);
 }
@@ -595,6 +603,7 @@ s_abandon (wp_pg_t *self)
     memcpy (self->base.errmsg, saved, sizeof saved);
     memset (&self->op_reaped, 0, sizeof self->op_reaped);
     self->op_open = false;
+    self->due_known = false;            //  what was undone may be due again
 }
 
 //  Notes that the group's transaction is lost (the connection broke, or a
@@ -614,6 +623,27 @@ s_check_group (wp_pg_t *self, wp_status status)
     }
 }
 
+//  Whether what is due is known without asking (wp_store_postgres_int.h).
+static bool
+s_due_fresh (wp_pg_t *self)
+{
+    return self->due_known && self->now < self->due_next && self->now >= self->due_read_at
+        && self->now - self->due_read_at < WP_PG_DUE_RECHECK_US;
+}
+
+void
+wp_pg_due_before (wp_pg_t *self, int64_t when)
+{
+    if (self->due_known && when < self->due_next)
+        self->due_next = when;
+}
+
+void
+wp_pg_due_changed (wp_pg_t *self)
+{
+    self->due_known = false;
+}
+
 //  The frame's first round trip, pipelined with the call's first
 //  statement (libpq pipeline mode): outside a group BEGIN, in one the
 //  RELEASE of the savepoint the last call left open; the due times; in a
@@ -631,8 +661,11 @@ s_pipeline (wp_pg_t *self, wp_pg_stmt_id id, const wp_pg_params_t *params,
     else
     if (self->op_open)
         prefix [prefix_count++] = "RELEASE op";
-    int due_index = prefix_count;
-    prefix [prefix_count++] = NULL;                 //  the due times
+    int due_index = -1;
+    if (!s_due_fresh (self)) {
+        due_index = prefix_count;
+        prefix [prefix_count++] = NULL;             //  the due times
+    }
     if (self->in_group)
         prefix [prefix_count++] = "SAVEPOINT op";
     self->op_open = false;
@@ -666,6 +699,10 @@ s_pipeline (wp_pg_t *self, wp_pg_stmt_id id, const wp_pg_params_t *params,
                     status = wp_pg_error (self, got, "beginning a call");
                 if (ok && i == due_index) {
                     s_due_read (got, &due [0], &due [1], &due [2]);
+                    int64_t next = s_earlier (s_earlier (due [0], due [1]), due [2]);
+                    self->due_known = true;
+                    self->due_next = next? next: INT64_MAX;
+                    self->due_read_at = self->now;
                 }
                 PQclear (got);
             }
@@ -727,6 +764,7 @@ s_flush (wp_pg_t *self, wp_pg_stmt_id id, const wp_pg_params_t *params, const ch
     if (rc == WP_OK && s_is_due (due [0], due [1], due [2], self->now)) {
         PQclear (res);
         res = NULL;
+        self->due_known = false;        //  read again once this is applied
         if (self->in_group) {
             rc = s_simple (self, "ROLLBACK TO op; RELEASE op", "applying expiry", NULL);
             if (rc == WP_OK)
@@ -994,6 +1032,7 @@ s_rollback_to (wp_store_t *base)
     self->op_open = false;
     self->batch = false;
     self->group_reaped = self->batch_reaped;
+    self->due_known = false;            //  expiry the batch applied is undone
 }
 
 //  ---------------------------------------------------------------------
@@ -1003,6 +1042,8 @@ static wp_status
 s_reap (wp_store_t *base, wp_reap_t *out)
 {
     wp_pg_t *self = (wp_pg_t *) base;
+    //  Everything due now, other brokers' doing included
+    self->due_known = false;
     wp_status status = wp_pg_leave (self, true, wp_pg_enter (self, true));
     if (status)
         return status;
@@ -1266,6 +1307,16 @@ s_no_notice (void *arg, const char *message)
     (void) message;
 }
 
+//  The settings of the store's session, at open and at every reconnect:
+//  synchronous_commit (s_set_sync).
+static wp_status
+s_session (wp_pg_t *self)
+{
+    PQsetNoticeProcessor (self->conn, s_no_notice, NULL);
+    return s_set_sync (self);
+}
+
+
 wp_store_t *
 wp_store_postgres_new (const char *conninfo, const wp_store_config_t *cfg,
                        wp_status *status, char **message)
@@ -1295,8 +1346,7 @@ wp_store_postgres_new (const char *conninfo, const wp_store_config_t *cfg,
                       s_message (self->conn, NULL, reason, sizeof reason));
         }
         else {
-            PQsetNoticeProcessor (self->conn, s_no_notice, NULL);
-            rc = s_set_sync (self);
+            rc = s_session (self);
             if (rc == WP_OK)
                 rc = s_migrate (self);
             if (rc == WP_OK)

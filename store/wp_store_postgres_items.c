@@ -183,6 +183,8 @@ wp_pg_push (wp_store_t *base, const char *pool, const wp_push_entry_t *entry,
         if (status == WP_OK && attempt == 1)
             status = wp_store_error (base, WP_INTERNAL, "pool '%s' vanished while pushing", pool);
     }
+    if (status == WP_OK && due && !existed)
+        wp_pg_due_before (self, due);
     if (status == WP_OK && existed)
         status = s_duplicate_of (self, pool_id, entry, &id);
     status = wp_pg_leave (self, true, status);
@@ -211,8 +213,10 @@ wp_pg_claim (wp_store_t *base, const char *pool, const char *worker_id,
     wp_pg_int (&p, wp_pg_us (lease > 0? lease: base->config.lease));
     wp_item_t *item = NULL;
     PGresult *res = wp_pg_exec (self, WP_PG_CLAIM, &p, "claiming", &status);
-    if (res && PQntuples (res) == 1)
+    if (res && PQntuples (res) == 1) {
         item = wp_pg_item_read (res, 0, pool);
+        wp_pg_due_before (self, item->lease_expires_at);
+    }
     PQclear (res);
     status = wp_pg_leave (self, true, status);
     if (status == WP_OK)
@@ -241,6 +245,7 @@ wp_pg_claim_many (wp_store_t *base, const char *pool, const char *worker_id,
     PGresult *res = wp_pg_exec (self, WP_PG_CLAIM_MANY, &p, "claiming", &status);
     for (int row = 0; res && row < PQntuples (res); row++) {
         wp_item_t *item = wp_pg_item_read (res, row, pool);
+        wp_pg_due_before (self, item->lease_expires_at);
         wp_item_list_append (items, &item);
     }
     PQclear (res);
@@ -414,6 +419,7 @@ wp_pg_renew (wp_store_t *base, const char *worker_id, double lease, uint64_t *co
     wp_pg_int (&p, self->now);
     uint64_t count = 0;
     status = wp_pg_run (self, WP_PG_RENEW, &p, "renewing leases", &count);
+    wp_pg_due_changed (self);           //  after the change: forget it for good
     status = wp_pg_leave (self, true, status);
     if (status == WP_OK)
         *count_out = count;

@@ -88,6 +88,7 @@ wp_pg_register (wp_store_t *base, const wp_worker_t *worker, wp_worker_t **worke
     wp_pg_int (&p, s_stale_at (self->now, interval));
     wp_pg_blob (&p, meta, meta_size, false);
     status = wp_pg_run (self, WP_PG_WORKER_PUT, &p, "registering the worker", NULL);
+    wp_pg_due_changed (self);           //  after the change (a new stale_at)
     free (caps);
     free (meta);
     wp_worker_t *stored = NULL;
@@ -167,7 +168,9 @@ wp_pg_heartbeat (wp_store_t *base, const char *worker_id, const wp_meta_t *metad
     wp_status status = wp_pg_enter (self, true);
     if (status)
         return status;
-    return wp_pg_leave (self, true, s_heartbeat (self, worker_id, metadata));
+    status = s_heartbeat (self, worker_id, metadata);
+    wp_pg_due_changed (self);           //  after the change (stale_at, leases)
+    return wp_pg_leave (self, true, status);
 }
 
 wp_status
@@ -182,6 +185,7 @@ wp_pg_update_status (wp_store_t *base, const char *worker_id, const char *state)
     wp_pg_text (&p, state);
     uint64_t changed = 0;
     status = wp_pg_run (self, WP_PG_UPDATE_STATUS, &p, "updating the worker's status", &changed);
+    wp_pg_due_changed (self);           //  after the change (active or not)
     if (status == WP_OK && changed == 0)
         status = wp_store_error (base, WP_NOT_FOUND, "no worker '%s'", worker_id);
     return wp_pg_leave (self, true, status);

@@ -1233,8 +1233,26 @@ static const char *const s_migrations [WP_PG_SCHEMA_VERSION + 1] = {
 static wp_status
 s_migrate (wp_pg_t *self)
 {
+    //  A schema at this version needs neither the lock nor any DDL (and a
+    //  role without CREATE on the schema may then open it)
     PGresult *res;
-    wp_status status = s_simple (self,
+    wp_status status = s_simple (self, "SELECT to_regclass ('wp_schema_version') IS NOT NULL",
+                                 "reading the schema version", &res);
+    bool exists = status == WP_OK && res && PQntuples (res) == 1
+               && PQgetvalue (res, 0, 0) [0] == 't';
+    PQclear (res);
+    if (status)
+        return status;
+    if (exists) {
+        status = s_simple (self, "SELECT version FROM wp_schema_version",
+                           "reading the schema version", &res);
+        bool current = status == WP_OK && res && PQntuples (res) == 1
+                    && wp_pg_get_int (res, 0, 0) == WP_PG_SCHEMA_VERSION;
+        PQclear (res);
+        if (status || current)
+            return status;
+    }
+    status = s_simple (self,
         "BEGIN;"
         "SELECT pg_advisory_xact_lock (hashtext ('workpool schema ' ||"
         " coalesce (current_schema (), '')));"

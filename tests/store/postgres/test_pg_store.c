@@ -79,6 +79,30 @@ s_backend_string_and_version (void)
     free (message);
     //  Refused without a change
     CHECK_INT (pgtest_int (admin, "SELECT version FROM versions.wp_schema_version"), 99);
+
+    //  A role that may use the tables but not create in the schema opens
+    //  a schema at this version (nothing to migrate, no DDL run)
+    pgtest_exec (admin, "UPDATE versions.wp_schema_version SET version = 1");
+    pgtest_exec (admin, "DROP ROLE IF EXISTS wp_user");
+    pgtest_exec (admin, "CREATE ROLE wp_user LOGIN");
+    pgtest_exec (admin, "GRANT USAGE ON SCHEMA versions TO wp_user");
+    pgtest_exec (admin, "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA versions"
+                        " TO wp_user");
+    pgtest_exec (admin, "GRANT USAGE ON ALL SEQUENCES IN SCHEMA versions TO wp_user");
+    char as_user [1100];
+    snprintf (as_user, sizeof as_user, "%s user=wp_user", conninfo);
+    store = pgtest_open (as_user, NULL);
+    pgtest_push (store, "p", "b");
+    wp_store_destroy (&store);
+    //  Not one it would have to migrate
+    pgtest_exec (admin, "CREATE SCHEMA empty_for_user");
+    pgtest_exec (admin, "GRANT USAGE ON SCHEMA empty_for_user TO wp_user");
+    snprintf (as_user, sizeof as_user, "%s user=wp_user options='-c search_path=empty_for_user'",
+              pgtest_server ());
+    store = wp_store_postgres_new (as_user, NULL, &status, &message);
+    CHECK (!store);
+    CHECK_INT (status, WP_PERMISSION_DENIED);
+    free (message);
     PQfinish (admin);
 }
 

@@ -62,8 +62,19 @@ wp_store_t *wp_store_sqlite_new (const char *path, const wp_store_config_t *cfg,
 wp_store_t *wp_store_image_new (const char *path, const wp_store_config_t *cfg,
                                 wp_status *status, char **message);
 
-//  Opens a store from a backend string: "memory", "sqlite:PATH" or
-//  "image:PATH".
+//  Opens (creating, or migrating from an older schema) the PostgreSQL
+//  store in the database conninfo names (a libpq conninfo string or URI),
+//  in the first schema of its search_path. Several brokers may share one
+//  database. A server that cannot be reached: WP_UNAVAILABLE with libpq's
+//  message; a schema newer than this build: WP_FAILED_PRECONDITION. Only
+//  in builds with WP_WITH_POSTGRES. Same failure contract as
+//  wp_store_sqlite_new otherwise. Caller owns return value.
+wp_store_t *wp_store_postgres_new (const char *conninfo, const wp_store_config_t *cfg,
+                                   wp_status *status, char **message);
+
+//  Opens a store from a backend string: "memory", "sqlite:PATH",
+//  "image:PATH" or "postgres:CONNINFO" (WP_UNIMPLEMENTED in a build
+//  without PostgreSQL).
 //  Same failure contract as wp_store_sqlite_new; an unknown string is
 //  WP_INVALID_ARGUMENT. Caller owns return value.
 wp_store_t *wp_store_open (const char *spec, const wp_store_config_t *cfg,

@@ -15,10 +15,23 @@ wp_store_open (const char *spec, const wp_store_config_t *cfg,
         return wp_store_sqlite_new (spec + 7, cfg, status, message);
     if (spec && strncmp (spec, "image:", 6) == 0 && spec [6])
         return wp_store_image_new (spec + 6, cfg, status, message);
+    if (spec && strncmp (spec, "postgres:", 9) == 0) {
+#ifdef WP_WITH_POSTGRES
+        return wp_store_postgres_new (spec + 9, cfg, status, message);
+#else
+        if (status)
+            *status = WP_UNIMPLEMENTED;
+        if (message)
+            *message = wp_strdup ("this workpool was built without the PostgreSQL store "
+                                  "(no libpq at build time)");
+        return NULL;
+#endif
+    }
     if (status)
         *status = WP_INVALID_ARGUMENT;
     if (message) {
-        const char *text = "backend must be \"memory\", \"sqlite:PATH\" or \"image:PATH\"";
+        const char *text = "backend must be \"memory\", \"sqlite:PATH\", \"image:PATH\" "
+                           "or \"postgres:CONNINFO\"";
         *message = strdup (text);
         if (!*message)
             abort ();

@@ -29,6 +29,8 @@ struct _wp_inflight_t {
     zhashx_t *by_id;            //  request id (the key itself) -> request
     size_t count;               //  requests that are not streams
     double timeout;             //  of the latest start: the check's Get gets it
+    uint64_t ended;             //  requests ended so far (a pump that ended some
+                                //  does not wait: its caller has news)
 };
 
 //  ---------------------------------------------------------------------
@@ -102,6 +104,7 @@ static void
 s_end (wp_inflight_t *self, wp_inflight_req_t *req, wp_status status, const char *message)
 {
     s_unlink (self, req);
+    self->ended++;
     self->fn (self->owner, req, status, message, NULL, true);
     s_req_free (self, req);
 }
@@ -378,6 +381,7 @@ wp_inflight_pump (wp_inflight_t *self, int64_t until, bool watch)
     int64_t retry = s_retry_us (self);
     bool blocked = false;
     char text [512];
+    uint64_t ended = self->ended;
 
     //  Written once: only the deadline (in send order)
     while (self->lists [L_ONCE].head && self->lists [L_ONCE].head->deadline <= now)
@@ -446,6 +450,8 @@ wp_inflight_pump (wp_inflight_t *self, int64_t until, bool watch)
     }
     now = zclock_usecs ();
     int wait_ms = 0;
+    if (self->ended != ended)
+        wake = now;             //  the caller has completions to see
     if (wake > now) {
         int64_t ms = (wake - now + 999) / 1000;
         wait_ms = ms > INT_MAX ? INT_MAX : (int) ms;

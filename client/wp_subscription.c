@@ -39,6 +39,7 @@ struct _wp_subscription_t {
     uint64_t disconnects;       //  remote: the connection's count when it was sent
     bool ended;                 //  the stream gave its final reply
     wp_status end_status;       //  and its status
+    char end_message [512];     //  and why
     bool closed;                //  wp_subscription_close ran
     bool unsubscribed;          //  the Unsubscribe was answered
     wp_status unsubscribe_status;
@@ -121,10 +122,8 @@ s_on_reply (void *owner, wp_inflight_req_t *req, wp_status status, const char *m
         self->stream = NULL;
         self->ended = true;
         self->end_status = status;
-        if (status != WP_OK)
-            s_error (self, status, "%s", message);
-        else
-            s_error (self, WP_OK, "the subscription was ended by Unsubscribe");
+        snprintf (self->end_message, sizeof self->end_message, "%s",
+                  status != WP_OK ? message : "the subscription was ended by Unsubscribe");
     }
 }
 
@@ -288,10 +287,9 @@ wp_subscription_next (wp_subscription_t *self, double timeout, wp_item_t **item_
         }
         if (self->ended) {
             //  The final reply: its status, every time from now on
-            if (self->end_status == WP_OK)
-                return s_error (self, WP_FAILED_PRECONDITION,
-                                "the subscription was ended by Unsubscribe");
-            return self->end_status;
+            return s_error (self, self->end_status == WP_OK ? WP_FAILED_PRECONDITION
+                                                            : self->end_status,
+                            "%s", self->end_message);
         }
         int64_t now = zclock_usecs ();
         wp_status rc = wp_inflight_pump (self->inflight, now < until ? until : 0, true);

@@ -128,6 +128,8 @@ wp_mp_value_size (const uint8_t *data, size_t size)
     return pos;
 }
 
+#define S_ZONE_CHUNK 512
+
 int
 wp_mp_unpack (msgpack_unpacked *result, const uint8_t *data, size_t size,
               char *errbuf, size_t errlen)
@@ -159,8 +161,20 @@ wp_mp_unpack (msgpack_unpacked *result, const uint8_t *data, size_t size,
                   size - pos == 1 ? "": "s");
         return -1;
     }
+    //  msgpack_unpack_next would make a zone of 8 KiB chunks for every
+    //  message (a large-bin malloc and its free, with fast-bin
+    //  consolidation, twice a reply); most messages need far less, and the
+    //  zone grows as it must
+    msgpack_unpacked_destroy (result);
+    msgpack_zone *zone = msgpack_zone_new (S_ZONE_CHUNK);
+    if (!zone) {
+        fprintf (stderr, "wp_msgpack: out of memory\n");
+        abort ();
+    }
     size_t offset = 0;
-    msgpack_unpack_return rc = msgpack_unpack_next (result, (const char *) data, size, &offset);
+    msgpack_unpack_return rc = msgpack_unpack ((const char *) data, size, &offset, zone,
+                                               &result->data);
+    result->zone = zone;
     if (rc == MSGPACK_UNPACK_NOMEM_ERROR) {
         fprintf (stderr, "wp_msgpack: out of memory\n");
         abort ();

@@ -481,9 +481,125 @@ s_runners (const char *kind, int items, int workers, uint32_t credit, const char
     free (dir);
 }
 
+//  ---------------------------------------------------------------------
+//  lost: a runner with credit stopped (SIGSTOP) while it holds its whole
+//  credit is declared lost; continued, it registers and subscribes again
+//  and finishes the work
+
+static int
+s_slow_fn (const wp_item_t *item, void *arg, uint8_t **result_p, size_t *size_p,
+           char **error_p)
+{
+    s_runner_fn (item, arg, result_p, size_p, error_p);
+    fflush (((s_runner_arg_t *) arg)->log);
+    zclock_sleep (20);
+    return 0;
+}
+
+static int
+s_lost_runner_main (const char *endpoint, const char *log_path)
+{
+    s_runner_arg_t arg = { fopen (log_path, "w") };
+    CT_CHECK (arg.log);
+    wp_backend_t *backend = ct_open (endpoint, 30);
+    wp_runner_options_t opts = { .worker_id = "sleeper", .credit = 2, .wait = 0.2,
+                                 .heartbeat_interval = 0.3 };
+    wp_status rc;
+    wp_runner_t *runner = wp_runner_new (backend, &opts, &rc, NULL);
+    CT_CHECK (runner);
+    CT_OK (backend, wp_runner_run (runner, POOL, s_slow_fn, &arg));
+    fprintf (arg.log, "R %" PRIu64 "\n", wp_runner_registrations (runner));
+    wp_runner_destroy (&runner);
+    wp_backend_destroy (&backend);
+    fclose (arg.log);
+    return 0;
+}
+
+static void
+s_lost (const char *argv0)
+{
+    const int items = 60;
+    char *dir = ct_tempdir ("sublost");
+    char *store = zsys_sprintf ("sqlite:%s/broker.db", dir);
+    char *endpoint;
+    zactor_t *broker = ct_broker_start (store, 0, 0, 0, &endpoint);
+    wp_backend_t *backend = ct_open (endpoint, 30);
+    wp_pool_t *pool = wp_backend_pool (backend, POOL);
+    zhashx_t *index;
+    char **ids = s_push (backend, pool, items, &index);
+    const char *args [] = { "lost-runner", endpoint, NULL };
+    pid_t *pids = ct_spawn_workers (argv0, 1, args, dir);
+    //  Once it works, stop it mid-item (its credit of 2 is all held)
+    char *log = zsys_sprintf ("%s/worker-0.log", dir);
+    while (true) {
+        zclock_sleep (20);
+        FILE *file = fopen (log, "r");
+        int lines = 0;
+        char line [300];
+        while (file && fgets (line, sizeof line, file))
+            lines++;
+        if (file)
+            fclose (file);
+        if (lines >= 5)
+            break;
+    }
+    CT_CHECK (kill (pids [0], SIGSTOP) == 0);
+    while (true) {
+        wp_worker_t *worker = NULL;
+        CT_OK (backend, wp_backend_get_worker (backend, "sleeper", &worker));
+        bool lost = worker && streq (worker->status, "lost");
+        wp_worker_destroy (&worker);
+        if (lost)
+            break;
+        zclock_sleep (50);
+    }
+    CT_CHECK (kill (pids [0], SIGCONT) == 0);
+    while (true) {
+        wp_stats_t *stats = NULL;
+        CT_OK (backend, wp_backend_stats (backend, &stats));
+        bool all = ct_pool_stats (stats, POOL)->done == (uint64_t) items;
+        wp_stats_destroy (&stats);
+        if (all)
+            break;
+        zclock_sleep (20);
+    }
+    kill (pids [0], SIGTERM);
+    ct_wait_workers (pids, 1);
+    free (pids);
+    s_check_done (backend, pool, ids, items);
+    //  It registered again after it was lost
+    FILE *file = fopen (log, "r");
+    CT_CHECK (file);
+    char line [300];
+    uint64_t registrations = 0;
+    while (fgets (line, sizeof line, file))
+        if (line [0] == 'R')
+            registrations = strtoull (line + 2, NULL, 10);
+    fclose (file);
+    CT_CHECK (registrations >= 2);
+    printf ("ok - a runner with credit declared lost registers and subscribes again "
+            "(%" PRIu64 " registrations), every item done\n", registrations);
+    free (log);
+    zhashx_destroy (&index);
+    s_free_ids (ids, items);
+    wp_pool_destroy (&pool);
+    wp_backend_destroy (&backend);
+    zactor_destroy (&broker);
+    free (endpoint);
+    free (store);
+    ct_rmtree (dir);
+    free (dir);
+}
+
 int
 main (int argc, char *argv [])
 {
+    if (argc == 5 && streq (argv [1], "lost-runner"))
+        return s_lost_runner_main (argv [2], argv [4]);
+    if (argc == 2 && streq (argv [1], "lost")) {
+        s_lost (argv [0]);
+        return 0;
+    }
     if (argc == 6 && streq (argv [1], "runner"))
         return s_runner_main (argv [2], (uint32_t) atoi (argv [3]), atoi (argv [4]), argv [5]);
     if (argc >= 2 && streq (argv [1], "kill")) {

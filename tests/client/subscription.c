@@ -481,6 +481,52 @@ s_runners (const char *kind, int items, int workers, uint32_t credit, const char
     free (dir);
 }
 
+//  A runner with credit in this process, on any backend: it stops itself
+//  after the last item; every item done once, nothing left claimed.
+typedef struct {
+    wp_runner_t *runner;
+    int calls;
+    int items;
+} s_local_arg_t;
+
+static int
+s_local_fn (const wp_item_t *item, void *arg, uint8_t **result_p, size_t *size_p,
+            char **error_p)
+{
+    s_local_arg_t *self = arg;
+    uint8_t *result = malloc (9);
+    CT_CHECK (result);
+    *size_p = ct_pack_uint (result, ct_unpack_uint (item->data, item->data_size) * 3 + 1);
+    *result_p = result;
+    if (++self->calls == self->items)
+        wp_runner_stop (self->runner);
+    return 0;
+}
+
+static void
+s_runner_local (const char *spec, const char *label)
+{
+    const int items = 200;
+    wp_backend_t *backend = ct_open (spec, 30);
+    wp_pool_t *pool = wp_backend_pool (backend, "local");
+    zhashx_t *index;
+    char **ids = s_push (backend, pool, items, &index);
+    wp_runner_options_t opts = { .worker_id = "local-runner", .credit = 4, .wait = 0.2 };
+    wp_status rc;
+    s_local_arg_t arg = { NULL, 0, items };
+    arg.runner = wp_runner_new (backend, &opts, &rc, NULL);
+    CT_CHECK (arg.runner);
+    CT_OK (backend, wp_runner_run (arg.runner, "local", s_local_fn, &arg));
+    wp_runner_destroy (&arg.runner);
+    CT_CHECK (arg.calls == items);
+    s_check_done (backend, pool, ids, items);
+    zhashx_destroy (&index);
+    s_free_ids (ids, items);
+    wp_pool_destroy (&pool);
+    wp_backend_destroy (&backend);
+    printf ("ok - %s: a runner with credit 4 did %d items once each\n", label, items);
+}
+
 //  ---------------------------------------------------------------------
 //  lost: a runner with credit stopped (SIGSTOP) while it holds its whole
 //  credit is declared lost; continued, it registers and subscribes again
@@ -614,8 +660,10 @@ main (int argc, char *argv [])
     s_bad_arguments ();
     char *dir = ct_tempdir ("sub");
     s_stream ("memory", "memory");
+    s_runner_local ("memory", "memory");
     char *spec = zsys_sprintf ("sqlite:%s/local.db", dir);
     s_stream (spec, "sqlite in-process");
+    s_runner_local (spec, "sqlite in-process");
     free (spec);
     const char *stores [] = { "sqlite", "image" };
     for (size_t i = 0; i < 2; i++) {
@@ -624,6 +672,7 @@ main (int argc, char *argv [])
         zactor_t *broker = ct_broker_start (store, 0, 0, 0, &endpoint);
         char *label = zsys_sprintf ("broker on %s", stores [i]);
         s_stream (endpoint, label);
+        s_runner_local (endpoint, label);
         zactor_destroy (&broker);
         free (label);
         free (endpoint);

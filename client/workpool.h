@@ -376,6 +376,9 @@ typedef struct {
     double heartbeat_interval;          //  seconds; 0: 10
     double lease;                       //  lease of each claim; 0: the backend's default
     double wait;                        //  seconds one claim waits; 0: 5
+    uint32_t credit;                    //  0: claim one item at a time; 1..WP_CREDIT_MAX:
+                                        //  a subscription with this credit (items
+                                        //  streamed, acknowledgements pipelined)
 } wp_runner_options_t;
 
 //  What the loop does with an item: return 0 to complete it with *result_p
@@ -401,7 +404,13 @@ const char *wp_runner_worker_id (wp_runner_t *self);
 
 //  Claims items of pool (waiting options.wait each time), calls fn on each,
 //  completes or fails it, until wp_runner_stop or SIGINT/SIGTERM (czmq's
-//  zsys_interrupted). Passing failures (broker away, claim lost to a
+//  zsys_interrupted). With options.credit, the items come from a
+//  subscription (wp_subscription_new on a handle of its own) and each
+//  complete or fail is sent without waiting; a failed acknowledgement is
+//  logged. When the worker is declared lost it registers again and
+//  subscribes again; on stop it unsubscribes, waits for the
+//  acknowledgements in flight, then releases what it still holds (items
+//  streamed and not yet called back included). Passing failures (broker away, claim lost to a
 //  reclaim) are logged and the loop goes on. Returns WP_OK when stopped,
 //  or the status of a failure no retry can mend (e.g. WP_INVALID_ARGUMENT).
 wp_status wp_runner_run (wp_runner_t *self, const char *pool, wp_runner_fn *fn, void *arg);
@@ -418,7 +427,7 @@ uint64_t wp_runner_heartbeats (wp_runner_t *self);
 uint64_t wp_runner_registrations (wp_runner_t *self);
 
 //  ---------------------------------------------------------------------
-//  Pipeline: many pushes in flight on one handle
+//  Pipeline: many requests in flight on one handle (pushes, completes, fails)
 //
 //      wp_pipeline_t *p = wp_pipeline_new (backend, 64);
 //      for (i = 0; i < n; i++)            //  blocks only while 64 are in flight
@@ -435,9 +444,14 @@ uint64_t wp_runner_registrations (wp_runner_t *self);
 //  own id already is reported as not a duplicate). Failures, bad entries
 //  included, arrive as completions and stop nothing else. On an in-process
 //  backend (memory, sqlite:PATH) each push runs at once and its completion
-//  is queued, so one program runs on every backend. Only pushes are
-//  pipelined so far; every other call is the synchronous one. The
-//  pipeline borrows backend; use neither from another thread meanwhile.
+//  is queued, so one program runs on every backend.
+//  wp_pipeline_complete and wp_pipeline_fail follow the synchronous calls'
+//  resend rules: with a worker_id, resent when late (a resend refused
+//  because the first copy took effect is that copy's success, checked with
+//  a Get in flight); without one, sent once. Other calls are synchronous.
+//  The pipeline borrows backend; use neither from another thread
+//  meanwhile, nor the backend's synchronous calls while requests are in
+//  flight (a synchronous call drops the replies it does not expect).
 
 typedef struct _wp_pipeline_t wp_pipeline_t;
 
@@ -449,6 +463,7 @@ typedef struct {
     size_t count;               //  entries in the request
     char **ids;                 //  count ids on WP_OK (take one by nulling it), else NULL
     bool *duplicates;           //  count flags on WP_OK, else NULL
+    wp_item_state state;        //  fail on WP_OK: the item's new state
 } wp_completion_t;
 
 //  A pipeline of at most window (0: 64) requests in flight on backend
@@ -469,6 +484,20 @@ wp_status wp_pipeline_push (wp_pipeline_t *self, const char *pool,
 wp_status wp_pipeline_push_many (wp_pipeline_t *self, const char *pool,
                                  const wp_push_entry_t *entries, size_t count, void *tag);
 
+//  wp_pool_complete as a request in flight (count 1, no ids); id, result
+//  (may be NULL) and worker_id (may be NULL: then sent once) are copied.
+wp_status wp_pipeline_complete (wp_pipeline_t *self, const char *pool, const char *id,
+                                const void *result, size_t result_size,
+                                const char *worker_id, void *tag);
+
+//  wp_pool_fail / wp_pool_fail_after as requests in flight; the
+//  completion's state is the item's new state.
+wp_status wp_pipeline_fail (wp_pipeline_t *self, const char *pool, const char *id,
+                            const char *error, const char *worker_id, void *tag);
+wp_status wp_pipeline_fail_after (wp_pipeline_t *self, const char *pool, const char *id,
+                                  const char *error, double retry_after,
+                                  const char *worker_id, void *tag);
+
 //  The next completion, waiting for one if requests are in flight; NULL
 //  when none is in flight or uncollected. Caller owns return value.
 wp_completion_t *wp_pipeline_next (wp_pipeline_t *self);
@@ -482,6 +511,120 @@ size_t wp_pipeline_max_in_flight (wp_pipeline_t *self);
 
 //  Frees a completion and nulls *self_p; safe on NULL.
 void wp_completion_destroy (wp_completion_t **self_p);
+
+//  ---------------------------------------------------------------------
+//  Subscription: a stream of claimed items (WorkPool.Subscribe)
+//
+//      wp_subscription_t *sub = wp_subscription_new (pool, "w1", 64, 0, &rc, &msg);
+//      wp_item_t *item;
+//      while (wp_subscription_next (sub, 5, &item) == WP_OK)   //  item NULL: none came
+//          if (item) { wp_subscription_complete (sub, item->id, NULL, 0);
+//                      wp_item_destroy (&item); }          //  the reply comes later
+//      wp_subscription_destroy (&sub);     //  Unsubscribe; unacknowledged items stay claimed
+//
+//  The broker claims items for worker_id as they become claimable (each
+//  claimed, leased and fenced as by wp_pool_claim) and streams them; at most
+//  credit of them are unacknowledged at once. wp_subscription_complete and
+//  _fail return the credit: each is sent without waiting for its reply,
+//  always with worker_id, so it is resent when late (a refused resend whose
+//  first copy took effect counts as success); the replies are collected
+//  while next waits (or by wp_subscription_flush). Outcomes are not lost:
+//  the stats count them and wp_subscription_failure hands out each failed
+//  one (id, status, message: an item whose lease lapsed meanwhile is
+//  WP_FAILED_PRECONDITION, someone else's result counts).
+//
+//  Its own connection: the subscription opens a second handle on the
+//  pool's backend (wp_backend_dup), so synchronous calls on your handle do
+//  not eat stream messages and the stream does not eat their replies; the
+//  two may be used by the same thread in turn (not by two at once).
+//
+//  The connection lost (the broker restarted, a network cut): the broker
+//  ended the stream when it saw the connection close; the subscription
+//  subscribes again by itself once a connection is back (stats.resubscribes
+//  counts it) and acknowledgements in flight are resent. Items in hand at
+//  the cut are still claimed by worker_id: acknowledge them as usual, or
+//  they come back after their lease. A final error reply is returned by
+//  next as its status, every call from then on (wp_subscription_errmsg says
+//  why): WP_FAILED_PRECONDITION the worker was declared lost (register
+//  again, open a new subscription), WP_CANCELLED a newer subscription of
+//  the same worker and pool replaced it, WP_UNAUTHENTICATED or
+//  WP_PERMISSION_DENIED its key was revoked, WP_UNAVAILABLE the broker is
+//  stopping. next also returns WP_CANCELLED on SIGINT/SIGTERM (the stream
+//  goes on).
+//
+//  Close (wp_subscription_close, or destroy): waits for the
+//  acknowledgements in flight, sends Unsubscribe and waits for the final
+//  message, within the handle's timeout. Items it does not acknowledge,
+//  those in hand and those the stream brought that next has not returned
+//  yet, stay claimed by worker_id (wp_pool_release_by_worker returns them).
+//
+//  In-process backends ("memory", "sqlite:PATH"): emulated with claims of up
+//  to the credit left (wp_pool_claim_many, waiting as a claim waits) and
+//  acknowledgements run at once, so one program runs on every backend.
+
+typedef struct _wp_subscription_t wp_subscription_t;
+
+//  What happened so far.
+typedef struct {
+    uint64_t delivered;         //  items the stream brought
+    uint64_t acked;             //  acknowledgements answered OK
+    uint64_t ack_failures;      //  answered otherwise (see wp_subscription_failure)
+    uint64_t acks_in_flight;    //  sent, not yet answered
+    uint64_t resubscribes;      //  new Subscribes after the connection was lost
+    uint64_t held;              //  returned by next, not acknowledged yet
+} wp_subscription_stats_t;
+
+//  Subscribes worker_id (copied) to pool (borrowed for this call only: the
+//  subscription opens its own handle on its backend) with credit
+//  (1..WP_CREDIT_MAX) items unacknowledged at most, each claimed with
+//  lease seconds (0: the backend's default). Does not wait for the broker.
+//  On failure returns NULL with *status and *message (each if not NULL;
+//  caller frees *message): WP_INVALID_ARGUMENT for a NULL pool, a bad
+//  worker_id, credit or lease. Caller owns return value.
+wp_subscription_t *wp_subscription_new (wp_pool_t *pool, const char *worker_id,
+                                        uint32_t credit, double lease,
+                                        wp_status *status, char **message);
+
+//  The next item, waiting up to timeout seconds (0..3600; 0: only what has
+//  come) for one: *item_out (caller owns) is it, or NULL if none came
+//  (WP_OK). Other statuses: see above (a final reply, WP_CANCELLED).
+wp_status wp_subscription_next (wp_subscription_t *self, double timeout, wp_item_t **item_out);
+
+//  Acknowledges item id (copied) with result (may be NULL; copied), or
+//  fails it with error (may be NULL), due again no sooner than retry_after
+//  seconds (0: the pool's backoff). Returns once sent (or queued for the
+//  connection): WP_OK, or WP_INVALID_ARGUMENT for a bad id or retry_after.
+//  The outcome comes later (stats, wp_subscription_failure).
+wp_status wp_subscription_complete (wp_subscription_t *self, const char *id,
+                                    const void *result, size_t result_size);
+wp_status wp_subscription_fail (wp_subscription_t *self, const char *id, const char *error);
+wp_status wp_subscription_fail_after (wp_subscription_t *self, const char *id,
+                                      const char *error, double retry_after);
+
+//  Takes the oldest failed acknowledgement: true with *id_out and
+//  *message_out (each may be NULL; caller frees) and *status_out, or false
+//  if there is none.
+bool wp_subscription_failure (wp_subscription_t *self, char **id_out, wp_status *status_out,
+                              char **message_out);
+
+//  Waits until no acknowledgement is in flight (each ends by its deadline).
+void wp_subscription_flush (wp_subscription_t *self);
+
+//  Copies the counts into *stats_out.
+void wp_subscription_stats (wp_subscription_t *self, wp_subscription_stats_t *stats_out);
+
+//  The message of the latest failure of next or an acknowledgement call.
+const char *wp_subscription_errmsg (wp_subscription_t *self);
+
+//  Flushes, unsubscribes and waits for the stream's end (see above).
+//  Returns WP_OK, or why the Unsubscribe failed (WP_UNAVAILABLE: no broker
+//  within the timeout; the broker ends the stream when the connection
+//  closes anyway). next then returns WP_FAILED_PRECONDITION.
+wp_status wp_subscription_close (wp_subscription_t *self);
+
+//  Closes (if not closed) and frees the subscription, nulls *self_p; safe
+//  on NULL.
+void wp_subscription_destroy (wp_subscription_t **self_p);
 
 #ifdef __cplusplus
 }

@@ -251,6 +251,12 @@ wp_backend_store (wp_backend_t *self)
     return self->store;
 }
 
+wp_backend_t *
+wp_pool_backend (wp_pool_t *pool)
+{
+    return pool->backend;
+}
+
 double
 wp_backend_timeout (wp_backend_t *self)
 {

@@ -1,11 +1,14 @@
-/*  wp_pipeline: pushes with a bounded window of requests in flight on one
-    handle (workpool.h says how to use it). On a broker each request is
-    encoded once, written when a connection takes it, resent when its reply
-    is late (a push with ids is safe to repeat: the ids made here make it
-    so) and given up at its own deadline; replies are matched by request id
-    in any order. On an in-process backend a push runs at once.  */
+/*  wp_pipeline: pushes, completes and fails with a bounded window of
+    requests in flight on one handle (workpool.h says how to use it). On a
+    broker the requests are client/wp_inflight.c's: encoded once, written
+    when a connection takes it, resent when its reply is late if safe (a
+    push with ids, the ids made here make it so; a complete or fail with a
+    worker_id) and given up at its own deadline; replies are matched by
+    request id in any order. On an in-process backend each call runs at
+    once and its completion is queued.  */
 #include "workpool.h"
 #include "wp_remote_store.h"
+#include "wp_inflight.h"
 #include "wp_store_impl.h"
 #include "wp_proto.h"
 #include "wp_limits.h"
@@ -15,30 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  One request in flight.
-typedef struct {
-    bool used;                  //  the slot holds a request
-    uint64_t request_id;
-    wp_method method;           //  Push or PushMany
-    uint8_t *header;            //  the encoded request, resent as is
-    size_t header_size;
-    uint8_t *body;
-    size_t body_size;
-    size_t count;               //  entries
-    bool *generated;            //  per entry: its id was made here
-    void *tag;                  //  the caller's
-    int64_t deadline;           //  zclock_usecs
-    int64_t last_sent;          //  zclock_usecs of the latest send
-    int sends;                  //  times written so far
-} s_slot_t;
-
 struct _wp_pipeline_t {
     wp_backend_t *backend;      //  borrowed
     wp_store_t *store;          //  the backend's remote store, or NULL: in-process
-    size_t window;              //  slots
-    s_slot_t *slots;
-    size_t in_flight;           //  slots used
-    size_t max_in_flight;       //  the most ever used at once
+    wp_inflight_t *inflight;    //  its requests in flight (remote only)
+    size_t window;              //  requests in flight at most
+    size_t max_in_flight;       //  the most ever at once
     zlist_t *done;              //  wp_completion_t *, not yet collected
 };
 
@@ -63,176 +48,75 @@ s_queue (wp_pipeline_t *self, wp_completion_t *done)
     zlist_append (self->done, done);
 }
 
-static void
-s_slot_free (wp_pipeline_t *self, s_slot_t *slot)
-{
-    free (slot->header);
-    free (slot->body);
-    free (slot->generated);
-    memset (slot, 0, sizeof *slot);
-    self->in_flight--;
-}
+//  What a request is, for its completion
+enum { S_PUSH, S_COMPLETE, S_FAIL };
 
-//  Ends slot's request with a failure.
+//  The engine's callback: every request ends in one completion.
 static void
-s_slot_fail (wp_pipeline_t *self, s_slot_t *slot, wp_status status, const char *message)
+s_answer (void *owner, wp_inflight_req_t *req, wp_status status, const char *message,
+          wp_reply_t *reply, bool final)
 {
-    s_queue (self, s_completion (slot->tag, slot->count, status, message));
-    s_slot_free (self, slot);
-}
-
-//  Ends every request in flight with status (a failure of the connection).
-static void
-s_fail_all (wp_pipeline_t *self, wp_status status, const char *message)
-{
-    for (size_t i = 0; i < self->window; i++)
-        if (self->slots [i].used)
-            s_slot_fail (self, &self->slots [i], status, message);
-}
-
-//  Ends the request a reply answers (a reply to none is dropped).
-static void
-s_answer (wp_pipeline_t *self, wp_reply_t *reply, zmq_msg_t *body)
-{
-    s_slot_t *slot = NULL;
-    for (size_t i = 0; i < self->window && !slot; i++)
-        if (self->slots [i].used && self->slots [i].request_id == reply->request_id)
-            slot = &self->slots [i];
-    if (!slot)
-        return;
-    if (reply->status != WP_OK) {
-        s_slot_fail (self, slot, reply->status, reply->message);
+    wp_pipeline_t *self = owner;
+    if (status != WP_OK || req->kind != S_PUSH || !reply) {
+        wp_completion_t *done = s_completion (req->tag, req->count, status, message);
+        if (status == WP_OK && req->kind == S_FAIL)
+            done->state = req->state;
+        s_queue (self, done);
         return;
     }
-    char errbuf [256];
-    if (wp_reply_decode_body (reply, slot->method, zmq_msg_data (body), zmq_msg_size (body),
-                              errbuf, sizeof errbuf) != WP_OK
-    ||  reply->id_count != slot->count) {
+    if (reply->id_count != req->count) {
         char text [320];
-        snprintf (text, sizeof text, "malformed reply to %s: %s",
-                  wp_method_name (slot->method),
-                  reply->id_count != slot->count ? "not one id per entry" : errbuf);
-        s_slot_fail (self, slot, WP_INTERNAL, text);
+        snprintf (text, sizeof text, "malformed reply to %s: not one id per entry",
+                  wp_method_name (req->method));
+        s_queue (self, s_completion (req->tag, req->count, WP_INTERNAL, text));
         return;
     }
-    wp_completion_t *done = s_completion (slot->tag, slot->count, WP_OK, "");
-    done->ids = calloc (slot->count, sizeof *done->ids);
-    done->duplicates = calloc (slot->count, sizeof *done->duplicates);
+    const bool *generated = req->extra;
+    wp_completion_t *done = s_completion (req->tag, req->count, WP_OK, "");
+    done->ids = calloc (req->count, sizeof *done->ids);
+    done->duplicates = calloc (req->count, sizeof *done->duplicates);
     if (!done->ids || !done->duplicates)
         abort ();
-    for (size_t i = 0; i < slot->count; i++) {
+    for (size_t i = 0; i < req->count; i++) {
         done->ids [i] = reply->ids [i];
         reply->ids [i] = NULL;
         //  A UUID we made can exist already only because a resend of ours
         //  arrived twice: for the caller it is a fresh item
-        done->duplicates [i] = slot->generated [i] ? false : reply->duplicates [i];
+        done->duplicates [i] = generated [i] ? false : reply->duplicates [i];
     }
     s_queue (self, done);
-    s_slot_free (self, slot);
 }
 
-//  Sends what is due (first sends, resends of late safe requests), ends
-//  requests past their deadline, then reads replies: waiting for the
-//  first until the next deadline or resend time if wait, else not at all.
+//  Sends what is due and reads replies, waiting for one if wait.
 static void
 s_pump (wp_pipeline_t *self, bool wait)
 {
-    int64_t now = zclock_usecs ();
-    int64_t retry = (int64_t) (wp_remote_store_retry_interval (self->store) * 1e6);
-    int64_t wake = INT64_MAX;
-    bool blocked = false;           //  a send is due but no connection takes it
-    char text [512];
-    for (size_t i = 0; i < self->window; i++) {
-        s_slot_t *slot = &self->slots [i];
-        if (!slot->used)
-            continue;
-        if (now >= slot->deadline) {
-            wp_status refused = slot->sends ? WP_OK : wp_remote_store_refusal (self->store);
-            if (refused != WP_OK)
-                s_slot_fail (self, slot, refused, wp_store_errmsg (self->store));
-            else {
-                snprintf (text, sizeof text, slot->sends
-                          ? "no reply to %s from %s within the deadline"
-                          : "no broker reachable at %s within the deadline%s",
-                          slot->sends ? wp_method_name (slot->method)
-                                      : wp_remote_store_endpoint (self->store),
-                          slot->sends ? wp_remote_store_endpoint (self->store) : "");
-                s_slot_fail (self, slot, slot->sends ? WP_DEADLINE_EXCEEDED : WP_UNAVAILABLE,
-                             text);
-            }
-            continue;
-        }
-        if (slot->sends == 0 || now - slot->last_sent >= retry) {
-            int rc = blocked ? 1 : wp_remote_store_send_encoded (self->store,
-                                slot->header, slot->header_size, slot->body, slot->body_size);
-            if (rc == -1) {
-                snprintf (text, sizeof text, "cannot send %s to %s: %s",
-                          wp_method_name (slot->method), wp_remote_store_endpoint (self->store),
-                          zmq_strerror (errno));
-                s_slot_fail (self, slot, WP_INTERNAL, text);
-                continue;
-            }
-            if (rc == 0) {
-                slot->sends++;
-                slot->last_sent = now;
-            }
-            else
-                blocked = true;
-        }
-        if (slot->deadline < wake)
-            wake = slot->deadline;
-        if (slot->sends && slot->last_sent + retry < wake)
-            wake = slot->last_sent + retry;
+    int64_t until = wait ? INT64_MAX : 0;
+    if (wp_inflight_pump (self->inflight, until, false) == WP_CANCELLED)
+        //  A signal: what is in flight is given up (the caller is stopping)
+        wp_inflight_end_all (self->inflight, WP_CANCELLED, "interrupted");
+}
+
+//  Waits for room in the window, then starts request; its completion
+//  carries tag. NULL if it cannot be encoded (the completion says so).
+static wp_inflight_req_t *
+s_start (wp_pipeline_t *self, wp_request_t *request, bool resend, void *tag, size_t count)
+{
+    //  Room first: the deadline runs from when the request is queued
+    while (wp_inflight_count (self->inflight) >= self->window)
+        s_pump (self, true);
+    wp_inflight_req_t *req = wp_inflight_start (self->inflight, request, resend, false,
+                                                wp_backend_timeout (self->backend));
+    if (!req) {
+        s_queue (self, s_completion (tag, count, WP_INVALID_ARGUMENT,
+                                     "cannot encode the request (a field is missing)"));
+        return NULL;
     }
-    if (blocked) {
-        //  A refused handshake ends what was never sent now: no connection will come
-        wp_status refused = wp_remote_store_refusal (self->store);
-        if (refused != WP_OK) {
-            const char *why = wp_store_errmsg (self->store);
-            for (size_t i = 0; i < self->window; i++)
-                if (self->slots [i].used && self->slots [i].sends == 0)
-                    s_slot_fail (self, &self->slots [i], refused, why);
-        }
-    }
-    if (self->in_flight == 0)
-        return;
-    int wait_ms = 0;
-    if (wait) {
-        int64_t ms = (wake - zclock_usecs () + 999) / 1000;
-        wait_ms = ms < 1 ? 1 : ms > INT_MAX ? INT_MAX : (int) ms;
-    }
-    if (blocked && wait_ms > 0) {
-        //  Wake for a reply, for room to send, or for a handshake's outcome
-        zmq_pollitem_t items [2] = {
-            { wp_remote_store_handle (self->store), 0, ZMQ_POLLIN | ZMQ_POLLOUT, 0 },
-            { wp_remote_store_monitor_handle (self->store), 0, ZMQ_POLLIN, 0 }
-        };
-        zmq_poll (items, 2, wait_ms);
-        wait_ms = 0;
-    }
-    while (self->in_flight > 0) {
-        wp_reply_t reply;
-        zmq_msg_t body;
-        int rc = wp_remote_store_recv (self->store, &reply, &body, wait_ms);
-        wait_ms = 0;
-        if (rc == -1 && errno == EINTR && zsys_interrupted) {
-            s_fail_all (self, WP_CANCELLED, "interrupted");
-            return;
-        }
-        if (rc == -1 && errno != EAGAIN && errno != EINTR) {
-            snprintf (text, sizeof text, "cannot receive from %s: %s",
-                      wp_remote_store_endpoint (self->store), zmq_strerror (errno));
-            s_fail_all (self, WP_INTERNAL, text);
-            return;
-        }
-        if (rc == -1)
-            return;
-        if (rc == 1)
-            continue;
-        s_answer (self, &reply, &body);
-        wp_reply_clear (&reply);
-        zmq_msg_close (&body);
-    }
+    req->tag = tag;
+    req->count = count;
+    if (wp_inflight_count (self->inflight) > self->max_in_flight)
+        self->max_in_flight = wp_inflight_count (self->inflight);
+    return req;
 }
 
 //  In-process: runs the push now and queues its completion.
@@ -277,10 +161,11 @@ wp_pipeline_new (wp_backend_t *backend, size_t window)
     self->store = strcmp (wp_backend_kind (backend), "remote") == 0
                 ? wp_backend_store (backend) : NULL;
     self->window = window ? window : 64;
-    self->slots = calloc (self->window, sizeof *self->slots);
     self->done = zlist_new ();
-    if (!self->slots || !self->done)
+    if (!self->done)
         abort ();
+    if (self->store)
+        self->inflight = wp_inflight_new (self->store, s_answer, self);
     return self;
 }
 
@@ -290,14 +175,11 @@ wp_pipeline_destroy (wp_pipeline_t **self_p)
     if (!self_p || !*self_p)
         return;
     wp_pipeline_t *self = *self_p;
-    for (size_t i = 0; i < self->window; i++)
-        if (self->slots [i].used)
-            s_slot_free (self, &self->slots [i]);
+    wp_inflight_destroy (&self->inflight);
     wp_completion_t *done;
     while ((done = zlist_pop (self->done)))
         wp_completion_destroy (&done);
     zlist_destroy (&self->done);
-    free (self->slots);
     free (self);
     *self_p = NULL;
 }
@@ -331,10 +213,6 @@ wp_pipeline_push_many (wp_pipeline_t *self, const char *pool, const wp_push_entr
         s_queue (self, s_completion (tag, count, check, wp_store_errmsg (self->store)));
         return WP_OK;
     }
-    //  Room first: the deadline runs from when the request is queued
-    while (self->in_flight == self->window)
-        s_pump (self, true);
-
     wp_push_entry_t *sent = malloc (count * sizeof *sent);
     char (*made) [WP_UUID_LEN + 1] = malloc (count * sizeof *made);
     bool *generated = calloc (count, sizeof *generated);
@@ -348,40 +226,22 @@ wp_pipeline_push_many (wp_pipeline_t *self, const char *pool, const wp_push_entr
             generated [i] = true;
         }
     }
-    double timeout = wp_backend_timeout (self->backend);
-    s_slot_t slot = {
-        .used = true,
-        .method = count == 1 ? WP_METHOD_PUSH : WP_METHOD_PUSH_MANY,
-        .count = count,
-        .generated = generated,
-        .tag = tag,
-        .deadline = zclock_usecs () + (int64_t) (timeout * 1e6)
-    };
     wp_request_t request;
     wp_request_init (&request);
-    request.method = slot.method;
-    request.request_id = slot.request_id = wp_remote_store_next_request_id (self->store);
-    request.timeout_ms = (uint32_t) (timeout * 1000 + 0.5);
+    request.method = count == 1 ? WP_METHOD_PUSH : WP_METHOD_PUSH_MANY;
     request.pool = (char *) pool;
     request.entries = sent;
     request.entry_count = count;
-    int rc = wp_request_encode (&request, &slot.header, &slot.header_size,
-                                &slot.body, &slot.body_size);
+    //  Every entry has an id now: safe to resend
+    wp_inflight_req_t *req = s_start (self, &request, true, tag, count);
     free (sent);
     free (made);
-    if (rc) {
-        free (generated);
-        s_queue (self, s_completion (tag, count, WP_INVALID_ARGUMENT,
-                                     "cannot encode the push (pool or an entry's data missing)"));
-        return WP_OK;
+    if (req) {
+        req->kind = S_PUSH;
+        req->extra = generated;
     }
-    for (size_t i = 0; i < self->window; i++)
-        if (!self->slots [i].used) {
-            self->slots [i] = slot;
-            break;
-        }
-    if (++self->in_flight > self->max_in_flight)
-        self->max_in_flight = self->in_flight;
+    else
+        free (generated);
     s_pump (self, false);
     return WP_OK;
 }
@@ -396,7 +256,8 @@ wp_pipeline_push (wp_pipeline_t *self, const char *pool, const wp_push_entry_t *
 wp_completion_t *
 wp_pipeline_next (wp_pipeline_t *self)
 {
-    while (zlist_size (self->done) == 0 && self->in_flight > 0)
+    while (zlist_size (self->done) == 0 && self->inflight
+       &&  wp_inflight_count (self->inflight) > 0)
         s_pump (self, true);
     return zlist_pop (self->done);
 }
@@ -404,14 +265,14 @@ wp_pipeline_next (wp_pipeline_t *self)
 void
 wp_pipeline_flush (wp_pipeline_t *self)
 {
-    while (self->in_flight > 0)
+    while (self->inflight && wp_inflight_count (self->inflight) > 0)
         s_pump (self, true);
 }
 
 size_t
 wp_pipeline_in_flight (wp_pipeline_t *self)
 {
-    return self->in_flight;
+    return self->inflight ? wp_inflight_count (self->inflight) : 0;
 }
 
 size_t
@@ -434,4 +295,90 @@ wp_completion_destroy (wp_completion_t **self_p)
     free (self->message);
     free (self);
     *self_p = NULL;
+}
+
+//  Complete and Fail: checked as the synchronous calls are, then one
+//  request each (in-process: run now).
+static wp_status
+s_ack (wp_pipeline_t *self, bool completing, const char *pool_name, const char *id,
+       const void *result, size_t result_size, const char *error, double retry_after,
+       const char *worker_id, void *tag)
+{
+    if (!self->store) {
+        wp_pool_t *pool = pool_name ? wp_backend_pool (self->backend, pool_name) : NULL;
+        if (!pool) {
+            s_queue (self, s_completion (tag, 1, WP_INVALID_ARGUMENT, pool_name
+                                         ? wp_backend_errmsg (self->backend)
+                                         : "pool is required"));
+            return WP_OK;
+        }
+        wp_item_state state = WP_ITEM_PENDING;
+        wp_status rc = completing
+                     ? wp_pool_complete (pool, id, result, result_size, worker_id)
+                     : wp_pool_fail_after (pool, id, error, retry_after, worker_id, &state);
+        wp_completion_t *done = s_completion (tag, 1, rc, rc == WP_OK
+                                              ? "" : wp_backend_errmsg (self->backend));
+        if (rc == WP_OK && !completing)
+            done->state = state;
+        s_queue (self, done);
+        wp_pool_destroy (&pool);
+        return WP_OK;
+    }
+    wp_store_t *store = self->store;
+    store->errmsg [0] = 0;
+    wp_status check = wp_store_check_name (store, "pool", pool_name);
+    if (check == WP_OK)
+        check = wp_store_check_name (store, "id", id);
+    if (check == WP_OK && worker_id)
+        check = wp_store_check_name (store, "worker_id", worker_id);
+    //  (the words of wp_store.c's checks, as the synchronous calls give)
+    if (check == WP_OK && !completing && !(retry_after >= 0 && retry_after <= WP_DELAY_MAX))
+        check = wp_store_error (store, WP_INVALID_ARGUMENT,
+                                "retry_after_seconds must be 0..%.0f", WP_DELAY_MAX);
+    if (check != WP_OK) {
+        s_queue (self, s_completion (tag, 1, check, wp_store_errmsg (store)));
+        return WP_OK;
+    }
+    wp_request_t request;
+    wp_request_init (&request);
+    request.method = completing ? WP_METHOD_COMPLETE : WP_METHOD_FAIL;
+    request.pool = (char *) pool_name;
+    request.id = (char *) id;
+    request.worker_id = (char *) worker_id;
+    request.result = completing ? (uint8_t *) result : NULL;
+    request.result_size = completing && result ? result_size : 0;
+    request.error = completing ? NULL : (char *) error;
+    request.retry_after = completing ? 0 : retry_after;
+    //  With a worker_id the broker refuses a second copy on an item held by
+    //  anyone else: safe to resend (and a refused resend is checked)
+    wp_inflight_req_t *req = s_start (self, &request, worker_id != NULL, tag, 1);
+    if (req) {
+        req->kind = completing ? S_COMPLETE : S_FAIL;
+        if (worker_id)
+            wp_inflight_check_resend (req, pool_name, id, worker_id, completing,
+                                      completing ? NULL : error);
+    }
+    s_pump (self, false);
+    return WP_OK;
+}
+
+wp_status
+wp_pipeline_complete (wp_pipeline_t *self, const char *pool, const char *id,
+                      const void *result, size_t result_size, const char *worker_id, void *tag)
+{
+    return s_ack (self, true, pool, id, result, result_size, NULL, 0, worker_id, tag);
+}
+
+wp_status
+wp_pipeline_fail (wp_pipeline_t *self, const char *pool, const char *id, const char *error,
+                  const char *worker_id, void *tag)
+{
+    return s_ack (self, false, pool, id, NULL, 0, error, 0, worker_id, tag);
+}
+
+wp_status
+wp_pipeline_fail_after (wp_pipeline_t *self, const char *pool, const char *id,
+                        const char *error, double retry_after, const char *worker_id, void *tag)
+{
+    return s_ack (self, false, pool, id, NULL, 0, error, retry_after, worker_id, tag);
 }

@@ -34,6 +34,10 @@ typedef struct {
                                 //  a reason that may pass (or a wrong server key)
     bool reconnect;             //  libzmq gives up an endpoint whose handshake
                                 //  was refused: connect again before the next call
+    uint64_t disconnects;       //  connections closed so far (monitor events read)
+    void *handle;               //  the DEALER's and the monitor's libzmq sockets,
+    void *monitor_handle;       //  resolved once (zsock_resolve costs on every call)
+    int rcvtimeo;               //  the DEALER's ZMQ_RCVTIMEO as last set (-2: unknown)
 } s_remote_t;
 
 static const wp_store_ops_t s_ops;
@@ -68,7 +72,7 @@ s_left (int64_t deadline)
 static void
 s_monitor_read (s_remote_t *self)
 {
-    void *handle = zsock_resolve (self->monitor);
+    void *handle = self->monitor_handle;
     while (true) {
         zmq_msg_t frame;
         zmq_msg_init (&frame);
@@ -90,6 +94,10 @@ s_monitor_read (s_remote_t *self)
                 break;
         }
         zmq_msg_close (&frame);
+        if (event == ZMQ_EVENT_DISCONNECTED)
+            //  A stream on that connection is gone (wp_subscription.c)
+            self->disconnects++;
+        else
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             self->refused = WP_OK;
             self->handshake_failed = false;
@@ -155,7 +163,7 @@ static int
 s_send_frames (s_remote_t *self, const uint8_t *header, size_t header_size,
                const uint8_t *body, size_t body_size)
 {
-    void *handle = zsock_resolve (self->sock);
+    void *handle = self->handle;
     //  A DEALER takes a multipart message whole or not at all, so if the
     //  first frame goes, the second will.
     if (zmq_send (handle, header, header_size, ZMQ_DONTWAIT | ZMQ_SNDMORE) == -1)
@@ -190,11 +198,15 @@ s_send (s_remote_t *self, wp_request_t *request, int64_t deadline)
 static int
 s_recv (s_remote_t *self, wp_reply_t *reply, zmq_msg_t *body, int wait_ms)
 {
-    void *handle = zsock_resolve (self->sock);
+    void *handle = self->handle;
     //  A blocking read with a timeout is one poll() inside libzmq; zmq_poll
-    //  before a read cost four (measured with strace: 6 polls per call)
-    if (wait_ms > 0)
-        zsock_set_rcvtimeo (self->sock, wait_ms);
+    //  before a read cost four (measured with strace: 6 polls per call).
+    //  The option is set only when it changes: each setsockopt is a
+    //  round of libzmq's command processing (getpid, poll)
+    if (wait_ms > 0 && wait_ms != self->rcvtimeo) {
+        zmq_setsockopt (handle, ZMQ_RCVTIMEO, &wait_ms, sizeof wait_ms);
+        self->rcvtimeo = wait_ms;
+    }
     zmq_msg_t frames [3];
     int count = 0;
     bool more = true;
@@ -288,8 +300,8 @@ s_call (s_remote_t *self, wp_request_t *request, s_resend resend, double extra_w
             if (refused != WP_OK)
                 return refused;
             zmq_pollitem_t items [2] = {
-                { zsock_resolve (self->sock), 0, ZMQ_POLLIN | ZMQ_POLLOUT, 0 },
-                { zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0 }
+                { self->handle, 0, ZMQ_POLLIN | ZMQ_POLLOUT, 0 },
+                { self->monitor_handle, 0, ZMQ_POLLIN, 0 }
             };
             zmq_pollitem_t *item = &items [0];
             int rc = zmq_poll (items, 2, wait_ms);
@@ -465,9 +477,13 @@ static wp_status
 s_push_entries (s_remote_t *self, const char *pool, const wp_push_entry_t *entries,
                 size_t count, bool many, char **ids_out, bool *duplicates)
 {
-    wp_push_entry_t *sent = malloc (count * sizeof *sent);
-    char (*made) [WP_UUID_LEN + 1] = malloc (count * sizeof *made);
-    bool *generated = calloc (count, sizeof *generated);
+    //  One entry (the common push) on the stack: three allocations fewer
+    wp_push_entry_t sent_one;
+    char made_one [1][WP_UUID_LEN + 1];
+    bool generated_one = false;
+    wp_push_entry_t *sent = count == 1 ? &sent_one : malloc (count * sizeof *sent);
+    char (*made) [WP_UUID_LEN + 1] = count == 1 ? made_one : malloc (count * sizeof *made);
+    bool *generated = count == 1 ? &generated_one : calloc (count, sizeof *generated);
     if (!sent || !made || !generated)
         abort ();
     for (size_t i = 0; i < count; i++) {
@@ -500,9 +516,11 @@ s_push_entries (s_remote_t *self, const char *pool, const wp_push_entry_t *entri
                               && !(generated [i] && streq (ids_out [i], made [i]));
         }
     wp_reply_clear (&reply);
-    free (sent);
-    free (made);
-    free (generated);
+    if (count != 1) {
+        free (sent);
+        free (made);
+        free (generated);
+    }
     return rc;
 }
 
@@ -1193,6 +1211,7 @@ wp_remote_store_new_curve (const char *endpoint, double timeout_seconds,
     zsock_set_rcvhwm (monitor, 0);
     if (zmq_socket_monitor (zsock_resolve (sock), monitor_endpoint,
                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                            | ZMQ_EVENT_DISCONNECTED
                             | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                             | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
     ||  zsock_connect (monitor, "%s", monitor_endpoint))
@@ -1214,6 +1233,9 @@ wp_remote_store_new_curve (const char *endpoint, double timeout_seconds,
         abort ();
     self->sock = sock;
     self->monitor = monitor;
+    self->handle = zsock_resolve (sock);
+    self->monitor_handle = zsock_resolve (monitor);
+    self->rcvtimeo = -2;
     self->curve = curve;
     //  Random start, so replies meant for an earlier handle on a reused
     //  connection identity are never taken for ours.
@@ -1475,13 +1497,21 @@ wp_remote_store_refusal (wp_store_t *base)
 void *
 wp_remote_store_handle (wp_store_t *base)
 {
-    return zsock_resolve (((s_remote_t *) base)->sock);
+    return ((s_remote_t *) base)->handle;
 }
 
 void *
 wp_remote_store_monitor_handle (wp_store_t *base)
 {
-    return zsock_resolve (((s_remote_t *) base)->monitor);
+    return ((s_remote_t *) base)->monitor_handle;
+}
+
+uint64_t
+wp_remote_store_disconnects (wp_store_t *base)
+{
+    s_remote_t *self = (s_remote_t *) base;
+    s_monitor_read (self);
+    return self->disconnects;
 }
 
 double

@@ -129,11 +129,17 @@ wp_status wp_remote_store_refusal (wp_store_t *self);
 void *wp_remote_store_handle (wp_store_t *self);
 void *wp_remote_store_monitor_handle (wp_store_t *self);
 double wp_remote_store_retry_interval (wp_store_t *self);
+//  Connections to the broker closed so far (the monitor's DISCONNECTED
+//  events, read now): a stream sent before the count grew is gone.
+uint64_t wp_remote_store_disconnects (wp_store_t *self);
 
 //  The store behind a backend handle (client/wp_backend.c), for the
 //  pipeline's remote path. Borrowed.
 typedef struct _wp_backend_t wp_backend_t;
 wp_store_t *wp_backend_store (wp_backend_t *backend);
+//  The handle a pool borrows (client/wp_subscription.c dups it). Borrowed.
+typedef struct _wp_pool_t wp_pool_t;
+wp_backend_t *wp_pool_backend (wp_pool_t *pool);
 
 #ifdef __cplusplus
 }

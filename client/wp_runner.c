@@ -23,6 +23,7 @@ struct _wp_runner_t {
     wp_backend_t *beat_backend;     //  the actor's own handle (the actor uses it)
     double wait;                    //  seconds one claim waits
     double lease;                   //  lease of each claim; 0: default
+    uint32_t credit;                //  0: claims; else a subscription's credit
     char *pool;                     //  pool of the latest run, or NULL
     atomic_int stop;                //  set by wp_runner_stop
     atomic_uint_least64_t heartbeats;
@@ -128,12 +129,20 @@ wp_runner_new (wp_backend_t *backend, const wp_runner_options_t *opts, wp_status
         s_fail_new (status, message, WP_INVALID_ARGUMENT, text);
         return NULL;
     }
+    if (options.credit > WP_CREDIT_MAX) {
+        char text [128];
+        snprintf (text, sizeof text, "credit must be 0 (claims) or 1 to %d, not %u",
+                  WP_CREDIT_MAX, options.credit);
+        s_fail_new (status, message, WP_INVALID_ARGUMENT, text);
+        return NULL;
+    }
     wp_runner_t *self = calloc (1, sizeof *self);
     if (!self)
         abort ();
     self->backend = backend;
     self->wait = options.wait > 0 ? options.wait : S_DEFAULT_WAIT;
     self->lease = options.lease;
+    self->credit = options.credit;
 
     char host [256] = "";
     if (options.host)
@@ -250,6 +259,96 @@ s_fatal (wp_status rc)
         || rc == WP_UNAUTHENTICATED || rc == WP_DATA_LOSS;
 }
 
+//  Logs the acknowledgements the broker refused (FAILED_PRECONDITION: the
+//  lease lapsed and the item went to someone else, whose result counts).
+static void
+s_log_failures (wp_runner_t *self, wp_subscription_t *sub)
+{
+    char *id, *text;
+    wp_status rc;
+    while (wp_subscription_failure (sub, &id, &rc, &text)) {
+        zsys_warning ("workpool: worker %s: acknowledgement of %s failed: %s: %s",
+                      self->registration->worker_id, id, wp_strerror (rc), text);
+        free (id);
+        free (text);
+    }
+}
+
+//  wp_runner_run with a subscription (options.credit).
+static wp_status
+s_run_stream (wp_runner_t *self, wp_pool_t *pool, wp_runner_fn *fn, void *arg)
+{
+    const char *worker_id = self->registration->worker_id;
+    wp_status rc;
+    char *text = NULL;
+    wp_subscription_t *sub = wp_subscription_new (pool, worker_id, self->credit, self->lease,
+                                                  &rc, &text);
+    if (!sub) {
+        zsys_warning ("workpool: worker %s: cannot subscribe: %s: %s", worker_id,
+                      wp_strerror (rc), text ? text : "");
+        free (text);
+        return rc;
+    }
+    wp_status result = WP_OK;
+    while (!s_stopping (self)) {
+        wp_item_t *item = NULL;
+        rc = wp_subscription_next (sub, self->wait, &item);
+        s_log_failures (self, sub);
+        if (rc == WP_CANCELLED && s_stopping (self))
+            break;
+        if (rc != WP_OK) {
+            zsys_warning ("workpool: worker %s: subscription ended: %s: %s", worker_id,
+                          wp_strerror (rc), wp_subscription_errmsg (sub));
+            if (s_fatal (rc) || rc == WP_CANCELLED) {
+                //  (CANCELLED: a newer subscription of this worker id took over)
+                result = rc;
+                break;
+            }
+            //  Declared lost (its items were returned) or the broker stopping:
+            //  register again if need be, and subscribe again
+            wp_subscription_destroy (&sub);
+            if (rc == WP_FAILED_PRECONDITION || rc == WP_NOT_FOUND) {
+                wp_status again = s_register (self, self->backend);
+                if (again != WP_OK)
+                    zsys_warning ("workpool: worker %s: registering again failed: %s: %s",
+                                  worker_id, wp_strerror (again),
+                                  wp_backend_errmsg (self->backend));
+            }
+            zclock_sleep (100);
+            sub = wp_subscription_new (pool, worker_id, self->credit, self->lease, &rc, &text);
+            if (!sub) {
+                zsys_warning ("workpool: worker %s: cannot subscribe: %s: %s", worker_id,
+                              wp_strerror (rc), text ? text : "");
+                free (text);
+                return rc;
+            }
+            continue;
+        }
+        if (!item)
+            continue;
+        uint8_t *output = NULL;
+        size_t output_size = 0;
+        char *error = NULL;
+        if (fn (item, arg, &output, &output_size, &error) == 0)
+            rc = wp_subscription_complete (sub, item->id, output, output_size);
+        else
+            rc = wp_subscription_fail (sub, item->id, error);
+        if (rc != WP_OK)
+            zsys_warning ("workpool: worker %s: acknowledgement of %s failed: %s: %s",
+                          worker_id, item->id, wp_strerror (rc), wp_subscription_errmsg (sub));
+        free (output);
+        free (error);
+        wp_item_destroy (&item);
+    }
+    //  Unsubscribe (the acknowledgements in flight first), then hand back
+    //  what the stream brought that no callback saw
+    wp_subscription_close (sub);
+    s_log_failures (self, sub);
+    wp_subscription_destroy (&sub);
+    wp_pool_release_by_worker (pool, worker_id, NULL);
+    return result;
+}
+
 wp_status
 wp_runner_run (wp_runner_t *self, const char *pool_name, wp_runner_fn *fn, void *arg)
 {
@@ -263,6 +362,11 @@ wp_runner_run (wp_runner_t *self, const char *pool_name, wp_runner_fn *fn, void 
     }
     free (self->pool);
     self->pool = wp_strdup (pool_name);
+    if (self->credit) {
+        wp_status rc = s_run_stream (self, pool, fn, arg);
+        wp_pool_destroy (&pool);
+        return rc;
+    }
     wp_claim_options_t claim = { self->wait, self->lease };
     wp_item_t *item = NULL;
     wp_status result = WP_OK;

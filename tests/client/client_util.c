@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -252,4 +253,76 @@ void
 ct_broker_use_curve (const ct_curve_t *curve)
 {
     s_curve = curve;
+}
+
+pid_t *
+ct_spawn_workers (const char *argv0, int workers, const char *const *args, const char *dir)
+{
+    size_t extra = 0;
+    while (args && args [extra])
+        extra++;
+    pid_t *pids = calloc (workers, sizeof *pids);
+    CT_CHECK (pids);
+    for (int w = 0; w < workers; w++) {
+        char index [16];
+        snprintf (index, sizeof index, "%d", w);
+        char *log = zsys_sprintf ("%s/worker-%d.log", dir, w);
+        const char **argv = calloc (extra + 4, sizeof *argv);
+        CT_CHECK (argv);
+        argv [0] = argv0;
+        for (size_t i = 0; i < extra; i++)
+            argv [1 + i] = args [i];
+        argv [1 + extra] = index;
+        argv [2 + extra] = log;
+        pids [w] = fork ();
+        CT_CHECK (pids [w] >= 0);
+        if (pids [w] == 0) {
+            execv ("/proc/self/exe", (char *const *) argv);
+            _exit (127);
+        }
+        free (argv);
+        free (log);
+    }
+    return pids;
+}
+
+void
+ct_wait_workers (pid_t *pids, int workers)
+{
+    for (int w = 0; w < workers; w++) {
+        int status;
+        CT_CHECK (waitpid (pids [w], &status, 0) == pids [w]);
+        if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
+            fprintf (stderr, "worker %d failed (status %d)\n", w, status);
+            exit (1);
+        }
+    }
+}
+
+int *
+ct_count_logs (const char *dir, int workers, zhashx_t *index, int items, char tag, int **who)
+{
+    int *counts = calloc (items, sizeof (int));
+    CT_CHECK (counts);
+    if (who)
+        CT_CHECK ((*who = calloc (items, sizeof (int))));
+    for (int w = 0; w < workers; w++) {
+        char *path = zsys_sprintf ("%s/worker-%d.log", dir, w);
+        FILE *log = fopen (path, "r");
+        CT_CHECK (log);
+        char line [300];
+        while (fgets (line, sizeof line, log)) {
+            line [strcspn (line, "\n")] = 0;
+            if (line [0] != tag)
+                continue;
+            intptr_t position = (intptr_t) zhashx_lookup (index, line + 2);
+            CT_CHECK (position > 0 && position <= items);
+            counts [position - 1]++;
+            if (who)
+                (*who) [position - 1] = w;
+        }
+        fclose (log);
+        free (path);
+    }
+    return counts;
 }

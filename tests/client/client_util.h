@@ -9,6 +9,7 @@
 #include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/types.h>
 
 //  Fails the test (exit 1) unless cond holds.
 #define CT_CHECK(cond) do { if (!(cond)) { \
@@ -90,5 +91,20 @@ void ct_broker_use_curve (const ct_curve_t *curve);
 //  As ct_open, over CURVE with these certificate files (NULL: none).
 wp_backend_t *ct_open_curve (const char *spec, double timeout, const char *server_key,
                              const char *cert);
+
+//  Worker processes of a multi-process test (race.c's pattern): runs this
+//  program again (/proc/self/exe) workers times, each as
+//  "argv0 ARGS... INDEX DIR/worker-INDEX.log" (args NULL-terminated), so
+//  each starts with fresh ZeroMQ state. Returns their pids (caller frees).
+pid_t *ct_spawn_workers (const char *argv0, int workers, const char *const *args,
+                         const char *dir);
+//  Waits for them; exits the test unless each exited 0.
+void ct_wait_workers (pid_t *pids, int workers);
+//  Counts the lines "TAG ID" of the workers' logs in dir, per item: counts
+//  [i] for the item whose 1 + position index (id -> position) holds. An
+//  id not in index fails the test. *who (may be NULL) [i]: the last worker
+//  logging it. Caller frees the array.
+int *ct_count_logs (const char *dir, int workers, zhashx_t *index, int items, char tag,
+                    int **who);
 
 #endif

@@ -2,7 +2,7 @@
     libworkpool, as a user's producers and workers would run it.
 
     workpool-bench [--endpoint E | --spawn] --producers P --workers W
-                   --jobs N --payload BYTES [--mode sync|batch|fused]
+                   --jobs N --payload BYTES [--mode sync|batch|fused|stream]
                    [--batch K] [--sync normal|full] [--store sqlite|image|memory]
                    [--transport tcp|ipc] [--io-threads N] [--window D] [--label NAME]
                    [--echo | --latency | --scale]
@@ -21,7 +21,10 @@
              their replies collected after (the same 2 round trips, K
              requests for the broker instead of one);
       fused  one Push per job; drain: CompleteAndClaim, one round trip per
-             item (a Claim starts each worker).
+             item (a Claim starts each worker);
+      stream one Push per job; drain: each worker subscribes (--credit C,
+             default 64) and completes each streamed item without waiting
+             for the reply (wp_subscription_t): no round trip per item.
     --window D makes each producer keep D push requests in flight on its
     connection (wp_pipeline; Push, or PushMany of K in batch mode) instead
     of one at a time.
@@ -83,8 +86,8 @@
 
 #define s_MAX_CONNECTIONS 256
 
-typedef enum { s_MODE_SYNC, s_MODE_BATCH, s_MODE_FUSED } s_mode_t;
-static const char *s_mode_names [] = { "sync", "batch", "fused" };
+typedef enum { s_MODE_SYNC, s_MODE_BATCH, s_MODE_FUSED, s_MODE_STREAM } s_mode_t;
+static const char *s_mode_names [] = { "sync", "batch", "fused", "stream" };
 
 //  The run's settings, from the command line
 static struct {
@@ -97,6 +100,7 @@ static struct {
     int batch;                  //  K of batch mode
     bool pipeline;              //  batch drain: completes pipelined on a raw DEALER
     int window;                 //  producers: requests in flight (wp_pipeline); 0: one at a time
+    int credit;                 //  stream mode: each worker's subscription credit
     int idle_us;                //  echo: pause between a connection's requests
     bool sync_full;
     const char *store;          //  "sqlite", "image" or "memory"
@@ -544,11 +548,62 @@ s_complete_pipelined (s_conn_t *self, wp_item_list_t *items)
     }
 }
 
+//  Stream mode: the worker's items come on a subscription (credit items
+//  unacknowledged at most), each completed without waiting for the reply.
+//  The pool being empty says nothing to a subscription, so workers stop
+//  when all of them together have drained what the phase asked for.
+static long s_stream_done;              //  items every stream worker completed (atomic)
+static long s_stream_goal;              //  the phase's total
+
+static void
+s_stream_worker (s_conn_t *self)
+{
+    wp_status rc = WP_OK;
+    char *message = NULL;
+    wp_subscription_t *sub = wp_subscription_new (self->pool, self->worker_id,
+                                                  (uint32_t) s_opt.credit, 0, &rc, &message);
+    if (!sub)
+        wp_bench_die ("subscribe: %s: %s", wp_strerror (rc), message? message: "");
+    double start = wp_bench_now ();
+    while (__atomic_load_n (&s_stream_done, __ATOMIC_RELAXED) < s_stream_goal
+       &&  s_drain_more (self)) {
+        wp_item_t *item = NULL;
+        rc = wp_subscription_next (sub, 0.05, &item);
+        if (rc != WP_OK)
+            wp_bench_die ("subscription: %s: %s", wp_strerror (rc), wp_subscription_errmsg (sub));
+        if (!item)
+            continue;
+        s_check (wp_subscription_complete (sub, item->id, NULL, 0), self->backend, "complete");
+        wp_item_destroy (&item);
+        self->done++;
+        __atomic_add_fetch (&s_stream_done, 1, __ATOMIC_RELAXED);
+        double now = wp_bench_now ();
+        wp_bench_samples_add (&self->samples, (now - start) * 1e6);
+        start = now;
+    }
+    wp_subscription_flush (sub);
+    wp_subscription_stats_t stats;
+    wp_subscription_stats (sub, &stats);
+    char *id = NULL;
+    wp_status failed;
+    if (wp_subscription_failure (sub, &id, &failed, &message))
+        wp_bench_die ("complete %s: %s: %s", id, wp_strerror (failed), message);
+    //  Items the stream brought past the goal stay claimed: give them back
+    //  (a scale level drains a sample of what is pending)
+    wp_subscription_destroy (&sub);
+    if (stats.delivered > stats.acked)
+        s_check (wp_pool_release_by_worker (self->pool, self->worker_id, NULL),
+                 self->backend, "release_by_worker");
+}
+
 static void *
 s_worker (void *arg)
 {
     s_conn_t *self = arg;
     wp_item_t *item = NULL;
+    if (s_opt.mode == s_MODE_STREAM)
+        s_stream_worker (self);
+    else
     if (s_opt.mode == s_MODE_FUSED) {
         double start = wp_bench_now ();
         s_check (wp_pool_claim (self->pool, self->worker_id, NULL, &item), self->backend, "claim");
@@ -674,6 +729,8 @@ s_run_workload (void)
     double push_time = s_push_phase (producers, s_opt.jobs, &push);
     double cpu_pushed = s_env.server? wp_bench_cpu_seconds (s_env.server): -1;
     s_counters_t pushed = s_counters (workers [0].backend);
+    s_stream_done = 0;
+    s_stream_goal = s_opt.jobs;
     double drain_time = s_phase (workers, s_opt.workers, s_worker, &cycle);
     long drained = 0;
     for (int i = 0; i < s_opt.workers; i++)
@@ -712,6 +769,7 @@ s_run_workload (void)
             s_cpu_us_per_request (cpu_before, cpu_pushed, (double) s_opt.jobs),
             s_cpu_us_per_request (cpu_pushed, cpu_after, (double) s_opt.jobs));
     uint64_t push_commits = pushed.commits - before.commits;
+    printf (",\"credit\":%d", s_opt.mode == s_MODE_STREAM? s_opt.credit: 0);
     printf (",\"push_window\":%d,\"push_requests_per_commit\":%.2f", s_opt.window,
             push_commits? (double) (pushed.batched_requests - before.batched_requests)
                           / (double) push_commits: 0.0);
@@ -760,6 +818,8 @@ s_run_scale (void)
             workers [i].drain_max = sample / s_opt.workers
                                   + (i < sample % s_opt.workers? 1: 0);
         }
+        s_stream_done = 0;
+        s_stream_goal = sample;
         double elapsed = s_phase (workers, s_opt.workers, s_worker, NULL);
         for (int i = 0; i < s_opt.workers; i++)
             drained += workers [i].done;
@@ -1018,7 +1078,8 @@ s_usage (void)
 {
     fprintf (stderr,
         "usage: workpool-bench [--endpoint E | --spawn] [--producers P] [--workers W]\n"
-        "         [--jobs N] [--payload BYTES] [--mode sync|batch|fused] [--batch K]\n"
+        "         [--jobs N] [--payload BYTES] [--mode sync|batch|fused|stream] [--batch K]\n"
+        "         [--credit C]\n"
         "         [--sync normal|full] [--store sqlite|image|memory] [--transport tcp|ipc]\n"
         "         [--io-threads N] [--pipeline] [--window D] [--idle-us N] [--label NAME]\n"
         "         [--broker PATH]\n"
@@ -1061,6 +1122,7 @@ main (int argc, char **argv)
         { "echo-server", required_argument, NULL, 'C' },
         { "pipeline", no_argument, NULL, 'P' },
         { "window", required_argument, NULL, 'W' },
+        { "credit", required_argument, NULL, 'c' },
         { "idle-us", required_argument, NULL, 'I' },
         { "echo", no_argument, NULL, 'e' },
         { "latency", no_argument, NULL, 'L' },
@@ -1072,6 +1134,7 @@ main (int argc, char **argv)
     s_opt.jobs = 100000;
     s_opt.payload = 64;
     s_opt.batch = 100;
+    s_opt.credit = 64;
     s_opt.store = "sqlite";
     s_opt.transport = "tcp";
     s_opt.broker_path = getenv ("WORKPOOLD")? getenv ("WORKPOOLD"): WP_BENCH_WORKPOOLD;
@@ -1092,6 +1155,7 @@ main (int argc, char **argv)
             case 'C': s_opt.echo_path = optarg; break;
             case 'P': s_opt.pipeline = true; break;
             case 'W': s_opt.window = (int) s_number (optarg, 1, 1000, "window"); break;
+            case 'c': s_opt.credit = (int) s_number (optarg, 1, WP_CREDIT_MAX, "credit"); break;
             case 'I': s_opt.idle_us = (int) s_number (optarg, 0, 1000000, "idle-us"); break;
             case 'e': s_opt.run = s_RUN_ECHO; break;
             case 'L': s_opt.run = s_RUN_LATENCY; break;
@@ -1100,7 +1164,8 @@ main (int argc, char **argv)
                 if (strcmp (optarg, "sync") == 0)       s_opt.mode = s_MODE_SYNC;
                 else if (strcmp (optarg, "batch") == 0) s_opt.mode = s_MODE_BATCH;
                 else if (strcmp (optarg, "fused") == 0) s_opt.mode = s_MODE_FUSED;
-                else wp_bench_die ("--mode is sync, batch or fused");
+                else if (strcmp (optarg, "stream") == 0) s_opt.mode = s_MODE_STREAM;
+                else wp_bench_die ("--mode is sync, batch, fused or stream");
                 break;
             case 'y':
                 if (strcmp (optarg, "full") && strcmp (optarg, "normal"))

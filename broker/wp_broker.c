@@ -78,6 +78,10 @@ typedef struct {
     s_calls_t served;           //  parked calls given items in the open transaction
     s_calls_t gone;             //  parked calls whose client went away
     wp_parked_t *parked;        //  claims waiting for an item (owned)
+    wp_streams_t *streams;      //  the subscriptions among them (owned)
+    s_calls_t to_back;          //  subscriptions just served, for the back of their queue
+    bool stream_again;          //  a subscription stopped short for its message's size:
+                                //  serve again at once, in a transaction of its own
     zhashx_t *woken;            //  pools that may have gained pending items this turn
     zhashx_t *heartbeats;       //  worker_id -> s_beat_t
     wp_counters_t counters;
@@ -430,7 +434,8 @@ s_read_batch (s_broker_t *self)
             s_admit (self, call);
         //  Only a claim that may park needs to know its connection later;
         //  the fstat is kept off every other request
-        if (keep && !call->final && call->request.wait > 0)
+        if (keep && !call->final
+        &&  (call->request.wait > 0 || call->request.method == WP_METHOD_SUBSCRIBE))
             s_note_peer (call, &frames [0]);
         for (size_t i = 0; i < count && i < 2; i++)
             zmq_msg_close (&frames [i]);
@@ -447,14 +452,24 @@ s_read_batch (s_broker_t *self)
 //  ---------------------------------------------------------------------
 //  Waits
 
-//  Answers "no item" to every parked claim whose wait has ended.
+//  Answers "no item" to every parked claim whose wait has ended, and
+//  DEADLINE_EXCEEDED to every subscription whose timeout_ms passed.
 static void
 s_end_waits (s_broker_t *self, int64_t now)
 {
     wp_call_t *call;
     while ((call = wp_parked_ended (self->parked, now))) {
         wp_parked_remove (self->parked, call);
-        wp_call_set_no_item (call);
+        if (call->stream) {
+            wp_stream_close (call);
+            char message [128];
+            snprintf (message, sizeof message, "the subscription's timeout of %u ms passed",
+                      call->request.timeout_ms);
+            wp_call_set_error (call, WP_DEADLINE_EXCEEDED, message);
+            self->counters.stream_ended_timeout++;
+        }
+        else
+            wp_call_set_no_item (call);
         s_send_and_destroy (self, &call);
     }
 }
@@ -468,14 +483,16 @@ s_park (s_broker_t *self, size_t index)
 {
     wp_call_t *call = self->batch [index];
     wp_request_t *req = &call->request;
-    int64_t wait_end = call->received + (int64_t) (req->wait * 1e6);
+    bool stream = call->stream != NULL;
+    //  A subscription waits until it is ended, or its timeout
+    int64_t wait_end = stream ? WP_PARKED_NO_END : call->received + (int64_t) (req->wait * 1e6);
     if (req->timeout_ms) {
         int64_t timeout = (int64_t) req->timeout_ms * 1000;
         int64_t margin = timeout / 20 < 50000 ? timeout / 20 : 50000;
         if (call->received + timeout - margin < wait_end)
             wait_end = call->received + timeout - margin;
     }
-    if (wait_end <= wp_time_now ()) {
+    if (!stream && wait_end <= wp_time_now ()) {
         wp_call_set_no_item (call);
         return;
     }
@@ -483,30 +500,52 @@ s_park (s_broker_t *self, size_t index)
     wp_parked_add (self->parked, call);
     self->batch [index] = NULL;
     s_calls_add (&self->parked_now, call);
+    //  What a subscription claimed at once is its first stream message
+    if (stream && call->reply.items && call->reply.items->count > 0) {
+        call->served = true;
+        s_calls_add (&self->served, call);
+    }
 }
 
 //  Gives pending items to the parked claims of pool, longest waiting first,
-//  until the pool has none left.
+//  until the pool has none left. A subscription takes up to its credit
+//  left, may be served again in the same transaction (its items add up in
+//  one stream message), and goes to the back of the queue once served, so
+//  that claims and subscriptions of a pool take turns; one without credit
+//  is passed over.
 static void
 s_serve_pool (s_broker_t *self, wp_exec_env_t *env, const char *pool)
 {
     for (wp_call_t *call = wp_parked_first (self->parked, pool); call;
          call = wp_parked_next (self->parked, pool)) {
-        if (call->served || call->gone || s_peer_full (self, call->peer))
+        bool stream = call->stream != NULL;
+        if (stream ? !wp_stream_wants (call, self->config.max_message) : call->served)
+            continue;
+        if (call->gone || s_peer_full (self, call->peer))
             continue;       //  a slow reader's claim waits until it reads
-        if (!s_peer_alive (call)) {
+        //  A call served already is alive: it is never both served and gone
+        if (!call->served && !s_peer_alive (call)) {
             call->gone = true;
             s_calls_add (&self->gone, call);
             continue;
         }
-        int got = wp_call_claim_parked (call, env);
-        if (got == 0)
+        bool again = false;
+        int got = wp_call_claim_parked (call, env, &again);
+        if (got == 0 || (got < 0 && stream))
             break;
-        call->served = true;
-        s_calls_add (&self->served, call);
+        if (!call->served) {
+            call->served = true;
+            s_calls_add (&self->served, call);
+        }
+        if (stream)
+            s_calls_add (&self->to_back, call);
+        self->stream_again |= again;
         if (got < 0)
             break;              //  the store is failing; the next turn tries again
     }
+    for (size_t i = 0; i < self->to_back.count; i++)
+        wp_parked_to_back (self->parked, self->to_back.calls [i]);
+    self->to_back.count = 0;
 }
 
 //  Serves the parked claims of the pools that may have gained pending
@@ -542,6 +581,9 @@ s_undo_parked (s_broker_t *self)
         if (call->parked) {
             call->served = false;
             wp_call_reset_reply (call);
+            //  A subscription's items were reckoned as they were claimed
+            *wp_peer_pending (call->peer) -= call->reply_estimate;
+            call->reply_estimate = 0;
         }
     }
     for (size_t i = 0; i < self->gone.count; i++)
@@ -603,6 +645,7 @@ s_implicit_heartbeat (s_broker_t *self, wp_call_t *call)
         case WP_METHOD_COMPLETE_MANY:
         case WP_METHOD_FAIL:
         case WP_METHOD_RENEW:
+        case WP_METHOD_SUBSCRIBE:
             break;
         default:
             return;
@@ -652,15 +695,29 @@ s_beat_parked (s_broker_t *self)
         for (wp_call_t *call = wp_parked_first (self->parked, pool); call;
              call = wp_parked_next (self->parked, pool)) {
             const char *worker_id = call->request.worker_id;
-            if (!worker_id)
+            if (!worker_id || call->gone)
                 continue;
+            //  A subscription's connection that closed ends it, silently
+            if (call->stream && !s_peer_alive (call)) {
+                call->gone = true;
+                s_calls_add (&self->gone, call);
+                continue;
+            }
             s_beat_t *beat = s_beat_for (self, worker_id);
-            if (!beat->last || now - beat->last >= beat->every) {
+            //  A subscription is waiting on us only while it has credit
+            //  left; with none, its worker's own requests keep it alive
+            bool waiting = !call->stream || wp_stream_wants (call, 0);
+            if (waiting && (!beat->last || now - beat->last >= beat->every)) {
                 if (wp_store_heartbeat (self->store, worker_id, NULL) == WP_OK)
                     self->counters.parked_heartbeats++;
                 beat->last = now;
             }
-            next = s_min_due (next, beat->last + beat->every);
+            //  Not beaten: look again (for its connection, its credit)
+            //  an interval on, not in a tight loop
+            int64_t due = beat->last + beat->every;
+            if (!waiting && due <= now)
+                due = now + beat->every;
+            next = s_min_due (next, due);
         }
     zlistx_destroy (&pools);
     self->next_parked_beat = next;
@@ -705,7 +762,9 @@ s_run_calls (s_broker_t *self, wp_exec_env_t *env)
         if (!s_reader_keeps_up (self, call))
             continue;
         s_implicit_heartbeat (self, call);
-        switch (wp_call_execute (call, env)) {
+        wp_exec_result result = wp_call_execute (call, env);
+        wp_streams_acknowledge (self->streams, call, env);
+        switch (result) {
             case WP_EXEC_DONE:
                 call->reply_estimate = s_reply_estimate (call);
                 *wp_peer_pending (call->peer) += call->reply_estimate;
@@ -759,12 +818,16 @@ s_housekeep (s_broker_t *self, bool purge, wp_reap_t *reap, uint64_t *fired,
 static void
 s_fail_batch (s_broker_t *self, wp_status rc, const char *message, bool ran)
 {
+    wp_streams_undo (self->streams);
     s_undo_parked (self);
     s_forget_heartbeats (self);
     size_t failed = 0;
     for (size_t i = 0; i < self->batch_size; i++) {
         wp_call_t *call = self->batch [i];
-        if (call->final || (ran && !wp_method_mutates (call->request.method)))
+        //  An Unsubscribe changes no item but its end was undone with the
+        //  rest: it fails too (and may be resent)
+        if (call->final || (ran && !wp_method_mutates (call->request.method)
+                                && call->request.method != WP_METHOD_UNSUBSCRIBE))
             continue;
         wp_call_set_error (call, rc, message);
         failed++;
@@ -779,17 +842,50 @@ static void
 s_finish (s_broker_t *self)
 {
     self->counters.parked_total += self->parked_now.count;
-    for (size_t i = 0; i < self->gone.count; i++) {
-        wp_call_t *call = self->gone.calls [i];
-        wp_parked_remove (self->parked, call);
-        self->counters.parked_abandoned++;
-        wp_call_destroy (&call);
-    }
+    //  Served subscriptions send their stream message and stay parked;
+    //  then the subscriptions ended send their final reply (before the
+    //  reply to an Unsubscribe of the batch); then the gone are dropped
     for (size_t i = 0; i < self->served.count; i++) {
         wp_call_t *call = self->served.calls [i];
+        if (call->stream) {
+            s_send (self, call);
+            wp_stream_sent (call);
+            continue;
+        }
         wp_parked_remove (self->parked, call);
         self->counters.parked_served++;
         s_send_and_destroy (self, &call);
+    }
+    for (wp_call_t *call = wp_streams_first_ended (self->streams); call;
+         call = wp_streams_next_ended (self->streams)) {
+        if (call->gone)
+            continue;
+        wp_status status = wp_stream_end_status (call);
+        wp_parked_remove (self->parked, call);
+        wp_call_reset_reply (call);
+        if (status == WP_OK) {
+            call->reply.items = wp_item_list_new ();
+            call->reply.end = true;
+            self->counters.stream_ended_unsubscribed++;
+        }
+        else {
+            wp_call_set_error (call, status, wp_stream_end_message (call));
+            if (status == WP_CANCELLED)
+                self->counters.stream_ended_replaced++;
+            else
+                self->counters.stream_ended_lost++;
+        }
+        s_send_and_destroy (self, &call);
+    }
+    wp_streams_clear_ended (self->streams);
+    for (size_t i = 0; i < self->gone.count; i++) {
+        wp_call_t *call = self->gone.calls [i];
+        wp_parked_remove (self->parked, call);
+        if (call->stream)
+            self->counters.stream_ended_disconnected++;
+        else
+            self->counters.parked_abandoned++;
+        wp_call_destroy (&call);
     }
     for (size_t i = 0; i < self->batch_size; i++)
         if (self->batch [i]) {
@@ -821,8 +917,11 @@ s_run (s_broker_t *self, bool housekeeping)
     self->counters.reply_bytes_queued = wp_peers_queued (self->peers);
     wp_exec_env_t env = {
         .store = self->store, .config = &self->config, .counters = &self->counters,
-        .parked = self->parked, .woken = self->woken, .quota = self->quota
+        .parked = self->parked, .woken = self->woken, .quota = self->quota,
+        .streams = self->streams
     };
+    bool again = self->stream_again;
+    self->stream_again = false;
     wp_reap_t reap = { 0 };
     uint64_t purged = 0, fired = 0;
     wp_status rc;
@@ -837,12 +936,17 @@ s_run (s_broker_t *self, bool housekeeping)
         if (housekeeping || (self->next_due && wp_time_now () >= self->next_due)) {
             housekeeping = true;
             s_housekeep (self, purge, &reap, &fired, &purged);
+            //  Subscriptions' items whose leases lapsed or whose workers
+            //  were lost are theirs no more: their credit returns
+            if (reap.leases_expired || reap.workers_lost)
+                wp_streams_check (self->streams, &env, reap.workers_lost > 0);
         }
         //  Every pool when items became pending without a push of ours:
         //  requeued or fallen due (every store reports what this
         //  transaction applied, its own calls' included) or pushed by a
         //  schedule
-        s_serve_parked (self, &env, reap.requeued > 0 || reap.promoted > 0 || fired > 0);
+        s_serve_parked (self, &env, reap.requeued > 0 || reap.promoted > 0 || fired > 0
+                                    || again);
         int64_t next_due = 0;
         if (wp_store_next_due (self->store, &next_due) == WP_OK)
             self->next_due = next_due;
@@ -852,6 +956,7 @@ s_run (s_broker_t *self, bool housekeeping)
     }
     now = wp_time_now ();
     if (rc == WP_OK) {
+        wp_streams_commit (self->streams);
         self->counters.commits++;
         if (housekeeping) {
             self->counters.reaps++;
@@ -895,6 +1000,7 @@ s_run (s_broker_t *self, bool housekeeping)
             self->next_housekeeping = retry;
     }
     s_finish (self);
+    self->counters.subscriptions = wp_streams_size (self->streams);
 }
 
 //  ---------------------------------------------------------------------
@@ -914,6 +1020,8 @@ s_poll_timeout (s_broker_t *self)
     int64_t wake = s_min_due (s_housekeeping_due (self), wp_parked_next_end (self->parked));
     if (wp_parked_size (self->parked) > 0)
         wake = s_min_due (wake, self->next_parked_beat);
+    if (self->stream_again)
+        return 0;
     int64_t now = wp_time_now ();
     if (wake <= now)
         return 0;
@@ -963,6 +1071,8 @@ s_recheck_parked (s_broker_t *self)
     zlistx_destroy (&pools);
     for (wp_call_t *call = zlistx_first (refused); call; call = zlistx_next (refused)) {
         wp_parked_remove (self->parked, call);
+        if (call->stream)
+            self->counters.stream_ended_refused++;
         s_send_and_destroy (self, &call);
     }
     if (zlistx_size (refused))
@@ -1102,7 +1212,7 @@ s_turn (s_broker_t *self)
     bool housekeeping = now >= s_housekeeping_due (self);
     bool beat = wp_parked_size (self->parked) > 0 && self->next_parked_beat
              && now >= self->next_parked_beat;
-    if (self->batch_size > 0 || housekeeping || beat)
+    if (self->batch_size > 0 || housekeeping || beat || self->stream_again)
         s_run (self, housekeeping);
 }
 
@@ -1157,6 +1267,7 @@ s_broker_new (zsock_t *pipe, s_args_t *args)
     if (!self->batch)
         abort ();
     self->parked = wp_parked_new ();
+    self->streams = wp_streams_new (&self->counters);
     self->woken = zhashx_new ();
     self->heartbeats = zhashx_new ();
     zhashx_set_destructor (self->heartbeats, s_free_item);
@@ -1173,7 +1284,9 @@ static void
 s_broker_destroy (s_broker_t **self_p)
 {
     s_broker_t *self = *self_p;
-    wp_parked_destroy (&self->parked);
+    wp_parked_destroy (&self->parked);     //  the subscriptions with it
+    wp_streams_destroy (&self->streams);
+    free (self->to_back.calls);
     zhashx_destroy (&self->woken);
     zhashx_destroy (&self->heartbeats);
     free (self->batch);
@@ -1243,13 +1356,21 @@ s_broker_actor (zsock_t *pipe, void *args)
     //  Stop: the last batch is committed and answered; waits end now
     wp_call_t *call;
     size_t ended = 0;
+    size_t streams = 0;
     while ((call = wp_parked_any (self->parked))) {
         wp_parked_remove (self->parked, call);
-        wp_call_set_no_item (call);
+        if (call->stream) {
+            wp_call_set_error (call, WP_UNAVAILABLE, "the broker is stopping");
+            streams++;
+        }
+        else {
+            wp_call_set_no_item (call);
+            ended++;
+        }
         s_send_and_destroy (self, &call);
-        ended++;
     }
-    s_log (self, 1, "broker stopping: %zu waiting claims answered, store closed", ended);
+    s_log (self, 1, "broker stopping: %zu waiting claims and %zu subscriptions answered, "
+           "store closed", ended, streams);
     s_broker_destroy (&self);
 }
 

@@ -150,8 +150,17 @@ s_complete_and_claim (wp_call_t *call, wp_exec_env_t *env)
 }
 
 int
-wp_call_claim_parked (wp_call_t *call, wp_exec_env_t *env)
+wp_call_claim_parked (wp_call_t *call, wp_exec_env_t *env, bool *again)
 {
+    bool more = false;
+    if (again)
+        *again = false;
+    if (call->stream) {
+        int got = wp_stream_serve (call, env, &more);
+        if (again)
+            *again = more;
+        return got < 0 ? -1 : got > 0;
+    }
     int got = s_claim_into (call, env);
     return got < 0 ? -1 : got > 0;
 }
@@ -223,6 +232,14 @@ wp_call_execute (wp_call_t *call, wp_exec_env_t *env)
 
         case WP_METHOD_COMPLETE_AND_CLAIM:
             return s_complete_and_claim (call, env);
+
+        //  A subscription always parks: it waits for items until it ends
+        case WP_METHOD_SUBSCRIBE:
+            return wp_stream_subscribe (call, env) == 0 ? WP_EXEC_PARK : WP_EXEC_DONE;
+
+        case WP_METHOD_UNSUBSCRIBE:
+            wp_streams_unsubscribe (env->streams, req->pool, req->worker_id);
+            break;
 
         case WP_METHOD_COMPLETE:
             rc = wp_store_complete (store, req->pool, req->id, req->result, req->result_size,

@@ -8,6 +8,7 @@
 #include "wp_broker_quota.h"
 #include "wp_broker_parked.h"
 #include "wp_broker_stats.h"
+#include "wp_broker_stream.h"
 #include "wp_call.h"
 #include "wp_store.h"
 
@@ -17,13 +18,14 @@ typedef enum {
 } wp_exec_result;
 
 //  What a call runs against.
-typedef struct {
+typedef struct _wp_exec_env_t {
     wp_store_t *store;
     const wp_broker_config_t *config;
     const wp_counters_t *counters;  //  for Broker.Stats
     wp_parked_t *parked;            //  for Broker.Stats
     zhashx_t *woken;                //  out: pools that may have gained pending items
     wp_quota_t *quota;              //  limits on what pushes may hold
+    wp_streams_t *streams;          //  the subscriptions
 } wp_exec_env_t;
 
 //  Runs call->request inside the open transaction and fills call->reply.
@@ -31,7 +33,9 @@ wp_exec_result wp_call_execute (wp_call_t *call, wp_exec_env_t *env);
 
 //  Tries to claim for a parked call. Returns 1 if it got items (reply set),
 //  0 if nothing is pending (reply unchanged), -1 if the store failed
-//  (reply is the error).
-int wp_call_claim_parked (wp_call_t *call, wp_exec_env_t *env);
+//  (reply is the error; a subscription's reply is unchanged). A
+//  subscription adds what it gets to its reply; *again (may be NULL):
+//  it stopped short for its message's size, more may be claimable.
+int wp_call_claim_parked (wp_call_t *call, wp_exec_env_t *env, bool *again);
 
 #endif

@@ -93,7 +93,16 @@ int64_t
 wp_parked_next_end (wp_parked_t *self)
 {
     wp_call_t *call = zlistx_head (self->by_end);
-    return call ? call->wait_end : 0;
+    return call && call->wait_end != WP_PARKED_NO_END ? call->wait_end : 0;
+}
+
+void
+wp_parked_to_back (wp_parked_t *self, wp_call_t *call)
+{
+    assert (call->parked);
+    zlistx_t *queue = zhashx_lookup (self->pools, call->request.pool);
+    assert (queue);
+    zlistx_move_end (queue, call->queue_handle);
 }
 
 wp_call_t *

@@ -17,9 +17,16 @@ void wp_parked_destroy (wp_parked_t **self_p);
 void wp_parked_add (wp_parked_t *self, wp_call_t *call);
 //  Takes call out of the queues; the caller owns it again.
 void wp_parked_remove (wp_parked_t *self, wp_call_t *call);
+//  Moves call to the back of its pool's queue (a subscription just served
+//  lets the others go first). Not while iterating that pool.
+void wp_parked_to_back (wp_parked_t *self, wp_call_t *call);
 //  How many calls are parked.
 size_t wp_parked_size (wp_parked_t *self);
-//  The earliest wait end, or 0 if nothing is parked.
+//  The wait end of a call that waits until it is ended (a subscription
+//  without timeout_ms): never reached.
+#define WP_PARKED_NO_END    INT64_MAX
+
+//  The earliest wait end, or 0 if nothing is parked (or none ends).
 int64_t wp_parked_next_end (wp_parked_t *self);
 //  The parked call with the earliest wait end if that is <= now, else NULL.
 //  The call stays parked.

@@ -34,6 +34,16 @@ typedef struct {
     uint64_t refused_inflight;      //  requests refused: their connection had max_inflight
     uint64_t refused_queued;        //  requests refused: replies to their connection unread
                                     //  past max_queued_bytes (a slow reader)
+    uint64_t stream_messages;       //  Subscribe: stream messages of items sent
+    uint64_t stream_items;          //  items in them
+    uint64_t stream_credits_returned;   //  acknowledgements, lapses, releases
+    uint64_t stream_ended_unsubscribed; //  subscriptions ended by cause:
+    uint64_t stream_ended_replaced;
+    uint64_t stream_ended_lost;         //  the worker declared lost
+    uint64_t stream_ended_timeout;
+    uint64_t stream_ended_disconnected; //  the connection closed
+    uint64_t stream_ended_refused;      //  key revoked or role changed
+    uint64_t subscriptions;         //  now: subscriptions open
     uint64_t keys;                  //  now: keys accepted
     uint64_t peers;                 //  now: connections with requests or replies in hand
     uint64_t reply_bytes_queued;    //  now: bytes of replies held for every connection

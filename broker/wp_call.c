@@ -1,5 +1,6 @@
 /*  wp_call: one request in flight (see wp_call.h).  */
 #include "wp_call.h"
+#include "wp_broker_stream.h"
 #include <stdlib.h>
 
 wp_call_t *
@@ -20,6 +21,7 @@ wp_call_destroy (wp_call_t **self_p)
     if (!self_p || !*self_p)
         return;
     wp_call_t *self = *self_p;
+    wp_stream_destroy (&self->stream);
     if (self->peer) {
         (*wp_peer_inflight (self->peer))--;
         *wp_peer_pending (self->peer) -= self->reply_estimate;

@@ -33,12 +33,14 @@ typedef struct {
     size_t batch_index;         //  its place in the batch that read it
     void *queue_handle;         //  handle in its pool's queue (wp_broker_parked.c)
     void *end_handle;           //  handle in the queue by wait end
+    struct _wp_stream_t *stream;    //  Subscribe: its subscription (owned); else NULL
 } wp_call_t;
 
 //  Returns a fresh call with its request and reply initialized. Caller owns it.
 wp_call_t *wp_call_new (void);
 //  Frees the call and nulls *self_p, taking it off its peer's requests in
-//  flight and pending bytes; safe on NULL.
+//  flight and pending bytes, and its subscription out of its table; safe
+//  on NULL.
 void wp_call_destroy (wp_call_t **self_p);
 //  Sets the reply of a claim that ends without an item: OK, item nil / items [].
 void wp_call_set_no_item (wp_call_t *self);

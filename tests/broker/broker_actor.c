@@ -990,6 +990,139 @@ s_test_actor (const char *tmp)
     zactor_destroy (&broker);
 }
 
+//  Expects the next message on client to be a stream message of request
+//  id with exactly the item ids given (in order).
+static void
+s_expect_stream (s_client_t *client, uint64_t id, const char **ids, size_t count)
+{
+    wp_reply_t reply;
+    CHECK (s_recv (client, &reply, 20000));
+    CHECK (reply.request_id == id && reply.status == WP_OK && !reply.end);
+    CHECK (reply.items && reply.items->count == count);
+    for (size_t i = 0; i < count; i++)
+        CHECK (streq (reply.items->items [i]->id, ids [i]));
+    wp_reply_clear (&reply);
+}
+
+static wp_status
+s_complete (s_client_t *client, const char *pool, const char *id, const char *worker_id)
+{
+    wp_request_t req;
+    wp_request_init (&req);
+    req.method = WP_METHOD_COMPLETE;
+    req.pool = (char *) pool;
+    req.id = (char *) id;
+    req.worker_id = (char *) worker_id;
+    return s_call (client, &req, NULL);
+}
+
+//  A failed commit undoes exactly what the transaction did to the
+//  subscriptions: the items it streamed (their credit is free again), the
+//  credits it returned (still used), a replacement (the old stream goes
+//  on) and an Unsubscribe (answered with the failure, the stream goes on).
+static void
+s_test_stream_commit_failure (void)
+{
+    zactor_t *broker = s_faulty_broker ("inproc://wp-broker-stream");
+    s_client_t *client = s_client_new ("inproc://wp-broker-stream");
+    s_client_t *worker = s_client_new ("inproc://wp-broker-stream");
+    s_client_t *other = s_client_new ("inproc://wp-broker-stream");
+    wp_request_t subscribe;
+    wp_request_init (&subscribe);
+    subscribe.method = WP_METHOD_SUBSCRIBE;
+    subscribe.pool = (char *) "sf";
+    subscribe.worker_id = (char *) "w";
+    subscribe.credit = 2;
+    uint64_t id_sub = s_send (worker, &subscribe);
+    while (s_counter (client, "subscriptions") == 0)
+        zclock_sleep (5);
+    CHECK (s_push (client, "sf", "a") == WP_OK);
+    s_expect_stream (worker, id_sub, (const char *[]) { "a" }, 1);
+
+    //  An item streamed by a failed transaction is not sent nor counted
+    __atomic_store_n (&s_fail_commit, 1, __ATOMIC_SEQ_CST);
+    CHECK (s_push (client, "sf", "b") == WP_UNAVAILABLE);
+    __atomic_store_n (&s_fail_commit, 0, __ATOMIC_SEQ_CST);
+    wp_reply_t reply;
+    CHECK (!s_recv (worker, &reply, 100));
+    CHECK (s_push (client, "sf", "c") == WP_OK);
+    s_expect_stream (worker, id_sub, (const char *[]) { "c" }, 1);
+
+    //  A credit returned by a failed transaction is still used, and the
+    //  item streamed in the same batch is not
+    s_command (broker, "PAUSE", NULL);
+    __atomic_store_n (&s_fail_commit, 1, __ATOMIC_SEQ_CST);
+    wp_request_t complete;
+    wp_request_init (&complete);
+    complete.method = WP_METHOD_COMPLETE;
+    complete.pool = (char *) "sf";
+    complete.id = (char *) "a";
+    complete.worker_id = (char *) "w";
+    wp_push_entry_t entry;
+    wp_request_t push = s_push_request ("sf", "d", &entry);
+    uint64_t id_complete = s_send (client, &complete);
+    uint64_t id_push = s_send (client, &push);
+    s_command (broker, "RESUME", NULL);
+    wp_status status [64] = { 0 };
+    s_collect (client, 2, status, 64);
+    __atomic_store_n (&s_fail_commit, 0, __ATOMIC_SEQ_CST);
+    CHECK (status [id_complete] == WP_UNAVAILABLE && status [id_push] == WP_UNAVAILABLE);
+    CHECK (!s_recv (worker, &reply, 100));
+    CHECK (s_push (client, "sf", "e") == WP_OK);
+    CHECK (!s_recv (worker, &reply, 100));          //  a and c still held: no credit
+    CHECK (s_complete (client, "sf", "a", "w") == WP_OK);
+    s_expect_stream (worker, id_sub, (const char *[]) { "e" }, 1);
+
+    //  A replacement by a failed transaction: the old stream goes on
+    __atomic_store_n (&s_fail_commit, 1, __ATOMIC_SEQ_CST);
+    CHECK (s_call (other, &subscribe, NULL) == WP_UNAVAILABLE);
+    __atomic_store_n (&s_fail_commit, 0, __ATOMIC_SEQ_CST);
+    CHECK (!s_recv (worker, &reply, 100));
+    CHECK (s_counter (client, "subscriptions") == 1);
+    CHECK (s_push (client, "sf", "f") == WP_OK);
+    CHECK (s_complete (client, "sf", "c", "w") == WP_OK);
+    s_expect_stream (worker, id_sub, (const char *[]) { "f" }, 1);
+
+    //  An Unsubscribe in a failed transaction fails; the stream goes on
+    wp_request_t unsubscribe;
+    wp_request_init (&unsubscribe);
+    unsubscribe.method = WP_METHOD_UNSUBSCRIBE;
+    unsubscribe.pool = (char *) "sf";
+    unsubscribe.worker_id = (char *) "w";
+    __atomic_store_n (&s_fail_commit, 1, __ATOMIC_SEQ_CST);
+    CHECK (s_call (client, &unsubscribe, NULL) == WP_UNAVAILABLE);
+    __atomic_store_n (&s_fail_commit, 0, __ATOMIC_SEQ_CST);
+    CHECK (!s_recv (worker, &reply, 100));
+    CHECK (s_push (client, "sf", "g") == WP_OK);
+    CHECK (s_complete (client, "sf", "e", "w") == WP_OK);
+    s_expect_stream (worker, id_sub, (const char *[]) { "g" }, 1);
+    CHECK (s_counter (client, "stream_credits_returned") == 3);
+    CHECK (s_counter (client, "stream_items") == 5);
+
+    //  A committed one ends it: its final message, then its reply
+    uint64_t id_unsub = s_send (worker, &unsubscribe);
+    CHECK (s_recv (worker, &reply, 20000));
+    CHECK (reply.request_id == id_sub && reply.status == WP_OK && reply.end);
+    CHECK (reply.items && reply.items->count == 0);
+    wp_reply_clear (&reply);
+    CHECK (s_recv (worker, &reply, 20000));
+    CHECK (reply.request_id == id_unsub && reply.status == WP_OK);
+    wp_reply_clear (&reply);
+    CHECK (s_counter (client, "subscriptions") == 0);
+
+    //  $TERM ends an open subscription UNAVAILABLE
+    id_sub = s_send (other, &subscribe);
+    while (s_counter (client, "subscriptions") == 0)
+        zclock_sleep (5);
+    zactor_destroy (&broker);
+    CHECK (s_recv (other, &reply, 20000));
+    CHECK (reply.request_id == id_sub && reply.status == WP_UNAVAILABLE);
+    wp_reply_clear (&reply);
+    s_client_destroy (&client);
+    s_client_destroy (&worker);
+    s_client_destroy (&other);
+}
+
 int
 main (void)
 {
@@ -1003,6 +1136,7 @@ main (void)
     s_test_deadline ();
     s_test_waiting_is_alive ();
     s_test_pause_and_retry_wake ();
+    s_test_stream_commit_failure ();
     s_test_actor (tmp);
     wp_test_remove (tmp);
     printf ("broker_actor: ok\n");

@@ -4,6 +4,7 @@ Written from proto/PROTOCOL.md alone, the way a client in another language
 would be: a pyzmq DEALER socket and msgpack, no code of ours. Also starts
 and stops the real workpoold binary in a temporary directory.
 """
+import collections
 import msgpack
 import os
 import re
@@ -71,6 +72,7 @@ class Client:
         self.socket.connect(endpoint)
         self.next_id = 1
         self.early = {}
+        self.streams = {}   # request id of a Subscribe -> its replies not yet read
 
     def close(self):
         self.socket.close(0)
@@ -99,8 +101,14 @@ class Client:
             reply = self.recv(max(left, 0)) if left > 0 else None
             if reply is None:
                 raise TestFailure("no reply to request %r within %gs" % (request_id, timeout))
-            self.early[reply.request_id] = reply
+            self._keep(reply)
         return self.early.pop(request_id)
+
+    def _keep(self, reply):
+        if reply.request_id in self.streams:
+            self.streams[reply.request_id].append(reply)
+        else:
+            self.early[reply.request_id] = reply
 
     def call(self, method, body=None, timeout_ms=0, timeout=10.0, metadata=None):
         return self.wait_for(self.send(method, body, timeout_ms, metadata), timeout)
@@ -113,6 +121,28 @@ class Client:
 
     def counters(self):
         return self.ok("Broker.Stats")["counters"]
+
+    # WorkPool.Subscribe: one request, many replies with its id
+
+    def subscribe(self, body, timeout_ms=0):
+        """Sends a Subscribe; returns its request id for stream_next."""
+        request_id = self.send("WorkPool.Subscribe", body, timeout_ms)
+        self.streams[request_id] = collections.deque()
+        return request_id
+
+    def stream_next(self, request_id, timeout=10.0):
+        """The stream's next reply (a stream message or its final reply), or
+        None if none comes within timeout seconds. Other replies read on the
+        way are kept for wait_for."""
+        queue = self.streams[request_id]
+        deadline = time.monotonic() + timeout
+        while not queue:
+            left = deadline - time.monotonic()
+            reply = self.recv(left) if left > 0 else None
+            if reply is None:
+                return None
+            self._keep(reply)
+        return queue.popleft()
 
 
 def wait_until(predicate, what, timeout=20.0, every=0.02):

@@ -22,6 +22,7 @@ _NONE = object()        # no default: only None is left out
 
 #  Bounds a client needs before sending (proto/wp_limits.h has them all)
 WAIT_MAX = 3600.0
+LEASE_MAX = 604800.0            # WP_LEASE_MAX
 BATCH_MAX = 1000
 CREDIT_MAX = 1000               # WP_CREDIT_MAX: credit of one WorkPool.Subscribe
 LIST_MAX = 1000

@@ -82,8 +82,9 @@ def _item_id(item):
 class Subscription:
     """A WorkPool.Subscribe stream; see the module's doc. Made by
     Client.subscribe / Pool.subscribe (or directly, with the Client's
-    options). timeout: seconds each ack (and the Subscribe's first send,
-    and close()) may take; stream_timeout: the Subscribe's timeout_ms in
+    options). Returns once the Subscribe went out (Unavailable if no
+    broker took it within timeout). timeout: seconds each ack (and close())
+    may take; stream_timeout: the Subscribe's timeout_ms in
     seconds (None: it lasts until ended)."""
 
     def __init__(self, endpoint, pool, worker_id, credit, lease=None, *,
@@ -114,7 +115,17 @@ class Subscription:
         self._ops = {}              # request id -> _Op
         self._outcomes = collections.deque()
         self.received = 0           # items streamed to us so far
-        self._send_stream()
+        #  Returns once the Subscribe went out, so a subscription made after
+        #  another is the newer one at the broker too
+        try:
+            while not self._send_stream():
+                left = self._stream_deadline - time.monotonic()
+                if left <= 0:
+                    raise _socket.unreachable(None, endpoint, self.timeout)
+                self._sock.poll(max(1, min(50, math.ceil(left * 1000))), zmq.POLLOUT)
+        except BaseException:
+            self._close_socket()
+            raise
 
     # -----------------------------------------------------------------------
     #  What the caller sees

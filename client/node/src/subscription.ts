@@ -31,6 +31,7 @@ import type { FailStatus, Item } from "./records.js";
 import type { RawReply } from "./connection.js";
 import { decodeReplyBody } from "./schema.js";
 import { packValue } from "./wire.js";
+import { Limits } from "./limits.js";
 
 export interface SubscribeOptions extends CallOptions {
   /** items streamed and not yet acknowledged, at most (1..1000) */
@@ -76,6 +77,9 @@ export class Subscription<T = unknown> implements AsyncIterable<Item<T>> {
     this.pool = pool;
     this.workerId = workerId;
     this.credit = options.credit;
+    const credit = options.credit as unknown;
+    if (typeof credit !== "number" || !Number.isInteger(credit) || credit < 1 || credit > Limits.WP_CREDIT_MAX)
+      throw new InvalidArgument(`field 'credit' must be an unsigned integer from 1 to ${Limits.WP_CREDIT_MAX}`);
     const st = options.streamTimeout;
     if (st !== undefined && !(typeof st === "number" && st > 0 && st * 1000 <= 0xffffffff))
       throw new InvalidArgument("streamTimeout must be a number of seconds > 0");

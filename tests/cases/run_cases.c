@@ -6,11 +6,17 @@
     the wire's shape (records as JSON objects of their wire fields, item
     values as the CLI prints them, wp_json) and matched against the case.
 
+    Streams (WorkPool.Subscribe, WorkPool.Unsubscribe) go on DEALER sockets
+    of this runner's own, written and read with the protocol's codec
+    (wp_proto.h): the stream steps of README.md need one request answered
+    many times, which the one-call-one-reply API does not carry.
+
     usage: run_cases CASES.json [memory|sqlite] [NAME-PREFIX]
     Prints "ok - name", "ok - name # skip: why" or "not ok - name: why" per
     case; exits 1 if any failed.  */
 #include "client_util.h"
 #include "wp_json.h"
+#include "wp_proto.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -18,10 +24,37 @@
 
 #define S_ERR_MAX 1024
 
+#define S_STREAMS_MAX 8
+//  How long a stream step waits for what it expects before it fails (a
+//  bound on a wait, never a measure: a passing step returns at once)
+#define S_STREAM_WAIT_MS 10000
+
+//  One subscription of a case: its socket, its request id, the ids of the
+//  items streamed and not yet taken by a step, and its final message
+typedef struct {
+    char *name;
+    zsock_t *sock;
+    uint64_t request_id;
+    char **ids;
+    size_t id_count;
+    bool ended;
+    wp_status final;
+    char *final_message;
+    char *pool;                 //  what the Subscribe named (its Unsubscribe names them too)
+    char *worker_id;
+    bool unsubscribed;          //  the Unsubscribe's reply came
+    wp_status unsubscribe_rc;
+} s_stream_t;
+
 typedef struct {
     wp_backend_t *backend;
+    const char *endpoint;
     json_t *saved;              //  values a step saved, by name
     char why [S_ERR_MAX];       //  what failed
+    s_stream_t streams [S_STREAMS_MAX];
+    size_t stream_count;
+    uint64_t next_id;           //  request ids of the runner's own sockets
+    char raw_message [S_ERR_MAX];   //  the message of the last raw call
 } s_run_t;
 
 static void
@@ -533,11 +566,18 @@ s_registry_call (wp_backend_t *b, const char *method, json_t *w, json_t *reply)
     return rc;
 }
 
+static wp_status s_raw_unsubscribe (s_run_t *run, json_t *w);
+
 static wp_status
 s_call (s_run_t *run, const char *method, json_t *w, json_t **reply_p)
 {
     json_t *reply = json_object ();
     wp_status rc;
+    run->raw_message [0] = 0;
+    if (streq (method, "WorkPool.Unsubscribe")) {
+        *reply_p = reply;
+        return s_raw_unsubscribe (run, w);
+    }
     if (strncmp (method, "WorkPool.", 9) == 0 && !streq (method, "WorkPool.Renew")) {
         const char *name = s_str (w, "pool");
         wp_pool_t *pool = name ? wp_backend_pool (run->backend, name) : NULL;
@@ -720,6 +760,326 @@ s_at (json_t *value, const char *dotted)
     return value;
 }
 
+//  ---------------------------------------------------------------------
+//  Streams (README.md, "Streams"): raw DEALER sockets and the codec
+
+//  Sends req on sock. Returns 0, or -1 if it cannot be encoded (a field the
+//  codec requires is missing or zero: refused before sending).
+static int
+s_raw_send (zsock_t *sock, wp_request_t *req)
+{
+    uint8_t *header, *body;
+    size_t header_size, body_size;
+    if (wp_request_encode (req, &header, &header_size, &body, &body_size))
+        return -1;
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, header, header_size);
+    zmsg_addmem (msg, body, body_size);
+    free (header);
+    free (body);
+    int rc = zmsg_send (&msg, sock);
+    zmsg_destroy (&msg);
+    return rc;
+}
+
+static zsock_t *
+s_raw_socket (const char *endpoint)
+{
+    zsock_t *sock = zsock_new_dealer (endpoint);
+    assert (sock);
+    zsock_set_linger (sock, 0);
+    return sock;
+}
+
+//  Reads one reply from sock within timeout_ms into reply (initialized by
+//  the caller; cleared here first) for method. Returns 0, or -1 on silence
+//  or a reply that cannot be read.
+static int
+s_raw_recv (zsock_t *sock, int timeout_ms, wp_method method, wp_reply_t *reply)
+{
+    wp_reply_clear (reply);
+    zsock_set_rcvtimeo (sock, timeout_ms);
+    zmsg_t *msg = zmsg_recv (sock);
+    if (!msg)
+        return -1;
+    int rc = -1;
+    char errbuf [256];
+    zframe_t *header = zmsg_first (msg), *body = zmsg_next (msg);
+    if (zmsg_size (msg) == 2
+    &&  wp_reply_decode_header (reply, zframe_data (header), zframe_size (header),
+                                errbuf, sizeof errbuf) == WP_OK
+    &&  wp_reply_decode_body (reply, method, zframe_data (body), zframe_size (body),
+                              errbuf, sizeof errbuf) == WP_OK)
+        rc = 0;
+    zmsg_destroy (&msg);
+    return rc;
+}
+
+static s_stream_t *
+s_stream_named (s_run_t *run, const char *name)
+{
+    for (size_t i = 0; i < run->stream_count; i++)
+        if (streq (run->streams [i].name, name))
+            return &run->streams [i];
+    return NULL;
+}
+
+//  Reads what the stream's socket brings for up to timeout_ms: items
+//  queue, the final message ends it, the Unsubscribe's reply is noted.
+//  Returns 0 if something came, -1 on silence.
+static int
+s_stream_read (s_stream_t *stream, int timeout_ms)
+{
+    wp_reply_t reply;
+    wp_reply_init (&reply);
+    zsock_set_rcvtimeo (stream->sock, timeout_ms);
+    zmsg_t *msg = zmsg_recv (stream->sock);
+    if (!msg)
+        return -1;
+    char errbuf [256];
+    zframe_t *header = zmsg_first (msg), *body = zmsg_next (msg);
+    if (zmsg_size (msg) == 2
+    &&  wp_reply_decode_header (&reply, zframe_data (header), zframe_size (header),
+                                errbuf, sizeof errbuf) == WP_OK) {
+        if (reply.request_id == stream->request_id && !stream->ended) {
+            if (reply.status != WP_OK) {
+                stream->ended = true;
+                stream->final = reply.status;
+                stream->final_message = strdup (reply.message ? reply.message : "");
+            }
+            else
+            if (wp_reply_decode_body (&reply, WP_METHOD_SUBSCRIBE, zframe_data (body),
+                                      zframe_size (body), errbuf, sizeof errbuf) == WP_OK) {
+                size_t count = reply.items ? reply.items->count : 0;
+                stream->ids = realloc (stream->ids, (stream->id_count + count + 1) * sizeof (char *));
+                for (size_t i = 0; i < count; i++)
+                    stream->ids [stream->id_count++] = strdup (reply.items->items [i]->id);
+                if (reply.end) {
+                    stream->ended = true;
+                    stream->final = WP_OK;
+                    stream->final_message = strdup ("");
+                }
+            }
+            else {
+                stream->ended = true;
+                stream->final = WP_INTERNAL;
+                stream->final_message = zsys_sprintf ("malformed stream message: %s", errbuf);
+            }
+        }
+        else
+        if (reply.request_id == stream->request_id + 1) {
+            stream->unsubscribed = true;
+            stream->unsubscribe_rc = reply.status;
+        }
+    }
+    wp_reply_clear (&reply);
+    zmsg_destroy (&msg);
+    return 0;
+}
+
+static void
+s_stream_free (s_stream_t *stream)
+{
+    zsock_destroy (&stream->sock);
+    for (size_t i = 0; i < stream->id_count; i++)
+        free (stream->ids [i]);
+    free (stream->ids);
+    free (stream->name);
+    free (stream->pool);
+    free (stream->worker_id);
+    free (stream->final_message);
+    memset (stream, 0, sizeof *stream);
+}
+
+//  Waits for stream's final message; 0 if it came (an item before it is a
+//  failure, said in run->why).
+static int
+s_stream_end (s_run_t *run, s_stream_t *stream, const char *where)
+{
+    int64_t deadline = zclock_mono () + S_STREAM_WAIT_MS;
+    while (!stream->ended && stream->id_count == 0 && zclock_mono () < deadline)
+        s_stream_read (stream, (int) (deadline - zclock_mono ()));
+    if (stream->id_count > 0) {
+        s_why (run, "%s: an item '%s' came, expected the end", where, stream->ids [0]);
+        return -1;
+    }
+    if (!stream->ended) {
+        s_why (run, "%s: the stream did not end within %d s", where, S_STREAM_WAIT_MS / 1000);
+        return -1;
+    }
+    return 0;
+}
+
+//  A stream step; 0 if it went as the case says.
+static int
+s_stream_step (s_run_t *run, json_t *step, int number)
+{
+    char where [256];
+    const char *message = s_str (step, "message");
+    if (json_object_get (step, "subscribe")) {
+        const char *name = s_str (step, "subscribe");
+        const char *want = s_str (step, "status") ? s_str (step, "status") : "OK";
+        snprintf (where, sizeof where, "step %d (subscribe %s)", number, name);
+        json_t *w = json_object_get (step, "with");
+        if (run->stream_count == S_STREAMS_MAX || s_stream_named (run, name)) {
+            s_why (run, "%s: too many streams, or one of that name already", where);
+            return -1;
+        }
+        s_stream_t *stream = &run->streams [run->stream_count++];
+        stream->name = strdup (name);
+        stream->sock = s_raw_socket (run->endpoint);
+        stream->request_id = run->next_id;
+        run->next_id += 2;          //  its Unsubscribe is the id after it
+        stream->pool = s_str (w, "pool") ? strdup (s_str (w, "pool")) : NULL;
+        stream->worker_id = s_str (w, "worker_id") ? strdup (s_str (w, "worker_id")) : NULL;
+        wp_request_t req;
+        wp_request_init (&req);
+        req.request_id = stream->request_id;
+        req.method = WP_METHOD_SUBSCRIBE;
+        req.pool = (char *) s_str (w, "pool");
+        req.worker_id = (char *) s_str (w, "worker_id");
+        json_int_t credit = json_integer_value (json_object_get (w, "credit"));
+        req.credit = credit >= 1 && credit <= WP_CREDIT_MAX ? (uint32_t) credit : 0;
+        req.lease = s_num (w, "lease_seconds", 0);
+        //  (the request holds borrowed pointers: not cleared)
+        if (s_raw_send (stream->sock, &req)) {
+            //  Refused before sending, in the broker's words
+            stream->ended = true;
+            stream->final = WP_INVALID_ARGUMENT;
+            stream->final_message = zsys_sprintf (
+                "field 'credit' must be an unsigned integer from 1 to %d (or pool, worker_id "
+                "missing)", WP_CREDIT_MAX);
+        }
+        if (streq (want, "OK"))
+            return 0;
+        if (s_stream_end (run, stream, where))
+            return -1;
+        if (!streq (wp_strerror (stream->final), want)) {
+            s_why (run, "%s: %s '%s', expected %s", where, wp_strerror (stream->final),
+                   stream->final_message, want);
+            return -1;
+        }
+        if (message && !strstr (stream->final_message, message)) {
+            s_why (run, "%s: message '%s' lacks '%s'", where, stream->final_message, message);
+            return -1;
+        }
+        return 0;
+    }
+    const char *name = s_str (step, "stream");
+    s_stream_t *stream = name ? s_stream_named (run, name) : NULL;
+    if (!stream) {
+        s_why (run, "step %d: no stream '%s'", number, name ? name : "(none)");
+        return -1;
+    }
+    json_t *items = json_object_get (step, "items");
+    if (items) {
+        snprintf (where, sizeof where, "step %d (stream %s items)", number, name);
+        size_t want = json_array_size (items);
+        int64_t deadline = zclock_mono () + S_STREAM_WAIT_MS;
+        while (stream->id_count < want && !stream->ended && zclock_mono () < deadline)
+            s_stream_read (stream, (int) (deadline - zclock_mono ()));
+        if (stream->id_count < want) {
+            s_why (run, "%s: got %zu of %zu items%s%s", where, stream->id_count, want,
+                   stream->ended ? ", then the end: " : "",
+                   stream->ended ? wp_strerror (stream->final) : "");
+            return -1;
+        }
+        for (size_t i = 0; i < want; i++)
+            if (!streq (stream->ids [i], json_string_value (json_array_get (items, i)))) {
+                s_why (run, "%s: item %zu is '%s', expected '%s'", where, i, stream->ids [i],
+                       json_string_value (json_array_get (items, i)));
+                return -1;
+            }
+        //  Taken: the rest stay for the next step
+        for (size_t i = 0; i < want; i++)
+            free (stream->ids [i]);
+        memmove (stream->ids, stream->ids + want, (stream->id_count - want) * sizeof (char *));
+        stream->id_count -= want;
+        return 0;
+    }
+    if (json_object_get (step, "end")) {
+        snprintf (where, sizeof where, "step %d (stream %s end)", number, name);
+        if (s_stream_end (run, stream, where))
+            return -1;
+        if (!streq (wp_strerror (stream->final), s_str (step, "end"))) {
+            s_why (run, "%s: ended %s '%s', expected %s", where, wp_strerror (stream->final),
+                   stream->final_message, s_str (step, "end"));
+            return -1;
+        }
+        if (message && !strstr (stream->final_message, message)) {
+            s_why (run, "%s: message '%s' lacks '%s'", where, stream->final_message, message);
+            return -1;
+        }
+        return 0;
+    }
+    if (json_is_true (json_object_get (step, "unsubscribe"))) {
+        snprintf (where, sizeof where, "step %d (stream %s unsubscribe)", number, name);
+        wp_request_t req;
+        wp_request_init (&req);
+        req.request_id = stream->request_id + 1;
+        req.method = WP_METHOD_UNSUBSCRIBE;
+        req.pool = stream->pool;
+        req.worker_id = stream->worker_id;
+        if (s_raw_send (stream->sock, &req)) {
+            s_why (run, "%s: cannot encode the Unsubscribe", where);
+            return -1;
+        }
+        //  The final message comes before the Unsubscribe's reply
+        int64_t deadline = zclock_mono () + S_STREAM_WAIT_MS;
+        while (!stream->unsubscribed && zclock_mono () < deadline)
+            s_stream_read (stream, (int) (deadline - zclock_mono ()));
+        if (!stream->unsubscribed || stream->unsubscribe_rc != WP_OK) {
+            s_why (run, "%s: Unsubscribe answered %s", where,
+                   stream->unsubscribed ? wp_strerror (stream->unsubscribe_rc) : "nothing");
+            return -1;
+        }
+        if (stream->id_count > 0) {
+            s_why (run, "%s: %zu items came before the end", where, stream->id_count);
+            return -1;
+        }
+        if (!stream->ended || stream->final != WP_OK) {
+            s_why (run, "%s: ended %s, expected OK end", where,
+                   stream->ended ? wp_strerror (stream->final) : "not at all");
+            return -1;
+        }
+        return 0;
+    }
+    s_why (run, "step %d: a stream step this runner does not know", number);
+    return -1;
+}
+
+//  WorkPool.Unsubscribe as a call step, on a socket of its own: status in
+//  the return, the broker's message in run->raw_message.
+static wp_status
+s_raw_unsubscribe (s_run_t *run, json_t *w)
+{
+    zsock_t *sock = s_raw_socket (run->endpoint);
+    wp_request_t req;
+    wp_request_init (&req);
+    req.request_id = run->next_id++;
+    req.method = WP_METHOD_UNSUBSCRIBE;
+    req.pool = (char *) s_str (w, "pool");
+    req.worker_id = (char *) s_str (w, "worker_id");
+    wp_status rc = WP_INVALID_ARGUMENT;
+    snprintf (run->raw_message, sizeof run->raw_message, "pool and worker_id are required");
+    if (s_raw_send (sock, &req) == 0) {
+        wp_reply_t reply;
+        wp_reply_init (&reply);
+        if (s_raw_recv (sock, S_STREAM_WAIT_MS, WP_METHOD_UNSUBSCRIBE, &reply) == 0) {
+            rc = reply.status;
+            snprintf (run->raw_message, sizeof run->raw_message, "%s",
+                      reply.message ? reply.message : "");
+        }
+        else {
+            rc = WP_DEADLINE_EXCEEDED;
+            snprintf (run->raw_message, sizeof run->raw_message, "no reply to Unsubscribe");
+        }
+        wp_reply_clear (&reply);
+    }
+    zsock_destroy (&sock);
+    return rc;
+}
+
 //  Runs one step; 0 if it went as the case says.
 static int
 s_step (s_run_t *run, json_t *step, int number)
@@ -748,11 +1108,14 @@ s_step (s_run_t *run, json_t *step, int number)
         else
         if (!streq (wp_strerror (rc), want)) {
             s_why (run, "%s: %s '%s', expected %s", where, wp_strerror (rc),
-                   wp_backend_errmsg (run->backend), want);
+                   run->raw_message [0] ? run->raw_message : wp_backend_errmsg (run->backend),
+                   want);
             outcome = -1;
         }
         else
-        if (message && !strstr (wp_backend_errmsg (run->backend), message)) {
+        if (message && !strstr (run->raw_message [0] ? run->raw_message
+                                                     : wp_backend_errmsg (run->backend),
+                                message)) {
             s_why (run, "%s: message '%s' lacks '%s'", where, wp_backend_errmsg (run->backend),
                    message);
             outcome = -1;
@@ -802,7 +1165,8 @@ s_case (json_t *test, const char *store, char *why, size_t why_size)
                                          : strdup ("memory");
     char *endpoint = NULL;
     zactor_t *broker = ct_broker_start (spec, 0, 0, 0, &endpoint);
-    s_run_t run = { ct_open (endpoint, 10), json_object (), "" };
+    s_run_t run = { .backend = ct_open (endpoint, 10), .endpoint = endpoint,
+                    .saved = json_object (), .next_id = 1 };
     int outcome = 0;
     const char *needs = s_str (test, "needs");
     if (needs && streq (needs, "lifecycle") && !s_has_lifecycle (run.backend)) {
@@ -817,11 +1181,21 @@ s_case (json_t *test, const char *store, char *why, size_t why_size)
         if (json_object_get (step, "sleep"))
             zclock_sleep ((int) (s_num (step, "sleep", 0) * 1000));
         else
+        if (json_object_get (step, "subscribe") || json_object_get (step, "stream")) {
+            run.why [0] = 0;
+            if (s_stream_step (&run, step, (int) index + 1)) {
+                snprintf (why, why_size, "%s", run.why);
+                outcome = 1;
+            }
+        }
+        else
         if (s_step (&run, step, (int) index + 1)) {
             snprintf (why, why_size, "%s", run.why);
             outcome = 1;
         }
     }
+    for (size_t i = 0; i < run.stream_count; i++)
+        s_stream_free (&run.streams [i]);
     json_decref (run.saved);
     wp_backend_destroy (&run.backend);
     zactor_destroy (&broker);

@@ -98,6 +98,9 @@ def call(c, method, w):
         outcomes = c.complete_many(pool, [(e["id"], _opt(e, "result")) for e in w["items"]],
                                    worker_id=w.get("worker_id"))
         return {"statuses": ["OK" if o is None else o.code.name for o in outcomes]}
+    if method == "WorkPool.Unsubscribe":
+        c.unsubscribe(pool, w["worker_id"])
+        return {}
     if method == "WorkPool.Size":
         return {"size": c.size(pool)}
     if method == "WorkPool.ReleaseByWorker":
@@ -237,12 +240,106 @@ def _get(value, dotted):
     return value
 
 
+#  How long a stream step waits for what it expects before it fails (a
+#  bound on a wait, never a measure: a passing step returns at once)
+STREAM_WAIT = 10.0
+
+
+def _stream_end(sub, where):
+    """The status the stream ended with (items before it are a failure)."""
+    try:
+        item = sub.next(timeout=STREAM_WAIT)
+    except workpool.WorkpoolError as e:
+        return e.code.name, e.message
+    if item is not None:
+        raise CaseFailure("%s: an item %r came, expected the end" % (where, item.id))
+    if not sub.ended:
+        raise CaseFailure("%s: the stream did not end within %g s" % (where, STREAM_WAIT))
+    return "OK", ""
+
+
+def stream_step(c, step, subs, number):
+    """A stream step (README.md, "Streams"): subscribe, items, end, unsubscribe."""
+    if "subscribe" in step:
+        name = step["subscribe"]
+        where = "step %d (subscribe %s)" % (number, name)
+        w = step.get("with", {})
+        want = step.get("status", "OK")
+        try:
+            sub = c.subscribe(w.get("pool"), w.get("worker_id"), w.get("credit"),
+                              w.get("lease_seconds"))
+        except workpool.WorkpoolError as e:
+            status, message = e.code.name, e.message      # refused before sending
+        else:
+            subs[name] = sub
+            if want == "OK":
+                return
+            status, message = _stream_end(sub, where)
+        if status != want:
+            raise CaseFailure("%s: %s %r, expected %s" % (where, status, message, want))
+        if "message" in step and step["message"] not in message:
+            raise CaseFailure("%s: message %r lacks %r" % (where, message, step["message"]))
+        return
+    name = step["stream"]
+    sub = subs[name]
+    if "items" in step:
+        where = "step %d (stream %s items)" % (number, name)
+        got = []
+        deadline = time.monotonic() + STREAM_WAIT
+        while len(got) < len(step["items"]):
+            try:
+                item = sub.next(timeout=max(0.0, deadline - time.monotonic()))
+            except workpool.WorkpoolError as e:
+                raise CaseFailure("%s: the stream ended %s %r after %r"
+                                  % (where, e.code.name, e.message, got))
+            if item is None:
+                raise CaseFailure("%s: got %r, expected %r" % (where, got, step["items"]))
+            got.append(item.id)
+        if got != step["items"]:
+            raise CaseFailure("%s: got %r, expected %r" % (where, got, step["items"]))
+    elif "end" in step:
+        where = "step %d (stream %s end)" % (number, name)
+        status, message = _stream_end(sub, where)
+        if status != step["end"]:
+            raise CaseFailure("%s: ended %s %r, expected %s" % (where, status, message,
+                                                                step["end"]))
+        if "message" in step and step["message"] not in message:
+            raise CaseFailure("%s: message %r lacks %r" % (where, message, step["message"]))
+    elif step.get("unsubscribe"):
+        where = "step %d (stream %s unsubscribe)" % (number, name)
+        try:
+            left = sub.close()
+        except workpool.WorkpoolError as e:
+            raise CaseFailure("%s: %s" % (where, e))
+        if left:
+            raise CaseFailure("%s: items %r came before the end" % (where, [i.id for i in left]))
+        if sub.error is not None:
+            raise CaseFailure("%s: ended %s, expected OK end" % (where, sub.error))
+    else:
+        raise CaseFailure("step %d: a stream step this runner does not know: %r" % (number, step))
+
+
 def run(case, c):
     """Runs every step of case on client c."""
+    subs = {}
+    try:
+        _run(case, c, subs)
+    finally:
+        for sub in subs.values():
+            try:
+                sub.close(timeout=2)
+            except workpool.WorkpoolError:
+                pass
+
+
+def _run(case, c, subs):
     saved = {}
     for number, step in enumerate(case["steps"], 1):
         if "sleep" in step:
             time.sleep(step["sleep"])
+            continue
+        if "subscribe" in step or "stream" in step:
+            stream_step(c, step, subs, number)
             continue
         where = "step %d (%s)" % (number, step["call"])
         fields = resolve(step.get("with", {}), saved)

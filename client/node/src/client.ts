@@ -26,6 +26,7 @@ import type {
 } from "./records.js";
 import { type Body, BoundsError, decodeReplyBody, encodeRequestBody } from "./schema.js";
 import { packValue, unpack } from "./wire.js";
+import { Subscription, type SubscribeOptions } from "./subscription.js";
 
 /** Bytes that already are the msgpack encoding of a value: pushed and
  *  completed as they are. */
@@ -48,6 +49,8 @@ export interface ClientOptions {
   bigint?: boolean;
   /** request-header metadata sent with every call (e.g. a trace id) */
   metadata?: Record<string, string>;
+  /** @internal a subscription's own client: a dropped connection ends its stream */
+  watchDisconnects?: boolean;
 }
 
 export interface CallOptions {
@@ -160,6 +163,8 @@ export class Client {
   private readonly metadata?: Record<string, string>;
   /** @internal */ readonly rawData: boolean;
   /** @internal */ readonly bigint: boolean;
+  /** @internal what it was made with (a subscription makes its own client alike) */
+  readonly options: ClientOptions;
 
   constructor(endpoint: string, options: ClientOptions = {}) {
     const timeout = options.timeout ?? 30;
@@ -168,6 +173,7 @@ export class Client {
     if (!(retry > 0)) throw new InvalidArgument("retryInterval must be a number of seconds > 0");
     if (options.cert && !options.serverKey) throw new InvalidArgument("cert needs serverKey (CURVE)");
     this.endpoint = endpoint;
+    this.options = options;
     this.timeoutMs = timeout * 1000;
     this.metadata = options.metadata;
     this.rawData = options.raw ?? false;
@@ -175,6 +181,7 @@ export class Client {
     this.conn = new Connection(endpoint, {
       retryIntervalMs: retry * 1000,
       curve: options.serverKey ? curveKeys(options.serverKey, options.cert) : undefined,
+      watchDisconnects: options.watchDisconnects,
     });
   }
 
@@ -296,6 +303,23 @@ export class Client {
     return this.conn.call(method, frame, {
       timeoutMs, resend: send.resend, metadata: this.metadata, signal: options.signal,
     });
+  }
+
+  /** @internal Opens a stream (sent once, never resent): onReply gets each
+   *  reply and says whether it was the final one. Bad input throws here. */
+  stream(method: string, body: Body, streamTimeoutMs: number, onReply: (r: RawReply) => boolean,
+    options: CallOptions = {}): Promise<RawReply> {
+    let frame: Uint8Array;
+    try {
+      frame = encodeRequestBody(method, body);
+    } catch (e) {
+      if (e instanceof BoundsError) throw new InvalidArgument(e.message);
+      throw new InvalidArgument(`${method}: ${(e as Error).message}`);
+    }
+    const timeoutMs = options.timeout !== undefined ? options.timeout * 1000 : this.timeoutMs;
+    return this.conn.stream(method, frame, {
+      timeoutMs, resend: false, metadata: this.metadata, streamTimeoutMs,
+    }, onReply);
   }
 
   /** @internal */
@@ -517,6 +541,20 @@ export class Pool {
       }
       if (item) yield item;
     }
+  }
+
+  /** A subscription (WorkPool.Subscribe) on a socket of its own: items
+   *  stream in as they are claimed for workerId, at most options.credit
+   *  (1..1000) unacknowledged; ack each with sub.complete / sub.fail
+   *  (pipelined), end with `await sub.close()`. See subscription.ts. */
+  subscribe<T = unknown>(workerId: string, options: SubscribeOptions): Subscription<T> {
+    return new Subscription<T>(this.client, this.name, workerId, options);
+  }
+
+  /** Ends the worker's subscription on the pool (its stream gets its final
+   *  OK end first); OK with none, so it is resent. Its items stay claimed. */
+  async unsubscribe(workerId: string, options: CallOptions = {}): Promise<void> {
+    await this.client.request("WorkPool.Unsubscribe", { pool: this.name, worker_id: workerId }, SAFE, options);
   }
 
   /** A poisoned or done item back to pending, attempts 0. */

@@ -26,6 +26,8 @@ export interface CurveKeys {
 
 export interface ConnectionOptions {
   curve?: CurveKeys;
+  /** watch the socket's connection: a dropped one ends the streams on it */
+  watchDisconnects?: boolean;
   /** milliseconds without a reply before a safe request is sent again */
   retryIntervalMs: number;
 }
@@ -51,6 +53,10 @@ export interface RawReply {
 
 interface Call {
   id: number;
+  /** a stream (one request, many replies): each reply goes here; it says
+   *  whether that one was the last. Its header carries streamTimeoutMs. */
+  stream?: (r: RawReply) => boolean;
+  streamTimeoutMs?: number;
   method: string;
   body: Uint8Array;
   metadata?: Record<string, string>;
@@ -82,10 +88,12 @@ export class Connection {
   /** why the last handshake failed (CURVE), for the UNAVAILABLE message */
   private handshakeError = "";
   private observer?: zmq.Observer;
+  private readonly watchDisconnects: boolean;
 
   constructor(endpoint: string, options: ConnectionOptions) {
     this.endpoint = endpoint;
     this.retryIntervalMs = options.retryIntervalMs;
+    this.watchDisconnects = options.watchDisconnects ?? false;
     this.sock = new zmq.Dealer({
       linger: 0,
       immediate: true,
@@ -98,7 +106,7 @@ export class Connection {
         }
         : {}),
     });
-    if (options.curve) void this.watchHandshakes();
+    if (options.curve || this.watchDisconnects) void this.watchHandshakes();
     this.sock.connect(endpoint);
     void this.receiveLoop();
   }
@@ -129,6 +137,29 @@ export class Connection {
         call.onAbort = () => this.finish(call, undefined, new Cancelled(`${method}: aborted`));
         options.signal.addEventListener("abort", call.onAbort, { once: true });
       }
+      this.calls.set(id, call);
+      this.enqueue(call);
+    });
+  }
+
+  /** Sends a stream's request once: onReply gets every reply with its id
+   *  and returns true for the final one. Resolves when the final reply came
+   *  (with it); rejects UNAVAILABLE if no connection took the request
+   *  within timeoutMs (or the connection carrying it dropped), CANCELLED if
+   *  closed. streamTimeoutMs goes in the header (0: no deadline). */
+  stream(method: string, body: Uint8Array, options: CallOptions & { streamTimeoutMs: number },
+    onReply: (r: RawReply) => boolean): Promise<RawReply> {
+    if (this.closed) return Promise.reject(new Cancelled(`${method}: the client is closed`));
+    return new Promise<RawReply>((resolve, reject) => {
+      const id = this.nextId;
+      this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+      const call: Call = {
+        id, method, body, metadata: options.metadata, deadline: now() + options.timeoutMs,
+        totalMs: options.timeoutMs, resend: false, sends: 0, queued: false, done: false,
+        resolve, reject, stream: onReply, streamTimeoutMs: options.streamTimeoutMs,
+      };
+      //  Until it is sent: then it lasts until its final reply
+      call.deadlineTimer = setTimeout(() => this.expire(call), options.timeoutMs);
       this.calls.set(id, call);
       this.enqueue(call);
     });
@@ -169,7 +200,8 @@ export class Connection {
   private frames(call: Call): [Uint8Array, Uint8Array] {
     const left = Math.max(1, Math.ceil(call.deadline - now()));
     return [encodeRequestHeader({
-      requestId: call.id, method: call.method, timeoutMs: Math.min(left, 0xffffffff),
+      requestId: call.id, method: call.method,
+      timeoutMs: call.stream ? call.streamTimeoutMs ?? 0 : Math.min(left, 0xffffffff),
       metadata: call.metadata,
     }), call.body];
   }
@@ -196,6 +228,7 @@ export class Connection {
     }
     if (call.done) return;
     call.sends++;
+    if (call.stream) clearTimeout(call.deadlineTimer);
     if (call.resend) {
       clearTimeout(call.resendTimer);
       call.resendTimer = setTimeout(() => this.enqueue(call), this.retryIntervalMs);
@@ -244,13 +277,24 @@ export class Connection {
         if (!call) continue;    //  the answer to a request given up on
         //  A plain Uint8Array view, so the bins decoded from it are too
         const body = new Uint8Array(frames[1].buffer, frames[1].byteOffset, frames[1].byteLength);
-        this.finish(call, { status: head.status, message: head.message, body, resent: call.sends > 1 });
+        const reply = { status: head.status, message: head.message, body, resent: call.sends > 1 };
+        if (call.stream && !call.stream(reply)) continue;
+        this.finish(call, reply);
       }
     } catch (e) {
       if (this.closed) return;
       const err = new Internal(`cannot receive from ${this.endpoint}: ${(e as Error).message}`);
       for (const call of [...this.calls.values()]) this.finish(call, undefined, err);
     }
+  }
+
+  //  A stream lives on its connection: the broker ends it, without a word,
+  //  when it sees the connection close.
+  private dropStreams(): void {
+    for (const call of [...this.calls.values()])
+      if (call.stream && call.sends > 0)
+        this.finish(call, undefined,
+          new Unavailable(`the connection to ${this.endpoint} was lost: ${call.method} ended`));
   }
 
   //  CURVE failures show only as handshake events; keep the latest so a
@@ -266,6 +310,7 @@ export class Connection {
         else if (ev.type === "handshake:error:protocol") this.handshakeError = `CURVE handshake failed${why}`;
         else if (ev.type === "handshake:error:other") this.handshakeError = `handshake failed${why}`;
         else if (ev.type === "handshake") this.handshakeError = "";
+        else if (ev.type === "disconnect" && this.watchDisconnects) this.dropStreams();
       }
     } catch {
       //  the socket closed under the observer

@@ -17,7 +17,9 @@
     (PushOptionsExt), and fail takes an optional third argument
     { retry_after }: the interfaces' shapes are unchanged.  */
 import { Client, type ClientOptions, type Pool } from "./client.js";
-import { FailedPrecondition, NotFound } from "./errors.js";
+import { FailedPrecondition, InvalidArgument, NotFound } from "./errors.js";
+import { Limits } from "./limits.js";
+import type { Subscription } from "./subscription.js";
 import type { Item, WorkerInfo } from "./records.js";
 
 // ---------------------------------------------------------------------
@@ -96,6 +98,14 @@ export interface PushOptionsExt {
 export interface AdapterOptions extends ClientOptions {
   /** WorkBackend: seconds a claim holds; the broker's default */
   lease?: number;
+  /** WorkBackend: 0 (default) claims one item per claim(); N > 0 opens a
+   *  subscription (WorkPool.Subscribe) per pool and worker on its first
+   *  claim(), so up to N items stream in ahead and each claim() takes the
+   *  next one there is (null when none is). complete / fail are the same
+   *  calls either way. A stream that ended in an error throws it from
+   *  claim() (FailedPrecondition: declared lost); the next one subscribes
+   *  again. close() ends the subscriptions. */
+  credit?: number;
   /** RegistrationBackend: heartbeat interval of the workers it registers, seconds; 10 */
   heartbeatInterval?: number;
 }
@@ -129,11 +139,16 @@ export class WorkpoolWorkBackend implements WorkBackend {
   readonly client: Client;
   private readonly owns: boolean;
   private readonly lease?: number;
+  private readonly credit: number;
   private readonly pools = new Map<string, WorkpoolWorkPool>();
 
   constructor(endpoint: string | Client, options: AdapterOptions = {}) {
+    const credit = options.credit ?? 0;
+    if (!Number.isInteger(credit) || credit < 0 || credit > Limits.WP_CREDIT_MAX)
+      throw new InvalidArgument(`credit must be an integer from 0 to ${Limits.WP_CREDIT_MAX}`);
     [this.client, this.owns] = clientFor(endpoint, options);
     this.lease = options.lease;
+    this.credit = credit;
   }
 
   /** The pool called name; one adapter per name, so the claims it
@@ -141,13 +156,14 @@ export class WorkpoolWorkBackend implements WorkBackend {
   pool(name: string): WorkpoolWorkPool {
     let p = this.pools.get(name);
     if (!p) {
-      p = new WorkpoolWorkPool(this.client.pool(name), this.lease);
+      p = new WorkpoolWorkPool(this.client.pool(name), this.lease, this.credit);
       this.pools.set(name, p);
     }
     return p;
   }
 
   async close(): Promise<void> {
+    for (const p of this.pools.values()) await p.closeSubscriptions();
     if (this.owns) await this.client.close();
   }
 }
@@ -156,7 +172,10 @@ export class WorkpoolWorkPool implements WorkPool {
   /** item id -> the worker that claimed it through this adapter */
   private readonly claims = new Map<string, string>();
 
-  constructor(readonly native: Pool, private readonly lease?: number) {}
+  /** worker id -> its subscription (credit > 0) */
+  private readonly subs = new Map<string, Subscription>();
+
+  constructor(readonly native: Pool, private readonly lease?: number, private readonly credit = 0) {}
 
   /** The spec's max_retries, and workpool's scheduling extensions (the
    *  spec names no others; see PushOptionsExt). */
@@ -168,7 +187,8 @@ export class WorkpoolWorkPool implements WorkPool {
   }
 
   async claim(worker_id: string): Promise<WorkItem | null> {
-    const item = await this.native.claim(worker_id, { lease: this.lease });
+    const item = this.credit > 0 ? await this.streamed(worker_id)
+      : await this.native.claim(worker_id, { lease: this.lease });
     if (!item) return null;
     this.claims.set(item.id, worker_id);
     return workItem(item);
@@ -189,7 +209,46 @@ export class WorkpoolWorkPool implements WorkPool {
     return this.native.size();
   }
 
+  //  The next item the worker's subscription brought (opened on first use)
+  private async streamed(worker_id: string): Promise<Item | null> {
+    let sub = this.subs.get(worker_id);
+    if (!sub) {
+      sub = this.native.subscribe(worker_id, { credit: this.credit, lease: this.lease });
+      this.subs.set(worker_id, sub);
+    }
+    try {
+      const item = await sub.next(0);
+      if (item === null && sub.ended) {
+        this.subs.delete(worker_id);
+        await sub.close();
+      }
+      return item;
+    } catch (e) {
+      this.subs.delete(worker_id);
+      await sub.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** @internal Ends every subscription; items streamed and not claimed
+   *  through here are released when the worker holds nothing else here. */
+  async closeSubscriptions(): Promise<void> {
+    for (const [worker_id, sub] of this.subs) {
+      this.subs.delete(worker_id);
+      const left = await sub.close().catch(() => []);
+      const held = [...this.claims.values()].includes(worker_id);
+      if (left.length > 0 && !held) await this.native.releaseByWorker(worker_id).catch(() => undefined);
+    }
+  }
+
+  /** Returns every item the worker holds here to pending (with credit: its
+   *  subscription is ended first, so none streams in after). */
   async releaseByWorker(worker_id: string): Promise<number> {
+    const sub = this.subs.get(worker_id);
+    if (sub) {
+      this.subs.delete(worker_id);
+      await sub.close().catch(() => undefined);
+    }
     const n = await this.native.releaseByWorker(worker_id);
     for (const [id, w] of this.claims) if (w === worker_id) this.claims.delete(id);
     return n;

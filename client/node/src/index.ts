@@ -8,6 +8,8 @@ export * from "./errors.js";
 export type * from "./records.js";
 export { Limits } from "./limits.js";
 export { RetryLater, Worker } from "./worker.js";
+export { Subscription } from "./subscription.js";
+export type { AckOutcome, SubscribeOptions } from "./subscription.js";
 export type { WorkerOptions } from "./worker.js";
 export {
   WorkpoolWorkBackend, WorkpoolWorkPool, WorkpoolRegistrationBackend,

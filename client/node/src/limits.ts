@@ -5,6 +5,7 @@
 export const Limits = {
   WP_NAME_MAX: 255,
   WP_BATCH_MAX: 1000,
+  WP_CREDIT_MAX: 1000,
   WP_LIST_MAX: 1000,
   WP_LIST_DEFAULT: 100,
   WP_CURSOR_MAX: 64,

@@ -34,6 +34,8 @@ export interface Field {
    *  strings: bytes of UTF-8), checked before sending, in its words */
   min?: number;
   max?: number;
+  /** reply: left out when equal to def (a stream message's `end`) */
+  omit?: boolean;
 }
 
 const f = (k: string, t: FieldType, extra: Partial<Field> = {}): Field => ({ k, t, ...extra });
@@ -120,6 +122,17 @@ export const METHODS: Record<string, MethodSchema> = {
     request: [f("pool", "name", R), f("worker_id", "name"),
       f("items", { list: [f("id", "name", R), f("result", "bin")] }, R)],
     reply: [f("statuses", "uints"), f("messages", "strs")],
+  },
+  //  One request, many replies: each stream message is {items}; the final
+  //  OK one {items: [], end: true} (PROTOCOL.md, WorkPool.Subscribe)
+  "WorkPool.Subscribe": {
+    request: [f("pool", "name", R), f("worker_id", "name", R),
+      f("credit", "uint", { req: true, min: 1, max: Limits.WP_CREDIT_MAX }), LEASE],
+    reply: [f("items", { list: ITEM }), f("end", "bool", { def: false, omit: true })],
+  },
+  "WorkPool.Unsubscribe": {
+    request: [f("pool", "name", R), f("worker_id", "name", R)],
+    reply: [],
   },
   "WorkPool.Size": { request: [f("pool", "name", R)], reply: [f("size", "uint")] },
   "WorkPool.ReleaseByWorker": {
@@ -246,7 +259,7 @@ function checkBounds(fd: Field, v: unknown): void {
     if (typeof v !== "number" && typeof v !== "bigint") return;   //  the writer's type error
     const n = Number(v);
     if (!Number.isInteger(n) || n < lo || n > hi)
-      throw new BoundsError(`field '${fd.k}' must be an integer from ${lo} to ${hi}`);
+      throw new BoundsError(`field '${fd.k}' must be an ${fd.t === "uint" ? "unsigned " : ""}integer from ${lo} to ${hi}`);
   } else if (typeof v === "string") {
     const bytes = utf8.encode(v).length;
     if (bytes < lo || bytes > hi || v.includes("\0"))
@@ -330,7 +343,7 @@ function writeValue(w: Writer, t: FieldType, v: unknown, key: string, request: b
 function writeRecord(w: Writer, fields: Field[], body: Body, request: boolean): void {
   const present = request
     ? fields.filter((fd) => body[fd.k] !== undefined && body[fd.k] !== null && !isDefault(body[fd.k], fd.def))
-    : fields;
+    : fields.filter((fd) => !(fd.omit && (body[fd.k] === undefined || isDefault(body[fd.k], fd.def))));
   w.mapHeader(present.length);
   for (const fd of present) {
     w.str(fd.k);

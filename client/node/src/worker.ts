@@ -16,6 +16,7 @@ import { Client, type Pool } from "./client.js";
 import { Cancelled, FailedPrecondition, InvalidArgument, NotFound, WorkpoolError } from "./errors.js";
 import { Limits } from "./limits.js";
 import type { Item } from "./records.js";
+import type { AckOutcome, Subscription } from "./subscription.js";
 
 /** Thrown (or rejected with) by a handler: this attempt failed, try the
  *  item again in `after` seconds (0..366 days). The worker sends Fail with
@@ -62,6 +63,15 @@ export interface WorkerOptions<T = unknown> {
   lease?: number;
   /** stop on SIGTERM and SIGINT; true */
   handleSignals?: boolean;
+  /** 0 (default): claim one item at a time. N > 0 (up to 1000): stream
+   *  them (WorkPool.Subscribe, a socket of its own), up to N in hand while
+   *  the handler runs, each Complete / Fail sent without waiting for its
+   *  reply. A stream ended because the worker was declared lost registers
+   *  and subscribes again; one replaced by another subscription of the same
+   *  worker id (two processes sharing it) ends run() with Cancelled,
+   *  releasing nothing. On stopping it unsubscribes, waits for the acks in
+   *  flight, and releases the items not handled. */
+  credit?: number;
 }
 
 /** Events: "completed" (item), "failed" (item, error), "lost" (), "problem"
@@ -73,6 +83,7 @@ export class Worker<T = unknown> extends EventEmitter {
   private readonly pool: Pool;
   private readonly opts: WorkerOptions<T>;
   private stopping = false;
+  private replaced = false;
   private heartbeatTimer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private readonly ownsClient: boolean;
@@ -86,6 +97,9 @@ export class Worker<T = unknown> extends EventEmitter {
     this.opts = options;
     this.pool = this.client.pool(options.pool);
     this.workerId = options.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    const credit = options.credit ?? 0;
+    if (!Number.isInteger(credit) || credit < 0 || credit > Limits.WP_CREDIT_MAX)
+      throw new InvalidArgument(`credit must be an integer from 0 (claim one at a time) to ${Limits.WP_CREDIT_MAX}`);
   }
 
   /** Runs until stop() or a signal; resolves once marked terminated. */
@@ -135,7 +149,8 @@ export class Worker<T = unknown> extends EventEmitter {
       await this.register();
       const interval = (this.opts.heartbeatInterval ?? 10) * 1000;
       this.heartbeatTimer = setInterval(() => void this.beat(), interval);
-      while (!this.stopping) {
+      if ((this.opts.credit ?? 0) > 0) await this.streamLoop();
+      while (!this.stopping && !((this.opts.credit ?? 0) > 0)) {
         const item = await this.claimOne();
         if (item) await this.handle(item);
       }
@@ -145,9 +160,97 @@ export class Worker<T = unknown> extends EventEmitter {
         process.off("SIGTERM", onSignal);
         process.off("SIGINT", onSignal);
       }
-      await this.pool.releaseByWorker(this.workerId).catch((e) => this.emit("problem", e));
+      //  (replaced: the newer subscription holds these items now)
+      if (!this.replaced) await this.pool.releaseByWorker(this.workerId).catch((e) => this.emit("problem", e));
       await this.client.updateStatus(this.workerId, "terminated").catch((e) => this.emit("problem", e));
       if (this.ownsClient) await this.client.close();
+    }
+  }
+
+  //  credit > 0: items from a subscription, acks pipelined
+  private async streamLoop(): Promise<void> {
+    while (!this.stopping) {
+      let sub: Subscription<T>;
+      try {
+        sub = this.pool.subscribe<T>(this.workerId, { credit: this.opts.credit!, lease: this.opts.lease });
+      } catch (e) {
+        this.stopping = true;
+        throw e;
+      }
+      try {
+        while (!this.stopping) {
+          let item: Item<T> | null;
+          try {
+            item = await sub.next(Math.min(this.opts.wait ?? 1, 1));
+          } catch (e) {
+            if (e instanceof Cancelled) {
+              //  replaced by another subscription of this worker id
+              this.replaced = true;
+              this.stopping = true;
+              throw e;
+            }
+            if (e instanceof FailedPrecondition || e instanceof NotFound) {
+              this.emit("lost");
+              await this.register().catch((e2) => this.emit("problem", e2));
+            } else {
+              this.emit("problem", e);
+              if (!this.stopping) await new Promise((r) => setTimeout(r, 250));
+            }
+            break;
+          }
+          if (item) this.handleStreamed(sub, await this.settle(item));
+          else if (sub.ended) break;
+          this.count(sub.takeOutcomes());
+        }
+      } finally {
+        await sub.close().catch((e) => this.emit("problem", e));
+        this.count(sub.takeOutcomes());
+      }
+    }
+  }
+
+  //  The handler's verdict on item: [item, result] or [item, undefined, error]
+  private async settle(item: Item<T>): Promise<[Item<T>, unknown, unknown?, boolean?]> {
+    try {
+      return [item, await this.opts.handler(item.data, item)];
+    } catch (e) {
+      return [item, undefined, e, true];
+    }
+  }
+
+  private handleStreamed(sub: Subscription<T>, [item, result, error, failed]: [Item<T>, unknown, unknown?, boolean?]): void {
+    if (failed) {
+      const later = error instanceof RetryLater;
+      const text = later ? error.message : error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      sub.fail(item, text, { retryAfter: later ? error.after : undefined });
+      this.outcomeOf.set(item.id, [item, error]);
+      return;
+    }
+    try {
+      sub.complete(item, result);
+      this.outcomeOf.set(item.id, [item, undefined]);
+    } catch (e) {
+      //  The result has no msgpack form (a function, a symbol...)
+      sub.fail(item, `result cannot be sent: ${(e as Error).message}`);
+      this.outcomeOf.set(item.id, [item, e]);
+    }
+  }
+
+  /** item id -> [item, the handler's error] of acks in flight */
+  private readonly outcomeOf = new Map<string, [Item<T>, unknown]>();
+
+  private count(outcomes: AckOutcome[]): void {
+    for (const o of outcomes) {
+      const [item, error] = this.outcomeOf.get(o.id) ?? [undefined, undefined];
+      this.outcomeOf.delete(o.id);
+      if (o.error) this.emit("problem", o.error, item);
+      else if (o.verb === "fail") {
+        this.counts.failed++;
+        this.emit("failed", item, error);
+      } else {
+        this.counts.completed++;
+        this.emit("completed", item);
+      }
     }
   }
 

@@ -87,6 +87,9 @@ export async function call(c, method, w) {
         { workerId: w.worker_id });
       return { statuses: r.map((o) => statusName(o.code)), messages: r.map((o) => o.message) };
     }
+    case "WorkPool.Unsubscribe":
+      await pool.unsubscribe(w.worker_id);
+      return {};
     case "WorkPool.Size":
       return { size: await pool.size() };
     case "WorkPool.ReleaseByWorker":
@@ -207,11 +210,101 @@ function dig(v, dotted) {
 
 const sleep = (s) => new Promise((r) => setTimeout(r, s * 1000));
 
+// ---------------------------------------------------------------------
+// Streams (README.md, "Streams")
+
+//  How long a stream step waits for what it expects before it fails (a
+//  bound on a wait, never a measure: a passing step returns at once)
+const STREAM_WAIT = 10;
+
+//  The status the stream ended with; an item before the end is a failure.
+async function streamEnd(sub, where) {
+  let it;
+  try {
+    it = await sub.next(STREAM_WAIT);
+  } catch (e) {
+    if (!(e instanceof WorkpoolError)) throw e;
+    return [e.status, e.message];
+  }
+  if (it) throw new CaseFailure(`${where}: an item '${it.id}' came, expected the end`);
+  if (!sub.ended) throw new CaseFailure(`${where}: the stream did not end within ${STREAM_WAIT} s`);
+  return ["OK", ""];
+}
+
+async function streamStep(c, step, subs, number) {
+  if ("subscribe" in step) {
+    const name = step.subscribe;
+    const where = `step ${number} (subscribe ${name})`;
+    const w = step.with ?? {};
+    const want = step.status ?? "OK";
+    let status, message;
+    try {
+      const sub = c.pool(w.pool).subscribe(w.worker_id, { credit: w.credit, lease: w.lease_seconds ?? undefined });
+      subs[name] = sub;
+      if (want === "OK") return;
+      [status, message] = await streamEnd(sub, where);
+    } catch (e) {
+      if (!(e instanceof WorkpoolError)) throw e;
+      status = e.status; message = e.message;       //  refused before sending
+    }
+    if (status !== want) throw new CaseFailure(`${where}: ${status} '${message}', expected ${want}`);
+    if (step.message && !message.includes(step.message))
+      throw new CaseFailure(`${where}: message '${message}' lacks '${step.message}'`);
+    return;
+  }
+  const name = step.stream;
+  const sub = subs[name];
+  if (step.items) {
+    const where = `step ${number} (stream ${name} items)`;
+    const got = [];
+    const deadline = Date.now() + STREAM_WAIT * 1000;
+    while (got.length < step.items.length) {
+      let it;
+      try {
+        it = await sub.next(Math.max(0, deadline - Date.now()) / 1000);
+      } catch (e) {
+        if (!(e instanceof WorkpoolError)) throw e;
+        throw new CaseFailure(`${where}: the stream ended ${e.status} '${e.message}' after ${show(got)}`);
+      }
+      if (!it) throw new CaseFailure(`${where}: got ${show(got)}, expected ${show(step.items)}`);
+      got.push(it.id);
+    }
+    if (show(got) !== show(step.items)) throw new CaseFailure(`${where}: got ${show(got)}, expected ${show(step.items)}`);
+  } else if ("end" in step) {
+    const where = `step ${number} (stream ${name} end)`;
+    const [status, message] = await streamEnd(sub, where);
+    if (status !== step.end) throw new CaseFailure(`${where}: ended ${status} '${message}', expected ${step.end}`);
+    if (step.message && !message.includes(step.message))
+      throw new CaseFailure(`${where}: message '${message}' lacks '${step.message}'`);
+  } else if (step.unsubscribe) {
+    const where = `step ${number} (stream ${name} unsubscribe)`;
+    let left;
+    try {
+      left = await sub.close();
+    } catch (e) {
+      if (!(e instanceof WorkpoolError)) throw e;
+      throw new CaseFailure(`${where}: ${e.status} ${e.message}`);
+    }
+    if (left.length > 0) throw new CaseFailure(`${where}: items ${show(left.map((x) => x.id))} came before the end`);
+    if (sub.error) throw new CaseFailure(`${where}: ended ${sub.error.status}, expected OK end`);
+  } else throw new CaseFailure(`step ${number}: a stream step this runner does not know: ${show(step)}`);
+}
+
 /** Runs every step of the case on client c; throws CaseFailure. */
 export async function run(cs, c) {
+  const subs = {};
+  try {
+    await runSteps(cs, c, subs);
+  } finally {
+    for (const sub of Object.values(subs)) await sub.close({ timeout: 2 }).catch(() => undefined);
+  }
+}
+
+async function runSteps(cs, c, subs) {
   const saved = {};
   for (const [i, step] of cs.steps.entries()) {
     if ("sleep" in step) { await sleep(step.sleep); continue; }
+    if ("subscribe" in step || "stream" in step) { await streamStep(c, step, subs, i + 1); continue; }
     const where = `step ${i + 1} (${step.call})`;
     const fields = resolve(step.with ?? {}, saved);
     const want = step.status ?? "OK";

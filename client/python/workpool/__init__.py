@@ -17,6 +17,7 @@ from .records import Item, WorkerRecord, PoolStats, Stats, Ping, Pushed, Entry, 
 from ._wire import Raw
 from .client import Client, Pool
 from .aio import AsyncClient, AsyncPool
+from .subscription import Subscription, Outcome
 from .worker import Worker, AsyncWorker, RetryLater
 from .curve import Certificate, load_certificate
 from . import jsonvalue
@@ -24,7 +25,7 @@ from . import jsonvalue
 __version__ = "0.1.0"
 
 __all__ = [
-    "Client", "Pool", "AsyncClient", "AsyncPool", "Worker", "AsyncWorker",
+    "Client", "Pool", "AsyncClient", "AsyncPool", "Subscription", "Outcome", "Worker", "AsyncWorker",
     "Item", "WorkerRecord", "PoolStats", "Stats", "Ping", "Pushed", "Entry", "Page", "Schedule",
     "Raw", "RetryLater",
     "Certificate", "load_certificate",

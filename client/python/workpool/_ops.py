@@ -239,6 +239,25 @@ def get(pool, id):
     return Item.from_wire(item)
 
 
+def unsubscribe(pool, worker_id):
+    """Ends the worker's subscription on pool (its stream gets the final
+    OK end first); OK with none, so it is resent. The items the worker
+    holds stay claimed by it."""
+    yield Call("WorkPool.Unsubscribe", {"pool": pool, "worker_id": worker_id}, RESEND)
+
+
+def subscribe_call(pool, worker_id, credit, lease=None):
+    """The Subscribe request a subscription sends once (never resent: a
+    second copy would replace the first, PROTOCOL.md section 7)."""
+    if isinstance(credit, bool) or not isinstance(credit, int) \
+            or not 1 <= credit <= _wire.CREDIT_MAX:
+        raise InvalidArgument("field 'credit' must be an unsigned integer from 1 to %d"
+                              % _wire.CREDIT_MAX)
+    lease = _wire.check_seconds("lease_seconds", lease, 0.0, _wire.LEASE_MAX, low_open=True)
+    return Call("WorkPool.Subscribe", {"pool": pool, "worker_id": worker_id, "credit": credit,
+                                       "lease_seconds": lease}, ONCE)
+
+
 def renew(worker_id, lease=None):
     reply, _ = yield Call("WorkPool.Renew", {"worker_id": worker_id, "lease_seconds": lease},
                           RESEND)
@@ -377,7 +396,7 @@ def ping():
 #  The calls on one pool, in the order the docs list them (Pool and
 #  AsyncPool offer each with the pool's name bound)
 POOL_CALLS = ("push", "push_entry", "push_many", "push_entries", "claim", "claim_many",
-              "complete", "complete_many", "fail", "complete_and_claim", "size",
+              "complete", "complete_many", "fail", "complete_and_claim", "unsubscribe", "size",
               "release_by_worker", "get", "list_items", "retry", "retry_all", "cancel", "purge",
               "pause", "resume", "set_backoff")
 OTHER_CALLS = ("renew", "register", "heartbeat", "update_status", "get_worker", "list_workers",

@@ -12,11 +12,13 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRY_INTERVAL = 2.0
 
 
-def open_dealer(context, endpoint, server_key=None, cert=None):
+def open_dealer(context, endpoint, server_key=None, cert=None, watch_disconnects=False):
     """A connected DEALER socket. Only a live connection takes a request
     (IMMEDIATE), so a request that could not go out is sent once the broker
     is there; ZMTP heartbeats drop a connection to a broker that vanished
     without a word. server_key / cert turn CURVE on (see curve.py).
+    watch_disconnects: the Handshake monitor is made for a plain socket too
+    and counts dropped connections (a subscription ends with its connection).
     Raises InvalidArgument for a bad endpoint or certificate."""
     if not endpoint or not isinstance(endpoint, str):
         raise InvalidArgument("an endpoint is required")
@@ -42,9 +44,9 @@ def open_dealer(context, endpoint, server_key=None, cert=None):
             sock.curve_serverkey = curve.server_public_key(server_key).encode("ascii")
             sock.curve_publickey = public.encode("ascii")
             sock.curve_secretkey = secret.encode("ascii")
-            handshake = Handshake(sock)
+            handshake = Handshake(sock, watch_disconnects)
         else:
-            handshake = None
+            handshake = Handshake(sock, True) if watch_disconnects else None
         try:
             sock.connect(endpoint)
         except zmq.ZMQError as e:
@@ -64,9 +66,18 @@ class Handshake:
     _FAILED = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
 
-    def __init__(self, sock):
-        self._monitor = sock.get_monitor_socket(self._FAILED | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+    def __init__(self, sock, watch_disconnects=False):
+        events = self._FAILED | zmq.EVENT_HANDSHAKE_SUCCEEDED
+        if watch_disconnects:
+            events |= zmq.EVENT_DISCONNECTED
+        self._monitor = sock.get_monitor_socket(events)
         self._failure = None
+        self.disconnects = 0        # connections dropped so far (watch_disconnects)
+
+    @property
+    def monitor(self):
+        """The monitor socket, to poll beside the DEALER."""
+        return self._monitor
 
     def _drain(self):
         while True:
@@ -76,8 +87,15 @@ class Handshake:
                 return
             if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self._failure = None
+            elif event["event"] == zmq.EVENT_DISCONNECTED:
+                self.disconnects += 1
             else:
                 self._failure = event
+
+    def drain(self):
+        """Reads the events there are; returns disconnects so far."""
+        self._drain()
+        return self.disconnects
 
     def unreachable(self, endpoint, budget):
         """The error of a call that never went out within budget seconds."""

@@ -22,7 +22,9 @@ _NONE = object()        # no default: only None is left out
 
 #  Bounds a client needs before sending (proto/wp_limits.h has them all)
 WAIT_MAX = 3600.0
+LEASE_MAX = 604800.0            # WP_LEASE_MAX
 BATCH_MAX = 1000
+CREDIT_MAX = 1000               # WP_CREDIT_MAX: credit of one WorkPool.Subscribe
 LIST_MAX = 1000
 DELAY_MAX = 31622400.0          # WP_DELAY_MAX: delays, retry_after, backoff base and cap
 SCHEDULE_NAME_MAX = 200         # WP_SCHEDULE_NAME_MAX
@@ -49,6 +51,9 @@ REQUEST_FIELDS = {
                                   ("result", _NONE), ("wait_seconds", 0),
                                   ("lease_seconds", _NONE)),
     "WorkPool.CompleteMany": (("pool", _NONE), ("worker_id", _NONE), ("items", _NONE)),
+    "WorkPool.Subscribe": (("pool", _NONE), ("worker_id", _NONE), ("credit", _NONE),
+                           ("lease_seconds", _NONE)),
+    "WorkPool.Unsubscribe": (("pool", _NONE), ("worker_id", _NONE)),
     "WorkPool.Size": (("pool", _NONE),),
     "WorkPool.ReleaseByWorker": (("pool", _NONE), ("worker_id", _NONE)),
     "WorkPool.Get": (("pool", _NONE), ("id", _NONE)),

@@ -54,19 +54,21 @@ class AsyncClient:
 
     def __init__(self, endpoint=_socket.DEFAULT_ENDPOINT, *, timeout=_socket.DEFAULT_TIMEOUT,
                  retry_interval=_socket.DEFAULT_RETRY_INTERVAL, server_key=None, cert=None,
-                 context=None):
+                 context=None, _watch_disconnects=False):
         self.endpoint = endpoint
         self.timeout = float(timeout)
         self.retry_interval = float(retry_interval)
+        self._curve = (server_key, cert)
         self._context = context or zmq.Context.instance()
         self._sock, self._handshake = _socket.open_dealer(self._context, endpoint, server_key,
-                                                          cert)
+                                                          cert, _watch_disconnects)
         self._fd = self._sock.getsockopt(zmq.FD)
         self._next_id = _socket.first_request_id()
         self._loop = None
         self._waiting = {}          # request id -> _Request
         self._outbox = []           # (request id, call, deadline) no connection took yet
         self._service_due = False   # a _service is scheduled
+        self._streams = {}          # request id -> callback(frames) of a stream (Subscribe)
 
     async def close(self):
         """Closes the socket; calls still waiting raise Cancelled. Safe twice."""
@@ -156,6 +158,10 @@ class AsyncClient:
             request_id = _wire.decode_reply_header(frames[0])[0]
         except ValueError:
             return
+        stream = self._streams.get(request_id)
+        if stream is not None:
+            stream(frames)
+            return
         request = self._waiting.get(request_id)
         if request is not None and not request.future.done():
             request.future.set_result(frames)
@@ -163,7 +169,9 @@ class AsyncClient:
     def _write(self, request_id, call, deadline):
         """Writes one request if a connection takes it; True if it went."""
         left = deadline - self._loop.time()
-        timeout_ms = min(max(1, math.ceil(left * 1000)), 0xFFFFFFFF)
+        timeout_ms = getattr(call, "header_timeout_ms", None)
+        if timeout_ms is None:
+            timeout_ms = min(max(1, math.ceil(left * 1000)), 0xFFFFFFFF)
         frames = _wire.encode_request(request_id, call.method, call.body, timeout_ms)
         try:
             self._sock.send_multipart(frames, zmq.NOBLOCK)
@@ -205,9 +213,27 @@ class AsyncClient:
     # -----------------------------------------------------------------------
     #  The round trip
 
-    async def _drive(self, op):
+    def _open_stream(self, call, on_frames):
+        """Sends a stream's request once (call.header_timeout_ms its
+        timeout_ms); every reply with its id goes to on_frames. Returns
+        (request id, _Request): .sends says whether it went out."""
+        loop = self._bind()
+        request_id = self._next_id
+        self._next_id += 1
+        request = _Request(loop.create_future())
+        self._waiting[request_id] = request
+        self._streams[request_id] = on_frames
+        self._send(request_id, request, call, loop.time() + self.timeout)
+        return request_id, request
+
+    def _close_stream(self, request_id):
+        self._streams.pop(request_id, None)
+        self._waiting.pop(request_id, None)
+
+    async def _drive(self, op, call=None):
         try:
-            call = next(op)
+            if call is None:
+                call = next(op)
             while True:
                 try:
                     outcome = await self._call(call)
@@ -287,6 +313,7 @@ class AsyncClient:
     pause = _async(_ops.pause)
     resume = _async(_ops.resume)
     set_backoff = _async(_ops.set_backoff)
+    unsubscribe = _async(_ops.unsubscribe)
     renew = _async(_ops.renew)
     register = _async(_ops.register)
     heartbeat = _async(_ops.heartbeat)
@@ -298,6 +325,13 @@ class AsyncClient:
     schedule_add = _async(_ops.schedule_add)
     schedule_list = _async(_ops.schedule_list)
     schedule_remove = _async(_ops.schedule_remove)
+
+    def subscribe(self, pool, worker_id, credit, lease=None, stream_timeout=None):
+        """An AsyncSubscription (WorkPool.Subscribe) on a socket of its own,
+        sent at once (call it on the loop): `async for item in sub`, ack
+        with sub.complete / sub.fail (pipelined), `await sub.close()`."""
+        from .subscription import AsyncSubscription
+        return AsyncSubscription(self, pool, worker_id, credit, lease, stream_timeout)
 
     async def iter_items(self, pool, status=None, page_size=None):
         """Every item of pool in status (None: any), oldest first, a page
@@ -329,6 +363,9 @@ class AsyncPool:
 
     def iter_items(self, status=None, page_size=None):
         return self._client.iter_items(self.name, status, page_size)
+
+    def subscribe(self, worker_id, credit, lease=None, stream_timeout=None):
+        return self._client.subscribe(self.name, worker_id, credit, lease, stream_timeout)
 
 
 for _name in _ops.POOL_CALLS:

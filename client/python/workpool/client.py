@@ -54,6 +54,7 @@ class Client:
         self.endpoint = endpoint
         self.timeout = float(timeout)
         self.retry_interval = float(retry_interval)
+        self._curve = (server_key, cert)
         self._context = context or zmq.Context.instance()
         self._sock, self._handshake = _socket.open_dealer(self._context, endpoint, server_key,
                                                           cert)
@@ -183,6 +184,7 @@ class Client:
     pause = _sync(_ops.pause)
     resume = _sync(_ops.resume)
     set_backoff = _sync(_ops.set_backoff)
+    unsubscribe = _sync(_ops.unsubscribe)
     renew = _sync(_ops.renew)
     register = _sync(_ops.register)
     heartbeat = _sync(_ops.heartbeat)
@@ -194,6 +196,18 @@ class Client:
     schedule_add = _sync(_ops.schedule_add)
     schedule_list = _sync(_ops.schedule_list)
     schedule_remove = _sync(_ops.schedule_remove)
+
+    def subscribe(self, pool, worker_id, credit, lease=None, stream_timeout=None):
+        """A Subscription (WorkPool.Subscribe) on a socket of its own: items
+        stream in as they are claimed for worker_id, at most credit (1..1000)
+        unacknowledged; ack them with its complete / fail (pipelined), end
+        it with close(). See workpool.subscription."""
+        from .subscription import Subscription
+        server_key, cert = self._curve
+        return Subscription(self.endpoint, pool, worker_id, credit, lease,
+                            timeout=self.timeout, retry_interval=self.retry_interval,
+                            server_key=server_key, cert=cert, context=self._context,
+                            stream_timeout=stream_timeout)
 
     def iter_items(self, pool, status=None, page_size=None):
         """Every item of pool in status (None: any), oldest first, a page
@@ -219,6 +233,9 @@ class Pool:
 
     def iter_items(self, status=None, page_size=None):
         return self._client.iter_items(self.name, status, page_size)
+
+    def subscribe(self, worker_id, credit, lease=None, stream_timeout=None):
+        return self._client.subscribe(self.name, worker_id, credit, lease, stream_timeout)
 
 
 for _name in _ops.POOL_CALLS:

@@ -168,8 +168,11 @@ class WorkpoolWorkPool:
     async def claim(self, worker_id: str) -> Optional[WorkItem]:
         """The oldest pending item, claimed for worker_id, or None."""
         backend = self._backend
-        item = await backend.client.claim(self.name, worker_id, wait=backend.wait,
-                                          lease=backend.lease)
+        if backend.credit > 0:
+            item = await backend._streamed(self.name, worker_id)
+        else:
+            item = await backend.client.claim(self.name, worker_id, wait=backend.wait,
+                                              lease=backend.lease)
         if item is None:
             return None
         backend._claims[(self.name, item.id)] = worker_id
@@ -212,7 +215,14 @@ class WorkpoolWorkPool:
         return await self._backend.client.size(self.name)
 
     async def release_by_worker(self, worker_id: str) -> int:
-        """Returns every item worker_id holds in this pool to pending."""
+        """Returns every item worker_id holds in this pool to pending (with
+        credit: its subscription is ended first, so none streams in after)."""
+        sub = self._backend._subscriptions.pop((self.name, worker_id), None)
+        if sub is not None:
+            try:
+                await sub.close()
+            except WorkpoolError as e:
+                log.warning("worker %s: unsubscribe: %s", worker_id, e)
         released = await self._backend.client.release_by_worker(self.name, worker_id)
         claims = self._backend._claims
         for key in [k for k, w in claims.items() if k[0] == self.name and w == worker_id]:
@@ -223,15 +233,26 @@ class WorkpoolWorkPool:
 class WorkpoolWorkBackend:
     """The SDK's WorkBackend on a workpool broker. wait: seconds a claim
     waits for an item (the SDK's claim returns at once: 0); lease: seconds
-    a claim holds (None: the broker's default)."""
+    a claim holds (None: the broker's default); credit: 0 claims one item
+    per claim(); N > 0 opens a subscription (WorkPool.Subscribe) per pool and
+    worker on the first claim(), so up to N items stream in ahead and each
+    claim() takes the next (waiting up to wait seconds). Complete and fail
+    are the same calls either way (each returns a credit). A stream that
+    ends in an error raises it from claim() (FailedPrecondition: the worker
+    was declared lost); the next claim() subscribes again."""
 
     def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, timeout: float = DEFAULT_TIMEOUT,
                  server_key=None, cert=None, wait: float = 0.0, lease: Optional[float] = None,
-                 client: Optional[AsyncClient] = None):
+                 credit: int = 0, client: Optional[AsyncClient] = None):
+        if isinstance(credit, bool) or not isinstance(credit, int) \
+                or not 0 <= credit <= _wire.CREDIT_MAX:
+            raise ValueError("credit must be an integer from 0 to %d" % _wire.CREDIT_MAX)
         self.client = client or AsyncClient(endpoint, timeout=timeout, server_key=server_key,
                                             cert=cert)
         self.wait = wait
         self.lease = lease
+        self.credit = credit
+        self._subscriptions = {}    # (pool, worker id) -> AsyncSubscription
         self._claims = {}           # (pool, item id) -> the worker that claimed it here
         self._pools = {}
 
@@ -242,7 +263,38 @@ class WorkpoolWorkBackend:
             pool = self._pools[name] = WorkpoolWorkPool(self, name)
         return pool
 
+    async def _streamed(self, pool, worker_id):
+        """The next item of the worker's subscription on pool (opened on
+        first use), or None within wait seconds."""
+        key = (pool, worker_id)
+        sub = self._subscriptions.get(key)
+        if sub is None:
+            sub = self._subscriptions[key] = self.client.subscribe(pool, worker_id, self.credit,
+                                                                   self.lease)
+        try:
+            item = await sub.next(timeout=self.wait)
+        except WorkpoolError:
+            self._subscriptions.pop(key, None)
+            await sub.close()
+            raise
+        if item is None and sub.ended:
+            self._subscriptions.pop(key, None)
+            await sub.close()
+        return item
+
     async def close(self):
+        """Ends the subscriptions (items streamed and not yet claimed through
+        here are released when the worker holds nothing else here; else
+        they stay claimed until their leases lapse), closes the socket."""
+        subs, self._subscriptions = self._subscriptions, {}
+        for (pool, worker_id), sub in subs.items():
+            try:
+                left = await sub.close()
+                held = any(k[0] == pool and w == worker_id for k, w in self._claims.items())
+                if left and not held:
+                    await self.client.release_by_worker(pool, worker_id)
+            except WorkpoolError as e:
+                log.warning("worker %s: closing its subscription: %s", worker_id, e)
         await self.client.close()
 
 
@@ -396,7 +448,7 @@ class WorkpoolRegistrationBackend:
 
 def create_work_backend(backend_type: str = "workpool", **kwargs: Any):
     """A work backend by type: "workpool" (kwargs: endpoint, timeout,
-    server_key, cert, wait, lease), or any the SDK knows when it is installed."""
+    server_key, cert, wait, lease, credit), or any the SDK knows when it is installed."""
     if backend_type == "workpool":
         return WorkpoolWorkBackend(**kwargs)
     if _sdk is not None:

@@ -16,6 +16,16 @@ with the handler's return value or fails it with its exception's text
 and registers again when the broker says it was declared lost. On SIGTERM
 or SIGINT (or stop()) it finishes the item in hand, returns anything it
 still holds to pending and marks itself `terminated`.
+
+credit=N (> 0) streams instead of claiming one item at a time: the worker
+opens a subscription (WorkPool.Subscribe, its own socket) with that credit,
+so up to N items wait in hand while the handler runs, and sends each
+Complete / Fail without waiting for its reply (pipelined; each returns a
+credit). A stream ended because the worker was declared lost registers and
+subscribes again; one replaced by another subscription of the same worker
+id (two processes sharing an id) raises Cancelled, releasing nothing. On
+stopping it unsubscribes, waits for the acks in flight, then releases the
+items streamed and not handled.
 """
 import asyncio
 import inspect
@@ -29,8 +39,8 @@ import uuid
 from . import _wire
 from .aio import AsyncClient
 from .client import Client
-from .errors import (Cancelled, DeadlineExceeded, FailedPrecondition, NotFound, Unavailable,
-                     WorkpoolError)
+from .errors import (Cancelled, DeadlineExceeded, FailedPrecondition, InvalidArgument, NotFound,
+                     Unavailable, WorkpoolError)
 
 log = logging.getLogger("workpool.worker")
 
@@ -89,8 +99,14 @@ class _WorkerBase:
 
     def __init__(self, endpoint, pool, handler=None, *, worker_id=None, host=None, pid=None,
                  capabilities=(), pool_id=None, heartbeat_interval=10.0, lease=None, wait=5.0,
-                 metadata=None, timeout=30.0, server_key=None, cert=None, handle_signals=True):
+                 metadata=None, timeout=30.0, server_key=None, cert=None, handle_signals=True,
+                 credit=0):
+        if isinstance(credit, bool) or not isinstance(credit, int) \
+                or not 0 <= credit <= _wire.CREDIT_MAX:
+            raise InvalidArgument("credit must be an integer from 0 (claim one at a time) to %d"
+                                  % _wire.CREDIT_MAX)
         self.pool = pool
+        self.credit = credit
         self.handler = handler
         self.lease = lease
         self.wait = wait
@@ -117,6 +133,14 @@ class _WorkerBase:
         if exc is not None:
             return "fail", {"error": error_text(exc)}
         return "complete", {"result": value}
+
+    def _count(self, outcomes):
+        """Counts the acks answered (a subscription's outcomes), logging
+        those refused (a lapsed claim: FailedPrecondition)."""
+        for outcome in outcomes:
+            if outcome.error is not None:
+                log.warning("worker %s: item %s: %s", self.worker_id, outcome.id, outcome.error)
+            self.processed += 1
 
     def _settled(self, item, error):
         """Logs why an item was not settled (None: it was); counts it."""
@@ -175,7 +199,9 @@ class Worker(_WorkerBase):
             beat = threading.Thread(target=self._heartbeat_loop, args=(beat_client, done),
                                     name="workpool-heartbeat", daemon=True)
             beat.start()
-            while not self._stop.is_set():
+            if self.credit > 0:
+                self._stream(client, handler)
+            while self.credit == 0 and not self._stop.is_set():
                 try:
                     item = client.claim(self.pool, self.worker_id, wait=self.wait,
                                         lease=self.lease)
@@ -210,9 +236,61 @@ class Worker(_WorkerBase):
             error = e
         self._settled(item, error)
 
+    def _stream(self, client, handler):
+        """The loop over a subscription (credit > 0)."""
+        while not self._stop.is_set():
+            try:
+                sub = client.subscribe(self.pool, self.worker_id, self.credit, self.lease)
+            except _PASSING as e:
+                log.warning("worker %s: subscribe failed: %s", self.worker_id, e)
+                self._stop.wait(1.0)
+                continue
+            try:
+                while not self._stop.is_set():
+                    try:
+                        item = sub.next(timeout=min(self.wait, 1.0) if self.wait else 1.0)
+                    except (FailedPrecondition, NotFound) as e:
+                        #  Declared lost: its items went back already
+                        log.warning("worker %s: %s; registering again", self.worker_id, e)
+                        self._register(client)
+                        break
+                    except Cancelled:
+                        self._replaced = True
+                        raise
+                    except _PASSING as e:
+                        log.warning("worker %s: the stream ended: %s", self.worker_id, e)
+                        self._stop.wait(1.0)
+                        break
+                    if item is None:
+                        if sub.ended:
+                            break       # ended by an Unsubscribe from elsewhere: open again
+                    else:
+                        self._handle_streamed(sub, handler, item)
+                    self._count(sub.outcomes())
+            finally:
+                try:
+                    sub.close()
+                except WorkpoolError as e:
+                    log.warning("worker %s: unsubscribe: %s", self.worker_id, e)
+                self._count(sub.outcomes())
+
+    def _handle_streamed(self, sub, handler, item):
+        try:
+            name, kwargs = self._outcome(handler(item))
+        except Exception as e:
+            name, kwargs = self._outcome(exc=e)
+        try:
+            getattr(sub, name)(item, **kwargs)
+        except InvalidArgument as e:
+            #  The result has no msgpack form: fail the item with why
+            sub.fail(item, "result cannot be sent: %s" % e)
+
     def _finish(self, client):
-        for call, args in ((client.release_by_worker, (self.pool, self.worker_id)),
-                           (client.update_status, (self.worker_id, "terminated"))):
+        calls = [(client.update_status, (self.worker_id, "terminated"))]
+        if not getattr(self, "_replaced", False):
+            #  (replaced: the other subscription holds these items now)
+            calls.insert(0, (client.release_by_worker, (self.pool, self.worker_id)))
+        for call, args in calls:
             try:
                 call(*args)
             except WorkpoolError as e:
@@ -285,7 +363,9 @@ class AsyncWorker(_WorkerBase):
         try:
             await self._register(client)
             beat = asyncio.ensure_future(self._heartbeat_loop(client))
-            while not self._stop.is_set():
+            if self.credit > 0:
+                await self._stream(client, handler, loop)
+            while self.credit == 0 and not self._stop.is_set():
                 try:
                     item = await client.claim(self.pool, self.worker_id, wait=self.wait,
                                               lease=self.lease)
@@ -306,8 +386,10 @@ class AsyncWorker(_WorkerBase):
                     await beat
                 except BaseException:
                     pass
-            for call, args in ((client.release_by_worker, (self.pool, self.worker_id)),
-                               (client.update_status, (self.worker_id, "terminated"))):
+            calls = [(client.update_status, (self.worker_id, "terminated"))]
+            if not getattr(self, "_replaced", False):
+                calls.insert(0, (client.release_by_worker, (self.pool, self.worker_id)))
+            for call, args in calls:
                 try:
                     await call(*args)
                 except WorkpoolError as e:
@@ -338,3 +420,55 @@ class AsyncWorker(_WorkerBase):
             error = e
         self._settled(item, error)
 
+
+    async def _stream(self, client, handler, loop):
+        """As Worker._stream, on the loop."""
+        while not self._stop.is_set():
+            sub = client.subscribe(self.pool, self.worker_id, self.credit, self.lease)
+            try:
+                while not self._stop.is_set():
+                    try:
+                        item = await sub.next(timeout=min(self.wait, 1.0) if self.wait else 1.0)
+                    except (FailedPrecondition, NotFound) as e:
+                        log.warning("worker %s: %s; registering again", self.worker_id, e)
+                        await self._register(client)
+                        break
+                    except Cancelled:
+                        self._replaced = True
+                        raise
+                    except _PASSING as e:
+                        log.warning("worker %s: the stream ended: %s", self.worker_id, e)
+                        try:
+                            await asyncio.wait_for(self._stop.wait(), 1.0)
+                        except asyncio.TimeoutError:
+                            pass
+                        break
+                    if item is None:
+                        if sub.ended:
+                            break
+                    else:
+                        await self._handle_streamed(sub, handler, item, loop)
+                    self._count(sub.outcomes())
+            finally:
+                try:
+                    await sub.close()
+                except WorkpoolError as e:
+                    log.warning("worker %s: unsubscribe: %s", self.worker_id, e)
+                self._count(sub.outcomes())
+
+    async def _handle_streamed(self, sub, handler, item, loop):
+        try:
+            if inspect.iscoroutinefunction(handler):
+                value = await handler(item)
+            else:
+                value = await loop.run_in_executor(None, handler, item)
+                if inspect.isawaitable(value):
+                    value = await value
+        except Exception as e:
+            name, kwargs = self._outcome(exc=e)
+        else:
+            name, kwargs = self._outcome(value)
+        try:
+            getattr(sub, name)(item, **kwargs)
+        except InvalidArgument as e:
+            sub.fail(item, "result cannot be sent: %s" % e)

@@ -39,7 +39,9 @@
 #define WP_COMMIT_BATCH_DEFAULT 256         //  --batch-max: requests run in one commit
 #define WP_MAX_PENDING_DEFAULT  1000000     //  --max-pending: items pending in one pool
 #define WP_MAX_POOLS_DEFAULT    10000       //  --max-pools: pools in the store
-#define WP_MAX_INFLIGHT_DEFAULT 1000        //  --max-inflight: requests of one connection
+#define WP_MAX_INFLIGHT_DEFAULT 2000        //  --max-inflight: requests of one connection
+                                            //  (a subscription of WP_CREDIT_MAX with every
+                                            //  acknowledgement in flight fits twice)
 #define WP_MAX_QUEUED_BYTES_DEFAULT (32 << 20) //  --max-queued-bytes: replies held for
                                             //  one connection that is not reading
 

@@ -152,7 +152,7 @@ s_subscribe (wp_subscription_t *self)
 static void
 s_watch_connection (wp_subscription_t *self)
 {
-    if (!self->stream || self->closed)
+    if (!wp_inflight_monitor_news (self->inflight) || !self->stream || self->closed)
         return;
     uint64_t disconnects = wp_remote_store_disconnects (self->store);
     if (disconnects == self->disconnects)

@@ -601,6 +601,15 @@ wp_status wp_subscription_fail (wp_subscription_t *self, const char *id, const c
 wp_status wp_subscription_fail_after (wp_subscription_t *self, const char *id,
                                       const char *error, double retry_after);
 
+//  Batched mode (broker only; in-process every acknowledgement runs at
+//  once): completes are gathered and sent as one CompleteMany of up to max
+//  (2..WP_BATCH_MAX; 0 or 1: each its own Complete, the default) when max
+//  are gathered, when next is about to wait, or at flush and close. Each
+//  entry's outcome is counted and reported as a single complete's is (a
+//  refused entry of a resent batch is checked with a Get). Fails are sent
+//  one by one. WP_INVALID_ARGUMENT for max > WP_BATCH_MAX.
+wp_status wp_subscription_set_batch (wp_subscription_t *self, size_t max);
+
 //  Takes the oldest failed acknowledgement: true with *id_out and
 //  *message_out (each may be NULL; caller frees) and *status_out, or false
 //  if there is none.

@@ -29,6 +29,8 @@ struct _wp_inflight_t {
     zhashx_t *by_id;            //  request id (the key itself) -> request
     size_t count;               //  requests that are not streams
     double timeout;             //  of the latest start: the check's Get gets it
+    bool monitor_news;          //  a wait woke for the monitor (wp_inflight_monitor_news)
+    unsigned unwatched;         //  watching pumps that did not wait since the last news
     uint64_t ended;             //  requests ended so far (a pump that ended some
                                 //  does not wait: its caller has news)
 };
@@ -152,6 +154,14 @@ wp_inflight_destroy (wp_inflight_t **self_p)
     zhashx_destroy (&self->by_id);
     free (self);
     *self_p = NULL;
+}
+
+bool
+wp_inflight_monitor_news (wp_inflight_t *self)
+{
+    bool news = self->monitor_news;
+    self->monitor_news = false;
+    return news;
 }
 
 size_t
@@ -456,6 +466,11 @@ wp_inflight_pump (wp_inflight_t *self, int64_t until, bool watch)
         int64_t ms = (wake - now + 999) / 1000;
         wait_ms = ms > INT_MAX ? INT_MAX : (int) ms;
     }
+    //  A caller that never waits still hears of the monitor now and then
+    if (watch && wait_ms == 0 && ++self->unwatched >= 256) {
+        self->unwatched = 0;
+        self->monitor_news = true;
+    }
     if ((blocked || watch) && wait_ms > 0) {
         //  Wake for a reply, for room to write, or for the monitor's news
         zmq_pollitem_t items [2] = {
@@ -465,6 +480,8 @@ wp_inflight_pump (wp_inflight_t *self, int64_t until, bool watch)
         int rc = zmq_poll (items, 2, wait_ms);
         if (rc == -1 && errno == EINTR && zsys_interrupted)
             return WP_CANCELLED;
+        if (rc > 0 && (items [1].revents & ZMQ_POLLIN))
+            self->monitor_news = true;
         wait_ms = 0;
     }
     while (true) {

@@ -105,6 +105,12 @@ wp_status wp_inflight_pump (wp_inflight_t *self, int64_t until_usecs, bool watch
 //  Ends every request (streams too) with status: a final callback each.
 void wp_inflight_end_all (wp_inflight_t *self, wp_status status, const char *message);
 
+//  True (once) if a pump's wait woke for the monitor since the last ask:
+//  the connection's events are worth reading (wp_remote_store_disconnects).
+//  While messages keep coming no wait happens, and none is needed: a lost
+//  connection brings none, so the next wait sees its events.
+bool wp_inflight_monitor_news (wp_inflight_t *self);
+
 //  Requests in flight, streams not counted.
 size_t wp_inflight_count (wp_inflight_t *self);
 

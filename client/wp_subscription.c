@@ -18,7 +18,7 @@
 #include <string.h>
 
 //  What a request of ours is
-enum { S_SUBSCRIBE, S_ACK, S_UNSUBSCRIBE };
+enum { S_SUBSCRIBE, S_ACK, S_UNSUBSCRIBE, S_BATCH, S_CHECK };
 
 //  An acknowledgement that failed, for wp_subscription_failure
 typedef struct {
@@ -46,6 +46,9 @@ struct _wp_subscription_t {
     zlist_t *items;             //  wp_item_t * brought and not yet returned by next
     zlist_t *failures;          //  s_failure_t *
     size_t outstanding;         //  in-process: items claimed and not acknowledged
+    size_t batch_max;           //  remote: completes gathered per CompleteMany (0: off)
+    wp_complete_entry_t *batch; //  the completes gathered (ids and results owned)
+    size_t batch_count;
     wp_subscription_stats_t stats;
     char errmsg [512];
 };
@@ -102,6 +105,52 @@ s_on_reply (void *owner, wp_inflight_req_t *req, wp_status status, const char *m
         s_ack_outcome (self, req->id, status, message);
         return;
     }
+    if (req->kind == S_BATCH) {
+        //  extra: the entries' ids, each ended by a 0
+        const char *id = req->extra;
+        for (size_t i = 0; i < req->count; i++, id += strlen (id) + 1) {
+            wp_status entry = status;
+            const char *why = message;
+            if (status == WP_OK && reply && i < reply->entry_count) {
+                entry = reply->entry_statuses [i];
+                why = reply->entry_messages && reply->entry_messages [i]
+                    ? reply->entry_messages [i] : "";
+            }
+            else
+            if (status == WP_OK) {
+                entry = WP_INTERNAL;
+                why = "the broker answered fewer statuses than entries";
+            }
+            if (entry == WP_FAILED_PRECONDITION && req->sends > 1) {
+                //  A resend refused: did the first copy complete it? A Get says
+                wp_request_t get;
+                wp_request_init (&get);
+                get.method = WP_METHOD_GET;
+                get.pool = (char *) wp_pool_name (self->pool);
+                get.id = (char *) id;
+                wp_inflight_req_t *check = wp_inflight_start (self->inflight, &get, true, false,
+                                                              wp_backend_timeout (self->backend));
+                if (check) {
+                    check->kind = S_CHECK;
+                    check->id = wp_strdup (id);
+                    check->extra = wp_strdup (why);
+                    continue;
+                }
+            }
+            self->stats.acks_in_flight--;
+            s_ack_outcome (self, id, entry, why);
+        }
+        return;
+    }
+    if (req->kind == S_CHECK) {
+        self->stats.acks_in_flight--;
+        const wp_item_t *item = status == WP_OK && reply ? reply->item : NULL;
+        bool won = item && item->status == WP_ITEM_DONE
+                && (!item->claimed_by || streq (item->claimed_by, self->worker_id));
+        s_ack_outcome (self, req->id, won ? WP_OK : WP_FAILED_PRECONDITION,
+                       won ? "" : (const char *) req->extra);
+        return;
+    }
     if (req->kind == S_UNSUBSCRIBE) {
         self->unsubscribed = true;
         self->unsubscribe_status = status;
@@ -152,7 +201,7 @@ s_subscribe (wp_subscription_t *self)
 static void
 s_watch_connection (wp_subscription_t *self)
 {
-    if (!self->stream || self->closed)
+    if (!wp_inflight_monitor_news (self->inflight) || !self->stream || self->closed)
         return;
     uint64_t disconnects = wp_remote_store_disconnects (self->store);
     if (disconnects == self->disconnects)
@@ -165,6 +214,74 @@ s_watch_connection (wp_subscription_t *self)
     self->stream = NULL;
     self->stats.resubscribes++;
     s_subscribe (self);
+}
+
+//  Sends the completes gathered as one CompleteMany (resent when late: it
+//  carries our worker_id; each refused entry of a resend is checked).
+static void
+s_send_batch (wp_subscription_t *self)
+{
+    if (self->batch_count == 0)
+        return;
+    wp_request_t request;
+    wp_request_init (&request);
+    request.method = WP_METHOD_COMPLETE_MANY;
+    request.pool = (char *) wp_pool_name (self->pool);
+    request.worker_id = self->worker_id;
+    request.completions = self->batch;
+    request.completion_count = self->batch_count;
+    size_t ids_size = 0;
+    for (size_t i = 0; i < self->batch_count; i++)
+        ids_size += strlen (self->batch [i].id) + 1;
+    char *ids = malloc (ids_size);
+    if (!ids)
+        abort ();
+    char *at = ids;
+    for (size_t i = 0; i < self->batch_count; i++) {
+        size_t size = strlen (self->batch [i].id) + 1;
+        memcpy (at, self->batch [i].id, size);
+        at += size;
+    }
+    wp_inflight_req_t *req = wp_inflight_start (self->inflight, &request, true, false,
+                                                wp_backend_timeout (self->backend));
+    if (req) {
+        req->kind = S_BATCH;
+        req->count = self->batch_count;
+        req->extra = ids;
+    }
+    else {
+        const char *id = ids;
+        for (size_t i = 0; i < self->batch_count; i++, id += strlen (id) + 1) {
+            self->stats.acks_in_flight--;
+            s_ack_outcome (self, id, WP_INTERNAL, "cannot encode the CompleteMany");
+        }
+        free (ids);
+    }
+    for (size_t i = 0; i < self->batch_count; i++) {
+        free ((char *) self->batch [i].id);
+        free ((uint8_t *) self->batch [i].result);
+    }
+    self->batch_count = 0;
+}
+
+wp_status
+wp_subscription_set_batch (wp_subscription_t *self, size_t max)
+{
+    if (max > WP_BATCH_MAX)
+        return s_error (self, WP_INVALID_ARGUMENT, "batch must be 0 to %d, not %zu",
+                        WP_BATCH_MAX, max);
+    if (!self->store)
+        return WP_OK;           //  in-process: every acknowledgement runs at once
+    s_send_batch (self);
+    free (self->batch);
+    self->batch = NULL;
+    self->batch_max = max > 1 ? max : 0;
+    if (self->batch_max) {
+        self->batch = calloc (self->batch_max, sizeof *self->batch);
+        if (!self->batch)
+            abort ();
+    }
+    return WP_OK;
 }
 
 wp_subscription_t *
@@ -291,6 +408,9 @@ wp_subscription_next (wp_subscription_t *self, double timeout, wp_item_t **item_
                                                             : self->end_status,
                             "%s", self->end_message);
         }
+        //  About to wait: the completes gathered go now (the broker holds
+        //  their credit until they arrive)
+        s_send_batch (self);
         int64_t now = zclock_usecs ();
         wp_status rc = wp_inflight_pump (self->inflight, now < until ? until : 0, true);
         if (rc == WP_CANCELLED)
@@ -328,6 +448,24 @@ s_ack (wp_subscription_t *self, bool completing, const char *id, const void *res
         &&  self->outstanding > 0)
             self->outstanding--;
         s_ack_outcome (self, id, rc, wp_backend_errmsg (self->backend));
+        return WP_OK;
+    }
+    if (completing && self->batch_max) {
+        wp_complete_entry_t *entry = &self->batch [self->batch_count++];
+        entry->id = wp_strdup (id);
+        entry->result = NULL;
+        entry->result_size = 0;
+        if (result && result_size) {
+            uint8_t *copy = malloc (result_size);
+            if (!copy)
+                abort ();
+            memcpy (copy, result, result_size);
+            entry->result = copy;
+            entry->result_size = result_size;
+        }
+        self->stats.acks_in_flight++;
+        if (self->batch_count == self->batch_max)
+            s_send_batch (self);
         return WP_OK;
     }
     wp_request_t request;
@@ -398,6 +536,8 @@ wp_subscription_failure (wp_subscription_t *self, char **id_out, wp_status *stat
 void
 wp_subscription_flush (wp_subscription_t *self)
 {
+    if (self->store)
+        s_send_batch (self);
     while (self->store && self->stats.acks_in_flight > 0) {
         if (wp_inflight_pump (self->inflight, INT64_MAX, true) != WP_OK)
             break;
@@ -459,6 +599,11 @@ wp_subscription_destroy (wp_subscription_t **self_p)
     wp_subscription_t *self = *self_p;
     if (self->pool)
         wp_subscription_close (self);
+    for (size_t i = 0; i < self->batch_count; i++) {
+        free ((char *) self->batch [i].id);
+        free ((uint8_t *) self->batch [i].result);
+    }
+    free (self->batch);
     wp_inflight_destroy (&self->inflight);
     wp_item_t *item;
     while ((item = zlist_pop (self->items)))

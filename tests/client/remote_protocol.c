@@ -227,6 +227,9 @@ s_first_copy (s_fake_t *fake, const wp_request_t *request, int nth, wp_reply_t *
         }
         return true;
     }
+    //  A stream that never brings anything; its end is acknowledged
+    if (request->method == WP_METHOD_UNSUBSCRIBE)
+        return true;
     if (request->method == WP_METHOD_GET) {
         wp_item_t *item = wp_item_new ();
         item->id = s_strdup (request->id);
@@ -456,6 +459,98 @@ s_first_copy_broker (void)
     free (endpoint);
 }
 
+static wp_backend_t *
+s_backend (const char *endpoint, double retry)
+{
+    wp_backend_options_t options = { .timeout = 10, .retry_interval = retry };
+    wp_status rc;
+    wp_backend_t *backend = wp_backend_open (endpoint, &options, &rc, NULL);
+    CT_CHECK (backend);
+    return backend;
+}
+
+//  The same through requests in flight (wp_pipeline, wp_subscription): the
+//  check is a Get in flight beside the others, and its answer is the
+//  completion's or the acknowledgement's outcome
+static void
+s_first_copy_in_flight (void)
+{
+    s_fake_t fake;
+    char *endpoint;
+    zactor_t *actor = s_fake_start (&fake, s_first_copy, &endpoint);
+    wp_backend_t *backend = s_backend (endpoint, 0.1);
+    wp_pipeline_t *pipeline = wp_pipeline_new (backend, 8);
+    wp_pipeline_complete (pipeline, "p", "done-by-me", NULL, 0, "w1", (void *) 1);
+    wp_pipeline_fail (pipeline, "p", "failed", "boom", "w1", (void *) 2);
+    int answered = 0;
+    wp_completion_t *done;
+    while ((done = wp_pipeline_next (pipeline))) {
+        if (done->status != WP_OK)
+            fprintf (stderr, "in flight: %s: %s\n", wp_strerror (done->status), done->message);
+        CT_CHECK (done->status == WP_OK);
+        if (done->tag == (void *) 2)
+            CT_CHECK (done->state == WP_ITEM_PENDING);
+        answered++;
+        wp_completion_destroy (&done);
+    }
+    CT_CHECK (answered == 2);
+    CT_CHECK (s_count (&fake, WP_METHOD_COMPLETE) == 2 && s_count (&fake, WP_METHOD_FAIL) == 2
+              && s_count (&fake, WP_METHOD_GET) == 2);
+    //  Done by someone else: the refusal stands, in its words
+    wp_pipeline_complete (pipeline, "p", "done-by-other", NULL, 0, "w1", NULL);
+    done = wp_pipeline_next (pipeline);
+    CT_CHECK (done && done->status == WP_FAILED_PRECONDITION
+              && streq (done->message, "item is not claimed"));
+    wp_completion_destroy (&done);
+    wp_pipeline_destroy (&pipeline);
+    wp_backend_destroy (&backend);
+    s_fake_stop (&actor, &fake);
+    free (endpoint);
+
+    //  A subscription's acknowledgements, single and batched
+    actor = s_fake_start (&fake, s_first_copy, &endpoint);
+    backend = s_backend (endpoint, 0.1);
+    wp_pool_t *pool = wp_backend_pool (backend, "p");
+    wp_status rc;
+    wp_subscription_t *sub = wp_subscription_new (pool, "w1", 4, 0, &rc, NULL);
+    CT_CHECK (sub);
+    CT_CHECK (wp_subscription_complete (sub, "done-by-me", NULL, 0) == WP_OK);
+    wp_subscription_flush (sub);
+    wp_subscription_stats_t stats;
+    wp_subscription_stats (sub, &stats);
+    CT_CHECK (stats.acked == 1 && stats.ack_failures == 0);
+    CT_CHECK (wp_subscription_set_batch (sub, 3) == WP_OK);
+    CT_CHECK (wp_subscription_complete (sub, "done-by-me", NULL, 0) == WP_OK);
+    CT_CHECK (wp_subscription_complete (sub, "done-by-other", NULL, 0) == WP_OK);
+    CT_CHECK (wp_subscription_complete (sub, "nope", NULL, 0) == WP_OK);
+    wp_subscription_flush (sub);
+    wp_subscription_stats (sub, &stats);
+    CT_CHECK (stats.acked == 2 && stats.ack_failures == 2 && stats.acks_in_flight == 0);
+    CT_CHECK (s_count (&fake, WP_METHOD_COMPLETE_MANY) == 2);
+    //  (in the order their outcomes were known: "nope" at once, the other
+    //  after its check)
+    int failures = 0;
+    char *id = NULL;
+    char *why = NULL;
+    while (wp_subscription_failure (sub, &id, &rc, &why)) {
+        CT_CHECK ((streq (id, "done-by-other") && rc == WP_FAILED_PRECONDITION)
+                  || (streq (id, "nope") && rc == WP_NOT_FOUND));
+        CT_CHECK (*why);
+        failures++;
+        free (id);
+        free (why);
+    }
+    CT_CHECK (failures == 2);
+    CT_CHECK (wp_subscription_close (sub) == WP_OK);
+    CT_CHECK (s_count (&fake, WP_METHOD_SUBSCRIBE) == 1
+              && s_count (&fake, WP_METHOD_UNSUBSCRIBE) == 1);
+    wp_subscription_destroy (&sub);
+    wp_pool_destroy (&pool);
+    wp_backend_destroy (&backend);
+    s_fake_stop (&actor, &fake);
+    free (endpoint);
+}
+
 //  Garbage is skipped; an error status and its words pass through
 static void
 s_error_broker (void)
@@ -534,6 +629,8 @@ main (void)
     printf ("ok - lossy broker\n");
     s_first_copy_broker ();
     printf ("ok - first copy won\n");
+    s_first_copy_in_flight ();
+    printf ("ok - first copy won, in flight\n");
     s_error_broker ();
     printf ("ok - errors and garbage\n");
     return 0;

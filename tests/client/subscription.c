@@ -132,12 +132,12 @@ s_bad_arguments (void)
 //  One backend: items delivered once, in hand <= credit, acks in flight,
 //  every item done; a failed ack reported.
 static void
-s_stream (const char *spec, const char *label)
+s_stream (const char *spec, const char *label, size_t batch)
 {
     const int items = 600;
     const uint32_t credit = 8;
     wp_backend_t *backend = ct_open (spec, 30);
-    wp_pool_t *pool = wp_backend_pool (backend, POOL);
+    wp_pool_t *pool = wp_backend_pool (backend, batch ? "sub-batched" : POOL);
     zhashx_t *index;
     char **ids = s_push (backend, pool, items, &index);
     bool remote = streq (wp_backend_kind (backend), "remote");
@@ -148,6 +148,8 @@ s_stream (const char *spec, const char *label)
     if (!sub)
         fprintf (stderr, "%s: %s\n", label, message);
     CT_CHECK (sub);
+    CT_CHECK (wp_subscription_set_batch (sub, WP_BATCH_MAX + 1) == WP_INVALID_ARGUMENT);
+    CT_OK (NULL, wp_subscription_set_batch (sub, batch));
     int *seen = calloc (items, sizeof (int));
     CT_CHECK (seen);
     //  Items in hand: returned by next, not yet acknowledged. Half are
@@ -248,9 +250,55 @@ s_stream (const char *spec, const char *label)
     s_free_ids (ids, items);
     wp_pool_destroy (&pool);
     wp_backend_destroy (&backend);
-    printf ("ok - %s: %d items delivered once, at most %zu in hand (credit %u), "
+    printf ("ok - %s%s: %d items delivered once, at most %zu in hand (credit %u), "
             "%" PRIu64 " acknowledgements in flight at most\n",
-            label, items, most_in_hand, credit, most_in_flight);
+            label, batch ? " (batched)" : "", items, most_in_hand, credit, most_in_flight);
+}
+
+//  Acknowledgements resent while their first copy is on its way (a retry
+//  interval far below the round trip), single and batched: the copies are
+//  harmless, each acknowledgement is counted once and OK (the first copy's
+//  reply wins; a refused resend is checked only when that reply is lost,
+//  which the fake broker of "check" makes happen).
+static void
+s_hasty (const char *endpoint, size_t batch)
+{
+    const int items = 300;
+    wp_backend_options_t options = { .timeout = 30, .retry_interval = 0.0002 };
+    wp_status rc;
+    wp_backend_t *backend = wp_backend_open (endpoint, &options, &rc, NULL);
+    CT_CHECK (backend);
+    wp_pool_t *pool = wp_backend_pool (backend, batch ? "hasty-batched" : "hasty");
+    zhashx_t *index;
+    char **ids = s_push (backend, pool, items, &index);
+    wp_subscription_t *sub = wp_subscription_new (pool, "hasty", 32, 0, &rc, NULL);
+    CT_CHECK (sub);
+    CT_OK (NULL, wp_subscription_set_batch (sub, batch));
+    int delivered = 0;
+    while (delivered < items) {
+        wp_item_t *item = NULL;
+        CT_CHECK (wp_subscription_next (sub, 10, &item) == WP_OK && item);
+        delivered++;
+        uint8_t result [9];
+        size_t size = ct_pack_uint (result, ct_unpack_uint (item->data, item->data_size) * 3 + 1);
+        CT_CHECK (wp_subscription_complete (sub, item->id, result, size) == WP_OK);
+        wp_item_destroy (&item);
+    }
+    wp_subscription_flush (sub);
+    wp_subscription_stats_t stats;
+    wp_subscription_stats (sub, &stats);
+    char *id = NULL, *why = NULL;
+    if (wp_subscription_failure (sub, &id, &rc, &why))
+        fprintf (stderr, "hasty: %s: %s: %s\n", id, wp_strerror (rc), why);
+    CT_CHECK (stats.acked == (uint64_t) items && stats.ack_failures == 0);
+    s_check_done (backend, pool, ids, items);
+    wp_subscription_destroy (&sub);
+    zhashx_destroy (&index);
+    s_free_ids (ids, items);
+    wp_pool_destroy (&pool);
+    wp_backend_destroy (&backend);
+    printf ("ok - resent acknowledgements%s: each counted once and OK\n",
+            batch ? " (batched)" : "");
 }
 
 //  ---------------------------------------------------------------------
@@ -659,10 +707,10 @@ main (int argc, char *argv [])
     }
     s_bad_arguments ();
     char *dir = ct_tempdir ("sub");
-    s_stream ("memory", "memory");
+    s_stream ("memory", "memory", 0);
     s_runner_local ("memory", "memory");
     char *spec = zsys_sprintf ("sqlite:%s/local.db", dir);
-    s_stream (spec, "sqlite in-process");
+    s_stream (spec, "sqlite in-process", 0);
     s_runner_local (spec, "sqlite in-process");
     free (spec);
     const char *stores [] = { "sqlite", "image" };
@@ -671,7 +719,12 @@ main (int argc, char *argv [])
         char *endpoint;
         zactor_t *broker = ct_broker_start (store, 0, 0, 0, &endpoint);
         char *label = zsys_sprintf ("broker on %s", stores [i]);
-        s_stream (endpoint, label);
+        s_stream (endpoint, label, 0);
+        s_stream (endpoint, label, 5);
+        if (i == 0) {
+            s_hasty (endpoint, 0);
+            s_hasty (endpoint, 8);
+        }
         s_runner_local (endpoint, label);
         zactor_destroy (&broker);
         free (label);

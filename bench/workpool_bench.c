@@ -24,7 +24,9 @@
              item (a Claim starts each worker);
       stream one Push per job; drain: each worker subscribes (--credit C,
              default 64) and completes each streamed item without waiting
-             for the reply (wp_subscription_t): no round trip per item.
+             for the reply (wp_subscription_t): no round trip per item;
+             --ack-batch K gathers the completes into CompleteMany requests
+             of up to K (sent when K are gathered or the worker would wait).
     --window D makes each producer keep D push requests in flight on its
     connection (wp_pipeline; Push, or PushMany of K in batch mode) instead
     of one at a time.
@@ -101,6 +103,8 @@ static struct {
     bool pipeline;              //  batch drain: completes pipelined on a raw DEALER
     int window;                 //  producers: requests in flight (wp_pipeline); 0: one at a time
     int credit;                 //  stream mode: each worker's subscription credit
+    int ack_batch;              //  stream mode: completes sent as CompleteMany of up
+                                //  to this many (wp_subscription_set_batch); 0: each alone
     int idle_us;                //  echo: pause between a connection's requests
     bool sync_full;
     const char *store;          //  "sqlite", "image" or "memory"
@@ -564,6 +568,9 @@ s_stream_worker (s_conn_t *self)
                                                   (uint32_t) s_opt.credit, 0, &rc, &message);
     if (!sub)
         wp_bench_die ("subscribe: %s: %s", wp_strerror (rc), message? message: "");
+    if (s_opt.ack_batch > 1
+    &&  wp_subscription_set_batch (sub, (size_t) s_opt.ack_batch) != WP_OK)
+        wp_bench_die ("set_batch: %s", wp_subscription_errmsg (sub));
     double start = wp_bench_now ();
     while (__atomic_load_n (&s_stream_done, __ATOMIC_RELAXED) < s_stream_goal
        &&  s_drain_more (self)) {
@@ -769,7 +776,8 @@ s_run_workload (void)
             s_cpu_us_per_request (cpu_before, cpu_pushed, (double) s_opt.jobs),
             s_cpu_us_per_request (cpu_pushed, cpu_after, (double) s_opt.jobs));
     uint64_t push_commits = pushed.commits - before.commits;
-    printf (",\"credit\":%d", s_opt.mode == s_MODE_STREAM? s_opt.credit: 0);
+    printf (",\"credit\":%d,\"ack_batch\":%d", s_opt.mode == s_MODE_STREAM? s_opt.credit: 0,
+            s_opt.mode == s_MODE_STREAM? s_opt.ack_batch: 0);
     printf (",\"push_window\":%d,\"push_requests_per_commit\":%.2f", s_opt.window,
             push_commits? (double) (pushed.batched_requests - before.batched_requests)
                           / (double) push_commits: 0.0);
@@ -1079,7 +1087,7 @@ s_usage (void)
     fprintf (stderr,
         "usage: workpool-bench [--endpoint E | --spawn] [--producers P] [--workers W]\n"
         "         [--jobs N] [--payload BYTES] [--mode sync|batch|fused|stream] [--batch K]\n"
-        "         [--credit C]\n"
+        "         [--credit C] [--ack-batch K]\n"
         "         [--sync normal|full] [--store sqlite|image|memory] [--transport tcp|ipc]\n"
         "         [--io-threads N] [--pipeline] [--window D] [--idle-us N] [--label NAME]\n"
         "         [--broker PATH]\n"
@@ -1123,6 +1131,7 @@ main (int argc, char **argv)
         { "pipeline", no_argument, NULL, 'P' },
         { "window", required_argument, NULL, 'W' },
         { "credit", required_argument, NULL, 'c' },
+        { "ack-batch", required_argument, NULL, 'a' },
         { "idle-us", required_argument, NULL, 'I' },
         { "echo", no_argument, NULL, 'e' },
         { "latency", no_argument, NULL, 'L' },
@@ -1156,6 +1165,7 @@ main (int argc, char **argv)
             case 'P': s_opt.pipeline = true; break;
             case 'W': s_opt.window = (int) s_number (optarg, 1, 1000, "window"); break;
             case 'c': s_opt.credit = (int) s_number (optarg, 1, WP_CREDIT_MAX, "credit"); break;
+            case 'a': s_opt.ack_batch = (int) s_number (optarg, 0, WP_BATCH_MAX, "ack-batch"); break;
             case 'I': s_opt.idle_us = (int) s_number (optarg, 0, 1000000, "idle-us"); break;
             case 'e': s_opt.run = s_RUN_ECHO; break;
             case 'L': s_opt.run = s_RUN_LATENCY; break;

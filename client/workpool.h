@@ -378,7 +378,9 @@ typedef struct {
     double wait;                        //  seconds one claim waits; 0: 5
     uint32_t credit;                    //  0: claim one item at a time; 1..WP_CREDIT_MAX:
                                         //  a subscription with this credit (items
-                                        //  streamed, acknowledgements pipelined)
+                                        //  streamed, acknowledgements pipelined;
+                                        //  from 8, completes go in CompleteMany
+                                        //  batches of credit / 4)
 } wp_runner_options_t;
 
 //  What the loop does with an item: return 0 to complete it with *result_p

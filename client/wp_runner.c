@@ -275,14 +275,29 @@ s_log_failures (wp_runner_t *self, wp_subscription_t *sub)
 }
 
 //  wp_runner_run with a subscription (options.credit).
+//  A subscription for the runner: its completes gathered in CompleteMany
+//  requests of a quarter of the credit, so that acknowledgements cost the
+//  broker one request per batch (image store: 12.4 -> 8.5 us of broker CPU
+//  per item, drain 83k -> 106k items/s with credit 64, bench/RESULTS.md)
+//  while three quarters of the credit keep streaming meanwhile.
+static wp_subscription_t *
+s_subscribe (wp_pool_t *pool, const char *worker_id, uint32_t credit, double lease,
+             wp_status *rc, char **text)
+{
+    wp_subscription_t *sub = wp_subscription_new (pool, worker_id, credit, lease, rc, text);
+    if (sub && credit >= 8)
+        wp_subscription_set_batch (sub, credit / 4);
+    return sub;
+}
+
 static wp_status
 s_run_stream (wp_runner_t *self, wp_pool_t *pool, wp_runner_fn *fn, void *arg)
 {
     const char *worker_id = self->registration->worker_id;
     wp_status rc;
     char *text = NULL;
-    wp_subscription_t *sub = wp_subscription_new (pool, worker_id, self->credit, self->lease,
-                                                  &rc, &text);
+    wp_subscription_t *sub = s_subscribe (pool, worker_id, self->credit, self->lease,
+                                          &rc, &text);
     if (!sub) {
         zsys_warning ("workpool: worker %s: cannot subscribe: %s: %s", worker_id,
                       wp_strerror (rc), text ? text : "");
@@ -315,7 +330,7 @@ s_run_stream (wp_runner_t *self, wp_pool_t *pool, wp_runner_fn *fn, void *arg)
                                   wp_backend_errmsg (self->backend));
             }
             zclock_sleep (100);
-            sub = wp_subscription_new (pool, worker_id, self->credit, self->lease, &rc, &text);
+            sub = s_subscribe (pool, worker_id, self->credit, self->lease, &rc, &text);
             if (!sub) {
                 zsys_warning ("workpool: worker %s: cannot subscribe: %s: %s", worker_id,
                               wp_strerror (rc), text ? text : "");

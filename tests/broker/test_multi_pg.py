@@ -11,6 +11,7 @@ The database is checked directly with psql at the end of each case.
 
 usage: test_multi_pg.py WORKPOOLD CASE     (under with_postgres.sh: WP_TEST_PG)
 """
+import datetime
 import os
 import signal
 import subprocess
@@ -360,31 +361,36 @@ def case_sigkill(workpoold, tmp):
 #  Two brokers, one schedule: each tick pushed once
 
 def case_schedule(workpoold, tmp):
-    a, b = start_brokers(workpoold, tmp, 2)
-    ca, cb = Client(a.endpoint), Client(b.endpoint)
+    brokers = start_brokers(workpoold, tmp, 3)
+    clients = [Client(d.endpoint) for d in brokers]
+    names = ["tick%d" % k for k in range(4)]
     try:
-        ca.ok("Schedule.Add", {"name": "tick", "pool": "cron", "cron": "* * * * * *",
-                               "data": pack("tick")})
+        for k, name in enumerate(names):
+            clients[k % 3].ok("Schedule.Add", {"name": name, "pool": "cron",
+                                               "cron": "* * * * * *", "data": pack(name)})
         time.sleep(6.5)
-        cb.ok("Schedule.Remove", {"name": "tick"})
+        for k, name in enumerate(names):
+            clients[(k + 1) % 3].ok("Schedule.Remove", {"name": name})
         time.sleep(0.5)
-        per = (ca.counters()["schedule_fired"], cb.counters()["schedule_fired"])
-        fired = sum(per)
+        per = [c.counters()["schedule_fired"] for c in clients]
     finally:
-        ca.close()
-        cb.close()
-    for d in (a, b):
+        for c in clients:
+            c.close()
+    for d in brokers:
         d.stop()
     ids = [r[0] for r in sql("SELECT id FROM wp_items ORDER BY id")]
-    check(len(ids) >= 5, "only %d ticks in 6.5 s" % len(ids))
     check(len(ids) == len(set(ids)), "an id twice")
-    check(fired == len(ids), "the brokers counted %d firings (%r) for %d items"
-          % (fired, per, len(ids)))
-    seconds = sorted(int(i[-9:-7]) for i in ids)       # tick@YYYY-MM-DDTHH:MM:SS.000000Z
-    gaps = [(x, y) for x, y in zip(seconds, seconds[1:]) if (y - x) % 60 != 1]
-    check(not gaps, "ticks missing: %r in %r" % (gaps, ids))
-    print("%d ticks from two brokers (%d and %d fired by each), each pushed once"
-          % (len(ids), per[0], per[1]))
+    check(sum(per) == len(ids), "the brokers counted %d firings (%r) for %d items"
+          % (sum(per), per, len(ids)))
+    for name in names:
+        seconds = sorted(datetime.datetime.fromisoformat(
+            i[len(name) + 1:].replace("Z", "+00:00")).timestamp()
+            for i in ids if i.startswith(name + "@"))   # name@<RFC 3339 time>
+        check(len(seconds) >= 5, "only %d ticks of %s in 6.5 s" % (len(seconds), name))
+        gaps = [(x, y) for x, y in zip(seconds, seconds[1:]) if y - x != 1]
+        check(not gaps, "ticks of %s missing: %r" % (name, gaps))
+    print("%d ticks of %d schedules from three brokers (fired by each: %s), each pushed once"
+          % (len(ids), len(names), " ".join(map(str, per))))
 
 
 CASES = {name[5:]: fn for name, fn in list(globals().items()) if name.startswith("case_")}

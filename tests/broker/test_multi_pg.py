@@ -96,6 +96,19 @@ def timed_claim(worker, admin, pool, make_claimable, what, many=False):
 #  Wakes across brokers
 
 def case_wake(workpoold, tmp):
+    # The command line: --store postgres --db CONNINFO, --store postgres:CONNINFO, not both
+    run = lambda *args: subprocess.run([workpoold] + list(args), capture_output=True, text=True,
+                                       timeout=60, cwd=tmp)
+    r = run("--help")
+    check(r.returncode == 0 and "postgres:CONNINFO" in r.stdout, "--help: %s" % r.stdout)
+    r = run("--store", "postgres:dbname=x", "--db", "dbname=y")
+    check(r.returncode == 2 and "give one" in r.stderr, "both forms: %d %s"
+          % (r.returncode, r.stderr))
+    r = run("--store", "postgres", "--db", "host=/nonexistent password=secret",
+            "--bind", "ipc://%s/x.ipc" % tmp)
+    check(r.returncode == 1 and "cannot open store 'postgres:...'" in r.stderr
+          and "secret" not in r.stderr, "an unreachable server: %d %s"
+          % (r.returncode, r.stderr))
     a, b = start_brokers(workpoold, tmp, 2, forms=["db", "store"])
     ca, cb, wa, wb = Client(a.endpoint), Client(b.endpoint), Client(a.endpoint), Client(b.endpoint)
     try:

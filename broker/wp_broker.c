@@ -27,6 +27,11 @@
 #include <sys/stat.h>
 
 #define S_HOUSEKEEPING_MAX_US   60000000    //  reap at least this often, whatever the store says
+//  ... and this often on a store other brokers share: what they made due
+//  (a lease of a claim made there, a delayed push there) is not in the due
+//  time this broker read at its last commit, and would wait for the next
+//  one if the broker that knew of it died
+#define S_SHARED_HOUSEKEEPING_US 1000000
 #define S_RETRY_AFTER_FAILURE_US 1000000    //  after a failed housekeeping commit
 #define S_DUE_AGAIN_US          50000       //  when a reap leaves something due
 #define S_ROUTER_SNDHWM         100000      //  replies queued to one client before drops
@@ -95,6 +100,7 @@ typedef struct {
     int64_t next_purge;         //  0: never
     int64_t next_housekeeping;  //  at the latest
     int64_t next_parked_beat;   //  when a parked claim's worker next needs a heartbeat
+    bool store_shared;          //  other processes share the store (it has wakes)
 } s_broker_t;
 
 //  What the actor thread starts from.
@@ -1014,7 +1020,8 @@ s_run (s_broker_t *self, bool housekeeping)
             if (purged)
                 s_log (self, 1, "purged %" PRIu64 " done or poisoned items older than %gs",
                        purged, self->config.retain_done);
-            self->next_housekeeping = now + S_HOUSEKEEPING_MAX_US;
+            self->next_housekeeping = now + (self->store_shared ? S_SHARED_HOUSEKEEPING_US
+                                                                : S_HOUSEKEEPING_MAX_US);
             //  What the reap left due stays due: look again shortly, not
             //  in a tight loop
             if (self->next_due && self->next_due <= now)
@@ -1249,6 +1256,11 @@ s_turn (s_broker_t *self)
     //  Other brokers on the store tell us of items they made claimable
     int64_t wake_retry = 0;
     int wake_fd = wp_store_wake_fd (self->store, &wake_retry);
+    if ((wake_fd >= 0 || wake_retry) && !self->store_shared) {
+        self->store_shared = true;
+        self->next_housekeeping = s_min_due (self->next_housekeeping,
+                                             wp_time_now () + S_SHARED_HOUSEKEEPING_US);
+    }
     if (wake_fd >= 0) {
         wake_at = count;
         items [count++] = (zmq_pollitem_t) { NULL, wake_fd, ZMQ_POLLIN, 0 };

@@ -197,11 +197,30 @@ def case_wake(workpoold, tmp):
         item = timed_claim(wa, ca, "p7", lambda: cb.ok("WorkPool.Push", {
             "pool": "p7", "id": "x7", "data": pack(7)}), "claim on A, push on B (relistened)")
         check(ca.counters()["store_wakes"] > 0, "A counted no wake")
+
+        # What only B knew of when it died: a delayed push made there, and
+        # a short lease taken there; A's timer reads the shared database
+        # again within a second, whatever it last read
+        cb.ok("WorkPool.Push", {"pool": "k1", "id": "z1", "data": pack(1), "max_retries": 5})
+        check(cb.ok("WorkPool.Claim", {"pool": "k1", "worker_id": "wb", "lease_seconds": 1})
+              ["item"]["id"] == "z1", "claim on B")
+        r1 = wa.send("WorkPool.Claim", {"pool": "k1", "worker_id": "wa", "wait_seconds": 30})
+        r2 = wa.send("WorkPool.Claim", {"pool": "k2", "worker_id": "wa", "wait_seconds": 30})
+        wait_until(lambda: parked(ca) == 2, "the claims to park (B to die)")
+        cb.ok("WorkPool.Push", {"pool": "k2", "id": "z2", "data": pack(2), "delay_seconds": 1})
+        sent = time.monotonic()
+        b.kill()
+        for r, what in ((r1, "a lease taken on B"), (r2, "a delayed push on B")):
+            reply = wa.wait_for(r, 35)
+            waited = time.monotonic() - sent - 1.0
+            check(reply.body["item"] is not None, "%s, B killed: nothing" % what)
+            print("%-44s served %.3f s after it fell due" % (what + ", B killed", waited))
+            check(waited < WAKE_BOUND, "%s, B killed: served %.3f s after it fell due"
+                  % (what, waited))
     finally:
         for c in (ca, cb, wa, wb):
             c.close()
-    for d in (a, b):
-        d.stop()
+    a.stop()
 
 
 # ---------------------------------------------------------------------------

@@ -42,13 +42,19 @@ s_usage (FILE *out)
         "\n"
         "  --bind ENDPOINT        listen on ENDPOINT, tcp://HOST:PORT or ipc://PATH;\n"
         "                         repeatable (default " S_BIND_DEFAULT ")\n"
-        "  --db PATH              SQLite file of the store (default ./workpool.db)\n"
+        "  --db PATH              SQLite file of the store (default ./workpool.db);\n"
+        "                         with --store postgres, the libpq conninfo string\n"
+        "                         (\"host=H dbname=D\" or postgresql://...; default: libpq's\n"
+        "                         PG* environment variables)\n"
         "  --store KIND           where the queues live (default sqlite):\n"
         "                           sqlite  in the SQLite file, indexed there\n"
         "                           image   in memory, every commit written to the\n"
         "                                   SQLite file and loaded from it at start\n"
         "                                   (faster; every item held is in RAM)\n"
         "                           memory  in memory only (lost when the broker stops)\n"
+        "                           postgres  in a PostgreSQL database (--db CONNINFO,\n"
+        "                                   or --store postgres:CONNINFO); several\n"
+        "                                   brokers may serve one database at once\n"
         "  --sync normal|full     SQLite durability: normal survives a broker crash,\n"
         "                         full also a power loss (default normal)\n"
         "  --lease SECONDS        lease of a claim that asks for none (default 300)\n"
@@ -167,7 +173,9 @@ main (int argc, char *argv [])
     const char *binds [S_BIND_MAX];
     int bind_count = 0;
     const char *db = "./workpool.db";
+    bool db_given = false;
     const char *store_kind = "sqlite";
+    const char *conninfo = NULL;        //  of --store postgres:CONNINFO
     long long stall_ms = 0;
 
     opterr = 0;
@@ -185,13 +193,21 @@ main (int argc, char *argv [])
                 if (!*optarg)
                     s_bad_flag ("--db needs a path");
                 db = optarg;
+                db_given = true;
                 break;
             case OPT_STORE:
+                conninfo = NULL;
                 if (streq (optarg, "memory") || streq (optarg, "sqlite")
-                ||  streq (optarg, "image"))
+                ||  streq (optarg, "image") || streq (optarg, "postgres"))
                     store_kind = optarg;
                 else
-                    s_bad_flag ("--store is sqlite, image or memory, not '%s'", optarg);
+                if (strncmp (optarg, "postgres:", 9) == 0) {
+                    store_kind = "postgres";
+                    conninfo = optarg + 9;
+                }
+                else
+                    s_bad_flag ("--store is sqlite, image, memory, postgres or "
+                                "postgres:CONNINFO, not '%s'", optarg);
                 break;
             case OPT_SYNC:
                 if (streq (optarg, "full"))
@@ -283,11 +299,15 @@ main (int argc, char *argv [])
         }
     mallopt (M_MMAP_THRESHOLD, S_MMAP_THRESHOLD);
 
+    if (conninfo && db_given)
+        s_bad_flag ("--store postgres:CONNINFO and --db both name the database; give one");
+    if (streq (store_kind, "postgres") && !conninfo)
+        conninfo = db_given ? db : "";
     char *store = NULL;
     if (streq (store_kind, "memory"))
         store = strdup ("memory");
     else
-    if (asprintf (&store, "%s:%s", store_kind, db) < 0)
+    if (asprintf (&store, "%s:%s", store_kind, conninfo ? conninfo : db) < 0)
         store = NULL;
     if (!store)
         abort ();
@@ -332,7 +352,9 @@ main (int argc, char *argv [])
         zsock_wait (broker);
     }
     zsys_notice ("workpoold %s started: store %s, lease %gs, heartbeat %gs, retain-done %gs, "
-                 "max-message %zu bytes, %s", WP_VERSION, store, config.lease, config.heartbeat,
+                 "max-message %zu bytes, %s", WP_VERSION,
+                 conninfo ? "postgres" : store,     //  a conninfo may hold a password
+                 config.lease, config.heartbeat,
                  config.retain_done, config.max_message,
                  config.curve_secret ? "CURVE" : "no CURVE (plaintext, any client)");
 

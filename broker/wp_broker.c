@@ -27,6 +27,11 @@
 #include <sys/stat.h>
 
 #define S_HOUSEKEEPING_MAX_US   60000000    //  reap at least this often, whatever the store says
+//  ... and this often on a store other brokers share: what they made due
+//  (a lease of a claim made there, a delayed push there) is not in the due
+//  time this broker read at its last commit, and would wait for the next
+//  one if the broker that knew of it died
+#define S_SHARED_HOUSEKEEPING_US 1000000
 #define S_RETRY_AFTER_FAILURE_US 1000000    //  after a failed housekeeping commit
 #define S_DUE_AGAIN_US          50000       //  when a reap leaves something due
 #define S_ROUTER_SNDHWM         100000      //  replies queued to one client before drops
@@ -95,6 +100,7 @@ typedef struct {
     int64_t next_purge;         //  0: never
     int64_t next_housekeeping;  //  at the latest
     int64_t next_parked_beat;   //  when a parked claim's worker next needs a heartbeat
+    bool store_shared;          //  other processes share the store (it has wakes)
 } s_broker_t;
 
 //  What the actor thread starts from.
@@ -921,6 +927,9 @@ static void
 s_run (s_broker_t *self, bool housekeeping)
 {
     int64_t now = wp_time_now ();
+    //  Pools woken by another process on the store (s_take_wakes): served
+    //  below; again after a failure, as the items they gained are still there
+    bool woken_before = zhashx_size (self->woken) > 0;
     bool purge = housekeeping && self->next_purge && now >= self->next_purge;
     if (self->batch_size > 0) {
         self->counters.batches++;
@@ -1011,7 +1020,8 @@ s_run (s_broker_t *self, bool housekeeping)
             if (purged)
                 s_log (self, 1, "purged %" PRIu64 " done or poisoned items older than %gs",
                        purged, self->config.retain_done);
-            self->next_housekeeping = now + S_HOUSEKEEPING_MAX_US;
+            self->next_housekeeping = now + (self->store_shared ? S_SHARED_HOUSEKEEPING_US
+                                                                : S_HOUSEKEEPING_MAX_US);
             //  What the reap left due stays due: look again shortly, not
             //  in a tight loop
             if (self->next_due && self->next_due <= now)
@@ -1030,6 +1040,8 @@ s_run (s_broker_t *self, bool housekeeping)
             self->next_purge = retry;
         if (self->next_housekeeping < retry)
             self->next_housekeeping = retry;
+        if (woken_before)
+            self->stream_again = s_min_due (self->stream_again, retry);
     }
     s_finish (self);
     self->counters.subscriptions = wp_streams_size (self->streams);
@@ -1207,23 +1219,64 @@ s_handle_command (s_broker_t *self)
     zmsg_destroy (&msg);
 }
 
+//  A pool another process on the store woke: worth a look only if claims
+//  wait on it here.
+static void
+s_on_wake (const char *pool, void *arg)
+{
+    s_broker_t *self = (s_broker_t *) arg;
+    if (wp_parked_has (self->parked, pool))
+        zhashx_insert (self->woken, pool, (void *) 1);
+}
+
+//  Takes the store's wakes: the pools named are served by the next run;
+//  every pool is when wakes may have been missed (listening restarted).
+static void
+s_take_wakes (s_broker_t *self)
+{
+    self->counters.store_wakes++;
+    if (wp_store_wake_drain (self->store, s_on_wake, self)
+    &&  wp_parked_size (self->parked) > 0)
+        self->stream_again = wp_time_now ();
+}
+
 //  One turn of the loop: wait, end waits, read, run, reply.
 static void
 s_turn (s_broker_t *self)
 {
     //  The ZAP handler is served while requests are paused: a test may
     //  connect a client then
-    zmq_pollitem_t items [3] = {
-        { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 },
-        { self->zap, 0, ZMQ_POLLIN, 0 },
-        { self->router, 0, ZMQ_POLLIN, 0 }
-    };
-    int count = 1;
-    if (self->zap)
-        count++;
-    if (!self->paused)
+    zmq_pollitem_t items [4];
+    int count = 0, zap_at = -1, wake_at = -1, router_at = -1;
+    items [count++] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
+    if (self->zap) {
+        zap_at = count;
+        items [count++] = (zmq_pollitem_t) { self->zap, 0, ZMQ_POLLIN, 0 };
+    }
+    //  Other brokers on the store tell us of items they made claimable
+    int64_t wake_retry = 0;
+    int wake_fd = wp_store_wake_fd (self->store, &wake_retry);
+    if ((wake_fd >= 0 || wake_retry) && !self->store_shared) {
+        self->store_shared = true;
+        self->next_housekeeping = s_min_due (self->next_housekeeping,
+                                             wp_time_now () + S_SHARED_HOUSEKEEPING_US);
+    }
+    if (wake_fd >= 0) {
+        wake_at = count;
+        items [count++] = (zmq_pollitem_t) { NULL, wake_fd, ZMQ_POLLIN, 0 };
+    }
+    if (!self->paused) {
+        router_at = count;
         items [count++] = (zmq_pollitem_t) { self->router, 0, ZMQ_POLLIN, 0 };
-    if (zmq_poll (items, count, s_poll_timeout (self)) == -1) {
+    }
+    long timeout = s_poll_timeout (self);
+    if (wake_retry) {
+        int64_t until = wake_retry - wp_time_now ();
+        long retry_ms = until <= 0 ? 0 : (long) ((until + 999) / 1000);
+        if (retry_ms < timeout)
+            timeout = retry_ms;
+    }
+    if (zmq_poll (items, count, timeout) == -1) {
         if (zmq_errno () == ETERM)
             self->terminated = true;
         return;                 //  EINTR: a signal; the owner sends $TERM if it is ours
@@ -1234,17 +1287,21 @@ s_turn (s_broker_t *self)
         if (self->terminated)
             return;
     }
-    if (self->zap && (items [1].revents & ZMQ_POLLIN))
+    if (zap_at >= 0 && (items [zap_at].revents & ZMQ_POLLIN))
         s_serve_zap (self);
     int64_t now = wp_time_now ();
+    if ((wake_at >= 0 && (items [wake_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+    ||  (wake_retry && now >= wake_retry))
+        s_take_wakes (self);
     s_end_waits (self, now);
-    if (!self->paused && (items [count - 1].revents & ZMQ_POLLIN))
+    if (router_at >= 0 && (items [router_at].revents & ZMQ_POLLIN))
         s_read_batch (self);
     bool housekeeping = now >= s_housekeeping_due (self);
     bool beat = wp_parked_size (self->parked) > 0 && self->next_parked_beat
              && now >= self->next_parked_beat;
     bool again = self->stream_again && now >= self->stream_again;
-    if (self->batch_size > 0 || housekeeping || beat || again)
+    bool woken = zhashx_size (self->woken) > 0;
+    if (self->batch_size > 0 || housekeeping || beat || again || woken)
         s_run (self, housekeeping);
 }
 
@@ -1530,8 +1587,12 @@ wp_broker_new (const wp_broker_config_t *cfg, char **error)
     char *message = NULL;
     wp_store_t *store = wp_store_open (config.store, &store_config, &status, &message);
     if (!store) {
+        //  A PostgreSQL conninfo may hold a password: not in the log
+        const char *shown = config.store ? config.store : "";
+        if (strncmp (shown, "postgres:", 9) == 0)
+            shown = "postgres:...";
         if (error) {
-            if (asprintf (error, "cannot open store '%s': %s: %s", config.store ? config.store : "",
+            if (asprintf (error, "cannot open store '%s': %s: %s", shown,
                           wp_strerror (status), message ? message : "") < 0)
                 abort ();
         }

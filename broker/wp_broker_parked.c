@@ -24,6 +24,12 @@ s_queue_destroy (void **item_p)
     zlistx_destroy ((zlistx_t **) item_p);
 }
 
+bool
+wp_parked_has (wp_parked_t *self, const char *pool)
+{
+    return zhashx_lookup (self->pools, pool) != NULL;
+}
+
 wp_parked_t *
 wp_parked_new (void)
 {

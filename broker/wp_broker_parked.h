@@ -38,6 +38,8 @@ wp_call_t *wp_parked_any (wp_parked_t *self);
 //  iterating; pool must not point into a call that may be removed.
 wp_call_t *wp_parked_first (wp_parked_t *self, const char *pool);
 wp_call_t *wp_parked_next (wp_parked_t *self, const char *pool);
+//  Whether any call of pool is parked.
+bool wp_parked_has (wp_parked_t *self, const char *pool);
 //  The names of the pools with parked calls. Caller owns return value
 //  (a zlistx of strings it owns).
 zlistx_t *wp_parked_pools (wp_parked_t *self);

@@ -80,6 +80,7 @@ wp_counters_export (const wp_counters_t *self, size_t parked, wp_stats_t *stats)
         { "stream_ended_timeout",      self->stream_ended_timeout },
         { "stream_ended_disconnected", self->stream_ended_disconnected },
         { "stream_ended_refused",      self->stream_ended_refused },
+        { "store_wakes",         self->store_wakes },
         { "keys",                self->keys },
         { "peers",               self->peers },
         { "reply_bytes_queued",  self->reply_bytes_queued },

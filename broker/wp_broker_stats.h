@@ -43,6 +43,8 @@ typedef struct {
     uint64_t stream_ended_timeout;
     uint64_t stream_ended_disconnected; //  the connection closed
     uint64_t stream_ended_refused;      //  key revoked or role changed
+    uint64_t store_wakes;               //  times the store said another process
+                                        //  woke pools (several brokers on one database)
     uint64_t subscriptions;         //  now: subscriptions open
     uint64_t keys;                  //  now: keys accepted
     uint64_t peers;                 //  now: connections with requests or replies in hand

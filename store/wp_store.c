@@ -444,6 +444,22 @@ wp_store_next_due (wp_store_t *self, int64_t *next_out)
     return self->ops->next_due (self, next_out);
 }
 
+int
+wp_store_wake_fd (wp_store_t *self, int64_t *retry_at)
+{
+    int64_t retry = 0;
+    int fd = self->ops->wake_fd ? self->ops->wake_fd (self, &retry) : -1;
+    if (retry_at)
+        *retry_at = fd >= 0 ? 0 : retry;
+    return fd;
+}
+
+bool
+wp_store_wake_drain (wp_store_t *self, wp_store_wake_fn *fn, void *arg)
+{
+    return self->ops->wake_drain && fn ? self->ops->wake_drain (self, fn, arg) : false;
+}
+
 wp_status
 wp_store_purge (wp_store_t *self, double older_than, uint64_t *count_out)
 {

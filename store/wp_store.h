@@ -341,6 +341,28 @@ wp_status wp_store_purge (wp_store_t *self, double older_than, uint64_t *count_o
 //  *stats_out: items per pool by state, workers by status.
 wp_status wp_store_stats (wp_store_t *self, wp_stats_t **stats_out);
 
+//  Wakes from the other processes on one store (several brokers on one
+//  PostgreSQL database), so a broker serves its parked claims when another
+//  made items claimable (pushed, failed or reclaimed back to pending,
+//  released, retried, resumed, fallen due).
+//  wake_fd: a file descriptor that turns readable when such a wake arrives,
+//  for the caller's poll; -1 if none: a store no other process shares
+//  (memory, SQLite, image), or one whose listening connection is lost; then
+//  *retry_at (may be NULL) is when wp_store_wake_drain next tries to listen
+//  again, 0 never. The first call starts listening (a second connection);
+//  the descriptor may change after a drain, so ask before each poll.
+int wp_store_wake_fd (wp_store_t *self, int64_t *retry_at);
+
+//  Called with the name of a pool woken (borrowed for the call).
+typedef void (wp_store_wake_fn) (const char *pool, void *arg);
+
+//  Calls fn with each pool named by the wakes that arrived since the last
+//  drain (a pool may come more than once; this process's own are left
+//  out). Does not block, except to listen again once a lost connection's
+//  retry_at has passed. Returns true when every pool must be taken as
+//  woken: listening has just (re)started, so wakes may have been missed.
+bool wp_store_wake_drain (wp_store_t *self, wp_store_wake_fn *fn, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

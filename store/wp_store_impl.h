@@ -95,6 +95,10 @@ typedef struct {
     //  *schedule_out (may be NULL) is the stored record.
     wp_status (*schedule_add) (wp_store_t *self, const wp_schedule_t *schedule,
                                wp_schedule_t **schedule_out);
+    //  Optional (NULL: no other process shares the store, so no wakes):
+    //  as wp_store_wake_fd and wp_store_wake_drain; retry_at is never NULL.
+    int (*wake_fd) (wp_store_t *self, int64_t *retry_at);
+    bool (*wake_drain) (wp_store_t *self, wp_store_wake_fn *fn, void *arg);
 } wp_store_ops_t;
 
 struct _wp_store_t {

@@ -1177,7 +1177,90 @@ s_destroy (wp_store_t *base)
     wp_pg_t *self = (wp_pg_t *) base;
     if (self->conn)
         PQfinish (self->conn);          //  an open transaction is rolled back
+    if (self->listen)
+        PQfinish (self->listen);
+    free (self->conninfo);
     free (self);
+}
+
+static void s_no_notice (void *arg, const char *message);
+
+//  ---------------------------------------------------------------------
+//  Wakes: a second connection LISTENs on WP_PG_PUSH_CHANNEL, where every
+//  statement that makes an item claimable notifies its pool (WP_PG_WAKE).
+//  Apart from the store's connection, which is in a transaction most of the
+//  time and would only see notifications between them.
+
+//  Makes the listening connection; on failure, tries again after
+//  WP_PG_LISTEN_RETRY_US. Blocks while connecting, as a reconnect of the
+//  store's own connection does.
+static void
+s_listen_open (wp_pg_t *self)
+{
+    const char *keys [] = { "dbname", "fallback_application_name", NULL };
+    const char *values [] = { self->conninfo, "workpool-listen", NULL };
+    PGconn *conn = PQconnectdbParams (keys, values, 1);
+    if (!conn)
+        abort ();                       //  libpq's out of memory
+    bool ok = PQstatus (conn) == CONNECTION_OK;
+    if (ok) {
+        PQsetNoticeProcessor (conn, s_no_notice, NULL);
+        PGresult *res = PQexec (conn, "LISTEN " WP_PG_PUSH_CHANNEL);
+        ok = PQresultStatus (res) == PGRES_COMMAND_OK && PQsetnonblocking (conn, 1) == 0;
+        PQclear (res);
+    }
+    if (ok) {
+        self->listen = conn;
+        self->listen_fresh = true;
+        self->listen_retry_at = 0;
+    }
+    else {
+        PQfinish (conn);
+        self->listen_retry_at = wp_time_now () + WP_PG_LISTEN_RETRY_US;
+    }
+}
+
+static int
+s_wake_fd (wp_store_t *base, int64_t *retry_at)
+{
+    wp_pg_t *self = (wp_pg_t *) base;
+    if (!self->listen_wanted) {
+        self->listen_wanted = true;
+        s_listen_open (self);
+    }
+    *retry_at = self->listen? 0: self->listen_retry_at;
+    return self->listen? PQsocket (self->listen): -1;
+}
+
+static bool
+s_wake_drain (wp_store_t *base, wp_store_wake_fn *fn, void *arg)
+{
+    wp_pg_t *self = (wp_pg_t *) base;
+    if (!self->listen_wanted)
+        return false;
+    //  A lost connection (the server restarted, a network cut) is made
+    //  again at once, then every WP_PG_LISTEN_RETRY_US until it is
+    if (self->listen && (!PQconsumeInput (self->listen)
+                     ||  PQstatus (self->listen) == CONNECTION_BAD)) {
+        PQfinish (self->listen);
+        self->listen = NULL;
+        self->listen_retry_at = wp_time_now ();
+    }
+    if (!self->listen && wp_time_now () >= self->listen_retry_at)
+        s_listen_open (self);
+    if (!self->listen)
+        return false;
+    //  Our own commits woke our own claims already
+    int own = self->conn? PQbackendPID (self->conn): 0;
+    PGnotify *notify;
+    while ((notify = PQnotifies (self->listen))) {
+        if (notify->be_pid != own)
+            fn (notify->extra, arg);
+        PQfreemem (notify);
+    }
+    bool all = self->listen_fresh;
+    self->listen_fresh = false;
+    return all;
 }
 
 static const wp_store_ops_t s_ops = {
@@ -1218,6 +1301,8 @@ static const wp_store_ops_t s_ops = {
     .schedule_list = wp_pg_schedule_list,
     //  One statement instead of wp_store.c's loop of claims
     .claim_many = wp_pg_claim_many,
+    .wake_fd = s_wake_fd,
+    .wake_drain = s_wake_drain,
 };
 
 //  Migration step N takes schema version N-1 to N.
@@ -1350,6 +1435,7 @@ wp_store_postgres_new (const char *conninfo, const wp_store_config_t *cfg,
         if (!self)
             abort ();
         wp_store_init (&self->base, &s_ops, cfg);
+        self->conninfo = wp_strdup (conninfo);
         //  conninfo is expanded (key=value or a URI); the application name
         //  shows in pg_stat_activity unless conninfo names another
         const char *keys [] = { "dbname", "fallback_application_name", NULL };

@@ -37,6 +37,13 @@
 //  one, so a group of pushes to one pool sends one.
 #define WP_PG_PUSH_CHANNEL "wp_push"
 
+//  The notification of pool (an SQL text expression) on that channel, sent
+//  also wherever items become pending without a push: a failure or a lapse
+//  back to pending, a release, a retry, a resume, a scheduled item falling
+//  due; so a claim parked on one broker is served when another broker makes
+//  an item claimable (wp_store_wake_fd).
+#define WP_PG_WAKE(pool) "pg_notify ('" WP_PG_PUSH_CHANNEL "', " pool ")"
+
 //  Migration step 1: the whole schema. Times are bigint microseconds since
 //  the epoch; status is the number of wp_item_state (0 pending, 1 claimed,
 //  2 done, 3 poisoned, 4 scheduled). Names are COLLATE "C": byte order,
@@ -190,15 +197,20 @@
         "  claimed_by = CASE WHEN $2::int = 3 THEN claimed_by END," \
         "  claimed_at = CASE WHEN $2::int = 3 THEN claimed_at END," \
         "  lease_us = NULL, lease_expires_at = NULL, updated_at = $5::bigint" \
-        "  WHERE seq = $1::bigint AND status = 1 RETURNING seq)," \
+        "  WHERE seq = $1::bigint AND status = 1 RETURNING seq, pool_id)," \
         " w AS (UPDATE wp_workers SET current_item = NULL FROM u" \
         "  WHERE worker_id = $6::text AND current_item = u.seq)" \
-        " SELECT count(*) FROM u") \
-    /*  Scheduled items due by $1 become pending, each by one broker      */ \
+        " SELECT (SELECT count(*) FROM u)," \
+        "  (SELECT count (" WP_PG_WAKE ("p.name") ") FROM u JOIN wp_pools p" \
+        "   ON p.pool_id = u.pool_id WHERE $2::int = 0)") \
+    /*  Scheduled items due by $1 become pending, each by one broker,     */ \
+    /*  which notifies their pools: the others' timers fire too, but find */ \
+    /*  nothing left to promote, so would not serve their parked claims   */ \
     X (PROMOTE, \
         "UPDATE wp_items SET status = 0, updated_at = $1::bigint WHERE status = 4 AND seq IN" \
         " (SELECT seq FROM wp_items WHERE status = 4 AND run_at <= $1::bigint" \
-        "  FOR UPDATE SKIP LOCKED)") \
+        "  FOR UPDATE SKIP LOCKED)" \
+        " RETURNING " WP_PG_WAKE ("(SELECT name FROM wp_pools p WHERE p.pool_id = wp_items.pool_id)")) \
     /*  Items  */ \
     X (POOL_FIND,       "SELECT pool_id FROM wp_pools WHERE name = $1::text") \
     X (POOL_INSERT, \
@@ -289,7 +301,7 @@
         "  WHERE status = 1 AND claimed_by = $2::text AND pool_id = " WP_PG_POOL " RETURNING seq)," \
         " w AS (UPDATE wp_workers SET current_item = NULL" \
         "  WHERE worker_id = $2::text AND current_item IN (SELECT seq FROM u))" \
-        " SELECT count(*) FROM u") \
+        " SELECT count(*), count (" WP_PG_WAKE ("$1::text") ") FROM u") \
     X (RENEW, \
         "UPDATE wp_items SET lease_us = $2::bigint, lease_expires_at = $3::bigint + $2::bigint" \
         " WHERE status = 1 AND claimed_by = $1::text") \
@@ -301,7 +313,9 @@
     X (LIST, \
         "SELECT " WP_PG_ITEM_COLUMNS " FROM wp_items i WHERE i.pool_id = " WP_PG_POOL \
         " AND i.status::integer = $2::integer AND i.seq > $3::bigint ORDER BY i.seq LIMIT $4::bigint") \
-    X (RETRY,           "UPDATE wp_items SET " WP_PG_RETRY ("$2::bigint") " WHERE seq = $1::bigint") \
+    X (RETRY, \
+        "UPDATE wp_items SET " WP_PG_RETRY ("$2::bigint") " WHERE seq = $1::bigint" \
+        " RETURNING " WP_PG_WAKE ("(SELECT name FROM wp_pools p WHERE p.pool_id = wp_items.pool_id)")) \
     /*  Poisoned items of pool $1 to pending, but not one whose unique key */ \
     /*  a live item holds, and of several with one key only the first by   */ \
     /*  push order (PostgreSQL has no UPDATE OR IGNORE).                   */ \
@@ -313,11 +327,14 @@
         "   AND l.unique_key = i.unique_key AND l.unique_key IS NOT NULL" \
         "   AND l.status IN (0, 1, 4)))" \
         " UPDATE wp_items SET " WP_PG_RETRY ("$2::bigint") " FROM c" \
-        " WHERE wp_items.seq = c.seq AND (c.unique_key IS NULL OR c.n = 1)") \
+        " WHERE wp_items.seq = c.seq AND (c.unique_key IS NULL OR c.n = 1)" \
+        " RETURNING " WP_PG_WAKE ("$1::text")) \
     X (CANCEL,          "DELETE FROM wp_items WHERE seq = $1::bigint") \
     X (PURGE_POOL, \
         "DELETE FROM wp_items WHERE pool_id = " WP_PG_POOL " AND status::integer = $2::integer") \
-    X (SET_PAUSED,      "UPDATE wp_pools SET paused = $2::boolean WHERE name = $1::text") \
+    X (SET_PAUSED, \
+        "UPDATE wp_pools SET paused = $2::boolean WHERE name = $1::text" \
+        " RETURNING (SELECT " WP_PG_WAKE ("$1::text") " WHERE NOT $2::boolean)") \
     X (SET_BACKOFF, \
         "UPDATE wp_pools SET backoff_base = $2::float8, backoff_cap = $3::float8," \
         " backoff_jitter = $4::float8 WHERE name = $1::text") \
@@ -408,7 +425,18 @@ typedef struct {
     wp_reap_t op_reaped;                //  applied by the current call
     bool batch;                         //  SAVEPOINT batch is open (in a group)
     wp_reap_t batch_reaped;             //  group_reaped when it was opened
+    char *conninfo;                     //  as opened, for the listening connection
+    PGconn *listen;                     //  LISTENs on WP_PG_PUSH_CHANNEL; NULL: not
+                                        //  (yet, or lost: see listen_retry_at)
+    bool listen_wanted;                 //  wp_store_wake_fd was called
+    bool listen_fresh;                  //  listen has just been (re)made: wakes
+                                        //  may have been missed before it
+    int64_t listen_retry_at;            //  when to try listening again (wp_time_now)
 } wp_pg_t;
+
+//  How long a listening connection that could not be made waits before the
+//  next try (the broker polls for it meanwhile).
+#define WP_PG_LISTEN_RETRY_US 1000000
 
 //  The parameters of one statement, in $ order: text (copied into the
 //  struct for numbers) or binary for bytea.

@@ -417,7 +417,10 @@ def case_share(workpoold, tmp):
         a, w1, w2, wc = b.client(), b.client(), b.client(), b.client()
         # Served in turn, the longest waiting first, a served subscription
         # to the back: s1, s2, then the parked claim, then s1 again
+        # One after the other: sent together from two connections, the two
+        # could be read in either order (the router takes connections in turn)
         r1 = w1.subscribe({"pool": "sh", "worker_id": "s1", "credit": 5})
+        wait_until(lambda: a.counters()["parked"] == 1, "the first subscription to park")
         r2 = w2.subscribe({"pool": "sh", "worker_id": "s2", "credit": 5})
         wait_until(lambda: a.counters()["parked"] == 2, "the subscriptions to park")
         rc = wc.send("WorkPool.Claim", {"pool": "sh", "worker_id": "c", "wait_seconds": 60})

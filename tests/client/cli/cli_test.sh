@@ -133,7 +133,7 @@ def t(s):   # an RFC 3339 UTC time with microseconds, as a datetime
 sys.exit(0 if eval(sys.argv[1]) else 1)' "$1" || die "expected JSON where: $1"
 }
 
-UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
+UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'   # v4 or v7 (what the C client makes)
 ITEM_KEYS='["id","pool","data","status","claimed_by","claimed_at","lease_expires_at","attempts","max_retries","result","error","created_at","priority","run_at","unique_key"]'
 WORKER_KEYS='["worker_id","host","pid","capabilities","pool_id","started_at","status","last_heartbeat","current_task_id","heartbeat_interval_seconds","metadata"]'
 COMMANDS="push push-many claim complete fail size release get items retry cancel purge pause resume

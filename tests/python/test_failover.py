@@ -167,3 +167,10 @@ def test_subscription_resubscribes_on_the_next(two):
             assert item is not None and item.id == pushed
         finally:
             sub.close()
+
+
+def test_a_worker_takes_the_list_and_checks_it(two):
+    with pytest.raises(workpool.InvalidArgument):
+        workpool.Worker("ipc:///tmp/x,", "jobs", lambda item: None)
+    w = workpool.Worker(both(two), "jobs", lambda item: None)
+    assert w is not None

@@ -13,6 +13,12 @@ request went out and no reply came, DeadlineExceeded. A late reply to a
 call that may be resent (see _ops.py) is asked for again every
 retry_interval seconds until the deadline.
 
+Several brokers (FAILOVER.md): endpoint may list several, comma-separated.
+One is used at a time; when it stops answering (a reply later than
+retry_interval, a claim's wait on top, or no connection within it) the
+client moves to the next, resends there only what may be resent, and stays.
+.endpoint is the one in use, .moves how often it moved.
+
 Threads. Calls from several threads are serialized on the one socket (a
 waiting claim holds it for its wait); give each thread its own Client to
 run them side by side. A process that forks must make its clients after

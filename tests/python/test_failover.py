@@ -5,6 +5,7 @@ safe to resend there, never resend a claim, and count the move."""
 import asyncio
 import os
 import signal
+import time
 
 import pytest
 
@@ -32,11 +33,29 @@ def both(brokers):
     return " , ".join(b.endpoint for b in brokers)
 
 
+def sigstop(broker):
+    """SIGSTOP, returning once every thread of it is stopped (kill()
+    returns before a thread running on another core has stopped)."""
+    os.kill(broker.pid, signal.SIGSTOP)
+    tasks = "/proc/%d/task" % broker.pid
+    while True:
+        states = []
+        for t in os.listdir(tasks):
+            try:
+                with open("%s/%s/stat" % (tasks, t)) as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                pass
+        if states and all(s in "Tt" for s in states):
+            return
+        time.sleep(0.001)
+
+
 def stop(broker, how):
     if how == "kill":
         broker.kill()
     else:
-        os.kill(broker.pid, signal.SIGSTOP)
+        sigstop(broker)
 
 
 @pytest.mark.parametrize("how", ["kill", "stop"])
@@ -65,7 +84,7 @@ def test_claim_in_flight_is_not_resent(two, how):
             workpool.Client(b.endpoint, timeout=5) as on_b:
         c.ping()
         waiting = on_b.push("jobs", {"on": "b"})
-        os.kill(a.pid, signal.SIGSTOP)
+        sigstop(a)
         #  A parked claim on A: its wait is not late, then A never answers;
         #  the client moves but must not claim B's item with it
         #  (SIGKILL: stopped first, so the claim surely went out to A, then
@@ -126,7 +145,7 @@ def test_async_client_moves(two, how):
             try:
                 await c.ping()
                 waiting = on_b.push("jobs", {"on": "b"})
-                os.kill(a.pid, signal.SIGSTOP)     # the claim surely goes out to A
+                sigstop(a)     # the claim surely goes out to A
                 claim = asyncio.ensure_future(c.claim("jobs", "w1", wait=0.3))
                 await asyncio.sleep(0)
                 if how == "kill":

@@ -6,6 +6,7 @@
 import { test, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { Client, DeadlineExceeded, InvalidArgument, NotFound, Unavailable } from "../dist/esm/index.js";
+import { readdirSync, readFileSync } from "node:fs";
 import { startBroker } from "./broker.mjs";
 
 const RETRY = 0.3;
@@ -20,6 +21,20 @@ afterEach(async () => {
 });
 
 const both = () => `${a.endpoint} , ${b.endpoint}`;
+//  SIGSTOP, resolving once every thread of it is stopped (kill() returns
+//  before a thread running on another core has stopped)
+async function sigstop(x) {
+  process.kill(x.pid, "SIGSTOP");
+  const tasks = `/proc/${x.pid}/task`;
+  for (;;) {
+    const states = readdirSync(tasks).map((t) => {
+      try { return readFileSync(`${tasks}/${t}/stat`, "utf8").split(")").pop().trim()[0]; } catch { return "T"; }
+    });
+    if (states.every((c) => c === "T" || c === "t")) return;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
 async function kill(x) {
   x.proc.kill("SIGKILL");
   await x.exited;
@@ -35,7 +50,7 @@ for (const how of ["kill", "stop"]) {
       assert.equal(c.moves, 0);
       const first = await c.pool("jobs").push({ n: 0 });
       await assert.rejects(onB.pool("jobs").get(first.id), NotFound);   // on A only
-      if (how === "kill") await kill(a); else process.kill(a.pid, "SIGSTOP");
+      if (how === "kill") await kill(a); else await sigstop(a);
       const pushed = await c.pool("jobs").push({ n: 1 });
       assert.equal(c.endpoint, b.endpoint);
       assert.equal(c.moves, 1);
@@ -54,7 +69,7 @@ for (const how of ["kill", "stop"]) {
     try {
       await c.ping();
       const waiting = await onB.pool("jobs").push({ on: "b" });
-      process.kill(a.pid, "SIGSTOP");          //  the claim surely goes out to A
+      await sigstop(a);          //  the claim surely goes out to A
       const claim = c.pool("jobs").claim("w1", { wait: 0.5 });
       const pushes = Promise.all([0, 1, 2, 3].map((n) => c.pool("jobs").push({ n })));
       if (how === "kill") setTimeout(() => a.proc.kill("SIGKILL"), 100);   //  in flight

@@ -106,7 +106,9 @@ def test_wraps_round_robin(two):
         c.ping()
         b.kill()
         a.kill()
-        with pytest.raises(workpool.Unavailable) as e:
+        #  Unavailable, or DeadlineExceeded when the first copy went out
+        #  before the client saw the connection drop
+        with pytest.raises((workpool.Unavailable, workpool.DeadlineExceeded)) as e:
             c.ping()
         assert c.moves >= 2         # A, B, A ... until the deadline
         assert a.endpoint in str(e.value) and b.endpoint in str(e.value)

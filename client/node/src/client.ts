@@ -157,7 +157,6 @@ const ONCE: Send = { resend: false };
 const SAFE: Send = { resend: true };
 
 export class Client {
-  readonly endpoint: string;
   private readonly conn: Connection;
   private readonly timeoutMs: number;
   private readonly metadata?: Record<string, string>;
@@ -172,7 +171,6 @@ export class Client {
     if (!(timeout > 0)) throw new InvalidArgument("timeout must be a number of seconds > 0");
     if (!(retry > 0)) throw new InvalidArgument("retryInterval must be a number of seconds > 0");
     if (options.cert && !options.serverKey) throw new InvalidArgument("cert needs serverKey (CURVE)");
-    this.endpoint = endpoint;
     this.options = options;
     this.timeoutMs = timeout * 1000;
     this.metadata = options.metadata;
@@ -183,6 +181,27 @@ export class Client {
       curve: options.serverKey ? curveKeys(options.serverKey, options.cert) : undefined,
       watchDisconnects: options.watchDisconnects,
     });
+  }
+
+  /** The endpoint in use: with several listed, the one the client moved
+   *  to last (it moves when a broker stops answering; see the README). */
+  get endpoint(): string {
+    return this.conn.endpoint;
+  }
+
+  /** Every endpoint listed, in order. */
+  get endpoints(): string[] {
+    return [...this.conn.endpoints];
+  }
+
+  /** How often the client moved to the next listed broker. */
+  get moves(): number {
+    return this.conn.moves;
+  }
+
+  /** @internal A subscription's connection to endpoint was lost. */
+  suspect(endpoint: string): void {
+    this.conn.suspect(endpoint);
   }
 
   /** The pool called name (pools exist once named). */
@@ -301,7 +320,8 @@ export class Client {
       (send.extra ?? 0) * 1000;
     if (!(timeoutMs > 0)) throw new InvalidArgument(`${method}: timeout must be > 0`);
     return this.conn.call(method, frame, {
-      timeoutMs, resend: send.resend, metadata: this.metadata, signal: options.signal,
+      timeoutMs, resend: send.resend, waitMs: (send.extra ?? 0) * 1000, metadata: this.metadata,
+      signal: options.signal,
     });
   }
 

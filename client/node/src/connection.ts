@@ -9,11 +9,19 @@
     takes it, blocks at most until that request's deadline, so a request
     the caller gave up on is never sent late.
 
+    Failover (FAILOVER.md). The endpoint may list several brokers, comma-
+    separated; one is used at a time. When it stops answering (a reply
+    later than the retry interval, a parked claim's wait on top, or no
+    connection within the retry interval) the socket is replaced by one to
+    the next listed (round robin); safe requests sent on the old one go out
+    again on the new one, the others never (they end at their deadline),
+    and streams sent on it end UNAVAILABLE (their owner subscribes again).
+
     Closing. close() fails every request in flight with CANCELLED, stops
     every timer and closes the socket; nothing is left to keep the process
     alive.  */
 import * as zmq from "zeromq";
-import { Cancelled, DeadlineExceeded, Internal, Unauthenticated, Unavailable, WorkpoolError } from "./errors.js";
+import { Cancelled, DeadlineExceeded, Internal, InvalidArgument, Unauthenticated, Unavailable, WorkpoolError } from "./errors.js";
 import { decodeReplyHeader, encodeRequestHeader } from "./schema.js";
 
 export interface CurveKeys {
@@ -32,11 +40,31 @@ export interface ConnectionOptions {
   retryIntervalMs: number;
 }
 
+const SCHEMES = ["tcp", "ipc", "inproc", "ws", "wss"];
+
+/** The brokers of an endpoint string: one, or several comma-separated
+ *  (whitespace around commas ignored). INVALID_ARGUMENT names an empty
+ *  element or an unknown scheme. */
+export function parseEndpoints(endpoint: string): string[] {
+  if (typeof endpoint !== "string" || endpoint === "") throw new InvalidArgument("an endpoint is required");
+  if (!endpoint.includes(",")) return [endpoint];
+  return endpoint.split(",").map((raw, n) => {
+    const e = raw.trim();
+    if (e === "") throw new InvalidArgument(`endpoint list '${endpoint}': element ${n + 1} is empty`);
+    const at = e.indexOf("://");
+    if (at < 0 || !SCHEMES.includes(e.slice(0, at)))
+      throw new InvalidArgument(`endpoint list '${endpoint}': '${e}' has no known scheme (${SCHEMES.join(", ")})`);
+    return e;
+  });
+}
+
 export interface CallOptions {
   /** milliseconds from now */
   timeoutMs: number;
   /** harmless to send twice (PROTOCOL.md 7, "Retries") */
   resend: boolean;
+  /** milliseconds the broker may hold it as asked (a claim's wait): not late before */
+  waitMs?: number;
   metadata?: Record<string, string>;
   /** aborting fails the call with CANCELLED */
   signal?: AbortSignal;
@@ -63,7 +91,11 @@ interface Call {
   deadline: number;
   totalMs: number;
   resend: boolean;
+  waitMs: number;
   sends: number;
+  /** the socket it last went out on (Connection.gen) */
+  gen: number;
+  lateTimer?: NodeJS.Timeout;
   queued: boolean;
   done: boolean;
   deadlineTimer?: NodeJS.Timeout;
@@ -77,8 +109,15 @@ interface Call {
 const now = () => performance.now();
 
 export class Connection {
-  readonly endpoint: string;
-  private readonly sock: zmq.Dealer;
+  /** every endpoint listed */
+  readonly endpoints: string[];
+  private index = 0;
+  /** how often it moved to the next listed broker */
+  moves = 0;
+  /** sockets replaced so far */
+  private gen = 0;
+  private sock!: zmq.Dealer;
+  private readonly options: ConnectionOptions;
   private readonly retryIntervalMs: number;
   private readonly calls = new Map<number, Call>();
   private readonly queue: Call[] = [];
@@ -91,10 +130,30 @@ export class Connection {
   private readonly watchDisconnects: boolean;
 
   constructor(endpoint: string, options: ConnectionOptions) {
-    this.endpoint = endpoint;
+    this.endpoints = parseEndpoints(endpoint);
+    this.options = options;
     this.retryIntervalMs = options.retryIntervalMs;
     this.watchDisconnects = options.watchDisconnects ?? false;
-    this.sock = new zmq.Dealer({
+    this.open();
+  }
+
+  /** The endpoint in use. */
+  get endpoint(): string {
+    return this.endpoints[this.index];
+  }
+
+  private get many(): boolean {
+    return this.endpoints.length > 1;
+  }
+
+  /** What the errors name: the one endpoint, or the list. */
+  private get where(): string {
+    return this.many ? this.endpoints.join(",") : this.endpoint;
+  }
+
+  private open(): void {
+    const options = this.options;
+    const sock = new zmq.Dealer({
       linger: 0,
       immediate: true,
       sendTimeout: 0,
@@ -106,9 +165,48 @@ export class Connection {
         }
         : {}),
     });
-    if (options.curve || this.watchDisconnects) void this.watchHandshakes();
-    this.sock.connect(endpoint);
-    void this.receiveLoop();
+    this.sock = sock;
+    this.handshakeError = "";
+    if (options.curve || this.watchDisconnects) void this.watchHandshakes(sock);
+    try {
+      sock.connect(this.endpoint);
+    } catch (e) {
+      sock.close();
+      if (!this.many) throw e;    //  one endpoint: as it always was
+      throw new InvalidArgument(`cannot connect to '${this.endpoint}': ${(e as Error).message}`);
+    }
+    void this.receiveLoop(sock);
+  }
+
+  /** Leaves the broker in use for the next listed one (FAILOVER.md): safe
+   *  requests sent there go out again here, streams sent there end. */
+  private move(): void {
+    if (this.closed) return;
+    const old = this.sock, oldObserver = this.observer;
+    this.observer = undefined;
+    this.index = (this.index + 1) % this.endpoints.length;
+    this.moves++;
+    this.gen++;
+    this.open();
+    oldObserver?.close();
+    old.close();
+    for (const call of [...this.calls.values()]) {
+      if (call.sends === 0 || call.done) continue;
+      if (call.stream) {
+        this.finish(call, undefined,
+          new Unavailable(`${call.method}: the client moved to ${this.endpoint}: the stream ended`));
+      } else if (call.resend) {
+        clearTimeout(call.resendTimer);
+        this.enqueue(call);
+      }
+      //  else: never resent; it ends at its deadline
+    }
+  }
+
+  /** A stream's connection to endpoint was lost: move if this connection
+   *  still uses it, so a subscribe made again goes elsewhere. */
+  suspect(endpoint: string): void {
+    if (!this.closed && this.many && this.endpoint === endpoint) this.move();
   }
 
   /** Requests sent and not yet answered or given up. */
@@ -128,8 +226,8 @@ export class Connection {
       this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
       const call: Call = {
         id, method, body, metadata: options.metadata, deadline: now() + options.timeoutMs,
-        totalMs: options.timeoutMs, resend: options.resend, sends: 0, queued: false, done: false,
-        resolve, reject,
+        totalMs: options.timeoutMs, resend: options.resend, waitMs: options.waitMs ?? 0, sends: 0,
+        gen: -1, queued: false, done: false, resolve, reject,
       };
       call.deadlineTimer = setTimeout(() => this.expire(call), options.timeoutMs);
       if (options.signal) {
@@ -155,8 +253,8 @@ export class Connection {
       this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
       const call: Call = {
         id, method, body, metadata: options.metadata, deadline: now() + options.timeoutMs,
-        totalMs: options.timeoutMs, resend: false, sends: 0, queued: false, done: false,
-        resolve, reject, stream: onReply, streamTimeoutMs: options.streamTimeoutMs,
+        totalMs: options.timeoutMs, resend: false, waitMs: 0, sends: 0, gen: -1, queued: false,
+        done: false, resolve, reject, stream: onReply, streamTimeoutMs: options.streamTimeoutMs,
       };
       //  Until it is sent: then it lasts until its final reply
       call.deadlineTimer = setTimeout(() => this.expire(call), options.timeoutMs);
@@ -207,37 +305,58 @@ export class Connection {
   }
 
   private async sendOne(call: Call): Promise<void> {
+    const sock = this.sock, gen = this.gen;
+    //  a send failing because a move closed its socket: try the new one
+    const moved = () => gen !== this.gen && !this.closed && !call.done;
     try {
-      await this.sock.send(this.frames(call));
+      await sock.send(this.frames(call));
     } catch (e) {
       if (this.closed || call.done) return;
+      if (moved()) return this.enqueue(call);
       if ((e as { code?: string }).code !== "EAGAIN") return this.sendFailed(call, e);
-      //  No connection takes it now: wait for one, up to the deadline.
+      //  No connection takes it now: wait for one, up to the deadline
+      //  (several brokers: up to the retry interval, then the next one).
       const left = Math.ceil(call.deadline - now());
       if (left <= 0) return;
-      this.sock.sendTimeout = left;
+      sock.sendTimeout = this.many ? Math.max(1, Math.min(left, this.retryIntervalMs)) : left;
       try {
-        await this.sock.send(this.frames(call));
+        await sock.send(this.frames(call));
       } catch (e2) {
         if (this.closed || call.done) return;
+        if (moved()) return this.enqueue(call);
         if ((e2 as { code?: string }).code !== "EAGAIN") return this.sendFailed(call, e2);
+        if (this.many && call.deadline - now() > 0) {
+          this.move();            //  no connection within the retry interval
+          this.enqueue(call);
+        }
         return;     //  the deadline timer reports it
       } finally {
-        if (!this.closed) this.sock.sendTimeout = 0;
+        if (!this.closed && gen === this.gen) sock.sendTimeout = 0;
       }
     }
     if (call.done) return;
+    if (moved()) return this.enqueue(call);
     call.sends++;
+    call.gen = gen;
     if (call.stream) clearTimeout(call.deadlineTimer);
     if (call.resend) {
       clearTimeout(call.resendTimer);
-      call.resendTimer = setTimeout(() => this.enqueue(call), this.retryIntervalMs);
+      call.resendTimer = setTimeout(() => {
+        if (this.many && call.gen === this.gen) this.move();    //  late: the next broker
+        else this.enqueue(call);
+      }, this.retryIntervalMs + (this.many ? call.waitMs : 0));
+    } else if (this.many && !call.stream) {
+      //  Late past its wait and the retry interval: move (it is not resent)
+      clearTimeout(call.lateTimer);
+      call.lateTimer = setTimeout(() => {
+        if (call.gen === this.gen) this.move();
+      }, this.retryIntervalMs + call.waitMs);
     }
   }
 
   private sendFailed(call: Call, e: unknown): void {
     this.finish(call, undefined,
-      new Internal(`cannot send ${call.method} to ${this.endpoint}: ${(e as Error).message}`));
+      new Internal(`cannot send ${call.method} to ${this.where}: ${(e as Error).message}`));
   }
 
   private expire(call: Call): void {
@@ -247,9 +366,9 @@ export class Connection {
     const auth = this.handshakeError.startsWith("CURVE authentication failed");
     this.finish(call, undefined, call.sends === 0
       ? auth
-        ? new Unauthenticated(`the broker at ${this.endpoint} refused this client's key within ${secs} s${why}`)
-        : new Unavailable(`no broker reachable at ${this.endpoint} within ${secs} s${why}`)
-      : new DeadlineExceeded(`no reply to ${call.method} from ${this.endpoint} within ${secs} s${why}`));
+        ? new Unauthenticated(`the broker at ${this.where} refused this client's key within ${secs} s${why}`)
+        : new Unavailable(`no broker reachable at ${this.where} within ${secs} s${why}`)
+      : new DeadlineExceeded(`no reply to ${call.method} from ${this.where} within ${secs} s${why}`));
   }
 
   private finish(call: Call, reply: RawReply | undefined, error?: WorkpoolError): void {
@@ -257,15 +376,16 @@ export class Connection {
     call.done = true;
     clearTimeout(call.deadlineTimer);
     clearTimeout(call.resendTimer);
+    clearTimeout(call.lateTimer);
     this.calls.delete(call.id);
     if (call.onAbort) call.signal!.removeEventListener("abort", call.onAbort);
     if (error) call.reject(error);
     else call.resolve(reply!);
   }
 
-  private async receiveLoop(): Promise<void> {
+  private async receiveLoop(sock: zmq.Dealer): Promise<void> {
     try {
-      for await (const frames of this.sock) {
+      for await (const frames of sock) {
         if (frames.length !== 2) continue;
         let head;
         try {
@@ -282,7 +402,7 @@ export class Connection {
         this.finish(call, reply);
       }
     } catch (e) {
-      if (this.closed) return;
+      if (this.closed || sock !== this.sock) return;     //  closed, or left by a move
       const err = new Internal(`cannot receive from ${this.endpoint}: ${(e as Error).message}`);
       for (const call of [...this.calls.values()]) this.finish(call, undefined, err);
     }
@@ -300,8 +420,8 @@ export class Connection {
   //  CURVE failures show only as handshake events; keep the latest so a
   //  call that times out can say authentication failed. (Not the
   //  observer's emitter mode: its loop has no catch, and closing rejects it.)
-  private async watchHandshakes(): Promise<void> {
-    const observer = this.sock.events;
+  private async watchHandshakes(sock: zmq.Dealer): Promise<void> {
+    const observer = sock.events;
     this.observer = observer;
     try {
       for await (const ev of observer) {
@@ -310,7 +430,7 @@ export class Connection {
         else if (ev.type === "handshake:error:protocol") this.handshakeError = `CURVE handshake failed${why}`;
         else if (ev.type === "handshake:error:other") this.handshakeError = `handshake failed${why}`;
         else if (ev.type === "handshake") this.handshakeError = "";
-        else if (ev.type === "disconnect" && this.watchDisconnects) this.dropStreams();
+        else if (ev.type === "disconnect" && this.watchDisconnects && sock === this.sock) this.dropStreams();
       }
     } catch {
       //  the socket closed under the observer

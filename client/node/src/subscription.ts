@@ -83,13 +83,19 @@ export class Subscription<T = unknown> implements AsyncIterable<Item<T>> {
     const st = options.streamTimeout;
     if (st !== undefined && !(typeof st === "number" && st > 0 && st * 1000 <= 0xffffffff))
       throw new InvalidArgument("streamTimeout must be a number of seconds > 0");
-    this.client = new Client(parent.endpoint, { ...parent.options, watchDisconnects: true });
+    //  On the endpoint the parent uses; a lost connection moves the parent
+    //  on (failover), so a subscribe made again goes to the next broker
+    const endpoint = parent.endpoint;
+    this.client = new Client(endpoint, { ...parent.options, watchDisconnects: true });
     try {
       this.ended$ = this.client.stream("WorkPool.Subscribe", {
         pool, worker_id: workerId, credit: options.credit, lease_seconds: options.lease,
       }, st === undefined ? 0 : Math.ceil(st * 1000), (r) => this.onReply(r), options).then(
         () => undefined,
-        (e: WorkpoolError) => this.setFinal({ error: e }));
+        (e: WorkpoolError) => {
+          if (e instanceof Unavailable) parent.suspect(endpoint);
+          return this.setFinal({ error: e });
+        });
     } catch (e) {
       void this.client.close();
       throw e;

@@ -12,6 +12,54 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRY_INTERVAL = 2.0
 
 
+_SCHEMES = ("tcp", "ipc", "inproc", "ws", "wss")
+
+
+def parse_endpoints(endpoint):
+    """The brokers of an endpoint string: one, or several comma-separated
+    ("tcp://a:5555,tcp://b:5555", whitespace around commas ignored).
+    Raises InvalidArgument naming an empty element or an unknown scheme."""
+    if not endpoint or not isinstance(endpoint, str):
+        raise InvalidArgument("an endpoint is required")
+    if "," not in endpoint:
+        return [endpoint]           # one endpoint: checked by connect, as before
+    listed = []
+    for n, element in enumerate(endpoint.split(",")):
+        element = element.strip()
+        if not element:
+            raise InvalidArgument("endpoint list %r: element %d is empty" % (endpoint, n + 1))
+        scheme = element.split("://", 1)[0] if "://" in element else ""
+        if scheme not in _SCHEMES:
+            raise InvalidArgument("endpoint list %r: %r has no known scheme (%s)"
+                                  % (endpoint, element, ", ".join(_SCHEMES)))
+        listed.append(element)
+    return listed
+
+
+class Endpoints:
+    """The brokers a client may use, the one in use, and how often it moved
+    (round robin, wrapping; it stays where it moved to)."""
+
+    def __init__(self, endpoint):
+        self.text = endpoint
+        self.listed = parse_endpoints(endpoint)
+        self.index = 0
+        self.moves = 0
+
+    @property
+    def many(self):
+        return len(self.listed) > 1
+
+    @property
+    def current(self):
+        return self.listed[self.index]
+
+    def advance(self):
+        self.index = (self.index + 1) % len(self.listed)
+        self.moves += 1
+        return self.current
+
+
 def open_dealer(context, endpoint, server_key=None, cert=None, watch_disconnects=False):
     """A connected DEALER socket. Only a live connection takes a request
     (IMMEDIATE), so a request that could not go out is sent once the broker

@@ -41,12 +41,15 @@ def _bound(name):
 
 class _Request:
     """A call in flight: its reply future and how often it went out."""
-    __slots__ = ("future", "sends", "queued")
+    __slots__ = ("future", "sends", "queued", "queued_at", "gen", "sent_at")
 
     def __init__(self, future):
         self.future = future
         self.sends = 0
         self.queued = False
+        self.queued_at = 0.0        # when it was queued for a connection
+        self.gen = 0                # the socket it last went out on (AsyncClient._gen)
+        self.sent_at = 0.0
 
 
 class AsyncClient:
@@ -55,13 +58,16 @@ class AsyncClient:
     def __init__(self, endpoint=_socket.DEFAULT_ENDPOINT, *, timeout=_socket.DEFAULT_TIMEOUT,
                  retry_interval=_socket.DEFAULT_RETRY_INTERVAL, server_key=None, cert=None,
                  context=None, _watch_disconnects=False):
-        self.endpoint = endpoint
+        self._endpoints = _socket.Endpoints(endpoint)
         self.timeout = float(timeout)
         self.retry_interval = float(retry_interval)
         self._curve = (server_key, cert)
         self._context = context or zmq.Context.instance()
-        self._sock, self._handshake = _socket.open_dealer(self._context, endpoint, server_key,
-                                                          cert, _watch_disconnects)
+        self._watch_disconnects = _watch_disconnects
+        self._sock, self._handshake = _socket.open_dealer(self._context, self.endpoint,
+                                                          server_key, cert, _watch_disconnects)
+        self._gen = 0               # sockets replaced so far (moves)
+        self._moved_at = None       # loop time of the last move
         self._fd = self._sock.getsockopt(zmq.FD)
         self._next_id = _socket.first_request_id()
         self._loop = None
@@ -69,6 +75,52 @@ class AsyncClient:
         self._outbox = []           # (request id, call, deadline) no connection took yet
         self._service_due = False   # a _service is scheduled
         self._streams = {}          # request id -> callback(frames) of a stream (Subscribe)
+
+    @property
+    def endpoint(self):
+        """The endpoint in use (one of those listed)."""
+        return self._endpoints.current
+
+    @property
+    def endpoints(self):
+        """Every endpoint listed, in order."""
+        return list(self._endpoints.listed)
+
+    @property
+    def moves(self):
+        """How often the client moved to the next listed broker."""
+        return self._endpoints.moves
+
+    def _move(self):
+        """Leaves the broker in use for the next listed one: a fresh socket
+        (no reply from the old one arrives). Requests still queued for a
+        connection go out on the new one; each call decides whether what
+        went out on the old one is sent again (_call)."""
+        server_key, cert = self._curve
+        endpoint = self._endpoints.advance()
+        sock, handshake = _socket.open_dealer(self._context, endpoint, server_key, cert,
+                                              self._watch_disconnects)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(self._fd)
+        if self._handshake is not None:
+            self._handshake.close()
+        self._sock.close(0)
+        self._sock, self._handshake = sock, handshake
+        self._fd = sock.getsockopt(zmq.FD)
+        self._gen += 1
+        if loop is not None:
+            self._moved_at = loop.time()
+            loop.add_reader(self._fd, self._service)
+            if not self._service_due:
+                self._service_due = True
+                loop.call_soon(self._service)
+
+    def _suspect(self, endpoint):
+        """A subscription's connection to endpoint was lost: move if the
+        client still uses it, so the next subscribe goes elsewhere."""
+        if self._sock is not None and self._endpoints.many and self.endpoint == endpoint:
+            self._move()
 
     async def close(self):
         """Closes the socket; calls still waiting raise Cancelled. Safe twice."""
@@ -180,6 +232,8 @@ class AsyncClient:
         request = self._waiting.get(request_id)
         if request is not None:
             request.sends += 1
+            request.gen = self._gen
+            request.sent_at = self._loop.time()
         return True
 
     def _flush(self):
@@ -203,6 +257,7 @@ class AsyncClient:
             return
         if self._outbox or not self._write(request_id, call, deadline):
             request.queued = True
+            request.queued_at = self._loop.time()
             self._outbox.append((request_id, call, deadline))
         #  A send changes the socket's state; the descriptor may not signal
         #  again for replies already there
@@ -252,18 +307,45 @@ class AsyncClient:
         deadline = loop.time() + budget
         request = _Request(None)
         self._waiting[request_id] = request
+        many = self._endpoints.many
+        retry = self.retry_interval
         try:
             first = True
+            gone = False            # an unsafe call's broker was left: no reply comes
             while True:
                 now = loop.time()
                 if now >= deadline:
                     break
                 request.future = loop.create_future()
-                if first or call.resend:
+                send = first or (call.resend and not many)
+                if many and not gone:
+                    #  Failover (FAILOVER.md): queued with no connection for
+                    #  the retry interval, or a reply later than it (a parked
+                    #  claim's wait on top): the next broker
+                    if request.queued:
+                        waited = now - max(request.queued_at, self._moved_at or 0.0)
+                        if waited >= retry:
+                            self._move()
+                    elif request.sends and request.gen == self._gen and \
+                            now - request.sent_at >= retry + call.wait:
+                        self._move()
+                    if request.sends and not request.queued and request.gen != self._gen:
+                        if call.resend:
+                            send = True
+                        else:
+                            gone = True     # never resent: it ends at its deadline
+                if send:
                     self._send(request_id, request, call, deadline)
                     first = False
-                until = min(deadline, now + self.retry_interval) if call.resend else deadline
-                timer = loop.call_later(until - now, _wake, request.future)
+                if not many:
+                    until = min(deadline, now + retry) if call.resend else deadline
+                elif gone:
+                    until = deadline
+                elif request.queued:
+                    until = min(deadline, max(request.queued_at, self._moved_at or 0.0) + retry)
+                else:
+                    until = min(deadline, request.sent_at + call.wait + retry)
+                timer = loop.call_later(max(0.0, until - now), _wake, request.future)
                 try:
                     frames = await request.future
                 finally:
@@ -282,10 +364,11 @@ class AsyncClient:
                     return _wire.decode_reply_body(frames[1], call.method), resent
                 except ValueError as e:
                     raise Internal("malformed reply to %s: %s" % (call.method, e)) from None
+            where = self._endpoints.text if many else self.endpoint
             if request.sends == 0:
-                raise _socket.unreachable(self._handshake, self.endpoint, budget)
+                raise _socket.unreachable(self._handshake, where, budget)
             raise DeadlineExceeded("no reply to %s from %s within %.3g s"
-                                   % (call.method, self.endpoint, budget))
+                                   % (call.method, where, budget))
         finally:
             self._waiting.pop(request_id, None)
 

@@ -13,6 +13,12 @@ request went out and no reply came, DeadlineExceeded. A late reply to a
 call that may be resent (see _ops.py) is asked for again every
 retry_interval seconds until the deadline.
 
+Several brokers (FAILOVER.md): endpoint may list several, comma-separated.
+One is used at a time; when it stops answering (a reply later than
+retry_interval, a claim's wait on top, or no connection within it) the
+client moves to the next, resends there only what may be resent, and stays.
+.endpoint is the one in use, .moves how often it moved.
+
 Threads. Calls from several threads are serialized on the one socket (a
 waiting claim holds it for its wait); give each thread its own Client to
 run them side by side. A process that forks must make its clients after
@@ -51,15 +57,49 @@ class Client:
     def __init__(self, endpoint=_socket.DEFAULT_ENDPOINT, *, timeout=_socket.DEFAULT_TIMEOUT,
                  retry_interval=_socket.DEFAULT_RETRY_INTERVAL, server_key=None, cert=None,
                  context=None):
-        self.endpoint = endpoint
+        self._endpoints = _socket.Endpoints(endpoint)
         self.timeout = float(timeout)
         self.retry_interval = float(retry_interval)
         self._curve = (server_key, cert)
         self._context = context or zmq.Context.instance()
-        self._sock, self._handshake = _socket.open_dealer(self._context, endpoint, server_key,
-                                                          cert)
+        self._sock, self._handshake = _socket.open_dealer(self._context, self.endpoint,
+                                                          server_key, cert)
         self._next_id = _socket.first_request_id()
         self._lock = threading.Lock()
+
+    @property
+    def endpoint(self):
+        """The endpoint in use (one of those listed)."""
+        return self._endpoints.current
+
+    @property
+    def endpoints(self):
+        """Every endpoint listed, in order."""
+        return list(self._endpoints.listed)
+
+    @property
+    def moves(self):
+        """How often the client moved to the next listed broker."""
+        return self._endpoints.moves
+
+    def _move(self):
+        """Leaves the broker in use for the next listed one (caller holds
+        the lock): a fresh socket, so no reply from the old one arrives."""
+        server_key, cert = self._curve
+        sock, handshake = self._sock, self._handshake
+        endpoint = self._endpoints.advance()
+        self._sock, self._handshake = _socket.open_dealer(self._context, endpoint, server_key,
+                                                          cert)
+        if handshake is not None:
+            handshake.close()
+        sock.close(0)
+
+    def _suspect(self, endpoint):
+        """A subscription's connection to endpoint was lost: move if the
+        client still uses it, so the next subscribe goes elsewhere."""
+        with self._lock:
+            if self._sock is not None and self._endpoints.many and self.endpoint == endpoint:
+                self._move()
 
     def close(self):
         """Closes the socket; safe twice. Calls after it raise Unavailable."""
@@ -106,30 +146,51 @@ class Client:
         """Sends call and waits for its reply: (body, resent), or raises the
         reply's error (with .resent) or the deadline's."""
         with self._lock:
-            sock = self._sock
-            if sock is None:
+            if self._sock is None:
                 raise Unavailable("the client is closed")
             request_id = self._next_id
             self._next_id += 1
             budget = self.timeout + call.wait
             deadline = time.monotonic() + budget
+            many = self._endpoints.many
+            retry = self.retry_interval
             sends, last_sent = 0, 0.0
+            here = 0                    # sends on the socket in use
+            since = time.monotonic()    # when the socket in use was first asked
+            gone = False                # an unsafe call's broker was left: no reply comes
             while True:
                 now = time.monotonic()
                 if now >= deadline:
                     break
+                if many and not gone:
+                    #  Failover (FAILOVER.md): no connection within the
+                    #  retry interval, or a reply later than it (a parked
+                    #  claim's wait on top): the next broker
+                    if (here == 0 and now - since >= retry) or \
+                            (here and now - last_sent >= retry + call.wait):
+                        sent_there = here > 0
+                        self._move()
+                        since, here = now, 0
+                        if sent_there and not call.resend:
+                            gone = True     # never resent: it ends at its deadline
+                        continue
+                sock = self._sock
                 blocked = False
-                if sends == 0 or (call.resend and now - last_sent >= self.retry_interval):
+                if not gone and (here == 0 or (call.resend and not many
+                                               and now - last_sent >= retry)):
                     timeout_ms = min(max(1, math.ceil((deadline - now) * 1000)), 0xFFFFFFFF)
                     frames = _wire.encode_request(request_id, call.method, call.body, timeout_ms)
                     try:
                         sock.send_multipart(frames, zmq.NOBLOCK)
-                        sends, last_sent = sends + 1, now
+                        sends, last_sent, here = sends + 1, now, here + 1
                     except zmq.Again:
                         blocked = True      # no connection takes it yet
                 until = deadline
-                if call.resend and sends and not blocked:
-                    until = min(until, last_sent + self.retry_interval)
+                if many and not gone:
+                    until = min(until, since + retry if here == 0 else
+                                last_sent + call.wait + retry)
+                elif call.resend and sends and not blocked:
+                    until = min(until, last_sent + retry)
                 wait_ms = max(1, math.ceil((until - time.monotonic()) * 1000))
                 events = sock.poll(wait_ms, zmq.POLLIN | (zmq.POLLOUT if blocked else 0))
                 if not events & zmq.POLLIN:
@@ -155,10 +216,11 @@ class Client:
                         return _wire.decode_reply_body(frames[1], call.method), sends > 1
                     except ValueError as e:
                         raise Internal("malformed reply to %s: %s" % (call.method, e)) from None
+            where = self._endpoints.text if many else self.endpoint
             if sends == 0:
-                raise _socket.unreachable(self._handshake, self.endpoint, budget)
+                raise _socket.unreachable(self._handshake, where, budget)
             raise DeadlineExceeded("no reply to %s from %s within %.3g s"
-                                   % (call.method, self.endpoint, budget))
+                                   % (call.method, where, budget))
 
     # -----------------------------------------------------------------------
     #  The calls (their bodies are in _ops.py)
@@ -204,10 +266,12 @@ class Client:
         it with close(). See workpool.subscription."""
         from .subscription import Subscription
         server_key, cert = self._curve
-        return Subscription(self.endpoint, pool, worker_id, credit, lease,
+        endpoint = self.endpoint
+        on_lost = (lambda: self._suspect(endpoint)) if self._endpoints.many else None
+        return Subscription(endpoint, pool, worker_id, credit, lease,
                             timeout=self.timeout, retry_interval=self.retry_interval,
                             server_key=server_key, cert=cert, context=self._context,
-                            stream_timeout=stream_timeout)
+                            stream_timeout=stream_timeout, _on_lost=on_lost)
 
     def iter_items(self, pool, status=None, page_size=None):
         """Every item of pool in status (None: any), oldest first, a page

@@ -89,11 +89,16 @@ class Subscription:
 
     def __init__(self, endpoint, pool, worker_id, credit, lease=None, *,
                  timeout=_socket.DEFAULT_TIMEOUT, retry_interval=_socket.DEFAULT_RETRY_INTERVAL,
-                 server_key=None, cert=None, context=None, stream_timeout=None):
+                 server_key=None, cert=None, context=None, stream_timeout=None, _on_lost=None):
         self.pool = pool
         self.worker_id = worker_id
         self.credit = credit
+        #  A list: the first (Client.subscribe passes the one its client
+        #  uses, and _on_lost moves the client when this connection is lost,
+        #  so a subscribe made again goes to the next broker)
+        endpoint = _socket.parse_endpoints(endpoint)[0]
         self.endpoint = endpoint
+        self._on_lost = _on_lost
         self.timeout = float(timeout)
         self.retry_interval = float(retry_interval)
         call = _ops.subscribe_call(pool, worker_id, credit, lease)     # bad input: nothing opened
@@ -121,6 +126,7 @@ class Subscription:
             while not self._send_stream():
                 left = self._stream_deadline - time.monotonic()
                 if left <= 0:
+                    self._lost()
                     raise _socket.unreachable(None, endpoint, self.timeout)
                 self._sock.poll(max(1, min(50, math.ceil(left * 1000))), zmq.POLLOUT)
         except BaseException:
@@ -279,6 +285,12 @@ class Subscription:
         self._next_id += 1
         return request_id
 
+    def _lost(self):
+        """The broker did not answer: tell the client (failover), once."""
+        on_lost, self._on_lost = self._on_lost, None
+        if on_lost is not None:
+            on_lost()
+
     def _send_stream(self):
         frames = _wire.encode_request(self._stream_id, self._stream_call.method,
                                       self._stream_call.body, self._stream_timeout_ms)
@@ -389,6 +401,7 @@ class Subscription:
             if not self._send_stream():
                 if now >= self._stream_deadline:
                     self._final = _socket.unreachable(None, self.endpoint, self.timeout)
+                    self._lost()
                 else:
                     due = now + 0.01 if due is None else min(due, now + 0.01)
         wait = timeout
@@ -403,6 +416,7 @@ class Subscription:
             if self._stream_sent and disconnects > self._disconnects and self._final is None:
                 self._final = Unavailable("the connection to %s was lost: the subscription "
                                           "ended" % self.endpoint)
+                self._lost()
             self._disconnects = disconnects
         while True:
             try:
@@ -469,10 +483,13 @@ class AsyncSubscription:
                                                  0xFFFFFFFF / 1000.0, low_open=True)
         header_timeout_ms = 0 if stream_timeout is None else math.ceil(stream_timeout * 1000)
         self.pool, self.worker_id, self.credit = pool, worker_id, credit
+        #  On the endpoint the parent uses; a lost connection moves the
+        #  parent on (failover), so a subscribe made again goes elsewhere
         self.endpoint = parent.endpoint
+        self._parent = parent
         self.timeout = parent.timeout
         server_key, cert = parent._curve
-        self._client = AsyncClient(parent.endpoint, timeout=parent.timeout,
+        self._client = AsyncClient(self.endpoint, timeout=parent.timeout,
                                    retry_interval=parent.retry_interval, server_key=server_key,
                                    cert=cert, context=parent._context, _watch_disconnects=True)
         self._items = collections.deque()
@@ -524,11 +541,13 @@ class AsyncSubscription:
         if disconnects > self._disconnects and self._request.sends > 0:
             self._set_final(Unavailable("the connection to %s was lost: the subscription "
                                         "ended" % self.endpoint))
+            self._parent._suspect(self.endpoint)
         self._disconnects = disconnects
 
     def _check_sent(self):
         if self._request.sends == 0:
             self._set_final(_socket.unreachable(None, self.endpoint, self.timeout))
+            self._parent._suspect(self.endpoint)
 
     @property
     def ended(self):

@@ -36,7 +36,7 @@ import socket
 import threading
 import uuid
 
-from . import _wire
+from . import _socket, _wire
 from .aio import AsyncClient
 from .client import Client
 from .errors import (Cancelled, DeadlineExceeded, FailedPrecondition, InvalidArgument, NotFound,
@@ -114,6 +114,7 @@ class _WorkerBase:
         self._identity = _Identity(worker_id, host, pid, capabilities, pool_id,
                                    heartbeat_interval, metadata)
         self._options = dict(timeout=timeout, server_key=server_key, cert=cert)
+        _socket.parse_endpoints(endpoint)     # a bad list fails here, not in run()
         self._endpoint = endpoint
         self.processed = 0              # items completed or failed
         self.heartbeats = 0             # heartbeats the broker accepted

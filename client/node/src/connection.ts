@@ -421,7 +421,25 @@ export class Connection {
   //  call that times out can say authentication failed. (Not the
   //  observer's emitter mode: its loop has no catch, and closing rejects it.)
   private async watchHandshakes(sock: zmq.Dealer): Promise<void> {
-    const observer = sock.events;
+    //  zeromq.js names a socket's monitor after the socket's address, and a
+    //  new socket at a just-closed one's address can find the name still
+    //  bound (EADDRINUSE, zeromq/zeromq.js#716): try again shortly; without a
+    //  monitor the connection still works (handshake refusals then show at
+    //  the deadline, lost connections by the missing replies)
+    let observer: zmq.Observer | undefined;
+    for (let attempt = 0; !observer; attempt++) {
+      if (this.closed || sock.closed) return;
+      try {
+        observer = sock.events;
+      } catch {
+        if (attempt >= 50) return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    if (sock !== this.sock) {       //  moved to another broker meanwhile
+      observer.close();
+      return;
+    }
     this.observer = observer;
     try {
       for await (const ev of observer) {

@@ -93,11 +93,18 @@ s_set_failure (wp_status *status, char **message, wp_status rc, const char *text
         *message = wp_strdup (text);
 }
 
+//  A broker endpoint, or a list of them (comma-separated, whitespace
+//  around each ignored; wp_remote_store_new checks every element and
+//  names a bad one)
 static bool
 s_is_endpoint (const char *spec)
 {
-    return strncmp (spec, "tcp://", 6) == 0 || strncmp (spec, "ipc://", 6) == 0
-        || strncmp (spec, "inproc://", 9) == 0;
+    while (*spec == ' ' || *spec == '\t')
+        spec++;
+    if (strncmp (spec, "tcp://", 6) == 0 || strncmp (spec, "ipc://", 6) == 0
+    ||  strncmp (spec, "inproc://", 9) == 0)
+        return true;
+    return strchr (spec, ',') != NULL && strstr (spec, "://") != NULL;
 }
 
 //  Opens the store spec names, for a new handle.
@@ -235,6 +242,18 @@ const char *
 wp_backend_kind (wp_backend_t *self)
 {
     return self->remote ? "remote" : self->shared ? "memory" : "sqlite";
+}
+
+const char *
+wp_backend_endpoint (wp_backend_t *self)
+{
+    return self->remote ? wp_remote_store_endpoint (self->store) : NULL;
+}
+
+uint64_t
+wp_backend_moves (wp_backend_t *self)
+{
+    return self->remote ? wp_remote_store_moves (self->store) : 0;
 }
 
 void

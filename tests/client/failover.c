@@ -48,9 +48,10 @@ s_kill_all (void)
 }
 
 static void
-s_broker_start (s_broker_t *self, const char *dir, const char *name)
+s_broker_start_on (s_broker_t *self, const char *dir, const char *name, const char *kind,
+                   const char *db)
 {
-    self->db = zsys_sprintf ("%s/%s.db", dir, name);
+    self->db = db ? strdup (db) : zsys_sprintf ("%s/%s.db", dir, name);
     self->endpoint = zsys_sprintf ("ipc://%s/%s.ipc", dir, name);
     const char *bin = getenv ("WP_BINARY_DIR");
     char *path = zsys_sprintf ("%s/broker/workpoold", bin ? bin : ".");
@@ -60,8 +61,8 @@ s_broker_start (s_broker_t *self, const char *dir, const char *name)
         int null = open ("/dev/null", O_WRONLY);
         if (null >= 0)
             dup2 (null, 2);
-        execl (path, path, "--bind", self->endpoint, "--store", "sqlite", "--db", self->db,
-               (char *) NULL);
+        execl (path, path, "--bind", self->endpoint, "--store", kind, "--db", self->db,
+               "--lease", "3", (char *) NULL);
         _exit (127);
     }
     free (path);
@@ -72,6 +73,12 @@ s_broker_start (s_broker_t *self, const char *dir, const char *name)
     wp_backend_t *backend = ct_open (self->endpoint, 10);
     CT_OK (backend, wp_backend_ping (backend, NULL, NULL));
     wp_backend_destroy (&backend);
+}
+
+static void
+s_broker_start (s_broker_t *self, const char *dir, const char *name)
+{
+    s_broker_start_on (self, dir, name, "sqlite", NULL);
 }
 
 static void
@@ -369,6 +376,233 @@ s_pipeline_case (void)
     free (dir);
 }
 
+//  ---------------------------------------------------------------------
+//  pg: end to end on PostgreSQL, three brokers on one database. A producer
+//  (wp_pipeline, ids made by the client) and two runners (subscriptions,
+//  credit 16) are given all three endpoints; the one in use is SIGKILLed
+//  when a quarter is done. Every acknowledged push is in the database,
+//  no resent push made a second item, every item ends done, and each was
+//  completed (acknowledged OK) once.
+
+#define PG_RUNNERS  2
+
+static void
+s_log (int fd, char kind, const char *id)
+{
+    char line [300];
+    int size = snprintf (line, sizeof line, "%c %s\n", kind, id);
+    CT_CHECK (write (fd, line, size) == size);
+}
+
+static int
+s_producer_main (const char *spec, int items, const char *log_path)
+{
+    int fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    CT_CHECK (fd >= 0);
+    wp_backend_t *backend = s_open_list (spec, 20);
+    wp_pipeline_t *pipeline = wp_pipeline_new (backend, 32);
+    int acked = 0;
+    for (int i = 0; i <= items; i++) {
+        if (i < items) {
+            uint8_t data [9];
+            wp_push_entry_t entry = { data, ct_pack_uint (data, (uint64_t) i), NULL, 3 };
+            CT_OK (backend, wp_pipeline_push (pipeline, POOL, &entry, NULL));
+        }
+        wp_completion_t *done;
+        while ((i == items || wp_pipeline_in_flight (pipeline) >= 16)
+        &&     (done = wp_pipeline_next (pipeline))) {
+            if (done->status != WP_OK)
+                fprintf (stderr, "push: %s: %s\n", wp_strerror (done->status), done->message);
+            CT_CHECK (done->status == WP_OK && done->count == 1);
+            CT_CHECK (!done->duplicates [0]);
+            s_log (fd, 'P', done->ids [0]);
+            acked++;
+            wp_completion_destroy (&done);
+        }
+    }
+    CT_CHECK (acked == items);
+    printf ("#   producer: %d pushes acknowledged, %" PRIu64 " moves\n", acked,
+            wp_backend_moves (backend));
+    wp_pipeline_destroy (&pipeline);
+    wp_backend_destroy (&backend);
+    close (fd);
+    return 0;
+}
+
+static int
+s_runner_main (const char *spec, const char *dir, int index, const char *log_path)
+{
+    int fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    CT_CHECK (fd >= 0);
+    wp_backend_t *backend = s_open_list (spec, 20);
+    wp_pool_t *pool = wp_backend_pool (backend, POOL);
+    char worker_id [32];
+    snprintf (worker_id, sizeof worker_id, "runner-%d", index);
+    wp_status rc;
+    wp_subscription_t *sub = wp_subscription_new (pool, worker_id, 16, 3, &rc, NULL);
+    CT_CHECK (sub);
+    char *stop = zsys_sprintf ("%s/stop", dir);
+    while (access (stop, F_OK) != 0) {
+        wp_item_t *item = NULL;
+        rc = wp_subscription_next (sub, 0.5, &item);
+        if (rc != WP_OK)
+            fprintf (stderr, "next: %s: %s\n", wp_strerror (rc), wp_subscription_errmsg (sub));
+        CT_CHECK (rc == WP_OK);
+        if (!item)
+            continue;
+        //  Logged before the acknowledgement goes out; a failed one is
+        //  logged F below, so D minus F is what the broker acknowledged
+        s_log (fd, 'D', item->id);
+        CT_CHECK (wp_subscription_complete (sub, item->id, NULL, 0) == WP_OK);
+        wp_item_destroy (&item);
+        char *id, *message;
+        wp_status status;
+        while (wp_subscription_failure (sub, &id, &status, &message)) {
+            s_log (fd, 'F', id);
+            free (id);
+            free (message);
+        }
+    }
+    wp_subscription_flush (sub);
+    char *id, *message;
+    wp_status status;
+    while (wp_subscription_failure (sub, &id, &status, &message)) {
+        s_log (fd, 'F', id);
+        free (id);
+        free (message);
+    }
+    wp_subscription_stats_t stats;
+    wp_subscription_stats (sub, &stats);
+    printf ("#   %s: %" PRIu64 " delivered, %" PRIu64 " acked, %" PRIu64 " failed, %" PRIu64
+            " resubscribes\n", worker_id, stats.delivered, stats.acked, stats.ack_failures,
+            stats.resubscribes);
+    wp_subscription_destroy (&sub);
+    wp_pool_destroy (&pool);
+    wp_backend_destroy (&backend);
+    free (stop);
+    close (fd);
+    return 0;
+}
+
+static void
+s_pg_case (const char *argv0, int items)
+{
+    const char *conninfo = getenv ("WP_TEST_PG");
+    CT_CHECK (conninfo && *conninfo);
+    char *dir = ct_tempdir ("failpg");
+    s_broker_t brokers [3] = { { 0 } };
+    const char *names [3] = { "a", "b", "c" };
+    for (int i = 0; i < 3; i++)
+        s_broker_start_on (&brokers [i], dir, names [i], "postgres", conninfo);
+    char *spec = zsys_sprintf ("%s,%s,%s", brokers [0].endpoint, brokers [1].endpoint,
+                               brokers [2].endpoint);
+    char items_text [16];
+    snprintf (items_text, sizeof items_text, "%d", items);
+    pid_t pids [1 + PG_RUNNERS];
+    for (int k = 0; k < 1 + PG_RUNNERS; k++) {
+        char index_text [16];
+        snprintf (index_text, sizeof index_text, "%d", k);
+        char *log = zsys_sprintf ("%s/worker-%d.log", dir, k);
+        pids [k] = fork ();
+        CT_CHECK (pids [k] >= 0);
+        if (pids [k] == 0) {
+            if (k == 0)
+                execl ("/proc/self/exe", argv0, "producer", spec, items_text, log, (char *) NULL);
+            else
+                execl ("/proc/self/exe", argv0, "runner", spec, dir, index_text, log,
+                       (char *) NULL);
+            _exit (127);
+        }
+        free (log);
+    }
+    //  Watch from the last broker; kill the first (every client's) at a quarter
+    wp_backend_t *watch = ct_open (brokers [2].endpoint, 20);
+    wp_pool_t *pool = wp_backend_pool (watch, POOL);
+    bool killed = false;
+    uint64_t done = 0;
+    while (done < (uint64_t) items) {
+        zclock_sleep (50);
+        wp_stats_t *stats = NULL;
+        CT_OK (watch, wp_backend_stats (watch, &stats));
+        const wp_pool_stats_t *counts = NULL;
+        for (size_t i = 0; i < stats->pool_count; i++)
+            if (streq (stats->pools [i].pool, POOL))
+                counts = &stats->pools [i];
+        done = counts ? counts->done : 0;
+        wp_stats_destroy (&stats);
+        if (!killed && done >= (uint64_t) items / 4) {
+            kill (brokers [0].pid, SIGKILL);
+            killed = true;
+            printf ("#   SIGKILL %s at %" PRIu64 " done\n", brokers [0].endpoint, done);
+        }
+    }
+    char *stop = zsys_sprintf ("%s/stop", dir);
+    FILE *file = fopen (stop, "w");
+    CT_CHECK (file);
+    fclose (file);
+    for (int k = 0; k < 1 + PG_RUNNERS; k++) {
+        int status;
+        CT_CHECK (waitpid (pids [k], &status, 0) == pids [k]);
+        CT_CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    }
+    //  The producer's log: each acknowledged id once, and in the database done
+    zhashx_t *index = zhashx_new ();
+    char *path = zsys_sprintf ("%s/worker-0.log", dir);
+    file = fopen (path, "r");
+    CT_CHECK (file);
+    char line [300];
+    int pushed = 0;
+    char **ids = calloc (items, sizeof *ids);
+    CT_CHECK (ids);
+    while (fgets (line, sizeof line, file)) {
+        line [strcspn (line, "\n")] = 0;
+        CT_CHECK (line [0] == 'P' && pushed < items);
+        ids [pushed] = strdup (line + 2);
+        CT_CHECK (zhashx_insert (index, line + 2, (void *) (intptr_t) (++pushed)) == 0);
+    }
+    fclose (file);
+    free (path);
+    CT_CHECK (pushed == items);
+    int *completes = ct_count_logs (dir, 1 + PG_RUNNERS, index, items, 'D', NULL);
+    int *failures = ct_count_logs (dir, 1 + PG_RUNNERS, index, items, 'F', NULL);
+    for (int i = 0; i < items; i++) {
+        const char *key = ids [i];
+        wp_item_t *item = NULL;
+        CT_OK (watch, wp_pool_get (pool, key, &item));
+        CT_CHECK (item && item->status == WP_ITEM_DONE);
+        wp_item_destroy (&item);
+        if (completes [i] - failures [i] != 1)
+            fprintf (stderr, "%s: %d completes, %d refused\n", key, completes [i], failures [i]);
+        CT_CHECK (completes [i] - failures [i] == 1);
+    }
+    //  No item but the acknowledged ones: no resent push made a second
+    uint64_t size = 0, total = 0;
+    wp_stats_t *stats = NULL;
+    CT_OK (watch, wp_backend_stats (watch, &stats));
+    const wp_pool_stats_t *counts = ct_pool_stats (stats, POOL);
+    total = counts->pending + counts->claimed + counts->done + counts->poisoned;
+    wp_stats_destroy (&stats);
+    CT_OK (watch, wp_pool_size (pool, &size));
+    printf ("#   %" PRIu64 " items in the database, %d pushed\n", total, pushed);
+    CT_CHECK (total == (uint64_t) items && size == 0);
+    printf ("ok - pg: 3 brokers, the one in use SIGKILLed mid-load: %d pushes and their "
+            "completes all in the database, each item done once, no duplicates\n", items);
+    free (completes);
+    free (failures);
+    for (int i = 0; i < items; i++)
+        free (ids [i]);
+    free (ids);
+    zhashx_destroy (&index);
+    wp_pool_destroy (&pool);
+    wp_backend_destroy (&watch);
+    free (stop);
+    free (spec);
+    for (int i = 0; i < 3; i++)
+        s_broker_end (&brokers [i]);
+    ct_rmtree (dir);
+    free (dir);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -377,6 +611,10 @@ main (int argc, char *argv [])
     signal (SIGPIPE, SIG_IGN);
     atexit (s_kill_all);
     const char *which = argc > 1 ? argv [1] : "open";
+    if (argc == 5 && streq (which, "producer"))
+        return s_producer_main (argv [2], atoi (argv [3]), argv [4]);
+    if (argc == 6 && streq (which, "runner"))
+        return s_runner_main (argv [2], argv [3], atoi (argv [4]), argv [5]);
     if (streq (which, "open"))
         s_open_cases ();
     else
@@ -388,6 +626,9 @@ main (int argc, char *argv [])
     else
     if (streq (which, "pipeline"))
         s_pipeline_case ();
+    else
+    if (streq (which, "pg"))
+        s_pg_case (argv [0], argc > 2 ? atoi (argv [2]) : 3000);
     else {
         fprintf (stderr, "usage: failover open | kill | stop | pipeline\n");
         return 2;

@@ -161,7 +161,8 @@ wp_backend_t *wp_backend_open (const char *spec, const wp_backend_options_t *opt
 
 //  Opens a second handle on the same backend, for another thread: a new
 //  connection to the same broker or SQLite file, or a share of the same
-//  memory store. Same failure contract as wp_backend_open. Caller owns
+//  memory store. Of several brokers, it starts on the one this
+//  handle uses now (its moves count from 0). Same failure contract as wp_backend_open. Caller owns
 //  return value.
 wp_backend_t *wp_backend_dup (wp_backend_t *self, wp_status *status, char **message);
 

@@ -191,6 +191,10 @@ wp_backend_dup (wp_backend_t *self, wp_status *status, char **message)
         wp_backend_t *copy = wp_backend_open (self->spec, &self->options, status, message);
         if (copy)
             wp_backend_set_timeout (copy, self->timeout);
+        //  Several brokers: on the one this handle moved to (the first may
+        //  be the one that stopped answering), not counted as a move
+        if (copy && self->remote)
+            wp_remote_store_use (copy->store, wp_remote_store_endpoint (self->store));
         return copy;
     }
     wp_backend_t *copy = calloc (1, sizeof *copy);

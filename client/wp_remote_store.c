@@ -211,11 +211,9 @@ s_reconnect (s_remote_t *self)
 //  the next (round robin). What was in flight on the old connection will
 //  get no reply. Counts as a lost connection (a stream sent before is gone)
 //  and as a move. Returns false (nothing done) with one endpoint.
-static bool
-s_move (s_remote_t *self)
+static void
+s_switch (s_remote_t *self, size_t next)
 {
-    if (self->endpoint_count < 2)
-        return false;
     s_monitor_read (self);
     //  A new socket, not a disconnect: libzmq ends a disconnected pipe in
     //  its I/O thread later, and a request written meanwhile would go to
@@ -238,15 +236,23 @@ s_move (s_remote_t *self)
     self->handle = zsock_resolve (sock);
     self->monitor_handle = zsock_resolve (self->monitor);
     self->rcvtimeo = -2;
-    self->current = (self->current + 1) % self->endpoint_count;
+    self->current = next;
     self->endpoint = self->endpoints [self->current];
     self->refused = WP_OK;
     self->handshake_failed = false;
     self->reconnect = false;
     //  Checked at open, so it does not fail here but for lack of memory
     zsock_connect (self->sock, "%s", self->endpoint);
-    self->moves++;
     self->disconnects++;
+}
+
+static bool
+s_move (s_remote_t *self)
+{
+    if (self->endpoint_count < 2)
+        return false;
+    s_switch (self, (self->current + 1) % self->endpoint_count);
+    self->moves++;
     return true;
 }
 
@@ -1702,6 +1708,17 @@ size_t
 wp_remote_store_endpoint_count (wp_store_t *base)
 {
     return ((s_remote_t *) base)->endpoint_count;
+}
+
+void
+wp_remote_store_use (wp_store_t *base, const char *endpoint)
+{
+    s_remote_t *self = (s_remote_t *) base;
+    for (size_t i = 0; i < self->endpoint_count; i++)
+        if (i != self->current && endpoint && strcmp (self->endpoints [i], endpoint) == 0) {
+            s_switch (self, i);
+            return;
+        }
 }
 
 bool

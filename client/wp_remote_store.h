@@ -79,6 +79,10 @@ size_t wp_remote_store_endpoint_count (wp_store_t *self);
 //  counts as a lost connection in wp_remote_store_disconnects, and as a
 //  move). False, nothing done, with one endpoint. For client/wp_inflight.c.
 bool wp_remote_store_move (wp_store_t *self);
+//  Uses endpoint (one of the list) from now on, not counted as a move;
+//  nothing if it is not listed or already in use. A handle's dup starts
+//  where the handle is (client/wp_backend.c).
+void wp_remote_store_use (wp_store_t *self, const char *endpoint);
 
 //  Sets the deadline of the calls that follow (seconds; <= 0: the one given
 //  at _new), and the interval after which a safe request is resent

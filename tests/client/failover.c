@@ -250,6 +250,14 @@ s_failover_case (bool sigkill)
     uint64_t size = 0;
     CT_OK (backend, wp_pool_size (pool, &size));
     CT_CHECK (size == 2);
+    //  A dup starts where the handle is, not counted as a move
+    wp_status dup_rc;
+    wp_backend_t *copy = wp_backend_dup (backend, &dup_rc, NULL);
+    CT_CHECK (copy);
+    CT_CHECK (streq (wp_backend_endpoint (copy), b.endpoint) && wp_backend_moves (copy) == 0);
+    CT_OK (copy, wp_backend_ping (copy, NULL, NULL));
+    CT_CHECK (wp_backend_moves (copy) == 0);
+    wp_backend_destroy (&copy);
     printf ("ok - %s: the push moved to the second broker and succeeded\n",
             sigkill ? "SIGKILL" : "SIGSTOP");
 

@@ -9,6 +9,9 @@
                             process and connection that opens the same file)
         "tcp://HOST:PORT"   a workpoold broker; also "ipc://PATH" and
         "ipc://PATH"        "inproc://NAME" (a broker actor in this process)
+        "tcp://A:P,tcp://B:P"  several brokers serving the same pools (on one
+                            PostgreSQL store), used one at a time: see
+                            "Lost connections"
 
         wp_backend_t *backend = wp_backend_open ("tcp://127.0.0.1:5555", NULL, &rc, &msg);
         wp_pool_t *pool = wp_backend_pool (backend, "jobs");
@@ -60,6 +63,26 @@
     its reply was lost, the call returns WP_DEADLINE_EXCEEDED; an item it
     may have claimed stays claimed by worker_id until its lease expires,
     the worker is declared lost, or the worker calls release_by_worker.
+
+    Several brokers (a spec listing endpoints, comma-separated, whitespace
+    around commas ignored; an empty element or an unknown scheme is
+    WP_INVALID_ARGUMENT at open, naming it). The handle uses one broker at
+    a time, from the first listed, and moves to the next (round robin,
+    wrapping) when the one in use stops answering: a request got no reply
+    within options.retry_interval (a claim that waits: its wait plus the
+    interval), or no connection took a request within it. Moving drops
+    the connection and connects to the next; a request that is safe to
+    send again (the list above) is sent there at once; one that is not is
+    never resent and ends with WP_DEADLINE_EXCEEDED at its deadline, but
+    the next call goes to the new broker. A push resent to another broker
+    is de-duplicated by its id only if the brokers share a store. A
+    subscription subscribes again after a move, as after a lost
+    connection. The handle stays on the broker it moved to (no return to
+    the first). A handshake refused (CURVE) still ends the call at once,
+    without a move. With CURVE every listed broker must have the same
+    server key (a set of brokers shares one certificate).
+    wp_backend_endpoint says which broker is in use, wp_backend_moves how
+    often it moved. With one endpoint nothing of this applies.
 
     Security. A broker started with CURVE (workpoold --curve-secret, see
     proto/PROTOCOL.md section 9) takes only clients whose key it knows:
@@ -138,7 +161,8 @@ wp_backend_t *wp_backend_open (const char *spec, const wp_backend_options_t *opt
 
 //  Opens a second handle on the same backend, for another thread: a new
 //  connection to the same broker or SQLite file, or a share of the same
-//  memory store. Same failure contract as wp_backend_open. Caller owns
+//  memory store. Of several brokers, it starts on the one this
+//  handle uses now (its moves count from 0). Same failure contract as wp_backend_open. Caller owns
 //  return value.
 wp_backend_t *wp_backend_dup (wp_backend_t *self, wp_status *status, char **message);
 
@@ -152,6 +176,15 @@ const char *wp_backend_errmsg (wp_backend_t *self);
 
 //  "memory", "sqlite" or "remote".
 const char *wp_backend_kind (wp_backend_t *self);
+
+//  The broker endpoint in use (of several listed: the one the handle moved
+//  to last), or NULL for an in-process backend. Borrowed: valid until the
+//  next call on the handle or its pools.
+const char *wp_backend_endpoint (wp_backend_t *self);
+
+//  How many times the handle moved to the next listed broker (0 with one
+//  endpoint, and for in-process backends).
+uint64_t wp_backend_moves (wp_backend_t *self);
 
 //  Sets the deadline of the calls that follow, in seconds (> 0); a value
 //  <= 0 restores the one the handle was opened with.

@@ -93,11 +93,18 @@ s_set_failure (wp_status *status, char **message, wp_status rc, const char *text
         *message = wp_strdup (text);
 }
 
+//  A broker endpoint, or a list of them (comma-separated, whitespace
+//  around each ignored; wp_remote_store_new checks every element and
+//  names a bad one)
 static bool
 s_is_endpoint (const char *spec)
 {
-    return strncmp (spec, "tcp://", 6) == 0 || strncmp (spec, "ipc://", 6) == 0
-        || strncmp (spec, "inproc://", 9) == 0;
+    while (*spec == ' ' || *spec == '\t')
+        spec++;
+    if (strncmp (spec, "tcp://", 6) == 0 || strncmp (spec, "ipc://", 6) == 0
+    ||  strncmp (spec, "inproc://", 9) == 0)
+        return true;
+    return strchr (spec, ',') != NULL && strstr (spec, "://") != NULL;
 }
 
 //  Opens the store spec names, for a new handle.
@@ -184,6 +191,10 @@ wp_backend_dup (wp_backend_t *self, wp_status *status, char **message)
         wp_backend_t *copy = wp_backend_open (self->spec, &self->options, status, message);
         if (copy)
             wp_backend_set_timeout (copy, self->timeout);
+        //  Several brokers: on the one this handle moved to (the first may
+        //  be the one that stopped answering), not counted as a move
+        if (copy && self->remote)
+            wp_remote_store_use (copy->store, wp_remote_store_endpoint (self->store));
         return copy;
     }
     wp_backend_t *copy = calloc (1, sizeof *copy);
@@ -235,6 +246,18 @@ const char *
 wp_backend_kind (wp_backend_t *self)
 {
     return self->remote ? "remote" : self->shared ? "memory" : "sqlite";
+}
+
+const char *
+wp_backend_endpoint (wp_backend_t *self)
+{
+    return self->remote ? wp_remote_store_endpoint (self->store) : NULL;
+}
+
+uint64_t
+wp_backend_moves (wp_backend_t *self)
+{
+    return self->remote ? wp_remote_store_moves (self->store) : 0;
 }
 
 void

@@ -21,8 +21,6 @@ typedef struct {
 
 struct _wp_inflight_t {
     wp_store_t *store;          //  borrowed, a remote store
-    void *handle;               //  its DEALER
-    void *monitor;              //  its monitor's PAIR
     wp_inflight_fn *fn;
     void *owner;
     s_list_t lists [L_COUNT];
@@ -33,6 +31,8 @@ struct _wp_inflight_t {
     unsigned unwatched;         //  watching pumps that did not wait since the last news
     uint64_t ended;             //  requests ended so far (a pump that ended some
                                 //  does not wait: its caller has news)
+    int64_t blocked_since;      //  several endpoints: no connection took a write
+                                //  since then (zclock_usecs; 0: one did)
 };
 
 //  ---------------------------------------------------------------------
@@ -127,8 +127,6 @@ wp_inflight_new (wp_store_t *store, wp_inflight_fn *fn, void *owner)
     if (!self)
         abort ();
     self->store = store;
-    self->handle = wp_remote_store_handle (store);
-    self->monitor = wp_remote_store_monitor_handle (store);
     self->fn = fn;
     self->owner = owner;
     self->by_id = zhashx_new ();
@@ -179,6 +177,8 @@ s_write (wp_inflight_t *self, wp_inflight_req_t *req, int64_t now)
     if (rc == 0) {
         req->sends++;
         req->last_sent = now;
+        req->moves_at_send = wp_remote_store_moves (self->store);
+        self->blocked_since = 0;
         s_append (self, req, req->stream ? L_STREAM : req->resend ? L_RESEND : L_ONCE);
     }
     return rc;
@@ -393,6 +393,21 @@ wp_inflight_pump (wp_inflight_t *self, int64_t until, bool watch)
     char text [512];
     uint64_t ended = self->ended;
 
+    //  Several endpoints: the one in use stopped answering (a resend is due
+    //  for what was written to it, or nothing could be written for the
+    //  retry interval): move, and make every safe request due now
+    if (wp_remote_store_endpoint_count (self->store) > 1) {
+        wp_inflight_req_t *head = self->lists [L_RESEND].head;
+        bool late = head && head->moves_at_send == wp_remote_store_moves (self->store)
+                 && now - head->last_sent >= retry;
+        bool unreachable = self->blocked_since && now - self->blocked_since >= retry;
+        if ((late || unreachable) && wp_remote_store_move (self->store)) {
+            self->blocked_since = 0;
+            self->monitor_news = true;
+            for (wp_inflight_req_t *req = head; req; req = req->next)
+                req->last_sent = now - retry;
+        }
+    }
     //  Written once: only the deadline (in send order)
     while (self->lists [L_ONCE].head && self->lists [L_ONCE].head->deadline <= now)
         s_expire (self, self->lists [L_ONCE].head);
@@ -436,6 +451,8 @@ wp_inflight_pump (wp_inflight_t *self, int64_t until, bool watch)
             return WP_INTERNAL;
         }
     }
+    if (blocked && !self->blocked_since && wp_remote_store_endpoint_count (self->store) > 1)
+        self->blocked_since = now;
     if (blocked) {
         //  A refused handshake ends what was never written: no connection will come
         wp_status refused = wp_remote_store_refusal (self->store);
@@ -458,6 +475,8 @@ wp_inflight_pump (wp_inflight_t *self, int64_t until, bool watch)
         if (due < wake)
             wake = due;
     }
+    if (self->blocked_since && self->blocked_since + retry < wake)
+        wake = self->blocked_since + retry;
     now = zclock_usecs ();
     int wait_ms = 0;
     if (self->ended != ended)
@@ -474,8 +493,10 @@ wp_inflight_pump (wp_inflight_t *self, int64_t until, bool watch)
     if ((blocked || watch) && wait_ms > 0) {
         //  Wake for a reply, for room to write, or for the monitor's news
         zmq_pollitem_t items [2] = {
-            { self->handle, 0, ZMQ_POLLIN | (blocked ? ZMQ_POLLOUT : 0), 0 },
-            { self->monitor, 0, ZMQ_POLLIN, 0 }
+            //  Asked each time: a move to another endpoint makes new sockets
+            { wp_remote_store_handle (self->store), 0,
+              ZMQ_POLLIN | (blocked ? ZMQ_POLLOUT : 0), 0 },
+            { wp_remote_store_monitor_handle (self->store), 0, ZMQ_POLLIN, 0 }
         };
         int rc = zmq_poll (items, 2, wait_ms);
         if (rc == -1 && errno == EINTR && zsys_interrupted)

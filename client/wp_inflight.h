@@ -16,6 +16,13 @@
     calls. A stream request (Subscribe) has no deadline and gets many
     replies; the last is "final".
 
+    With several endpoints (wp_remote_store.h) the engine moves the store
+    to the next one when a resend falls due for a request written to the
+    one in use, or when no connection took a write for the retry interval;
+    every safe request in flight is then sent again at once, the others
+    end at their deadlines (the monitor's news is raised, so a
+    subscription subscribes again).
+
     Deadlines and resends are checked in send order (all requests of a
     handle share its retry interval), so a pump costs nothing for requests
     that are not due. One thread at a time, as for every call of the
@@ -54,6 +61,7 @@ struct _wp_inflight_req_t {
     int64_t deadline;           //  zclock_usecs; INT64_MAX: none
     int64_t last_sent;
     int sends;
+    uint64_t moves_at_send;     //  the store's move count when last written
     //  The check of a refused resend: the original request's facts
     char *pool, *worker_id, *error;
     bool completing;

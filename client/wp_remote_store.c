@@ -19,7 +19,11 @@
 
 typedef struct {
     wp_store_t base;            //  first: a wp_store_t * is a s_remote_t *
-    char *endpoint;
+    char *endpoint;             //  the one in use: endpoints [current]
+    char **endpoints;           //  the brokers listed (one or more), in order
+    size_t endpoint_count;
+    size_t current;
+    uint64_t moves;             //  moves to the next endpoint so far
     zsock_t *sock;              //  DEALER, connected to endpoint
     uint64_t next_request_id;
     double timeout;             //  seconds, the calls' deadline in force
@@ -64,6 +68,52 @@ s_left (int64_t deadline)
 {
     int64_t left = deadline - zclock_usecs ();
     return left > 0 ? left / 1e6 : 0;
+}
+
+//  A DEALER with the options every connection to a broker has.
+static zsock_t *
+s_dealer_new (void)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    if (!sock)
+        abort ();
+    zsock_set_linger (sock, 0);
+    zsock_set_immediate (sock, 1);
+    zsock_set_reconnect_ivl (sock, 100);
+    zsock_set_reconnect_ivl_max (sock, 1000);
+    //  ZMTP heartbeats drop a connection whose broker vanished without a
+    //  word (host down, cable out), so IMMEDIATE stops writing to it and
+    //  safe requests go out again on the next connection
+    zsock_set_heartbeat_ivl (sock, 1000);
+    zsock_set_heartbeat_timeout (sock, 5000);
+    return sock;
+}
+
+//  The handshake's outcome, which the DEALER itself never tells: a
+//  refused key would otherwise look like a broker that is not there.
+//  The PAIR's unlimited receive queue keeps libzmq from ever waiting
+//  on it; it holds a few events a reconnect, read at each blocked call.
+static zsock_t *
+s_monitor_attach (zsock_t *sock)
+{
+    zsock_t *monitor = zsock_new (ZMQ_PAIR);
+    if (!monitor)
+        abort ();
+    //  A name never used before in this process: a closed monitor's inproc
+    //  name may not be free again at once
+    static uint64_t monitors = 0;
+    char monitor_endpoint [64];
+    snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://wp-remote-monitor-%" PRIu64,
+              __atomic_add_fetch (&monitors, 1, __ATOMIC_RELAXED));
+    zsock_set_rcvhwm (monitor, 0);
+    if (zmq_socket_monitor (zsock_resolve (sock), monitor_endpoint,
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                            | ZMQ_EVENT_DISCONNECTED
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+    ||  zsock_connect (monitor, "%s", monitor_endpoint))
+        abort ();
+    return monitor;
 }
 
 //  Reads every handshake event the monitor holds, so that self says how
@@ -155,6 +205,55 @@ s_reconnect (s_remote_t *self)
     self->reconnect = false;
     zsock_disconnect (self->sock, "%s", self->endpoint);
     zsock_connect (self->sock, "%s", self->endpoint);
+}
+
+//  With several endpoints: disconnects from the one in use and connects to
+//  the next (round robin). What was in flight on the old connection will
+//  get no reply. Counts as a lost connection (a stream sent before is gone)
+//  and as a move. Returns false (nothing done) with one endpoint.
+static void
+s_switch (s_remote_t *self, size_t next)
+{
+    s_monitor_read (self);
+    //  A new socket, not a disconnect: libzmq ends a disconnected pipe in
+    //  its I/O thread later, and a request written meanwhile would go to
+    //  the old broker and be lost. The CURVE keys go over as they are.
+    zsock_t *sock = s_dealer_new ();
+    if (self->curve) {
+        const int options [] = { ZMQ_CURVE_PUBLICKEY, ZMQ_CURVE_SECRETKEY, ZMQ_CURVE_SERVERKEY };
+        for (int i = 0; i < 3; i++) {
+            uint8_t key [32];
+            size_t size = sizeof key;
+            if (zmq_getsockopt (self->handle, options [i], key, &size) == 0)
+                zmq_setsockopt (zsock_resolve (sock), options [i], key, size);
+        }
+    }
+    zmq_socket_monitor (self->handle, NULL, 0);
+    zsock_destroy (&self->monitor);
+    zsock_destroy (&self->sock);
+    self->sock = sock;
+    self->monitor = s_monitor_attach (sock);
+    self->handle = zsock_resolve (sock);
+    self->monitor_handle = zsock_resolve (self->monitor);
+    self->rcvtimeo = -2;
+    self->current = next;
+    self->endpoint = self->endpoints [self->current];
+    self->refused = WP_OK;
+    self->handshake_failed = false;
+    self->reconnect = false;
+    //  Checked at open, so it does not fail here but for lack of memory
+    zsock_connect (self->sock, "%s", self->endpoint);
+    self->disconnects++;
+}
+
+static bool
+s_move (s_remote_t *self)
+{
+    if (self->endpoint_count < 2)
+        return false;
+    s_switch (self, (self->current + 1) % self->endpoint_count);
+    self->moves++;
+    return true;
 }
 
 //  Writes one encoded request if a connection is up. Returns 0 if written,
@@ -256,6 +355,16 @@ s_call (s_remote_t *self, wp_request_t *request, s_resend resend, double extra_w
     int64_t deadline = zclock_usecs () + (int64_t) ((self->timeout + extra_wait) * 1e6);
     int64_t last_sent = 0;
     int sends = 0;
+    //  Several endpoints: the time since which no connection took the
+    //  request (0: one did, or none was tried), and whether the copy in
+    //  flight was written to the endpoint in use (after a move it was not)
+    int64_t blocked_since = 0;
+    bool on_current = false;
+    int64_t retry_us = (int64_t) (self->retry * 1e6);
+    //  A claim that waits is not late before its wait is over
+    int64_t late_us = retry_us + (int64_t) (extra_wait * 1e6);
+    bool several = self->endpoint_count > 1;
+    const char *sent_to = NULL;     //  the endpoint of the latest write (stays allocated)
     request->request_id = self->next_request_id++;
     if (resent)
         *resent = false;
@@ -266,9 +375,23 @@ s_call (s_remote_t *self, wp_request_t *request, s_resend resend, double extra_w
         int64_t now = zclock_usecs ();
         if (now >= deadline)
             break;
+        if (several) {
+            //  The broker in use stopped answering: no connection within the
+            //  retry interval, or no reply to what it was given. A safe
+            //  request goes out again to the next one; an unsafe one is not
+            //  resent (it ends at its deadline) but the next call goes there
+            bool late = on_current && now - last_sent >= (resend == S_RESEND ? retry_us : late_us);
+            bool unreachable = blocked_since && now - blocked_since >= retry_us;
+            if ((late || unreachable) && s_move (self)) {
+                on_current = false;
+                blocked_since = 0;
+                if (resend == S_RESEND)
+                    last_sent = 0;      //  due now
+            }
+        }
         //  Send the first time, and again when the reply is late if safe
         bool want_send = sends == 0
-                      || (resend == S_RESEND && now - last_sent >= (int64_t) (self->retry * 1e6));
+                      || (resend == S_RESEND && now - last_sent >= retry_us);
         bool blocked = false;       //  a send is due but no connection takes it
         if (want_send) {
             int rc = s_send (self, request, deadline);
@@ -279,17 +402,28 @@ s_call (s_remote_t *self, wp_request_t *request, s_resend resend, double extra_w
             if (rc == 0) {
                 sends++;
                 last_sent = now;
+                on_current = true;
+                sent_to = self->endpoint;
+                blocked_since = 0;
                 if (sends > 1 && resent)
                     *resent = true;
             }
-            else
+            else {
                 blocked = true;
+                if (several && !blocked_since)
+                    blocked_since = now;
+            }
         }
         //  Wait for a reply, for a connection to write to, or for the resend time
         int64_t until = deadline;
         if (!blocked && sends > 0 && resend == S_RESEND
-        &&  last_sent + (int64_t) (self->retry * 1e6) < until)
-            until = last_sent + (int64_t) (self->retry * 1e6);
+        &&  last_sent + retry_us < until)
+            until = last_sent + retry_us;
+        if (several && blocked && blocked_since + retry_us < until)
+            until = blocked_since + retry_us;
+        if (several && !blocked && on_current && resend == S_ONCE
+        &&  last_sent + late_us < until)
+            until = last_sent + late_us;
         int64_t timeout_ms = (until - zclock_usecs () + 999) / 1000;
         int wait_ms = timeout_ms < 1 ? 1 : timeout_ms > INT_MAX ? INT_MAX : (int) timeout_ms;
         if (blocked) {
@@ -367,6 +501,12 @@ s_call (s_remote_t *self, wp_request_t *request, s_resend resend, double extra_w
                                : self->curve ? " (CURVE handshake failed: wrong server key?)"
                                : " (handshake failed: does the broker require CURVE?)");
     }
+    if (sent_to != self->endpoint)
+        //  Moved since: the request went to one that stopped answering
+        return wp_store_error (store, WP_DEADLINE_EXCEEDED,
+                               "no reply to %s from %s within %.3g s (not resent: "
+                               "moved to %s)", wp_method_name (request->method), sent_to,
+                               self->timeout + extra_wait, self->endpoint);
     return wp_store_error (store, WP_DEADLINE_EXCEEDED, "no reply to %s from %s within %.3g s",
                            wp_method_name (request->method), self->endpoint,
                            self->timeout + extra_wait);
@@ -424,7 +564,9 @@ s_destroy (wp_store_t *base)
     zmq_socket_monitor (zsock_resolve (self->sock), NULL, 0);
     zsock_destroy (&self->monitor);
     zsock_destroy (&self->sock);
-    free (self->endpoint);
+    for (size_t i = 0; i < self->endpoint_count; i++)
+        free (self->endpoints [i]);
+    free (self->endpoints);
     free (self);
 }
 
@@ -1162,6 +1304,63 @@ s_curve_apply (zsock_t *sock, const char *server_key, const char *cert_path,
     return 0;
 }
 
+//  Splits a comma-separated list of endpoints (whitespace around each
+//  ignored) into *list_out (caller frees each and the array). A single
+//  endpoint (no comma) is taken as is, as before lists existed. Returns
+//  the count, or 0 with the open failure set: an empty element, or one
+//  that is not tcp://, ipc:// or inproc://, named.
+static size_t
+s_split_endpoints (const char *spec, char ***list_out, wp_status *status, char **message)
+{
+    size_t count = 1;
+    for (const char *c = spec; *c; c++)
+        count += *c == ',';
+    char **list = calloc (count, sizeof *list);
+    if (!list)
+        abort ();
+    if (count == 1) {
+        list [0] = strdup (spec);
+        if (!list [0])
+            abort ();
+        *list_out = list;
+        return 1;
+    }
+    const char *start = spec;
+    for (size_t i = 0; i < count; i++) {
+        const char *end = strchr (start, ',');
+        if (!end)
+            end = start + strlen (start);
+        while (start < end && (*start == ' ' || *start == '\t'))
+            start++;
+        const char *stop = end;
+        while (stop > start && (stop [-1] == ' ' || stop [-1] == '\t'))
+            stop--;
+        size_t size = (size_t) (stop - start);
+        list [i] = strndup (start, size);
+        if (!list [i])
+            abort ();
+        const char *problem = NULL;
+        if (size == 0)
+            problem = "is empty";
+        else
+        if (strncmp (list [i], "tcp://", 6) && strncmp (list [i], "ipc://", 6)
+        &&  strncmp (list [i], "inproc://", 9))
+            problem = "is not tcp://, ipc:// or inproc://";
+        if (problem) {
+            s_open_failure (status, message, WP_INVALID_ARGUMENT,
+                            "endpoint %zu of %zu in '%.200s' ('%.100s') %s", i + 1, count,
+                            spec, list [i], problem);
+            for (size_t j = 0; j <= i; j++)
+                free (list [j]);
+            free (list);
+            return 0;
+        }
+        start = *end ? end + 1 : end;
+    }
+    *list_out = list;
+    return count;
+}
+
 wp_store_t *
 wp_remote_store_new (const char *endpoint, double timeout_seconds, wp_status *status,
                      char **message)
@@ -1178,59 +1377,44 @@ wp_remote_store_new_curve (const char *endpoint, double timeout_seconds,
         s_open_failure (status, message, WP_INVALID_ARGUMENT, "an endpoint is required");
         return NULL;
     }
-    zsock_t *sock = zsock_new (ZMQ_DEALER);
-    if (!sock)
-        abort ();
+    char **endpoints = NULL;
+    size_t endpoint_count = s_split_endpoints (endpoint, &endpoints, status, message);
+    if (endpoint_count == 0)
+        return NULL;
+    zsock_t *sock = s_dealer_new ();
     bool curve = server_key || cert;
     if (curve && s_curve_apply (sock, server_key, cert, status, message)) {
         zsock_destroy (&sock);
+        for (size_t j = 0; j < endpoint_count; j++)
+            free (endpoints [j]);
+        free (endpoints);
         return NULL;
     }
-    zsock_set_linger (sock, 0);
-    zsock_set_immediate (sock, 1);
-    zsock_set_reconnect_ivl (sock, 100);
-    zsock_set_reconnect_ivl_max (sock, 1000);
-    //  ZMTP heartbeats drop a connection whose broker vanished without a
-    //  word (host down, cable out), so IMMEDIATE stops writing to it and
-    //  safe requests go out again on the next connection
-    zsock_set_heartbeat_ivl (sock, 1000);
-    zsock_set_heartbeat_timeout (sock, 5000);
-    //  The handshake's outcome, which the DEALER itself never tells: a
-    //  refused key would otherwise look like a broker that is not there.
-    //  The PAIR's unlimited receive queue keeps libzmq from ever waiting
-    //  on it; it holds a few events a reconnect, read at each blocked call.
-    zsock_t *monitor = zsock_new (ZMQ_PAIR);
-    if (!monitor)
-        abort ();
-    //  A name never used before in this process: a closed monitor's inproc
-    //  name may not be free again at once
-    static uint64_t monitors = 0;
-    char monitor_endpoint [64];
-    snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://wp-remote-monitor-%" PRIu64,
-              __atomic_add_fetch (&monitors, 1, __ATOMIC_RELAXED));
-    zsock_set_rcvhwm (monitor, 0);
-    if (zmq_socket_monitor (zsock_resolve (sock), monitor_endpoint,
-                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
-                            | ZMQ_EVENT_DISCONNECTED
-                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                            | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-    ||  zsock_connect (monitor, "%s", monitor_endpoint))
-        abort ();
-    if (zsock_connect (sock, "%s", endpoint) == -1) {
-        s_open_failure (status, message, WP_INVALID_ARGUMENT, "cannot connect to '%s': %s",
-                        endpoint, zmq_strerror (zmq_errno ()));
-        zmq_socket_monitor (zsock_resolve (sock), NULL, 0);
-        zsock_destroy (&monitor);
-        zsock_destroy (&sock);
-        return NULL;
+    zsock_t *monitor = s_monitor_attach (sock);
+    //  Every listed endpoint is checked by ZeroMQ now (a connect undone at
+    //  once), so that a move never meets one it refuses; the first stays
+    for (size_t i = endpoint_count; i-- > 0; ) {
+        if (zsock_connect (sock, "%s", endpoints [i]) == -1) {
+            s_open_failure (status, message, WP_INVALID_ARGUMENT, "cannot connect to '%s': %s",
+                            endpoints [i], zmq_strerror (zmq_errno ()));
+            zmq_socket_monitor (zsock_resolve (sock), NULL, 0);
+            zsock_destroy (&monitor);
+            zsock_destroy (&sock);
+            for (size_t j = 0; j < endpoint_count; j++)
+                free (endpoints [j]);
+            free (endpoints);
+            return NULL;
+        }
+        if (i > 0)
+            zsock_disconnect (sock, "%s", endpoints [i]);
     }
     s_remote_t *self = calloc (1, sizeof *self);
     if (!self)
         abort ();
     wp_store_init (&self->base, &s_ops, NULL);
-    self->endpoint = strdup (endpoint);
-    if (!self->endpoint)
-        abort ();
+    self->endpoints = endpoints;
+    self->endpoint_count = endpoint_count;
+    self->endpoint = endpoints [0];
     self->sock = sock;
     self->monitor = monitor;
     self->handle = zsock_resolve (sock);
@@ -1512,6 +1696,35 @@ wp_remote_store_disconnects (wp_store_t *base)
     s_remote_t *self = (s_remote_t *) base;
     s_monitor_read (self);
     return self->disconnects;
+}
+
+uint64_t
+wp_remote_store_moves (wp_store_t *base)
+{
+    return ((s_remote_t *) base)->moves;
+}
+
+size_t
+wp_remote_store_endpoint_count (wp_store_t *base)
+{
+    return ((s_remote_t *) base)->endpoint_count;
+}
+
+void
+wp_remote_store_use (wp_store_t *base, const char *endpoint)
+{
+    s_remote_t *self = (s_remote_t *) base;
+    for (size_t i = 0; i < self->endpoint_count; i++)
+        if (i != self->current && endpoint && strcmp (self->endpoints [i], endpoint) == 0) {
+            s_switch (self, i);
+            return;
+        }
+}
+
+bool
+wp_remote_store_move (wp_store_t *base)
+{
+    return s_move ((s_remote_t *) base);
 }
 
 double

@@ -40,7 +40,13 @@ extern "C" {
 //  Opens a remote store on endpoint ("tcp://...", "ipc://...", "inproc://...")
 //  whose calls each have timeout_seconds (<= 0: 30) to finish. Does not wait
 //  for the broker. Fails (NULL, *status, *message as wp_store_sqlite_new)
-//  only on an endpoint ZeroMQ refuses: WP_INVALID_ARGUMENT.
+//  only on an endpoint ZeroMQ refuses: WP_INVALID_ARGUMENT. endpoint may
+//  list several brokers, comma-separated ("tcp://a:1, tcp://b:2"): one is
+//  used at a time, from the first; when it stops answering (a request has
+//  no reply within the retry interval, or no connection takes one within
+//  it) the store moves to the next, wrapping (workpool.h, "Lost
+//  connections"). An empty element or one that is not tcp://, ipc:// or
+//  inproc:// is WP_INVALID_ARGUMENT naming it.
 //  Caller owns return value (wp_store_destroy).
 wp_store_t *wp_remote_store_new (const char *endpoint, double timeout_seconds,
                                  wp_status *status, char **message);
@@ -63,8 +69,20 @@ wp_store_t *wp_remote_store_new_curve (const char *endpoint, double timeout_seco
 //  True if store is a remote store.
 bool wp_remote_store_is (wp_store_t *store);
 
-//  The endpoint it connects to.
+//  The endpoint it connects to (of several: the one in use now; borrowed,
+//  valid until the next call).
 const char *wp_remote_store_endpoint (wp_store_t *self);
+//  Moves to the next endpoint so far; the number listed.
+uint64_t wp_remote_store_moves (wp_store_t *self);
+size_t wp_remote_store_endpoint_count (wp_store_t *self);
+//  Disconnects from the endpoint in use and connects to the next (it
+//  counts as a lost connection in wp_remote_store_disconnects, and as a
+//  move). False, nothing done, with one endpoint. For client/wp_inflight.c.
+bool wp_remote_store_move (wp_store_t *self);
+//  Uses endpoint (one of the list) from now on, not counted as a move;
+//  nothing if it is not listed or already in use. A handle's dup starts
+//  where the handle is (client/wp_backend.c).
+void wp_remote_store_use (wp_store_t *self, const char *endpoint);
 
 //  Sets the deadline of the calls that follow (seconds; <= 0: the one given
 //  at _new), and the interval after which a safe request is resent

@@ -1372,6 +1372,8 @@ s_help_main (void)
 "Global options:\n"
 "  --endpoint E       the backend (default: $WORKPOOL_ENDPOINT, else %s):\n"
 "                     tcp://HOST:PORT or ipc://PATH  a workpoold broker;\n"
+"                     E1,E2,...    several brokers on one store: used one at a\n"
+"                                  time, moving to the next when it stops answering;\n"
 "                     sqlite:PATH  the SQLite store at PATH, opened in this process\n"
 "                                  (no broker needed; shared with every process that\n"
 "                                  opens the same file);\n"

@@ -16,6 +16,7 @@
 #   define WP_VERSION "0"
 #endif
 
+#define S_POSTGRES_BATCH_MAX 32     //  --batch-max on PostgreSQL (see below)
 #define S_BIND_DEFAULT  "tcp://127.0.0.1:5555"
 #define S_BIND_MAX      32
 #define S_STR_(x)       #x
@@ -63,7 +64,8 @@ s_usage (FILE *out)
         "  --retain-done SECONDS  keep done and poisoned items this long; 0 keeps them\n"
         "                         forever (default 604800, a week)\n"
         "  --max-message BYTES    largest request accepted (default 1048576)\n"
-        "  --batch-max N          most requests run in one commit (default 256)\n"
+        "  --batch-max N          most requests run in one commit (default 256; 32 on\n"
+        "                         postgres, within its 64 subtransactions)\n"
         "\n"
         "Security:\n"
         "  --curve-secret FILE    the broker's czmq secret certificate: CURVE on every\n"
@@ -174,6 +176,7 @@ main (int argc, char *argv [])
     int bind_count = 0;
     const char *db = "./workpool.db";
     bool db_given = false;
+    bool batch_given = false;
     const char *store_kind = "sqlite";
     const char *conninfo = NULL;        //  of --store postgres:CONNINFO
     long long stall_ms = 0;
@@ -232,6 +235,7 @@ main (int argc, char *argv [])
                 break;
             case OPT_BATCH_MAX:
                 config.batch_max = (int) s_integer ("--batch-max", optarg, 1, 100000);
+                batch_given = true;
                 break;
             case OPT_LOG_LEVEL:
                 if (streq (optarg, "error"))
@@ -303,6 +307,12 @@ main (int argc, char *argv [])
         s_bad_flag ("--store postgres:CONNINFO and --db both name the database; give one");
     if (streq (store_kind, "postgres") && !conninfo)
         conninfo = db_given ? db : "";
+    //  Each call of a group is a PostgreSQL savepoint, and a transaction of
+    //  more than 64 writing ones overflows the server's subtransaction cache,
+    //  slowing every other session (store/SCHEMA.md): smaller groups, with
+    //  room for the serves of waiting claims and the housekeeping in them
+    if ((streq (store_kind, "postgres") || conninfo) && !batch_given)
+        config.batch_max = S_POSTGRES_BATCH_MAX;
     char *store = NULL;
     if (streq (store_kind, "memory"))
         store = strdup ("memory");

@@ -253,6 +253,57 @@ wp_store_reap_count (wp_reap_t *reap, wp_item_state state)
         reap->requeued++;
 }
 
+void
+wp_store_reap_add (wp_reap_t *to, const wp_reap_t *from)
+{
+    to->leases_expired += from->leases_expired;
+    to->workers_lost += from->workers_lost;
+    to->requeued += from->requeued;
+    to->poisoned += from->poisoned;
+    to->backed_off += from->backed_off;
+    to->promoted += from->promoted;
+}
+
+void
+wp_store_reap_sub (wp_reap_t *to, const wp_reap_t *from)
+{
+    to->leases_expired -= from->leases_expired;
+    to->workers_lost -= from->workers_lost;
+    to->requeued -= from->requeued;
+    to->poisoned -= from->poisoned;
+    to->backed_off -= from->backed_off;
+    to->promoted -= from->promoted;
+}
+
+wp_status
+wp_store_refuse_retry (wp_store_t *self, const char *id, wp_item_state state,
+                       const char *key, const char *key_holder)
+{
+    if (state != WP_ITEM_POISONED && state != WP_ITEM_DONE)
+        return wp_store_error (self, WP_FAILED_PRECONDITION,
+                               "item '%s' is %s: only poisoned or done items can be retried",
+                               id, wp_item_state_name (state));
+    if (key && key_holder)
+        return wp_store_error (self, WP_FAILED_PRECONDITION,
+                               "item '%s' has unique key '%s', held by item '%s'", id, key,
+                               key_holder);
+    return WP_OK;
+}
+
+wp_status
+wp_store_refuse_cancel (wp_store_t *self, const char *id, wp_item_state state,
+                        const char *holder)
+{
+    if (state == WP_ITEM_CLAIMED)
+        return wp_store_error (self, WP_FAILED_PRECONDITION,
+                               "item '%s' is claimed by '%s': a worker may be halfway;"
+                               " fail or release it first", id, holder ? holder : "?");
+    if (state == WP_ITEM_DONE)
+        return wp_store_error (self, WP_FAILED_PRECONDITION,
+                               "item '%s' is done: purge removes finished items", id);
+    return WP_OK;
+}
+
 wp_status
 wp_store_push (wp_store_t *self, const char *pool, const wp_push_entry_t *entry,
                char **id_out, bool *duplicate)

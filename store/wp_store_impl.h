@@ -153,6 +153,21 @@ wp_item_state wp_store_failure_state (wp_store_t *self, const wp_backoff_t *poli
 //  in reap: poisoned, backed_off or requeued.
 void wp_store_reap_count (wp_reap_t *reap, wp_item_state state);
 
+//  to += from and to -= from, field by field (a store's totals of what a
+//  call, a group or a batch applied).
+void wp_store_reap_add (wp_reap_t *to, const wp_reap_t *from);
+void wp_store_reap_sub (wp_reap_t *to, const wp_reap_t *from);
+
+//  The lifecycle verbs' refusals, written once for every store. Each
+//  returns WP_OK, or FAILED_PRECONDITION with the message set:
+//  - retry: only a poisoned or done item (state), and only if no live item
+//    (key_holder, NULL: none) holds its unique key (key);
+//  - cancel: not a claimed item (holder: its worker) nor a done one.
+wp_status wp_store_refuse_retry (wp_store_t *self, const char *id, wp_item_state state,
+                                 const char *key, const char *key_holder);
+wp_status wp_store_refuse_cancel (wp_store_t *self, const char *id, wp_item_state state,
+                                  const char *holder);
+
 //  Sets errmsg (printf-style) and returns status, for "return wp_store_error
 //  (self, WP_NOT_FOUND, "no item '%s'", id);".
 wp_status wp_store_error (wp_store_t *self, wp_status status, const char *format, ...)

@@ -133,18 +133,12 @@ wp_mem_retry (wp_store_t *base, const char *pool_name, const char *id)
     if (!item)
         return wp_mem_leave (self, wp_store_error (base, WP_NOT_FOUND,
                                               "no item '%s' in pool '%s'", id, pool_name));
-    if (item->rec.status != WP_ITEM_DONE && item->rec.status != WP_ITEM_POISONED)
-        return wp_mem_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
-                                              "item '%s' is %s: only poisoned or done items "
-                                              "can be retried", id,
-                                              wp_item_state_name (item->rec.status)));
     wp_mem_item_t *holder = item->rec.unique_key
                           ? wp_mem_unique_holder (item->pool, item->rec.unique_key) : NULL;
-    if (holder)
-        return wp_mem_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
-                                                   "item '%s' has unique key '%s', held by "
-                                                   "item '%s'", id, item->rec.unique_key,
-                                                   holder->rec.id));
+    wp_status status = wp_store_refuse_retry (base, id, item->rec.status, item->rec.unique_key,
+                                              holder ? holder->rec.id : NULL);
+    if (status != WP_OK)
+        return wp_mem_leave (self, status);
     s_item_retry (self, item);
     return wp_mem_leave (self, WP_OK);
 }
@@ -198,15 +192,9 @@ wp_mem_cancel (wp_store_t *base, const char *pool_name, const char *id)
     if (!item)
         return wp_mem_leave (self, wp_store_error (base, WP_NOT_FOUND,
                                               "no item '%s' in pool '%s'", id, pool_name));
-    if (item->rec.status == WP_ITEM_CLAIMED)
-        return wp_mem_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
-                                              "item '%s' is claimed by '%s': a worker may be "
-                                              "halfway; fail or release it first", id,
-                                              item->rec.claimed_by));
-    if (item->rec.status == WP_ITEM_DONE)
-        return wp_mem_leave (self, wp_store_error (base, WP_FAILED_PRECONDITION,
-                                              "item '%s' is done: purge removes finished items",
-                                              id));
+    wp_status status = wp_store_refuse_cancel (base, id, item->rec.status, item->rec.claimed_by);
+    if (status != WP_OK)
+        return wp_mem_leave (self, status);
     wp_mem_pool_t *pool = item->pool;
     wp_mem_item_remove (self, item);
     s_pool_drop_if_idle (self, pool);

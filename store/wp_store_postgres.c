@@ -309,28 +309,6 @@ s_simple (wp_pg_t *self, const char *sql, const char *doing, PGresult **last)
     return status;
 }
 
-static void
-s_reap_add (wp_reap_t *to, const wp_reap_t *from)
-{
-    to->leases_expired += from->leases_expired;
-    to->workers_lost += from->workers_lost;
-    to->requeued += from->requeued;
-    to->poisoned += from->poisoned;
-    to->backed_off += from->backed_off;
-    to->promoted += from->promoted;
-}
-
-static void
-s_reap_sub (wp_reap_t *to, const wp_reap_t *from)
-{
-    to->leases_expired -= from->leases_expired;
-    to->workers_lost -= from->workers_lost;
-    to->requeued -= from->requeued;
-    to->poisoned -= from->poisoned;
-    to->backed_off -= from->backed_off;
-    to->promoted -= from->promoted;
-}
-
 //  Whether our connection is inside a transaction that can still commit.
 static bool
 s_in_transaction (wp_pg_t *self)
@@ -898,7 +876,7 @@ wp_pg_leave (wp_pg_t *self, bool write, wp_status rc)
         //  What expiry applied stands even if the call failed (its own
         //  savepoint, s_expire)
         if (self->group_status == WP_OK)
-            s_reap_add (&self->group_reaped, &self->op_reaped);
+            wp_store_reap_add (&self->group_reaped, &self->op_reaped);
         return rc;
     }
     if (rc && !savepoint) {
@@ -920,7 +898,7 @@ wp_pg_leave (wp_pg_t *self, bool write, wp_status rc)
             memcpy (self->base.errmsg, saved, sizeof saved);
         return rc? rc: status;
     }
-    s_reap_add (&self->reaped, &self->op_reaped);
+    wp_store_reap_add (&self->reaped, &self->op_reaped);
     return rc;
 }
 
@@ -972,8 +950,8 @@ s_commit (wp_store_t *base)
         s_abandon (self);
         return status;
     }
-    s_reap_sub (&self->group_reaped, &self->group_told);
-    s_reap_add (&self->reaped, &self->group_reaped);
+    wp_store_reap_sub (&self->group_reaped, &self->group_told);
+    wp_store_reap_add (&self->reaped, &self->group_reaped);
     return WP_OK;
 }
 
@@ -1050,8 +1028,8 @@ s_reap (wp_store_t *base, wp_reap_t *out)
     *out = self->reaped;
     if (self->in_group) {
         wp_reap_t fresh = self->group_reaped;
-        s_reap_sub (&fresh, &self->group_told);
-        s_reap_add (out, &fresh);
+        wp_store_reap_sub (&fresh, &self->group_told);
+        wp_store_reap_add (out, &fresh);
         self->group_told = self->group_reaped;
     }
     memset (&self->reaped, 0, sizeof self->reaped);

@@ -573,22 +573,17 @@ s_item_change (wp_pg_t *self, const char *pool, const char *id, s_refuse_fn *ref
 static wp_status
 s_refuse_retry (wp_pg_t *self, const char *id, const wp_pg_row_t *row)
 {
-    if (row->state != WP_ITEM_POISONED && row->state != WP_ITEM_DONE)
-        return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
-                               "item '%s' is %s: only poisoned or done items can be retried",
-                               id, wp_item_state_name (row->state));
-    if (!row->unique_key)
-        return WP_OK;
+    wp_status status = wp_store_refuse_retry (&self->base, id, row->state, NULL, NULL);
+    if (status != WP_OK || !row->unique_key)
+        return status;
     wp_pg_params_t p = { 0 };
     wp_pg_int (&p, row->pool_id);
     wp_pg_text (&p, row->unique_key);
-    wp_status status;
     PGresult *res = wp_pg_exec (self, WP_PG_KEY_HOLDER, &p, "finding the unique key's holder",
                                 &status);
     if (res && PQntuples (res) > 0)
-        status = wp_store_error (&self->base, WP_FAILED_PRECONDITION,
-                                 "item '%s' has unique key '%s', held by item '%s'", id,
-                                 row->unique_key, PQgetvalue (res, 0, 0));
+        status = wp_store_refuse_retry (&self->base, id, row->state, row->unique_key,
+                                        PQgetvalue (res, 0, 0));
     PQclear (res);
     return status;
 }
@@ -621,14 +616,7 @@ wp_pg_retry_all (wp_store_t *base, const char *pool, uint64_t *count_out)
 static wp_status
 s_refuse_cancel (wp_pg_t *self, const char *id, const wp_pg_row_t *row)
 {
-    if (row->state == WP_ITEM_CLAIMED)
-        return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
-                               "item '%s' is claimed by '%s': a worker may be halfway;"
-                               " fail or release it first", id, row->holder? row->holder: "?");
-    if (row->state == WP_ITEM_DONE)
-        return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
-                               "item '%s' is done: purge removes finished items", id);
-    return WP_OK;
+    return wp_store_refuse_cancel (&self->base, id, row->state, row->holder);
 }
 
 wp_status

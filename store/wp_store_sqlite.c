@@ -101,29 +101,6 @@ s_run (wp_sqlite_t *self, wp_sqlite_stmt_id id, const char *doing)
     return status;
 }
 
-static void
-s_reap_add (wp_reap_t *to, const wp_reap_t *from)
-{
-    to->leases_expired += from->leases_expired;
-    to->workers_lost += from->workers_lost;
-    to->requeued += from->requeued;
-    to->poisoned += from->poisoned;
-    to->backed_off += from->backed_off;
-    to->promoted += from->promoted;
-}
-
-//  to -= from, field by field (from is a part of to).
-static void
-s_reap_sub (wp_reap_t *to, const wp_reap_t *from)
-{
-    to->leases_expired -= from->leases_expired;
-    to->workers_lost -= from->workers_lost;
-    to->requeued -= from->requeued;
-    to->poisoned -= from->poisoned;
-    to->backed_off -= from->backed_off;
-    to->promoted -= from->promoted;
-}
-
 //  ---------------------------------------------------------------------
 //  Expiry
 
@@ -497,7 +474,7 @@ wp_sqlite_leave (wp_sqlite_t *self, bool write, wp_status rc)
     if (self->in_group) {
         s_check_group (self, rc);
         if (self->group_status == WP_OK)
-            s_reap_add (&self->group_reaped, &self->op_reaped);
+            wp_store_reap_add (&self->group_reaped, &self->op_reaped);
         return rc;
     }
     if (sqlite3_get_autocommit (self->db))
@@ -518,7 +495,7 @@ wp_sqlite_leave (wp_sqlite_t *self, bool write, wp_status rc)
             memcpy (self->base.errmsg, saved, sizeof saved);
         return rc? rc: status;
     }
-    s_reap_add (&self->reaped, &self->op_reaped);
+    wp_store_reap_add (&self->reaped, &self->op_reaped);
     return rc;
 }
 
@@ -560,8 +537,8 @@ s_commit (wp_store_t *base)
         s_abandon (self);
         return status;
     }
-    s_reap_sub (&self->group_reaped, &self->group_told);
-    s_reap_add (&self->reaped, &self->group_reaped);
+    wp_store_reap_sub (&self->group_reaped, &self->group_told);
+    wp_store_reap_add (&self->reaped, &self->group_reaped);
     return WP_OK;
 }
 
@@ -640,8 +617,8 @@ s_reap (wp_store_t *base, wp_reap_t *out)
     *out = self->reaped;
     if (self->in_group) {
         wp_reap_t fresh = self->group_reaped;
-        s_reap_sub (&fresh, &self->group_told);
-        s_reap_add (out, &fresh);
+        wp_store_reap_sub (&fresh, &self->group_told);
+        wp_store_reap_add (out, &fresh);
         self->group_told = self->group_reaped;
     }
     memset (&self->reaped, 0, sizeof self->reaped);

@@ -158,21 +158,16 @@ s_item_change (wp_sqlite_t *self, const char *pool, const char *id, s_refuse_fn 
 static wp_status
 s_refuse_retry (wp_sqlite_t *self, const char *id, const wp_sqlite_row_t *row)
 {
-    if (row->state != WP_ITEM_POISONED && row->state != WP_ITEM_DONE)
-        return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
-                               "item '%s' is %s: only poisoned or done items can be retried",
-                               id, wp_item_state_name (row->state));
-    if (!row->unique_key)
-        return WP_OK;
+    wp_status status = wp_store_refuse_retry (&self->base, id, row->state, NULL, NULL);
+    if (status != WP_OK || !row->unique_key)
+        return status;
     sqlite3_stmt *stmt = wp_sqlite_stmt (self, WP_SQL_KEY_HOLDER);
     sqlite3_bind_int64 (stmt, 1, row->pool_id);
     wp_sqlite_bind_text (stmt, 2, row->unique_key);
     int rc = sqlite3_step (stmt);
-    wp_status status = WP_OK;
     if (rc == SQLITE_ROW)
-        status = wp_store_error (&self->base, WP_FAILED_PRECONDITION,
-                                 "item '%s' has unique key '%s', held by item '%s'", id,
-                                 row->unique_key, (const char *) sqlite3_column_text (stmt, 0));
+        status = wp_store_refuse_retry (&self->base, id, row->state, row->unique_key,
+                                        (const char *) sqlite3_column_text (stmt, 0));
     else
     if (rc != SQLITE_DONE)
         status = wp_sqlite_error (self, rc, "finding the unique key's holder");
@@ -208,14 +203,7 @@ wp_sqlite_retry_all (wp_store_t *base, const char *pool, uint64_t *count_out)
 static wp_status
 s_refuse_cancel (wp_sqlite_t *self, const char *id, const wp_sqlite_row_t *row)
 {
-    if (row->state == WP_ITEM_CLAIMED)
-        return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
-                               "item '%s' is claimed by '%s': a worker may be halfway;"
-                               " fail or release it first", id, row->holder? row->holder: "?");
-    if (row->state == WP_ITEM_DONE)
-        return wp_store_error (&self->base, WP_FAILED_PRECONDITION,
-                               "item '%s' is done: purge removes finished items", id);
-    return WP_OK;
+    return wp_store_refuse_cancel (&self->base, id, row->state, row->holder);
 }
 
 wp_status
